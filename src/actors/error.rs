@@ -1,0 +1,30 @@
+//! Errors of the cluster's actors, as their callers see them.
+
+use thiserror::Error;
+
+use crate::actors::task_plan::PlanError;
+use crate::graph::GraphError;
+use crate::ids::JobId;
+
+/// A request to the cluster that could not be served.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ClusterError {
+    /// No such job.
+    #[error("no job {0}")]
+    JobNotFound(JobId),
+    /// The job's program is invalid.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The job's program could not be obtained on a node.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// An actor has stopped (the cluster is shutting down).
+    #[error("the {0} is not running")]
+    Unavailable(&'static str),
+    /// Too many requests are waiting for the same thing.
+    #[error("too many waiting requests for {0}")]
+    TooManyWaiters(&'static str),
+    /// Starting the cluster failed.
+    #[error("the cluster did not start: {0}")]
+    Startup(String),
+}

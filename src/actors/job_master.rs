@@ -1,0 +1,396 @@
+//! The JobMaster actor: one per job. Owns the ExecutionGraph; acquires slots, deploys subtasks,
+//! follows their states and decides the job's status.
+//!
+//! ## Lifecycle
+//! CREATED → RUNNING when it starts asking for slots; FINISHED when every subtask finished;
+//! a failed subtask moves the job to FAILING, cancels the rest and ends FAILED with the first
+//! failure as cause (restart strategies come with failover); a cancel request moves it to
+//! CANCELLING and, once every subtask stopped, CANCELED. Slots that are not offered within the
+//! slot request timeout fail the job.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use crate::actors::dispatcher::{Dispatcher, JobStatusChanged};
+use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
+use crate::actors::task_manager::{
+    CancelDeployedTask, DeployTask, FreeSlot, TaskManager, UpdateTaskExecutionState,
+};
+use crate::config::RuntimeConfig;
+use crate::graph::deployment::PlanRef;
+use crate::graph::execution_graph::SlotLocation;
+use crate::graph::{ExecutionGraph, ExecutionState, JobGraph, JobStatus};
+use crate::ids::{AllocationId, JobId, TaskManagerId};
+
+/// A slot offered to the job.
+#[derive(Debug, Clone)]
+pub struct SlotOffer {
+    /// The allocation.
+    pub allocation: AllocationId,
+    /// The slot's index on its TaskManager.
+    pub slot: usize,
+}
+
+/// A TaskManager offers slots the ResourceManager allocated to this job.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OfferSlots {
+    /// The TaskManager.
+    pub task_manager: TaskManagerId,
+    /// Its address.
+    pub address: Addr<TaskManager>,
+    /// The slots.
+    pub offers: Vec<SlotOffer>,
+}
+
+/// Cancels the job.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelJob;
+
+/// A snapshot of the job for status queries.
+#[derive(Message)]
+#[rtype(result = "JobDetails")]
+pub struct RequestJobDetails;
+
+/// The job's status and its subtasks' states.
+#[derive(Debug, Clone, MessageResponse)]
+pub struct JobDetails {
+    /// The job's status.
+    pub status: JobStatus,
+    /// Per vertex: name and the states of its subtasks.
+    pub vertices: Vec<(String, Vec<ExecutionState>)>,
+}
+
+struct OfferedSlot {
+    task_manager: TaskManagerId,
+    address: Addr<TaskManager>,
+    allocation: AllocationId,
+}
+
+/// Runs one job.
+pub struct JobMaster {
+    job_id: JobId,
+    job_graph: Arc<JobGraph>,
+    plan: PlanRef,
+    graph: ExecutionGraph,
+    resource_manager: Addr<ResourceManager>,
+    dispatcher: Addr<Dispatcher>,
+    config: RuntimeConfig,
+    slots: Vec<OfferedSlot>,
+    task_managers: HashMap<TaskManagerId, Addr<TaskManager>>,
+    scheduled: bool,
+}
+
+impl JobMaster {
+    /// A JobMaster for a submitted job.
+    pub fn new(
+        job_id: JobId,
+        job_graph: Arc<JobGraph>,
+        plan: PlanRef,
+        resource_manager: Addr<ResourceManager>,
+        dispatcher: Addr<Dispatcher>,
+        config: RuntimeConfig,
+    ) -> Self {
+        let graph = ExecutionGraph::new(job_id, &job_graph);
+        Self {
+            job_id,
+            job_graph,
+            plan,
+            graph,
+            resource_manager,
+            dispatcher,
+            config,
+            slots: Vec::new(),
+            task_managers: HashMap::new(),
+            scheduled: false,
+        }
+    }
+
+    fn set_status(&mut self, to: JobStatus) {
+        match self.graph.transition(to) {
+            Ok(()) => {
+                tracing::info!(job_id = %self.job_id, status = ?to, "job status");
+                self.dispatcher.do_send(JobStatusChanged {
+                    job_id: self.job_id,
+                    status: to,
+                    failure: self.graph.failure().map(str::to_string),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(job_id = %self.job_id, error = %e, "ignored job status change")
+            }
+        }
+    }
+
+    /// Places subtask `i` of every vertex of a slot sharing group in the group's `i`-th slot.
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        self.scheduled = true;
+        let mut group_offset: Vec<(String, usize)> = Vec::new();
+        let mut next = 0;
+        for v in &self.job_graph.vertices {
+            if group_offset.iter().all(|(g, _)| *g != v.slot_sharing_group) {
+                group_offset.push((v.slot_sharing_group.clone(), next));
+                let width = self
+                    .job_graph
+                    .vertices
+                    .iter()
+                    .filter(|x| x.slot_sharing_group == v.slot_sharing_group)
+                    .map(|x| x.parallelism)
+                    .max()
+                    .unwrap_or(0);
+                next += width;
+            }
+        }
+        for (vi, v) in self.job_graph.vertices.iter().enumerate() {
+            let offset = group_offset
+                .iter()
+                .find(|(g, _)| *g == v.slot_sharing_group)
+                .map_or(0, |(_, o)| *o);
+            for s in 0..v.parallelism {
+                let Some(slot) = self.slots.get(offset + s) else {
+                    continue;
+                };
+                self.graph.assign(
+                    vi,
+                    s,
+                    SlotLocation {
+                        task_manager: slot.task_manager.clone(),
+                        allocation: slot.allocation,
+                    },
+                );
+                if let Err(e) = self.graph.update(vi, s, ExecutionState::Scheduled, None) {
+                    tracing::warn!(job_id = %self.job_id, error = %e, "scheduling");
+                }
+            }
+        }
+        let deployments: Vec<_> = self
+            .graph
+            .subtasks()
+            .filter(|(_, _, x)| x.state == ExecutionState::Scheduled)
+            .map(|(v, s, _)| (v, s))
+            .collect();
+        for (v, s) in deployments {
+            let tdd = self.graph.descriptor(&self.job_graph, &self.plan, v, s);
+            let Some(tm) = tdd_task_manager(&self.graph, v, s)
+                .and_then(|t| self.task_managers.get(&t))
+                .cloned()
+            else {
+                continue;
+            };
+            if self
+                .graph
+                .update(v, s, ExecutionState::Deploying, None)
+                .is_err()
+            {
+                continue;
+            }
+            let attempt = tdd.attempt;
+            tm.send(DeployTask { tdd })
+                .into_actor(self)
+                .map(move |res, act, ctx| {
+                    let err = match res {
+                        Ok(Ok(())) => return,
+                        Ok(Err(e)) => e.to_string(),
+                        Err(e) => format!("TaskManager unreachable: {e}"),
+                    };
+                    act.on_update(
+                        UpdateTaskExecutionState {
+                            job_id: act.job_id,
+                            attempt,
+                            state: ExecutionState::Failed,
+                            failure: Some(err),
+                        },
+                        ctx,
+                    );
+                })
+                .spawn(ctx);
+        }
+    }
+
+    fn on_update(&mut self, msg: UpdateTaskExecutionState, ctx: &mut Context<Self>) {
+        let (v, s) = match self
+            .graph
+            .update_attempt(msg.attempt, msg.state, msg.failure.clone())
+        {
+            Ok(pos) => pos,
+            Err(e) => {
+                tracing::debug!(job_id = %self.job_id, error = %e, "ignored subtask update");
+                return;
+            }
+        };
+        if msg.state == ExecutionState::Failed {
+            let name = &self.graph.vertices[v].name;
+            let p = self.graph.vertices[v].subtasks.len();
+            let cause = format!(
+                "{name} ({}/{p}) failed: {}",
+                s + 1,
+                msg.failure.unwrap_or_default()
+            );
+            self.graph.set_failure(cause);
+            if matches!(self.graph.status(), JobStatus::Running | JobStatus::Created) {
+                self.set_status(JobStatus::Failing);
+                self.cancel_all();
+            }
+        }
+        self.check_end(ctx);
+    }
+
+    fn cancel_all(&mut self) {
+        let targets: Vec<(usize, usize, ExecutionState)> = self
+            .graph
+            .subtasks()
+            .filter(|(_, _, x)| !x.state.is_terminal())
+            .map(|(v, s, x)| (v, s, x.state))
+            .collect();
+        for (v, s, state) in targets {
+            let to = match state {
+                ExecutionState::Created | ExecutionState::Scheduled => ExecutionState::Canceled,
+                ExecutionState::Canceling => continue,
+                _ => ExecutionState::Canceling,
+            };
+            if self.graph.update(v, s, to, None).is_err() {
+                continue;
+            }
+            if to == ExecutionState::Canceling {
+                let x = &self.graph.vertices[v].subtasks[s];
+                if let Some(tm) = x
+                    .location
+                    .as_ref()
+                    .and_then(|l| self.task_managers.get(&l.task_manager))
+                {
+                    tm.do_send(CancelDeployedTask { attempt: x.attempt });
+                }
+            }
+        }
+    }
+
+    fn check_end(&mut self, ctx: &mut Context<Self>) {
+        let end = match self.graph.status() {
+            JobStatus::Running if self.graph.all_finished() => JobStatus::Finished,
+            JobStatus::Failing if self.graph.all_terminal() => JobStatus::Failed,
+            JobStatus::Cancelling if self.graph.all_terminal() => JobStatus::Canceled,
+            _ => return,
+        };
+        self.set_status(end);
+        self.release(ctx);
+    }
+
+    fn release(&mut self, ctx: &mut Context<Self>) {
+        self.resource_manager.do_send(CancelSlotRequest {
+            job_id: self.job_id,
+        });
+        for s in self.slots.drain(..) {
+            s.address.do_send(FreeSlot {
+                allocation: s.allocation,
+            });
+        }
+        ctx.stop();
+    }
+}
+
+fn tdd_task_manager(graph: &ExecutionGraph, v: usize, s: usize) -> Option<TaskManagerId> {
+    graph.vertices[v].subtasks[s]
+        .location
+        .as_ref()
+        .map(|l| l.task_manager.clone())
+}
+
+impl Actor for JobMaster {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.config.mailbox_capacity);
+        self.set_status(JobStatus::Running);
+        let needed = self.job_graph.slots_needed();
+        self.resource_manager.do_send(RequestSlots {
+            job_id: self.job_id,
+            count: needed,
+            job_master: ctx.address(),
+        });
+        ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
+            if act.scheduled || act.graph.status().is_terminal() {
+                return;
+            }
+            act.graph.set_failure(format!(
+                "could not acquire the {needed} slots the job needs within {:?} ({} offered)",
+                act.config.slot_request_timeout,
+                act.slots.len()
+            ));
+            act.set_status(JobStatus::Failing);
+            act.cancel_all();
+            act.check_end(ctx);
+        });
+    }
+}
+
+impl Handler<OfferSlots> for JobMaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: OfferSlots, ctx: &mut Self::Context) {
+        self.task_managers
+            .insert(msg.task_manager.clone(), msg.address.clone());
+        for o in msg.offers {
+            if self.scheduled || self.graph.status().is_terminal() {
+                msg.address.do_send(FreeSlot {
+                    allocation: o.allocation,
+                });
+                continue;
+            }
+            self.slots.push(OfferedSlot {
+                task_manager: msg.task_manager.clone(),
+                address: msg.address.clone(),
+                allocation: o.allocation,
+            });
+        }
+        if !self.scheduled
+            && self.graph.status() == JobStatus::Running
+            && self.slots.len() >= self.job_graph.slots_needed()
+        {
+            self.schedule(ctx);
+        }
+    }
+}
+
+impl Handler<UpdateTaskExecutionState> for JobMaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateTaskExecutionState, ctx: &mut Self::Context) {
+        self.on_update(msg, ctx);
+    }
+}
+
+impl Handler<CancelJob> for JobMaster {
+    type Result = ();
+
+    fn handle(&mut self, _: CancelJob, ctx: &mut Self::Context) {
+        if matches!(
+            self.graph.status(),
+            JobStatus::Running | JobStatus::Created | JobStatus::Failing
+        ) {
+            if self.graph.status() != JobStatus::Failing {
+                self.set_status(JobStatus::Cancelling);
+            }
+            self.cancel_all();
+            self.check_end(ctx);
+        }
+    }
+}
+
+impl Handler<RequestJobDetails> for JobMaster {
+    type Result = JobDetails;
+
+    fn handle(&mut self, _: RequestJobDetails, _ctx: &mut Self::Context) -> Self::Result {
+        JobDetails {
+            status: self.graph.status(),
+            vertices: self
+                .graph
+                .vertices
+                .iter()
+                .map(|v| (v.name.clone(), v.subtasks.iter().map(|s| s.state).collect()))
+                .collect(),
+        }
+    }
+}

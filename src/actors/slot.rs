@@ -1,0 +1,50 @@
+//! The Slot actor: one thread (its own Arbiter) on which the subtasks placed in the slot run.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use crate::actors::subtask::Subtask;
+use crate::actors::task_manager::UpdateTaskExecutionState;
+use crate::actors::task_plan::ResolvedPlan;
+use crate::config::RuntimeConfig;
+use crate::graph::TaskDeploymentDescriptor;
+use crate::net::LocalTransport;
+
+/// Starts a subtask on this slot's thread.
+#[derive(Message)]
+#[rtype(result = "Addr<Subtask>")]
+pub struct StartSubtask {
+    /// What to run.
+    pub tdd: TaskDeploymentDescriptor,
+    /// The job's program.
+    pub plan: Arc<ResolvedPlan>,
+    /// Data-plane settings.
+    pub config: RuntimeConfig,
+    /// Connects its channels.
+    pub transport: LocalTransport,
+    /// Where it reports its state.
+    pub report: Recipient<UpdateTaskExecutionState>,
+}
+
+/// A slot of a TaskManager.
+pub struct Slot {
+    /// Its index within the TaskManager.
+    pub index: usize,
+}
+
+impl Actor for Slot {
+    type Context = Context<Self>;
+}
+
+impl Handler<StartSubtask> for Slot {
+    type Result = MessageResult<StartSubtask>;
+
+    fn handle(&mut self, msg: StartSubtask, _ctx: &mut Self::Context) -> Self::Result {
+        tracing::debug!(slot = self.index, task = %msg.tdd.task_name(), "starting subtask");
+        // `create` starts the actor on the current arbiter: this slot's thread.
+        MessageResult(Subtask::create(move |_| {
+            Subtask::new(msg.tdd, msg.plan, msg.config, msg.transport, msg.report)
+        }))
+    }
+}

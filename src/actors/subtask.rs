@@ -1,0 +1,619 @@
+//! The Subtask actor: one operator chain instance, its input channels and its network outputs.
+//! It runs on its slot's thread and shares it cooperatively with the slot's other subtasks.
+//!
+//! ## Rules
+//! - Input arrives as [`DeliverElement`] messages, one buffer or event each, only against
+//!   credit; elements of one channel are processed in order.
+//! - A buffer's credit goes back to its producer once the buffer is processed.
+//! - While any output queue is full the subtask takes no input (and a source is not polled):
+//!   its channels' credits run out and its producers stop in turn.
+//! - A source is polled at most `buffers_per_turn` times per turn, then the subtask yields, so
+//!   cancellation and other subtasks on the slot are served promptly.
+//! - A panic or error in an operator ends the subtask FAILED with its message.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use crate::actors::task_manager::UpdateTaskExecutionState;
+use crate::actors::task_plan::{build_task, ResolvedPlan};
+use crate::api::SourcePoll;
+use crate::config::RuntimeConfig;
+use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
+use crate::ids::{ChannelIndex, ResultPartitionId};
+use crate::net::credit::{Grant, InputGateCredits};
+use crate::net::{ChannelLink, LocalTransport, StreamElement};
+use crate::operators::sources::SourceDriver;
+use crate::operators::{Chain, OperatorError, RuntimeContext};
+use crate::util::panic_message;
+
+/// One buffer or event for an input channel.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverElement {
+    /// The consumer's channel.
+    pub channel: ChannelIndex,
+    /// The element.
+    pub element: StreamElement,
+    /// Elements the producer still holds for this channel.
+    pub backlog: u32,
+}
+
+/// Credit announced by a consumer for one subpartition.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AddCredit {
+    /// The producer's record writer.
+    pub writer: usize,
+    /// The subpartition.
+    pub subpartition: usize,
+    /// Credits to add.
+    pub credits: u32,
+}
+
+/// A consumer asks for a subpartition (the partition request).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ConnectConsumer {
+    /// The partition.
+    pub partition: ResultPartitionId,
+    /// The producer's writer for it (filled in by the transport).
+    pub writer: usize,
+    /// The subpartition.
+    pub subpartition: usize,
+    /// The consumer.
+    pub consumer: Addr<Subtask>,
+    /// The consumer's channel.
+    pub channel: ChannelIndex,
+    /// The consumer's initial credit.
+    pub credit: u32,
+}
+
+/// The producer accepted a partition request.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ProducerConnected {
+    /// The consumer's channel.
+    pub channel: ChannelIndex,
+    /// The producer.
+    pub producer: Addr<Subtask>,
+    /// The producer's writer.
+    pub writer: usize,
+    /// The subpartition.
+    pub subpartition: usize,
+}
+
+/// Cancels the subtask.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelTask;
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Pump;
+
+struct InputChannel {
+    input: usize,
+    gate: usize,
+    gate_channel: usize,
+    producer: Option<(Addr<Subtask>, usize, usize)>,
+    queue: VecDeque<StreamElement>,
+    ended: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Running,
+    /// All input processed; waiting for outputs to drain.
+    Ended,
+    Done,
+}
+
+/// One operator chain instance.
+pub struct Subtask {
+    tdd: TaskDeploymentDescriptor,
+    plan: Arc<ResolvedPlan>,
+    config: RuntimeConfig,
+    transport: LocalTransport,
+    report: Recipient<UpdateTaskExecutionState>,
+    chain: Option<Chain>,
+    source: Option<Box<dyn SourceDriver>>,
+    head_ctx: Option<RuntimeContext>,
+    channels: Vec<InputChannel>,
+    gates: Vec<InputGateCredits>,
+    inputs_open: Vec<usize>,
+    next_channel: usize,
+    phase: Phase,
+    pump_scheduled: bool,
+    state: ExecutionState,
+}
+
+impl Subtask {
+    /// A subtask for `tdd`; it builds its chain when started.
+    pub fn new(
+        tdd: TaskDeploymentDescriptor,
+        plan: Arc<ResolvedPlan>,
+        config: RuntimeConfig,
+        transport: LocalTransport,
+        report: Recipient<UpdateTaskExecutionState>,
+    ) -> Self {
+        Self {
+            tdd,
+            plan,
+            config,
+            transport,
+            report,
+            chain: None,
+            source: None,
+            head_ctx: None,
+            channels: Vec::new(),
+            gates: Vec::new(),
+            inputs_open: Vec::new(),
+            next_channel: 0,
+            phase: Phase::Running,
+            pump_scheduled: false,
+            state: ExecutionState::Deploying,
+        }
+    }
+
+    fn set_state(&mut self, to: ExecutionState, failure: Option<String>) {
+        match self.state.transition(to) {
+            Ok(s) => self.state = s,
+            Err(e) => {
+                tracing::warn!(task = %self.tdd.task_name(), error = %e, "ignored state change");
+                return;
+            }
+        }
+        self.report.do_send(UpdateTaskExecutionState {
+            job_id: self.tdd.job_id,
+            attempt: self.tdd.attempt,
+            state: to,
+            failure,
+        });
+    }
+
+    fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), OperatorError> {
+        let built =
+            build_task(&self.plan, &self.tdd, &self.config).map_err(|e| OperatorError::Failed {
+                operator: self.tdd.vertex_name.clone(),
+                message: e.to_string(),
+            })?;
+        let mut chain = built.chain;
+        self.set_state(ExecutionState::Initializing, None);
+        self.source = built.source;
+        self.head_ctx = Some(built.head_ctx.clone());
+        if let Some(s) = self.source.as_mut() {
+            s.open(&built.head_ctx)?;
+        }
+        chain.open()?;
+        self.chain = Some(chain);
+
+        let me = ctx.address();
+        for (w, out) in self.tdd.outputs.iter().enumerate() {
+            self.transport
+                .register_producer(out.partition, me.clone(), w);
+        }
+        let mut index = 0u32;
+        for (g, gate) in self.tdd.inputs.iter().enumerate() {
+            let credits = InputGateCredits::new(
+                gate.channels.len(),
+                self.config.exclusive_credits,
+                self.config.floating_credits,
+            );
+            for (gc, ch) in gate.channels.iter().enumerate() {
+                self.transport.request_partition(ConnectConsumer {
+                    partition: ch.partition,
+                    writer: 0,
+                    subpartition: ch.subpartition as usize,
+                    consumer: me.clone(),
+                    channel: ChannelIndex(index),
+                    credit: credits.initial_credit(),
+                });
+                self.channels.push(InputChannel {
+                    input: gate.input,
+                    gate: g,
+                    gate_channel: gc,
+                    producer: None,
+                    queue: VecDeque::new(),
+                    ended: false,
+                });
+                index += 1;
+            }
+            self.gates.push(credits);
+        }
+        let inputs = self
+            .plan
+            .job_graph
+            .vertices
+            .iter()
+            .find(|v| v.id == self.tdd.vertex)
+            .map_or(0, |v| v.head_inputs);
+        self.inputs_open = (0..inputs)
+            .map(|i| self.channels.iter().filter(|c| c.input == i).count())
+            .collect();
+        self.set_state(ExecutionState::Running, None);
+
+        ctx.run_interval(self.config.buffer_timeout, |act, ctx| {
+            if act.phase == Phase::Running {
+                if let Some(chain) = act.chain.as_mut() {
+                    chain.writers().iter_mut().for_each(|w| w.flush());
+                }
+                act.pump(ctx);
+            }
+        });
+        // A head whose every input is empty (no channels) has ended before it began.
+        if self.source.is_none() {
+            for i in 0..self.inputs_open.len() {
+                if self.inputs_open[i] == 0 {
+                    self.end_input(i)?;
+                }
+            }
+        }
+        self.pump(ctx);
+        Ok(())
+    }
+
+    /// Runs as much as credit and the turn allow; turns errors and panics into failure.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.pump_inner(ctx))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.fail(e, ctx),
+            Err(payload) => {
+                let e = OperatorError::Panicked {
+                    operator: self.tdd.vertex_name.clone(),
+                    message: panic_message(&*payload),
+                };
+                self.fail(e, ctx);
+            }
+        }
+    }
+
+    fn pump_inner(&mut self, ctx: &mut Context<Self>) -> Result<(), OperatorError> {
+        let mut turns = 0;
+        loop {
+            self.send_ready();
+            if self.phase == Phase::Ended {
+                if self
+                    .chain
+                    .as_mut()
+                    .is_none_or(|c| c.writers().iter().all(|w| w.is_drained()))
+                {
+                    self.finish(ctx);
+                }
+                return Ok(());
+            }
+            if self.output_blocked() {
+                return Ok(());
+            }
+            if turns >= self.config.buffers_per_turn {
+                self.schedule_pump(ctx, None);
+                return Ok(());
+            }
+            turns += 1;
+            if self.source.is_some() {
+                if self.pump_scheduled {
+                    return Ok(());
+                }
+                if !self.poll_source(ctx)? {
+                    return Ok(());
+                }
+            } else {
+                match self.next_input() {
+                    Some(ch) => self.process_channel(ch)?,
+                    None => return Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Polls the source once; returns whether to go on at once.
+    fn poll_source(&mut self, ctx: &mut Context<Self>) -> Result<bool, OperatorError> {
+        let Some(source) = self.source.as_mut() else {
+            return Ok(false);
+        };
+        let (batch, status) = source.poll(self.config.buffer_size)?;
+        if let (Some(b), Some(chain)) = (batch, self.chain.as_mut()) {
+            chain.process(0, b)?;
+        }
+        match status {
+            SourcePoll::Ready => Ok(true),
+            SourcePoll::Idle => {
+                if let Some(chain) = self.chain.as_mut() {
+                    chain.writers().iter_mut().for_each(|w| w.flush());
+                }
+                self.send_ready();
+                self.schedule_pump(ctx, Some(self.config.source_idle_backoff));
+                Ok(false)
+            }
+            SourcePoll::Finished => {
+                self.end_input(0)?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn schedule_pump(&mut self, ctx: &mut Context<Self>, delay: Option<std::time::Duration>) {
+        if self.pump_scheduled {
+            return;
+        }
+        self.pump_scheduled = true;
+        match delay {
+            // Yield to the slot's other subtasks once, then go on.
+            None => {
+                ctx.spawn(
+                    tokio::task::yield_now()
+                        .into_actor(self)
+                        .map(|_, act, ctx| {
+                            act.pump_scheduled = false;
+                            act.pump(ctx);
+                        }),
+                );
+            }
+            Some(d) => {
+                ctx.notify_later(Pump, d);
+            }
+        }
+    }
+
+    fn end_input(&mut self, input: usize) -> Result<(), OperatorError> {
+        let Some(chain) = self.chain.as_mut() else {
+            return Ok(());
+        };
+        if chain.end_input(input)? {
+            self.phase = Phase::Ended;
+            if let Some(s) = self.source.as_mut() {
+                s.close()?;
+            }
+            self.source = None;
+        }
+        Ok(())
+    }
+
+    fn next_input(&mut self) -> Option<usize> {
+        let n = self.channels.len();
+        for i in 0..n {
+            let ch = (self.next_channel + i) % n;
+            if !self.channels[ch].queue.is_empty() {
+                self.next_channel = (ch + 1) % n;
+                return Some(ch);
+            }
+        }
+        None
+    }
+
+    fn process_channel(&mut self, ch: usize) -> Result<(), OperatorError> {
+        let Some(element) = self.channels[ch].queue.pop_front() else {
+            return Ok(());
+        };
+        let (input, gate, gc) = (
+            self.channels[ch].input,
+            self.channels[ch].gate,
+            self.channels[ch].gate_channel,
+        );
+        match element {
+            StreamElement::Records(batch) => {
+                if let Some(chain) = self.chain.as_mut() {
+                    chain.process(input, batch)?;
+                }
+                let grant = self.gates[gate]
+                    .on_consumed(gc)
+                    .map_err(|e| self.protocol(e))?;
+                self.grant(gate, grant);
+            }
+            StreamElement::EndOfPartition => {
+                self.channels[ch].ended = true;
+                self.gates[gate]
+                    .on_ended(gc)
+                    .map_err(|e| self.protocol(e))?;
+                let grant = self.gates[gate]
+                    .on_consumed(gc)
+                    .map_err(|e| self.protocol(e))?;
+                self.grant(gate, grant);
+                if let Some(open) = self.inputs_open.get_mut(input) {
+                    *open -= 1;
+                    if *open == 0 {
+                        self.end_input(input)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn protocol(&self, e: crate::net::credit::CreditError) -> OperatorError {
+        OperatorError::Failed {
+            operator: self.tdd.task_name(),
+            message: format!("credit protocol: {e}"),
+        }
+    }
+
+    fn grant(&mut self, gate: usize, grant: Option<Grant>) {
+        let Some(g) = grant else { return };
+        let Some(ch) = self
+            .channels
+            .iter()
+            .find(|c| c.gate == gate && c.gate_channel == g.channel)
+        else {
+            return;
+        };
+        if let Some((producer, writer, sub)) = &ch.producer {
+            producer.do_send(AddCredit {
+                writer: *writer,
+                subpartition: *sub,
+                credits: g.credits,
+            });
+        }
+    }
+
+    fn send_ready(&mut self) {
+        if let Some(chain) = self.chain.as_mut() {
+            for w in chain.writers() {
+                w.send_ready();
+            }
+        }
+    }
+
+    fn output_blocked(&mut self) -> bool {
+        let cap = self.config.outbox_capacity;
+        self.chain
+            .as_mut()
+            .is_some_and(|c| c.writers().iter().any(|w| w.max_queued() >= cap))
+    }
+
+    fn finish(&mut self, ctx: &mut Context<Self>) {
+        let closed = self.chain.as_mut().map_or(Ok(()), |c| c.close());
+        if let Err(e) = closed {
+            self.fail(e, ctx);
+            return;
+        }
+        self.phase = Phase::Done;
+        self.set_state(ExecutionState::Finished, None);
+        self.stop(ctx);
+    }
+
+    fn fail(&mut self, e: OperatorError, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        tracing::warn!(task = %self.tdd.task_name(), error = %e, "subtask failed");
+        self.phase = Phase::Done;
+        self.close_quietly();
+        self.set_state(ExecutionState::Failed, Some(e.to_string()));
+        self.stop(ctx);
+    }
+
+    fn close_quietly(&mut self) {
+        if let Some(s) = self.source.as_mut() {
+            s.cancel();
+            let _ = catch_unwind(AssertUnwindSafe(|| s.close()));
+        }
+        if let Some(c) = self.chain.as_mut() {
+            let _ = catch_unwind(AssertUnwindSafe(|| c.close()));
+        }
+    }
+
+    fn stop(&mut self, ctx: &mut Context<Self>) {
+        for out in &self.tdd.outputs {
+            self.transport.unregister_producer(&out.partition);
+        }
+        ctx.stop();
+    }
+}
+
+impl Actor for Subtask {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.config.mailbox_capacity);
+        match catch_unwind(AssertUnwindSafe(|| self.start(ctx))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.fail(e, ctx),
+            Err(p) => {
+                let e = OperatorError::Panicked {
+                    operator: self.tdd.vertex_name.clone(),
+                    message: panic_message(&*p),
+                };
+                self.fail(e, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<DeliverElement> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverElement, ctx: &mut Self::Context) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        let Some(ch) = self.channels.get_mut(msg.channel.get()) else {
+            return;
+        };
+        let (gate, gc) = (ch.gate, ch.gate_channel);
+        ch.queue.push_back(msg.element);
+        match self.gates[gate].on_element(gc, msg.backlog) {
+            Ok(grant) => self.grant(gate, grant),
+            Err(e) => {
+                let e = self.protocol(e);
+                self.fail(e, ctx);
+                return;
+            }
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<AddCredit> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: AddCredit, ctx: &mut Self::Context) {
+        if let Some(w) = self
+            .chain
+            .as_mut()
+            .and_then(|c| c.writers().get_mut(msg.writer))
+        {
+            w.add_credit(msg.subpartition, msg.credits);
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<ConnectConsumer> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectConsumer, ctx: &mut Self::Context) {
+        let link = ChannelLink::new(msg.consumer.clone(), msg.channel);
+        let connected = self
+            .chain
+            .as_mut()
+            .and_then(|c| c.writers().get_mut(msg.writer))
+            .is_some_and(|w| w.connect(msg.subpartition, link, msg.credit));
+        if connected {
+            msg.consumer.do_send(ProducerConnected {
+                channel: msg.channel,
+                producer: ctx.address(),
+                writer: msg.writer,
+                subpartition: msg.subpartition,
+            });
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<ProducerConnected> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: ProducerConnected, _ctx: &mut Self::Context) {
+        if let Some(ch) = self.channels.get_mut(msg.channel.get()) {
+            ch.producer = Some((msg.producer, msg.writer, msg.subpartition));
+        }
+    }
+}
+
+impl Handler<Pump> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, _: Pump, ctx: &mut Self::Context) {
+        self.pump_scheduled = false;
+        self.pump(ctx);
+    }
+}
+
+impl Handler<CancelTask> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, _: CancelTask, ctx: &mut Self::Context) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.phase = Phase::Done;
+        self.close_quietly();
+        self.set_state(ExecutionState::Canceled, None);
+        self.stop(ctx);
+    }
+}

@@ -1,0 +1,121 @@
+//! `KeyedStream<K, T>`: a stream partitioned by key, with keyed aggregations.
+
+use std::ops::Add;
+use std::sync::Arc;
+
+use crate::api::{Data, DataStream, Key};
+use crate::graph::partitioner::RecordType;
+use crate::operators::keyed::KeyedReduce;
+
+/// A stream partitioned by a key of type `K`.
+pub struct KeyedStream<K, T> {
+    stream: DataStream<T>,
+    key: Arc<dyn Fn(&T) -> K + Send + Sync>,
+}
+
+impl<K: Key, T: Data> KeyedStream<K, T> {
+    pub(crate) fn new(stream: DataStream<T>, key: Arc<dyn Fn(&T) -> K + Send + Sync>) -> Self {
+        Self { stream, key }
+    }
+
+    /// The key of a record.
+    pub fn key_of(&self, record: &T) -> K {
+        (self.key)(record)
+    }
+
+    /// A rolling reduce per key: `f(accumulated, next)`.
+    pub fn reduce<F: Fn(T, T) -> T + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
+        self.aggregate("Keyed Reduce", f)
+    }
+
+    fn aggregate<F: Fn(T, T) -> T + Send + Sync + 'static>(
+        &self,
+        name: &str,
+        f: F,
+    ) -> DataStream<T> {
+        let env = self.stream.env.clone();
+        let mode = env.runtime_mode();
+        let (key, f) = (self.key.clone(), Arc::new(f));
+        let id = env.add_operator(name, &[(&self.stream.inputs, 0)], move |_| {
+            Box::new(KeyedReduce::new(key.clone(), f.clone(), mode))
+        });
+        DataStream::from_node(env, id, RecordType::of::<T>())
+    }
+
+    /// A rolling sum of the field `field` points at; other fields keep the key's first record's
+    /// values, as in Flink.
+    pub fn sum<V, F>(&self, field: F) -> DataStream<T>
+    where
+        V: Add<Output = V> + Copy,
+        F: Fn(&mut T) -> &mut V + Send + Sync + 'static,
+    {
+        self.aggregate("Keyed Aggregation (sum)", move |mut acc, mut next| {
+            let v = *field(&mut next);
+            let slot = field(&mut acc);
+            *slot = *slot + v;
+            acc
+        })
+    }
+
+    /// A rolling minimum of a field; other fields keep the key's first record's values.
+    pub fn min<V, F>(&self, field: F) -> DataStream<T>
+    where
+        V: PartialOrd + Copy,
+        F: Fn(&mut T) -> &mut V + Send + Sync + 'static,
+    {
+        self.aggregate("Keyed Aggregation (min)", move |mut acc, mut next| {
+            let v = *field(&mut next);
+            let slot = field(&mut acc);
+            if v < *slot {
+                *slot = v;
+            }
+            acc
+        })
+    }
+
+    /// A rolling maximum of a field; other fields keep the key's first record's values.
+    pub fn max<V, F>(&self, field: F) -> DataStream<T>
+    where
+        V: PartialOrd + Copy,
+        F: Fn(&mut T) -> &mut V + Send + Sync + 'static,
+    {
+        self.aggregate("Keyed Aggregation (max)", move |mut acc, mut next| {
+            let v = *field(&mut next);
+            let slot = field(&mut acc);
+            if v > *slot {
+                *slot = v;
+            }
+            acc
+        })
+    }
+
+    /// The record with the smallest field value so far (the first such record on ties).
+    pub fn min_by<V, F>(&self, field: F) -> DataStream<T>
+    where
+        V: PartialOrd,
+        F: Fn(&T) -> V + Send + Sync + 'static,
+    {
+        self.aggregate("Keyed Aggregation (min_by)", move |acc, next| {
+            if field(&next) < field(&acc) {
+                next
+            } else {
+                acc
+            }
+        })
+    }
+
+    /// The record with the largest field value so far (the first such record on ties).
+    pub fn max_by<V, F>(&self, field: F) -> DataStream<T>
+    where
+        V: PartialOrd,
+        F: Fn(&T) -> V + Send + Sync + 'static,
+    {
+        self.aggregate("Keyed Aggregation (max_by)", move |acc, next| {
+            if field(&next) > field(&acc) {
+                next
+            } else {
+                acc
+            }
+        })
+    }
+}

@@ -1,0 +1,18 @@
+//! The DataStream API: what a job's code is written against. Calls record transformations in a
+//! StreamGraph; nothing runs until the graph is submitted.
+
+pub mod connected;
+pub mod data;
+pub mod env;
+pub mod functions;
+pub mod keyed;
+pub mod stream;
+
+pub use connected::ConnectedStreams;
+pub use data::{Data, Key};
+pub use env::{RuntimeMode, StreamEnv};
+pub use functions::{
+    Collector, OutputTag, ProcessContext, ProcessFunction, SinkFunction, SourceFunction, SourcePoll,
+};
+pub use keyed::KeyedStream;
+pub use stream::DataStream;

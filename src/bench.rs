@@ -1,0 +1,182 @@
+//! Throughput benchmarks, run by `cargo bench` and `rill bench`:
+//! (a) source → map → filter → sink, chained, parallelism 1, records `(u64, u64)`;
+//! (b) source → key_by → keyed running count → sink, parallelism 2, through the in-process
+//!     exchange.
+//! Each is run several times on one mini cluster; the median is reported.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::System;
+
+use crate::actors::{MiniCluster, MiniClusterConfig};
+use crate::api::{Collector, SourceFunction, SourcePoll, StreamEnv};
+use crate::graph::JobStatus;
+use crate::jobs::JobRegistry;
+use crate::operators::sinks::DiscardSink;
+use crate::operators::{RuntimeContext, UserError};
+
+/// Generates `(i, i * 7)` for `i` in this subtask's share of `0..n`.
+#[derive(Clone)]
+pub struct PairSource {
+    n: u64,
+    next: u64,
+    end: u64,
+}
+
+impl PairSource {
+    /// `n` records over all subtasks.
+    pub fn new(n: u64) -> Self {
+        Self { n, next: 0, end: 0 }
+    }
+}
+
+impl SourceFunction<(u64, u64)> for PairSource {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
+        let (s, e) =
+            crate::operators::sources::Sequence::split(self.n, ctx.subtask_index, ctx.parallelism);
+        self.next = s;
+        self.end = e;
+        Ok(())
+    }
+
+    fn poll_next(
+        &mut self,
+        out: &mut Collector<'_, (u64, u64)>,
+        max: usize,
+    ) -> Result<SourcePoll, UserError> {
+        let stop = self.end.min(self.next + max as u64);
+        for i in self.next..stop {
+            out.collect((i, i.wrapping_mul(7)));
+        }
+        self.next = stop;
+        Ok(if stop >= self.end {
+            SourcePoll::Finished
+        } else {
+            SourcePoll::Ready
+        })
+    }
+}
+
+/// One benchmark's figures.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    /// What was measured.
+    pub name: &'static str,
+    /// Records per run.
+    pub records: u64,
+    /// Records per second of each run.
+    pub runs: Vec<f64>,
+}
+
+impl BenchResult {
+    /// The median of the runs.
+    pub fn median(&self) -> f64 {
+        let mut v = self.runs.clone();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+}
+
+impl std::fmt::Display for BenchResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let runs: Vec<String> = self
+            .runs
+            .iter()
+            .map(|r| format!("{:.1}", r / 1e6))
+            .collect();
+        write!(
+            f,
+            "{}: median {:.1} M records/s over {} runs of {} records (runs: {} M/s)",
+            self.name,
+            self.median() / 1e6,
+            self.runs.len(),
+            self.records,
+            runs.join(", ")
+        )
+    }
+}
+
+fn chained(n: u64, sink: DiscardSink) -> StreamEnv {
+    let env = StreamEnv::new("bench-chained");
+    env.set_parallelism(1);
+    env.add_source("Pairs", PairSource::new(n))
+        .map(|(a, b): (u64, u64)| (a ^ b, b.wrapping_add(a)))
+        .filter(|t: &(u64, u64)| t.1 & 7 != 7)
+        .add_sink("Discard", sink);
+    env
+}
+
+fn keyed(n: u64, sink: DiscardSink) -> StreamEnv {
+    let env = StreamEnv::new("bench-keyed");
+    env.set_parallelism(2);
+    env.add_source("Pairs", PairSource::new(n))
+        .map(|(a, _): (u64, u64)| (a % 10_000, 1u64))
+        .key_by(|t: &(u64, u64)| t.0)
+        .sum(|t: &mut (u64, u64)| &mut t.1)
+        .add_sink("Discard", sink);
+    env
+}
+
+/// Runs both benchmarks `runs` times with `chained_records` and `keyed_records` records.
+pub fn run(
+    chained_records: u64,
+    keyed_records: u64,
+    runs: usize,
+) -> Result<Vec<BenchResult>, crate::Error> {
+    System::new().block_on(async move {
+        let config = MiniClusterConfig {
+            task_managers: 1,
+            slots_per_task_manager: 2,
+            ..MiniClusterConfig::default()
+        };
+        let cluster = MiniCluster::start(config, Arc::new(JobRegistry::default())).await?;
+        let mut results = Vec::new();
+        for (name, n, build) in [
+            (
+                "(a) source -> map -> filter -> sink, chained, p=1",
+                chained_records,
+                chained as fn(u64, DiscardSink) -> StreamEnv,
+            ),
+            (
+                "(b) source -> key_by -> keyed running count -> sink, p=2",
+                keyed_records,
+                keyed,
+            ),
+        ] {
+            let mut r = BenchResult {
+                name,
+                records: n,
+                runs: Vec::new(),
+            };
+            for _ in 0..runs {
+                let count = Arc::new(AtomicU64::new(0));
+                let env = build(n, DiscardSink::counting(count.clone()));
+                let start = Instant::now();
+                let result = cluster.execute(&env, None).await?;
+                let secs = start.elapsed().as_secs_f64();
+                if result.status != JobStatus::Finished {
+                    return Err(crate::operators::OperatorError::Failed {
+                        operator: name.into(),
+                        message: format!(
+                            "benchmark job ended {:?}: {:?}",
+                            result.status, result.failure
+                        ),
+                    }
+                    .into());
+                }
+                let seen = count.load(Ordering::Relaxed);
+                debug_assert!(seen > 0);
+                r.runs.push(n as f64 / secs);
+            }
+            results.push(r);
+        }
+        cluster.shutdown();
+        Ok(results)
+    })
+}

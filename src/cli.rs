@@ -1,0 +1,272 @@
+//! The `rill` command line. A user's own binary can call [`main_with`] with its own registry.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix::System;
+use clap::{Parser, Subcommand};
+
+use crate::actors::{MiniCluster, MiniClusterConfig};
+use crate::graph::{JobGraph, JobStatus};
+use crate::jobs::JobRegistry;
+
+/// Exit code for bad input (unknown job, bad arguments, missing files).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a job that ended FAILED or CANCELED.
+pub const EXIT_JOB_FAILED: u8 = 1;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rill",
+    version,
+    about = "Rill: a distributed, stateful stream processor built from actors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start a mini cluster (JobManager actors and TaskManagers in this process) that stays up
+    /// until interrupted.
+    Local {
+        /// TaskManagers to start.
+        #[arg(long, default_value_t = 1)]
+        taskmanagers: usize,
+        /// Slots per TaskManager.
+        #[arg(long, default_value_t = 4)]
+        slots: usize,
+    },
+    /// Run a bundled job to its end.
+    Run {
+        /// Run on an embedded mini cluster in this process.
+        #[arg(long)]
+        local: bool,
+        /// The submission's parallelism (below the job's own settings).
+        #[arg(short, long)]
+        parallelism: Option<usize>,
+        /// TaskManagers of the embedded cluster.
+        #[arg(long, default_value_t = 1)]
+        taskmanagers: usize,
+        /// Slots per TaskManager (default: enough for the job).
+        #[arg(long)]
+        slots: Option<usize>,
+        /// The job's name (see `rill jobs`).
+        job: String,
+        /// The job's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// List the bundled jobs and their arguments.
+    Jobs,
+    /// Print a job's JobGraph as JSON.
+    Plan {
+        /// The submission's parallelism.
+        #[arg(short, long)]
+        parallelism: Option<usize>,
+        /// The job's name.
+        job: String,
+        /// The job's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the throughput benchmarks and print records/s.
+    Bench {
+        /// Records for the chained benchmark.
+        #[arg(long, default_value_t = 200_000_000)]
+        chained_records: u64,
+        /// Records for the keyed benchmark.
+        #[arg(long, default_value_t = 40_000_000)]
+        keyed_records: u64,
+        /// Runs of each.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RILL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("rill: {msg}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs the CLI with the bundled jobs.
+pub fn main() -> ExitCode {
+    main_with(JobRegistry::bundled())
+}
+
+/// Runs the CLI with `registry`'s jobs.
+pub fn main_with(registry: JobRegistry) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let registry = Arc::new(registry);
+    match cli.command {
+        Command::Jobs => {
+            for j in registry.jobs() {
+                println!(
+                    "{:<18} {}\n{:<18} usage: rill run --local {} {}",
+                    j.name, j.description, "", j.name, j.usage
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Plan {
+            parallelism,
+            job,
+            args,
+        } => match registry.build(&job, &args, parallelism, 1) {
+            Ok(sg) => {
+                let jg = JobGraph::from_stream_graph(&sg);
+                match serde_json::to_string_pretty(&jg.to_plan_json()) {
+                    Ok(s) => {
+                        println!("{s}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => usage_error(e),
+                }
+            }
+            Err(e) => usage_error(e),
+        },
+        Command::Run {
+            local,
+            parallelism,
+            taskmanagers,
+            slots,
+            job,
+            args,
+        } => {
+            init_logging("warn");
+            if !local {
+                return usage_error(
+                    "only --local is available: this build has no remote JobManager to submit to",
+                );
+            }
+            run_local(registry, parallelism, taskmanagers, slots, &job, &args)
+        }
+        Command::Local {
+            taskmanagers,
+            slots,
+        } => {
+            init_logging("info");
+            local_cluster(registry, taskmanagers, slots)
+        }
+        Command::Bench {
+            chained_records,
+            keyed_records,
+            runs,
+        } => {
+            init_logging("warn");
+            match crate::bench::run(chained_records, keyed_records, runs.max(1)) {
+                Ok(results) => {
+                    for r in results {
+                        println!("{r}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("rill: benchmark failed: {e}");
+                    ExitCode::from(EXIT_JOB_FAILED)
+                }
+            }
+        }
+    }
+}
+
+fn run_local(
+    registry: Arc<JobRegistry>,
+    parallelism: Option<usize>,
+    taskmanagers: usize,
+    slots: Option<usize>,
+    job: &str,
+    args: &[String],
+) -> ExitCode {
+    if taskmanagers == 0 || slots == Some(0) || parallelism == Some(0) {
+        return usage_error("--taskmanagers, --slots and --parallelism must be at least 1");
+    }
+    let needed = match registry.build(job, args, parallelism, 1) {
+        Ok(sg) => JobGraph::from_stream_graph(&sg).slots_needed(),
+        Err(e) => return usage_error(e),
+    };
+    let slots = slots.unwrap_or_else(|| needed.div_ceil(taskmanagers));
+    let config = MiniClusterConfig {
+        task_managers: taskmanagers,
+        slots_per_task_manager: slots,
+        ..MiniClusterConfig::default()
+    };
+    let (job, args) = (job.to_string(), args.to_vec());
+    let outcome = System::new().block_on(async move {
+        let cluster = MiniCluster::start(config, registry).await?;
+        let id = cluster.submit_registered(&job, &args, parallelism).await?;
+        eprintln!("Job {id} ({job}) submitted");
+        let result = cluster.wait(id).await;
+        cluster.shutdown();
+        result
+    });
+    match outcome {
+        Ok(r) if r.status == JobStatus::Finished => {
+            eprintln!(
+                "Job {} FINISHED in {:.3}s",
+                r.job_id,
+                r.duration.as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!(
+                "Job {} {:?}: {}",
+                r.job_id,
+                r.status,
+                r.failure.unwrap_or_else(|| "no cause recorded".into())
+            );
+            ExitCode::from(EXIT_JOB_FAILED)
+        }
+        Err(e) => {
+            eprintln!("rill: {e}");
+            ExitCode::from(EXIT_JOB_FAILED)
+        }
+    }
+}
+
+fn local_cluster(registry: Arc<JobRegistry>, taskmanagers: usize, slots: usize) -> ExitCode {
+    if taskmanagers == 0 || slots == 0 {
+        return usage_error("--taskmanagers and --slots must be at least 1");
+    }
+    let config = MiniClusterConfig {
+        task_managers: taskmanagers,
+        slots_per_task_manager: slots,
+        ..MiniClusterConfig::default()
+    };
+    let outcome = System::new().block_on(async move {
+        let cluster = MiniCluster::start(config, registry).await?;
+        let o = cluster.overview().await?;
+        eprintln!(
+            "Rill mini cluster up: {} TaskManagers, {} slots. Ctrl-C stops it.",
+            o.task_managers, o.slots_total
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        cluster.shutdown();
+        Ok::<_, crate::actors::ClusterError>(())
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rill: {e}");
+            ExitCode::from(EXIT_JOB_FAILED)
+        }
+    }
+}

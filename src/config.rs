@@ -1,0 +1,55 @@
+//! Runtime settings of the data plane and scheduling, with the bound they imply.
+
+use std::time::Duration;
+
+/// Data-plane and scheduling settings shared by every subtask of a cluster.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Records per network buffer (and per source poll).
+    pub buffer_size: usize,
+    /// Credits (buffers) owned by each input channel.
+    pub exclusive_credits: u32,
+    /// Credits shared by the channels of one input gate.
+    pub floating_credits: u32,
+    /// Buffers a subpartition may queue before its subtask stops taking input.
+    pub outbox_capacity: usize,
+    /// How long a partly filled buffer may wait before it is sent (Flink's buffer timeout).
+    pub buffer_timeout: Duration,
+    /// How long an idle source waits before it is polled again.
+    pub source_idle_backoff: Duration,
+    /// Buffers a subtask processes before yielding its thread to others in the slot.
+    pub buffers_per_turn: usize,
+    /// Capacity of each actor mailbox.
+    pub mailbox_capacity: usize,
+    /// How long a job waits for its slots before it fails.
+    pub slot_request_timeout: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            buffer_size: 1024,
+            exclusive_credits: 2,
+            floating_credits: 8,
+            outbox_capacity: 2,
+            buffer_timeout: Duration::from_millis(100),
+            source_idle_backoff: Duration::from_millis(2),
+            buffers_per_turn: 16,
+            mailbox_capacity: 1024,
+            slot_request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The most records that can be between an operator that emits into one edge and the
+    /// operator that consumes it, over `channels` channels forming `gates` input gates, when
+    /// operators emit at most one record per record they receive: per channel, the producer's
+    /// queue and partial buffer (`outbox_capacity + 1` buffers) and the consumer's exclusive
+    /// buffers; per gate, its floating buffers; plus the one buffer being processed by each side.
+    pub fn max_in_flight_records(&self, channels: usize, gates: usize) -> usize {
+        let per_channel = self.outbox_capacity + 1 + self.exclusive_credits as usize;
+        let buffers = channels * per_channel + gates * self.floating_credits as usize + 2;
+        buffers * self.buffer_size
+    }
+}

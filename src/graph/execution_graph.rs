@@ -1,0 +1,275 @@
+//! The ExecutionGraph: each JobVertex expanded into its subtasks, with their states and
+//! placement, and the job's status. Owned by the JobMaster; transitions go through
+//! [`JobStatus::transition`] and [`ExecutionState::transition`] only.
+
+use crate::graph::deployment::{
+    InputChannelDeployment, InputGateDeployment, PlanRef, ResultPartitionDeployment,
+    TaskDeploymentDescriptor,
+};
+use crate::graph::partitioner::{connected_consumers, connected_producers};
+use crate::graph::{ExecutionState, IllegalTransition, JobGraph, JobStatus};
+use crate::ids::{
+    AllocationId, ExecutionAttemptId, JobId, ResultPartitionId, SubtaskIndex, TaskManagerId,
+    VertexId,
+};
+
+/// Where a subtask runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotLocation {
+    /// The TaskManager.
+    pub task_manager: TaskManagerId,
+    /// The slot's allocation.
+    pub allocation: AllocationId,
+}
+
+/// One subtask.
+#[derive(Clone, Debug)]
+pub struct ExecutionVertex {
+    /// Its index.
+    pub subtask: SubtaskIndex,
+    /// Its state.
+    pub state: ExecutionState,
+    /// The current attempt's id.
+    pub attempt: ExecutionAttemptId,
+    /// The current attempt's number.
+    pub attempt_number: u32,
+    /// Where it runs, once scheduled.
+    pub location: Option<SlotLocation>,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+/// One JobVertex's subtasks.
+#[derive(Clone, Debug)]
+pub struct ExecutionJobVertex {
+    /// The vertex.
+    pub id: VertexId,
+    /// Its name.
+    pub name: String,
+    /// Its subtasks.
+    pub subtasks: Vec<ExecutionVertex>,
+}
+
+/// The job at runtime.
+#[derive(Clone, Debug)]
+pub struct ExecutionGraph {
+    /// The job.
+    pub job_id: JobId,
+    status: JobStatus,
+    /// Vertices, in the JobGraph's order.
+    pub vertices: Vec<ExecutionJobVertex>,
+    failure: Option<String>,
+}
+
+/// Why a subtask update was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateError {
+    /// The attempt is not (or no longer) part of the graph.
+    #[error("unknown execution attempt {0}")]
+    UnknownAttempt(ExecutionAttemptId),
+    /// The state machine refused the move.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+}
+
+impl ExecutionGraph {
+    /// All subtasks CREATED, the job CREATED.
+    pub fn new(job_id: JobId, jg: &JobGraph) -> Self {
+        let vertices = jg
+            .vertices
+            .iter()
+            .map(|v| ExecutionJobVertex {
+                id: v.id,
+                name: v.name.clone(),
+                subtasks: (0..v.parallelism)
+                    .map(|i| ExecutionVertex {
+                        subtask: SubtaskIndex::from(i),
+                        state: ExecutionState::Created,
+                        attempt: ExecutionAttemptId::generate(),
+                        attempt_number: 0,
+                        location: None,
+                        failure: None,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self {
+            job_id,
+            status: JobStatus::Created,
+            vertices,
+            failure: None,
+        }
+    }
+
+    /// The job's status.
+    pub fn status(&self) -> JobStatus {
+        self.status
+    }
+
+    /// The first failure's cause.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Records the job's failure cause (the first one wins).
+    pub fn set_failure(&mut self, cause: String) {
+        if self.failure.is_none() {
+            self.failure = Some(cause);
+        }
+    }
+
+    /// Moves the job to `to`.
+    pub fn transition(&mut self, to: JobStatus) -> Result<(), IllegalTransition> {
+        self.status = self.status.transition(to)?;
+        Ok(())
+    }
+
+    /// Finds an attempt's (vertex, subtask).
+    pub fn find(&self, attempt: ExecutionAttemptId) -> Option<(usize, usize)> {
+        self.vertices.iter().enumerate().find_map(|(v, ev)| {
+            ev.subtasks
+                .iter()
+                .position(|s| s.attempt == attempt)
+                .map(|s| (v, s))
+        })
+    }
+
+    /// Moves one subtask to `to`.
+    pub fn update(
+        &mut self,
+        v: usize,
+        s: usize,
+        to: ExecutionState,
+        failure: Option<String>,
+    ) -> Result<(), IllegalTransition> {
+        let ev = &mut self.vertices[v].subtasks[s];
+        ev.state = ev.state.transition(to)?;
+        if failure.is_some() {
+            ev.failure = failure;
+        }
+        Ok(())
+    }
+
+    /// Moves the subtask of `attempt` to `to`.
+    pub fn update_attempt(
+        &mut self,
+        attempt: ExecutionAttemptId,
+        to: ExecutionState,
+        failure: Option<String>,
+    ) -> Result<(usize, usize), UpdateError> {
+        let (v, s) = self
+            .find(attempt)
+            .ok_or(UpdateError::UnknownAttempt(attempt))?;
+        self.update(v, s, to, failure)?;
+        Ok((v, s))
+    }
+
+    /// Every subtask, with its vertex and index.
+    pub fn subtasks(&self) -> impl Iterator<Item = (usize, usize, &ExecutionVertex)> {
+        self.vertices
+            .iter()
+            .enumerate()
+            .flat_map(|(v, ev)| ev.subtasks.iter().enumerate().map(move |(s, x)| (v, s, x)))
+    }
+
+    /// Whether every subtask is in a terminal state.
+    pub fn all_terminal(&self) -> bool {
+        self.subtasks().all(|(_, _, x)| x.state.is_terminal())
+    }
+
+    /// Whether every subtask finished.
+    pub fn all_finished(&self) -> bool {
+        self.subtasks()
+            .all(|(_, _, x)| x.state == ExecutionState::Finished)
+    }
+
+    /// Places subtask `s` of vertex `v`.
+    pub fn assign(&mut self, v: usize, s: usize, location: SlotLocation) {
+        self.vertices[v].subtasks[s].location = Some(location);
+    }
+
+    fn partition_id(&self, jg: &JobGraph, edge: usize, producer: usize) -> ResultPartitionId {
+        let e = &jg.edges[edge];
+        ResultPartitionId {
+            job: self.job_id,
+            edge: e.id,
+            producer: SubtaskIndex::from(producer),
+            attempt: self.vertices[e.source].subtasks[producer].attempt,
+        }
+    }
+
+    /// The deployment of subtask `s` of vertex `v`.
+    pub fn descriptor(
+        &self,
+        jg: &JobGraph,
+        plan: &PlanRef,
+        v: usize,
+        s: usize,
+    ) -> TaskDeploymentDescriptor {
+        let jv = &jg.vertices[v];
+        let ev = &self.vertices[v].subtasks[s];
+        let outputs = jv
+            .outputs
+            .iter()
+            .map(|eid| {
+                let e = jg.edge(*eid);
+                let consumers = connected_consumers(
+                    e.distribution,
+                    jv.parallelism,
+                    jg.vertices[e.target].parallelism,
+                    s,
+                );
+                ResultPartitionDeployment {
+                    edge: e.id,
+                    partition: self.partition_id(jg, e.id.0 as usize, s),
+                    consumers: consumers.map(SubtaskIndex::from).collect(),
+                }
+            })
+            .collect();
+        let inputs = jv
+            .inputs
+            .iter()
+            .map(|eid| {
+                let e = jg.edge(*eid);
+                let sp = jg.vertices[e.source].parallelism;
+                let channels = connected_producers(e.distribution, sp, jv.parallelism, s)
+                    .map(|p| {
+                        let consumers = connected_consumers(e.distribution, sp, jv.parallelism, p);
+                        InputChannelDeployment {
+                            partition: self.partition_id(jg, e.id.0 as usize, p),
+                            subpartition: (s - consumers.start) as u32,
+                            producer_location: self.vertices[e.source].subtasks[p]
+                                .location
+                                .as_ref()
+                                .map(|l| l.task_manager.clone())
+                                .unwrap_or_else(|| TaskManagerId(String::new())),
+                        }
+                    })
+                    .collect();
+                InputGateDeployment {
+                    edge: e.id,
+                    input: e.input,
+                    channels,
+                }
+            })
+            .collect();
+        TaskDeploymentDescriptor {
+            job_id: self.job_id,
+            job_name: jg.name.clone(),
+            vertex: jv.id,
+            vertex_name: jv.name.clone(),
+            subtask: ev.subtask,
+            parallelism: jv.parallelism,
+            attempt: ev.attempt,
+            attempt_number: ev.attempt_number,
+            allocation: ev
+                .location
+                .as_ref()
+                .map(|l| l.allocation)
+                .unwrap_or(AllocationId(0)),
+            outputs,
+            inputs,
+            plan: plan.clone(),
+        }
+    }
+}

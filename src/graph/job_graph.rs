@@ -1,0 +1,275 @@
+//! The JobGraph: StreamGraph nodes chained into JobVertices by Flink's rules. Serializable; this
+//! is what is submitted, shown and fingerprinted.
+//!
+//! ## Chaining rules (Flink's `isChainable`)
+//! An edge is chained when chaining is enabled and: the consumer has exactly one input edge, the
+//! edge is forward, both sides have the same parallelism and slot sharing group, the consumer's
+//! strategy is `Always` (not after `start_new_chain` or `disable_chaining`) and the producer's is
+//! not `Never`. A vertex is a node that is not chained to its input, with every node chained to
+//! it, transitively; an operator may feed several chained successors, so a chain is a tree.
+
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::RuntimeMode;
+use crate::graph::partitioner::{DistributionPattern, PartitionerKind};
+use crate::graph::StreamGraph;
+use crate::ids::{EdgeId, NodeId, VertexId};
+use crate::util::StableHasher;
+
+/// One operator within a vertex's chain.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ChainedOperator {
+    /// The StreamGraph node.
+    pub node: NodeId,
+    /// Its name.
+    pub name: String,
+    /// Its uid, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+/// A chain of operators run by one task per subtask.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobVertex {
+    /// Stable id: derived from the head operator's uid, or its position and name.
+    pub id: VertexId,
+    /// The chained operators' names joined by ` -> `.
+    pub name: String,
+    /// The chained operators, head first, parents before children.
+    pub operators: Vec<ChainedOperator>,
+    /// Parallelism.
+    pub parallelism: usize,
+    /// Max parallelism.
+    pub max_parallelism: usize,
+    /// Slot sharing group.
+    pub slot_sharing_group: String,
+    /// Whether the head is a source.
+    pub is_source: bool,
+    /// Number of logical inputs of the head.
+    pub head_inputs: usize,
+    /// Incoming edges.
+    pub inputs: Vec<EdgeId>,
+    /// Outgoing edges (in the order of the subtask's network outputs).
+    pub outputs: Vec<EdgeId>,
+}
+
+/// A network connection between two vertices.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobEdge {
+    /// Id (also the intermediate result's).
+    pub id: EdgeId,
+    /// Producing vertex (index into `vertices`).
+    pub source: usize,
+    /// Consuming vertex (index into `vertices`).
+    pub target: usize,
+    /// The StreamGraph edge it carries (index into its `edges`).
+    pub stream_edge: usize,
+    /// Partitioner.
+    pub partitioner: PartitionerKind,
+    /// Distribution pattern.
+    pub distribution: DistributionPattern,
+    /// Which input of the consumer's head.
+    pub input: usize,
+    /// The side output it carries, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side_output: Option<String>,
+}
+
+/// The chained job.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobGraph {
+    /// The job's name.
+    pub name: String,
+    /// Streaming or batch.
+    pub runtime_mode: RuntimeMode,
+    /// Vertices in topological order.
+    pub vertices: Vec<JobVertex>,
+    /// Edges.
+    pub edges: Vec<JobEdge>,
+    /// A hash of everything above: two builds of the same program agree on it.
+    pub fingerprint: String,
+}
+
+impl JobGraph {
+    /// Chains a resolved StreamGraph.
+    pub fn from_stream_graph(sg: &StreamGraph) -> Self {
+        let n = sg.nodes.len();
+        let mut head = vec![0usize; n];
+        for (i, node) in sg.nodes.iter().enumerate() {
+            head[i] = match node.in_edges.as_slice() {
+                [e] if sg.is_chainable(*e) => head[sg.edges[*e].source.0 as usize],
+                _ => i,
+            };
+        }
+        let heads: Vec<usize> = (0..n).filter(|&i| head[i] == i).collect();
+        let vertex_of = |node: usize| heads.iter().position(|&h| h == head[node]).unwrap_or(0);
+
+        let mut vertices: Vec<JobVertex> = heads
+            .iter()
+            .map(|&h| {
+                let hn = &sg.nodes[h];
+                let members: Vec<&crate::graph::StreamNode> = sg
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| head[*i] == h)
+                    .map(|(_, m)| m)
+                    .collect();
+                let operators: Vec<ChainedOperator> = members
+                    .iter()
+                    .map(|m| ChainedOperator {
+                        node: m.id,
+                        name: m.name.clone(),
+                        uid: m.uid.clone(),
+                    })
+                    .collect();
+                let name = operators
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" -> ");
+                JobVertex {
+                    id: vertex_id(hn.uid.as_deref(), h, &name),
+                    name,
+                    operators,
+                    parallelism: hn.parallelism,
+                    max_parallelism: hn.max_parallelism,
+                    slot_sharing_group: hn.slot_sharing_group.clone(),
+                    is_source: hn.inputs == 0,
+                    head_inputs: hn.inputs,
+                    inputs: Vec::new(),
+                    outputs: Vec::new(),
+                }
+            })
+            .collect();
+
+        let mut edges = Vec::new();
+        for (i, e) in sg.edges.iter().enumerate() {
+            let (s, t) = (e.source.0 as usize, e.target.0 as usize);
+            if head[t] == head[s] && sg.is_chainable(i) {
+                continue;
+            }
+            let id = EdgeId(edges.len() as u32);
+            let (sv, tv) = (vertex_of(s), vertex_of(t));
+            vertices[sv].outputs.push(id);
+            vertices[tv].inputs.push(id);
+            edges.push(JobEdge {
+                id,
+                source: sv,
+                target: tv,
+                stream_edge: i,
+                partitioner: e.partitioner,
+                distribution: e.partitioner.distribution(),
+                input: e.input,
+                side_output: e.side_output.as_deref().map(str::to_string),
+            });
+        }
+
+        let mut jg = JobGraph {
+            name: sg.job_name.clone(),
+            runtime_mode: sg.runtime_mode,
+            vertices,
+            edges,
+            fingerprint: String::new(),
+        };
+        jg.fingerprint = jg.compute_fingerprint();
+        jg
+    }
+
+    fn compute_fingerprint(&self) -> String {
+        let mut h = StableHasher::default();
+        let bytes =
+            rmp_serde::to_vec(&(&self.name, &self.runtime_mode, &self.vertices, &self.edges))
+                .unwrap_or_default();
+        bytes.hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+
+    /// The vertex with `id`, by index.
+    pub fn vertex_index(&self, id: VertexId) -> Option<usize> {
+        self.vertices.iter().position(|v| v.id == id)
+    }
+
+    /// The edge with `id`.
+    pub fn edge(&self, id: EdgeId) -> &JobEdge {
+        &self.edges[id.0 as usize]
+    }
+
+    /// Total subtasks over all vertices.
+    pub fn subtask_count(&self) -> usize {
+        self.vertices.iter().map(|v| v.parallelism).sum()
+    }
+
+    /// Slots needed: per slot sharing group, its largest parallelism; summed over groups.
+    pub fn slots_needed(&self) -> usize {
+        let mut groups: Vec<(&str, usize)> = Vec::new();
+        for v in &self.vertices {
+            match groups.iter_mut().find(|(g, _)| *g == v.slot_sharing_group) {
+                Some((_, p)) => *p = (*p).max(v.parallelism),
+                None => groups.push((&v.slot_sharing_group, v.parallelism)),
+            }
+        }
+        groups.iter().map(|(_, p)| p).sum()
+    }
+
+    /// The plan as JSON for `rill plan`: vertices with their chained operators and parallelism,
+    /// edges with their partitioners.
+    pub fn to_plan_json(&self) -> serde_json::Value {
+        let vertices: Vec<serde_json::Value> = self
+            .vertices
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "id": v.id.to_string(),
+                    "name": v.name,
+                    "operators": v.operators.iter().map(|o| o.name.clone()).collect::<Vec<_>>(),
+                    "parallelism": v.parallelism,
+                    "max_parallelism": v.max_parallelism,
+                    "slot_sharing_group": v.slot_sharing_group,
+                })
+            })
+            .collect();
+        let edges: Vec<serde_json::Value> = self
+            .edges
+            .iter()
+            .map(|e| {
+                let mut j = serde_json::json!({
+                    "source": self.vertices[e.source].id.to_string(),
+                    "target": self.vertices[e.target].id.to_string(),
+                    "partitioner": e.partitioner.name(),
+                    "distribution": e.distribution,
+                    "input": e.input,
+                });
+                if let Some(tag) = &e.side_output {
+                    j["side_output"] = serde_json::Value::String(tag.clone());
+                }
+                j
+            })
+            .collect();
+        serde_json::json!({
+            "name": self.name,
+            "type": match self.runtime_mode { RuntimeMode::Streaming => "STREAMING", RuntimeMode::Batch => "BATCH" },
+            "fingerprint": self.fingerprint,
+            "vertices": vertices,
+            "edges": edges,
+        })
+    }
+}
+
+fn vertex_id(uid: Option<&str>, position: usize, name: &str) -> VertexId {
+    let mut a = StableHasher::default();
+    let mut b = StableHasher::default();
+    match uid {
+        Some(u) => {
+            u.hash(&mut a);
+            (u, 1u8).hash(&mut b);
+        }
+        None => {
+            (position, name).hash(&mut a);
+            (name, position, 1u8).hash(&mut b);
+        }
+    }
+    VertexId((u128::from(a.finish()) << 64) | u128::from(b.finish()))
+}

@@ -1,0 +1,104 @@
+//! The in-process transport: connects a consumer's input channel to its producer's
+//! subpartition when both run in this process, handing buffers over as actor messages without
+//! serialization. Touched only when channels are set up and torn down, never per buffer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::Addr;
+
+use crate::actors::subtask::{ConnectConsumer, DeliverElement, Subtask};
+use crate::ids::{ChannelIndex, JobId, ResultPartitionId};
+use crate::net::StreamElement;
+
+/// The consumer end of one channel, as its producer sees it.
+#[derive(Clone)]
+pub struct ChannelLink {
+    consumer: Addr<Subtask>,
+    channel: ChannelIndex,
+}
+
+impl ChannelLink {
+    /// A link to `channel` of `consumer`.
+    pub fn new(consumer: Addr<Subtask>, channel: ChannelIndex) -> Self {
+        Self { consumer, channel }
+    }
+
+    /// Sends one element; `backlog` is what the producer still has queued for the channel.
+    /// Sent only with credit, so the consumer's mailbox holds at most its granted credits.
+    pub fn send(&self, element: StreamElement, backlog: u32) {
+        self.consumer.do_send(DeliverElement {
+            channel: self.channel,
+            element,
+            backlog,
+        });
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    producers: HashMap<ResultPartitionId, (Addr<Subtask>, usize)>,
+    pending: HashMap<ResultPartitionId, Vec<ConnectConsumer>>,
+}
+
+/// Matches partition requests with producers registered in this process.
+#[derive(Clone, Default)]
+pub struct LocalTransport {
+    table: Arc<Mutex<Table>>,
+}
+
+impl LocalTransport {
+    fn table(&self) -> MutexGuard<'_, Table> {
+        // A panic while holding this lock cannot leave the maps inconsistent (each update is
+        // one insert or remove), so a poisoned lock is still usable.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A producer's partition (its record writer `writer`) is ready for consumers.
+    pub fn register_producer(
+        &self,
+        partition: ResultPartitionId,
+        producer: Addr<Subtask>,
+        writer: usize,
+    ) {
+        let waiting = {
+            let mut t = self.table();
+            t.producers.insert(partition, (producer.clone(), writer));
+            t.pending.remove(&partition).unwrap_or_default()
+        };
+        for mut req in waiting {
+            req.writer = writer;
+            producer.do_send(req);
+        }
+    }
+
+    /// The producer is gone.
+    pub fn unregister_producer(&self, partition: &ResultPartitionId) {
+        self.table().producers.remove(partition);
+    }
+
+    /// Asks for a subpartition; delivered to the producer now or once it registers.
+    pub fn request_partition(&self, mut req: ConnectConsumer) {
+        let mut t = self.table();
+        match t.producers.get(&req.partition) {
+            Some((addr, writer)) => {
+                req.writer = *writer;
+                addr.do_send(req);
+            }
+            None => t.pending.entry(req.partition).or_default().push(req),
+        }
+    }
+
+    /// Drops every registration and waiting request of a job that has ended.
+    pub fn forget_job(&self, job: JobId) {
+        let mut t = self.table();
+        t.producers.retain(|p, _| p.job != job);
+        t.pending.retain(|p, _| p.job != job);
+    }
+
+    /// Registrations and waiting requests held (for tests of cleanup).
+    pub fn entries(&self) -> usize {
+        let t = self.table();
+        t.producers.len() + t.pending.len()
+    }
+}

@@ -1,0 +1,330 @@
+//! Channel selection: which output channel each record of a buffer goes to, by partitioner,
+//! gathering records into per-channel buffers of up to `buffer_size` records.
+//!
+//! ## Rules (Flink's `ChannelSelector`s)
+//! - forward, global: channel 0 (forward has one channel per producer; global's channel 0 is
+//!   consumer subtask 0);
+//! - rebalance: round robin over all channels, from a start chosen per producer;
+//! - rescale: round robin over the producer's own subset of consumers, from the subset's first;
+//! - shuffle: uniformly random;
+//! - broadcast: every record to every channel;
+//! - hash: the key's key group, then the consumer subtask owning that group;
+//! - custom: the user's function of the key and the channel count (out of range fails the job).
+
+use std::marker::PhantomData;
+
+use crate::api::Data;
+use crate::operators::{Batch, OperatorError};
+use crate::util::FastRng;
+
+/// Splits buffers into per-channel buffers. One per output edge of a subtask.
+pub trait ChannelRouter: Send {
+    /// Routes a buffer; calls `emit(channel, buffer)` for each buffer that is full.
+    fn route(
+        &mut self,
+        batch: Batch,
+        emit: &mut dyn FnMut(usize, Batch),
+    ) -> Result<(), OperatorError>;
+    /// Emits every partly filled buffer.
+    fn flush(&mut self, emit: &mut dyn FnMut(usize, Batch));
+    /// Records gathered but not yet emitted.
+    fn pending_records(&self) -> usize;
+}
+
+/// What a router needs to know of its edge and subtask.
+#[derive(Clone, Copy, Debug)]
+pub struct RouterContext {
+    /// Number of output channels (consumers this producer is connected to).
+    pub num_channels: usize,
+    /// The producing subtask's index.
+    pub producer_subtask: usize,
+    /// Max parallelism of the consumer (number of key groups).
+    pub max_parallelism: usize,
+    /// Records per buffer.
+    pub buffer_size: usize,
+    /// Seed for the shuffle partitioner and rebalance's start.
+    pub seed: u64,
+}
+
+/// Picks the channel of one record.
+pub trait Selector<T>: Send {
+    /// The channel for `record`.
+    fn select(&mut self, record: &T) -> usize;
+}
+
+/// Round robin, as rebalance and rescale do.
+#[derive(Clone, Debug)]
+pub struct RoundRobin {
+    next: usize,
+    n: usize,
+}
+
+impl RoundRobin {
+    /// Starts at channel `start % n`.
+    pub fn new(start: usize, n: usize) -> Self {
+        Self {
+            next: start % n.max(1),
+            n: n.max(1),
+        }
+    }
+}
+
+impl<T> Selector<T> for RoundRobin {
+    #[inline]
+    fn select(&mut self, _: &T) -> usize {
+        let c = self.next;
+        self.next += 1;
+        if self.next == self.n {
+            self.next = 0;
+        }
+        c
+    }
+}
+
+/// Uniformly random channel.
+#[derive(Clone, Debug)]
+pub struct Shuffle {
+    rng: FastRng,
+    n: usize,
+}
+
+impl Shuffle {
+    /// A shuffle over `n` channels.
+    pub fn new(seed: u64, n: usize) -> Self {
+        Self {
+            rng: FastRng::new(seed),
+            n: n.max(1),
+        }
+    }
+}
+
+impl<T> Selector<T> for Shuffle {
+    #[inline]
+    fn select(&mut self, _: &T) -> usize {
+        self.rng.below(self.n)
+    }
+}
+
+/// Any closure from a record to a channel (hash and custom partitioners are built from this).
+pub struct FnSelector<F>(pub F);
+
+impl<T, F: FnMut(&T) -> usize + Send> Selector<T> for FnSelector<F> {
+    #[inline]
+    fn select(&mut self, record: &T) -> usize {
+        (self.0)(record)
+    }
+}
+
+/// Gathers records per channel by a selector.
+pub struct SelectingRouter<T, S> {
+    selector: S,
+    pending: Vec<Vec<T>>,
+    buffer_size: usize,
+    name: &'static str,
+}
+
+impl<T: Data, S: Selector<T>> SelectingRouter<T, S> {
+    /// A router over `n` channels.
+    pub fn new(name: &'static str, selector: S, n: usize, buffer_size: usize) -> Self {
+        Self {
+            selector,
+            pending: (0..n.max(1)).map(|_| Vec::new()).collect(),
+            buffer_size: buffer_size.max(1),
+            name,
+        }
+    }
+}
+
+impl<T: Data, S: Selector<T>> ChannelRouter for SelectingRouter<T, S> {
+    fn route(
+        &mut self,
+        batch: Batch,
+        emit: &mut dyn FnMut(usize, Batch),
+    ) -> Result<(), OperatorError> {
+        let n = self.pending.len();
+        for record in batch.downcast::<T>()? {
+            let ch = self.selector.select(&record);
+            let Some(buf) = self.pending.get_mut(ch) else {
+                return Err(OperatorError::Failed {
+                    operator: format!("{} partitioner", self.name),
+                    message: format!("selected channel {ch}, but there are only {n}"),
+                });
+            };
+            if buf.capacity() == 0 {
+                buf.reserve_exact(self.buffer_size);
+            }
+            buf.push(record);
+            if buf.len() >= self.buffer_size {
+                let full = std::mem::replace(buf, Vec::with_capacity(self.buffer_size));
+                emit(ch, Batch::new(full));
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(usize, Batch)) {
+        for (ch, buf) in self.pending.iter_mut().enumerate() {
+            if !buf.is_empty() {
+                emit(ch, Batch::new(std::mem::take(buf)));
+            }
+        }
+    }
+
+    fn pending_records(&self) -> usize {
+        self.pending.iter().map(Vec::len).sum()
+    }
+}
+
+/// One channel (forward, global with one consumer): buffers pass through whole when large,
+/// small ones are gathered.
+pub struct SingleChannelRouter<T> {
+    channel: usize,
+    pending: Vec<T>,
+    buffer_size: usize,
+}
+
+impl<T: Data> SingleChannelRouter<T> {
+    /// Sends everything to `channel`.
+    pub fn new(channel: usize, buffer_size: usize) -> Self {
+        Self {
+            channel,
+            pending: Vec::new(),
+            buffer_size: buffer_size.max(1),
+        }
+    }
+}
+
+impl<T: Data> ChannelRouter for SingleChannelRouter<T> {
+    fn route(
+        &mut self,
+        batch: Batch,
+        emit: &mut dyn FnMut(usize, Batch),
+    ) -> Result<(), OperatorError> {
+        if self.pending.is_empty() && batch.len() * 2 >= self.buffer_size {
+            emit(self.channel, batch);
+            return Ok(());
+        }
+        self.pending.extend(batch.downcast::<T>()?);
+        if self.pending.len() >= self.buffer_size {
+            emit(self.channel, Batch::new(std::mem::take(&mut self.pending)));
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(usize, Batch)) {
+        if !self.pending.is_empty() {
+            emit(self.channel, Batch::new(std::mem::take(&mut self.pending)));
+        }
+    }
+
+    fn pending_records(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+/// Every record to every channel.
+pub struct BroadcastRouter<T> {
+    n: usize,
+    inner: SingleChannelRouter<T>,
+    _t: PhantomData<T>,
+}
+
+impl<T: Data> BroadcastRouter<T> {
+    /// Broadcast over `n` channels.
+    pub fn new(n: usize, buffer_size: usize) -> Self {
+        Self {
+            n: n.max(1),
+            inner: SingleChannelRouter::new(0, buffer_size),
+            _t: PhantomData,
+        }
+    }
+
+    fn fan_out(n: usize, emit: &mut dyn FnMut(usize, Batch)) -> impl FnMut(usize, Batch) + '_ {
+        move |_, b: Batch| {
+            for ch in 1..n {
+                emit(ch, b.clone());
+            }
+            emit(0, b);
+        }
+    }
+}
+
+impl<T: Data> ChannelRouter for BroadcastRouter<T> {
+    fn route(
+        &mut self,
+        batch: Batch,
+        emit: &mut dyn FnMut(usize, Batch),
+    ) -> Result<(), OperatorError> {
+        let mut fan = Self::fan_out(self.n, emit);
+        self.inner.route(batch, &mut fan)
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(usize, Batch)) {
+        let mut fan = Self::fan_out(self.n, emit);
+        self.inner.flush(&mut fan);
+    }
+
+    fn pending_records(&self) -> usize {
+        self.inner.pending_records() * self.n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route_all<R: ChannelRouter>(mut r: R, records: Vec<u64>, n: usize) -> Vec<Vec<u64>> {
+        let mut out = vec![Vec::new(); n];
+        let mut emit = |ch: usize, b: Batch| out[ch].extend(b.downcast::<u64>().expect("u64"));
+        r.route(Batch::new(records), &mut emit).expect("route");
+        r.flush(&mut emit);
+        out
+    }
+
+    #[test]
+    fn round_robin_from_start() {
+        let out = route_all(
+            SelectingRouter::<u64, _>::new("rebalance", RoundRobin::new(2, 3), 3, 4),
+            (0..7).collect(),
+            3,
+        );
+        assert_eq!(out, vec![vec![1, 4], vec![2, 5], vec![0, 3, 6]]);
+    }
+
+    #[test]
+    fn full_buffers_are_emitted_early() {
+        let mut r = SelectingRouter::<u64, _>::new("rebalance", RoundRobin::new(0, 2), 2, 2);
+        let mut seen = Vec::new();
+        r.route(Batch::new((0..5u64).collect()), &mut |ch, b| {
+            seen.push((ch, b.len()))
+        })
+        .expect("route");
+        assert_eq!(seen, vec![(0, 2), (1, 2)]);
+        assert_eq!(r.pending_records(), 1);
+    }
+
+    #[test]
+    fn broadcast_reaches_every_channel() {
+        let out = route_all(BroadcastRouter::<u64>::new(3, 8), vec![1, 2], 3);
+        assert_eq!(out, vec![vec![1, 2]; 3]);
+    }
+
+    #[test]
+    fn out_of_range_custom_channel_is_an_error() {
+        let mut r = SelectingRouter::<u64, _>::new("custom", FnSelector(|_: &u64| 5), 2, 4);
+        let err = r
+            .route(Batch::new(vec![1u64]), &mut |_, _| {})
+            .expect_err("must fail");
+        assert!(err.to_string().contains("only 2"), "{err}");
+    }
+
+    #[test]
+    fn shuffle_uses_all_channels_and_only_those() {
+        let mut s = Shuffle::new(1, 4);
+        let mut hits = [0usize; 4];
+        for _ in 0..4000 {
+            hits[Selector::<u64>::select(&mut s, &0)] += 1;
+        }
+        assert!(hits.iter().all(|&h| h > 800), "{hits:?}");
+    }
+}

@@ -1,0 +1,231 @@
+//! An operator chain: the operators of one JobVertex in one subtask, calling each other
+//! directly. A chain is a tree (an operator may feed several chained successors and network
+//! outputs); nodes are stored parent before child, so a node's successors always lie after it.
+
+use std::sync::Arc;
+
+use crate::net::RecordWriter;
+use crate::operators::{Batch, Operator, OperatorError, RuntimeContext};
+
+/// Where one output of a chained operator goes.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// To a later operator of the same chain, as its input `input`.
+    Chained {
+        /// Index of the node in the chain.
+        node: usize,
+        /// The input of that node.
+        input: usize,
+    },
+    /// To a network output of the subtask.
+    Network {
+        /// Index of the record writer.
+        writer: usize,
+    },
+}
+
+/// One output edge of a chained operator.
+#[derive(Clone, Debug)]
+pub struct OutputTarget {
+    /// The side output this edge carries, or `None` for the main output.
+    pub tag: Option<Arc<str>>,
+    /// Where it goes.
+    pub target: Target,
+}
+
+/// One operator in a chain, with its outputs.
+pub struct ChainNode {
+    /// The operator's name, for errors.
+    pub name: String,
+    /// The operator.
+    pub op: Box<dyn Operator>,
+    /// Its outputs.
+    pub outputs: Vec<OutputTarget>,
+    /// Its runtime context.
+    pub ctx: RuntimeContext,
+}
+
+/// How an operator emits: to its chained successors (called at once) and network writers.
+pub struct Output<'a> {
+    targets: &'a [OutputTarget],
+    rest: &'a mut [ChainNode],
+    offset: usize,
+    writers: &'a mut [RecordWriter],
+}
+
+impl Output<'_> {
+    /// Emits a buffer on the main output.
+    pub fn emit(&mut self, batch: Batch) -> Result<(), OperatorError> {
+        self.emit_tagged(None, batch)
+    }
+
+    /// Emits a buffer on the side output named `tag`.
+    pub fn emit_side(&mut self, tag: &str, batch: Batch) -> Result<(), OperatorError> {
+        self.emit_tagged(Some(tag), batch)
+    }
+
+    fn emit_tagged(&mut self, tag: Option<&str>, batch: Batch) -> Result<(), OperatorError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let targets = self.targets;
+        let mut previous: Option<&OutputTarget> = None;
+        for t in targets.iter().filter(|t| t.tag.as_deref() == tag) {
+            if let Some(p) = previous.replace(t) {
+                self.send(p, batch.clone())?;
+            }
+        }
+        match previous {
+            Some(last) => self.send(last, batch),
+            None => Ok(()),
+        }
+    }
+
+    fn send(&mut self, t: &OutputTarget, batch: Batch) -> Result<(), OperatorError> {
+        match t.target {
+            Target::Chained { node, input } => deliver(
+                self.rest,
+                node - self.offset,
+                self.offset,
+                input,
+                batch,
+                self.writers,
+            ),
+            Target::Network { writer } => match self.writers.get_mut(writer) {
+                Some(w) => w.write(batch),
+                None => Err(OperatorError::Failed {
+                    operator: "chain".into(),
+                    message: format!("output to missing network writer {writer}"),
+                }),
+            },
+        }
+    }
+}
+
+/// Calls node `idx` of `nodes` (whose first element is chain index `offset`).
+fn deliver(
+    nodes: &mut [ChainNode],
+    idx: usize,
+    offset: usize,
+    input: usize,
+    batch: Batch,
+    writers: &mut [RecordWriter],
+) -> Result<(), OperatorError> {
+    with_node(nodes, idx, offset, writers, |op, out| {
+        op.process_batch(input, batch, out)
+    })
+}
+
+fn with_node<R>(
+    nodes: &mut [ChainNode],
+    idx: usize,
+    offset: usize,
+    writers: &mut [RecordWriter],
+    f: impl FnOnce(&mut dyn Operator, &mut Output<'_>) -> R,
+) -> R {
+    let (head, rest) = nodes.split_at_mut(idx + 1);
+    let node = &mut head[idx];
+    let mut out = Output {
+        targets: &node.outputs,
+        rest,
+        offset: offset + idx + 1,
+        writers,
+    };
+    f(node.op.as_mut(), &mut out)
+}
+
+/// The operators of one subtask and its network outputs.
+pub struct Chain {
+    nodes: Vec<ChainNode>,
+    writers: Vec<RecordWriter>,
+    head_inputs: usize,
+    ended_inputs: Vec<bool>,
+}
+
+impl Chain {
+    /// A chain of `nodes` (parent before child) whose head has `head_inputs` inputs.
+    pub fn new(nodes: Vec<ChainNode>, writers: Vec<RecordWriter>, head_inputs: usize) -> Self {
+        Self {
+            nodes,
+            writers,
+            head_inputs,
+            ended_inputs: vec![false; head_inputs.max(1)],
+        }
+    }
+
+    /// Opens every operator, head first.
+    pub fn open(&mut self) -> Result<(), OperatorError> {
+        for n in &mut self.nodes {
+            n.op.open(&n.ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Feeds a buffer to the head's input `input`.
+    pub fn process(&mut self, input: usize, batch: Batch) -> Result<(), OperatorError> {
+        if self.nodes.is_empty() {
+            return Ok(());
+        }
+        deliver(&mut self.nodes, 0, 0, input, batch, &mut self.writers)
+    }
+
+    /// Input `input` of the head has ended. Once all have, every chained operator is told its
+    /// input ended, in chain order, and the network outputs are flushed and ended. Returns
+    /// whether the whole chain has now ended.
+    pub fn end_input(&mut self, input: usize) -> Result<bool, OperatorError> {
+        if self.nodes.is_empty() {
+            return Ok(true);
+        }
+        if let Some(e) = self.ended_inputs.get_mut(input) {
+            if *e {
+                return Ok(self.all_ended());
+            }
+            *e = true;
+        }
+        with_node(&mut self.nodes, 0, 0, &mut self.writers, |op, out| {
+            op.end_input(input, out)
+        })?;
+        if !self.all_ended() {
+            return Ok(false);
+        }
+        for idx in 1..self.nodes.len() {
+            with_node(&mut self.nodes, idx, 0, &mut self.writers, |op, out| {
+                op.end_input(0, out)
+            })?;
+        }
+        for w in &mut self.writers {
+            w.finish();
+        }
+        Ok(true)
+    }
+
+    fn all_ended(&self) -> bool {
+        self.head_inputs == 0 || self.ended_inputs.iter().all(|e| *e)
+    }
+
+    /// Closes every operator; the first error wins but all are closed.
+    pub fn close(&mut self) -> Result<(), OperatorError> {
+        let mut first = Ok(());
+        for n in &mut self.nodes {
+            if let Err(e) = n.op.close() {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+
+    /// The network outputs.
+    pub fn writers(&mut self) -> &mut [RecordWriter] {
+        &mut self.writers
+    }
+
+    /// The name of the head operator.
+    pub fn head_name(&self) -> &str {
+        self.nodes
+            .first()
+            .map(|n| n.name.as_str())
+            .unwrap_or("empty chain")
+    }
+}

@@ -1,0 +1,75 @@
+//! Why an operator (and so its subtask) failed. Serializable: it travels to the JobMaster and
+//! is what a user reads as the job's failure cause.
+
+use serde::{Deserialize, Serialize};
+
+/// What user code returns when it fails without panicking.
+pub type UserError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The failure of one operator.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum OperatorError {
+    /// A user function returned an error.
+    #[error("{operator} failed: {message}")]
+    Failed {
+        /// The operator's name.
+        operator: String,
+        /// The error's text.
+        message: String,
+    },
+    /// A user function panicked.
+    #[error("{operator} panicked: {message}")]
+    Panicked {
+        /// The operator's name.
+        operator: String,
+        /// The panic's message.
+        message: String,
+    },
+    /// Reading or writing a file or socket failed.
+    #[error("{operator}: {target}: {message}")]
+    Io {
+        /// The operator's name.
+        operator: String,
+        /// The file or address.
+        target: String,
+        /// The OS error's text.
+        message: String,
+    },
+    /// An input line could not be decoded and the policy is to fail.
+    #[error("{operator}: {path}: the line at byte {offset} is not valid UTF-8 (policy: fail; skip drops such lines)")]
+    Undecodable {
+        /// The operator's name.
+        operator: String,
+        /// The file.
+        path: String,
+        /// The byte offset of the line's start.
+        offset: u64,
+    },
+    /// A batch of one type reached an operator expecting another: a graph wiring bug.
+    #[error("record type mismatch: expected {expected}, found {found}")]
+    TypeMismatch {
+        /// The type the operator expects.
+        expected: String,
+        /// The type it received.
+        found: String,
+    },
+}
+
+impl OperatorError {
+    /// Wraps a user function's error.
+    pub fn user(operator: &str, err: &UserError) -> Self {
+        Self::Failed {
+            operator: operator.to_string(),
+            message: err.to_string(),
+        }
+    }
+
+    /// An I/O failure on `target`.
+    pub fn io(operator: &str, target: impl std::fmt::Display, err: &std::io::Error) -> Self {
+        Self::Io {
+            operator: operator.to_string(),
+            target: target.to_string(),
+            message: err.to_string(),
+        }
+    }
+}

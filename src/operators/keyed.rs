@@ -1,0 +1,82 @@
+//! Keyed aggregation: reduce and the field aggregations (sum, min, max, min_by, max_by) built on
+//! it. State is one value per key on the heap.
+//!
+//! ## Emission
+//! In streaming mode every input record emits the key's updated aggregate (Flink's rolling
+//! aggregation). In batch mode only the final aggregate of each key is emitted, once the input
+//! has ended.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::api::{Data, Key, RuntimeMode};
+use crate::operators::{Batch, Operator, OperatorError, Output};
+use crate::util::FastMap;
+
+/// A rolling reduce per key.
+pub struct KeyedReduce<K, T, RF> {
+    key: KeyFn<K, T>,
+    reduce: Arc<RF>,
+    mode: RuntimeMode,
+    state: FastMap<K, T>,
+    _t: PhantomData<fn(T)>,
+}
+
+/// Extracts a record's key.
+pub type KeyFn<K, T> = Arc<dyn Fn(&T) -> K + Send + Sync>;
+
+impl<K, T, RF> KeyedReduce<K, T, RF> {
+    /// A reduce by `reduce` of records keyed by `key`.
+    pub fn new(key: KeyFn<K, T>, reduce: Arc<RF>, mode: RuntimeMode) -> Self {
+        Self {
+            key,
+            reduce,
+            mode,
+            state: FastMap::default(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<K, T, RF> Operator for KeyedReduce<K, T, RF>
+where
+    K: Key,
+    T: Data,
+    RF: Fn(T, T) -> T + Send + Sync + 'static,
+{
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: Batch,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        let records = batch.downcast::<T>()?;
+        let streaming = self.mode == RuntimeMode::Streaming;
+        let mut emitted = Vec::with_capacity(if streaming { records.len() } else { 0 });
+        for r in records {
+            let k = (self.key)(&r);
+            let updated = match self.state.get_mut(&k) {
+                Some(acc) => {
+                    let next = (self.reduce)(acc.clone(), r);
+                    *acc = next;
+                    acc
+                }
+                None => self.state.entry(k).or_insert(r),
+            };
+            if streaming {
+                emitted.push(updated.clone());
+            }
+        }
+        out.emit(Batch::new(emitted))
+    }
+
+    fn end_input(&mut self, _input: usize, out: &mut Output<'_>) -> Result<(), OperatorError> {
+        if self.mode == RuntimeMode::Batch {
+            let mut finals = self.state.drain().map(|(_, v)| v).peekable();
+            while finals.peek().is_some() {
+                out.emit(Batch::new(finals.by_ref().take(1024).collect::<Vec<T>>()))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! Operators: what a subtask runs. Each API transformation becomes a boxed [`Operator`] made by
+//! a factory when its subtask is deployed; operators of one chain call each other directly
+//! through [`Output`], one call per buffer, never per record.
+//!
+//! ## Contract
+//! - `open` once before any input; `process_batch` for each buffer of an input;
+//!   `end_input(i)` once input `i` has ended (all its channels reached end of partition);
+//!   `close` once at the end, also after cancellation.
+//! - An operator may emit from any of these calls; what it emits reaches its chained
+//!   successors before the call returns.
+//! - Errors end the subtask FAILED; panics are caught by the subtask and treated the same.
+
+pub mod batch;
+pub mod chain;
+pub mod co;
+pub mod error;
+pub mod keyed;
+pub mod process;
+pub mod sinks;
+pub mod sources;
+pub mod transforms;
+
+use std::sync::Arc;
+
+pub use batch::Batch;
+pub use chain::{Chain, Output};
+pub use error::{OperatorError, UserError};
+
+use crate::ids::JobId;
+
+/// Where an operator instance runs: what user functions may ask of their environment.
+#[derive(Clone, Debug)]
+pub struct RuntimeContext {
+    /// The job.
+    pub job_id: JobId,
+    /// The job's name.
+    pub job_name: String,
+    /// The operator's name.
+    pub operator_name: String,
+    /// This subtask's index, `0..parallelism`.
+    pub subtask_index: usize,
+    /// The operator's parallelism.
+    pub parallelism: usize,
+    /// The operator's max parallelism (number of key groups).
+    pub max_parallelism: usize,
+    /// The deployment attempt, from 0.
+    pub attempt: u32,
+}
+
+impl RuntimeContext {
+    /// A context for tests and single-instance use.
+    pub fn standalone(name: &str) -> Self {
+        Self {
+            job_id: JobId(0),
+            job_name: "standalone".into(),
+            operator_name: name.into(),
+            subtask_index: 0,
+            parallelism: 1,
+            max_parallelism: crate::state::DEFAULT_MAX_PARALLELISM,
+            attempt: 0,
+        }
+    }
+}
+
+/// One operator instance.
+pub trait Operator: Send {
+    /// Prepares the operator before the first input.
+    fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Processes one buffer of input `input` (0 for one-input operators, 0 or 1 for two).
+    fn process_batch(
+        &mut self,
+        input: usize,
+        batch: Batch,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError>;
+
+    /// Input `input` has ended: no more buffers will arrive on it.
+    fn end_input(&mut self, _input: usize, _out: &mut Output<'_>) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Releases resources; called once, last.
+    fn close(&mut self) -> Result<(), OperatorError> {
+        Ok(())
+    }
+}
+
+/// Makes one operator instance per subtask.
+pub type OperatorFactory = Arc<dyn Fn(&RuntimeContext) -> Box<dyn Operator> + Send + Sync>;
+
+/// Forwards buffers unchanged: stands for a source in its chain, whose driver feeds it.
+pub struct PassThrough;
+
+impl Operator for PassThrough {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: Batch,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        out.emit(batch)
+    }
+}

@@ -1,0 +1,507 @@
+//! Source drivers and the built-in sources: elements, number sequences, text files split across
+//! subtasks, and sockets.
+//!
+//! ## Undecodable input
+//! Text sources decode UTF-8. A line that is not valid UTF-8 follows the source's
+//! [`DecodePolicy`]: `Fail` (the default) fails the job with the file and byte offset of the
+//! line; `Skip` drops the line, counts it, and logs the count when the source ends. A socket
+//! source always drops such a line with a warning: a live stream has no offset to report.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::functions::user_error;
+use crate::api::{Collector, Data, SourceFunction, SourcePoll};
+use crate::operators::{Batch, OperatorError, RuntimeContext, UserError};
+
+/// A type-erased, polled source: the head of a source subtask's chain.
+pub trait SourceDriver: Send {
+    /// Opens the source.
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError>;
+    /// Polls up to `max` records.
+    fn poll(&mut self, max: usize) -> Result<(Option<Batch>, SourcePoll), OperatorError>;
+    /// Asks an unbounded source to stop.
+    fn cancel(&mut self);
+    /// Closes the source.
+    fn close(&mut self) -> Result<(), OperatorError>;
+}
+
+/// Makes one source driver per subtask.
+pub type SourceFactory = Arc<dyn Fn(&RuntimeContext) -> Box<dyn SourceDriver> + Send + Sync>;
+
+/// Drives a typed [`SourceFunction`].
+pub struct Driver<T, S> {
+    source: S,
+    name: String,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T, S> Driver<T, S> {
+    /// Drives `source`.
+    pub fn new(name: &str, source: S) -> Self {
+        Self {
+            source,
+            name: name.to_string(),
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Data, S: SourceFunction<T>> SourceDriver for Driver<T, S> {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
+        self.source.open(ctx).map_err(|e| user_error(&self.name, e))
+    }
+
+    fn poll(&mut self, max: usize) -> Result<(Option<Batch>, SourcePoll), OperatorError> {
+        let mut buf = Vec::with_capacity(max);
+        let status = self
+            .source
+            .poll_next(&mut Collector::new(&mut buf), max)
+            .map_err(|e| user_error(&self.name, e))?;
+        let batch = if buf.is_empty() {
+            None
+        } else {
+            Some(Batch::new(buf))
+        };
+        Ok((batch, status))
+    }
+
+    fn cancel(&mut self) {
+        self.source.cancel();
+    }
+
+    fn close(&mut self) -> Result<(), OperatorError> {
+        self.source.close().map_err(|e| user_error(&self.name, e))
+    }
+}
+
+/// The records of a collection, from one subtask.
+pub struct FromElements<T> {
+    items: Arc<Vec<T>>,
+    pos: usize,
+}
+
+impl<T> FromElements<T> {
+    /// A source of `items`, in order.
+    pub fn new(items: Arc<Vec<T>>) -> Self {
+        Self { items, pos: 0 }
+    }
+}
+
+impl<T: Data> SourceFunction<T> for FromElements<T> {
+    fn poll_next(
+        &mut self,
+        out: &mut Collector<'_, T>,
+        max: usize,
+    ) -> Result<SourcePoll, UserError> {
+        let end = (self.pos + max).min(self.items.len());
+        for item in &self.items[self.pos..end] {
+            out.collect(item.clone());
+        }
+        self.pos = end;
+        Ok(if self.pos >= self.items.len() {
+            SourcePoll::Finished
+        } else {
+            SourcePoll::Ready
+        })
+    }
+}
+
+/// The numbers `from..=to`, split into contiguous ranges, one per subtask.
+pub struct Sequence {
+    from: u64,
+    to: u64,
+    next: u64,
+    end: u64,
+}
+
+impl Sequence {
+    /// The sequence `from..=to` (empty when `from > to`).
+    pub fn new(from: u64, to: u64) -> Self {
+        Self {
+            from,
+            to,
+            next: 1,
+            end: 0,
+        }
+    }
+
+    /// The part of `from..=to` that subtask `index` of `parallelism` produces, as `[start, end)`
+    /// offsets from `from`.
+    pub fn split(count: u64, index: usize, parallelism: usize) -> (u64, u64) {
+        let p = parallelism.max(1) as u128;
+        let i = index as u128;
+        let c = u128::from(count);
+        ((c * i / p) as u64, (c * (i + 1) / p) as u64)
+    }
+}
+
+impl SourceFunction<u64> for Sequence {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
+        if self.from > self.to {
+            self.next = 0;
+            self.end = 0;
+            return Ok(());
+        }
+        let count = self.to - self.from + 1;
+        let (s, e) = Self::split(count, ctx.subtask_index, ctx.parallelism);
+        self.next = s;
+        self.end = e;
+        Ok(())
+    }
+
+    fn poll_next(
+        &mut self,
+        out: &mut Collector<'_, u64>,
+        max: usize,
+    ) -> Result<SourcePoll, UserError> {
+        let stop = self.end.min(self.next.saturating_add(max as u64));
+        for i in self.next..stop {
+            out.collect(self.from + i);
+        }
+        self.next = stop;
+        Ok(if self.next >= self.end {
+            SourcePoll::Finished
+        } else {
+            SourcePoll::Ready
+        })
+    }
+}
+
+/// What a text source does with a line that is not valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecodePolicy {
+    /// Fail the job, naming the file and the line's byte offset.
+    #[default]
+    Fail,
+    /// Drop the line and count it.
+    Skip,
+}
+
+impl std::str::FromStr for DecodePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fail" => Ok(Self::Fail),
+            "skip" => Ok(Self::Skip),
+            other => Err(format!("unknown policy '{other}' (expected fail or skip)")),
+        }
+    }
+}
+
+/// The lines of a text file; subtask `i` of `p` reads the lines that start in the `i`-th of `p`
+/// equal byte ranges of the file (a line crossing a range's end belongs to the range it starts
+/// in), so every line is read exactly once.
+pub struct TextFileSource {
+    path: PathBuf,
+    policy: DecodePolicy,
+    reader: Option<BufReader<File>>,
+    pos: u64,
+    end: u64,
+    line: Vec<u8>,
+    skipped: u64,
+    name: String,
+}
+
+impl TextFileSource {
+    /// Reads `path` with `policy` for undecodable lines.
+    pub fn new(path: PathBuf, policy: DecodePolicy) -> Self {
+        Self {
+            path,
+            policy,
+            reader: None,
+            pos: 0,
+            end: 0,
+            line: Vec::new(),
+            skipped: 0,
+            name: "text file".into(),
+        }
+    }
+
+    fn io(&self, e: &std::io::Error) -> UserError {
+        Box::new(OperatorError::io(&self.name, self.path.display(), e))
+    }
+}
+
+impl SourceFunction<String> for TextFileSource {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
+        self.name = ctx.operator_name.clone();
+        let file = File::open(&self.path).map_err(|e| self.io(&e))?;
+        let len = file.metadata().map_err(|e| self.io(&e))?.len();
+        let (start, end) = Sequence::split(len, ctx.subtask_index, ctx.parallelism);
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        let mut pos = start;
+        if start > 0 {
+            // The line in progress at `start` belongs to the previous range unless `start` is a
+            // line's first byte, i.e. the byte before it is a newline.
+            reader
+                .seek(SeekFrom::Start(start - 1))
+                .map_err(|e| self.io(&e))?;
+            let mut skip = Vec::new();
+            pos = start - 1
+                + reader
+                    .read_until(b'\n', &mut skip)
+                    .map_err(|e| self.io(&e))? as u64;
+        }
+        self.pos = pos;
+        self.end = end;
+        self.reader = Some(reader);
+        Ok(())
+    }
+
+    fn poll_next(
+        &mut self,
+        out: &mut Collector<'_, String>,
+        max: usize,
+    ) -> Result<SourcePoll, UserError> {
+        let mut emitted = 0;
+        while emitted < max {
+            if self.pos >= self.end {
+                return Ok(SourcePoll::Finished);
+            }
+            let Some(reader) = self.reader.as_mut() else {
+                return Ok(SourcePoll::Finished);
+            };
+            self.line.clear();
+            let n = match reader.read_until(b'\n', &mut self.line) {
+                Ok(n) => n,
+                Err(e) => return Err(self.io(&e)),
+            };
+            if n == 0 {
+                return Ok(SourcePoll::Finished);
+            }
+            let offset = self.pos;
+            self.pos += n as u64;
+            let mut bytes = std::mem::take(&mut self.line);
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+            }
+            match String::from_utf8(bytes) {
+                Ok(s) => {
+                    out.collect(s);
+                    emitted += 1;
+                }
+                Err(e) => match self.policy {
+                    DecodePolicy::Fail => {
+                        return Err(Box::new(OperatorError::Undecodable {
+                            operator: self.name.clone(),
+                            path: self.path.display().to_string(),
+                            offset,
+                        }))
+                    }
+                    DecodePolicy::Skip => {
+                        self.skipped += 1;
+                        self.line = e.into_bytes();
+                    }
+                },
+            }
+        }
+        Ok(SourcePoll::Ready)
+    }
+
+    fn close(&mut self) -> Result<(), UserError> {
+        if self.skipped > 0 {
+            tracing::warn!(path = %self.path.display(), skipped = self.skipped, "skipped lines that are not valid UTF-8");
+        }
+        Ok(())
+    }
+}
+
+/// Lines read from a TCP socket; unbounded until the peer closes the connection.
+pub struct SocketTextSource {
+    host: String,
+    port: u16,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+    cancelled: bool,
+    name: String,
+}
+
+impl SocketTextSource {
+    /// Connects to `host:port` when opened.
+    pub fn new(host: String, port: u16) -> Self {
+        Self {
+            host,
+            port,
+            stream: None,
+            buf: Vec::new(),
+            cancelled: false,
+            name: "socket".into(),
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    fn emit_line(&mut self, mut line: Vec<u8>, out: &mut Collector<'_, String>) {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        match String::from_utf8(line) {
+            Ok(s) => out.collect(s),
+            Err(_) => {
+                tracing::warn!(source = %self.target(), "dropped a line that is not valid UTF-8")
+            }
+        }
+    }
+}
+
+impl SourceFunction<String> for SocketTextSource {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
+        self.name = ctx.operator_name.clone();
+        let target = self.target();
+        let io = |e: std::io::Error| -> UserError {
+            Box::new(OperatorError::io(&ctx.operator_name, &target, &e))
+        };
+        let addr = target
+            .to_socket_addrs()
+            .map_err(io)?
+            .next()
+            .ok_or_else(|| io(std::io::Error::new(ErrorKind::NotFound, "no address")))?;
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(io)?;
+        stream.set_nonblocking(true).map_err(io)?;
+        self.stream = Some(stream);
+        Ok(())
+    }
+
+    fn poll_next(
+        &mut self,
+        out: &mut Collector<'_, String>,
+        max: usize,
+    ) -> Result<SourcePoll, UserError> {
+        if self.cancelled {
+            return Ok(SourcePoll::Finished);
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(SourcePoll::Finished);
+        };
+        let mut chunk = [0u8; 64 * 1024];
+        let mut eof = false;
+        let mut idle = false;
+        match stream.read(&mut chunk) {
+            Ok(0) => eof = true,
+            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => idle = true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(Box::new(OperatorError::io(&self.name, self.target(), &e))),
+        }
+        let mut start = 0;
+        while out.len() < max {
+            let Some(nl) = self.buf[start..].iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let line = self.buf[start..start + nl].to_vec();
+            start += nl + 1;
+            self.emit_line(line, out);
+        }
+        self.buf.drain(..start);
+        if eof {
+            if !self.buf.is_empty() {
+                let rest = std::mem::take(&mut self.buf);
+                self.emit_line(rest, out);
+            }
+            return Ok(SourcePoll::Finished);
+        }
+        Ok(if idle && out.is_empty() {
+            SourcePoll::Idle
+        } else {
+            SourcePoll::Ready
+        })
+    }
+
+    fn cancel(&mut self) {
+        self.cancelled = true;
+        if let Some(s) = self.stream.take() {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_split(
+        path: &std::path::Path,
+        i: usize,
+        p: usize,
+        policy: DecodePolicy,
+    ) -> Result<Vec<String>, UserError> {
+        let mut src = TextFileSource::new(path.to_path_buf(), policy);
+        let mut ctx = RuntimeContext::standalone("text");
+        ctx.subtask_index = i;
+        ctx.parallelism = p;
+        src.open(&ctx)?;
+        let mut out = Vec::new();
+        loop {
+            let st = src.poll_next(&mut Collector::new(&mut out), 3)?;
+            if st == SourcePoll::Finished {
+                return Ok(out);
+            }
+        }
+    }
+
+    #[test]
+    fn splits_read_every_line_exactly_once() {
+        let dir = std::env::temp_dir().join(format!("rill-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("lines.txt");
+        let lines: Vec<String> = (0..200)
+            .map(|i| "x".repeat(i % 17) + &i.to_string())
+            .collect();
+        std::fs::File::create(&path)
+            .expect("create")
+            .write_all((lines.join("\n") + "\n").as_bytes())
+            .expect("write");
+        for p in 1..=7 {
+            let mut all = Vec::new();
+            for i in 0..p {
+                all.extend(read_split(&path, i, p, DecodePolicy::Fail).expect("read"));
+            }
+            assert_eq!(all, lines, "parallelism {p}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn undecodable_lines_fail_or_are_skipped() {
+        let dir = std::env::temp_dir().join(format!("rill-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("bad.txt");
+        std::fs::write(&path, b"good\n\xff\xfebad\r\nalso good\n").expect("write");
+        let err = read_split(&path, 0, 1, DecodePolicy::Fail).expect_err("must fail");
+        assert!(err.to_string().contains("byte 5"), "{err}");
+        assert_eq!(
+            read_split(&path, 0, 1, DecodePolicy::Skip).expect("skip"),
+            vec!["good", "also good"]
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn sequence_splits_cover_the_range() {
+        let mut all = Vec::new();
+        for i in 0..3 {
+            let mut s = Sequence::new(5, 14);
+            let mut ctx = RuntimeContext::standalone("seq");
+            ctx.subtask_index = i;
+            ctx.parallelism = 3;
+            s.open(&ctx).expect("open");
+            let mut out = Vec::new();
+            while s.poll_next(&mut Collector::new(&mut out), 2).expect("poll")
+                != SourcePoll::Finished
+            {}
+            all.extend(out);
+        }
+        assert_eq!(all, (5..=14).collect::<Vec<u64>>());
+    }
+}
