@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::actors::subtask::Subtask;
-use crate::actors::task_manager::UpdateTaskExecutionState;
+use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::ResolvedPlan;
 use crate::config::RuntimeConfig;
 use crate::graph::TaskDeploymentDescriptor;
@@ -25,6 +25,8 @@ pub struct StartSubtask {
     pub transport: LocalTransport,
     /// Where it reports its state.
     pub report: Recipient<UpdateTaskExecutionState>,
+    /// Told the subtask's address when it starts.
+    pub started: Recipient<TaskStarted>,
 }
 
 /// A slot of a TaskManager.
@@ -44,7 +46,14 @@ impl Handler<StartSubtask> for Slot {
         tracing::debug!(slot = self.index, task = %msg.tdd.task_name(), "starting subtask");
         // `create` starts the actor on the current arbiter: this slot's thread.
         MessageResult(Subtask::create(move |_| {
-            Subtask::new(msg.tdd, msg.plan, msg.config, msg.transport, msg.report)
+            Subtask::new(
+                msg.tdd,
+                msg.plan,
+                msg.config,
+                msg.transport,
+                msg.report,
+                msg.started,
+            )
         }))
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::task_manager::UpdateTaskExecutionState;
+use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::{build_task, ResolvedPlan};
 use crate::api::SourcePoll;
 use crate::config::RuntimeConfig;
@@ -118,6 +118,7 @@ pub struct Subtask {
     config: RuntimeConfig,
     transport: LocalTransport,
     report: Recipient<UpdateTaskExecutionState>,
+    started: Recipient<TaskStarted>,
     chain: Option<Chain>,
     source: Option<Box<dyn SourceDriver>>,
     head_ctx: Option<RuntimeContext>,
@@ -138,6 +139,7 @@ impl Subtask {
         config: RuntimeConfig,
         transport: LocalTransport,
         report: Recipient<UpdateTaskExecutionState>,
+        started: Recipient<TaskStarted>,
     ) -> Self {
         Self {
             tdd,
@@ -145,6 +147,7 @@ impl Subtask {
             config,
             transport,
             report,
+            started,
             chain: None,
             source: None,
             head_ctx: None,
@@ -510,6 +513,11 @@ impl Actor for Subtask {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.config.mailbox_capacity);
+        self.started.do_send(TaskStarted {
+            attempt: self.tdd.attempt,
+            job_id: self.tdd.job_id,
+            address: ctx.address(),
+        });
         match catch_unwind(AssertUnwindSafe(|| self.start(ctx))) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => self.fail(e, ctx),

@@ -1,7 +1,7 @@
 //! The TaskManager actor: owns slots (one thread each), deploys subtasks into them and relays
 //! their state changes to the JobMaster.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
 
@@ -73,6 +73,19 @@ pub struct UpdateTaskExecutionState {
     pub failure: Option<String>,
 }
 
+/// A deployed subtask has started on its slot (subtask → TaskManager), before it reports any
+/// state, so a cancellation either finds it or is applied when it starts.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TaskStarted {
+    /// The attempt.
+    pub attempt: ExecutionAttemptId,
+    /// The job.
+    pub job_id: JobId,
+    /// The subtask.
+    pub address: Addr<Subtask>,
+}
+
 /// The JobMaster releases a slot.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -103,6 +116,8 @@ pub struct TaskManager {
     slot_count: usize,
     slots: Vec<SlotEntry>,
     tasks: HashMap<ExecutionAttemptId, TaskEntry>,
+    /// Attempts cancelled while their subtask was still being started.
+    cancelled_early: HashSet<ExecutionAttemptId>,
     resource_manager: Addr<ResourceManager>,
     resolver: PlanResolver,
     transport: LocalTransport,
@@ -124,6 +139,7 @@ impl TaskManager {
             slot_count: slots,
             slots: Vec::new(),
             tasks: HashMap::new(),
+            cancelled_early: HashSet::new(),
             resource_manager,
             resolver,
             transport,
@@ -214,24 +230,25 @@ impl Handler<DeployTask> for TaskManager {
             Ok(p) => p,
             Err(e) => return Box::pin(actix::fut::ready(Err(e.into()))),
         };
-        let (attempt, job_id) = (tdd.attempt, tdd.job_id);
+        let attempt = tdd.attempt;
         let start = StartSubtask {
             tdd,
             plan,
             config: self.config.clone(),
             transport: self.transport.clone(),
             report: ctx.address().recipient(),
+            started: ctx.address().recipient(),
         };
         Box::pin(
             slot.addr
                 .send(start)
                 .into_actor(self)
                 .map(move |res, act, _| match res {
-                    Ok(addr) => {
-                        act.tasks.insert(attempt, TaskEntry { addr, job_id });
-                        Ok(())
+                    Ok(_) => Ok(()),
+                    Err(_) => {
+                        act.cancelled_early.remove(&attempt);
+                        Err(DeployError::SlotStopped)
                     }
-                    Err(_) => Err(DeployError::SlotStopped),
                 }),
         )
     }
@@ -241,9 +258,31 @@ impl Handler<CancelDeployedTask> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: CancelDeployedTask, _ctx: &mut Self::Context) {
-        if let Some(t) = self.tasks.get(&msg.attempt) {
-            t.addr.do_send(CancelTask);
+        match self.tasks.get(&msg.attempt) {
+            Some(t) => t.addr.do_send(CancelTask),
+            // The deployment is still starting its subtask: cancel it once it exists. Bounded by
+            // the deployments in flight, which only the JobMaster creates.
+            None => {
+                self.cancelled_early.insert(msg.attempt);
+            }
         }
+    }
+}
+
+impl Handler<TaskStarted> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: TaskStarted, _ctx: &mut Self::Context) {
+        if self.cancelled_early.remove(&msg.attempt) {
+            msg.address.do_send(CancelTask);
+        }
+        self.tasks.insert(
+            msg.attempt,
+            TaskEntry {
+                addr: msg.address,
+                job_id: msg.job_id,
+            },
+        );
     }
 }
 

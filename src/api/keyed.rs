@@ -23,6 +23,24 @@ impl<K: Key, T: Data> KeyedStream<K, T> {
         (self.key)(record)
     }
 
+    /// The keyed stream as a plain stream (its records still cross the hash exchange).
+    pub fn as_stream(&self) -> DataStream<T> {
+        self.stream.clone()
+    }
+
+    /// Maps records after the hash exchange, as Flink allows on a keyed stream.
+    pub fn map<U: Data, F: Fn(T) -> U + Send + Sync + 'static>(&self, f: F) -> DataStream<U> {
+        self.stream.map(f)
+    }
+
+    /// Runs a process function after the hash exchange.
+    pub fn process<O: Data, P: crate::api::ProcessFunction<T, O> + Clone + Sync>(
+        &self,
+        f: P,
+    ) -> DataStream<O> {
+        self.stream.process(f)
+    }
+
     /// A rolling reduce per key: `f(accumulated, next)`.
     pub fn reduce<F: Fn(T, T) -> T + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
         self.aggregate("Keyed Reduce", f)
