@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rill-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-cargo test --all-targets
+cargo test --lib --bins --tests
 cargo test --doc
