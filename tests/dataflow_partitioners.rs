@@ -201,20 +201,13 @@ fn custom_partitioner_out_of_range_fails_the_job() {
 fn the_bundled_partitioners_job_counts_exactly() {
     let dir = common::temp_dir("partitioners");
     let out = dir.join("summary.txt");
-    let args: Vec<String> = ["--count", "20000", "--output", out.to_str().expect("utf8")]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let r = common::with_cluster(
+    let args = ["--count", "20000", "--output", out.to_str().expect("utf8")];
+    let r = common::run_registered(
         common::cluster(2, 3),
         std::time::Duration::from_secs(60),
-        |c| async move {
-            let job = c
-                .submit_registered("partitioners", &args, Some(3))
-                .await
-                .expect("submit");
-            c.wait(job).await.expect("result")
-        },
+        "partitioners",
+        &args,
+        3,
     );
     assert_eq!(r.status, JobStatus::Finished, "{:?}", r.failure);
     assert_eq!(

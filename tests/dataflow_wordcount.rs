@@ -86,25 +86,18 @@ fn wordcount_is_identical_at_every_parallelism_and_cluster_size() {
 
     for (tms, p) in [(1, 1), (1, 2), (1, 4), (3, 4), (3, 2)] {
         let output = dir.join(format!("counts-{tms}-{p}.csv"));
-        let args: Vec<String> = [
+        let args = [
             "--input",
             input.to_str().expect("utf8"),
             "--output",
             output.to_str().expect("utf8"),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let result = common::with_cluster(
+        ];
+        let result = common::run_registered(
             common::cluster(tms, 4),
             Duration::from_secs(240),
-            |c| async move {
-                let job = c
-                    .submit_registered("wordcount", &args, Some(p))
-                    .await
-                    .expect("submitted");
-                c.wait(job).await.expect("result")
-            },
+            "wordcount",
+            &args,
+            p,
         );
         assert_eq!(
             result.status,
@@ -146,25 +139,18 @@ fn wordcount_matches_the_shared_oracle_when_present() {
         .expect("python3 runs");
     assert!(status.success());
     let output = dir.join("counts.csv");
-    let args: Vec<String> = [
+    let args = [
         "--input",
         input.to_str().expect("utf8"),
         "--output",
         output.to_str().expect("utf8"),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let result = common::with_cluster(
+    ];
+    let result = common::run_registered(
         common::cluster(2, 2),
         Duration::from_secs(120),
-        |c| async move {
-            let job = c
-                .submit_registered("wordcount", &args, Some(3))
-                .await
-                .expect("submitted");
-            c.wait(job).await.expect("result")
-        },
+        "wordcount",
+        &args,
+        3,
     );
     assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
     let oracle = std::fs::read_to_string(dir.join("words.txt.counts.csv")).expect("oracle");

@@ -85,12 +85,10 @@ fn cancelling_an_unbounded_job_ends_it_within_a_second() {
         |c| async move {
             let env = StreamEnv::new("endless");
             env.set_parallelism(2);
-            let seen = env
-                .add_source("Endless", Endless(0))
+            env.add_source("Endless", Endless(0))
                 .rebalance()
                 .map(|x: u64| x + 1)
                 .add_sink("Discard", rill::operators::sinks::DiscardSink::default());
-            let _ = seen;
             let job = c.submit(&env, None).await.expect("submit");
             tokio::time::sleep(Duration::from_millis(300)).await;
             let start = Instant::now();

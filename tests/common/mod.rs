@@ -59,6 +59,25 @@ pub fn run(env: &StreamEnv, config: MiniClusterConfig) -> JobResult {
     rill::actors::minicluster::execute_graph(graph, config).expect("job ran")
 }
 
+/// Runs the registered job `name` with `args` at parallelism `p` on a fresh cluster.
+pub fn run_registered(
+    config: MiniClusterConfig,
+    limit: Duration,
+    name: &str,
+    args: &[&str],
+    p: usize,
+) -> JobResult {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let name = name.to_string();
+    with_cluster(config, limit, |c| async move {
+        let job = c
+            .submit_registered(&name, &args, Some(p))
+            .await
+            .expect("submitted");
+        c.wait(job).await.expect("result")
+    })
+}
+
 /// A fresh directory under the system's temp dir, removed by the caller.
 pub fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
