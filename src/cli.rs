@@ -228,7 +228,7 @@ fn run_local(
         }
         Ok(r) => {
             eprintln!(
-                "Job {} {:?}: {}",
+                "Job {} {}: {}",
                 r.job_id,
                 r.status,
                 r.failure.unwrap_or_else(|| "no cause recorded".into())

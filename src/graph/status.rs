@@ -42,6 +42,22 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Flink's name of the status, as in its REST API (`RUNNING`, `FAILED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initializing => "INITIALIZING",
+            Self::Created => "CREATED",
+            Self::Running => "RUNNING",
+            Self::Failing => "FAILING",
+            Self::Failed => "FAILED",
+            Self::Cancelling => "CANCELLING",
+            Self::Canceled => "CANCELED",
+            Self::Finished => "FINISHED",
+            Self::Restarting => "RESTARTING",
+            Self::Suspended => "SUSPENDED",
+        }
+    }
+
     /// Whether the job can never run again (Flink's globally terminal states).
     pub fn is_globally_terminal(self) -> bool {
         matches!(self, Self::Finished | Self::Failed | Self::Canceled)
@@ -53,6 +69,8 @@ impl JobStatus {
     }
 
     /// Moves to `to` if the move is legal.
+    // One row per source state reads as the transition table it is.
+    #[allow(clippy::match_like_matches_macro)]
     pub fn transition(self, to: JobStatus) -> Result<JobStatus, IllegalTransition> {
         use JobStatus::*;
         let ok = match (self, to) {
@@ -69,8 +87,8 @@ impl JobStatus {
         } else {
             Err(IllegalTransition {
                 kind: "job",
-                from: format!("{self:?}"),
-                to: format!("{to:?}"),
+                from: self.to_string(),
+                to: to.to_string(),
             })
         }
     }
@@ -101,6 +119,21 @@ pub enum ExecutionState {
 }
 
 impl ExecutionState {
+    /// Flink's name of the state, as in its REST API (`RUNNING`, `CANCELING`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Scheduled => "SCHEDULED",
+            Self::Deploying => "DEPLOYING",
+            Self::Initializing => "INITIALIZING",
+            Self::Running => "RUNNING",
+            Self::Finished => "FINISHED",
+            Self::Canceling => "CANCELING",
+            Self::Canceled => "CANCELED",
+            Self::Failed => "FAILED",
+        }
+    }
+
     /// Whether the subtask has stopped for good.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Finished | Self::Canceled | Self::Failed)
@@ -124,16 +157,44 @@ impl ExecutionState {
         } else {
             Err(IllegalTransition {
                 kind: "subtask",
-                from: format!("{self:?}"),
-                to: format!("{to:?}"),
+                from: self.to_string(),
+                to: to.to_string(),
             })
         }
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ExecutionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_match_the_serialized_form() {
+        for s in [
+            JobStatus::Running,
+            JobStatus::Canceled,
+            JobStatus::Cancelling,
+        ] {
+            let json = serde_json::to_string(&s).expect("json");
+            assert_eq!(json, format!("\"{s}\""));
+        }
+        for s in [ExecutionState::Canceling, ExecutionState::Initializing] {
+            let json = serde_json::to_string(&s).expect("json");
+            assert_eq!(json, format!("\"{s}\""));
+        }
+    }
 
     #[test]
     fn terminal_states_are_final() {
@@ -162,7 +223,7 @@ mod tests {
             .expect_err("illegal");
         assert_eq!(
             err.to_string(),
-            "illegal job transition Created -> Finished"
+            "illegal job transition CREATED -> FINISHED"
         );
         assert!(ExecutionState::Finished
             .transition(ExecutionState::Running)
