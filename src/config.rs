@@ -23,6 +23,13 @@ pub struct RuntimeConfig {
     pub mailbox_capacity: usize,
     /// How long a job waits for its slots before it fails.
     pub slot_request_timeout: Duration,
+    /// How often the ResourceManager asks each remote TaskManager whether it is alive.
+    pub heartbeat_interval: Duration,
+    /// How long a TaskManager may stay silent (or not hear from the JobManager) before it is
+    /// declared lost (or the TaskManager gives the JobManager up and registers again).
+    pub heartbeat_timeout: Duration,
+    /// How long a remote request waits for its answer.
+    pub rpc_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -37,6 +44,9 @@ impl Default for RuntimeConfig {
             buffers_per_turn: 16,
             mailbox_capacity: 1024,
             slot_request_timeout: Duration::from_secs(30),
+            heartbeat_interval: Duration::from_secs(2),
+            heartbeat_timeout: Duration::from_secs(10),
+            rpc_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::actors::dispatcher::{Dispatcher, JobStatusChanged};
+use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
-use crate::actors::task_manager::{
-    CancelDeployedTask, DeployTask, FreeSlot, TaskManager, UpdateTaskExecutionState,
-};
+use crate::actors::task_manager::UpdateTaskExecutionState;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
 use crate::graph::execution_graph::SlotLocation;
@@ -25,7 +24,7 @@ use crate::graph::{ExecutionGraph, ExecutionState, JobGraph, JobStatus};
 use crate::ids::{AllocationId, JobId, TaskManagerId};
 
 /// A slot offered to the job.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SlotOffer {
     /// The allocation.
     pub allocation: AllocationId,
@@ -40,7 +39,7 @@ pub struct OfferSlots {
     /// The TaskManager.
     pub task_manager: TaskManagerId,
     /// Its address.
-    pub address: Addr<TaskManager>,
+    pub address: TaskManagerGateway,
     /// The slots.
     pub offers: Vec<SlotOffer>,
 }
@@ -66,7 +65,7 @@ pub struct JobDetails {
 
 struct OfferedSlot {
     task_manager: TaskManagerId,
-    address: Addr<TaskManager>,
+    address: TaskManagerGateway,
     allocation: AllocationId,
 }
 
@@ -80,7 +79,7 @@ pub struct JobMaster {
     dispatcher: Addr<Dispatcher>,
     config: RuntimeConfig,
     slots: Vec<OfferedSlot>,
-    task_managers: HashMap<TaskManagerId, Addr<TaskManager>>,
+    task_managers: HashMap<TaskManagerId, TaskManagerGateway>,
     scheduled: bool,
 }
 
@@ -173,7 +172,15 @@ impl JobMaster {
             .map(|(v, s, _)| (v, s))
             .collect();
         for (v, s) in deployments {
-            let tdd = self.graph.descriptor(&self.job_graph, &self.plan, v, s);
+            let mut tdd = self.graph.descriptor(&self.job_graph, &self.plan, v, s);
+            for gate in &mut tdd.inputs {
+                for ch in &mut gate.channels {
+                    ch.producer_address = self
+                        .task_managers
+                        .get(&ch.producer_location)
+                        .and_then(TaskManagerGateway::data_address);
+                }
+            }
             let Some(tm) = tdd_task_manager(&self.graph, v, s)
                 .and_then(|t| self.task_managers.get(&t))
                 .cloned()
@@ -188,14 +195,10 @@ impl JobMaster {
                 continue;
             }
             let attempt = tdd.attempt;
-            tm.send(DeployTask { tdd })
+            tm.deploy(tdd)
                 .into_actor(self)
                 .map(move |res, act, ctx| {
-                    let err = match res {
-                        Ok(Ok(())) => return,
-                        Ok(Err(e)) => e.to_string(),
-                        Err(e) => format!("TaskManager unreachable: {e}"),
-                    };
+                    let Err(err) = res else { return };
                     act.on_update(
                         UpdateTaskExecutionState {
                             job_id: act.job_id,
@@ -261,7 +264,7 @@ impl JobMaster {
                     .as_ref()
                     .and_then(|l| self.task_managers.get(&l.task_manager))
                 {
-                    tm.do_send(CancelDeployedTask { attempt: x.attempt });
+                    tm.cancel_task(x.attempt);
                 }
             }
         }
@@ -283,9 +286,7 @@ impl JobMaster {
             job_id: self.job_id,
         });
         for s in self.slots.drain(..) {
-            s.address.do_send(FreeSlot {
-                allocation: s.allocation,
-            });
+            s.address.free_slot(s.allocation);
         }
         ctx.stop();
     }
@@ -334,9 +335,7 @@ impl Handler<OfferSlots> for JobMaster {
             .insert(msg.task_manager.clone(), msg.address.clone());
         for o in msg.offers {
             if self.scheduled || self.graph.status().is_terminal() {
-                msg.address.do_send(FreeSlot {
-                    allocation: o.allocation,
-                });
+                msg.address.free_slot(o.allocation);
                 continue;
             }
             self.slots.push(OfferedSlot {
@@ -391,6 +390,51 @@ impl Handler<RequestJobDetails> for JobMaster {
                 .iter()
                 .map(|v| (v.name.clone(), v.subtasks.iter().map(|s| s.state).collect()))
                 .collect(),
+        }
+    }
+}
+
+/// A TaskManager that held slots of this job was declared lost.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TaskManagerLost {
+    /// The TaskManager.
+    pub task_manager: TaskManagerId,
+    /// Why, naming the TaskManager.
+    pub cause: String,
+}
+
+impl Handler<TaskManagerLost> for JobMaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: TaskManagerLost, ctx: &mut Self::Context) {
+        // Its slots are gone: never free them, never deploy to them.
+        self.task_managers.remove(&msg.task_manager);
+        self.slots.retain(|s| s.task_manager != msg.task_manager);
+        let on_it: Vec<_> = self
+            .graph
+            .subtasks()
+            .filter(|(_, _, x)| !x.state.is_terminal())
+            .filter(|(_, _, x)| {
+                x.location
+                    .as_ref()
+                    .is_some_and(|l| l.task_manager == msg.task_manager)
+            })
+            .map(|(_, _, x)| x.attempt)
+            .collect();
+        if on_it.is_empty() && self.scheduled {
+            return;
+        }
+        for attempt in on_it {
+            self.on_update(
+                UpdateTaskExecutionState {
+                    job_id: self.job_id,
+                    attempt,
+                    state: ExecutionState::Failed,
+                    failure: Some(msg.cause.clone()),
+                },
+                ctx,
+            );
         }
     }
 }

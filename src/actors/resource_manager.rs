@@ -1,13 +1,15 @@
 //! The ResourceManager actor: the TaskManager registry and the slot table.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use crate::actors::job_master::JobMaster;
+use crate::actors::gateway::TaskManagerGateway;
+use crate::actors::job_master::{JobMaster, TaskManagerLost};
 use crate::actors::slot_table::{SlotGrant, SlotTable};
-use crate::actors::task_manager::{RequestSlot, TaskManager};
 use crate::ids::{AllocationId, JobId, TaskManagerId};
+use crate::net::rpc::{Reply, Request};
 
 /// The most slot requests that may wait for TaskManagers at once.
 const MAX_PENDING_REQUESTS: usize = 256;
@@ -19,7 +21,7 @@ pub struct RegisterTaskManager {
     /// Its id.
     pub id: TaskManagerId,
     /// Its address.
-    pub address: Addr<TaskManager>,
+    pub address: TaskManagerGateway,
     /// Its number of slots.
     pub slots: usize,
 }
@@ -81,33 +83,134 @@ struct Pending {
     job_master: Addr<JobMaster>,
 }
 
-/// Owns the TaskManager registry and the slot table.
-#[derive(Default)]
+/// A registered TaskManager.
+struct Registered {
+    gateway: TaskManagerGateway,
+    last_seen: Instant,
+}
+
+/// Owns the TaskManager registry and the slot table; sends heartbeats to remote TaskManagers
+/// and declares lost those that stop answering.
 pub struct ResourceManager {
     table: SlotTable,
-    task_managers: HashMap<TaskManagerId, Addr<TaskManager>>,
+    task_managers: HashMap<TaskManagerId, Registered>,
+    job_masters: HashMap<JobId, Addr<JobMaster>>,
     pending: VecDeque<Pending>,
     id: String,
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
+}
+
+impl Default for ResourceManager {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ResourceManager {
-    /// A ResourceManager with no TaskManagers.
+    /// A ResourceManager with no TaskManagers and the default heartbeat settings.
     pub fn new() -> Self {
+        let c = crate::config::RuntimeConfig::default();
+        Self::with_heartbeats(c.heartbeat_interval, c.heartbeat_timeout)
+    }
+
+    /// A ResourceManager that heartbeats every `interval` and loses a TaskManager silent for
+    /// `timeout`.
+    pub fn with_heartbeats(interval: Duration, timeout: Duration) -> Self {
         Self {
+            table: SlotTable::default(),
+            task_managers: HashMap::new(),
+            job_masters: HashMap::new(),
+            pending: VecDeque::new(),
             id: format!("resourcemanager-{:08x}", crate::util::random_u64() as u32),
-            ..Self::default()
+            heartbeat_interval: interval,
+            heartbeat_timeout: timeout,
+        }
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let timeout = self.heartbeat_timeout;
+        let lost: Vec<(TaskManagerId, String)> = self
+            .task_managers
+            .iter()
+            .filter_map(|(id, r)| {
+                let peer = r.gateway.peer()?;
+                let silent = now.duration_since(r.last_seen);
+                if silent > timeout {
+                    Some((
+                        id.clone(),
+                        format!(
+                            "no heartbeat for {:.1}s (timeout {:?})",
+                            silent.as_secs_f64(),
+                            timeout
+                        ),
+                    ))
+                } else if !peer.is_open() {
+                    Some((id.clone(), "its connection closed".to_string()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (id, cause) in lost {
+            self.lose(&id, &cause);
+        }
+        for (id, r) in &self.task_managers {
+            let Some(peer) = r.gateway.peer().cloned() else {
+                continue;
+            };
+            let (id, rm) = (id.clone(), self.id.clone());
+            async move {
+                peer.call(Request::Heartbeat {
+                    resource_manager: rm,
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(move |res, act, _| {
+                if let Ok(Reply::HeartbeatAck { .. }) = res {
+                    if let Some(r) = act.task_managers.get_mut(&id) {
+                        r.last_seen = Instant::now();
+                    }
+                }
+            })
+            .spawn(ctx);
+        }
+    }
+
+    /// Removes a TaskManager and fails the jobs that had slots on it.
+    fn lose(&mut self, id: &TaskManagerId, cause: &str) {
+        let Some(r) = self.task_managers.remove(id) else {
+            return;
+        };
+        let at = r
+            .gateway
+            .peer()
+            .map(|p| format!(" ({})", p.address()))
+            .unwrap_or_default();
+        let cause = format!("TaskManager {id}{at} lost: {cause}");
+        tracing::warn!(task_manager = %id, %cause, "TaskManager lost");
+        if let Some(p) = r.gateway.peer() {
+            p.connection()
+                .close(crate::net::quic::close::LOST, b"declared lost");
+        }
+        self.pending.retain(|p| p.job_master.connected());
+        for job in self.table.unregister(id) {
+            if let Some(jm) = self.job_masters.get(&job) {
+                jm.do_send(TaskManagerLost {
+                    task_manager: id.clone(),
+                    cause: cause.clone(),
+                });
+            }
         }
     }
 
     fn offer(&mut self, grants: Vec<SlotGrant>, job_id: JobId, jm: &Addr<JobMaster>) {
         for g in grants {
             if let Some(tm) = self.task_managers.get(&g.task_manager) {
-                tm.do_send(RequestSlot {
-                    allocation: g.allocation,
-                    slot: g.slot,
-                    job_id,
-                    job_master: jm.clone(),
-                });
+                tm.gateway
+                    .request_slot(g.allocation, g.slot, job_id, jm.clone());
             }
         }
     }
@@ -133,15 +236,30 @@ impl ResourceManager {
 
 impl Actor for ResourceManager {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.heartbeat_interval, |act, ctx| act.heartbeat(ctx));
+    }
 }
 
 impl Handler<RegisterTaskManager> for ResourceManager {
     type Result = AcknowledgeRegistration;
 
     fn handle(&mut self, msg: RegisterTaskManager, _ctx: &mut Self::Context) -> Self::Result {
+        if self.task_managers.contains_key(&msg.id) {
+            // The same TaskManager again (it lost its connection and came back): what it held
+            // is gone with the old connection.
+            self.lose(&msg.id, "it registered again");
+        }
         tracing::info!(task_manager = %msg.id, slots = msg.slots, "TaskManager registered");
         self.table.register(msg.id.clone(), msg.slots);
-        self.task_managers.insert(msg.id, msg.address);
+        self.task_managers.insert(
+            msg.id,
+            Registered {
+                gateway: msg.address,
+                last_seen: Instant::now(),
+            },
+        );
         self.serve_pending();
         AcknowledgeRegistration {
             resource_manager: self.id.clone(),
@@ -153,6 +271,7 @@ impl Handler<RequestSlots> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, msg: RequestSlots, _ctx: &mut Self::Context) {
+        self.job_masters.insert(msg.job_id, msg.job_master.clone());
         if self.pending.is_empty() {
             if let Some(grants) = self.table.allocate(msg.job_id, msg.count) {
                 self.offer(grants, msg.job_id, &msg.job_master);
@@ -186,6 +305,7 @@ impl Handler<CancelSlotRequest> for ResourceManager {
 
     fn handle(&mut self, msg: CancelSlotRequest, _ctx: &mut Self::Context) {
         self.pending.retain(|p| p.job_id != msg.job_id);
+        self.job_masters.remove(&msg.job_id);
     }
 }
 
@@ -197,6 +317,33 @@ impl Handler<RequestResourceOverview> for ResourceManager {
             task_managers: self.table.task_managers(),
             slots_total: self.table.total(),
             slots_available: self.table.free(),
+        }
+    }
+}
+
+/// A TaskManager's connection to the JobManager closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TaskManagerDisconnected {
+    /// The TaskManager.
+    pub id: TaskManagerId,
+    /// The connection that closed (a newer one may have replaced it).
+    pub connection: usize,
+    /// Why.
+    pub reason: String,
+}
+
+impl Handler<TaskManagerDisconnected> for ResourceManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: TaskManagerDisconnected, _ctx: &mut Self::Context) {
+        let current = self
+            .task_managers
+            .get(&msg.id)
+            .and_then(|r| r.gateway.peer())
+            .map(|p| p.connection().stable_id());
+        if current == Some(msg.connection) {
+            self.lose(&msg.id, &format!("its connection closed ({})", msg.reason));
         }
     }
 }

@@ -9,7 +9,6 @@ use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::ResolvedPlan;
 use crate::config::RuntimeConfig;
 use crate::graph::TaskDeploymentDescriptor;
-use crate::net::LocalTransport;
 
 /// Starts a subtask on this slot's thread.
 #[derive(Message)]
@@ -22,7 +21,7 @@ pub struct StartSubtask {
     /// Data-plane settings.
     pub config: RuntimeConfig,
     /// Connects its channels.
-    pub transport: LocalTransport,
+    pub network: crate::net::NetworkEnvironment,
     /// Where it reports its state.
     pub report: Recipient<UpdateTaskExecutionState>,
     /// Told the subtask's address when it starts.
@@ -50,7 +49,7 @@ impl Handler<StartSubtask> for Slot {
                 msg.tdd,
                 msg.plan,
                 msg.config,
-                msg.transport,
+                msg.network,
                 msg.report,
                 msg.started,
             )

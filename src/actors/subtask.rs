@@ -13,9 +13,10 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 
 use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::{build_task, ResolvedPlan};
@@ -24,7 +25,9 @@ use crate::config::RuntimeConfig;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{ChannelIndex, ResultPartitionId};
 use crate::net::credit::{Grant, InputGateCredits};
-use crate::net::{ChannelLink, LocalTransport, StreamElement};
+use crate::net::remote::{CreditCell, RemoteOutput};
+use crate::net::rpc::PartitionRequest;
+use crate::net::{ChannelLink, NetworkEnvironment, StreamElement};
 use crate::operators::sources::SourceDriver;
 use crate::operators::{Chain, OperatorError, RuntimeContext};
 use crate::util::panic_message;
@@ -64,11 +67,47 @@ pub struct ConnectConsumer {
     /// The subpartition.
     pub subpartition: usize,
     /// The consumer.
-    pub consumer: Addr<Subtask>,
+    pub consumer: ConsumerEnd,
     /// The consumer's channel.
     pub channel: ChannelIndex,
     /// The consumer's initial credit.
     pub credit: u32,
+}
+
+/// Where a partition request came from.
+#[derive(Clone)]
+pub enum ConsumerEnd {
+    /// A subtask in this process.
+    Local(Addr<Subtask>),
+    /// A subtask in another process, behind a QUIC stream.
+    Remote {
+        /// The stream's send queue.
+        output: RemoteOutput,
+        /// Told the producer and its writer once connected (taken once).
+        connected: Arc<Mutex<Option<oneshot::Sender<(Addr<Subtask>, usize)>>>>,
+    },
+}
+
+/// A remote input channel failed (its connection or stream broke, or a frame was bad).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChannelFailed {
+    /// The channel.
+    pub channel: ChannelIndex,
+    /// Why.
+    pub cause: String,
+}
+
+/// How a consumer returns credit to the producer of one channel.
+enum ProducerHandle {
+    /// In this process.
+    Local {
+        producer: Addr<Subtask>,
+        writer: usize,
+        subpartition: usize,
+    },
+    /// In another process.
+    Remote(Arc<CreditCell>),
 }
 
 /// The producer accepted a partition request.
@@ -98,7 +137,7 @@ struct InputChannel {
     input: usize,
     gate: usize,
     gate_channel: usize,
-    producer: Option<(Addr<Subtask>, usize, usize)>,
+    producer: Option<ProducerHandle>,
     queue: VecDeque<StreamElement>,
     ended: bool,
 }
@@ -116,7 +155,7 @@ pub struct Subtask {
     tdd: TaskDeploymentDescriptor,
     plan: Arc<ResolvedPlan>,
     config: RuntimeConfig,
-    transport: LocalTransport,
+    network: NetworkEnvironment,
     report: Recipient<UpdateTaskExecutionState>,
     started: Recipient<TaskStarted>,
     chain: Option<Chain>,
@@ -137,7 +176,7 @@ impl Subtask {
         tdd: TaskDeploymentDescriptor,
         plan: Arc<ResolvedPlan>,
         config: RuntimeConfig,
-        transport: LocalTransport,
+        network: NetworkEnvironment,
         report: Recipient<UpdateTaskExecutionState>,
         started: Recipient<TaskStarted>,
     ) -> Self {
@@ -145,7 +184,7 @@ impl Subtask {
             tdd,
             plan,
             config,
-            transport,
+            network,
             report,
             started,
             chain: None,
@@ -195,7 +234,8 @@ impl Subtask {
 
         let me = ctx.address();
         for (w, out) in self.tdd.outputs.iter().enumerate() {
-            self.transport
+            self.network
+                .local
                 .register_producer(out.partition, me.clone(), w);
         }
         let mut index = 0u32;
@@ -206,19 +246,46 @@ impl Subtask {
                 self.config.floating_credits,
             );
             for (gc, ch) in gate.channels.iter().enumerate() {
-                self.transport.request_partition(ConnectConsumer {
-                    partition: ch.partition,
-                    writer: 0,
-                    subpartition: ch.subpartition as usize,
-                    consumer: me.clone(),
-                    channel: ChannelIndex(index),
-                    credit: credits.initial_credit(),
-                });
+                let producer = match (ch.producer_address, &self.network.remote) {
+                    (Some(addr), Some(remote)) => {
+                        let decode =
+                            self.plan
+                                .decoder(gate.edge)
+                                .ok_or_else(|| OperatorError::Failed {
+                                    operator: self.tdd.task_name(),
+                                    message: format!("edge {:?} is not in the plan", gate.edge),
+                                })?;
+                        let cell = remote.request_partition(
+                            ch.producer_location.0.clone(),
+                            addr,
+                            PartitionRequest {
+                                partition: ch.partition,
+                                subpartition: ch.subpartition,
+                                credit: credits.initial_credit(),
+                            },
+                            me.clone(),
+                            ChannelIndex(index),
+                            decode,
+                        );
+                        Some(ProducerHandle::Remote(cell))
+                    }
+                    _ => {
+                        self.network.local.request_partition(ConnectConsumer {
+                            partition: ch.partition,
+                            writer: 0,
+                            subpartition: ch.subpartition as usize,
+                            consumer: ConsumerEnd::Local(me.clone()),
+                            channel: ChannelIndex(index),
+                            credit: credits.initial_credit(),
+                        });
+                        None
+                    }
+                };
                 self.channels.push(InputChannel {
                     input: gate.input,
                     gate: g,
                     gate_channel: gc,
-                    producer: None,
+                    producer,
                     queue: VecDeque::new(),
                     ended: false,
                 });
@@ -279,7 +346,7 @@ impl Subtask {
     fn pump_inner(&mut self, ctx: &mut Context<Self>) -> Result<(), OperatorError> {
         let mut turns = 0;
         loop {
-            self.send_ready();
+            self.send_ready()?;
             if self.phase == Phase::Ended {
                 if self
                     .chain
@@ -329,7 +396,7 @@ impl Subtask {
                 if let Some(chain) = self.chain.as_mut() {
                     chain.writers().iter_mut().for_each(|w| w.flush());
                 }
-                self.send_ready();
+                self.send_ready()?;
                 self.schedule_pump(ctx, Some(self.config.source_idle_backoff));
                 Ok(false)
             }
@@ -444,21 +511,28 @@ impl Subtask {
         else {
             return;
         };
-        if let Some((producer, writer, sub)) = &ch.producer {
-            producer.do_send(AddCredit {
+        match &ch.producer {
+            Some(ProducerHandle::Local {
+                producer,
+                writer,
+                subpartition,
+            }) => producer.do_send(AddCredit {
                 writer: *writer,
-                subpartition: *sub,
+                subpartition: *subpartition,
                 credits: g.credits,
-            });
+            }),
+            Some(ProducerHandle::Remote(cell)) => cell.add(g.credits),
+            None => {}
         }
     }
 
-    fn send_ready(&mut self) {
+    fn send_ready(&mut self) -> Result<(), OperatorError> {
         if let Some(chain) = self.chain.as_mut() {
             for w in chain.writers() {
-                w.send_ready();
+                w.send_ready()?;
             }
         }
+        Ok(())
     }
 
     fn output_blocked(&mut self) -> bool {
@@ -502,7 +576,7 @@ impl Subtask {
 
     fn stop(&mut self, ctx: &mut Context<Self>) {
         for out in &self.tdd.outputs {
-            self.transport.unregister_producer(&out.partition);
+            self.network.local.unregister_producer(&out.partition);
         }
         ctx.stop();
     }
@@ -575,19 +649,30 @@ impl Handler<ConnectConsumer> for Subtask {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectConsumer, ctx: &mut Self::Context) {
-        let link = ChannelLink::new(msg.consumer.clone(), msg.channel);
+        let link = match &msg.consumer {
+            ConsumerEnd::Local(consumer) => ChannelLink::new(consumer.clone(), msg.channel),
+            ConsumerEnd::Remote { output, .. } => ChannelLink::Remote(output.clone()),
+        };
         let connected = self
             .chain
             .as_mut()
             .and_then(|c| c.writers().get_mut(msg.writer))
             .is_some_and(|w| w.connect(msg.subpartition, link, msg.credit));
         if connected {
-            msg.consumer.do_send(ProducerConnected {
-                channel: msg.channel,
-                producer: ctx.address(),
-                writer: msg.writer,
-                subpartition: msg.subpartition,
-            });
+            match &msg.consumer {
+                ConsumerEnd::Local(consumer) => consumer.do_send(ProducerConnected {
+                    channel: msg.channel,
+                    producer: ctx.address(),
+                    writer: msg.writer,
+                    subpartition: msg.subpartition,
+                }),
+                ConsumerEnd::Remote { connected, .. } => {
+                    let tx = connected.lock().ok().and_then(|mut t| t.take());
+                    if let Some(tx) = tx {
+                        let _ = tx.send((ctx.address(), msg.writer));
+                    }
+                }
+            }
         }
         self.pump(ctx);
     }
@@ -598,8 +683,28 @@ impl Handler<ProducerConnected> for Subtask {
 
     fn handle(&mut self, msg: ProducerConnected, _ctx: &mut Self::Context) {
         if let Some(ch) = self.channels.get_mut(msg.channel.get()) {
-            ch.producer = Some((msg.producer, msg.writer, msg.subpartition));
+            ch.producer = Some(ProducerHandle::Local {
+                producer: msg.producer,
+                writer: msg.writer,
+                subpartition: msg.subpartition,
+            });
         }
+    }
+}
+
+impl Handler<ChannelFailed> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChannelFailed, ctx: &mut Self::Context) {
+        let ended = self.channels.get(msg.channel.get()).is_none_or(|c| c.ended);
+        if self.phase == Phase::Done || ended {
+            return;
+        }
+        let e = OperatorError::Failed {
+            operator: self.tdd.task_name(),
+            message: msg.cause,
+        };
+        self.fail(e, ctx);
     }
 }
 

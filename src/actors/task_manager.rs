@@ -1,19 +1,30 @@
 //! The TaskManager actor: owns slots (one thread each), deploys subtasks into them and relays
 //! their state changes to the JobMaster.
+//!
+//! ## In a distributed cluster
+//! The TaskManager dials the JobManager, proves the cluster secret and registers. The
+//! ResourceManager then sends heartbeats; if none arrives within the heartbeat timeout, or the
+//! connection closes, the TaskManager gives the JobManager up: it cancels its subtasks, frees
+//! its slots and dials again (every second) until a JobManager accepts it, so a restarted
+//! JobManager gets its TaskManagers back on their own.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use crate::actors::job_master::{JobMaster, OfferSlots, SlotOffer};
-use crate::actors::resource_manager::{RegisterTaskManager, ResourceManager, SlotAvailable};
+use crate::actors::gateway::{JobMasterGateway, ResourceManagerGateway};
+use crate::actors::job_master::SlotOffer;
 use crate::actors::slot::{Slot, StartSubtask};
 use crate::actors::subtask::{CancelTask, Subtask};
 use crate::actors::task_plan::{PlanError, PlanResolver};
 use crate::config::RuntimeConfig;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId, TaskManagerId};
-use crate::net::LocalTransport;
+use crate::net::remote::{DataHandler, RemoteNetwork};
+use crate::net::rpc::{LocalFuture, PartitionRequest, RemotePeer, Reply, Request, RequestHandler};
+use crate::net::NetworkEnvironment;
 
 /// The ResourceManager assigns one of this TaskManager's slots to a job.
 #[derive(Message)]
@@ -26,7 +37,7 @@ pub struct RequestSlot {
     /// The job.
     pub job_id: JobId,
     /// The job's JobMaster, to offer the slot to.
-    pub job_master: Addr<JobMaster>,
+    pub job_master: JobMasterGateway,
 }
 
 /// Runs a subtask.
@@ -60,7 +71,7 @@ pub struct CancelDeployedTask {
 }
 
 /// A subtask's state changed (subtask → TaskManager → JobMaster).
-#[derive(Message, Clone, Debug)]
+#[derive(Message, Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct UpdateTaskExecutionState {
     /// The job.
@@ -102,12 +113,27 @@ pub struct Shutdown;
 struct SlotEntry {
     arbiter: Arbiter,
     addr: Addr<Slot>,
-    allocation: Option<(AllocationId, JobId, Addr<JobMaster>)>,
+    allocation: Option<(AllocationId, JobId, JobMasterGateway)>,
 }
 
 struct TaskEntry {
     addr: Addr<Subtask>,
     job_id: JobId,
+}
+
+/// How a TaskManager in its own process reaches the JobManager.
+pub struct RemoteSetup {
+    /// The JobManager's RPC address.
+    pub jobmanager: SocketAddr,
+    /// Where this TaskManager accepts data channels (its endpoint's address).
+    pub data_address: SocketAddr,
+    /// The endpoint and data channels.
+    pub network: RemoteNetwork,
+}
+
+struct Connected {
+    peer: RemotePeer,
+    last_heartbeat: Instant,
 }
 
 /// One TaskManager.
@@ -118,42 +144,280 @@ pub struct TaskManager {
     tasks: HashMap<ExecutionAttemptId, TaskEntry>,
     /// Attempts cancelled while their subtask was still being started.
     cancelled_early: HashSet<ExecutionAttemptId>,
-    resource_manager: Addr<ResourceManager>,
+    resource_manager: Option<ResourceManagerGateway>,
     resolver: PlanResolver,
-    transport: LocalTransport,
+    network: NetworkEnvironment,
     config: RuntimeConfig,
+    remote: Option<RemoteSetup>,
+    connected: Option<Connected>,
+    connecting: bool,
 }
 
 impl TaskManager {
-    /// A TaskManager with `slots` slots that registers with `resource_manager`.
+    /// A TaskManager with `slots` slots that registers with `resource_manager` in this process.
     pub fn new(
         id: TaskManagerId,
         slots: usize,
-        resource_manager: Addr<ResourceManager>,
+        resource_manager: Addr<crate::actors::resource_manager::ResourceManager>,
         resolver: PlanResolver,
-        transport: LocalTransport,
+        transport: crate::net::LocalTransport,
         config: RuntimeConfig,
+    ) -> Self {
+        Self::build(
+            id,
+            slots,
+            Some(ResourceManagerGateway::Local(resource_manager)),
+            resolver,
+            NetworkEnvironment {
+                local: transport,
+                remote: None,
+            },
+            config,
+            None,
+        )
+    }
+
+    /// A TaskManager in its own process that dials the JobManager of `setup`.
+    pub fn remote(
+        id: TaskManagerId,
+        slots: usize,
+        resolver: PlanResolver,
+        setup: RemoteSetup,
+        config: RuntimeConfig,
+    ) -> Self {
+        let network = NetworkEnvironment {
+            local: crate::net::LocalTransport::default(),
+            remote: Some(setup.network.clone()),
+        };
+        Self::build(id, slots, None, resolver, network, config, Some(setup))
+    }
+
+    fn build(
+        id: TaskManagerId,
+        slot_count: usize,
+        resource_manager: Option<ResourceManagerGateway>,
+        resolver: PlanResolver,
+        network: NetworkEnvironment,
+        config: RuntimeConfig,
+        remote: Option<RemoteSetup>,
     ) -> Self {
         Self {
             id,
-            slot_count: slots,
+            slot_count,
             slots: Vec::new(),
             tasks: HashMap::new(),
             cancelled_early: HashSet::new(),
             resource_manager,
             resolver,
-            transport,
+            network,
             config,
+            remote,
+            connected: None,
+            connecting: false,
         }
     }
 
-    fn job_master_of(&self, job: JobId) -> Option<Addr<JobMaster>> {
+    fn job_master_of(&self, job: JobId) -> Option<JobMasterGateway> {
         self.slots.iter().find_map(|s| {
             s.allocation
                 .as_ref()
                 .filter(|(_, j, _)| *j == job)
                 .map(|(_, _, jm)| jm.clone())
         })
+    }
+
+    fn register(&mut self, rm: ResourceManagerGateway, ctx: &mut Context<Self>) {
+        let data_address = self.remote.as_ref().map(|r| r.data_address);
+        rm.register(
+            self.id.clone(),
+            ctx.address(),
+            self.slot_count,
+            data_address,
+        )
+        .into_actor(self)
+        .map(move |res, act, ctx| match res {
+            Ok(rm_id) => {
+                tracing::info!(task_manager = %act.id, resource_manager = %rm_id, "registered");
+                act.resource_manager = Some(rm);
+                act.connecting = false;
+            }
+            Err(e) => {
+                tracing::warn!(task_manager = %act.id, error = %e, "registration failed");
+                act.disconnect("registration failed", ctx);
+            }
+        })
+        .wait(ctx);
+    }
+
+    /// Dials the JobManager (remote mode), retrying every second.
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let Some(setup) = &self.remote else { return };
+        if self.connecting || self.connected.is_some() {
+            return;
+        }
+        self.connecting = true;
+        let (network, jm) = (setup.network.clone(), setup.jobmanager);
+        let node = network.node().clone();
+        async move { node.connect(jm).await }
+            .into_actor(self)
+            .map(move |res, act, ctx| match res {
+                Ok(peer) => {
+                    tracing::info!(task_manager = %act.id, jobmanager = %jm, "connected to the JobManager");
+                    let peer = RemotePeer::new(peer, act.config.rpc_timeout);
+                    crate::net::rpc::serve(
+                        peer.clone(),
+                        JobManagerLink {
+                            tm: ctx.address(),
+                            data: DataHandler(network),
+                        },
+                    );
+                    act.connected = Some(Connected {
+                        peer: peer.clone(),
+                        last_heartbeat: Instant::now(),
+                    });
+                    act.register(ResourceManagerGateway::Remote(peer), ctx);
+                }
+                Err(e) => {
+                    tracing::warn!(task_manager = %act.id, jobmanager = %jm, error = %e, "cannot reach the JobManager; retrying");
+                    act.connecting = false;
+                    ctx.run_later(Duration::from_secs(1), |act, ctx| act.connect(ctx));
+                }
+            })
+            .spawn(ctx);
+    }
+
+    /// Gives the JobManager up: cancels every subtask, frees every slot, dials again.
+    fn disconnect(&mut self, reason: &str, ctx: &mut Context<Self>) {
+        tracing::warn!(task_manager = %self.id, %reason, "disconnected from the JobManager; cancelling tasks and registering again");
+        for t in self.tasks.values() {
+            t.addr.do_send(CancelTask);
+        }
+        for s in &mut self.slots {
+            if let Some((_, job, _)) = s.allocation.take() {
+                self.resolver.remove(job);
+                self.network.local.forget_job(job);
+            }
+        }
+        if let Some(c) = self.connected.take() {
+            c.peer
+                .connection()
+                .close(crate::net::quic::close::SHUTDOWN, reason.as_bytes());
+        }
+        self.resource_manager = None;
+        self.connecting = false;
+        ctx.run_later(Duration::from_secs(1), |act, ctx| act.connect(ctx));
+    }
+
+    fn watchdog(&mut self, ctx: &mut Context<Self>) {
+        let Some(c) = &self.connected else { return };
+        let reason = if !c.peer.is_open() {
+            Some("the connection closed".to_string())
+        } else if c.last_heartbeat.elapsed() > self.config.heartbeat_timeout {
+            Some(format!(
+                "no heartbeat from the JobManager for {:?}",
+                self.config.heartbeat_timeout
+            ))
+        } else {
+            None
+        };
+        if let Some(r) = reason {
+            self.disconnect(&r, ctx);
+        }
+    }
+
+    fn request_slot(&mut self, msg: RequestSlot, ctx: &mut Context<Self>) {
+        let Some(slot) = self.slots.get_mut(msg.slot) else {
+            return;
+        };
+        slot.allocation = Some((msg.allocation, msg.job_id, msg.job_master.clone()));
+        msg.job_master.offer_slots(
+            msg.job_id,
+            self.id.clone(),
+            ctx.address(),
+            vec![SlotOffer {
+                allocation: msg.allocation,
+                slot: msg.slot,
+            }],
+        );
+    }
+
+    fn deploy(
+        &mut self,
+        mut tdd: TaskDeploymentDescriptor,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<(), DeployError>> {
+        let slot = self
+            .slots
+            .iter()
+            .find(|s| matches!(&s.allocation, Some((a, j, _)) if *a == tdd.allocation && *j == tdd.job_id));
+        let Some(slot) = slot else {
+            return Box::pin(actix::fut::ready(Err(DeployError::NoSuchSlot(
+                tdd.allocation,
+            ))));
+        };
+        let plan = match self.resolver.resolve(&tdd.plan) {
+            Ok(p) => p,
+            Err(e) => return Box::pin(actix::fut::ready(Err(e.into()))),
+        };
+        // Producers on this TaskManager are reached in memory.
+        for gate in &mut tdd.inputs {
+            for ch in &mut gate.channels {
+                if ch.producer_location == self.id {
+                    ch.producer_address = None;
+                }
+            }
+        }
+        let attempt = tdd.attempt;
+        let start = StartSubtask {
+            tdd,
+            plan,
+            config: self.config.clone(),
+            network: self.network.clone(),
+            report: ctx.address().recipient(),
+            started: ctx.address().recipient(),
+        };
+        Box::pin(
+            slot.addr
+                .send(start)
+                .into_actor(self)
+                .map(move |res, act, _| match res {
+                    Ok(_) => Ok(()),
+                    Err(_) => {
+                        act.cancelled_early.remove(&attempt);
+                        Err(DeployError::SlotStopped)
+                    }
+                }),
+        )
+    }
+
+    fn cancel_task(&mut self, attempt: ExecutionAttemptId) {
+        match self.tasks.get(&attempt) {
+            Some(t) => t.addr.do_send(CancelTask),
+            // The deployment is still starting its subtask: cancel it once it exists. Bounded by
+            // the deployments in flight, which only the JobMaster creates.
+            None => {
+                self.cancelled_early.insert(attempt);
+            }
+        }
+    }
+
+    fn free_slot(&mut self, allocation: AllocationId) {
+        let mut freed_job = None;
+        for s in &mut self.slots {
+            if matches!(&s.allocation, Some((a, _, _)) if *a == allocation) {
+                freed_job = s.allocation.take().map(|(_, j, _)| j);
+            }
+        }
+        if let Some(job) = freed_job {
+            if self.job_master_of(job).is_none() {
+                self.resolver.remove(job);
+                self.network.local.forget_job(job);
+                self.tasks.retain(|_, t| t.job_id != job);
+            }
+            if let Some(rm) = &self.resource_manager {
+                rm.slot_available(self.id.clone(), allocation);
+            }
+        }
     }
 }
 
@@ -171,19 +435,16 @@ impl Actor for TaskManager {
                 allocation: None,
             });
         }
-        let register = RegisterTaskManager {
-            id: self.id.clone(),
-            address: ctx.address(),
-            slots: self.slot_count,
-        };
-        self.resource_manager
-            .send(register)
-            .into_actor(self)
-            .map(|res, act, _| match res {
-                Ok(ack) => tracing::info!(task_manager = %act.id, resource_manager = %ack.resource_manager, "registered"),
-                Err(e) => tracing::error!(task_manager = %act.id, error = %e, "registration failed"),
-            })
-            .wait(ctx);
+        if self.remote.is_some() {
+            self.connect(ctx);
+            let every = self
+                .config
+                .heartbeat_interval
+                .min(Duration::from_millis(500));
+            ctx.run_interval(every, |act, ctx| act.watchdog(ctx));
+        } else if let Some(rm) = self.resource_manager.clone() {
+            self.register(rm, ctx);
+        }
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -197,18 +458,7 @@ impl Handler<RequestSlot> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: RequestSlot, ctx: &mut Self::Context) {
-        let Some(slot) = self.slots.get_mut(msg.slot) else {
-            return;
-        };
-        slot.allocation = Some((msg.allocation, msg.job_id, msg.job_master.clone()));
-        msg.job_master.do_send(OfferSlots {
-            task_manager: self.id.clone(),
-            address: ctx.address(),
-            offers: vec![SlotOffer {
-                allocation: msg.allocation,
-                slot: msg.slot,
-            }],
-        });
+        self.request_slot(msg, ctx);
     }
 }
 
@@ -216,41 +466,7 @@ impl Handler<DeployTask> for TaskManager {
     type Result = ResponseActFuture<Self, Result<(), DeployError>>;
 
     fn handle(&mut self, msg: DeployTask, ctx: &mut Self::Context) -> Self::Result {
-        let tdd = msg.tdd;
-        let slot = self
-            .slots
-            .iter()
-            .find(|s| matches!(&s.allocation, Some((a, j, _)) if *a == tdd.allocation && *j == tdd.job_id));
-        let Some(slot) = slot else {
-            return Box::pin(actix::fut::ready(Err(DeployError::NoSuchSlot(
-                tdd.allocation,
-            ))));
-        };
-        let plan = match self.resolver.resolve(&tdd.plan) {
-            Ok(p) => p,
-            Err(e) => return Box::pin(actix::fut::ready(Err(e.into()))),
-        };
-        let attempt = tdd.attempt;
-        let start = StartSubtask {
-            tdd,
-            plan,
-            config: self.config.clone(),
-            transport: self.transport.clone(),
-            report: ctx.address().recipient(),
-            started: ctx.address().recipient(),
-        };
-        Box::pin(
-            slot.addr
-                .send(start)
-                .into_actor(self)
-                .map(move |res, act, _| match res {
-                    Ok(_) => Ok(()),
-                    Err(_) => {
-                        act.cancelled_early.remove(&attempt);
-                        Err(DeployError::SlotStopped)
-                    }
-                }),
-        )
+        self.deploy(msg.tdd, ctx)
     }
 }
 
@@ -258,14 +474,7 @@ impl Handler<CancelDeployedTask> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: CancelDeployedTask, _ctx: &mut Self::Context) {
-        match self.tasks.get(&msg.attempt) {
-            Some(t) => t.addr.do_send(CancelTask),
-            // The deployment is still starting its subtask: cancel it once it exists. Bounded by
-            // the deployments in flight, which only the JobMaster creates.
-            None => {
-                self.cancelled_early.insert(msg.attempt);
-            }
-        }
+        self.cancel_task(msg.attempt);
     }
 }
 
@@ -294,7 +503,7 @@ impl Handler<UpdateTaskExecutionState> for TaskManager {
             self.tasks.remove(&msg.attempt);
         }
         if let Some(jm) = self.job_master_of(msg.job_id) {
-            jm.do_send(msg);
+            jm.update(msg);
         }
     }
 }
@@ -303,22 +512,7 @@ impl Handler<FreeSlot> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: FreeSlot, _ctx: &mut Self::Context) {
-        let mut freed_job = None;
-        for s in &mut self.slots {
-            if matches!(&s.allocation, Some((a, _, _)) if *a == msg.allocation) {
-                freed_job = s.allocation.take().map(|(_, j, _)| j);
-            }
-        }
-        if let Some(job) = freed_job {
-            if self.job_master_of(job).is_none() {
-                self.resolver.remove(job);
-                self.transport.forget_job(job);
-                self.tasks.retain(|_, t| t.job_id != job);
-            }
-            self.resource_manager.do_send(SlotAvailable {
-                allocation: msg.allocation,
-            });
-        }
+        self.free_slot(msg.allocation);
     }
 }
 
@@ -326,6 +520,126 @@ impl Handler<Shutdown> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        if let Some(c) = self.connected.take() {
+            c.peer.connection().close(
+                crate::net::quic::close::SHUTDOWN,
+                b"TaskManager shutting down",
+            );
+        }
         ctx.stop();
+    }
+}
+
+/// A message from the JobManager's actors, received over the connection.
+#[derive(Message)]
+#[rtype(result = "Reply")]
+pub struct FromJobManager {
+    /// The message.
+    pub request: Request,
+    /// The connection it came on.
+    pub peer: RemotePeer,
+}
+
+impl Handler<FromJobManager> for TaskManager {
+    type Result = ResponseActFuture<Self, Reply>;
+
+    fn handle(&mut self, msg: FromJobManager, ctx: &mut Self::Context) -> Self::Result {
+        let current = self
+            .connected
+            .as_ref()
+            .is_some_and(|c| c.peer.connection().stable_id() == msg.peer.connection().stable_id());
+        if !current {
+            return Box::pin(actix::fut::ready(Reply::Error(
+                "not the JobManager this TaskManager is registered with".into(),
+            )));
+        }
+        let reply = match msg.request {
+            Request::Heartbeat { .. } => {
+                if let Some(c) = self.connected.as_mut() {
+                    c.last_heartbeat = Instant::now();
+                }
+                Reply::HeartbeatAck {
+                    tasks: self.tasks.len(),
+                }
+            }
+            Request::RequestSlot {
+                allocation,
+                slot,
+                job_id,
+            } => {
+                let job_master = JobMasterGateway::Remote(msg.peer);
+                self.request_slot(
+                    RequestSlot {
+                        allocation,
+                        slot,
+                        job_id,
+                        job_master,
+                    },
+                    ctx,
+                );
+                Reply::Ack
+            }
+            Request::DeployTask(tdd) => {
+                return Box::pin(self.deploy(*tdd, ctx).map(|res, _, _| match res {
+                    Ok(()) => Reply::Ack,
+                    Err(e) => Reply::Error(e.to_string()),
+                }))
+            }
+            Request::CancelTask { attempt } => {
+                self.cancel_task(attempt);
+                Reply::Ack
+            }
+            Request::FreeSlot { allocation } => {
+                self.free_slot(allocation);
+                Reply::Ack
+            }
+            other => Reply::Error(format!("{} is not for a TaskManager", other.name())),
+        };
+        Box::pin(actix::fut::ready(reply))
+    }
+}
+
+/// Serves the TaskManager's connection to the JobManager: control messages go to the
+/// TaskManager actor; data channels (none are expected from the JobManager) to the network.
+#[derive(Clone)]
+struct JobManagerLink {
+    tm: Addr<TaskManager>,
+    data: DataHandler,
+}
+
+impl RequestHandler for JobManagerLink {
+    fn tell(&self, from: &RemotePeer, request: Request) {
+        let msg = FromJobManager {
+            request,
+            peer: from.clone(),
+        };
+        if self.tm.try_send(msg).is_err() {
+            tracing::warn!("TaskManager mailbox full: a message from the JobManager was dropped");
+        }
+    }
+
+    fn call(&self, from: &RemotePeer, request: Request) -> LocalFuture<Reply> {
+        let fut = self.tm.send(FromJobManager {
+            request,
+            peer: from.clone(),
+        });
+        Box::pin(async move {
+            fut.await
+                .unwrap_or_else(|e| Reply::Error(format!("TaskManager unavailable: {e}")))
+        })
+    }
+
+    fn partition(
+        &self,
+        from: &RemotePeer,
+        req: PartitionRequest,
+        send: quinn::SendStream,
+        recv: quinn::RecvStream,
+    ) {
+        self.data.partition(from, req, send, recv);
+    }
+
+    fn closed(&self, _from: &RemotePeer, reason: String) {
+        tracing::info!(%reason, "connection to the JobManager closed");
     }
 }

@@ -25,6 +25,18 @@ pub struct ResolvedPlan {
     pub job_graph: JobGraph,
 }
 
+impl ResolvedPlan {
+    /// The decoder of the records on JobGraph edge `edge` (for a channel from another process).
+    pub fn decoder(
+        &self,
+        edge: crate::ids::EdgeId,
+    ) -> Option<crate::graph::partitioner::BatchDecoder> {
+        let e = self.job_graph.edges.iter().find(|e| e.id == edge)?;
+        let se = self.stream_graph.edges.get(e.stream_edge)?;
+        Some(se.record_type.decoder())
+    }
+}
+
 /// Why a node could not obtain a job's program.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {

@@ -44,6 +44,9 @@ pub struct InputChannelDeployment {
     pub subpartition: u32,
     /// Where the producer runs.
     pub producer_location: TaskManagerId,
+    /// Where the producer's TaskManager accepts data channels, when it runs in another
+    /// process; `None` when it runs in the JobManager's process (a mini cluster).
+    pub producer_address: Option<std::net::SocketAddr>,
 }
 
 /// One input gate: the channels of one incoming JobGraph edge.

@@ -243,6 +243,7 @@ impl ExecutionGraph {
                                 .as_ref()
                                 .map(|l| l.task_manager.clone())
                                 .unwrap_or_else(|| TaskManagerId(String::new())),
+                            producer_address: None,
                         }
                     })
                     .collect();

@@ -123,7 +123,12 @@ pub struct RecordType {
     /// The record type's name.
     pub name: &'static str,
     make_router: fn(PartitionerKind, &RouterContext) -> Box<dyn ChannelRouter>,
+    decode: BatchDecoder,
 }
+
+/// Decodes a serialized buffer of one record type (see [`RecordType::decoder`]).
+pub type BatchDecoder =
+    fn(&[u8]) -> Result<crate::operators::Batch, crate::operators::OperatorError>;
 
 impl std::fmt::Debug for RecordType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,7 +142,13 @@ impl RecordType {
         Self {
             name: std::any::type_name::<T>(),
             make_router: make_router::<T>,
+            decode: crate::operators::Batch::decode::<T>,
         }
+    }
+
+    /// The decoder of this type's serialized buffers, for channels that cross processes.
+    pub fn decoder(&self) -> BatchDecoder {
+        self.decode
     }
 
     /// A router for `kind` (hash and custom edges carry their own, keyed ones).

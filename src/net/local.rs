@@ -9,29 +9,45 @@ use actix::Addr;
 
 use crate::actors::subtask::{ConnectConsumer, DeliverElement, Subtask};
 use crate::ids::{ChannelIndex, JobId, ResultPartitionId};
+use crate::net::remote::RemoteOutput;
 use crate::net::StreamElement;
+use crate::operators::OperatorError;
 
 /// The consumer end of one channel, as its producer sees it.
 #[derive(Clone)]
-pub struct ChannelLink {
-    consumer: Addr<Subtask>,
-    channel: ChannelIndex,
+pub enum ChannelLink {
+    /// A consumer in this process: typed buffers handed over as actor messages.
+    Local {
+        /// The consumer.
+        consumer: Addr<Subtask>,
+        /// Its channel.
+        channel: ChannelIndex,
+    },
+    /// A consumer in another process: serialized onto its QUIC stream.
+    Remote(RemoteOutput),
 }
 
 impl ChannelLink {
-    /// A link to `channel` of `consumer`.
+    /// A link to `channel` of `consumer` in this process.
     pub fn new(consumer: Addr<Subtask>, channel: ChannelIndex) -> Self {
-        Self { consumer, channel }
+        Self::Local { consumer, channel }
     }
 
     /// Sends one element; `backlog` is what the producer still has queued for the channel.
-    /// Sent only with credit, so the consumer's mailbox holds at most its granted credits.
-    pub fn send(&self, element: StreamElement, backlog: u32) {
-        self.consumer.do_send(DeliverElement {
-            channel: self.channel,
-            element,
-            backlog,
-        });
+    /// Sent only with credit, so the consumer's mailbox (or the stream's queue) holds at most
+    /// its granted credits.
+    pub fn send(&self, element: StreamElement, backlog: u32) -> Result<(), OperatorError> {
+        match self {
+            Self::Local { consumer, channel } => {
+                consumer.do_send(DeliverElement {
+                    channel: *channel,
+                    element,
+                    backlog,
+                });
+                Ok(())
+            }
+            Self::Remote(out) => out.send(&element, backlog),
+        }
     }
 }
 

@@ -106,18 +106,18 @@ impl RecordWriter {
     }
 
     /// Sends every queued element that has credit; returns how many were sent.
-    pub fn send_ready(&mut self) -> usize {
+    pub fn send_ready(&mut self) -> Result<usize, OperatorError> {
         let mut sent = 0;
         for s in &mut self.subpartitions {
             let Some(link) = &s.link else { continue };
             while !s.queue.is_empty() && s.credit.try_take() {
                 if let Some(el) = s.queue.pop_front() {
-                    link.send(el, s.queue.len() as u32);
+                    link.send(el, s.queue.len() as u32)?;
                     sent += 1;
                 }
             }
         }
-        sent
+        Ok(sent)
     }
 
     /// The longest subpartition queue.

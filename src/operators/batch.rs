@@ -12,6 +12,7 @@ trait ErasedVec: Send {
     fn clone_box(&self) -> Box<dyn ErasedVec>;
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
     fn type_name(&self) -> &'static str;
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error>;
 }
 
 impl<T: Data> ErasedVec for Vec<T> {
@@ -26,6 +27,9 @@ impl<T: Data> ErasedVec for Vec<T> {
     }
     fn type_name(&self) -> &'static str {
         std::any::type_name::<T>()
+    }
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error> {
+        rmp_serde::encode::write(out, self)
     }
 }
 
@@ -55,6 +59,21 @@ impl Batch {
     /// The name of the record type, for error messages.
     pub fn type_name(&self) -> &'static str {
         self.data.type_name()
+    }
+
+    /// Appends the records' serialized form (rmp-serde) to `out`, for a channel that crosses
+    /// processes.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), OperatorError> {
+        self.data
+            .encode(out)
+            .map_err(|e| OperatorError::Codec(format!("{}: {e}", self.type_name())))
+    }
+
+    /// Decodes records of type `T` written by [`Batch::encode_into`].
+    pub fn decode<T: Data>(bytes: &[u8]) -> Result<Batch, OperatorError> {
+        rmp_serde::from_slice::<Vec<T>>(bytes)
+            .map(Batch::new)
+            .map_err(|e| OperatorError::Codec(format!("{}: {e}", std::any::type_name::<T>())))
     }
 
     /// The records, if they are of type `T`. A mismatch is a wiring bug, reported as an error

@@ -9,6 +9,9 @@ pub type UserError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The failure of one operator.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum OperatorError {
+    /// A buffer could not be serialized or deserialized for a remote channel.
+    #[error("record codec: {0}")]
+    Codec(String),
     /// A user function returned an error.
     #[error("{operator} failed: {message}")]
     Failed {

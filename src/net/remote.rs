@@ -1,0 +1,365 @@
+//! Data channels between processes. Each channel (one producer subpartition → one consumer
+//! input channel) is its own bidirectional QUIC stream on the one connection between the two
+//! TaskManagers: the consumer opens it with a [`PartitionRequest`], the producer sends element
+//! frames on it, and the consumer sends credit frames back on the other half.
+//!
+//! ## Frames
+//! - producer → consumer: `[kind u8][backlog u32 BE][payload]`, kind 0 = a buffer of records
+//!   (rmp-serde `Vec<T>`), 1 = end of partition. Elements of one channel stay in order because
+//!   a stream is ordered.
+//! - consumer → producer: `[credits u32 BE]`.
+//!
+//! ## Bounds
+//! The producer sends only with credit, so what waits in a channel's send queue is at most what
+//! the consumer granted; the queue's capacity is the most a gate can grant one channel
+//! (exclusive + floating credits + end of partition), and a consumer that grants more breaks the
+//! protocol and fails the producer rather than growing the queue. Credits to send are a counter,
+//! not a queue. Network I/O runs on the TaskManager's network thread; serialization happens on
+//! the producer's slot thread and deserialization on the network thread.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix::{Addr, ArbiterHandle};
+use quinn::{RecvStream, SendStream};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::actors::subtask::{
+    AddCredit, ChannelFailed, ConnectConsumer, ConsumerEnd, DeliverElement, Subtask,
+};
+use crate::config::RuntimeConfig;
+use crate::graph::partitioner::BatchDecoder;
+use crate::ids::ChannelIndex;
+use crate::net::frame::{read_frame, write_frame, write_message};
+use crate::net::local::LocalTransport;
+use crate::net::quic::{NetError, QuicNode};
+use crate::net::rpc::{PartitionRequest, RemotePeer, RequestHandler, StreamOpen};
+use crate::net::StreamElement;
+use crate::operators::OperatorError;
+
+const KIND_RECORDS: u8 = 0;
+const KIND_END: u8 = 1;
+/// The largest data frame accepted (a buffer of large records).
+pub const DATA_FRAME_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Where a subtask's channels go: this process's transport, and the network when the
+/// TaskManager is part of a distributed cluster.
+#[derive(Clone, Default)]
+pub struct NetworkEnvironment {
+    /// Channels within this process.
+    pub local: LocalTransport,
+    /// Channels to other processes.
+    pub remote: Option<RemoteNetwork>,
+}
+
+/// Credit a consumer has granted and not yet sent to its remote producer.
+#[derive(Default)]
+pub struct CreditCell {
+    pending: AtomicU32,
+    closed: AtomicBool,
+    notify: Notify,
+}
+
+impl CreditCell {
+    /// Adds credit to send.
+    pub fn add(&self, credits: u32) {
+        self.pending.fetch_add(credits, Ordering::AcqRel);
+        self.notify.notify_one();
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+/// The producer's end of a remote channel: serialized elements, queued for the stream writer.
+#[derive(Clone, Debug)]
+pub struct RemoteOutput {
+    frames: mpsc::Sender<Vec<u8>>,
+}
+
+impl RemoteOutput {
+    /// Serializes and queues one element (sent only with credit).
+    pub fn send(&self, element: &StreamElement, backlog: u32) -> Result<(), OperatorError> {
+        let mut frame = Vec::with_capacity(match element {
+            StreamElement::Records(b) => 16 + b.len() * 16,
+            StreamElement::EndOfPartition => 5,
+        });
+        let kind = match element {
+            StreamElement::Records(_) => KIND_RECORDS,
+            StreamElement::EndOfPartition => KIND_END,
+        };
+        frame.push(kind);
+        frame.extend_from_slice(&backlog.to_be_bytes());
+        if let StreamElement::Records(b) = element {
+            b.encode_into(&mut frame)?;
+        }
+        match self.frames.try_send(frame) {
+            Ok(()) => Ok(()),
+            // The consumer went away (its job ended or its TaskManager was lost): nothing to
+            // deliver to, and the JobMaster learns of the failure by its own path.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(OperatorError::Failed {
+                operator: "network".into(),
+                message: "a remote consumer granted more credit than its input gate holds".into(),
+            }),
+        }
+    }
+}
+
+/// The network side of a TaskManager: its endpoint, its connections to other TaskManagers,
+/// and its network thread.
+#[derive(Clone)]
+pub struct RemoteNetwork {
+    node: QuicNode,
+    arbiter: ArbiterHandle,
+    peers: Arc<Mutex<HashMap<String, RemotePeer>>>,
+    local: LocalTransport,
+    config: RuntimeConfig,
+}
+
+impl RemoteNetwork {
+    /// The network of a TaskManager whose endpoint is `node`, running on `arbiter`.
+    pub fn new(
+        node: QuicNode,
+        arbiter: ArbiterHandle,
+        local: LocalTransport,
+        config: RuntimeConfig,
+    ) -> Self {
+        Self {
+            node,
+            arbiter,
+            peers: Arc::new(Mutex::new(HashMap::new())),
+            local,
+            config,
+        }
+    }
+
+    /// The endpoint.
+    pub fn node(&self) -> &QuicNode {
+        &self.node
+    }
+
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, RemotePeer>> {
+        // Each update is one insert or remove: a poisoned map is still consistent.
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers a connection to the node `peer.node_id()` (dialed or accepted).
+    pub fn add_peer(&self, peer: RemotePeer) {
+        self.peers().insert(peer.node_id().to_string(), peer);
+    }
+
+    async fn peer_for(&self, node: &str, addr: SocketAddr) -> Result<RemotePeer, NetError> {
+        let known = self.peers().get(node).filter(|p| p.is_open()).cloned();
+        if let Some(p) = known {
+            return Ok(p);
+        }
+        let peer = RemotePeer::new(self.node.connect(addr).await?, self.config.rpc_timeout);
+        crate::net::rpc::serve(peer.clone(), DataHandler(self.clone()));
+        self.add_peer(peer.clone());
+        Ok(peer)
+    }
+
+    /// Opens a remote channel from the producer on `node` at `addr` to `consumer`'s `channel`.
+    /// Returns the cell through which the consumer grants credit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request_partition(
+        &self,
+        node: String,
+        addr: SocketAddr,
+        req: PartitionRequest,
+        consumer: Addr<Subtask>,
+        channel: ChannelIndex,
+        decode: BatchDecoder,
+    ) -> Arc<CreditCell> {
+        let cell = Arc::new(CreditCell::default());
+        let (net, credits) = (self.clone(), cell.clone());
+        self.arbiter.spawn(async move {
+            let fail = |cause: String| {
+                consumer.do_send(ChannelFailed {
+                    channel,
+                    cause: format!("remote channel from {node} ({addr}): {cause}"),
+                })
+            };
+            let peer = match net.peer_for(&node, addr).await {
+                Ok(p) => p,
+                Err(e) => return fail(e.to_string()),
+            };
+            let (mut send, mut recv) = match peer.connection().open_bi().await {
+                Ok(s) => s,
+                Err(e) => return fail(e.to_string()),
+            };
+            if let Err(e) = write_message(&mut send, &StreamOpen::Partition(req)).await {
+                return fail(e.to_string());
+            }
+            actix_rt::spawn(send_credits(send, credits.clone()));
+            let outcome = receive(&mut recv, &consumer, channel, decode).await;
+            credits.close();
+            if let Err(cause) = outcome {
+                fail(cause);
+            }
+        });
+        cell
+    }
+
+    /// Serves a consumer's request for a subpartition produced in this process.
+    pub fn serve_partition(&self, req: PartitionRequest, send: SendStream, recv: RecvStream) {
+        let cap = (self.config.exclusive_credits + self.config.floating_credits) as usize + 2;
+        let (frames, rx) = mpsc::channel::<Vec<u8>>(cap);
+        let (connected_tx, connected_rx) = oneshot::channel();
+        self.local.request_partition(ConnectConsumer {
+            partition: req.partition,
+            writer: 0,
+            subpartition: req.subpartition as usize,
+            consumer: ConsumerEnd::Remote {
+                output: RemoteOutput { frames },
+                connected: Arc::new(Mutex::new(Some(connected_tx))),
+            },
+            channel: ChannelIndex(0),
+            credit: req.credit,
+        });
+        actix_rt::spawn(send_frames(send, rx));
+        actix_rt::spawn(receive_credits(
+            recv,
+            connected_rx,
+            req.subpartition as usize,
+        ));
+    }
+}
+
+async fn send_credits(mut send: SendStream, cell: Arc<CreditCell>) {
+    loop {
+        cell.notify.notified().await;
+        let n = cell.pending.swap(0, Ordering::AcqRel);
+        if n > 0 && write_frame(&mut send, &n.to_be_bytes()).await.is_err() {
+            return;
+        }
+        if cell.closed.load(Ordering::Acquire) {
+            let _ = send.finish();
+            return;
+        }
+    }
+}
+
+async fn receive(
+    recv: &mut RecvStream,
+    consumer: &Addr<Subtask>,
+    channel: ChannelIndex,
+    decode: BatchDecoder,
+) -> Result<(), String> {
+    loop {
+        let frame = match read_frame(recv, DATA_FRAME_LIMIT).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err("the producer closed the channel before its end".into()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let (kind, backlog, payload) = match frame.as_slice() {
+            [kind, b0, b1, b2, b3, payload @ ..] => {
+                (*kind, u32::from_be_bytes([*b0, *b1, *b2, *b3]), payload)
+            }
+            _ => {
+                return Err(format!(
+                    "a data frame of {} bytes is too short",
+                    frame.len()
+                ))
+            }
+        };
+        let element = match kind {
+            KIND_RECORDS => StreamElement::Records(decode(payload).map_err(|e| e.to_string())?),
+            KIND_END => StreamElement::EndOfPartition,
+            other => return Err(format!("unknown data frame kind {other}")),
+        };
+        let end = matches!(element, StreamElement::EndOfPartition);
+        // Sent only against credit, so the consumer's mailbox holds at most its credits.
+        consumer.do_send(DeliverElement {
+            channel,
+            element,
+            backlog,
+        });
+        if end {
+            return Ok(());
+        }
+    }
+}
+
+async fn send_frames(mut send: SendStream, mut rx: mpsc::Receiver<Vec<u8>>) {
+    while let Some(frame) = rx.recv().await {
+        if write_frame(&mut send, &frame).await.is_err() {
+            return;
+        }
+    }
+    let _ = send.finish();
+}
+
+async fn receive_credits(
+    mut recv: RecvStream,
+    connected: oneshot::Receiver<(Addr<Subtask>, usize)>,
+    subpartition: usize,
+) {
+    let Ok((producer, writer)) = connected.await else {
+        return;
+    };
+    loop {
+        match read_frame(&mut recv, 4).await {
+            Ok(Some(f)) if f.len() == 4 => producer.do_send(AddCredit {
+                writer,
+                subpartition,
+                credits: u32::from_be_bytes([f[0], f[1], f[2], f[3]]),
+            }),
+            Ok(None) => return,
+            Ok(Some(f)) => {
+                tracing::warn!(len = f.len(), "bad credit frame; closing the channel");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "credit stream ended");
+                return;
+            }
+        }
+    }
+}
+
+/// Serves data-channel requests on connections between TaskManagers (they carry no control
+/// messages: those come only from the JobManager).
+#[derive(Clone)]
+pub struct DataHandler(pub RemoteNetwork);
+
+impl RequestHandler for DataHandler {
+    fn tell(&self, from: &RemotePeer, req: crate::net::rpc::Request) {
+        tracing::warn!(peer = %from.address(), message = req.name(), "control message on a data connection ignored");
+    }
+
+    fn call(
+        &self,
+        _from: &RemotePeer,
+        req: crate::net::rpc::Request,
+    ) -> crate::net::rpc::LocalFuture<crate::net::rpc::Reply> {
+        let msg = format!("{} is not served on a data connection", req.name());
+        Box::pin(async move { crate::net::rpc::Reply::Error(msg) })
+    }
+
+    fn partition(
+        &self,
+        _from: &RemotePeer,
+        req: PartitionRequest,
+        send: SendStream,
+        recv: RecvStream,
+    ) {
+        self.0.serve_partition(req, send, recv);
+    }
+
+    fn closed(&self, from: &RemotePeer, reason: String) {
+        tracing::debug!(peer = %from.address(), %reason, "data connection closed");
+        let mut peers = self.0.peers();
+        if peers
+            .get(from.node_id())
+            .is_some_and(|p| p.connection().stable_id() == from.connection().stable_id())
+        {
+            peers.remove(from.node_id());
+        }
+    }
+}
