@@ -255,3 +255,36 @@ impl Handler<ListJobs> for Dispatcher {
         MessageResult(list)
     }
 }
+
+/// A message for the JobMaster of a job, from a remote TaskManager.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum ToJobMaster {
+    /// Slots offered to the job.
+    OfferSlots(JobId, crate::actors::job_master::OfferSlots),
+    /// A subtask's new state.
+    Update(crate::actors::task_manager::UpdateTaskExecutionState),
+}
+
+impl Handler<ToJobMaster> for Dispatcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToJobMaster, _ctx: &mut Self::Context) {
+        let job = match &msg {
+            ToJobMaster::OfferSlots(job, _) => *job,
+            ToJobMaster::Update(u) => u.job_id,
+        };
+        let jm = self.jobs.get(&job).and_then(|r| r.job_master.clone());
+        match (jm, msg) {
+            (Some(jm), ToJobMaster::OfferSlots(_, offer)) => jm.do_send(offer),
+            (Some(jm), ToJobMaster::Update(u)) => jm.do_send(u),
+            // The job has ended: give its slots back.
+            (None, ToJobMaster::OfferSlots(_, offer)) => {
+                for o in offer.offers {
+                    offer.address.free_slot(o.allocation);
+                }
+            }
+            (None, ToJobMaster::Update(_)) => {}
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! The two roles of the `rill` binary in a distributed cluster: the JobManager (Dispatcher,
+//! ResourceManager, JobMasters, the RPC endpoint and the REST API) and the TaskManager (slots,
+//! subtasks and data channels), plus their settings from flags and a `rill.toml` file.
+//!
+//! ## Configuration file
+//! Every flag can also be set in the file given with `--config`; a flag given on the command
+//! line wins over the file. Keys (all optional):
+//!
+//! ```toml
+//! secret = "..."                  # or RILL_CLUSTER_SECRET; the JobManager generates one if unset
+//! [jobmanager]
+//! bind = "127.0.0.1:6123"         # RPC (QUIC, UDP)
+//! rest = "127.0.0.1:8081"         # REST API (HTTP, TCP)
+//! [taskmanager]
+//! jobmanager = "127.0.0.1:6123"
+//! bind = "127.0.0.1:0"            # this TaskManager's endpoint (data channels); 0 picks a port
+//! slots = 2
+//! [runtime]
+//! heartbeat_interval_ms = 2000
+//! heartbeat_timeout_ms = 10000
+//! rpc_timeout_ms = 10000
+//! slot_request_timeout_ms = 30000
+//! buffer_size = 1024              # records per network buffer
+//! exclusive_credits = 2           # buffers per input channel
+//! floating_credits = 8            # buffers shared by an input gate
+//! buffer_timeout_ms = 100
+//! checkpoint_dir = "/var/lib/rill/checkpoints"   # used once checkpoints exist
+//! [tls]
+//! certificate = "cert.pem"        # PEM chain; generated at start when absent
+//! private_key = "key.pem"
+//! ```
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde::Deserialize;
+
+use crate::actors::dispatcher::{Dispatcher, ToJobMaster};
+use crate::actors::gateway::TaskManagerGateway;
+use crate::actors::job_master::OfferSlots;
+use crate::actors::resource_manager::{
+    RegisterTaskManager, ResourceManager, SlotAvailable, TaskManagerDisconnected,
+};
+use crate::actors::task_manager::{RemoteSetup, Shutdown, TaskManager};
+use crate::actors::task_plan::PlanResolver;
+use crate::config::RuntimeConfig;
+use crate::ids::TaskManagerId;
+use crate::jobs::JobRegistry;
+use crate::net::quic::{ClusterSecret, NodeRole, QuicNode, QuicSettings};
+use crate::net::remote::{DataHandler, RemoteNetwork};
+use crate::net::rpc::{self, LocalFuture, PartitionRequest, RemotePeer, Reply, Request, RequestHandler};
+
+/// The environment variable holding the cluster secret.
+pub const SECRET_ENV: &str = "RILL_CLUSTER_SECRET";
+
+/// Why a role could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad settings (exit code 2).
+    #[error("{0}")]
+    Config(String),
+    /// The network layer failed.
+    #[error(transparent)]
+    Net(#[from] crate::net::quic::NetError),
+    /// The REST server could not start.
+    #[error("REST API on {addr}: {source}")]
+    Rest {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The settings file.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The cluster secret.
+    pub secret: Option<String>,
+    /// JobManager settings.
+    #[serde(default)]
+    pub jobmanager: JobManagerSection,
+    /// TaskManager settings.
+    #[serde(default)]
+    pub taskmanager: TaskManagerSection,
+    /// Runtime settings.
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    /// TLS settings.
+    #[serde(default)]
+    pub tls: TlsSection,
+}
+
+/// `[jobmanager]`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct JobManagerSection {
+    /// RPC address.
+    pub bind: Option<SocketAddr>,
+    /// REST address.
+    pub rest: Option<SocketAddr>,
+}
+
+/// `[taskmanager]`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct TaskManagerSection {
+    /// The JobManager's RPC address.
+    pub jobmanager: Option<SocketAddr>,
+    /// This TaskManager's endpoint.
+    pub bind: Option<SocketAddr>,
+    /// Slots.
+    pub slots: Option<usize>,
+}
+
+/// `[runtime]`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// Heartbeat interval.
+    pub heartbeat_interval_ms: Option<u64>,
+    /// Heartbeat timeout.
+    pub heartbeat_timeout_ms: Option<u64>,
+    /// RPC timeout.
+    pub rpc_timeout_ms: Option<u64>,
+    /// Slot request timeout.
+    pub slot_request_timeout_ms: Option<u64>,
+    /// Records per buffer.
+    pub buffer_size: Option<usize>,
+    /// Exclusive credits per channel.
+    pub exclusive_credits: Option<u32>,
+    /// Floating credits per gate.
+    pub floating_credits: Option<u32>,
+    /// Buffer timeout.
+    pub buffer_timeout_ms: Option<u64>,
+    /// Checkpoint directory (used once checkpoints exist).
+    pub checkpoint_dir: Option<PathBuf>,
+}
+
+/// `[tls]`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain.
+    pub certificate: Option<PathBuf>,
+    /// PEM private key.
+    pub private_key: Option<PathBuf>,
+}
+
+impl FileConfig {
+    /// Reads a settings file.
+    pub fn load(path: &Path) -> Result<Self, StartError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StartError::Config(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| StartError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The runtime settings, defaults overridden by the file.
+    pub fn runtime(&self) -> Result<RuntimeConfig, StartError> {
+        let mut c = RuntimeConfig::default();
+        let r = &self.runtime;
+        let ms = Duration::from_millis;
+        if let Some(v) = r.heartbeat_interval_ms {
+            c.heartbeat_interval = ms(v.max(1));
+        }
+        if let Some(v) = r.heartbeat_timeout_ms {
+            c.heartbeat_timeout = ms(v.max(1));
+        }
+        if let Some(v) = r.rpc_timeout_ms {
+            c.rpc_timeout = ms(v.max(1));
+        }
+        if let Some(v) = r.slot_request_timeout_ms {
+            c.slot_request_timeout = ms(v);
+        }
+        if let Some(v) = r.buffer_size {
+            c.buffer_size = v.max(1);
+        }
+        if let Some(v) = r.exclusive_credits {
+            c.exclusive_credits = v;
+        }
+        if let Some(v) = r.floating_credits {
+            c.floating_credits = v;
+        }
+        if let Some(v) = r.buffer_timeout_ms {
+            c.buffer_timeout = ms(v.max(1));
+        }
+        if c.exclusive_credits == 0 && c.floating_credits == 0 {
+            return Err(StartError::Config(
+                "exclusive_credits and floating_credits cannot both be 0: no channel could ever send"
+                    .into(),
+            ));
+        }
+        if c.heartbeat_timeout <= c.heartbeat_interval {
+            return Err(StartError::Config(format!(
+                "heartbeat_timeout ({:?}) must exceed heartbeat_interval ({:?})",
+                c.heartbeat_timeout, c.heartbeat_interval
+            )));
+        }
+        Ok(c)
+    }
+
+    /// The QUIC settings.
+    pub fn quic(&self, runtime: &RuntimeConfig) -> Result<QuicSettings, StartError> {
+        let certificate = match (&self.tls.certificate, &self.tls.private_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            _ => {
+                return Err(StartError::Config(
+                    "[tls] needs both certificate and private_key".into(),
+                ))
+            }
+        };
+        Ok(QuicSettings {
+            // Keep-alives every third of it; a silent peer is dropped after the heartbeat
+            // timeout at the latest.
+            idle_timeout: runtime.heartbeat_timeout,
+            certificate,
+        })
+    }
+}
+
+/// The secret from the flag, the file or the environment, in that order.
+pub fn secret(flag: Option<String>, file: &FileConfig) -> Option<String> {
+    flag.or_else(|| file.secret.clone())
+        .or_else(|| std::env::var(SECRET_ENV).ok())
+        .filter(|s| !s.is_empty())
+}
+
+/// A JobManager's settings.
+pub struct JobManagerOptions {
+    /// RPC address.
+    pub bind: SocketAddr,
+    /// REST address.
+    pub rest: SocketAddr,
+    /// The cluster secret; generated and printed when absent.
+    pub secret: Option<String>,
+    /// Runtime settings.
+    pub runtime: RuntimeConfig,
+    /// QUIC settings.
+    pub quic: QuicSettings,
+}
+
+/// Runs a JobManager until interrupted.
+pub fn run_jobmanager(opts: JobManagerOptions, registry: Arc<JobRegistry>) -> Result<(), StartError> {
+    System::new().block_on(async move {
+        let secret = match opts.secret {
+            Some(s) => s,
+            None => {
+                let s = ClusterSecret::generate();
+                println!("Cluster secret (set {SECRET_ENV} or --secret on every TaskManager): {s}");
+                s
+            }
+        };
+        let rm = ResourceManager::with_heartbeats(
+            opts.runtime.heartbeat_interval,
+            opts.runtime.heartbeat_timeout,
+        )
+        .start();
+        let dispatcher = Dispatcher::new(rm.clone(), opts.runtime.clone()).start();
+        let node = QuicNode::bind(
+            opts.bind,
+            ClusterSecret::new(&secret),
+            format!("jobmanager-{:08x}", crate::util::random_u64() as u32),
+            NodeRole::JobManager,
+            &opts.quic,
+        )?;
+        let rpc_addr = node.local_addr()?;
+        let handle = crate::rest::RestHandle::new(dispatcher.clone(), rm.clone(), registry, 1);
+        let (server, rest_addr) = crate::rest::serve(opts.rest, handle).map_err(|source| {
+            StartError::Rest {
+                addr: opts.rest,
+                source,
+            }
+        })?;
+        println!("JobManager RPC listening on {rpc_addr}");
+        println!("REST API listening on http://{rest_addr}");
+        let handler = JobManagerHandler {
+            rm,
+            dispatcher,
+            gateways: Rc::new(RefCell::new(HashMap::new())),
+        };
+        let accept_node = node.clone();
+        let rpc_timeout = opts.runtime.rpc_timeout;
+        actix_rt::spawn(async move {
+            while let Some(incoming) = accept_node.accept().await {
+                let (node, handler) = (accept_node.clone(), handler.clone());
+                actix_rt::spawn(async move {
+                    match node.authenticate(incoming).await {
+                        Ok((peer, NodeRole::TaskManager)) => {
+                            let peer = RemotePeer::new(peer, rpc_timeout);
+                            rpc::serve(peer, handler);
+                        }
+                        Ok((peer, role)) => {
+                            tracing::warn!(peer = %peer.address, ?role, "only TaskManagers connect to a JobManager");
+                            peer.connection
+                                .close(crate::net::quic::close::PROTOCOL, b"not a TaskManager");
+                        }
+                        // Refusals are logged by `authenticate`.
+                        Err(e) => tracing::debug!(error = %e, "incoming connection failed"),
+                    }
+                });
+            }
+        });
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("JobManager shutting down");
+        node.close();
+        server.stop(true).await;
+        System::current().stop();
+        Ok(())
+    })
+}
+
+/// Serves TaskManagers' connections on the JobManager.
+#[derive(Clone)]
+struct JobManagerHandler {
+    rm: Addr<ResourceManager>,
+    dispatcher: Addr<Dispatcher>,
+    gateways: Rc<RefCell<HashMap<TaskManagerId, TaskManagerGateway>>>,
+}
+
+impl RequestHandler for JobManagerHandler {
+    fn tell(&self, from: &RemotePeer, req: Request) {
+        match req {
+            Request::OfferSlots {
+                job_id,
+                task_manager,
+                offers,
+            } => {
+                let gateway = self.gateways.borrow().get(&task_manager).cloned();
+                match gateway {
+                    Some(address) if task_manager.0 == from.node_id() => {
+                        self.dispatcher.do_send(ToJobMaster::OfferSlots(
+                            job_id,
+                            OfferSlots {
+                                task_manager,
+                                address,
+                                offers,
+                            },
+                        ))
+                    }
+                    _ => tracing::warn!(peer = %from.address(), %task_manager, "slot offer from an unregistered TaskManager ignored"),
+                }
+            }
+            Request::UpdateTaskExecutionState(u) => self.dispatcher.do_send(ToJobMaster::Update(u)),
+            Request::SlotAvailable { allocation, .. } => self.rm.do_send(SlotAvailable { allocation }),
+            other => {
+                tracing::warn!(peer = %from.address(), message = other.name(), "message not for a JobManager ignored")
+            }
+        }
+    }
+
+    fn call(&self, from: &RemotePeer, req: Request) -> LocalFuture<Reply> {
+        match req {
+            Request::RegisterTaskManager {
+                id,
+                data_address,
+                slots,
+            } => {
+                if id.0 != from.node_id() {
+                    let msg = format!(
+                        "TaskManager id {id} differs from the connection's node id {}",
+                        from.node_id()
+                    );
+                    return Box::pin(async move { Reply::Error(msg) });
+                }
+                let gateway = TaskManagerGateway::Remote {
+                    peer: from.clone(),
+                    data_address,
+                };
+                self.gateways.borrow_mut().insert(id.clone(), gateway.clone());
+                let fut = self.rm.send(RegisterTaskManager {
+                    id,
+                    address: gateway,
+                    slots,
+                });
+                Box::pin(async move {
+                    match fut.await {
+                        Ok(ack) => Reply::Registered {
+                            resource_manager: ack.resource_manager,
+                        },
+                        Err(e) => Reply::Error(format!("ResourceManager unavailable: {e}")),
+                    }
+                })
+            }
+            other => {
+                let msg = format!("{} is not served by a JobManager", other.name());
+                Box::pin(async move { Reply::Error(msg) })
+            }
+        }
+    }
+
+    fn partition(
+        &self,
+        from: &RemotePeer,
+        _req: PartitionRequest,
+        _send: quinn::SendStream,
+        _recv: quinn::RecvStream,
+    ) {
+        tracing::warn!(peer = %from.address(), "data channel requested from the JobManager; refused");
+    }
+
+    fn closed(&self, from: &RemotePeer, reason: String) {
+        let id = TaskManagerId(from.node_id().to_string());
+        let stable = from.connection().stable_id();
+        let mut gateways = self.gateways.borrow_mut();
+        if gateways
+            .get(&id)
+            .and_then(TaskManagerGateway::peer)
+            .is_some_and(|p| p.connection().stable_id() == stable)
+        {
+            gateways.remove(&id);
+        }
+        self.rm.do_send(TaskManagerDisconnected {
+            id,
+            connection: stable,
+            reason,
+        });
+    }
+}
+
+/// A TaskManager's settings.
+pub struct TaskManagerOptions {
+    /// The JobManager's RPC address.
+    pub jobmanager: SocketAddr,
+    /// This TaskManager's endpoint.
+    pub bind: SocketAddr,
+    /// Slots.
+    pub slots: usize,
+    /// The cluster secret.
+    pub secret: String,
+    /// Runtime settings.
+    pub runtime: RuntimeConfig,
+    /// QUIC settings.
+    pub quic: QuicSettings,
+}
+
+/// Runs a TaskManager until interrupted.
+pub fn run_taskmanager(opts: TaskManagerOptions, registry: Arc<JobRegistry>) -> Result<(), StartError> {
+    if opts.bind.ip().is_unspecified() {
+        return Err(StartError::Config(format!(
+            "--bind {}: give the address other nodes reach this TaskManager at, not an unspecified one",
+            opts.bind
+        )));
+    }
+    System::new().block_on(async move {
+        // The id carries the bind address for the logs; the random part tells restarts apart.
+        let provisional = format!("taskmanager-{:08x}", crate::util::random_u64() as u32);
+        let node = QuicNode::bind(
+            opts.bind,
+            ClusterSecret::new(&opts.secret),
+            provisional.clone(),
+            NodeRole::TaskManager,
+            &opts.quic,
+        )?;
+        let data_address = node.local_addr()?;
+        let id = TaskManagerId(provisional);
+        println!("TaskManager {id} listening on {data_address}, {} slots, JobManager {}", opts.slots, opts.jobmanager);
+        let network = RemoteNetwork::new(
+            node.clone(),
+            Arbiter::current(),
+            crate::net::LocalTransport::default(),
+            opts.runtime.clone(),
+        );
+        let resolver = PlanResolver::new(registry, 1);
+        let tm = TaskManager::remote(
+            id,
+            opts.slots,
+            resolver,
+            RemoteSetup {
+                jobmanager: opts.jobmanager,
+                data_address,
+                network: network.clone(),
+            },
+            opts.runtime.clone(),
+        )
+        .start();
+        let rpc_timeout = opts.runtime.rpc_timeout;
+        let accept_node = node.clone();
+        actix_rt::spawn(async move {
+            while let Some(incoming) = accept_node.accept().await {
+                let (node, network) = (accept_node.clone(), network.clone());
+                actix_rt::spawn(async move {
+                    match node.authenticate(incoming).await {
+                        Ok((peer, _)) => {
+                            let peer = RemotePeer::new(peer, rpc_timeout);
+                            network.add_peer(peer.clone());
+                            rpc::serve(peer, DataHandler(network));
+                        }
+                        Err(e) => tracing::debug!(error = %e, "incoming connection failed"),
+                    }
+                });
+            }
+        });
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("TaskManager shutting down");
+        tm.do_send(Shutdown);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        node.close();
+        System::current().stop();
+        Ok(())
+    })
+}
