@@ -1,11 +1,12 @@
 //! The ResourceManager actor: the TaskManager registry and the slot table.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::SystemTime;
 
 use actix::prelude::*;
 
 use crate::actors::job_master::JobMaster;
-use crate::actors::slot_table::{SlotGrant, SlotTable};
+use crate::actors::slot_table::{SlotGrant, SlotTable, TaskManagerSlots};
 use crate::actors::task_manager::{RequestSlot, TaskManager};
 use crate::ids::{AllocationId, JobId, TaskManagerId};
 
@@ -88,6 +89,7 @@ pub struct ResourceManager {
     task_managers: HashMap<TaskManagerId, Addr<TaskManager>>,
     pending: VecDeque<Pending>,
     id: String,
+    registered_at: HashMap<TaskManagerId, SystemTime>,
 }
 
 impl ResourceManager {
@@ -141,6 +143,7 @@ impl Handler<RegisterTaskManager> for ResourceManager {
     fn handle(&mut self, msg: RegisterTaskManager, _ctx: &mut Self::Context) -> Self::Result {
         tracing::info!(task_manager = %msg.id, slots = msg.slots, "TaskManager registered");
         self.table.register(msg.id.clone(), msg.slots);
+        self.registered_at.insert(msg.id.clone(), SystemTime::now());
         self.task_managers.insert(msg.id, msg.address);
         self.serve_pending();
         AcknowledgeRegistration {
@@ -198,5 +201,43 @@ impl Handler<RequestResourceOverview> for ResourceManager {
             slots_total: self.table.total(),
             slots_available: self.table.free(),
         }
+    }
+}
+
+/// Asks for every registered TaskManager and its slots.
+#[derive(Message)]
+#[rtype(result = "Vec<TaskManagerInfo>")]
+pub struct RequestTaskManagers;
+
+/// One registered TaskManager, for status queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskManagerInfo {
+    /// Its id, slot count and allocated slots.
+    pub slots: TaskManagerSlots,
+    /// When it (last) registered.
+    pub registered_at: SystemTime,
+}
+
+impl Handler<RequestTaskManagers> for ResourceManager {
+    type Result = MessageResult<RequestTaskManagers>;
+
+    fn handle(&mut self, _: RequestTaskManagers, _ctx: &mut Self::Context) -> Self::Result {
+        let slots = self.table.task_manager_slots();
+        // TaskManagers that left the slot table leave this map too, so it stays bounded.
+        self.registered_at
+            .retain(|id, _| slots.iter().any(|s| &s.id == id));
+        MessageResult(
+            slots
+                .into_iter()
+                .map(|s| TaskManagerInfo {
+                    registered_at: self
+                        .registered_at
+                        .get(&s.id)
+                        .copied()
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                    slots: s,
+                })
+                .collect(),
+        )
     }
 }
