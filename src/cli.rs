@@ -1,19 +1,32 @@
 //! The `rill` command line. A user's own binary can call [`main_with`] with its own registry.
+//!
+//! ## Exit codes
+//! 0: success (for `run`, the job FINISHED). 1: the job FAILED or was CANCELED, or the cluster
+//! could not be reached or failed. 2: bad input: a bad command line, or a request the cluster
+//! rejected (unknown job, bad arguments, missing input file, unknown job id).
 
+mod remote;
+
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use actix::System;
 use clap::{Parser, Subcommand};
 
-use crate::actors::{MiniCluster, MiniClusterConfig};
+use crate::actors::{ClusterError, MiniCluster, MiniClusterConfig};
 use crate::graph::{JobGraph, JobStatus};
 use crate::jobs::JobRegistry;
+use crate::rest::RestHandle;
 
 /// Exit code for bad input (unknown job, bad arguments, missing files).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a job that ended FAILED or CANCELED.
 pub const EXIT_JOB_FAILED: u8 = 1;
+/// Where `run`, `list` and `cancel` find the JobManager's REST API by default.
+pub const DEFAULT_REST_URL: &str = "http://127.0.0.1:8081";
+/// The environment variable that overrides [`DEFAULT_REST_URL`].
+pub const REST_URL_ENV: &str = "RILL_REST";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,6 +41,40 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Start a JobManager: Dispatcher, ResourceManager and JobMasters, the RPC endpoint (QUIC)
+    /// and the REST API. Runs until interrupted.
+    Jobmanager {
+        /// RPC address (UDP) [default: 127.0.0.1:6123].
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+        /// REST address (TCP) [default: 127.0.0.1:8081].
+        #[arg(long)]
+        rest: Option<std::net::SocketAddr>,
+        /// The cluster secret (else the config file, else $RILL_CLUSTER_SECRET, else generated).
+        #[arg(long)]
+        secret: Option<String>,
+        /// Settings file (see `rill::cluster`).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+    },
+    /// Start a TaskManager that registers with a JobManager. Runs until interrupted.
+    Taskmanager {
+        /// The JobManager's RPC address.
+        #[arg(long)]
+        jobmanager: Option<std::net::SocketAddr>,
+        /// Slots [default: 2].
+        #[arg(long)]
+        slots: Option<usize>,
+        /// This TaskManager's endpoint (data channels) [default: 127.0.0.1:0].
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+        /// The cluster secret (else the config file, else $RILL_CLUSTER_SECRET).
+        #[arg(long)]
+        secret: Option<String>,
+        /// Settings file.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+    },
     /// Start a mini cluster (JobManager actors and TaskManagers in this process) that stays up
     /// until interrupted.
     Local {
@@ -37,19 +84,29 @@ enum Command {
         /// Slots per TaskManager.
         #[arg(long, default_value_t = 4)]
         slots: usize,
+        /// Where the REST API listens (port 0 picks a free port).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8081")]
+        rest: String,
     },
-    /// Run a bundled job to its end.
+    /// Run a bundled job: submit it to a running cluster's REST API and wait for its end, or
+    /// run it on an embedded cluster with --local.
     Run {
         /// Run on an embedded mini cluster in this process.
         #[arg(long)]
         local: bool,
+        /// The JobManager's REST API [default: $RILL_REST, else http://127.0.0.1:8081].
+        #[arg(long, value_name = "URL", conflicts_with = "local")]
+        jobmanager_rest: Option<String>,
+        /// Print the job's id and return without waiting for its end.
+        #[arg(long, conflicts_with = "local")]
+        detached: bool,
         /// The submission's parallelism (below the job's own settings).
         #[arg(short, long)]
         parallelism: Option<usize>,
-        /// TaskManagers of the embedded cluster.
-        #[arg(long, default_value_t = 1)]
-        taskmanagers: usize,
-        /// Slots per TaskManager (default: enough for the job).
+        /// TaskManagers of the embedded cluster (with --local) [default: 1].
+        #[arg(long)]
+        taskmanagers: Option<usize>,
+        /// Slots per TaskManager (with --local) [default: enough for the job].
         #[arg(long)]
         slots: Option<usize>,
         /// The job's name (see `rill jobs`).
@@ -57,6 +114,20 @@ enum Command {
         /// The job's arguments.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// List a running cluster's jobs: id, status and name.
+    List {
+        /// The JobManager's REST API [default: $RILL_REST, else http://127.0.0.1:8081].
+        #[arg(long, value_name = "URL")]
+        jobmanager_rest: Option<String>,
+    },
+    /// Cancel a job on a running cluster and wait (briefly) for it to end.
+    Cancel {
+        /// The JobManager's REST API [default: $RILL_REST, else http://127.0.0.1:8081].
+        #[arg(long, value_name = "URL")]
+        jobmanager_rest: Option<String>,
+        /// The job's id (see `rill list`).
+        job_id: String,
     },
     /// List the bundled jobs and their arguments.
     Jobs,
@@ -144,6 +215,8 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
         },
         Command::Run {
             local,
+            jobmanager_rest,
+            detached,
             parallelism,
             taskmanagers,
             slots,
@@ -152,18 +225,52 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
         } => {
             init_logging("warn");
             if !local {
-                return usage_error(
-                    "only --local is available: this build has no remote JobManager to submit to",
-                );
+                if taskmanagers.is_some() || slots.is_some() {
+                    return usage_error("--taskmanagers and --slots shape the cluster of --local");
+                }
+                let client = remote::client(jobmanager_rest);
+                return remote::run(&client, parallelism, detached, &job, &args);
             }
-            run_local(registry, parallelism, taskmanagers, slots, &job, &args)
+            run_local(
+                registry,
+                parallelism,
+                taskmanagers.unwrap_or(1),
+                slots,
+                &job,
+                &args,
+            )
+        }
+        Command::List { jobmanager_rest } => remote::list(&remote::client(jobmanager_rest)),
+        Command::Cancel {
+            jobmanager_rest,
+            job_id,
+        } => remote::cancel(&remote::client(jobmanager_rest), &job_id),
+        Command::Jobmanager {
+            bind,
+            rest,
+            secret,
+            config,
+        } => {
+            init_logging("info");
+            jobmanager(registry, bind, rest, secret, config)
+        }
+        Command::Taskmanager {
+            jobmanager,
+            slots,
+            bind,
+            secret,
+            config,
+        } => {
+            init_logging("info");
+            taskmanager(registry, jobmanager, slots, bind, secret, config)
         }
         Command::Local {
             taskmanagers,
             slots,
+            rest,
         } => {
             init_logging("info");
-            local_cluster(registry, taskmanagers, slots)
+            local_cluster(registry, taskmanagers, slots, &rest)
         }
         Command::Bench {
             chained_records,
@@ -242,25 +349,62 @@ fn run_local(
     }
 }
 
-fn local_cluster(registry: Arc<JobRegistry>, taskmanagers: usize, slots: usize) -> ExitCode {
+/// Why `rill local` stopped.
+#[derive(Debug, thiserror::Error)]
+enum LocalError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("cannot serve the REST API on {addr}: {source}")]
+    Rest {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+fn local_cluster(
+    registry: Arc<JobRegistry>,
+    taskmanagers: usize,
+    slots: usize,
+    rest: &str,
+) -> ExitCode {
     if taskmanagers == 0 || slots == 0 {
         return usage_error("--taskmanagers and --slots must be at least 1");
     }
+    let bind = match rest.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(a)) => a,
+        Ok(None) => return usage_error(format!("--rest {rest}: no address")),
+        Err(e) => return usage_error(format!("--rest {rest}: {e}")),
+    };
     let config = MiniClusterConfig {
         task_managers: taskmanagers,
         slots_per_task_manager: slots,
         ..MiniClusterConfig::default()
     };
     let outcome = System::new().block_on(async move {
-        let cluster = MiniCluster::start(config, registry).await?;
+        let cluster = MiniCluster::start(config, registry.clone()).await?;
+        let handle = RestHandle::new(
+            cluster.dispatcher().clone(),
+            cluster.resource_manager().clone(),
+            registry,
+            cluster.default_parallelism(),
+        );
+        let (server, addr) = crate::rest::serve(bind, handle)
+            .map_err(|source| LocalError::Rest { addr: bind, source })?;
+        let server_handle = server.handle();
+        actix::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "REST server stopped");
+            }
+        });
         let o = cluster.overview().await?;
-        eprintln!(
-            "Rill mini cluster up: {} TaskManagers, {} slots. Ctrl-C stops it.",
+        println!(
+            "Rill mini cluster up: {} TaskManagers, {} slots; REST API at http://{addr} (Ctrl-C stops it)",
             o.task_managers, o.slots_total
         );
         let _ = tokio::signal::ctrl_c().await;
+        server_handle.stop(true).await;
         cluster.shutdown();
-        Ok::<_, crate::actors::ClusterError>(())
+        Ok::<_, LocalError>(())
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -269,4 +413,92 @@ fn local_cluster(registry: Arc<JobRegistry>, taskmanagers: usize, slots: usize) 
             ExitCode::from(EXIT_JOB_FAILED)
         }
     }
+}
+
+fn load_config(
+    path: Option<std::path::PathBuf>,
+) -> Result<crate::cluster::FileConfig, crate::cluster::StartError> {
+    match path {
+        Some(p) => crate::cluster::FileConfig::load(&p),
+        None => Ok(crate::cluster::FileConfig::default()),
+    }
+}
+
+fn start_outcome(r: Result<(), crate::cluster::StartError>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(crate::cluster::StartError::Config(m)) => usage_error(m),
+        Err(e) => {
+            eprintln!("rill: {e}");
+            ExitCode::from(EXIT_JOB_FAILED)
+        }
+    }
+}
+
+fn jobmanager(
+    registry: Arc<JobRegistry>,
+    bind: Option<std::net::SocketAddr>,
+    rest: Option<std::net::SocketAddr>,
+    secret: Option<String>,
+    config: Option<std::path::PathBuf>,
+) -> ExitCode {
+    use crate::cluster::{run_jobmanager, JobManagerOptions};
+    let run = || {
+        let file = load_config(config)?;
+        let runtime = file.runtime()?;
+        let opts = JobManagerOptions {
+            bind: bind
+                .or(file.jobmanager.bind)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 6123))),
+            rest: rest
+                .or(file.jobmanager.rest)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8081))),
+            secret: crate::cluster::secret(secret, &file),
+            quic: file.quic(&runtime)?,
+            runtime,
+        };
+        run_jobmanager(opts, registry)
+    };
+    start_outcome(run())
+}
+
+fn taskmanager(
+    registry: Arc<JobRegistry>,
+    jobmanager: Option<std::net::SocketAddr>,
+    slots: Option<usize>,
+    bind: Option<std::net::SocketAddr>,
+    secret: Option<String>,
+    config: Option<std::path::PathBuf>,
+) -> ExitCode {
+    use crate::cluster::{run_taskmanager, StartError, TaskManagerOptions, SECRET_ENV};
+    let run = || {
+        let file = load_config(config)?;
+        let runtime = file.runtime()?;
+        let jobmanager = jobmanager.or(file.taskmanager.jobmanager).ok_or_else(|| {
+            StartError::Config(
+                "--jobmanager HOST:PORT is required (or [taskmanager] jobmanager)".into(),
+            )
+        })?;
+        let secret = crate::cluster::secret(secret, &file).ok_or_else(|| {
+            StartError::Config(format!(
+                "a cluster secret is required: --secret, `secret` in the config file, or {SECRET_ENV}"
+            ))
+        })?;
+        let slots = slots.or(file.taskmanager.slots).unwrap_or(2);
+        if slots == 0 {
+            return Err(StartError::Config("--slots must be at least 1".into()));
+        }
+        let opts = TaskManagerOptions {
+            jobmanager,
+            bind: bind
+                .or(file.taskmanager.bind)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            slots,
+            secret,
+            quic: file.quic(&runtime)?,
+            runtime,
+        };
+        run_taskmanager(opts, registry)
+    };
+    start_outcome(run())
 }

@@ -54,7 +54,9 @@ use crate::ids::TaskManagerId;
 use crate::jobs::JobRegistry;
 use crate::net::quic::{ClusterSecret, NodeRole, QuicNode, QuicSettings};
 use crate::net::remote::{DataHandler, RemoteNetwork};
-use crate::net::rpc::{self, LocalFuture, PartitionRequest, RemotePeer, Reply, Request, RequestHandler};
+use crate::net::rpc::{
+    self, LocalFuture, PartitionRequest, RemotePeer, Reply, Request, RequestHandler,
+};
 
 /// The environment variable holding the cluster secret.
 pub const SECRET_ENV: &str = "RILL_CLUSTER_SECRET";
@@ -248,7 +250,10 @@ pub struct JobManagerOptions {
 }
 
 /// Runs a JobManager until interrupted.
-pub fn run_jobmanager(opts: JobManagerOptions, registry: Arc<JobRegistry>) -> Result<(), StartError> {
+pub fn run_jobmanager(
+    opts: JobManagerOptions,
+    registry: Arc<JobRegistry>,
+) -> Result<(), StartError> {
     System::new().block_on(async move {
         let secret = match opts.secret {
             Some(s) => s,
@@ -279,6 +284,8 @@ pub fn run_jobmanager(opts: JobManagerOptions, registry: Arc<JobRegistry>) -> Re
                 source,
             }
         })?;
+        let server_handle = server.handle();
+        actix_rt::spawn(server);
         println!("JobManager RPC listening on {rpc_addr}");
         println!("REST API listening on http://{rest_addr}");
         let handler = JobManagerHandler {
@@ -311,7 +318,7 @@ pub fn run_jobmanager(opts: JobManagerOptions, registry: Arc<JobRegistry>) -> Re
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("JobManager shutting down");
         node.close();
-        server.stop(true).await;
+        server_handle.stop(true).await;
         System::current().stop();
         Ok(())
     })
@@ -345,11 +352,15 @@ impl RequestHandler for JobManagerHandler {
                             },
                         ))
                     }
-                    _ => tracing::warn!(peer = %from.address(), %task_manager, "slot offer from an unregistered TaskManager ignored"),
+                    _ => {
+                        tracing::warn!(peer = %from.address(), %task_manager, "slot offer from an unregistered TaskManager ignored")
+                    }
                 }
             }
             Request::UpdateTaskExecutionState(u) => self.dispatcher.do_send(ToJobMaster::Update(u)),
-            Request::SlotAvailable { allocation, .. } => self.rm.do_send(SlotAvailable { allocation }),
+            Request::SlotAvailable { allocation, .. } => {
+                self.rm.do_send(SlotAvailable { allocation })
+            }
             other => {
                 tracing::warn!(peer = %from.address(), message = other.name(), "message not for a JobManager ignored")
             }
@@ -374,7 +385,9 @@ impl RequestHandler for JobManagerHandler {
                     peer: from.clone(),
                     data_address,
                 };
-                self.gateways.borrow_mut().insert(id.clone(), gateway.clone());
+                self.gateways
+                    .borrow_mut()
+                    .insert(id.clone(), gateway.clone());
                 let fut = self.rm.send(RegisterTaskManager {
                     id,
                     address: gateway,
@@ -442,7 +455,10 @@ pub struct TaskManagerOptions {
 }
 
 /// Runs a TaskManager until interrupted.
-pub fn run_taskmanager(opts: TaskManagerOptions, registry: Arc<JobRegistry>) -> Result<(), StartError> {
+pub fn run_taskmanager(
+    opts: TaskManagerOptions,
+    registry: Arc<JobRegistry>,
+) -> Result<(), StartError> {
     if opts.bind.ip().is_unspecified() {
         return Err(StartError::Config(format!(
             "--bind {}: give the address other nodes reach this TaskManager at, not an unspecified one",
@@ -461,7 +477,10 @@ pub fn run_taskmanager(opts: TaskManagerOptions, registry: Arc<JobRegistry>) -> 
         )?;
         let data_address = node.local_addr()?;
         let id = TaskManagerId(provisional);
-        println!("TaskManager {id} listening on {data_address}, {} slots, JobManager {}", opts.slots, opts.jobmanager);
+        println!(
+            "TaskManager {id} listening on {data_address}, {} slots, JobManager {}",
+            opts.slots, opts.jobmanager
+        );
         let network = RemoteNetwork::new(
             node.clone(),
             Arbiter::current(),

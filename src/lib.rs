@@ -40,6 +40,7 @@ pub mod api;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 mod error;
 pub mod graph;

@@ -1,16 +1,23 @@
 //! The Dispatcher actor: accepts jobs, starts a JobMaster for each, keeps their history and
-//! answers those waiting for a job's result.
+//! answers those waiting for a job's result, and status queries ([`RequestJobDetails`],
+//! [`RequestJobsOverview`]) from what it and the running JobMasters know (see
+//! [`job_info`](crate::actors::job_info)).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::actors::job_master::{CancelJob as CancelJobMaster, JobMaster};
+use crate::actors::job_info::{JobInfo, VertexInfo};
+use crate::actors::job_master::{
+    CancelJob as CancelJobMaster, JobDetails, JobMaster,
+    RequestJobDetails as RequestJobMasterDetails,
+};
 use crate::actors::resource_manager::ResourceManager;
 use crate::actors::ClusterError;
+use crate::api::RuntimeMode;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
 use crate::graph::{JobGraph, JobStatus};
@@ -20,6 +27,8 @@ use crate::ids::JobId;
 const MAX_HISTORY: usize = 1000;
 /// Requests that may wait for one job's result.
 const MAX_WAITERS_PER_JOB: usize = 64;
+/// How long a status query waits for a JobMaster's answer.
+const JOB_MASTER_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Submits a job.
 #[derive(Message)]
@@ -98,6 +107,14 @@ struct JobRecord {
     ended: Option<Instant>,
     job_master: Option<Addr<JobMaster>>,
     waiters: Vec<oneshot::Sender<JobResult>>,
+    job_type: RuntimeMode,
+    /// Wall-clock times for status queries (durations use the monotonic instants above).
+    submitted_at: SystemTime,
+    modified_at: SystemTime,
+    failed_at: Option<SystemTime>,
+    /// The vertices, with the final subtask states once the JobMaster archived them.
+    vertices: Vec<VertexInfo>,
+    archived: bool,
 }
 
 impl JobRecord {
@@ -145,6 +162,8 @@ impl Handler<SubmitJob> for Dispatcher {
         let job_id = msg.job_id;
         tracing::info!(job_id = %job_id, job = %msg.job_graph.name, vertices = msg.job_graph.vertices.len(), "job submitted");
         let name = msg.job_graph.name.clone();
+        let job_type = msg.job_graph.runtime_mode;
+        let vertices = VertexInfo::from_job_graph(&msg.job_graph);
         let jm = JobMaster::new(
             job_id,
             Arc::new(msg.job_graph),
@@ -164,6 +183,12 @@ impl Handler<SubmitJob> for Dispatcher {
                 ended: None,
                 job_master: Some(jm),
                 waiters: Vec::new(),
+                job_type,
+                submitted_at: SystemTime::now(),
+                modified_at: SystemTime::now(),
+                failed_at: None,
+                vertices,
+                archived: false,
             },
         );
         Ok(job_id)
@@ -193,7 +218,11 @@ impl Handler<JobStatusChanged> for Dispatcher {
             return;
         };
         rec.status = msg.status;
+        rec.modified_at = SystemTime::now();
         if msg.failure.is_some() {
+            if rec.failure.is_none() {
+                rec.failed_at = Some(rec.modified_at);
+            }
             rec.failure = msg.failure;
         }
         if !msg.status.is_terminal() {
@@ -285,6 +314,151 @@ impl Handler<ToJobMaster> for Dispatcher {
                 }
             }
             (None, ToJobMaster::Update(_)) => {}
+        }
+    }
+}
+
+/// Asks for one job's details: status, times, failure cause and per-vertex subtask states.
+#[derive(Message)]
+#[rtype(result = "Result<JobInfo, ClusterError>")]
+pub struct RequestJobDetails {
+    /// The job.
+    pub job_id: JobId,
+}
+
+/// Asks for the details of every job the Dispatcher knows (running ones and its history),
+/// newest first.
+#[derive(Message)]
+#[rtype(result = "Vec<JobInfo>")]
+pub struct RequestJobsOverview;
+
+/// A JobMaster hands over its job's final subtask states as the job ends, so that status
+/// queries can show them after the JobMaster has stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ArchiveJobDetails {
+    /// The job.
+    pub job_id: JobId,
+    /// Its final details.
+    pub details: JobDetails,
+}
+
+impl JobRecord {
+    fn info(&self, job_id: JobId) -> JobInfo {
+        let duration = self
+            .ended
+            .unwrap_or_else(Instant::now)
+            .duration_since(self.started);
+        JobInfo {
+            job_id,
+            name: self.name.clone(),
+            job_type: self.job_type,
+            status: self.status,
+            failure: self.failure.clone(),
+            failure_time: self.failed_at,
+            start_time: self.submitted_at,
+            // From the monotonic clock, so that a wall clock step never makes it precede
+            // the start.
+            end_time: self.ended.map(|_| {
+                self.submitted_at
+                    .checked_add(duration)
+                    .unwrap_or(self.submitted_at)
+            }),
+            last_modification: self.modified_at,
+            duration,
+            vertices: self.vertices.clone(),
+        }
+    }
+
+    /// The JobMaster to ask for live subtask states: only until the job's states are archived.
+    fn live_job_master(&self) -> Option<Addr<JobMaster>> {
+        if self.archived {
+            None
+        } else {
+            self.job_master.clone()
+        }
+    }
+}
+
+impl Dispatcher {
+    /// Completes a job's details after its JobMaster answered (or not). The record is read
+    /// again, since the job may have ended meanwhile; its archived final states win over the
+    /// JobMaster's live ones.
+    fn complete(&self, info: JobInfo, live: Option<JobDetails>) -> JobInfo {
+        let (mut info, archived) = match self.jobs.get(&info.job_id) {
+            Some(rec) => (rec.info(info.job_id), rec.archived),
+            None => (info, false),
+        };
+        if let (Some(live), false) = (live, archived) {
+            info.apply_states(&live.vertices);
+        }
+        info
+    }
+}
+
+async fn query_live(job_master: Option<Addr<JobMaster>>) -> Option<JobDetails> {
+    job_master?
+        .send(RequestJobMasterDetails)
+        .timeout(JOB_MASTER_QUERY_TIMEOUT)
+        .await
+        .ok()
+}
+
+impl Handler<RequestJobDetails> for Dispatcher {
+    type Result = ResponseActFuture<Self, Result<JobInfo, ClusterError>>;
+
+    fn handle(&mut self, msg: RequestJobDetails, _ctx: &mut Self::Context) -> Self::Result {
+        let job_id = msg.job_id;
+        let Some(rec) = self.jobs.get(&job_id) else {
+            return Box::pin(actix::fut::ready(Err(ClusterError::JobNotFound(job_id))));
+        };
+        let info = rec.info(job_id);
+        Box::pin(
+            query_live(rec.live_job_master())
+                .into_actor(self)
+                .map(move |live, act, _| Ok(act.complete(info, live))),
+        )
+    }
+}
+
+impl Handler<RequestJobsOverview> for Dispatcher {
+    type Result = ResponseActFuture<Self, Vec<JobInfo>>;
+
+    fn handle(&mut self, _: RequestJobsOverview, _ctx: &mut Self::Context) -> Self::Result {
+        let pending: Vec<(JobInfo, Option<Addr<JobMaster>>)> = self
+            .jobs
+            .iter()
+            .map(|(id, r)| (r.info(*id), r.live_job_master()))
+            .collect();
+        let queries = async move {
+            let mut answered = Vec::with_capacity(pending.len());
+            for (info, jm) in pending {
+                answered.push((info, query_live(jm).await));
+            }
+            answered
+        };
+        Box::pin(queries.into_actor(self).map(|answered, act, _| {
+            let mut list: Vec<JobInfo> = answered
+                .into_iter()
+                .map(|(info, live)| act.complete(info, live))
+                .collect();
+            list.sort_by(|a, b| {
+                b.start_time
+                    .cmp(&a.start_time)
+                    .then_with(|| a.job_id.cmp(&b.job_id))
+            });
+            list
+        }))
+    }
+}
+
+impl Handler<ArchiveJobDetails> for Dispatcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: ArchiveJobDetails, _ctx: &mut Self::Context) {
+        if let Some(rec) = self.jobs.get_mut(&msg.job_id) {
+            crate::actors::job_info::apply_states(&mut rec.vertices, &msg.details.vertices);
+            rec.archived = true;
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::dispatcher::{Dispatcher, JobStatusChanged};
+use crate::actors::dispatcher::{ArchiveJobDetails, Dispatcher, JobStatusChanged};
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
 use crate::actors::task_manager::UpdateTaskExecutionState;
@@ -277,6 +277,7 @@ impl JobMaster {
             JobStatus::Cancelling if self.graph.all_terminal() => JobStatus::Canceled,
             _ => return,
         };
+        self.archive(end);
         self.set_status(end);
         self.release(ctx);
     }
@@ -436,5 +437,25 @@ impl Handler<TaskManagerLost> for JobMaster {
                 ctx,
             );
         }
+    }
+}
+
+impl JobMaster {
+    /// Hands the job's final subtask states to the Dispatcher, which answers status queries
+    /// from them once this JobMaster has stopped. Sent before the terminal status, so that a
+    /// query never sees the job ended without them.
+    fn archive(&self, status: JobStatus) {
+        self.dispatcher.do_send(ArchiveJobDetails {
+            job_id: self.job_id,
+            details: JobDetails {
+                status,
+                vertices: self
+                    .graph
+                    .vertices
+                    .iter()
+                    .map(|v| (v.name.clone(), v.subtasks.iter().map(|s| s.state).collect()))
+                    .collect(),
+            },
+        });
     }
 }

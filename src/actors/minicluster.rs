@@ -114,6 +114,11 @@ impl MiniCluster {
         &self.dispatcher
     }
 
+    /// The ResourceManager.
+    pub fn resource_manager(&self) -> &Addr<ResourceManager> {
+        &self.resource_manager
+    }
+
     /// The in-process transport (its table empties as jobs end).
     pub fn transport(&self) -> &LocalTransport {
         &self.transport

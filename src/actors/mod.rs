@@ -13,6 +13,7 @@
 pub mod dispatcher;
 pub mod error;
 pub mod gateway;
+pub mod job_info;
 pub mod job_master;
 pub mod minicluster;
 pub mod resource_manager;

@@ -1,13 +1,13 @@
 //! The ResourceManager actor: the TaskManager registry and the slot table.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_master::{JobMaster, TaskManagerLost};
-use crate::actors::slot_table::{SlotGrant, SlotTable};
+use crate::actors::slot_table::{SlotGrant, SlotTable, TaskManagerSlots};
 use crate::ids::{AllocationId, JobId, TaskManagerId};
 use crate::net::rpc::{Reply, Request};
 
@@ -99,6 +99,7 @@ pub struct ResourceManager {
     id: String,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
+    registered_at: HashMap<TaskManagerId, SystemTime>,
 }
 
 impl Default for ResourceManager {
@@ -122,6 +123,7 @@ impl ResourceManager {
             task_managers: HashMap::new(),
             job_masters: HashMap::new(),
             pending: VecDeque::new(),
+            registered_at: HashMap::new(),
             id: format!("resourcemanager-{:08x}", crate::util::random_u64() as u32),
             heartbeat_interval: interval,
             heartbeat_timeout: timeout,
@@ -253,6 +255,7 @@ impl Handler<RegisterTaskManager> for ResourceManager {
         }
         tracing::info!(task_manager = %msg.id, slots = msg.slots, "TaskManager registered");
         self.table.register(msg.id.clone(), msg.slots);
+        self.registered_at.insert(msg.id.clone(), SystemTime::now());
         self.task_managers.insert(
             msg.id,
             Registered {
@@ -345,5 +348,43 @@ impl Handler<TaskManagerDisconnected> for ResourceManager {
         if current == Some(msg.connection) {
             self.lose(&msg.id, &format!("its connection closed ({})", msg.reason));
         }
+    }
+}
+
+/// Asks for every registered TaskManager and its slots.
+#[derive(Message)]
+#[rtype(result = "Vec<TaskManagerInfo>")]
+pub struct RequestTaskManagers;
+
+/// One registered TaskManager, for status queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskManagerInfo {
+    /// Its id, slot count and allocated slots.
+    pub slots: TaskManagerSlots,
+    /// When it (last) registered.
+    pub registered_at: SystemTime,
+}
+
+impl Handler<RequestTaskManagers> for ResourceManager {
+    type Result = MessageResult<RequestTaskManagers>;
+
+    fn handle(&mut self, _: RequestTaskManagers, _ctx: &mut Self::Context) -> Self::Result {
+        let slots = self.table.task_manager_slots();
+        // TaskManagers that left the slot table leave this map too, so it stays bounded.
+        self.registered_at
+            .retain(|id, _| slots.iter().any(|s| &s.id == id));
+        MessageResult(
+            slots
+                .into_iter()
+                .map(|s| TaskManagerInfo {
+                    registered_at: self
+                        .registered_at
+                        .get(&s.id)
+                        .copied()
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                    slots: s,
+                })
+                .collect(),
+        )
     }
 }

@@ -127,6 +127,39 @@ impl SlotTable {
     }
 }
 
+/// One TaskManager's slots, for status queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskManagerSlots {
+    /// The TaskManager.
+    pub id: TaskManagerId,
+    /// Its slots.
+    pub total: usize,
+    /// Its free slots.
+    pub free: usize,
+    /// The job of each allocated slot, by slot index.
+    pub allocated: Vec<(usize, JobId)>,
+}
+
+impl SlotTable {
+    /// Every TaskManager's slots, in registration order.
+    pub fn task_manager_slots(&self) -> Vec<TaskManagerSlots> {
+        self.tms
+            .iter()
+            .map(|t| TaskManagerSlots {
+                id: t.id.clone(),
+                total: t.slots.len(),
+                free: t.free(),
+                allocated: t
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.map(|(_, job)| (i, job)))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +185,21 @@ mod tests {
         assert!(!t.free_allocation(g[0].allocation));
         assert_eq!(t.free_job(job), 2);
         assert_eq!(t.free(), 6);
+    }
+
+    #[test]
+    fn per_task_manager_view_shows_allocations() {
+        let mut t = SlotTable::default();
+        t.register(tm("a"), 2);
+        t.register(tm("b"), 2);
+        t.allocate(JobId(3), 3).expect("three slots");
+        let view = t.task_manager_slots();
+        assert_eq!(view.len(), 2);
+        assert_eq!(view[0].id, tm("a"));
+        assert_eq!((view[0].total, view[0].free), (2, 0));
+        assert_eq!(view[0].allocated, vec![(0, JobId(3)), (1, JobId(3))]);
+        assert_eq!((view[1].total, view[1].free), (2, 1));
+        assert_eq!(view[1].allocated, vec![(0, JobId(3))]);
     }
 
     #[test]

@@ -185,8 +185,10 @@ impl TaskManager {
         setup: RemoteSetup,
         config: RuntimeConfig,
     ) -> Self {
+        // One table for this process: remote partition requests are matched against the same
+        // producers the local subtasks register in.
         let network = NetworkEnvironment {
-            local: crate::net::LocalTransport::default(),
+            local: setup.network.local().clone(),
             remote: Some(setup.network.clone()),
         };
         Self::build(id, slots, None, resolver, network, config, Some(setup))

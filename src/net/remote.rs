@@ -138,6 +138,11 @@ impl RemoteNetwork {
         }
     }
 
+    /// The in-process transport its remote consumers are matched against (the TaskManager's).
+    pub fn local(&self) -> &LocalTransport {
+        &self.local
+    }
+
     /// The endpoint.
     pub fn node(&self) -> &QuicNode {
         &self.node
@@ -185,6 +190,7 @@ impl RemoteNetwork {
                     cause: format!("remote channel from {node} ({addr}): {cause}"),
                 })
             };
+            tracing::debug!(%node, %addr, ?channel, "requesting a remote subpartition");
             let peer = match net.peer_for(&node, addr).await {
                 Ok(p) => p,
                 Err(e) => return fail(e.to_string()),
@@ -208,6 +214,7 @@ impl RemoteNetwork {
 
     /// Serves a consumer's request for a subpartition produced in this process.
     pub fn serve_partition(&self, req: PartitionRequest, send: SendStream, recv: RecvStream) {
+        tracing::debug!(partition = ?req.partition, subpartition = req.subpartition, "serving a remote subpartition");
         let cap = (self.config.exclusive_credits + self.config.floating_credits) as usize + 2;
         let (frames, rx) = mpsc::channel::<Vec<u8>>(cap);
         let (connected_tx, connected_rx) = oneshot::channel();
@@ -274,6 +281,7 @@ async fn receive(
             other => return Err(format!("unknown data frame kind {other}")),
         };
         let end = matches!(element, StreamElement::EndOfPartition);
+        tracing::trace!(?channel, kind, backlog, "remote element received");
         // Sent only against credit, so the consumer's mailbox holds at most its credits.
         consumer.do_send(DeliverElement {
             channel,
@@ -303,6 +311,7 @@ async fn receive_credits(
     let Ok((producer, writer)) = connected.await else {
         return;
     };
+    tracing::trace!(subpartition, "remote consumer connected to its producer");
     loop {
         match read_frame(&mut recv, 4).await {
             Ok(Some(f)) if f.len() == 4 => producer.do_send(AddCredit {

@@ -1,2 +1,190 @@
-//! The JobManager's REST API (Flink-compatible paths where sensible). Not built yet: jobs are
-//! submitted in process through the Dispatcher actor, as the CLI's `run --local` does.
+//! The JobManager's REST API: an actix-web server in front of the Dispatcher and the
+//! ResourceManager, with Flink's paths and JSON shapes where Rill has the same thing, and a
+//! blocking client for the CLI.
+//!
+//! | method and path | answer |
+//! |---|---|
+//! | `GET /overview` | TaskManagers, slots, jobs per status, `rill-version` |
+//! | `GET /taskmanagers`, `GET /taskmanagers/{id}` | TaskManagers, their slots and allocations |
+//! | `GET /jobs` | `{"jobs": [{"id", "status"}]}` |
+//! | `GET /jobs/overview` | every job with times and subtask counts, newest first |
+//! | `GET /jobs/{id}` | one job: status, times, `failure`, vertices with subtask counts |
+//! | `GET /jobs/{id}/exceptions` | the failure as Flink's `root-exception` |
+//! | `PATCH /jobs/{id}?mode=cancel` | 202 `{}`: cancellation under way (409 if already ended) |
+//! | `POST /jobs` | `{"job", "args", "parallelism"}` → 202 `{"jobid", "jobUrl"}` |
+//!
+//! ## Errors
+//! Every error is JSON `{"errors": [message]}`: 400 for a body, query or id that does not parse
+//! and for a job that cannot be built (unknown job, bad arguments, missing input file), 404 for
+//! an unknown job, TaskManager or path, 405 for a wrong method, 409 for cancelling an ended job,
+//! 413 for a body over [`MAX_BODY_BYTES`], and 503 only when an actor is not running or does not
+//! answer.
+//!
+//! ## Bounds
+//! The server runs [`WORKERS`] worker threads with at most [`MAX_CONNECTIONS_PER_WORKER`]
+//! connections each and a listen backlog of [`BACKLOG`]; a request whose head does not arrive
+//! within [`REQUEST_HEAD_TIMEOUT`] is dropped, and every wait on an actor is bounded.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::{web, App, HttpServer};
+
+use crate::actors::dispatcher::{Dispatcher, SubmitJob};
+use crate::actors::resource_manager::ResourceManager;
+use crate::graph::deployment::PlanRef;
+use crate::graph::JobGraph;
+use crate::ids::JobId;
+use crate::jobs::JobRegistry;
+
+pub mod client;
+pub mod error;
+pub mod handlers;
+pub mod model;
+
+pub use client::{ClientError, RestClient};
+pub use error::RestError;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Worker threads serving requests.
+pub const WORKERS: usize = 2;
+/// Open connections per worker.
+pub const MAX_CONNECTIONS_PER_WORKER: usize = 256;
+/// Connections waiting to be accepted.
+pub const BACKLOG: u32 = 128;
+/// How long a client may take to send a request's head.
+pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the REST API talks to: the JobManager's actors and the jobs it can build. A
+/// `rill local` mini cluster and a standalone JobManager make it from their own actors.
+#[derive(Clone)]
+pub struct RestHandle {
+    dispatcher: Addr<Dispatcher>,
+    resource_manager: Addr<ResourceManager>,
+    registry: Arc<JobRegistry>,
+    default_parallelism: usize,
+}
+
+impl RestHandle {
+    /// A handle on these actors; jobs are built from `registry` with the cluster's
+    /// `default_parallelism`.
+    pub fn new(
+        dispatcher: Addr<Dispatcher>,
+        resource_manager: Addr<ResourceManager>,
+        registry: Arc<JobRegistry>,
+        default_parallelism: usize,
+    ) -> Self {
+        Self {
+            dispatcher,
+            resource_manager,
+            registry,
+            default_parallelism: default_parallelism.max(1),
+        }
+    }
+
+    /// Builds the registered job a submission names and hands it to the Dispatcher.
+    pub async fn submit(&self, req: &model::SubmitJobRequest) -> Result<JobId, RestError> {
+        if req.parallelism == Some(0) {
+            return Err(RestError::InvalidParameter {
+                what: "parallelism",
+                value: "0".into(),
+                reason: "it must be at least 1",
+            });
+        }
+        let job_id = JobId::generate();
+        let (job_graph, plan) = {
+            let sg = self.registry.build(
+                &req.job,
+                &req.args,
+                req.parallelism,
+                self.default_parallelism,
+            )?;
+            let job_graph = JobGraph::from_stream_graph(&sg);
+            let plan = PlanRef {
+                job_id,
+                registered: Some(req.job.clone()),
+                args: req.args.clone(),
+                parallelism: req.parallelism,
+                fingerprint: job_graph.fingerprint.clone(),
+            };
+            (job_graph, plan)
+        };
+        tracing::info!(job_id = %job_id, job = %req.job, "job submitted over REST");
+        let submit = SubmitJob {
+            job_id,
+            job_graph,
+            plan,
+        };
+        Ok(handlers::ask(&self.dispatcher, submit, "dispatcher").await??)
+    }
+}
+
+/// Registers the endpoints, their extractor settings and the JSON 404/405 answers on an app.
+pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
+    use handlers::*;
+    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+    cfg.app_data(handle)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_BODY_BYTES)
+                .content_type_required(false)
+                .content_type(|_| true)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .service(resource("/overview").route(web::get().to(overview)))
+        .service(resource("/taskmanagers").route(web::get().to(taskmanagers)))
+        .service(resource("/taskmanagers/{id}").route(web::get().to(taskmanager)))
+        .service(
+            resource("/jobs")
+                .route(web::get().to(jobs))
+                .route(web::post().to(submit_job)),
+        )
+        .service(resource("/jobs/overview").route(web::get().to(jobs_overview)))
+        .service(
+            resource("/jobs/{id}")
+                .route(web::get().to(job))
+                .route(web::patch().to(cancel_job)),
+        )
+        .service(resource("/jobs/{id}/exceptions").route(web::get().to(job_exceptions)))
+        .default_service(web::to(not_found));
+}
+
+/// Starts the REST server on `bind` (port 0 picks a free port) and returns it with the address
+/// it listens on. Call it inside an actix System; the server runs once the returned
+/// [`Server`](actix_web::dev::Server) is spawned or awaited, and stops through its
+/// [`handle`](actix_web::dev::Server::handle) (it ignores signals: its owner decides).
+pub fn serve(
+    bind: SocketAddr,
+    handle: RestHandle,
+) -> io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let data = web::Data::new(handle);
+    let server = HttpServer::new(move || {
+        let data = data.clone();
+        App::new()
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .configure(move |cfg| configure(cfg, data))
+    })
+    .workers(WORKERS)
+    .max_connections(MAX_CONNECTIONS_PER_WORKER)
+    .backlog(BACKLOG)
+    .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(bind)?;
+    let addr = server.addrs().into_iter().next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "the REST server bound no address",
+        )
+    })?;
+    tracing::info!(%addr, "REST API listening");
+    Ok((server.run(), addr))
+}

@@ -88,3 +88,78 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
+
+/// An HTTP answer: status and JSON body.
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The body, parsed as JSON (every answer of the REST API is JSON).
+    pub json: serde_json::Value,
+}
+
+/// Sends `method url` with an optional JSON `body`, with a 10 s limit; panics if there is no
+/// HTTP answer or the answer is not JSON.
+pub fn http(method: &str, url: &str, body: Option<&str>) -> HttpAnswer {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let req = agent.request(method, url);
+    let res = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let resp = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: no answer: {e}"),
+    };
+    let status = resp.status();
+    let content_type = resp.content_type().to_string();
+    let text = resp.into_string().expect("a body");
+    assert_eq!(
+        content_type, "application/json",
+        "{method} {url} -> {status}: {text}"
+    );
+    let json = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{method} {url} -> {status}: not JSON ({e}): {text}"));
+    HttpAnswer { status, json }
+}
+
+/// `GET url`, asserting 200.
+pub fn get_ok(url: &str) -> serde_json::Value {
+    let a = http("GET", url, None);
+    assert_eq!(a.status, 200, "GET {url}: {}", a.json);
+    a.json
+}
+
+/// Asserts a JSON error: `status` and `{"errors": [..]}` whose first message contains `needle`.
+pub fn assert_error(a: &HttpAnswer, status: u16, needle: &str) {
+    assert_eq!(a.status, status, "{}", a.json);
+    let errors = a.json["errors"].as_array().expect("an errors array");
+    let first = errors
+        .first()
+        .and_then(|e| e.as_str())
+        .expect("an error message");
+    assert!(first.contains(needle), "{first:?} lacks {needle:?}");
+}
+
+/// Polls `GET {base}/jobs/{id}` until `done` holds for its body, failing after `limit`.
+pub fn wait_for_job(
+    base: &str,
+    id: &str,
+    limit: Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let j = get_ok(&format!("{base}/jobs/{id}"));
+        if done(&j) {
+            return j;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "job {id} not there after {limit:?}: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,188 @@
+//! What status queries learn about a job: the Dispatcher's [`JobInfo`] (Flink's
+//! `JobDetailsInfo`) with one [`VertexInfo`] per JobVertex, and Flink's rule for a vertex's
+//! aggregate state.
+//!
+//! ## Where the subtask states come from
+//! While a job runs its JobMaster owns the ExecutionGraph, so the Dispatcher asks it; when the
+//! job ends the JobMaster hands its final subtask states to the Dispatcher
+//! ([`ArchiveJobDetails`](crate::actors::dispatcher::ArchiveJobDetails)) before it stops, and the
+//! Dispatcher answers from those for as long as it keeps the job in its history.
+
+use std::time::{Duration, SystemTime};
+
+use crate::api::RuntimeMode;
+use crate::graph::{ExecutionState, JobGraph, JobStatus};
+use crate::ids::{JobId, VertexId};
+
+/// One JobVertex as status queries show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VertexInfo {
+    /// The vertex.
+    pub id: VertexId,
+    /// Its chained operators' names.
+    pub name: String,
+    /// Its parallelism.
+    pub parallelism: usize,
+    /// Its max parallelism.
+    pub max_parallelism: usize,
+    /// Its subtasks' states, by subtask index.
+    pub subtasks: Vec<ExecutionState>,
+}
+
+impl VertexInfo {
+    /// The vertices of `graph`, every subtask CREATED.
+    pub fn from_job_graph(graph: &JobGraph) -> Vec<VertexInfo> {
+        graph
+            .vertices
+            .iter()
+            .map(|v| VertexInfo {
+                id: v.id,
+                name: v.name.clone(),
+                parallelism: v.parallelism,
+                max_parallelism: v.max_parallelism,
+                subtasks: vec![ExecutionState::Created; v.parallelism],
+            })
+            .collect()
+    }
+
+    /// How many subtasks are in `state`.
+    pub fn count(&self, state: ExecutionState) -> usize {
+        self.subtasks.iter().filter(|s| **s == state).count()
+    }
+
+    /// The vertex's state as Flink aggregates it: any failed subtask makes it FAILED, then
+    /// CANCELING, CANCELED, INITIALIZING and RUNNING win in that order; it is FINISHED only when
+    /// every subtask finished (RUNNING while some still run), and CREATED, SCHEDULED or
+    /// DEPLOYING when no subtask got further (the furthest of those).
+    pub fn state(&self) -> ExecutionState {
+        use ExecutionState::*;
+        for s in [Failed, Canceling, Canceled, Initializing, Running] {
+            if self.count(s) > 0 {
+                return s;
+            }
+        }
+        let finished = self.count(Finished);
+        if finished > 0 {
+            return if finished == self.subtasks.len() {
+                Finished
+            } else {
+                Running
+            };
+        }
+        for s in [Deploying, Scheduled] {
+            if self.count(s) > 0 {
+                return s;
+            }
+        }
+        Created
+    }
+}
+
+/// A job as status queries show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    /// The job.
+    pub job_id: JobId,
+    /// Its name.
+    pub name: String,
+    /// Streaming or batch.
+    pub job_type: RuntimeMode,
+    /// Its status.
+    pub status: JobStatus,
+    /// The first failure's cause, for a failing or failed job.
+    pub failure: Option<String>,
+    /// When the failure was reported.
+    pub failure_time: Option<SystemTime>,
+    /// When it was submitted.
+    pub start_time: SystemTime,
+    /// When it reached a terminal status.
+    pub end_time: Option<SystemTime>,
+    /// When its status last changed.
+    pub last_modification: SystemTime,
+    /// How long it has run (until now, or until its end).
+    pub duration: Duration,
+    /// Its vertices in topological order.
+    pub vertices: Vec<VertexInfo>,
+}
+
+impl JobInfo {
+    /// Subtasks in `state` over all vertices.
+    pub fn count(&self, state: ExecutionState) -> usize {
+        self.vertices.iter().map(|v| v.count(state)).sum()
+    }
+
+    /// Subtasks in all.
+    pub fn total_subtasks(&self) -> usize {
+        self.vertices.iter().map(|v| v.subtasks.len()).sum()
+    }
+
+    /// Sets every vertex's subtask states from `states` (name and states per vertex, in the
+    /// vertices' order, as the JobMaster reports them). A vertex the report lacks, or one
+    /// whose report has the wrong number of subtasks, keeps its states.
+    pub fn apply_states(&mut self, states: &[(String, Vec<ExecutionState>)]) {
+        apply_states(&mut self.vertices, states);
+    }
+}
+
+/// Sets `vertices`' subtask states from a JobMaster's report (see [`JobInfo::apply_states`]).
+pub fn apply_states(vertices: &mut [VertexInfo], states: &[(String, Vec<ExecutionState>)]) {
+    for (v, (_, s)) in vertices.iter_mut().zip(states) {
+        if s.len() == v.subtasks.len() {
+            v.subtasks.clone_from(s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ExecutionState::*;
+
+    fn vertex(subtasks: &[ExecutionState]) -> VertexInfo {
+        VertexInfo {
+            id: VertexId(1),
+            name: "v".into(),
+            parallelism: subtasks.len(),
+            max_parallelism: 128,
+            subtasks: subtasks.to_vec(),
+        }
+    }
+
+    #[test]
+    fn aggregate_state_follows_flinks_precedence() {
+        assert_eq!(vertex(&[Running, Failed, Finished]).state(), Failed);
+        assert_eq!(vertex(&[Canceled, Canceling]).state(), Canceling);
+        assert_eq!(vertex(&[Canceled, Finished]).state(), Canceled);
+        assert_eq!(vertex(&[Running, Deploying]).state(), Running);
+        assert_eq!(vertex(&[Finished, Finished]).state(), Finished);
+        assert_eq!(vertex(&[Finished, Deploying]).state(), Running);
+        assert_eq!(vertex(&[Created, Scheduled]).state(), Scheduled);
+        assert_eq!(vertex(&[Created, Deploying]).state(), Deploying);
+        assert_eq!(vertex(&[Created]).state(), Created);
+    }
+
+    #[test]
+    fn reported_states_apply_only_where_the_shape_matches() {
+        let mut info = JobInfo {
+            job_id: JobId(1),
+            name: "j".into(),
+            job_type: RuntimeMode::Streaming,
+            status: JobStatus::Running,
+            failure: None,
+            failure_time: None,
+            start_time: SystemTime::UNIX_EPOCH,
+            end_time: None,
+            last_modification: SystemTime::UNIX_EPOCH,
+            duration: Duration::ZERO,
+            vertices: vec![vertex(&[Created, Created]), vertex(&[Created])],
+        };
+        info.apply_states(&[
+            ("a".into(), vec![Running, Finished]),
+            ("b".into(), vec![Running, Running]),
+        ]);
+        assert_eq!(info.vertices[0].subtasks, [Running, Finished]);
+        assert_eq!(info.vertices[1].subtasks, [Created], "wrong shape ignored");
+        assert_eq!(info.count(Running), 1);
+        assert_eq!(info.total_subtasks(), 3);
+    }
+}

@@ -1,0 +1,98 @@
+//! Bodies about the cluster: `/overview` and `/taskmanagers`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actors::resource_manager::TaskManagerInfo;
+use crate::rest::model::epoch_millis;
+
+/// `GET /overview`: the cluster at a glance.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct ClusterOverview {
+    /// Registered TaskManagers.
+    pub taskmanagers: usize,
+    /// Slots in all.
+    pub slots_total: usize,
+    /// Free slots.
+    pub slots_available: usize,
+    /// Jobs not yet in a globally terminal status.
+    pub jobs_running: usize,
+    /// FINISHED jobs.
+    pub jobs_finished: usize,
+    /// CANCELED jobs.
+    pub jobs_cancelled: usize,
+    /// FAILED jobs.
+    pub jobs_failed: usize,
+    /// Rill's version (where Flink has `flink-version`).
+    pub rill_version: String,
+}
+
+/// One TaskManager in `GET /taskmanagers`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskManagerEntry {
+    /// Its id.
+    pub id: String,
+    /// Its slots.
+    pub slots_number: usize,
+    /// Its free slots.
+    pub free_slots: usize,
+    /// When it registered (ms since the epoch).
+    pub registration_time: i64,
+}
+
+impl From<&TaskManagerInfo> for TaskManagerEntry {
+    fn from(t: &TaskManagerInfo) -> Self {
+        Self {
+            id: t.slots.id.to_string(),
+            slots_number: t.slots.total,
+            free_slots: t.slots.free,
+            registration_time: epoch_millis(t.registered_at),
+        }
+    }
+}
+
+/// `GET /taskmanagers`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TaskManagerList {
+    /// Every registered TaskManager.
+    pub taskmanagers: Vec<TaskManagerEntry>,
+}
+
+/// An allocated slot in `GET /taskmanagers/{id}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocatedSlot {
+    /// The slot's index on its TaskManager.
+    pub slot_index: usize,
+    /// The job it is allocated to.
+    pub job_id: String,
+}
+
+/// `GET /taskmanagers/{id}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskManagerDetail {
+    /// What the list shows.
+    #[serde(flatten)]
+    pub entry: TaskManagerEntry,
+    /// Its allocated slots.
+    pub allocated_slots: Vec<AllocatedSlot>,
+}
+
+impl From<&TaskManagerInfo> for TaskManagerDetail {
+    fn from(t: &TaskManagerInfo) -> Self {
+        Self {
+            entry: t.into(),
+            allocated_slots: t
+                .slots
+                .allocated
+                .iter()
+                .map(|(slot, job)| AllocatedSlot {
+                    slot_index: *slot,
+                    job_id: job.to_string(),
+                })
+                .collect(),
+        }
+    }
+}

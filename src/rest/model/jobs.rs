@@ -1,0 +1,403 @@
+//! Bodies about jobs: `/jobs`, `/jobs/overview`, `/jobs/{id}` and `/jobs/{id}/exceptions`.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::actors::job_info::{JobInfo, VertexInfo};
+use crate::api::RuntimeMode;
+use crate::graph::{ExecutionState, JobStatus};
+use crate::rest::model::epoch_millis;
+
+fn millis_or_unset(t: Option<SystemTime>) -> i64 {
+    t.map_or(-1, epoch_millis)
+}
+
+/// A job's duration in ms: `end-time - start-time` once it ended (as Flink defines it), else
+/// how long it has run so far.
+fn duration_millis(j: &JobInfo) -> i64 {
+    match j.end_time {
+        Some(end) => epoch_millis(end) - epoch_millis(j.start_time),
+        None => i64::try_from(j.duration.as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// One job in `GET /jobs`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct JobIdWithStatus {
+    /// The job's id.
+    pub id: String,
+    /// Its status.
+    pub status: JobStatus,
+}
+
+/// `GET /jobs`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct JobIdsWithStatus {
+    /// Every job.
+    pub jobs: Vec<JobIdWithStatus>,
+}
+
+fn counts(states: impl Iterator<Item = ExecutionState>) -> StateCounts {
+    let mut c = StateCounts::default();
+    for s in states {
+        let n = match s {
+            ExecutionState::Created => &mut c.created,
+            ExecutionState::Scheduled => &mut c.scheduled,
+            ExecutionState::Deploying => &mut c.deploying,
+            ExecutionState::Initializing => &mut c.initializing,
+            ExecutionState::Running => &mut c.running,
+            ExecutionState::Finished => &mut c.finished,
+            ExecutionState::Canceling => &mut c.canceling,
+            ExecutionState::Canceled => &mut c.canceled,
+            ExecutionState::Failed => &mut c.failed,
+        };
+        *n += 1;
+    }
+    c
+}
+
+/// Subtasks (or vertices) per state, under Flink's upper-case state names.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct StateCounts {
+    /// CREATED.
+    pub created: usize,
+    /// SCHEDULED.
+    pub scheduled: usize,
+    /// DEPLOYING.
+    pub deploying: usize,
+    /// INITIALIZING.
+    pub initializing: usize,
+    /// RUNNING.
+    pub running: usize,
+    /// FINISHED.
+    pub finished: usize,
+    /// CANCELING.
+    pub canceling: usize,
+    /// CANCELED.
+    pub canceled: usize,
+    /// FAILED.
+    pub failed: usize,
+}
+
+/// A job's subtasks per state in the jobs overview: lower-case names and the total.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// CREATED.
+    pub created: usize,
+    /// SCHEDULED.
+    pub scheduled: usize,
+    /// DEPLOYING.
+    pub deploying: usize,
+    /// INITIALIZING.
+    pub initializing: usize,
+    /// RUNNING.
+    pub running: usize,
+    /// FINISHED.
+    pub finished: usize,
+    /// CANCELING.
+    pub canceling: usize,
+    /// CANCELED.
+    pub canceled: usize,
+    /// FAILED.
+    pub failed: usize,
+    /// All subtasks.
+    pub total: usize,
+}
+
+impl From<StateCounts> for TaskCounts {
+    fn from(c: StateCounts) -> Self {
+        Self {
+            created: c.created,
+            scheduled: c.scheduled,
+            deploying: c.deploying,
+            initializing: c.initializing,
+            running: c.running,
+            finished: c.finished,
+            canceling: c.canceling,
+            canceled: c.canceled,
+            failed: c.failed,
+            total: c.created
+                + c.scheduled
+                + c.deploying
+                + c.initializing
+                + c.running
+                + c.finished
+                + c.canceling
+                + c.canceled
+                + c.failed,
+        }
+    }
+}
+
+/// One job in `GET /jobs/overview`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct JobOverviewEntry {
+    /// The job's id.
+    pub jid: String,
+    /// Its name.
+    pub name: String,
+    /// STREAMING or BATCH.
+    #[serde(rename = "jobType")]
+    pub job_type: RuntimeMode,
+    /// Its status.
+    pub state: JobStatus,
+    /// Submitted (ms since the epoch).
+    pub start_time: i64,
+    /// Ended (ms since the epoch), or -1.
+    pub end_time: i64,
+    /// Milliseconds it has run.
+    pub duration: i64,
+    /// Its status's last change (ms since the epoch).
+    pub last_modification: i64,
+    /// Its subtasks per state.
+    pub tasks: TaskCounts,
+}
+
+impl From<&JobInfo> for JobOverviewEntry {
+    fn from(j: &JobInfo) -> Self {
+        Self {
+            jid: j.job_id.to_string(),
+            name: j.name.clone(),
+            job_type: j.job_type,
+            state: j.status,
+            start_time: epoch_millis(j.start_time),
+            end_time: millis_or_unset(j.end_time),
+            duration: duration_millis(j),
+            last_modification: epoch_millis(j.last_modification),
+            tasks: counts(j.vertices.iter().flat_map(|v| v.subtasks.iter().copied())).into(),
+        }
+    }
+}
+
+/// `GET /jobs/overview`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct JobsOverview {
+    /// Every job, newest first.
+    pub jobs: Vec<JobOverviewEntry>,
+}
+
+/// One vertex in `GET /jobs/{id}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct JobVertexDetails {
+    /// The vertex's id.
+    pub id: String,
+    /// Its chained operators' names.
+    pub name: String,
+    /// Its max parallelism.
+    #[serde(rename = "maxParallelism")]
+    pub max_parallelism: usize,
+    /// Its parallelism.
+    pub parallelism: usize,
+    /// Its subtasks' aggregate state.
+    pub status: ExecutionState,
+    /// Its subtasks per state.
+    pub tasks: StateCounts,
+}
+
+impl From<&VertexInfo> for JobVertexDetails {
+    fn from(v: &VertexInfo) -> Self {
+        Self {
+            id: v.id.to_string(),
+            name: v.name.clone(),
+            max_parallelism: v.max_parallelism,
+            parallelism: v.parallelism,
+            status: v.state(),
+            tasks: counts(v.subtasks.iter().copied()),
+        }
+    }
+}
+
+/// `GET /jobs/{id}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct JobDetailsInfo {
+    /// The job's id.
+    pub jid: String,
+    /// Its name.
+    pub name: String,
+    /// STREAMING or BATCH.
+    pub job_type: RuntimeMode,
+    /// Its status.
+    pub state: JobStatus,
+    /// Submitted (ms since the epoch).
+    pub start_time: i64,
+    /// Ended (ms since the epoch), or -1.
+    pub end_time: i64,
+    /// Milliseconds it has run.
+    pub duration: i64,
+    /// Its status's last change (ms since the epoch).
+    pub last_modification: i64,
+    /// The server's time of this answer (ms since the epoch).
+    pub now: i64,
+    /// The failure's cause for a failing or failed job, else null (Rill's addition).
+    pub failure: Option<String>,
+    /// Its vertices in topological order.
+    pub vertices: Vec<JobVertexDetails>,
+    /// Vertices per aggregate state.
+    pub status_counts: StateCounts,
+}
+
+impl JobDetailsInfo {
+    /// The details of `j` as of `now`.
+    pub fn new(j: &JobInfo, now: SystemTime) -> Self {
+        let vertices: Vec<JobVertexDetails> = j.vertices.iter().map(Into::into).collect();
+        Self {
+            jid: j.job_id.to_string(),
+            name: j.name.clone(),
+            job_type: j.job_type,
+            state: j.status,
+            start_time: epoch_millis(j.start_time),
+            end_time: millis_or_unset(j.end_time),
+            duration: duration_millis(j),
+            last_modification: epoch_millis(j.last_modification),
+            now: epoch_millis(now),
+            failure: j.failure.clone(),
+            status_counts: counts(vertices.iter().map(|v| v.status)),
+            vertices,
+        }
+    }
+}
+
+/// One entry of a job's exception history.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionHistoryEntry {
+    /// The kind of failure.
+    pub exception_name: String,
+    /// Its message (Rill has no stack traces to show).
+    pub stacktrace: String,
+    /// When it was reported (ms since the epoch).
+    pub timestamp: i64,
+}
+
+/// A job's failures, oldest first.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionHistory {
+    /// The failures.
+    pub entries: Vec<ExceptionHistoryEntry>,
+    /// Whether older ones were dropped.
+    pub truncated: bool,
+}
+
+/// `GET /jobs/{id}/exceptions`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct JobExceptions {
+    /// The failure's cause, or null.
+    #[serde(rename = "root-exception")]
+    pub root_exception: Option<String>,
+    /// When it was reported (ms since the epoch), or null.
+    pub timestamp: Option<i64>,
+    /// Whether exceptions were left out.
+    pub truncated: bool,
+    /// Every failure.
+    #[serde(rename = "exceptionHistory")]
+    pub exception_history: ExceptionHistory,
+}
+
+impl From<&JobInfo> for JobExceptions {
+    fn from(j: &JobInfo) -> Self {
+        let timestamp = j
+            .failure
+            .as_ref()
+            .map(|_| epoch_millis(j.failure_time.or(j.end_time).unwrap_or(j.last_modification)));
+        Self {
+            root_exception: j.failure.clone(),
+            timestamp,
+            truncated: false,
+            exception_history: ExceptionHistory {
+                entries: j
+                    .failure
+                    .iter()
+                    .map(|f| ExceptionHistoryEntry {
+                        exception_name: "JobFailure".into(),
+                        stacktrace: f.clone(),
+                        timestamp: timestamp.unwrap_or(0),
+                    })
+                    .collect(),
+                truncated: false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ids::{JobId, VertexId};
+
+    fn job() -> JobInfo {
+        use ExecutionState::*;
+        JobInfo {
+            job_id: JobId(0xab),
+            name: "j".into(),
+            job_type: RuntimeMode::Streaming,
+            status: JobStatus::Failed,
+            failure: Some("boom".into()),
+            failure_time: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(1500)),
+            start_time: SystemTime::UNIX_EPOCH + Duration::from_millis(1000),
+            end_time: None,
+            last_modification: SystemTime::UNIX_EPOCH + Duration::from_millis(1600),
+            duration: Duration::from_millis(600),
+            vertices: vec![
+                VertexInfo {
+                    id: VertexId(1),
+                    name: "Source".into(),
+                    parallelism: 2,
+                    max_parallelism: 128,
+                    subtasks: vec![Failed, Canceled],
+                },
+                VertexInfo {
+                    id: VertexId(2),
+                    name: "Sink".into(),
+                    parallelism: 1,
+                    max_parallelism: 128,
+                    subtasks: vec![Canceled],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn job_bodies_use_flinks_names_and_conventions() {
+        let j = job();
+        let overview = serde_json::to_value(JobOverviewEntry::from(&j)).expect("json");
+        assert_eq!(overview["jid"], format!("{:032x}", 0xab));
+        assert_eq!(overview["state"], "FAILED");
+        assert_eq!(overview["jobType"], "STREAMING");
+        assert_eq!(overview["start-time"], 1000);
+        assert_eq!(overview["end-time"], -1);
+        assert_eq!(overview["duration"], 600);
+        assert_eq!(overview["tasks"]["failed"], 1);
+        assert_eq!(overview["tasks"]["canceled"], 2);
+        assert_eq!(overview["tasks"]["total"], 3);
+
+        let details =
+            serde_json::to_value(JobDetailsInfo::new(&j, SystemTime::UNIX_EPOCH)).expect("json");
+        assert_eq!(details["failure"], "boom");
+        assert_eq!(details["vertices"][0]["status"], "FAILED");
+        assert_eq!(details["vertices"][0]["tasks"]["CANCELED"], 1);
+        assert_eq!(details["vertices"][1]["status"], "CANCELED");
+        assert_eq!(details["vertices"][1]["maxParallelism"], 128);
+        assert_eq!(details["status-counts"]["FAILED"], 1);
+        assert_eq!(details["status-counts"]["CANCELED"], 1);
+
+        let ex = serde_json::to_value(JobExceptions::from(&j)).expect("json");
+        assert_eq!(ex["root-exception"], "boom");
+        assert_eq!(ex["timestamp"], 1500);
+        assert_eq!(ex["exceptionHistory"]["entries"][0]["stacktrace"], "boom");
+    }
+
+    #[test]
+    fn bodies_round_trip_for_the_client() {
+        let j = job();
+        let d = JobDetailsInfo::new(&j, SystemTime::now());
+        let back: JobDetailsInfo =
+            serde_json::from_str(&serde_json::to_string(&d).expect("json")).expect("parse");
+        assert_eq!(back, d);
+    }
+}
