@@ -74,6 +74,9 @@ pub struct ConnectConsumer {
     pub credit: u32,
 }
 
+/// Where a remote channel learns its producer and writer once connected (taken once).
+pub type ProducerSlot = Arc<Mutex<Option<oneshot::Sender<(Addr<Subtask>, usize)>>>>;
+
 /// Where a partition request came from.
 #[derive(Clone)]
 pub enum ConsumerEnd {
@@ -84,7 +87,7 @@ pub enum ConsumerEnd {
         /// The stream's send queue.
         output: RemoteOutput,
         /// Told the producer and its writer once connected (taken once).
-        connected: Arc<Mutex<Option<oneshot::Sender<(Addr<Subtask>, usize)>>>>,
+        connected: ProducerSlot,
     },
 }
 
