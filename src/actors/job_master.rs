@@ -383,15 +383,7 @@ impl Handler<RequestJobDetails> for JobMaster {
     type Result = JobDetails;
 
     fn handle(&mut self, _: RequestJobDetails, _ctx: &mut Self::Context) -> Self::Result {
-        JobDetails {
-            status: self.graph.status(),
-            vertices: self
-                .graph
-                .vertices
-                .iter()
-                .map(|v| (v.name.clone(), v.subtasks.iter().map(|s| s.state).collect()))
-                .collect(),
-        }
+        self.details(self.graph.status())
     }
 }
 
@@ -423,9 +415,6 @@ impl Handler<TaskManagerLost> for JobMaster {
             })
             .map(|(_, _, x)| x.attempt)
             .collect();
-        if on_it.is_empty() && self.scheduled {
-            return;
-        }
         for attempt in on_it {
             self.on_update(
                 UpdateTaskExecutionState {
@@ -447,15 +436,20 @@ impl JobMaster {
     fn archive(&self, status: JobStatus) {
         self.dispatcher.do_send(ArchiveJobDetails {
             job_id: self.job_id,
-            details: JobDetails {
-                status,
-                vertices: self
-                    .graph
-                    .vertices
-                    .iter()
-                    .map(|v| (v.name.clone(), v.subtasks.iter().map(|s| s.state).collect()))
-                    .collect(),
-            },
+            details: self.details(status),
         });
+    }
+
+    /// The per-vertex subtask states, with `status` as the job's.
+    fn details(&self, status: JobStatus) -> JobDetails {
+        JobDetails {
+            status,
+            vertices: self
+                .graph
+                .vertices
+                .iter()
+                .map(|v| (v.name.clone(), v.subtasks.iter().map(|s| s.state).collect()))
+                .collect(),
+        }
     }
 }

@@ -87,6 +87,7 @@ struct Pending {
 struct Registered {
     gateway: TaskManagerGateway,
     last_seen: Instant,
+    registered_at: SystemTime,
 }
 
 /// Owns the TaskManager registry and the slot table; sends heartbeats to remote TaskManagers
@@ -99,7 +100,6 @@ pub struct ResourceManager {
     id: String,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
-    registered_at: HashMap<TaskManagerId, SystemTime>,
 }
 
 impl Default for ResourceManager {
@@ -123,7 +123,6 @@ impl ResourceManager {
             task_managers: HashMap::new(),
             job_masters: HashMap::new(),
             pending: VecDeque::new(),
-            registered_at: HashMap::new(),
             id: format!("resourcemanager-{:08x}", crate::util::random_u64() as u32),
             heartbeat_interval: interval,
             heartbeat_timeout: timeout,
@@ -197,7 +196,6 @@ impl ResourceManager {
             p.connection()
                 .close(crate::net::quic::close::LOST, b"declared lost");
         }
-        self.pending.retain(|p| p.job_master.connected());
         for job in self.table.unregister(id) {
             if let Some(jm) = self.job_masters.get(&job) {
                 jm.do_send(TaskManagerLost {
@@ -255,12 +253,12 @@ impl Handler<RegisterTaskManager> for ResourceManager {
         }
         tracing::info!(task_manager = %msg.id, slots = msg.slots, "TaskManager registered");
         self.table.register(msg.id.clone(), msg.slots);
-        self.registered_at.insert(msg.id.clone(), SystemTime::now());
         self.task_managers.insert(
             msg.id,
             Registered {
                 gateway: msg.address,
                 last_seen: Instant::now(),
+                registered_at: SystemTime::now(),
             },
         );
         self.serve_pending();
@@ -369,19 +367,15 @@ impl Handler<RequestTaskManagers> for ResourceManager {
     type Result = MessageResult<RequestTaskManagers>;
 
     fn handle(&mut self, _: RequestTaskManagers, _ctx: &mut Self::Context) -> Self::Result {
-        let slots = self.table.task_manager_slots();
-        // TaskManagers that left the slot table leave this map too, so it stays bounded.
-        self.registered_at
-            .retain(|id, _| slots.iter().any(|s| &s.id == id));
         MessageResult(
-            slots
+            self.table
+                .task_manager_slots()
                 .into_iter()
                 .map(|s| TaskManagerInfo {
                     registered_at: self
-                        .registered_at
+                        .task_managers
                         .get(&s.id)
-                        .copied()
-                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                        .map_or(SystemTime::UNIX_EPOCH, |r| r.registered_at),
                     slots: s,
                 })
                 .collect(),

@@ -281,7 +281,6 @@ async fn receive(
             other => return Err(format!("unknown data frame kind {other}")),
         };
         let end = matches!(element, StreamElement::EndOfPartition);
-        tracing::trace!(?channel, kind, backlog, "remote element received");
         // Sent only against credit, so the consumer's mailbox holds at most its credits.
         consumer.do_send(DeliverElement {
             channel,
