@@ -46,6 +46,8 @@ mod error;
 pub mod graph;
 pub mod ids;
 pub mod jobs;
+pub mod launch;
+pub mod metrics;
 pub mod net;
 pub mod operators;
 pub mod rest;

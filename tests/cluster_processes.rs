@@ -4,78 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpStream, UdpSocket};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use rill::launch::ProcessCluster;
+
 const SECRET: &str = "test-secret-5f2a";
-
-/// A child process killed (SIGKILL) on drop; its stdout lines arrive on a channel.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn start(args: &[&str], secret: &str) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
-            .args(args)
-            .env("RILL_CLUSTER_SECRET", secret)
-            .env("RILL_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("rill starts");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Proc { child, lines }
-    }
-
-    /// Waits for a line containing `needle`; returns it.
-    fn wait_for(&self, needle: &str, limit: Duration) -> String {
-        let end = Instant::now() + limit;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.contains(needle) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("no line with {needle:?} within {limit:?}"),
-            }
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("port")
-        .port()
-}
 
 /// A settings file with fast heartbeats.
 fn config(dir: &Path) -> PathBuf {
@@ -88,113 +24,48 @@ fn config(dir: &Path) -> PathBuf {
     p
 }
 
-struct Cluster {
-    jm: Proc,
-    tms: Vec<Proc>,
-    rpc: String,
-    rest: String,
-    config: PathBuf,
+/// The launcher's cluster, with calls that fail the test instead of returning errors.
+struct Cluster(ProcessCluster);
+
+impl Deref for Cluster {
+    type Target = ProcessCluster;
+    fn deref(&self) -> &ProcessCluster {
+        &self.0
+    }
+}
+
+impl DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut ProcessCluster {
+        &mut self.0
+    }
 }
 
 fn cluster(dir: &Path, tms: usize) -> Cluster {
-    let config = config(dir);
-    let rpc = format!("127.0.0.1:{}", free_udp_port());
-    let cfg = config.to_str().expect("utf-8").to_string();
-    let jm = Proc::start(
-        &[
-            "jobmanager",
-            "--bind",
-            &rpc,
-            "--rest",
-            "127.0.0.1:0",
-            "--config",
-            &cfg,
-        ],
-        SECRET,
-    );
-    let line = jm.wait_for("REST API listening on http://", Duration::from_secs(20));
-    let rest = line
-        .split("http://")
-        .nth(1)
-        .expect("url")
-        .trim()
-        .to_string();
-    let mut c = Cluster {
-        jm,
-        tms: Vec::new(),
-        rpc,
-        rest,
-        config,
-    };
-    for _ in 0..tms {
-        c.add_tm(SECRET);
-    }
-    c.wait_registered(tms);
-    c
+    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+    Cluster(ProcessCluster::start(exe, Some(&config(dir)), SECRET, &vec![2; tms]).expect("cluster"))
 }
 
 impl Cluster {
     fn add_tm(&mut self, secret: &str) {
-        let cfg = self.config.to_str().expect("utf-8").to_string();
-        self.tms.push(Proc::start(
-            &[
-                "taskmanager",
-                "--jobmanager",
-                &self.rpc,
-                "--slots",
-                "2",
-                "--config",
-                &cfg,
-            ],
-            secret,
-        ));
+        self.0.add_task_manager(2, secret).expect("TaskManager");
     }
 
     fn get(&self, path: &str) -> serde_json::Value {
-        let body = ureq::get(&format!("http://{}{path}", self.rest))
-            .timeout(Duration::from_secs(5))
-            .call()
-            .expect("GET")
-            .into_string()
-            .expect("body");
-        serde_json::from_str(&body).expect("JSON")
+        self.0.get(path).expect("GET")
     }
 
     fn wait_registered(&self, n: usize) {
-        let end = Instant::now() + Duration::from_secs(20);
-        while self.get("/overview")["taskmanagers"] != n {
-            assert!(Instant::now() < end, "{n} TaskManagers never registered");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.0
+            .wait_registered(n, Duration::from_secs(20))
+            .expect("registered");
     }
 
     fn submit(&self, job: &str, args: &[&str], p: usize) -> String {
-        let body = serde_json::json!({"job": job, "args": args, "parallelism": p});
-        let r: serde_json::Value = ureq::post(&format!("http://{}/jobs", self.rest))
-            .send_json(body)
-            .expect("POST")
-            .into_json()
-            .expect("JSON");
-        r["jobid"].as_str().expect("jobid").to_string()
+        self.0.submit(job, args, p).expect("submitted")
     }
 
     fn wait_end(&self, job: &str, limit: Duration) -> serde_json::Value {
-        let end = Instant::now() + limit;
-        loop {
-            let d = self.get(&format!("/jobs/{job}"));
-            if matches!(
-                d["state"].as_str(),
-                Some("FINISHED" | "FAILED" | "CANCELED")
-            ) {
-                return d;
-            }
-            assert!(
-                Instant::now() < end,
-                "job {job} still {} after {limit:?}",
-                d["state"]
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.0.wait_end(job, limit).expect("job ends")
     }
 }
 
@@ -215,7 +86,7 @@ fn words(path: &Path) -> String {
 }
 
 #[test]
-fn wordcount_across_two_taskmanagers_equals_the_local_result() {
+fn wordcount_across_two_taskmanagers_equals_the_exact_and_parallelism_1_results() {
     let dir = common::temp_dir("cluster-wc");
     let input = dir.join("words.txt");
     let text = words(&input);
@@ -238,9 +109,36 @@ fn wordcount_across_two_taskmanagers_equals_the_local_result() {
         *expected.entry(w).or_default() += 1;
     }
     let expected: String = expected.iter().map(|(w, n)| format!("{w},{n}\n")).collect();
-    assert_eq!(std::fs::read_to_string(&out).expect("output"), expected);
-    // Both TaskManagers ran subtasks: 4 slots were needed and each has 2.
-    assert_eq!(c.get("/overview")["slots-total"], 4);
+    let distributed = std::fs::read_to_string(&out).expect("output");
+    assert_eq!(distributed, expected);
+    // The keyed exchange crossed processes: its subtasks ran on both TaskManagers and
+    // received serialized buffers.
+    let ids = vertex_ids(&d);
+    assert_eq!(ids.len(), 3, "source+tokenizer, keyed sum, sink: {d}");
+    assert_eq!(placement(&c, &job, &ids[1]).len(), 2);
+    let read_bytes = d["vertices"]
+        .as_array()
+        .expect("vertices")
+        .iter()
+        .map(|v| v["metrics"]["read-bytes"].as_u64().expect("read-bytes"))
+        .sum::<u64>();
+    assert!(read_bytes > 0, "no buffer crossed processes: {d}");
+
+    // The same job at parallelism 1 gives the same file.
+    let out1 = dir.join("counts-p1.txt");
+    let job1 = c.submit(
+        "wordcount",
+        &[
+            "--input",
+            input.to_str().expect("p"),
+            "--output",
+            out1.to_str().expect("p"),
+        ],
+        1,
+    );
+    let d1 = c.wait_end(&job1, Duration::from_secs(60));
+    assert_eq!(d1["state"], "FINISHED", "{d1}");
+    assert_eq!(std::fs::read_to_string(&out1).expect("output"), distributed);
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -250,8 +148,10 @@ fn a_taskmanager_with_the_wrong_secret_is_refused() {
     let dir = common::temp_dir("cluster-secret");
     let mut c = cluster(&dir, 1);
     c.add_tm("not-the-secret");
-    let refused = c.tms.last().expect("tm");
-    refused.wait_for("authentication", Duration::from_secs(10));
+    let refused = c.task_managers.last().expect("tm");
+    refused
+        .wait_for("authentication", Duration::from_secs(10))
+        .expect("refusal logged");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(c.get("/overview")["taskmanagers"], 1, "never registered");
     assert_eq!(c.get("/overview")["slots-total"], 2, "never offered slots");
@@ -279,7 +179,7 @@ fn a_killed_taskmanager_is_declared_lost_and_its_job_fails_naming_it() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let killed_at = Instant::now();
-    c.tms[1].kill();
+    c.task_managers[1].kill();
     let d = c.wait_end(&job, Duration::from_secs(20));
     let detected = killed_at.elapsed();
     assert_eq!(d["state"], "FAILED", "{d}");
@@ -343,29 +243,132 @@ fn garbage_on_the_rpc_port_does_not_crash_the_jobmanager() {
 fn taskmanagers_register_again_after_the_jobmanager_restarts() {
     let dir = common::temp_dir("cluster-restart");
     let mut c = cluster(&dir, 2);
-    c.jm.kill();
-    let cfg = c.config.to_str().expect("utf-8").to_string();
-    c.jm = Proc::start(
-        &[
-            "jobmanager",
-            "--bind",
-            &c.rpc,
-            "--rest",
-            "127.0.0.1:0",
-            "--config",
-            &cfg,
-        ],
-        SECRET,
-    );
-    let line =
-        c.jm.wait_for("REST API listening on http://", Duration::from_secs(20));
-    c.rest = line
-        .split("http://")
-        .nth(1)
-        .expect("url")
-        .trim()
-        .to_string();
+    c.restart_job_manager().expect("JobManager restarts");
     c.wait_registered(2);
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Ids of a job's vertices, in topological order.
+fn vertex_ids(d: &serde_json::Value) -> Vec<String> {
+    d["vertices"]
+        .as_array()
+        .expect("vertices")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// The TaskManagers a vertex's subtasks ran on.
+fn placement(c: &Cluster, job: &str, vertex: &str) -> std::collections::BTreeSet<String> {
+    let v = c.get(&format!("/jobs/{job}/vertices/{vertex}"));
+    v["subtasks"]
+        .as_array()
+        .expect("subtasks")
+        .iter()
+        .map(|s| s["taskmanager-id"].as_str().expect("placed").to_string())
+        .collect()
+}
+
+#[test]
+fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
+    const N: u64 = 300_000;
+    let dir = common::temp_dir("cluster-backpressure");
+    let c = cluster(&dir, 2);
+    let out = dir.join("out");
+    // Two sink subtasks at 40,000 records/s each: about 3.8 s for what the source could
+    // produce in a few milliseconds.
+    let job = c.submit(
+        "shuffle",
+        &[
+            "--records",
+            &N.to_string(),
+            "--sink-rate",
+            "40000",
+            "--output",
+            out.to_str().expect("p"),
+        ],
+        2,
+    );
+    // 2 sources × 2 sinks over rebalance: 4 channels into 2 input gates.
+    let config = rill::config::RuntimeConfig::default();
+    let bound = config.max_in_flight_records(4, 2) as u64;
+    let (mut samples, mut max_in_flight, mut ahead_checked) = (0, 0u64, 0);
+    let end = Instant::now() + Duration::from_secs(60);
+    let last = loop {
+        let d = c.get(&format!("/jobs/{job}"));
+        if matches!(
+            d["state"].as_str(),
+            Some("FINISHED" | "FAILED" | "CANCELED")
+        ) {
+            break d;
+        }
+        assert!(Instant::now() < end, "job still {} after 60 s", d["state"]);
+        if d["state"] == "RUNNING" {
+            let emitted = d["vertices"][0]["metrics"]["write-records"]
+                .as_u64()
+                .expect("write-records");
+            let consumed = d["vertices"][1]["metrics"]["read-records"]
+                .as_u64()
+                .expect("read-records");
+            max_in_flight = max_in_flight.max(emitted.saturating_sub(consumed));
+            samples += 1;
+            if consumed > 0 && consumed < N / 2 {
+                // The source is held back: it has not run ahead of the slow sink.
+                assert!(emitted < N, "source done while the sink is at {consumed}");
+                ahead_checked += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(last["state"], "FINISHED", "{last}");
+    assert!(samples >= 20, "only {samples} samples while running");
+    assert!(
+        ahead_checked >= 5,
+        "only {ahead_checked} samples in the first half"
+    );
+    assert!(
+        max_in_flight <= bound,
+        "{max_in_flight} records in flight, bound {bound}"
+    );
+    assert!(
+        max_in_flight >= 2 * config.buffer_size as u64,
+        "the sink never held the source back ({max_in_flight} in flight at most)"
+    );
+    // Every record crossed: the sources ran on one TaskManager, the sinks on the other.
+    let ids = vertex_ids(&last);
+    let (sources, sinks) = (placement(&c, &job, &ids[0]), placement(&c, &job, &ids[1]));
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sinks.len(), 1, "{sinks:?}");
+    assert!(sources.is_disjoint(&sinks), "{sources:?} {sinks:?}");
+    let (src, snk) = (
+        &last["vertices"][0]["metrics"],
+        &last["vertices"][1]["metrics"],
+    );
+    assert_eq!(src["write-records"], N);
+    assert_eq!(snk["read-records"], N);
+    assert_eq!(src["write-bytes"], snk["read-bytes"]);
+    // MessagePack takes at least 3 bytes for a pair (array header and two integers).
+    assert!(
+        src["write-bytes"].as_u64().expect("bytes") >= N * 3,
+        "{src}"
+    );
+    // Nothing lost or duplicated on the way.
+    let (mut records, mut sum) = (0u64, 0u64);
+    for i in 1..=2 {
+        let line = std::fs::read_to_string(out.join(i.to_string())).expect("sink output");
+        let line = line.trim();
+        let field = |k: &str| -> u64 {
+            line.split(' ')
+                .find_map(|f| f.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {k} in {line}"))
+        };
+        records += field("records=");
+        sum += field("sum=");
+    }
+    assert_eq!((records, sum), (N, N * (N + 1) / 2));
+    eprintln!("backpressure across processes: at most {max_in_flight} of {N} records in flight (bound {bound}), {samples} samples");
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }

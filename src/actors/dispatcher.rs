@@ -318,7 +318,8 @@ impl Handler<ToJobMaster> for Dispatcher {
     }
 }
 
-/// Asks for one job's details: status, times, failure cause and per-vertex subtask states.
+/// Asks for one job's details: status, times, failure cause and per-vertex subtasks, with
+/// their I/O counters pulled from the TaskManagers while the job runs.
 #[derive(Message)]
 #[rtype(result = "Result<JobInfo, ClusterError>")]
 pub struct RequestJobDetails {
@@ -396,9 +397,9 @@ impl Dispatcher {
     }
 }
 
-async fn query_live(job_master: Option<Addr<JobMaster>>) -> Option<JobDetails> {
+async fn query_live(job_master: Option<Addr<JobMaster>>, refresh_io: bool) -> Option<JobDetails> {
     job_master?
-        .send(RequestJobMasterDetails)
+        .send(RequestJobMasterDetails { refresh_io })
         .timeout(JOB_MASTER_QUERY_TIMEOUT)
         .await
         .ok()
@@ -414,7 +415,7 @@ impl Handler<RequestJobDetails> for Dispatcher {
         };
         let info = rec.info(job_id);
         Box::pin(
-            query_live(rec.live_job_master())
+            query_live(rec.live_job_master(), true)
                 .into_actor(self)
                 .map(move |live, act, _| Ok(act.complete(info, live))),
         )
@@ -433,7 +434,7 @@ impl Handler<RequestJobsOverview> for Dispatcher {
         let queries = async move {
             let mut answered = Vec::with_capacity(pending.len());
             for (info, jm) in pending {
-                answered.push((info, query_live(jm).await));
+                answered.push((info, query_live(jm, false).await));
             }
             answered
         };

@@ -9,10 +9,12 @@ use actix::Addr;
 use crate::actors::job_master::{JobMaster, OfferSlots, SlotOffer};
 use crate::actors::resource_manager::{RegisterTaskManager, ResourceManager, SlotAvailable};
 use crate::actors::task_manager::{
-    CancelDeployedTask, DeployTask, FreeSlot, RequestSlot, TaskManager, UpdateTaskExecutionState,
+    CancelDeployedTask, DeployTask, FreeSlot, RequestSlot, RequestTaskIo, TaskManager,
+    UpdateTaskExecutionState,
 };
 use crate::graph::TaskDeploymentDescriptor;
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId, TaskManagerId};
+use crate::metrics::IoCounters;
 use crate::net::rpc::{LocalFuture, RemotePeer, Reply, Request};
 
 /// A TaskManager, as the JobManager's actors address it.
@@ -101,6 +103,26 @@ impl TaskManagerGateway {
         match self {
             Self::Local(tm) => tm.do_send(CancelDeployedTask { attempt }),
             Self::Remote { peer, .. } => peer.tell(Request::CancelTask { attempt }),
+        }
+    }
+
+    /// The I/O counters of `job_id`'s subtasks on the TaskManager, by attempt; empty when it
+    /// does not answer.
+    pub fn task_io(&self, job_id: JobId) -> LocalFuture<Vec<(ExecutionAttemptId, IoCounters)>> {
+        match self {
+            Self::Local(tm) => {
+                let fut = tm.send(RequestTaskIo { job_id });
+                Box::pin(async move { fut.await.unwrap_or_default() })
+            }
+            Self::Remote { peer, .. } => {
+                let peer = peer.clone();
+                Box::pin(async move {
+                    match peer.call(Request::RequestTaskIo { job_id }).await {
+                        Ok(Reply::TaskIo(io)) => io,
+                        _ => Vec::new(),
+                    }
+                })
+            }
         }
     }
 

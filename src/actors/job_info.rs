@@ -13,6 +13,32 @@ use std::time::{Duration, SystemTime};
 use crate::api::RuntimeMode;
 use crate::graph::{ExecutionState, JobGraph, JobStatus};
 use crate::ids::{JobId, VertexId};
+use crate::metrics::IoCounters;
+
+/// One subtask as status queries show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubtaskInfo {
+    /// Its state.
+    pub state: ExecutionState,
+    /// Its current attempt's number.
+    pub attempt: u32,
+    /// The TaskManager it runs on, once placed.
+    pub task_manager: Option<String>,
+    /// Its I/O counters, as last reported.
+    pub io: IoCounters,
+}
+
+impl SubtaskInfo {
+    /// A subtask not yet scheduled.
+    pub fn created() -> Self {
+        Self {
+            state: ExecutionState::Created,
+            attempt: 0,
+            task_manager: None,
+            io: IoCounters::default(),
+        }
+    }
+}
 
 /// One JobVertex as status queries show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +51,8 @@ pub struct VertexInfo {
     pub parallelism: usize,
     /// Its max parallelism.
     pub max_parallelism: usize,
-    /// Its subtasks' states, by subtask index.
-    pub subtasks: Vec<ExecutionState>,
+    /// Its subtasks, by subtask index.
+    pub subtasks: Vec<SubtaskInfo>,
 }
 
 impl VertexInfo {
@@ -40,14 +66,14 @@ impl VertexInfo {
                 name: v.name.clone(),
                 parallelism: v.parallelism,
                 max_parallelism: v.max_parallelism,
-                subtasks: vec![ExecutionState::Created; v.parallelism],
+                subtasks: vec![SubtaskInfo::created(); v.parallelism],
             })
             .collect()
     }
 
     /// How many subtasks are in `state`.
     pub fn count(&self, state: ExecutionState) -> usize {
-        self.subtasks.iter().filter(|s| **s == state).count()
+        self.subtasks.iter().filter(|s| s.state == state).count()
     }
 
     /// The vertex's state as Flink aggregates it: any failed subtask makes it FAILED, then
@@ -116,16 +142,16 @@ impl JobInfo {
         self.vertices.iter().map(|v| v.subtasks.len()).sum()
     }
 
-    /// Sets every vertex's subtask states from `states` (name and states per vertex, in the
+    /// Sets every vertex's subtasks from `states` (name and subtasks per vertex, in the
     /// vertices' order, as the JobMaster reports them). A vertex the report lacks, or one
-    /// whose report has the wrong number of subtasks, keeps its states.
-    pub fn apply_states(&mut self, states: &[(String, Vec<ExecutionState>)]) {
+    /// whose report has the wrong number of subtasks, keeps its subtasks.
+    pub fn apply_states(&mut self, states: &[(String, Vec<SubtaskInfo>)]) {
         apply_states(&mut self.vertices, states);
     }
 }
 
-/// Sets `vertices`' subtask states from a JobMaster's report (see [`JobInfo::apply_states`]).
-pub fn apply_states(vertices: &mut [VertexInfo], states: &[(String, Vec<ExecutionState>)]) {
+/// Sets `vertices`' subtasks from a JobMaster's report (see [`JobInfo::apply_states`]).
+pub fn apply_states(vertices: &mut [VertexInfo], states: &[(String, Vec<SubtaskInfo>)]) {
     for (v, (_, s)) in vertices.iter_mut().zip(states) {
         if s.len() == v.subtasks.len() {
             v.subtasks.clone_from(s);
@@ -138,14 +164,25 @@ mod tests {
     use super::*;
     use ExecutionState::*;
 
+    fn sub(state: ExecutionState) -> SubtaskInfo {
+        SubtaskInfo {
+            state,
+            ..SubtaskInfo::created()
+        }
+    }
+
     fn vertex(subtasks: &[ExecutionState]) -> VertexInfo {
         VertexInfo {
             id: VertexId(1),
             name: "v".into(),
             parallelism: subtasks.len(),
             max_parallelism: 128,
-            subtasks: subtasks.to_vec(),
+            subtasks: subtasks.iter().copied().map(sub).collect(),
         }
+    }
+
+    fn states(v: &VertexInfo) -> Vec<ExecutionState> {
+        v.subtasks.iter().map(|s| s.state).collect()
     }
 
     #[test]
@@ -177,11 +214,11 @@ mod tests {
             vertices: vec![vertex(&[Created, Created]), vertex(&[Created])],
         };
         info.apply_states(&[
-            ("a".into(), vec![Running, Finished]),
-            ("b".into(), vec![Running, Running]),
+            ("a".into(), vec![sub(Running), sub(Finished)]),
+            ("b".into(), vec![sub(Running), sub(Running)]),
         ]);
-        assert_eq!(info.vertices[0].subtasks, [Running, Finished]);
-        assert_eq!(info.vertices[1].subtasks, [Created], "wrong shape ignored");
+        assert_eq!(states(&info.vertices[0]), [Running, Finished]);
+        assert_eq!(states(&info.vertices[1]), [Created], "wrong shape ignored");
         assert_eq!(info.count(Running), 1);
         assert_eq!(info.total_subtasks(), 3);
     }

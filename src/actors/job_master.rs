@@ -10,11 +10,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 
 use crate::actors::dispatcher::{ArchiveJobDetails, Dispatcher, JobStatusChanged};
 use crate::actors::gateway::TaskManagerGateway;
+use crate::actors::job_info::SubtaskInfo;
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
 use crate::actors::task_manager::UpdateTaskExecutionState;
 use crate::config::RuntimeConfig;
@@ -22,6 +24,10 @@ use crate::graph::deployment::PlanRef;
 use crate::graph::execution_graph::SlotLocation;
 use crate::graph::{ExecutionGraph, ExecutionState, JobGraph, JobStatus};
 use crate::ids::{AllocationId, JobId, TaskManagerId};
+
+/// How long a status query waits for a TaskManager's I/O counters (below the Dispatcher's
+/// wait for the JobMaster).
+const IO_QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// A slot offered to the job.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -52,21 +58,26 @@ pub struct CancelJob;
 /// A snapshot of the job for status queries.
 #[derive(Message)]
 #[rtype(result = "JobDetails")]
-pub struct RequestJobDetails;
+pub struct RequestJobDetails {
+    /// Ask the TaskManagers for their running subtasks' I/O counters first (else the
+    /// counters are those last reported with a state change or an earlier refresh).
+    pub refresh_io: bool,
+}
 
-/// The job's status and its subtasks' states.
+/// The job's status and its subtasks.
 #[derive(Debug, Clone, MessageResponse)]
 pub struct JobDetails {
     /// The job's status.
     pub status: JobStatus,
-    /// Per vertex: name and the states of its subtasks.
-    pub vertices: Vec<(String, Vec<ExecutionState>)>,
+    /// Per vertex: name and its subtasks.
+    pub vertices: Vec<(String, Vec<SubtaskInfo>)>,
 }
 
 struct OfferedSlot {
     task_manager: TaskManagerId,
     address: TaskManagerGateway,
     allocation: AllocationId,
+    slot: usize,
 }
 
 /// Runs one job.
@@ -125,8 +136,13 @@ impl JobMaster {
     }
 
     /// Places subtask `i` of every vertex of a slot sharing group in the group's `i`-th slot.
+    /// Groups take the slots in the order of their first vertex, and the slots are ordered by
+    /// TaskManager, then slot index, whatever order the offers came in: placement is
+    /// deterministic, and a group's subtasks share TaskManagers as far as their slots allow.
     fn schedule(&mut self, ctx: &mut Context<Self>) {
         self.scheduled = true;
+        self.slots
+            .sort_by(|a, b| (&a.task_manager, a.slot).cmp(&(&b.task_manager, b.slot)));
         let mut group_offset: Vec<(String, usize)> = Vec::new();
         let mut next = 0;
         for v in &self.job_graph.vertices {
@@ -205,6 +221,7 @@ impl JobMaster {
                             attempt,
                             state: ExecutionState::Failed,
                             failure: Some(err),
+                            io: None,
                         },
                         ctx,
                     );
@@ -214,6 +231,9 @@ impl JobMaster {
     }
 
     fn on_update(&mut self, msg: UpdateTaskExecutionState, ctx: &mut Context<Self>) {
+        if let Some(io) = msg.io {
+            self.graph.record_io(msg.attempt, io);
+        }
         let (v, s) = match self
             .graph
             .update_attempt(msg.attempt, msg.state, msg.failure.clone())
@@ -343,6 +363,7 @@ impl Handler<OfferSlots> for JobMaster {
                 task_manager: msg.task_manager.clone(),
                 address: msg.address.clone(),
                 allocation: o.allocation,
+                slot: o.slot,
             });
         }
         if !self.scheduled
@@ -380,10 +401,41 @@ impl Handler<CancelJob> for JobMaster {
 }
 
 impl Handler<RequestJobDetails> for JobMaster {
-    type Result = JobDetails;
+    type Result = ResponseActFuture<Self, JobDetails>;
 
-    fn handle(&mut self, _: RequestJobDetails, _ctx: &mut Self::Context) -> Self::Result {
-        self.details(self.graph.status())
+    fn handle(&mut self, msg: RequestJobDetails, _ctx: &mut Self::Context) -> Self::Result {
+        if !msg.refresh_io || self.graph.status().is_globally_terminal() {
+            return Box::pin(actix::fut::ready(self.details(self.graph.status())));
+        }
+        // Every TaskManager is asked at once, so the counters of subtasks in different
+        // processes are read at nearly the same moment.
+        let queries: Vec<_> = self
+            .task_managers
+            .values()
+            .map(|tm| {
+                actix_rt::spawn(tokio::time::timeout(
+                    IO_QUERY_TIMEOUT,
+                    tm.task_io(self.job_id),
+                ))
+            })
+            .collect();
+        let answers = async move {
+            let mut all = Vec::new();
+            for q in queries {
+                // A TaskManager that does not answer in time leaves its subtasks' counters
+                // as last reported.
+                if let Ok(Ok(io)) = q.await {
+                    all.extend(io);
+                }
+            }
+            all
+        };
+        Box::pin(answers.into_actor(self).map(|answers, act, _| {
+            for (attempt, io) in answers {
+                act.graph.record_io(attempt, io);
+            }
+            act.details(act.graph.status())
+        }))
     }
 }
 
@@ -422,6 +474,7 @@ impl Handler<TaskManagerLost> for JobMaster {
                     attempt,
                     state: ExecutionState::Failed,
                     failure: Some(msg.cause.clone()),
+                    io: None,
                 },
                 ctx,
             );
@@ -448,7 +501,19 @@ impl JobMaster {
                 .graph
                 .vertices
                 .iter()
-                .map(|v| (v.name.clone(), v.subtasks.iter().map(|s| s.state).collect()))
+                .map(|v| {
+                    let subtasks = v
+                        .subtasks
+                        .iter()
+                        .map(|s| SubtaskInfo {
+                            state: s.state,
+                            attempt: s.attempt_number,
+                            task_manager: s.location.as_ref().map(|l| l.task_manager.to_string()),
+                            io: s.io,
+                        })
+                        .collect();
+                    (v.name.clone(), subtasks)
+                })
                 .collect(),
         }
     }

@@ -24,6 +24,7 @@ use crate::api::SourcePoll;
 use crate::config::RuntimeConfig;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{ChannelIndex, ResultPartitionId};
+use crate::metrics::IoMetrics;
 use crate::net::credit::{Grant, InputGateCredits};
 use crate::net::remote::{CreditCell, RemoteOutput};
 use crate::net::rpc::PartitionRequest;
@@ -42,6 +43,8 @@ pub struct DeliverElement {
     pub element: StreamElement,
     /// Elements the producer still holds for this channel.
     pub backlog: u32,
+    /// The element's serialized size, when it crossed from another process (else 0).
+    pub wire_bytes: u32,
 }
 
 /// Credit announced by a consumer for one subpartition.
@@ -171,6 +174,7 @@ pub struct Subtask {
     phase: Phase,
     pump_scheduled: bool,
     state: ExecutionState,
+    metrics: Arc<IoMetrics>,
 }
 
 impl Subtask {
@@ -200,6 +204,7 @@ impl Subtask {
             phase: Phase::Running,
             pump_scheduled: false,
             state: ExecutionState::Deploying,
+            metrics: Arc::default(),
         }
     }
 
@@ -216,6 +221,7 @@ impl Subtask {
             attempt: self.tdd.attempt,
             state: to,
             failure,
+            io: Some(self.metrics.snapshot()),
         });
     }
 
@@ -470,6 +476,7 @@ impl Subtask {
         );
         match element {
             StreamElement::Records(batch) => {
+                self.metrics.add_records_in(batch.len() as u64);
                 if let Some(chain) = self.chain.as_mut() {
                     chain.process(input, batch)?;
                 }
@@ -531,9 +538,13 @@ impl Subtask {
 
     fn send_ready(&mut self) -> Result<(), OperatorError> {
         if let Some(chain) = self.chain.as_mut() {
+            let (mut records, mut bytes) = (0, 0);
             for w in chain.writers() {
                 w.send_ready()?;
+                records += w.records_out();
+                bytes += w.bytes_out();
             }
+            self.metrics.set_out(records, bytes);
         }
         Ok(())
     }
@@ -594,6 +605,7 @@ impl Actor for Subtask {
             attempt: self.tdd.attempt,
             job_id: self.tdd.job_id,
             address: ctx.address(),
+            metrics: self.metrics.clone(),
         });
         match catch_unwind(AssertUnwindSafe(|| self.start(ctx))) {
             Ok(Ok(())) => {}
@@ -621,6 +633,7 @@ impl Handler<DeliverElement> for Subtask {
         };
         let (gate, gc) = (ch.gate, ch.gate_channel);
         ch.queue.push_back(msg.element);
+        self.metrics.add_bytes_in(u64::from(msg.wire_bytes));
         match self.gates[gate].on_element(gc, msg.backlog) {
             Ok(grant) => self.grant(gate, grant),
             Err(e) => {

@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -22,6 +23,7 @@ use crate::actors::task_plan::{PlanError, PlanResolver};
 use crate::config::RuntimeConfig;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId, TaskManagerId};
+use crate::metrics::{IoCounters, IoMetrics};
 use crate::net::remote::{DataHandler, RemoteNetwork};
 use crate::net::rpc::{LocalFuture, PartitionRequest, RemotePeer, Reply, Request, RequestHandler};
 use crate::net::NetworkEnvironment;
@@ -82,6 +84,9 @@ pub struct UpdateTaskExecutionState {
     pub state: ExecutionState,
     /// Why it failed.
     pub failure: Option<String>,
+    /// Its I/O counters at the change.
+    #[serde(default)]
+    pub io: Option<IoCounters>,
 }
 
 /// A deployed subtask has started on its slot (subtask → TaskManager), before it reports any
@@ -95,6 +100,8 @@ pub struct TaskStarted {
     pub job_id: JobId,
     /// The subtask.
     pub address: Addr<Subtask>,
+    /// Its I/O counters.
+    pub metrics: Arc<IoMetrics>,
 }
 
 /// The JobMaster releases a slot.
@@ -119,6 +126,15 @@ struct SlotEntry {
 struct TaskEntry {
     addr: Addr<Subtask>,
     job_id: JobId,
+    metrics: Arc<IoMetrics>,
+}
+
+/// Asks for the I/O counters of a job's subtasks running here, by attempt.
+#[derive(Message)]
+#[rtype(result = "Vec<(ExecutionAttemptId, IoCounters)>")]
+pub struct RequestTaskIo {
+    /// The job.
+    pub job_id: JobId,
 }
 
 /// How a TaskManager in its own process reaches the JobManager.
@@ -492,6 +508,7 @@ impl Handler<TaskStarted> for TaskManager {
             TaskEntry {
                 addr: msg.address,
                 job_id: msg.job_id,
+                metrics: msg.metrics,
             },
         );
     }
@@ -507,6 +524,24 @@ impl Handler<UpdateTaskExecutionState> for TaskManager {
         if let Some(jm) = self.job_master_of(msg.job_id) {
             jm.update(msg);
         }
+    }
+}
+
+impl TaskManager {
+    fn task_io(&self, job_id: JobId) -> Vec<(ExecutionAttemptId, IoCounters)> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.job_id == job_id)
+            .map(|(a, t)| (*a, t.metrics.snapshot()))
+            .collect()
+    }
+}
+
+impl Handler<RequestTaskIo> for TaskManager {
+    type Result = Vec<(ExecutionAttemptId, IoCounters)>;
+
+    fn handle(&mut self, msg: RequestTaskIo, _ctx: &mut Self::Context) -> Self::Result {
+        self.task_io(msg.job_id)
     }
 }
 
@@ -595,6 +630,7 @@ impl Handler<FromJobManager> for TaskManager {
                 self.free_slot(allocation);
                 Reply::Ack
             }
+            Request::RequestTaskIo { job_id } => Reply::TaskIo(self.task_io(job_id)),
             other => Reply::Error(format!("{} is not for a TaskManager", other.name())),
         };
         Box::pin(actix::fut::ready(reply))

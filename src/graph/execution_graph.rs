@@ -12,6 +12,7 @@ use crate::ids::{
     AllocationId, ExecutionAttemptId, JobId, ResultPartitionId, SubtaskIndex, TaskManagerId,
     VertexId,
 };
+use crate::metrics::IoCounters;
 
 /// Where a subtask runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct ExecutionVertex {
     pub location: Option<SlotLocation>,
     /// Why it failed.
     pub failure: Option<String>,
+    /// The current attempt's I/O counters, as last reported.
+    pub io: IoCounters,
 }
 
 /// One JobVertex's subtasks.
@@ -89,6 +92,7 @@ impl ExecutionGraph {
                         attempt_number: 0,
                         location: None,
                         failure: None,
+                        io: IoCounters::default(),
                     })
                     .collect(),
             })
@@ -181,6 +185,14 @@ impl ExecutionGraph {
     pub fn all_finished(&self) -> bool {
         self.subtasks()
             .all(|(_, _, x)| x.state == ExecutionState::Finished)
+    }
+
+    /// Records I/O counters reported for `attempt` (ignored for an attempt no longer current).
+    pub fn record_io(&mut self, attempt: ExecutionAttemptId, io: IoCounters) {
+        if let Some((v, s)) = self.find(attempt) {
+            let x = &mut self.vertices[v].subtasks[s];
+            x.io = x.io.max(io);
+        }
     }
 
     /// Places subtask `s` of vertex `v`.

@@ -10,6 +10,8 @@ use crate::graph::{GraphError, StreamGraph};
 
 #[path = "../../examples/partitioners.rs"]
 pub mod partitioners;
+#[path = "../../examples/shuffle.rs"]
+pub mod shuffle;
 #[path = "../../examples/socket_wordcount.rs"]
 pub mod socket_wordcount;
 #[path = "../../examples/wordcount.rs"]
@@ -193,6 +195,7 @@ impl JobRegistry {
         r.register(wordcount::spec());
         r.register(socket_wordcount::spec());
         r.register(partitioners::spec());
+        r.register(shuffle::spec());
         r
     }
 

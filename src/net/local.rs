@@ -35,16 +35,17 @@ impl ChannelLink {
 
     /// Sends one element; `backlog` is what the producer still has queued for the channel.
     /// Sent only with credit, so the consumer's mailbox (or the stream's queue) holds at most
-    /// its granted credits.
-    pub fn send(&self, element: StreamElement, backlog: u32) -> Result<(), OperatorError> {
+    /// its granted credits. Returns the bytes serialized (none for a consumer in this process).
+    pub fn send(&self, element: StreamElement, backlog: u32) -> Result<usize, OperatorError> {
         match self {
             Self::Local { consumer, channel } => {
                 consumer.do_send(DeliverElement {
                     channel: *channel,
                     element,
                     backlog,
+                    wire_bytes: 0,
                 });
-                Ok(())
+                Ok(0)
             }
             Self::Remote(out) => out.send(&element, backlog),
         }

@@ -82,8 +82,8 @@ pub struct RemoteOutput {
 }
 
 impl RemoteOutput {
-    /// Serializes and queues one element (sent only with credit).
-    pub fn send(&self, element: &StreamElement, backlog: u32) -> Result<(), OperatorError> {
+    /// Serializes and queues one element (sent only with credit); returns the frame's size.
+    pub fn send(&self, element: &StreamElement, backlog: u32) -> Result<usize, OperatorError> {
         let mut frame = Vec::with_capacity(match element {
             StreamElement::Records(b) => 16 + b.len() * 16,
             StreamElement::EndOfPartition => 5,
@@ -97,11 +97,12 @@ impl RemoteOutput {
         if let StreamElement::Records(b) = element {
             b.encode_into(&mut frame)?;
         }
+        let size = frame.len();
         match self.frames.try_send(frame) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(size),
             // The consumer went away (its job ended or its TaskManager was lost): nothing to
             // deliver to, and the JobMaster learns of the failure by its own path.
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(0),
             Err(mpsc::error::TrySendError::Full(_)) => Err(OperatorError::Failed {
                 operator: "network".into(),
                 message: "a remote consumer granted more credit than its input gate holds".into(),
@@ -286,6 +287,7 @@ async fn receive(
             channel,
             element,
             backlog,
+            wire_bytes: u32::try_from(frame.len()).unwrap_or(u32::MAX),
         });
         if end {
             return Ok(());

@@ -25,6 +25,7 @@ use crate::actors::job_master::SlotOffer;
 use crate::actors::task_manager::UpdateTaskExecutionState;
 use crate::graph::TaskDeploymentDescriptor;
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId, ResultPartitionId, TaskManagerId};
+use crate::metrics::IoCounters;
 use crate::net::frame::{read_message, write_message, FrameError};
 use crate::net::quic::{close, NetError, Peer};
 
@@ -89,6 +90,11 @@ pub enum Request {
         /// The allocation.
         allocation: AllocationId,
     },
+    /// JobMaster → TaskManager: the I/O counters of the job's subtasks there.
+    RequestTaskIo {
+        /// The job.
+        job_id: JobId,
+    },
 }
 
 impl Request {
@@ -104,6 +110,7 @@ impl Request {
             Self::DeployTask(_) => "DeployTask",
             Self::CancelTask { .. } => "CancelTask",
             Self::FreeSlot { .. } => "FreeSlot",
+            Self::RequestTaskIo { .. } => "RequestTaskIo",
         }
     }
 }
@@ -123,6 +130,8 @@ pub enum Reply {
         /// Subtasks running on the TaskManager.
         tasks: usize,
     },
+    /// The I/O counters of a job's subtasks on a TaskManager, by attempt.
+    TaskIo(Vec<(ExecutionAttemptId, IoCounters)>),
     /// The request failed, with the reason.
     Error(String),
 }

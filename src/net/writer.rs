@@ -42,6 +42,7 @@ pub struct RecordWriter {
     router: Box<dyn ChannelRouter>,
     subpartitions: Vec<Subpartition>,
     records_out: u64,
+    bytes_out: u64,
 }
 
 impl RecordWriter {
@@ -51,6 +52,7 @@ impl RecordWriter {
             router,
             subpartitions: (0..channels).map(|_| Subpartition::default()).collect(),
             records_out: 0,
+            bytes_out: 0,
         }
     }
 
@@ -112,7 +114,7 @@ impl RecordWriter {
             let Some(link) = &s.link else { continue };
             while !s.queue.is_empty() && s.credit.try_take() {
                 if let Some(el) = s.queue.pop_front() {
-                    link.send(el, s.queue.len() as u32)?;
+                    self.bytes_out += link.send(el, s.queue.len() as u32)? as u64;
                     sent += 1;
                 }
             }
@@ -137,6 +139,11 @@ impl RecordWriter {
     /// Records written so far.
     pub fn records_out(&self) -> u64 {
         self.records_out
+    }
+
+    /// Serialized bytes sent to consumers in other processes so far.
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
     }
 
     /// Records held: queued in subpartitions plus gathered by the router.

@@ -43,6 +43,14 @@ pub enum RestError {
     /// No such TaskManager.
     #[error("no TaskManager {0}")]
     TaskManagerNotFound(String),
+    /// The job has no such vertex.
+    #[error("job {job_id} has no vertex {vertex}")]
+    VertexNotFound {
+        /// The job.
+        job_id: JobId,
+        /// The vertex id asked for.
+        vertex: String,
+    },
     /// The job has already ended, so it cannot be cancelled.
     #[error("job {job_id} has already reached the terminal status {status}")]
     AlreadyTerminal {
@@ -87,9 +95,10 @@ impl ResponseError for RestError {
             | Self::InvalidQuery(_)
             | Self::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::JobNotFound(_) | Self::TaskManagerNotFound(_) | Self::NotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            Self::JobNotFound(_)
+            | Self::TaskManagerNotFound(_)
+            | Self::VertexNotFound { .. }
+            | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::AlreadyTerminal { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unresponsive(_) => StatusCode::SERVICE_UNAVAILABLE,

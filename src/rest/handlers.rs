@@ -16,8 +16,8 @@ use crate::ids::JobId;
 use crate::rest::error::RestError;
 use crate::rest::model::{
     ClusterOverview, JobDetailsInfo, JobExceptions, JobIdWithStatus, JobIdsWithStatus,
-    JobOverviewEntry, JobsOverview, SubmitJobRequest, SubmitJobResponse, TaskManagerDetail,
-    TaskManagerEntry, TaskManagerList,
+    JobOverviewEntry, JobVertexSubtasks, JobsOverview, SubmitJobRequest, SubmitJobResponse,
+    TaskManagerDetail, TaskManagerEntry, TaskManagerList,
 };
 use crate::rest::RestHandle;
 
@@ -146,6 +146,25 @@ async fn job_info(h: &RestHandle, id: &str) -> Result<crate::actors::job_info::J
 pub async fn job(h: Handle, id: web::Path<String>) -> Result<web::Json<JobDetailsInfo>, RestError> {
     let info = job_info(&h, &id).await?;
     Ok(web::Json(JobDetailsInfo::new(&info, SystemTime::now())))
+}
+
+/// `GET /jobs/{id}/vertices/{vertex}`: the vertex's subtasks with their TaskManagers and I/O
+/// counters.
+pub async fn job_vertex(
+    h: Handle,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<JobVertexSubtasks>, RestError> {
+    let (id, vertex) = path.into_inner();
+    let info = job_info(&h, &id).await?;
+    let v = info
+        .vertices
+        .iter()
+        .find(|v| v.id.to_string() == vertex)
+        .ok_or_else(|| RestError::VertexNotFound {
+            job_id: info.job_id,
+            vertex: echo(&vertex),
+        })?;
+    Ok(web::Json(JobVertexSubtasks::new(v, SystemTime::now())))
 }
 
 /// `GET /jobs/{id}/exceptions`.

@@ -153,6 +153,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
                 .route(web::patch().to(cancel_job)),
         )
         .service(resource("/jobs/{id}/exceptions").route(web::get().to(job_exceptions)))
+        .service(resource("/jobs/{id}/vertices/{vertex}").route(web::get().to(job_vertex)))
         .default_service(web::to(not_found));
 }
 

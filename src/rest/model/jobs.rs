@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::actors::job_info::{JobInfo, VertexInfo};
 use crate::api::RuntimeMode;
 use crate::graph::{ExecutionState, JobStatus};
+use crate::metrics::IoCounters;
 use crate::rest::model::epoch_millis;
 
 fn millis_or_unset(t: Option<SystemTime>) -> i64 {
@@ -167,7 +168,12 @@ impl From<&JobInfo> for JobOverviewEntry {
             end_time: millis_or_unset(j.end_time),
             duration: duration_millis(j),
             last_modification: epoch_millis(j.last_modification),
-            tasks: counts(j.vertices.iter().flat_map(|v| v.subtasks.iter().copied())).into(),
+            tasks: counts(
+                j.vertices
+                    .iter()
+                    .flat_map(|v| v.subtasks.iter().map(|s| s.state)),
+            )
+            .into(),
         }
     }
 }
@@ -195,6 +201,8 @@ pub struct JobVertexDetails {
     pub status: ExecutionState,
     /// Its subtasks per state.
     pub tasks: StateCounts,
+    /// Its subtasks' I/O counters, summed.
+    pub metrics: IoMetricsInfo,
 }
 
 impl From<&VertexInfo> for JobVertexDetails {
@@ -205,7 +213,107 @@ impl From<&VertexInfo> for JobVertexDetails {
             max_parallelism: v.max_parallelism,
             parallelism: v.parallelism,
             status: v.state(),
-            tasks: counts(v.subtasks.iter().copied()),
+            tasks: counts(v.subtasks.iter().map(|s| s.state)),
+            metrics: IoCounters::sum(v.subtasks.iter().map(|s| &s.io)).into(),
+        }
+    }
+}
+
+/// I/O counters under Flink's names. Bytes are the serialized bytes that crossed a process
+/// boundary (buffers between subtasks of one process are not serialized; see
+/// [`crate::metrics`]). The `-complete` flags say every subtask's counters are included,
+/// which they always are here.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct IoMetricsInfo {
+    /// Serialized bytes received from other processes.
+    pub read_bytes: u64,
+    /// Always true.
+    pub read_bytes_complete: bool,
+    /// Serialized bytes sent to other processes.
+    pub write_bytes: u64,
+    /// Always true.
+    pub write_bytes_complete: bool,
+    /// Records read from network inputs.
+    pub read_records: u64,
+    /// Always true.
+    pub read_records_complete: bool,
+    /// Records written to network outputs.
+    pub write_records: u64,
+    /// Always true.
+    pub write_records_complete: bool,
+}
+
+impl From<IoCounters> for IoMetricsInfo {
+    fn from(c: IoCounters) -> Self {
+        Self {
+            read_bytes: c.bytes_in,
+            read_bytes_complete: true,
+            write_bytes: c.bytes_out,
+            write_bytes_complete: true,
+            read_records: c.records_in,
+            read_records_complete: true,
+            write_records: c.records_out,
+            write_records_complete: true,
+        }
+    }
+}
+
+/// One subtask in `GET /jobs/{id}/vertices/{vertex}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct SubtaskDetails {
+    /// Its index.
+    pub subtask: usize,
+    /// Its state.
+    pub status: ExecutionState,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// The TaskManager it runs on, once placed.
+    pub taskmanager_id: Option<String>,
+    /// Its I/O counters.
+    pub metrics: IoMetricsInfo,
+}
+
+/// `GET /jobs/{id}/vertices/{vertex}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct JobVertexSubtasks {
+    /// The vertex's id.
+    pub id: String,
+    /// Its chained operators' names.
+    pub name: String,
+    /// Its parallelism.
+    pub parallelism: usize,
+    /// Its max parallelism.
+    #[serde(rename = "maxParallelism")]
+    pub max_parallelism: usize,
+    /// The server's time of this answer (ms since the epoch).
+    pub now: i64,
+    /// Its subtasks by index.
+    pub subtasks: Vec<SubtaskDetails>,
+}
+
+impl JobVertexSubtasks {
+    /// The subtasks of `v` as of `now`.
+    pub fn new(v: &VertexInfo, now: SystemTime) -> Self {
+        Self {
+            id: v.id.to_string(),
+            name: v.name.clone(),
+            parallelism: v.parallelism,
+            max_parallelism: v.max_parallelism,
+            now: epoch_millis(now),
+            subtasks: v
+                .subtasks
+                .iter()
+                .enumerate()
+                .map(|(i, s)| SubtaskDetails {
+                    subtask: i,
+                    status: s.state,
+                    attempt: s.attempt,
+                    taskmanager_id: s.task_manager.clone(),
+                    metrics: s.io.into(),
+                })
+                .collect(),
         }
     }
 }
@@ -328,7 +436,20 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::actors::job_info::SubtaskInfo;
     use crate::ids::{JobId, VertexId};
+
+    fn sub(state: ExecutionState, records_out: u64) -> SubtaskInfo {
+        SubtaskInfo {
+            state,
+            attempt: 0,
+            task_manager: Some("tm-1".into()),
+            io: IoCounters {
+                records_out,
+                ..IoCounters::default()
+            },
+        }
+    }
 
     fn job() -> JobInfo {
         use ExecutionState::*;
@@ -349,14 +470,14 @@ mod tests {
                     name: "Source".into(),
                     parallelism: 2,
                     max_parallelism: 128,
-                    subtasks: vec![Failed, Canceled],
+                    subtasks: vec![sub(Failed, 5), sub(Canceled, 7)],
                 },
                 VertexInfo {
                     id: VertexId(2),
                     name: "Sink".into(),
                     parallelism: 1,
                     max_parallelism: 128,
-                    subtasks: vec![Canceled],
+                    subtasks: vec![sub(Canceled, 0)],
                 },
             ],
         }
@@ -383,6 +504,22 @@ mod tests {
         assert_eq!(details["vertices"][0]["tasks"]["CANCELED"], 1);
         assert_eq!(details["vertices"][1]["status"], "CANCELED");
         assert_eq!(details["vertices"][1]["maxParallelism"], 128);
+        assert_eq!(details["vertices"][0]["metrics"]["write-records"], 12);
+        assert_eq!(
+            details["vertices"][0]["metrics"]["write-records-complete"],
+            true
+        );
+        assert_eq!(details["vertices"][0]["metrics"]["read-bytes"], 0);
+
+        let subtasks = serde_json::to_value(JobVertexSubtasks::new(
+            &j.vertices[0],
+            SystemTime::UNIX_EPOCH,
+        ))
+        .expect("json");
+        assert_eq!(subtasks["subtasks"][1]["subtask"], 1);
+        assert_eq!(subtasks["subtasks"][1]["status"], "CANCELED");
+        assert_eq!(subtasks["subtasks"][1]["taskmanager-id"], "tm-1");
+        assert_eq!(subtasks["subtasks"][1]["metrics"]["write-records"], 7);
         assert_eq!(details["status-counts"]["FAILED"], 1);
         assert_eq!(details["status-counts"]["CANCELED"], 1);
 

@@ -1,0 +1,302 @@
+//! Starting a cluster of `rill` processes on loopback: a JobManager and TaskManagers as
+//! children of this process, reached over REST. Used by `rill bench --shuffle` and by the
+//! process-level tests; every child is killed (SIGKILL) when its handle drops, so an error or
+//! a panic leaves nothing running.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Why a process or a request to it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The executable could not be started.
+    #[error("cannot start {exe}: {source}")]
+    Spawn {
+        /// The executable.
+        exe: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An expected line never came.
+    #[error("no line containing {needle:?} within {limit:?}")]
+    NoLine {
+        /// What was awaited.
+        needle: String,
+        /// How long.
+        limit: Duration,
+    },
+    /// A REST request failed.
+    #[error("{method} {url}: {cause}")]
+    Http {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        cause: String,
+    },
+    /// Something did not happen in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// No free port could be found.
+    #[error("no free port: {0}")]
+    Port(std::io::Error),
+}
+
+/// A child process, killed on drop; its stdout and stderr lines arrive on a channel.
+pub struct ChildProcess {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl ChildProcess {
+    /// Starts `exe` with `args` and the environment `env`.
+    pub fn start(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, LaunchError> {
+        let mut cmd = Command::new(exe);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn {
+            exe: exe.display().to_string(),
+            source,
+        })?;
+        let (tx, lines) = mpsc::channel();
+        let streams: Vec<Box<dyn Read + Send>> = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for stream in streams {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Ok(Self { child, lines })
+    }
+
+    /// Waits for a line containing `needle`; returns it.
+    pub fn wait_for(&self, needle: &str, limit: Duration) -> Result<String, LaunchError> {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return Ok(l),
+                Ok(_) => {}
+                Err(_) => {
+                    return Err(LaunchError::NoLine {
+                        needle: needle.into(),
+                        limit,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free UDP port on 127.0.0.1 (for a QUIC endpoint).
+pub fn free_udp_port() -> Result<u16, LaunchError> {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .map_err(LaunchError::Port)
+}
+
+/// A JobManager and TaskManagers, each its own process.
+pub struct ProcessCluster {
+    exe: PathBuf,
+    secret: String,
+    config: Option<PathBuf>,
+    /// The JobManager.
+    pub job_manager: ChildProcess,
+    /// The TaskManagers, in start order.
+    pub task_managers: Vec<ChildProcess>,
+    /// The JobManager's RPC address.
+    pub rpc: String,
+    /// The JobManager's REST address (`host:port`).
+    pub rest: String,
+}
+
+const STARTUP: Duration = Duration::from_secs(20);
+
+impl ProcessCluster {
+    /// Starts a JobManager from `exe` (with the settings file `config`, if any) and one
+    /// TaskManager per entry of `slots`, and waits until they are all registered.
+    pub fn start(
+        exe: &Path,
+        config: Option<&Path>,
+        secret: &str,
+        slots: &[usize],
+    ) -> Result<Self, LaunchError> {
+        let rpc = format!("127.0.0.1:{}", free_udp_port()?);
+        let (job_manager, rest) = start_job_manager(exe, config, secret, &rpc)?;
+        let mut c = Self {
+            exe: exe.to_path_buf(),
+            secret: secret.into(),
+            config: config.map(Path::to_path_buf),
+            job_manager,
+            task_managers: Vec::new(),
+            rpc,
+            rest,
+        };
+        for &n in slots {
+            c.add_task_manager(n, secret)?;
+        }
+        c.wait_registered(slots.len(), STARTUP)?;
+        Ok(c)
+    }
+
+    /// Starts one more TaskManager with `slots` slots, proving `secret`.
+    pub fn add_task_manager(&mut self, slots: usize, secret: &str) -> Result<(), LaunchError> {
+        let slots = slots.to_string();
+        let mut args = vec!["taskmanager", "--jobmanager", &self.rpc, "--slots", &slots];
+        let config = self.config.as_ref().map(|c| c.display().to_string());
+        if let Some(c) = &config {
+            args.extend(["--config", c]);
+        }
+        let tm = ChildProcess::start(&self.exe, &args, &env(secret))?;
+        self.task_managers.push(tm);
+        Ok(())
+    }
+
+    /// Kills the JobManager and starts a new one on the same RPC address.
+    pub fn restart_job_manager(&mut self) -> Result<(), LaunchError> {
+        self.job_manager.kill();
+        let (jm, rest) =
+            start_job_manager(&self.exe, self.config.as_deref(), &self.secret, &self.rpc)?;
+        self.job_manager = jm;
+        self.rest = rest;
+        Ok(())
+    }
+
+    /// `GET path` on the REST API, as JSON.
+    pub fn get(&self, path: &str) -> Result<serde_json::Value, LaunchError> {
+        let url = format!("http://{}{path}", self.rest);
+        let http = |cause: String| LaunchError::Http {
+            method: "GET",
+            url: url.clone(),
+            cause,
+        };
+        ureq::get(&url)
+            .timeout(Duration::from_secs(5))
+            .call()
+            .map_err(|e| http(e.to_string()))?
+            .into_json()
+            .map_err(|e| http(e.to_string()))
+    }
+
+    /// Submits a registered job; returns its id.
+    pub fn submit(&self, job: &str, args: &[&str], p: usize) -> Result<String, LaunchError> {
+        let url = format!("http://{}/jobs", self.rest);
+        let http = |cause: String| LaunchError::Http {
+            method: "POST",
+            url: url.clone(),
+            cause,
+        };
+        let body = serde_json::json!({"job": job, "args": args, "parallelism": p});
+        let r: serde_json::Value = ureq::post(&url)
+            .timeout(Duration::from_secs(10))
+            .send_json(body)
+            .map_err(|e| http(e.to_string()))?
+            .into_json()
+            .map_err(|e| http(e.to_string()))?;
+        r["jobid"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| http(format!("no jobid in {r}")))
+    }
+
+    /// Waits until `n` TaskManagers are registered.
+    pub fn wait_registered(&self, n: usize, limit: Duration) -> Result<(), LaunchError> {
+        let end = Instant::now() + limit;
+        loop {
+            if self.get("/overview")?["taskmanagers"] == n {
+                return Ok(());
+            }
+            if Instant::now() >= end {
+                return Err(LaunchError::Timeout(format!(
+                    "{n} TaskManagers not registered within {limit:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the job has ended; returns its details.
+    pub fn wait_end(&self, job: &str, limit: Duration) -> Result<serde_json::Value, LaunchError> {
+        let end = Instant::now() + limit;
+        loop {
+            let d = self.get(&format!("/jobs/{job}"))?;
+            if matches!(
+                d["state"].as_str(),
+                Some("FINISHED" | "FAILED" | "CANCELED")
+            ) {
+                return Ok(d);
+            }
+            if Instant::now() >= end {
+                return Err(LaunchError::Timeout(format!(
+                    "job {job} still {} after {limit:?}",
+                    d["state"]
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn env(secret: &str) -> [(&'static str, &str); 2] {
+    [("RILL_CLUSTER_SECRET", secret), ("RILL_LOG", "warn")]
+}
+
+fn start_job_manager(
+    exe: &Path,
+    config: Option<&Path>,
+    secret: &str,
+    rpc: &str,
+) -> Result<(ChildProcess, String), LaunchError> {
+    let mut args = vec!["jobmanager", "--bind", rpc, "--rest", "127.0.0.1:0"];
+    let config = config.map(|c| c.display().to_string());
+    if let Some(c) = &config {
+        args.extend(["--config", c]);
+    }
+    let jm = ChildProcess::start(exe, &args, &env(secret))?;
+    let line = jm.wait_for("REST API listening on http://", STARTUP)?;
+    let rest = line
+        .split("http://")
+        .nth(1)
+        .map(|r| r.trim().to_string())
+        .ok_or_else(|| LaunchError::Timeout(format!("no address in {line:?}")))?;
+    Ok((jm, rest))
+}
