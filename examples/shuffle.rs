@@ -36,8 +36,18 @@ pub const STRING_PAYLOAD: usize = 100;
 
 /// The `string` payload of `x`: its 20 decimal digits, then filler up to 100 bytes.
 pub fn string_record(x: u64) -> String {
-    let mut s = format!("{x:020}");
-    s.extend(std::iter::repeat_n('.', STRING_PAYLOAD - s.len()));
+    const FILLER: &str =
+        "................................................................................";
+    let mut digits = [b'0'; 20];
+    let mut v = x;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let mut s = String::with_capacity(STRING_PAYLOAD);
+    // Only ASCII digits were written.
+    s.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    s.push_str(&FILLER[..STRING_PAYLOAD - digits.len()]);
     s
 }
 
@@ -101,6 +111,21 @@ fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
 /// The number a `string` record carries (0 for a malformed one, which the sum then exposes).
 fn string_value(s: &str) -> u64 {
     s.get(..20).and_then(|d| d.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_records_are_100_bytes_and_carry_their_number() {
+        for x in [0, 7, 1234567890, u64::MAX] {
+            let s = string_record(x);
+            assert_eq!(s.len(), STRING_PAYLOAD);
+            assert_eq!(string_value(&s), x);
+        }
+        assert_eq!(&string_record(42)[..22], "00000000000000000042..");
+    }
 }
 
 /// Counts and sums what it receives, at most `rate` records per second.

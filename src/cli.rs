@@ -153,6 +153,13 @@ enum Command {
         /// Runs of each.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Run (c) instead: the shuffle between TaskManager processes over QUIC, beside the
+        /// same job in one process.
+        #[arg(long)]
+        shuffle: bool,
+        /// Records of `(u64, u64)` per shuffle run (a quarter as many 100-byte strings).
+        #[arg(long, default_value_t = 40_000_000)]
+        shuffle_records: u64,
     },
 }
 
@@ -276,12 +283,27 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             chained_records,
             keyed_records,
             runs,
+            shuffle,
+            shuffle_records,
         } => {
             init_logging("warn");
-            match crate::bench::run(chained_records, keyed_records, runs.max(1)) {
-                Ok(results) => {
-                    for r in results {
-                        println!("{r}");
+            let lines = if shuffle {
+                std::env::current_exe()
+                    .map_err(|e| e.to_string())
+                    .and_then(|exe| {
+                        crate::bench::shuffle::run(&exe, shuffle_records, runs.max(1))
+                            .map_err(|e| e.to_string())
+                    })
+                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
+            } else {
+                crate::bench::run(chained_records, keyed_records, runs.max(1))
+                    .map_err(|e| e.to_string())
+                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
+            };
+            match lines {
+                Ok(lines) => {
+                    for l in lines {
+                        println!("{l}");
                     }
                     ExitCode::SUCCESS
                 }

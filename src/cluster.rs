@@ -20,7 +20,7 @@
 //! heartbeat_timeout_ms = 10000
 //! rpc_timeout_ms = 10000
 //! slot_request_timeout_ms = 30000
-//! buffer_size = 1024              # records per network buffer
+//! buffer_size = 4096              # records per network buffer
 //! exclusive_credits = 2           # buffers per input channel
 //! floating_credits = 8            # buffers shared by an input gate
 //! buffer_timeout_ms = 100

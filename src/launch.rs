@@ -42,6 +42,9 @@ pub enum LaunchError {
     /// Something did not happen in time.
     #[error("{0}")]
     Timeout(String),
+    /// A run went wrong.
+    #[error("{0}")]
+    Failed(String),
     /// No free port could be found.
     #[error("no free port: {0}")]
     Port(std::io::Error),

@@ -651,8 +651,15 @@ impl RequestHandler for JobManagerLink {
             request,
             peer: from.clone(),
         };
-        if self.tm.try_send(msg).is_err() {
-            tracing::warn!("TaskManager mailbox full: a message from the JobManager was dropped");
+        if let Err(e) = self.tm.try_send(msg) {
+            // A one-way message that cannot be delivered must not vanish: closing the
+            // connection makes the TaskManager give up this JobManager session (cancelling its
+            // subtasks) and register again, and the JobManager sees the TaskManager go.
+            tracing::warn!(error = %e, "TaskManager mailbox full: closing the connection to the JobManager");
+            from.connection().close(
+                crate::net::quic::close::OVERLOADED,
+                b"TaskManager mailbox full",
+            );
         }
     }
 

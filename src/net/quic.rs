@@ -51,6 +51,9 @@ pub mod close {
     pub const SHUTDOWN: VarInt = VarInt::from_u32(3);
     /// The peer was declared lost.
     pub const LOST: VarInt = VarInt::from_u32(4);
+    /// The receiver could not take a one-way message (its mailbox was full): rather than
+    /// drop it, the connection is closed and the peers start over (re-register).
+    pub const OVERLOADED: VarInt = VarInt::from_u32(5);
 }
 
 /// Why the network layer failed.

@@ -3,6 +3,9 @@
 //! (b) source → key_by → keyed running count → sink, parallelism 2, through the in-process
 //!     exchange.
 //! Each is run several times on one mini cluster; the median is reported.
+//! (c), the shuffle between TaskManager processes, is in [`shuffle`].
+
+pub mod shuffle;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
