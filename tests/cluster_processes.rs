@@ -155,6 +155,12 @@ fn a_taskmanager_with_the_wrong_secret_is_refused() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(c.get("/overview")["taskmanagers"], 1, "never registered");
     assert_eq!(c.get("/overview")["slots-total"], 2, "never offered slots");
+    // The registered one shows its data port and a recent heartbeat (every 200 ms here).
+    let tms = c.get("/taskmanagers");
+    let tm = &tms["taskmanagers"][0];
+    assert!(tm["dataPort"].as_i64().expect("port") > 0, "{tm}");
+    let age = tm["timeSinceLastHeartbeat"].as_u64().expect("age");
+    assert!(age < 1500, "last heartbeat {age} ms ago");
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -322,7 +328,7 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(last["state"], "FINISHED", "{last}");
-    assert!(samples >= 20, "only {samples} samples while running");
+    assert!(samples >= 10, "only {samples} samples while running");
     assert!(
         ahead_checked >= 5,
         "only {ahead_checked} samples in the first half"

@@ -128,6 +128,8 @@ fn overview_and_taskmanagers_describe_the_cluster() {
         assert_eq!(tm["slotsNumber"], 3);
         assert_eq!(tm["freeSlots"], 3);
         assert!(tm["registrationTime"].as_i64().expect("time") > 0);
+        // In the JobManager's process: no data port.
+        assert_eq!(tm["dataPort"], -1);
         let id = tm["id"].as_str().expect("id");
         let detail = get_ok(&s.url(&format!("/taskmanagers/{id}")));
         assert_eq!(detail["id"], id);
@@ -177,6 +179,36 @@ fn a_submitted_job_runs_to_finished_and_shows_in_every_view() {
         .collect();
     assert_eq!(parallelism, [2, 2, 2, 2, 2, 2, 2, 1]);
     assert_eq!(j["status-counts"]["FINISHED"], 8);
+    // I/O counters: the source's 1000 numbers go out, the 32 sums come into the sink, and
+    // nothing is serialized inside one process.
+    assert_eq!(vertices[0]["metrics"]["read-records"], 0);
+    assert_eq!(vertices[0]["metrics"]["write-records"], 1000);
+    assert_eq!(vertices[1]["metrics"]["read-records"], 1000);
+    assert_eq!(vertices[7]["metrics"]["read-records"], 32);
+    assert_eq!(vertices[7]["metrics"]["write-records"], 0);
+    for v in vertices {
+        assert_eq!(v["metrics"]["write-bytes"], 0, "{v}");
+        assert_eq!(v["metrics"]["read-bytes"], 0, "{v}");
+    }
+    let v0 = vertices[0]["id"].as_str().expect("id");
+    let sub = get_ok(&s.url(&format!("/jobs/{id}/vertices/{v0}")));
+    assert_eq!(sub["id"], v0);
+    assert_eq!(sub["parallelism"], 2);
+    let subtasks = sub["subtasks"].as_array().expect("subtasks");
+    assert_eq!(subtasks.len(), 2);
+    let mut out_records = 0;
+    for (i, t) in subtasks.iter().enumerate() {
+        assert_eq!(t["subtask"], i);
+        assert_eq!(t["status"], "FINISHED");
+        assert!(t["taskmanager-id"].is_string(), "{t}");
+        out_records += t["metrics"]["write-records"].as_u64().expect("records");
+    }
+    assert_eq!(out_records, 1000);
+    assert_error(
+        &http("GET", &s.url(&format!("/jobs/{id}/vertices/nope")), None),
+        404,
+        "has no vertex nope",
+    );
     assert_eq!(
         std::fs::read_to_string(&out).expect("output").trim_end(),
         format!("records=32 sum={}", 1000 * 1001)

@@ -361,6 +361,10 @@ pub struct TaskManagerInfo {
     pub slots: TaskManagerSlots,
     /// When it (last) registered.
     pub registered_at: SystemTime,
+    /// Where it accepts data channels (`None` in this process).
+    pub data_address: Option<std::net::SocketAddr>,
+    /// How long since it last answered a heartbeat (or registered).
+    pub since_heartbeat: Duration,
 }
 
 impl Handler<RequestTaskManagers> for ResourceManager {
@@ -371,12 +375,14 @@ impl Handler<RequestTaskManagers> for ResourceManager {
             self.table
                 .task_manager_slots()
                 .into_iter()
-                .map(|s| TaskManagerInfo {
-                    registered_at: self
-                        .task_managers
-                        .get(&s.id)
-                        .map_or(SystemTime::UNIX_EPOCH, |r| r.registered_at),
-                    slots: s,
+                .map(|s| {
+                    let r = self.task_managers.get(&s.id);
+                    TaskManagerInfo {
+                        registered_at: r.map_or(SystemTime::UNIX_EPOCH, |r| r.registered_at),
+                        data_address: r.and_then(|r| r.gateway.data_address()),
+                        since_heartbeat: r.map_or(Duration::ZERO, |r| r.last_seen.elapsed()),
+                        slots: s,
+                    }
                 })
                 .collect(),
         )

@@ -39,6 +39,10 @@ pub struct TaskManagerEntry {
     pub free_slots: usize,
     /// When it registered (ms since the epoch).
     pub registration_time: i64,
+    /// The port its QUIC endpoint accepts data channels on; -1 in the JobManager's process.
+    pub data_port: i32,
+    /// Milliseconds since it last answered a heartbeat (Rill's meaning: an age, not a time).
+    pub time_since_last_heartbeat: u64,
 }
 
 impl From<&TaskManagerInfo> for TaskManagerEntry {
@@ -48,6 +52,9 @@ impl From<&TaskManagerInfo> for TaskManagerEntry {
             slots_number: t.slots.total,
             free_slots: t.slots.free,
             registration_time: epoch_millis(t.registered_at),
+            data_port: t.data_address.map_or(-1, |a| i32::from(a.port())),
+            time_since_last_heartbeat: u64::try_from(t.since_heartbeat.as_millis())
+                .unwrap_or(u64::MAX),
         }
     }
 }
