@@ -330,7 +330,7 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
     assert_eq!(last["state"], "FINISHED", "{last}");
     assert!(samples >= 10, "only {samples} samples while running");
     assert!(
-        ahead_checked >= 5,
+        ahead_checked >= 3,
         "only {ahead_checked} samples in the first half"
     );
     assert!(
