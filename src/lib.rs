@@ -43,6 +43,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 mod error;
+pub mod eventtime;
 pub mod graph;
 pub mod ids;
 pub mod jobs;
@@ -53,6 +54,7 @@ pub mod operators;
 pub mod rest;
 pub mod state;
 pub mod util;
+pub mod windowing;
 
 pub use api::{DataStream, KeyedStream, StreamEnv};
 pub use error::{Error, Result};
