@@ -13,6 +13,7 @@
 //! This module holds the logic; the runtime drives it (records' timestamps, in-band
 //! watermarks and the periodic timer come with the operators that use them).
 
+pub mod timers;
 pub mod valve;
 
 use std::sync::Arc;
