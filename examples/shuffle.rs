@@ -10,8 +10,11 @@
 //!   on one TaskManager and every sink on the other: all records cross processes.
 //! - `--sink-rate R` holds each sink subtask to at most R records per second (0, the default,
 //!   means as fast as it can), to make a slow consumer.
-//! - Each sink subtask writes `records=R sum=S` (S the sum of the numbers it received) to
-//!   `DIR/<subtask + 1>`, or prints it with its `<subtask + 1>> ` prefix.
+//! - Each sink subtask writes `records=R sum=S watermark=W after=A` to `DIR/<subtask + 1>`, or
+//!   prints it with its `<subtask + 1>> ` prefix: S is the sum of the numbers it received, W
+//!   the last watermark it saw (the sources end with the maximum, `i64::MAX`) and A how many
+//!   records had arrived when it came (all of them, since a watermark follows the records
+//!   sent before it).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -138,6 +141,7 @@ struct CountingSink<T> {
     sum: u64,
     subtask: usize,
     started: Option<Instant>,
+    watermark: Option<(i64, u64)>,
 }
 
 impl<T> CountingSink<T> {
@@ -150,6 +154,7 @@ impl<T> CountingSink<T> {
             sum: 0,
             subtask: 0,
             started: None,
+            watermark: None,
         }
     }
 
@@ -186,8 +191,17 @@ impl<T: Send + 'static> SinkFunction<T> for CountingSink<T> {
         Ok(())
     }
 
+    fn write_watermark(&mut self, watermark: i64) -> Result<(), UserError> {
+        self.watermark = Some((watermark, self.records));
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), UserError> {
-        let line = format!("records={} sum={}", self.records, self.sum);
+        let (w, after) = self.watermark.unwrap_or((i64::MIN, 0));
+        let line = format!(
+            "records={} sum={} watermark={w} after={after}",
+            self.records, self.sum
+        );
         match &self.output {
             Some(dir) => {
                 let path = dir.join((self.subtask + 1).to_string());

@@ -364,14 +364,17 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
     for i in 1..=2 {
         let line = std::fs::read_to_string(out.join(i.to_string())).expect("sink output");
         let line = line.trim();
-        let field = |k: &str| -> u64 {
+        let field = |k: &str| -> i64 {
             line.split(' ')
                 .find_map(|f| f.strip_prefix(k))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(|| panic!("no {k} in {line}"))
         };
-        records += field("records=");
-        sum += field("sum=");
+        records += field("records=") as u64;
+        sum += field("sum=") as u64;
+        // The sources' end-of-input watermark crossed QUIC in-band, after every record.
+        assert_eq!(field("watermark="), i64::MAX, "{line}");
+        assert_eq!(field("after="), field("records="), "{line}");
     }
     assert_eq!((records, sum), (N, N * (N + 1) / 2));
     eprintln!("backpressure across processes: at most {max_in_flight} of {N} records in flight (bound {bound}), {samples} samples");

@@ -22,6 +22,8 @@ use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::{build_task, ResolvedPlan};
 use crate::api::SourcePoll;
 use crate::config::RuntimeConfig;
+use crate::eventtime::valve::WatermarkValve;
+use crate::eventtime::{Timestamp, MAX_WATERMARK};
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{ChannelIndex, ResultPartitionId};
 use crate::metrics::IoMetrics;
@@ -169,6 +171,7 @@ pub struct Subtask {
     head_ctx: Option<RuntimeContext>,
     channels: Vec<InputChannel>,
     gates: Vec<InputGateCredits>,
+    watermarks: WatermarkValve,
     inputs_open: Vec<usize>,
     next_channel: usize,
     phase: Phase,
@@ -199,6 +202,7 @@ impl Subtask {
             head_ctx: None,
             channels: Vec::new(),
             gates: Vec::new(),
+            watermarks: WatermarkValve::new(0),
             inputs_open: Vec::new(),
             next_channel: 0,
             phase: Phase::Running,
@@ -302,6 +306,7 @@ impl Subtask {
             }
             self.gates.push(credits);
         }
+        self.watermarks = WatermarkValve::new(self.channels.len());
         let inputs = self
             .plan
             .job_graph
@@ -410,6 +415,11 @@ impl Subtask {
                 Ok(false)
             }
             SourcePoll::Finished => {
+                // A bounded source ends with the maximum watermark: every event-time window
+                // and timer downstream fires.
+                if let Some(chain) = self.chain.as_mut() {
+                    chain.process_watermark(MAX_WATERMARK)?;
+                }
                 self.end_input(0)?;
                 Ok(true)
             }
@@ -485,7 +495,16 @@ impl Subtask {
                     .map_err(|e| self.protocol(e))?;
                 self.grant(gate, grant);
             }
+            StreamElement::Watermark(w) => {
+                self.advance_watermark(ch, w)?;
+                let grant = self.gates[gate]
+                    .on_consumed(gc)
+                    .map_err(|e| self.protocol(e))?;
+                self.grant(gate, grant);
+            }
             StreamElement::EndOfPartition => {
+                // An ended channel holds nothing back any more.
+                self.advance_watermark(ch, MAX_WATERMARK)?;
                 self.channels[ch].ended = true;
                 self.gates[gate]
                     .on_ended(gc)
@@ -503,6 +522,14 @@ impl Subtask {
             }
         }
         Ok(())
+    }
+
+    /// Channel `ch`'s watermark advanced; the chain gets the new minimum, if it moved.
+    fn advance_watermark(&mut self, ch: usize, w: Timestamp) -> Result<(), OperatorError> {
+        match (self.watermarks.input_watermark(ch, w), self.chain.as_mut()) {
+            (Some(out), Some(chain)) => chain.process_watermark(out),
+            _ => Ok(()),
+        }
     }
 
     fn protocol(&self, e: crate::net::credit::CreditError) -> OperatorError {

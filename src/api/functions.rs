@@ -232,6 +232,14 @@ pub trait SinkFunction<T>: Send + 'static {
         Ok(())
     }
 
+    /// The input's watermark advanced (Flink's `writeWatermark`); by default ignored.
+    fn write_watermark(
+        &mut self,
+        _watermark: crate::eventtime::Timestamp,
+    ) -> Result<(), UserError> {
+        Ok(())
+    }
+
     /// The input has ended (bounded streams): flush what is buffered.
     fn finish(&mut self) -> Result<(), UserError> {
         Ok(())

@@ -1,5 +1,6 @@
 //! What travels on a channel, in order: record buffers and in-band events.
 
+use crate::eventtime::Timestamp;
 use crate::operators::Batch;
 
 /// One element on a data channel. Elements of one channel are delivered in the order sent.
@@ -7,6 +8,9 @@ use crate::operators::Batch;
 pub enum StreamElement {
     /// A buffer of records.
     Records(Batch),
+    /// Event time has reached this timestamp on the channel (in-band, after every record the
+    /// producer emitted before it).
+    Watermark(Timestamp),
     /// The producer has sent everything; no element follows on this channel.
     EndOfPartition,
 }
@@ -16,7 +20,7 @@ impl StreamElement {
     pub fn record_count(&self) -> usize {
         match self {
             Self::Records(b) => b.len(),
-            Self::EndOfPartition => 0,
+            Self::Watermark(_) | Self::EndOfPartition => 0,
         }
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! ## Frames
 //! - producer → consumer: `[kind u8][backlog u32 BE][payload]`, kind 0 = a buffer of records
-//!   (rmp-serde `Vec<T>`), 1 = end of partition. Elements of one channel stay in order because
-//!   a stream is ordered.
+//!   (rmp-serde `Vec<T>`), 1 = end of partition, 2 = a watermark (`i64` BE). Elements of one
+//!   channel stay in order because a stream is ordered, so a watermark follows the records sent
+//!   before it.
 //! - consumer → producer: `[credits u32 BE]`.
 //!
 //! ## Bounds
@@ -41,6 +42,7 @@ use crate::operators::OperatorError;
 
 const KIND_RECORDS: u8 = 0;
 const KIND_END: u8 = 1;
+const KIND_WATERMARK: u8 = 2;
 /// The largest data frame accepted (a buffer of large records).
 pub const DATA_FRAME_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -86,16 +88,20 @@ impl RemoteOutput {
     pub fn send(&self, element: &StreamElement, backlog: u32) -> Result<usize, OperatorError> {
         let mut frame = Vec::with_capacity(match element {
             StreamElement::Records(b) => 16 + b.len() * 16,
+            StreamElement::Watermark(_) => 13,
             StreamElement::EndOfPartition => 5,
         });
         let kind = match element {
             StreamElement::Records(_) => KIND_RECORDS,
+            StreamElement::Watermark(_) => KIND_WATERMARK,
             StreamElement::EndOfPartition => KIND_END,
         };
         frame.push(kind);
         frame.extend_from_slice(&backlog.to_be_bytes());
-        if let StreamElement::Records(b) = element {
-            b.encode_into(&mut frame)?;
+        match element {
+            StreamElement::Records(b) => b.encode_into(&mut frame)?,
+            StreamElement::Watermark(w) => frame.extend_from_slice(&w.to_be_bytes()),
+            StreamElement::EndOfPartition => {}
         }
         let size = frame.len();
         match self.frames.try_send(frame) {
@@ -279,6 +285,15 @@ async fn receive(
         let element = match kind {
             KIND_RECORDS => StreamElement::Records(decode(payload).map_err(|e| e.to_string())?),
             KIND_END => StreamElement::EndOfPartition,
+            KIND_WATERMARK => match <[u8; 8]>::try_from(payload) {
+                Ok(b) => StreamElement::Watermark(i64::from_be_bytes(b)),
+                Err(_) => {
+                    return Err(format!(
+                        "a watermark frame carries {} bytes, not 8",
+                        payload.len()
+                    ))
+                }
+            },
             other => return Err(format!("unknown data frame kind {other}")),
         };
         let end = matches!(element, StreamElement::EndOfPartition);

@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 
+use crate::eventtime::Timestamp;
 use crate::net::credit::OutputCredit;
 use crate::net::local::ChannelLink;
 use crate::net::router::ChannelRouter;
@@ -75,6 +76,17 @@ impl RecordWriter {
                 s.queue.push_back(StreamElement::Records(b));
             }
         });
+    }
+
+    /// Flushes, then queues a watermark on every subpartition that has not ended, so that it
+    /// follows every record written before it.
+    pub fn broadcast_watermark(&mut self, watermark: Timestamp) {
+        self.flush();
+        for s in &mut self.subpartitions {
+            if !s.ended {
+                s.queue.push_back(StreamElement::Watermark(watermark));
+            }
+        }
     }
 
     /// Flushes and queues end of partition on every subpartition.

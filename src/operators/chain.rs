@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::eventtime::Timestamp;
 use crate::net::RecordWriter;
 use crate::operators::{Batch, Operator, OperatorError, RuntimeContext};
 
@@ -62,6 +63,29 @@ impl Output<'_> {
     /// Emits a buffer on the side output named `tag`.
     pub fn emit_side(&mut self, tag: &str, batch: Batch) -> Result<(), OperatorError> {
         self.emit_tagged(Some(tag), batch)
+    }
+
+    /// Emits a watermark on every output, main and side: chained successors process it at
+    /// once, network outputs queue it after the records written before it.
+    pub fn emit_watermark(&mut self, watermark: Timestamp) -> Result<(), OperatorError> {
+        let targets = self.targets;
+        for t in targets {
+            match t.target {
+                Target::Chained { node, .. } => with_node(
+                    self.rest,
+                    node - self.offset,
+                    self.offset,
+                    self.writers,
+                    |op, out| op.process_watermark(watermark, out),
+                )?,
+                Target::Network { writer } => {
+                    if let Some(w) = self.writers.get_mut(writer) {
+                        w.broadcast_watermark(watermark);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn emit_tagged(&mut self, tag: Option<&str>, batch: Batch) -> Result<(), OperatorError> {
@@ -167,6 +191,16 @@ impl Chain {
             return Ok(());
         }
         deliver(&mut self.nodes, 0, 0, input, batch, &mut self.writers)
+    }
+
+    /// The head's input watermark advanced to `watermark` (the minimum over its channels).
+    pub fn process_watermark(&mut self, watermark: Timestamp) -> Result<(), OperatorError> {
+        if self.nodes.is_empty() {
+            return Ok(());
+        }
+        with_node(&mut self.nodes, 0, 0, &mut self.writers, |op, out| {
+            op.process_watermark(watermark, out)
+        })
     }
 
     /// Input `input` of the head has ended. Once all have, every chained operator is told its

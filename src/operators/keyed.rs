@@ -70,6 +70,19 @@ where
         out.emit(Batch::new(emitted))
     }
 
+    /// In batch mode the final aggregates go out before the end-of-input watermark, so that no
+    /// downstream operator sees them behind it.
+    fn process_watermark(
+        &mut self,
+        watermark: crate::eventtime::Timestamp,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        if watermark == crate::eventtime::MAX_WATERMARK {
+            self.end_input(0, out)?;
+        }
+        out.emit_watermark(watermark)
+    }
+
     fn end_input(&mut self, _input: usize, out: &mut Output<'_>) -> Result<(), OperatorError> {
         if self.mode == RuntimeMode::Batch {
             let mut finals = self.state.drain().map(|(_, v)| v).peekable();

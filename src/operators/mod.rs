@@ -82,6 +82,16 @@ pub trait Operator: Send {
         Ok(())
     }
 
+    /// The operator's input watermark advanced (for a two-input operator: the minimum over
+    /// both inputs). By default it is passed on to every output.
+    fn process_watermark(
+        &mut self,
+        watermark: crate::eventtime::Timestamp,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        out.emit_watermark(watermark)
+    }
+
     /// Releases resources; called once, last.
     fn close(&mut self) -> Result<(), OperatorError> {
         Ok(())

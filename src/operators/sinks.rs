@@ -49,6 +49,16 @@ impl<T: Data, S: SinkFunction<T>> Operator for SinkOperator<T, S> {
         self.sink.finish().map_err(|e| user_error(&self.name, e))
     }
 
+    fn process_watermark(
+        &mut self,
+        watermark: crate::eventtime::Timestamp,
+        _out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        self.sink
+            .write_watermark(watermark)
+            .map_err(|e| user_error(&self.name, e))
+    }
+
     fn close(&mut self) -> Result<(), OperatorError> {
         self.sink.close().map_err(|e| user_error(&self.name, e))
     }
