@@ -68,6 +68,10 @@ enum Command {
         /// This TaskManager's endpoint (data channels) [default: 127.0.0.1:0].
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
+        /// The address other nodes reach this TaskManager at, with the bound port (required when
+        /// --bind is unspecified, e.g. 0.0.0.0:6124) [default: the --bind address].
+        #[arg(long, value_name = "IP")]
+        advertise: Option<std::net::IpAddr>,
         /// The cluster secret (else the config file, else $RILL_CLUSTER_SECRET).
         #[arg(long)]
         secret: Option<String>,
@@ -265,11 +269,13 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             jobmanager,
             slots,
             bind,
+            advertise,
             secret,
             config,
         } => {
             init_logging("info");
-            taskmanager(registry, jobmanager, slots, bind, secret, config)
+            let endpoint = Endpoint { bind, advertise };
+            taskmanager(registry, jobmanager, slots, endpoint, secret, config)
         }
         Command::Local {
             taskmanagers,
@@ -484,11 +490,17 @@ fn jobmanager(
     start_outcome(run())
 }
 
+/// Where a TaskManager listens, and the address it gives others.
+struct Endpoint {
+    bind: Option<std::net::SocketAddr>,
+    advertise: Option<std::net::IpAddr>,
+}
+
 fn taskmanager(
     registry: Arc<JobRegistry>,
     jobmanager: Option<std::net::SocketAddr>,
     slots: Option<usize>,
-    bind: Option<std::net::SocketAddr>,
+    endpoint: Endpoint,
     secret: Option<String>,
     config: Option<std::path::PathBuf>,
 ) -> ExitCode {
@@ -512,9 +524,11 @@ fn taskmanager(
         }
         let opts = TaskManagerOptions {
             jobmanager,
-            bind: bind
+            bind: endpoint
+                .bind
                 .or(file.taskmanager.bind)
                 .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            advertise: endpoint.advertise.or(file.taskmanager.advertise),
             slots,
             secret,
             quic: file.quic(&runtime)?,

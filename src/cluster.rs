@@ -14,6 +14,7 @@
 //! [taskmanager]
 //! jobmanager = "127.0.0.1:6123"
 //! bind = "127.0.0.1:0"            # this TaskManager's endpoint (data channels); 0 picks a port
+//! advertise = "10.0.0.5"        # the IP other nodes reach it at (needed if bind is 0.0.0.0)
 //! slots = 2
 //! [runtime]
 //! heartbeat_interval_ms = 2000
@@ -118,6 +119,8 @@ pub struct TaskManagerSection {
     pub jobmanager: Option<SocketAddr>,
     /// This TaskManager's endpoint.
     pub bind: Option<SocketAddr>,
+    /// The IP address other nodes reach it at (with the bound port).
+    pub advertise: Option<std::net::IpAddr>,
     /// Slots.
     pub slots: Option<usize>,
 }
@@ -444,6 +447,8 @@ pub struct TaskManagerOptions {
     pub jobmanager: SocketAddr,
     /// This TaskManager's endpoint.
     pub bind: SocketAddr,
+    /// The IP address other nodes reach it at, if not the bind address's.
+    pub advertise: Option<std::net::IpAddr>,
     /// Slots.
     pub slots: usize,
     /// The cluster secret.
@@ -459,12 +464,21 @@ pub fn run_taskmanager(
     opts: TaskManagerOptions,
     registry: Arc<JobRegistry>,
 ) -> Result<(), StartError> {
-    if opts.bind.ip().is_unspecified() {
-        return Err(StartError::Config(format!(
-            "--bind {}: give the address other nodes reach this TaskManager at, not an unspecified one",
-            opts.bind
-        )));
-    }
+    let advertised_ip = match opts.advertise {
+        Some(ip) if ip.is_unspecified() => {
+            return Err(StartError::Config(format!(
+                "--advertise {ip}: give the address other nodes reach this TaskManager at"
+            )))
+        }
+        Some(ip) => ip,
+        None if opts.bind.ip().is_unspecified() => {
+            return Err(StartError::Config(format!(
+                "--bind {}: an unspecified address needs --advertise IP, the address other nodes reach this TaskManager at",
+                opts.bind
+            )))
+        }
+        None => opts.bind.ip(),
+    };
     System::new().block_on(async move {
         // The id carries the bind address for the logs; the random part tells restarts apart.
         let provisional = format!("taskmanager-{:08x}", crate::util::random_u64() as u32);
@@ -475,7 +489,7 @@ pub fn run_taskmanager(
             NodeRole::TaskManager,
             &opts.quic,
         )?;
-        let data_address = node.local_addr()?;
+        let data_address = SocketAddr::new(advertised_ip, node.local_addr()?.port());
         let id = TaskManagerId(provisional);
         println!(
             "TaskManager {id} listening on {data_address}, {} slots, JobManager {}",

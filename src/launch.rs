@@ -183,12 +183,24 @@ impl ProcessCluster {
 
     /// Starts one more TaskManager with `slots` slots, proving `secret`.
     pub fn add_task_manager(&mut self, slots: usize, secret: &str) -> Result<(), LaunchError> {
+        self.add_task_manager_with(slots, secret, &[])
+    }
+
+    /// Starts one more TaskManager with `slots` slots, proving `secret`, with `extra`
+    /// command-line arguments.
+    pub fn add_task_manager_with(
+        &mut self,
+        slots: usize,
+        secret: &str,
+        extra: &[&str],
+    ) -> Result<(), LaunchError> {
         let slots = slots.to_string();
         let mut args = vec!["taskmanager", "--jobmanager", &self.rpc, "--slots", &slots];
         let config = self.config.as_ref().map(|c| c.display().to_string());
         if let Some(c) = &config {
             args.extend(["--config", c]);
         }
+        args.extend(extra);
         let tm = ChildProcess::start(&self.exe, &args, &env(secret))?;
         self.task_managers.push(tm);
         Ok(())

@@ -213,6 +213,47 @@ fn a_killed_taskmanager_is_declared_lost_and_its_job_fails_naming_it() {
 }
 
 #[test]
+fn a_taskmanager_bound_to_all_interfaces_works_with_an_advertised_address() {
+    let dir = common::temp_dir("cluster-advertise");
+    let mut c = cluster(&dir, 1);
+    // Without --advertise an unspecified bind is refused with a clear message.
+    c.0.add_task_manager_with(2, SECRET, &["--bind", "0.0.0.0:0"])
+        .expect("started");
+    c.task_managers
+        .last()
+        .expect("tm")
+        .wait_for("needs --advertise", Duration::from_secs(10))
+        .expect("refusal");
+    c.task_managers.pop();
+    c.0.add_task_manager_with(
+        2,
+        SECRET,
+        &["--bind", "0.0.0.0:0", "--advertise", "127.0.0.1"],
+    )
+    .expect("started");
+    c.wait_registered(2);
+    let tms = c.get("/taskmanagers");
+    for tm in tms["taskmanagers"].as_array().expect("list") {
+        assert!(tm["dataPort"].as_i64().expect("port") > 0, "{tm}");
+    }
+    // 4 subtasks per vertex over both TaskManagers: data flows both ways between them.
+    let out = dir.join("p.txt");
+    let job = c.submit(
+        "partitioners",
+        &["--count", "5000", "--output", out.to_str().expect("p")],
+        4,
+    );
+    let d = c.wait_end(&job, Duration::from_secs(60));
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("output").trim(),
+        format!("records=32 sum={}", 5000 * 5001)
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn garbage_on_the_rpc_port_does_not_crash_the_jobmanager() {
     let dir = common::temp_dir("cluster-garbage");
     let mut c = cluster(&dir, 1);
