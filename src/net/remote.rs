@@ -124,6 +124,9 @@ pub struct RemoteNetwork {
     node: QuicNode,
     arbiter: ArbiterHandle,
     peers: Arc<Mutex<HashMap<String, RemotePeer>>>,
+    /// One dial at a time per node: the channels requested together while the first
+    /// connection to a node is being made all wait for it and share it.
+    dials: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     local: LocalTransport,
     config: RuntimeConfig,
 }
@@ -140,6 +143,7 @@ impl RemoteNetwork {
             node,
             arbiter,
             peers: Arc::new(Mutex::new(HashMap::new())),
+            dials: Arc::new(Mutex::new(HashMap::new())),
             local,
             config,
         }
@@ -165,11 +169,24 @@ impl RemoteNetwork {
         self.peers().insert(peer.node_id().to_string(), peer);
     }
 
+    fn open_peer(&self, node: &str) -> Option<RemotePeer> {
+        self.peers().get(node).filter(|p| p.is_open()).cloned()
+    }
+
     async fn peer_for(&self, node: &str, addr: SocketAddr) -> Result<RemotePeer, NetError> {
-        let known = self.peers().get(node).filter(|p| p.is_open()).cloned();
-        if let Some(p) = known {
+        if let Some(p) = self.open_peer(node) {
             return Ok(p);
         }
+        let gate = {
+            let mut dials = self.dials.lock().unwrap_or_else(|p| p.into_inner());
+            dials.entry(node.to_string()).or_default().clone()
+        };
+        let _dialing = gate.lock().await;
+        // Whoever held the gate before may have connected meanwhile.
+        if let Some(p) = self.open_peer(node) {
+            return Ok(p);
+        }
+        tracing::debug!(%node, %addr, "opening a data connection");
         let peer = RemotePeer::new(self.node.connect(addr).await?, self.config.rpc_timeout);
         crate::net::rpc::serve(peer.clone(), DataHandler(self.clone()));
         self.add_peer(peer.clone());
