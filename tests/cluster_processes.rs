@@ -13,12 +13,18 @@ use rill::launch::ProcessCluster;
 
 const SECRET: &str = "test-secret-5f2a";
 
-/// A settings file with fast heartbeats.
+/// Records per network buffer in these clusters: small, so that the credit bound is small
+/// beside the records a test sends.
+const BUFFER_SIZE: usize = 1024;
+
+/// A settings file with fast heartbeats and small buffers.
 fn config(dir: &Path) -> PathBuf {
     let p = dir.join("rill.toml");
     std::fs::write(
         &p,
-        "[runtime]\nheartbeat_interval_ms = 200\nheartbeat_timeout_ms = 1500\nrpc_timeout_ms = 2000\n",
+        format!(
+            "[runtime]\nheartbeat_interval_ms = 200\nheartbeat_timeout_ms = 1500\nrpc_timeout_ms = 2000\nbuffer_size = {BUFFER_SIZE}\n"
+        ),
     )
     .expect("config");
     p
@@ -338,7 +344,10 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
         2,
     );
     // 2 sources × 2 sinks over rebalance: 4 channels into 2 input gates.
-    let config = rill::config::RuntimeConfig::default();
+    let config = rill::config::RuntimeConfig {
+        buffer_size: BUFFER_SIZE,
+        ..rill::config::RuntimeConfig::default()
+    };
     let bound = config.max_in_flight_records(4, 2) as u64;
     let (mut samples, mut max_in_flight, mut ahead_checked) = (0, 0u64, 0);
     let end = Instant::now() + Duration::from_secs(60);
