@@ -3,12 +3,16 @@
 //! process-level tests; every child is killed (SIGKILL) when its handle drops, so an error or
 //! a panic leaves nothing running.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::rest::client::{ClientError, RestClient};
+use crate::rest::model::SubmitJobRequest;
 
 /// Why a process or a request to it failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,15 +34,8 @@ pub enum LaunchError {
         limit: Duration,
     },
     /// A REST request failed.
-    #[error("{method} {url}: {cause}")]
-    Http {
-        /// The method.
-        method: &'static str,
-        /// The URL.
-        url: String,
-        /// What went wrong.
-        cause: String,
-    },
+    #[error(transparent)]
+    Rest(#[from] ClientError),
     /// Something did not happen in time.
     #[error("{0}")]
     Timeout(String),
@@ -150,6 +147,7 @@ pub struct ProcessCluster {
     pub rpc: String,
     /// The JobManager's REST address (`host:port`).
     pub rest: String,
+    client: RestClient,
 }
 
 const STARTUP: Duration = Duration::from_secs(20);
@@ -172,6 +170,7 @@ impl ProcessCluster {
             job_manager,
             task_managers: Vec::new(),
             rpc,
+            client: RestClient::new(&rest),
             rest,
         };
         for &n in slots {
@@ -212,45 +211,42 @@ impl ProcessCluster {
         let (jm, rest) =
             start_job_manager(&self.exe, self.config.as_deref(), &self.secret, &self.rpc)?;
         self.job_manager = jm;
+        self.client = RestClient::new(&rest);
         self.rest = rest;
         Ok(())
     }
 
     /// `GET path` on the REST API, as JSON.
     pub fn get(&self, path: &str) -> Result<serde_json::Value, LaunchError> {
-        let url = format!("http://{}{path}", self.rest);
-        let http = |cause: String| LaunchError::Http {
-            method: "GET",
-            url: url.clone(),
-            cause,
-        };
-        ureq::get(&url)
-            .timeout(Duration::from_secs(5))
-            .call()
-            .map_err(|e| http(e.to_string()))?
-            .into_json()
-            .map_err(|e| http(e.to_string()))
+        Ok(self.client.get_json(path)?)
     }
 
     /// Submits a registered job; returns its id.
     pub fn submit(&self, job: &str, args: &[&str], p: usize) -> Result<String, LaunchError> {
-        let url = format!("http://{}/jobs", self.rest);
-        let http = |cause: String| LaunchError::Http {
-            method: "POST",
-            url: url.clone(),
-            cause,
-        };
-        let body = serde_json::json!({"job": job, "args": args, "parallelism": p});
-        let r: serde_json::Value = ureq::post(&url)
-            .timeout(Duration::from_secs(10))
-            .send_json(body)
-            .map_err(|e| http(e.to_string()))?
-            .into_json()
-            .map_err(|e| http(e.to_string()))?;
-        r["jobid"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| http(format!("no jobid in {r}")))
+        Ok(self.client.submit(&SubmitJobRequest {
+            job: job.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            parallelism: Some(p),
+        })?)
+    }
+
+    /// The TaskManagers the subtasks of `vertex` (an id from `GET /jobs/{job}`) were placed on;
+    /// an error if a subtask has none.
+    pub fn placement(&self, job: &str, vertex: &str) -> Result<BTreeSet<String>, LaunchError> {
+        let v = self.get(&format!("/jobs/{job}/vertices/{vertex}"))?;
+        let subtasks = v["subtasks"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        subtasks
+            .iter()
+            .map(|s| {
+                s["taskmanager-id"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| LaunchError::Failed(format!("subtask not placed: {s}")))
+            })
+            .collect()
     }
 
     /// Waits until `n` TaskManagers are registered.

@@ -314,13 +314,7 @@ fn vertex_ids(d: &serde_json::Value) -> Vec<String> {
 
 /// The TaskManagers a vertex's subtasks ran on.
 fn placement(c: &Cluster, job: &str, vertex: &str) -> std::collections::BTreeSet<String> {
-    let v = c.get(&format!("/jobs/{job}/vertices/{vertex}"));
-    v["subtasks"]
-        .as_array()
-        .expect("subtasks")
-        .iter()
-        .map(|s| s["taskmanager-id"].as_str().expect("placed").to_string())
-        .collect()
+    c.0.placement(job, vertex).expect("placement")
 }
 
 #[test]

@@ -484,24 +484,15 @@ impl Subtask {
             self.channels[ch].gate,
             self.channels[ch].gate_channel,
         );
+        let ended = matches!(element, StreamElement::EndOfPartition);
         match element {
             StreamElement::Records(batch) => {
                 self.metrics.add_records_in(batch.len() as u64);
                 if let Some(chain) = self.chain.as_mut() {
                     chain.process(input, batch)?;
                 }
-                let grant = self.gates[gate]
-                    .on_consumed(gc)
-                    .map_err(|e| self.protocol(e))?;
-                self.grant(gate, grant);
             }
-            StreamElement::Watermark(w) => {
-                self.advance_watermark(ch, w)?;
-                let grant = self.gates[gate]
-                    .on_consumed(gc)
-                    .map_err(|e| self.protocol(e))?;
-                self.grant(gate, grant);
-            }
+            StreamElement::Watermark(w) => self.advance_watermark(ch, w)?,
             StreamElement::EndOfPartition => {
                 // An ended channel holds nothing back any more.
                 self.advance_watermark(ch, MAX_WATERMARK)?;
@@ -509,15 +500,18 @@ impl Subtask {
                 self.gates[gate]
                     .on_ended(gc)
                     .map_err(|e| self.protocol(e))?;
-                let grant = self.gates[gate]
-                    .on_consumed(gc)
-                    .map_err(|e| self.protocol(e))?;
-                self.grant(gate, grant);
-                if let Some(open) = self.inputs_open.get_mut(input) {
-                    *open -= 1;
-                    if *open == 0 {
-                        self.end_input(input)?;
-                    }
+            }
+        }
+        // Every element took a credit; it goes back once the element is processed.
+        let grant = self.gates[gate]
+            .on_consumed(gc)
+            .map_err(|e| self.protocol(e))?;
+        self.grant(gate, grant);
+        if ended {
+            if let Some(open) = self.inputs_open.get_mut(input) {
+                *open -= 1;
+                if *open == 0 {
+                    self.end_input(input)?;
                 }
             }
         }

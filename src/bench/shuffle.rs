@@ -14,6 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::bench::median;
 use crate::launch::{LaunchError, ProcessCluster};
 
 /// One payload's figures in one placement.
@@ -27,16 +28,6 @@ pub struct ShuffleResult {
     pub records_per_s: Vec<f64>,
     /// Serialized bytes per second of each run (0 where nothing is serialized).
     pub bytes_per_s: Vec<f64>,
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 impl ShuffleResult {
@@ -188,24 +179,13 @@ fn check_placement(
     job: &str,
     d: &serde_json::Value,
 ) -> Result<(), LaunchError> {
-    let mut hosts = Vec::new();
-    for v in 0..2 {
-        let id = d["vertices"][v]["id"].as_str().unwrap_or_default();
-        let sub = c.get(&format!("/jobs/{job}/vertices/{id}"))?;
-        let tms: std::collections::BTreeSet<String> = sub["subtasks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["taskmanager-id"].as_str().map(str::to_string))
-            .collect();
-        hosts.push(tms);
-    }
-    if hosts[0].is_disjoint(&hosts[1]) && !hosts[0].is_empty() && !hosts[1].is_empty() {
+    let on = |v: usize| c.placement(job, d["vertices"][v]["id"].as_str().unwrap_or_default());
+    let (sources, sinks) = (on(0)?, on(1)?);
+    if sources.is_disjoint(&sinks) && !sources.is_empty() && !sinks.is_empty() {
         Ok(())
     } else {
         Err(failed(format!(
-            "sources on {:?} and sinks on {:?}: not all traffic crossed processes",
-            hosts[0], hosts[1]
+            "sources on {sources:?} and sinks on {sinks:?}: not all traffic crossed processes"
         )))
     }
 }

@@ -166,6 +166,12 @@ impl RestClient {
         self.call("GET", &Self::job_path(id)?, None)
     }
 
+    /// `GET path`, any endpoint, as untyped JSON (for tests and benchmarks that read fields
+    /// this client has no type for).
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        self.call("GET", path, None)
+    }
+
     /// `GET /jobs/overview`.
     pub fn jobs_overview(&self) -> Result<JobsOverview, ClientError> {
         self.call("GET", "/jobs/overview", None)
