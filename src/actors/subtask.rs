@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -22,8 +23,8 @@ use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::{build_task, ResolvedPlan};
 use crate::api::SourcePoll;
 use crate::config::RuntimeConfig;
-use crate::eventtime::valve::WatermarkValve;
-use crate::eventtime::{Timestamp, MAX_WATERMARK};
+use crate::eventtime::valve::{ValveOutput, WatermarkValve};
+use crate::eventtime::{processing_time_now, Timestamp, WatermarkStatus, MAX_WATERMARK};
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{ChannelIndex, ResultPartitionId};
 use crate::metrics::IoMetrics;
@@ -176,6 +177,8 @@ pub struct Subtask {
     next_channel: usize,
     phase: Phase,
     pump_scheduled: bool,
+    /// The processing time the chain is next to be called at, and the timer that will.
+    timer_at: Option<(Timestamp, SpawnHandle)>,
     state: ExecutionState,
     metrics: Arc<IoMetrics>,
 }
@@ -207,6 +210,7 @@ impl Subtask {
             next_channel: 0,
             phase: Phase::Running,
             pump_scheduled: false,
+            timer_at: None,
             state: ExecutionState::Deploying,
             metrics: Arc::default(),
         }
@@ -344,7 +348,17 @@ impl Subtask {
         if self.phase == Phase::Done {
             return;
         }
-        match catch_unwind(AssertUnwindSafe(|| self.pump_inner(ctx))) {
+        self.guarded(ctx, |act, ctx| act.pump_inner(ctx));
+        self.schedule_processing_time(ctx);
+    }
+
+    /// Runs `f`; an error or a panic fails the subtask.
+    fn guarded(
+        &mut self,
+        ctx: &mut Context<Self>,
+        f: impl FnOnce(&mut Self, &mut Context<Self>) -> Result<(), OperatorError>,
+    ) {
+        match catch_unwind(AssertUnwindSafe(|| f(self, ctx))) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => self.fail(e, ctx),
             Err(payload) => {
@@ -355,6 +369,34 @@ impl Subtask {
                 self.fail(e, ctx);
             }
         }
+    }
+
+    /// Keeps one timer set for the earliest processing time an operator asked for.
+    fn schedule_processing_time(&mut self, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        let Some(next) = self.chain.as_ref().and_then(Chain::next_processing_time) else {
+            return;
+        };
+        if let Some((at, handle)) = self.timer_at {
+            if at <= next {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = next.saturating_sub(processing_time_now()).max(0) as u64;
+        let handle = ctx.run_later(Duration::from_millis(delay), |act, ctx| {
+            act.timer_at = None;
+            if act.phase == Phase::Running {
+                act.guarded(ctx, |act, _| match act.chain.as_mut() {
+                    Some(chain) => chain.on_processing_time(processing_time_now()),
+                    None => Ok(()),
+                });
+            }
+            act.pump(ctx);
+        });
+        self.timer_at = Some((next, handle));
     }
 
     fn pump_inner(&mut self, ctx: &mut Context<Self>) -> Result<(), OperatorError> {
@@ -493,6 +535,22 @@ impl Subtask {
                 }
             }
             StreamElement::Watermark(w) => self.advance_watermark(ch, w)?,
+            StreamElement::Status(status) => {
+                let idle = status == WatermarkStatus::Idle;
+                for out in self.watermarks.input_idle(ch, idle) {
+                    if let Some(chain) = self.chain.as_mut() {
+                        match out {
+                            ValveOutput::Watermark(w) => chain.process_watermark(w)?,
+                            ValveOutput::Idle => {
+                                chain.process_watermark_status(WatermarkStatus::Idle)?
+                            }
+                            ValveOutput::Active => {
+                                chain.process_watermark_status(WatermarkStatus::Active)?
+                            }
+                        }
+                    }
+                }
+            }
             StreamElement::EndOfPartition => {
                 // An ended channel holds nothing back any more.
                 self.advance_watermark(ch, MAX_WATERMARK)?;

@@ -31,6 +31,7 @@ pub enum RuntimeMode {
 pub(crate) struct EnvInner {
     pub(crate) graph: StreamGraph,
     pub(crate) errors: Vec<GraphError>,
+    pub(crate) auto_watermark_interval: std::time::Duration,
 }
 
 /// The environment a job's program builds its streams in.
@@ -46,6 +47,7 @@ impl StreamEnv {
             inner: Rc::new(RefCell::new(EnvInner {
                 graph: StreamGraph::new(job_name),
                 errors: Vec::new(),
+                auto_watermark_interval: std::time::Duration::from_millis(200),
             })),
         }
     }
@@ -72,6 +74,19 @@ impl StreamEnv {
     pub fn set_runtime_mode(&self, mode: RuntimeMode) -> &Self {
         self.inner.borrow_mut().graph.runtime_mode = mode;
         self
+    }
+
+    /// How often periodic watermark generators are asked for a watermark (Flink's
+    /// `pipeline.auto-watermark-interval`, 200 ms by default); zero turns periodic emission
+    /// off. Applies to the `assign_timestamps_and_watermarks` calls made after it.
+    pub fn set_auto_watermark_interval(&self, interval: std::time::Duration) -> &Self {
+        self.inner.borrow_mut().auto_watermark_interval = interval;
+        self
+    }
+
+    /// The periodic watermark interval.
+    pub fn auto_watermark_interval(&self) -> std::time::Duration {
+        self.inner.borrow().auto_watermark_interval
     }
 
     /// The runtime mode.

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::api::Data;
+use crate::operators::batch::BatchBuilder;
 use crate::operators::{Batch, OperatorError, Output, RuntimeContext, UserError};
 
 /// Emits records from a user function.
@@ -75,7 +76,7 @@ trait SideBuffer: Send {
     fn take_batch(&mut self) -> Option<Batch>;
 }
 
-impl<T: Data> SideBuffer for Vec<T> {
+impl<T: Data> SideBuffer for BatchBuilder<T> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
@@ -83,7 +84,7 @@ impl<T: Data> SideBuffer for Vec<T> {
         if self.is_empty() {
             None
         } else {
-            Some(Batch::new(std::mem::take(self)))
+            Some(self.take(0))
         }
     }
 }
@@ -95,17 +96,22 @@ pub struct SideOutputs {
 }
 
 impl SideOutputs {
-    fn push<T: Data>(&mut self, tag: &OutputTag<T>, value: T) {
+    /// Adds `value`, with its timestamp if it has one, to the side output `tag`.
+    pub(crate) fn push<T: Data>(&mut self, tag: &OutputTag<T>, value: T, timestamp: Option<i64>) {
         let pos = match self.buffers.iter().position(|(id, _)| **id == *tag.id) {
             Some(p) => p,
             None => {
                 self.buffers
-                    .push((tag.shared_id(), Box::new(Vec::<T>::new())));
+                    .push((tag.shared_id(), Box::new(BatchBuilder::<T>::new())));
                 self.buffers.len() - 1
             }
         };
-        if let Some(v) = self.buffers[pos].1.as_any_mut().downcast_mut::<Vec<T>>() {
-            v.push(value);
+        if let Some(v) = self.buffers[pos]
+            .1
+            .as_any_mut()
+            .downcast_mut::<BatchBuilder<T>>()
+        {
+            v.push(value, timestamp);
         }
     }
 
@@ -124,16 +130,42 @@ impl SideOutputs {
 pub struct ProcessContext<'a> {
     runtime: &'a RuntimeContext,
     side: &'a mut SideOutputs,
+    pub(crate) timestamp: Option<i64>,
+    watermark: i64,
 }
 
 impl<'a> ProcessContext<'a> {
-    pub(crate) fn new(runtime: &'a RuntimeContext, side: &'a mut SideOutputs) -> Self {
-        Self { runtime, side }
+    pub(crate) fn new(
+        runtime: &'a RuntimeContext,
+        side: &'a mut SideOutputs,
+        watermark: i64,
+    ) -> Self {
+        Self {
+            runtime,
+            side,
+            timestamp: None,
+            watermark,
+        }
     }
 
-    /// Emits `value` to the side output `tag`.
+    /// Emits `value` to the side output `tag`, with the current record's timestamp.
     pub fn output<X: Data>(&mut self, tag: &OutputTag<X>, value: X) {
-        self.side.push(tag, value);
+        self.side.push(tag, value, self.timestamp);
+    }
+
+    /// The current record's event-time timestamp, if it has one.
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
+    }
+
+    /// The operator's current event-time watermark.
+    pub fn current_watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    /// The current processing time, in milliseconds since the epoch.
+    pub fn current_processing_time(&self) -> i64 {
+        crate::eventtime::processing_time_now()
     }
 
     /// Where this instance runs.

@@ -11,6 +11,7 @@ use crate::api::{
     Collector, ConnectedStreams, Data, Key, KeyedStream, OutputTag, ProcessFunction, SinkFunction,
     StreamEnv,
 };
+use crate::eventtime::WatermarkStrategy;
 use crate::graph::partitioner::RecordType;
 use crate::graph::stream_graph::{ChainingStrategy, RouterFactory};
 use crate::graph::{GraphError, PartitionerKind, StreamNode};
@@ -18,6 +19,7 @@ use crate::ids::NodeId;
 use crate::net::router::{ChannelRouter, FnSelector, RouterContext, SelectingRouter};
 use crate::operators::process::ProcessOperator;
 use crate::operators::sinks::{CollectSink, PrintSink, SinkOperator, TextFileSink};
+use crate::operators::timestamps::TimestampsAndWatermarks;
 use crate::operators::transforms::{FilterOp, FlatMap, Map};
 use crate::operators::Operator;
 use crate::state::key_group::subtask_for_key;
@@ -113,6 +115,18 @@ impl<T: Data> DataStream<T> {
                 &ctx.operator_name,
                 f.clone(),
             ))
+        })
+    }
+
+    /// Gives records the timestamps of `strategy`'s assigner and emits its watermarks
+    /// (periodic ones every [`StreamEnv::auto_watermark_interval`]).
+    pub fn assign_timestamps_and_watermarks(
+        &self,
+        strategy: WatermarkStrategy<T>,
+    ) -> DataStream<T> {
+        let interval = self.env.auto_watermark_interval().as_millis() as i64;
+        self.transform("Timestamps/Watermarks", move |_| {
+            Box::new(TimestampsAndWatermarks::new(strategy.clone(), interval))
         })
     }
 

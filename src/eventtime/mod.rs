@@ -28,6 +28,23 @@ pub const MIN_WATERMARK: Timestamp = i64::MIN;
 /// The watermark a bounded input ends with: every event-time window and timer fires.
 pub const MAX_WATERMARK: Timestamp = i64::MAX;
 
+/// Whether a stream may hold back event time (Flink's `WatermarkStatus`): an idle stream's
+/// watermark is left out of the minimum downstream until it is active again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatermarkStatus {
+    /// The stream has records and its watermark counts.
+    Active,
+    /// The stream has no records for now; its watermark does not hold others back.
+    Idle,
+}
+
+/// The current processing time: milliseconds since the Unix epoch by the system clock.
+pub fn processing_time_now() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Where a generator emits.
 pub trait WatermarkOutput {
     /// A new watermark (the caller drops it unless it is larger than the last one).
@@ -119,7 +136,10 @@ pub struct WithIdleness<T> {
     inner: Box<dyn WatermarkGenerator<T>>,
     timeout: Duration,
     clock: Clock,
-    last_activity: Option<Instant>,
+    /// Records seen, and the count at the last periodic check with the time it last changed:
+    /// the clock is read once per emission interval, never per record.
+    events: u64,
+    checked: Option<(u64, Instant)>,
     idle: bool,
 }
 
@@ -130,7 +150,8 @@ impl<T> WithIdleness<T> {
             inner,
             timeout,
             clock,
-            last_activity: None,
+            events: 0,
+            checked: None,
             idle: false,
         }
     }
@@ -138,7 +159,7 @@ impl<T> WithIdleness<T> {
 
 impl<T: 'static> WatermarkGenerator<T> for WithIdleness<T> {
     fn on_event(&mut self, event: &T, timestamp: Timestamp, out: &mut dyn WatermarkOutput) {
-        self.last_activity = Some((self.clock)());
+        self.events += 1;
         if self.idle {
             self.idle = false;
             out.mark_active();
@@ -148,7 +169,11 @@ impl<T: 'static> WatermarkGenerator<T> for WithIdleness<T> {
 
     fn on_periodic_emit(&mut self, out: &mut dyn WatermarkOutput) {
         let now = (self.clock)();
-        let since = *self.last_activity.get_or_insert(now);
+        let (count, since) = match self.checked {
+            Some((count, since)) if count == self.events => (count, since),
+            _ => (self.events, now),
+        };
+        self.checked = Some((count, since));
         if now.duration_since(since) >= self.timeout {
             if !self.idle {
                 self.idle = true;
@@ -335,12 +360,20 @@ mod tests {
         assert_eq!((out.watermarks.as_slice(), out.idle), (&[99][..], 0));
         advance(400);
         g.on_periodic_emit(&mut out);
+        assert_eq!(out.idle, 0, "400 ms since the check that saw the record");
+        advance(100);
         g.on_periodic_emit(&mut out);
-        assert_eq!(out.idle, 1, "idle once, after 500 ms without records");
-        assert_eq!(out.watermarks, [99], "no watermark while idle");
+        g.on_periodic_emit(&mut out);
+        assert_eq!(
+            out.idle, 1,
+            "idle once, 500 ms after the check that saw the last record"
+        );
+        // The check at 600 ms still emitted (the operator drops a watermark that does not
+        // advance); none came while idle.
+        assert_eq!(out.watermarks, [99, 99], "no watermark while idle");
         g.on_event(&300, 300, &mut out);
         assert_eq!(out.active, 1);
         g.on_periodic_emit(&mut out);
-        assert_eq!(out.watermarks, [99, 299]);
+        assert_eq!(out.watermarks, [99, 99, 299]);
     }
 }

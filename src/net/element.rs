@@ -1,6 +1,6 @@
 //! What travels on a channel, in order: record buffers and in-band events.
 
-use crate::eventtime::Timestamp;
+use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::operators::Batch;
 
 /// One element on a data channel. Elements of one channel are delivered in the order sent.
@@ -11,6 +11,8 @@ pub enum StreamElement {
     /// Event time has reached this timestamp on the channel (in-band, after every record the
     /// producer emitted before it).
     Watermark(Timestamp),
+    /// The producer's output became idle or active again (in-band, like a watermark).
+    Status(WatermarkStatus),
     /// The producer has sent everything; no element follows on this channel.
     EndOfPartition,
 }
@@ -20,7 +22,7 @@ impl StreamElement {
     pub fn record_count(&self) -> usize {
         match self {
             Self::Records(b) => b.len(),
-            Self::Watermark(_) | Self::EndOfPartition => 0,
+            Self::Watermark(_) | Self::Status(_) | Self::EndOfPartition => 0,
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::actors::subtask::{
     AddCredit, ChannelFailed, ConnectConsumer, ConsumerEnd, DeliverElement, Subtask,
 };
 use crate::config::RuntimeConfig;
+use crate::eventtime::WatermarkStatus;
 use crate::graph::partitioner::BatchDecoder;
 use crate::ids::ChannelIndex;
 use crate::net::frame::{read_frame, write_frame, write_message};
@@ -43,6 +44,10 @@ use crate::operators::OperatorError;
 const KIND_RECORDS: u8 = 0;
 const KIND_END: u8 = 1;
 const KIND_WATERMARK: u8 = 2;
+/// A record buffer with timestamps: `u32` count, that many `i64` (big endian), the records.
+const KIND_TIMED_RECORDS: u8 = 3;
+/// A watermark status: one byte, 0 active, 1 idle.
+const KIND_STATUS: u8 = 4;
 /// The largest data frame accepted (a buffer of large records).
 pub const DATA_FRAME_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -87,20 +92,32 @@ impl RemoteOutput {
     /// Serializes and queues one element (sent only with credit); returns the frame's size.
     pub fn send(&self, element: &StreamElement, backlog: u32) -> Result<usize, OperatorError> {
         let mut frame = Vec::with_capacity(match element {
-            StreamElement::Records(b) => 16 + b.len() * 16,
+            StreamElement::Records(b) => 20 + b.len() * 24,
             StreamElement::Watermark(_) => 13,
+            StreamElement::Status(_) => 6,
             StreamElement::EndOfPartition => 5,
         });
         let kind = match element {
+            StreamElement::Records(b) if b.timestamps().is_some() => KIND_TIMED_RECORDS,
             StreamElement::Records(_) => KIND_RECORDS,
             StreamElement::Watermark(_) => KIND_WATERMARK,
+            StreamElement::Status(_) => KIND_STATUS,
             StreamElement::EndOfPartition => KIND_END,
         };
         frame.push(kind);
         frame.extend_from_slice(&backlog.to_be_bytes());
         match element {
-            StreamElement::Records(b) => b.encode_into(&mut frame)?,
+            StreamElement::Records(b) => {
+                if let Some(ts) = b.timestamps() {
+                    frame.extend_from_slice(&(ts.len() as u32).to_be_bytes());
+                    for t in ts {
+                        frame.extend_from_slice(&t.to_be_bytes());
+                    }
+                }
+                b.encode_into(&mut frame)?
+            }
             StreamElement::Watermark(w) => frame.extend_from_slice(&w.to_be_bytes()),
+            StreamElement::Status(s) => frame.push(u8::from(*s == WatermarkStatus::Idle)),
             StreamElement::EndOfPartition => {}
         }
         let size = frame.len();
@@ -301,6 +318,19 @@ async fn receive(
         };
         let element = match kind {
             KIND_RECORDS => StreamElement::Records(decode(payload).map_err(|e| e.to_string())?),
+            KIND_TIMED_RECORDS => {
+                let (ts, records) = split_timestamps(payload)?;
+                let mut batch = decode(records).map_err(|e| e.to_string())?;
+                if batch.len() != ts.len() {
+                    return Err(format!(
+                        "a timed buffer of {} records carries {} timestamps",
+                        batch.len(),
+                        ts.len()
+                    ));
+                }
+                batch.set_timestamps(Some(ts));
+                StreamElement::Records(batch)
+            }
             KIND_END => StreamElement::EndOfPartition,
             KIND_WATERMARK => match <[u8; 8]>::try_from(payload) {
                 Ok(b) => StreamElement::Watermark(i64::from_be_bytes(b)),
@@ -310,6 +340,11 @@ async fn receive(
                         payload.len()
                     ))
                 }
+            },
+            KIND_STATUS => match payload {
+                [0] => StreamElement::Status(WatermarkStatus::Active),
+                [1] => StreamElement::Status(WatermarkStatus::Idle),
+                _ => return Err("a watermark status frame must carry one byte, 0 or 1".into()),
             },
             other => return Err(format!("unknown data frame kind {other}")),
         };
@@ -403,5 +438,44 @@ impl RequestHandler for DataHandler {
         {
             peers.remove(from.node_id());
         }
+    }
+}
+
+/// Splits a timed buffer's payload into its timestamps and the serialized records.
+fn split_timestamps(payload: &[u8]) -> Result<(Vec<i64>, &[u8]), String> {
+    let bad = || format!("a timed buffer of {} bytes is cut short", payload.len());
+    let (count, rest) = payload.split_first_chunk::<4>().ok_or_else(bad)?;
+    let n = u32::from_be_bytes(*count) as usize;
+    let bytes = n
+        .checked_mul(8)
+        .filter(|b| *b <= rest.len())
+        .ok_or_else(bad)?;
+    let (ts, records) = rest.split_at(bytes);
+    let ts = ts
+        .chunks_exact(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            i64::from_be_bytes(b)
+        })
+        .collect();
+    Ok((ts, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_payload_splits_and_short_ones_are_refused() {
+        let mut p = 2u32.to_be_bytes().to_vec();
+        p.extend_from_slice(&(-5i64).to_be_bytes());
+        p.extend_from_slice(&7i64.to_be_bytes());
+        p.extend_from_slice(b"rest");
+        let (ts, rest) = split_timestamps(&p).expect("well formed");
+        assert_eq!((ts, rest), (vec![-5, 7], &b"rest"[..]));
+        assert!(split_timestamps(&p[..10]).is_err());
+        assert!(split_timestamps(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(split_timestamps(&[1]).is_err());
     }
 }

@@ -10,10 +10,14 @@
 //! - broadcast: every record to every channel;
 //! - hash: the key's key group, then the consumer subtask owning that group;
 //! - custom: the user's function of the key and the channel count (out of range fails the job).
+//!
+//! Timestamps travel with their records: a channel's buffer has a timestamp column as soon as
+//! one of its records has a timestamp (the others get [`NO_TIMESTAMP`]).
 
 use std::marker::PhantomData;
 
 use crate::api::Data;
+use crate::operators::batch::BatchBuilder;
 use crate::operators::{Batch, OperatorError};
 use crate::util::FastRng;
 
@@ -118,7 +122,7 @@ impl<T, F: FnMut(&T) -> usize + Send> Selector<T> for FnSelector<F> {
 /// Gathers records per channel by a selector.
 pub struct SelectingRouter<T, S> {
     selector: S,
-    pending: Vec<Vec<T>>,
+    pending: Vec<BatchBuilder<T>>,
     buffer_size: usize,
     name: &'static str,
 }
@@ -128,10 +132,35 @@ impl<T: Data, S: Selector<T>> SelectingRouter<T, S> {
     pub fn new(name: &'static str, selector: S, n: usize, buffer_size: usize) -> Self {
         Self {
             selector,
-            pending: (0..n.max(1)).map(|_| Vec::new()).collect(),
+            pending: (0..n.max(1)).map(|_| BatchBuilder::new()).collect(),
             buffer_size: buffer_size.max(1),
             name,
         }
+    }
+
+    #[inline]
+    fn push(
+        &mut self,
+        record: T,
+        timestamp: Option<i64>,
+        emit: &mut dyn FnMut(usize, Batch),
+    ) -> Result<(), OperatorError> {
+        let ch = self.selector.select(&record);
+        let n = self.pending.len();
+        let Some(buf) = self.pending.get_mut(ch) else {
+            return Err(OperatorError::Failed {
+                operator: format!("{} partitioner", self.name),
+                message: format!("selected channel {ch}, but there are only {n}"),
+            });
+        };
+        if buf.capacity() == 0 {
+            buf.reserve_exact(self.buffer_size);
+        }
+        buf.push(record, timestamp);
+        if buf.len() >= self.buffer_size {
+            emit(ch, buf.take(self.buffer_size));
+        }
+        Ok(())
     }
 }
 
@@ -141,22 +170,16 @@ impl<T: Data, S: Selector<T>> ChannelRouter for SelectingRouter<T, S> {
         batch: Batch,
         emit: &mut dyn FnMut(usize, Batch),
     ) -> Result<(), OperatorError> {
-        let n = self.pending.len();
-        for record in batch.downcast::<T>()? {
-            let ch = self.selector.select(&record);
-            let Some(buf) = self.pending.get_mut(ch) else {
-                return Err(OperatorError::Failed {
-                    operator: format!("{} partitioner", self.name),
-                    message: format!("selected channel {ch}, but there are only {n}"),
-                });
-            };
-            if buf.capacity() == 0 {
-                buf.reserve_exact(self.buffer_size);
+        match batch.into_parts::<T>()? {
+            (records, None) => {
+                for record in records {
+                    self.push(record, None, emit)?;
+                }
             }
-            buf.push(record);
-            if buf.len() >= self.buffer_size {
-                let full = std::mem::replace(buf, Vec::with_capacity(self.buffer_size));
-                emit(ch, Batch::new(full));
+            (records, Some(ts)) => {
+                for (record, t) in records.into_iter().zip(ts) {
+                    self.push(record, Some(t), emit)?;
+                }
             }
         }
         Ok(())
@@ -165,13 +188,13 @@ impl<T: Data, S: Selector<T>> ChannelRouter for SelectingRouter<T, S> {
     fn flush(&mut self, emit: &mut dyn FnMut(usize, Batch)) {
         for (ch, buf) in self.pending.iter_mut().enumerate() {
             if !buf.is_empty() {
-                emit(ch, Batch::new(std::mem::take(buf)));
+                emit(ch, buf.take(0));
             }
         }
     }
 
     fn pending_records(&self) -> usize {
-        self.pending.iter().map(Vec::len).sum()
+        self.pending.iter().map(|p| p.len()).sum()
     }
 }
 
@@ -179,7 +202,7 @@ impl<T: Data, S: Selector<T>> ChannelRouter for SelectingRouter<T, S> {
 /// small ones are gathered.
 pub struct SingleChannelRouter<T> {
     channel: usize,
-    pending: Vec<T>,
+    pending: BatchBuilder<T>,
     buffer_size: usize,
 }
 
@@ -188,7 +211,7 @@ impl<T: Data> SingleChannelRouter<T> {
     pub fn new(channel: usize, buffer_size: usize) -> Self {
         Self {
             channel,
-            pending: Vec::new(),
+            pending: BatchBuilder::new(),
             buffer_size: buffer_size.max(1),
         }
     }
@@ -204,16 +227,17 @@ impl<T: Data> ChannelRouter for SingleChannelRouter<T> {
             emit(self.channel, batch);
             return Ok(());
         }
-        self.pending.extend(batch.downcast::<T>()?);
+        let (records, ts) = batch.into_parts::<T>()?;
+        self.pending.extend(records, ts);
         if self.pending.len() >= self.buffer_size {
-            emit(self.channel, Batch::new(std::mem::take(&mut self.pending)));
+            emit(self.channel, self.pending.take(0));
         }
         Ok(())
     }
 
     fn flush(&mut self, emit: &mut dyn FnMut(usize, Batch)) {
         if !self.pending.is_empty() {
-            emit(self.channel, Batch::new(std::mem::take(&mut self.pending)));
+            emit(self.channel, self.pending.take(0));
         }
     }
 
@@ -272,6 +296,7 @@ impl<T: Data> ChannelRouter for BroadcastRouter<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operators::batch::NO_TIMESTAMP;
 
     fn route_all<R: ChannelRouter>(mut r: R, records: Vec<u64>, n: usize) -> Vec<Vec<u64>> {
         let mut out = vec![Vec::new(); n];
@@ -301,6 +326,38 @@ mod tests {
         .expect("route");
         assert_eq!(seen, vec![(0, 2), (1, 2)]);
         assert_eq!(r.pending_records(), 1);
+    }
+
+    #[test]
+    fn timestamps_follow_their_records_and_untimed_ones_get_the_marker() {
+        let mut r =
+            SelectingRouter::<u64, _>::new("hash", FnSelector(|v: &u64| (*v % 2) as usize), 2, 8);
+        let mut out: Vec<Vec<(u64, i64)>> = vec![Vec::new(); 2];
+        let mut emit = |ch: usize, b: Batch| {
+            let (records, ts) = b.into_parts::<u64>().expect("u64");
+            let ts = ts.expect("a timed buffer");
+            out[ch].extend(records.into_iter().zip(ts));
+        };
+        r.route(Batch::new(vec![0u64, 1]), &mut emit)
+            .expect("route");
+        r.route(Batch::timed(vec![2u64, 3, 4], vec![20, 30, 40]), &mut emit)
+            .expect("route");
+        r.route(Batch::new(vec![5u64]), &mut emit).expect("route");
+        r.flush(&mut emit);
+        assert_eq!(out[0], [(0, NO_TIMESTAMP), (2, 20), (4, 40)]);
+        assert_eq!(out[1], [(1, NO_TIMESTAMP), (3, 30), (5, NO_TIMESTAMP)]);
+
+        let mut single = SingleChannelRouter::<u64>::new(0, 8);
+        let mut got = Vec::new();
+        single
+            .route(Batch::timed(vec![1u64], vec![7]), &mut |_, b| got.push(b))
+            .expect("route");
+        single
+            .route(Batch::new(vec![2u64]), &mut |_, b| got.push(b))
+            .expect("route");
+        single.flush(&mut |_, b| got.push(b));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].timestamps(), Some(&[7, NO_TIMESTAMP][..]));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use crate::eventtime::Timestamp;
+use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::net::credit::OutputCredit;
 use crate::net::local::ChannelLink;
 use crate::net::router::ChannelRouter;
@@ -81,10 +81,19 @@ impl RecordWriter {
     /// Flushes, then queues a watermark on every subpartition that has not ended, so that it
     /// follows every record written before it.
     pub fn broadcast_watermark(&mut self, watermark: Timestamp) {
+        self.broadcast_event(StreamElement::Watermark(watermark));
+    }
+
+    /// Flushes, then queues a watermark status on every subpartition that has not ended.
+    pub fn broadcast_status(&mut self, status: WatermarkStatus) {
+        self.broadcast_event(StreamElement::Status(status));
+    }
+
+    fn broadcast_event(&mut self, event: StreamElement) {
         self.flush();
         for s in &mut self.subpartitions {
             if !s.ended {
-                s.queue.push_back(StreamElement::Watermark(watermark));
+                s.queue.push_back(event.clone());
             }
         }
     }

@@ -1,5 +1,11 @@
 //! A buffer of records of one type, type-erased so that the runtime is not generic over user
 //! types. Downcasting happens once per buffer, never per record.
+//!
+//! ## Timestamps
+//! Records may carry event-time timestamps, as a column beside the records (`timestamps[i]` is
+//! record `i`'s). A buffer without the column is the common, untimed case and costs nothing
+//! extra. Where timed and untimed records meet in one buffer, the untimed ones get
+//! [`NO_TIMESTAMP`] (Flink's `Long.MIN_VALUE` marker).
 
 use std::any::Any;
 use std::fmt;
@@ -33,17 +39,53 @@ impl<T: Data> ErasedVec for Vec<T> {
     }
 }
 
-/// A buffer of records: a `Vec<T>` behind a type-erased box.
+/// The timestamp of a record that has none.
+pub const NO_TIMESTAMP: i64 = i64::MIN;
+
+/// A buffer of records: a `Vec<T>` behind a type-erased box, with an optional timestamp column.
 pub struct Batch {
     data: Box<dyn ErasedVec>,
+    timestamps: Option<Vec<i64>>,
 }
 
 impl Batch {
-    /// Wraps a vector of records.
+    /// Wraps a vector of records without timestamps.
     pub fn new<T: Data>(records: Vec<T>) -> Self {
         Self {
             data: Box::new(records),
+            timestamps: None,
         }
+    }
+
+    /// Wraps records and their timestamps (`timestamps[i]` is record `i`'s). A column of the
+    /// wrong length is cut or padded with [`NO_TIMESTAMP`].
+    pub fn timed<T: Data>(records: Vec<T>, mut timestamps: Vec<i64>) -> Self {
+        timestamps.resize(records.len(), NO_TIMESTAMP);
+        Self {
+            data: Box::new(records),
+            timestamps: Some(timestamps),
+        }
+    }
+
+    /// Wraps records with a timestamp column if there is one.
+    pub fn with_timestamps<T: Data>(records: Vec<T>, timestamps: Option<Vec<i64>>) -> Self {
+        match timestamps {
+            Some(ts) => Self::timed(records, ts),
+            None => Self::new(records),
+        }
+    }
+
+    /// The records' timestamps, if they carry any.
+    pub fn timestamps(&self) -> Option<&[i64]> {
+        self.timestamps.as_deref()
+    }
+
+    /// Replaces the timestamp column (a column of the wrong length is cut or padded).
+    pub fn set_timestamps(&mut self, timestamps: Option<Vec<i64>>) {
+        self.timestamps = timestamps.map(|mut ts| {
+            ts.resize(self.len(), NO_TIMESTAMP);
+            ts
+        });
     }
 
     /// The number of records.
@@ -76,12 +118,22 @@ impl Batch {
             .map_err(|e| OperatorError::Codec(format!("{}: {e}", std::any::type_name::<T>())))
     }
 
-    /// The records, if they are of type `T`. A mismatch is a wiring bug, reported as an error
-    /// rather than a panic so that it fails the job, not the process.
+    /// The records and their timestamp column, if they are of type `T`.
+    pub fn into_parts<T: Data>(self) -> Result<(Vec<T>, Option<Vec<i64>>), OperatorError> {
+        let Batch { data, timestamps } = self;
+        Ok((Batch::downcast_data(data)?, timestamps))
+    }
+
+    /// The records, if they are of type `T` (their timestamps are dropped). A mismatch is a
+    /// wiring bug, reported as an error rather than a panic so that it fails the job, not the
+    /// process.
     pub fn downcast<T: Data>(self) -> Result<Vec<T>, OperatorError> {
-        let found = self.data.type_name();
-        self.data
-            .into_any()
+        Batch::downcast_data(self.data)
+    }
+
+    fn downcast_data<T: Data>(data: Box<dyn ErasedVec>) -> Result<Vec<T>, OperatorError> {
+        let found = data.type_name();
+        data.into_any()
             .downcast::<Vec<T>>()
             .map(|v| *v)
             .map_err(|_| OperatorError::TypeMismatch {
@@ -95,13 +147,105 @@ impl Clone for Batch {
     fn clone(&self) -> Self {
         Self {
             data: self.data.clone_box(),
+            timestamps: self.timestamps.clone(),
         }
     }
 }
 
 impl fmt::Debug for Batch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Batch<{}>[{}]", self.type_name(), self.len())
+        let timed = if self.timestamps.is_some() {
+            ", timed"
+        } else {
+            ""
+        };
+        write!(f, "Batch<{}>[{}{timed}]", self.type_name(), self.len())
+    }
+}
+
+/// Gathers records into a buffer, with a timestamp column once any record has a timestamp.
+pub struct BatchBuilder<T> {
+    records: Vec<T>,
+    /// Empty while no gathered record has a timestamp, else one per record.
+    timestamps: Vec<i64>,
+}
+
+impl<T: Data> Default for BatchBuilder<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Data> BatchBuilder<T> {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self {
+            records: Vec::new(),
+            timestamps: Vec::new(),
+        }
+    }
+
+    /// Adds a record, with its timestamp if it has one.
+    #[inline]
+    pub fn push(&mut self, record: T, timestamp: Option<i64>) {
+        match timestamp {
+            Some(t) => {
+                if self.timestamps.len() < self.records.len() {
+                    self.timestamps.resize(self.records.len(), NO_TIMESTAMP);
+                }
+                self.timestamps.push(t);
+            }
+            None if !self.timestamps.is_empty() => self.timestamps.push(NO_TIMESTAMP),
+            None => {}
+        }
+        self.records.push(record);
+    }
+
+    /// Adds records, with their timestamps if they have them.
+    pub fn extend(&mut self, records: Vec<T>, timestamps: Option<Vec<i64>>) {
+        match timestamps {
+            Some(ts) => {
+                self.timestamps.resize(self.records.len(), NO_TIMESTAMP);
+                self.timestamps.extend(ts);
+            }
+            None if !self.timestamps.is_empty() => {
+                self.timestamps
+                    .resize(self.records.len() + records.len(), NO_TIMESTAMP);
+            }
+            None => {}
+        }
+        self.records.extend(records);
+    }
+
+    /// Records gathered.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether nothing is gathered.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Room for the records of the buffer being gathered.
+    pub fn capacity(&self) -> usize {
+        self.records.capacity()
+    }
+
+    /// Reserves room for exactly `n` more records.
+    pub fn reserve_exact(&mut self, n: usize) {
+        self.records.reserve_exact(n);
+    }
+
+    /// The gathered records as a buffer; the next buffer gets `capacity` reserved.
+    pub fn take(&mut self, capacity: usize) -> Batch {
+        let records = std::mem::replace(&mut self.records, Vec::with_capacity(capacity));
+        if self.timestamps.is_empty() {
+            Batch::new(records)
+        } else {
+            let ts = std::mem::replace(&mut self.timestamps, Vec::with_capacity(capacity));
+            Batch::timed(records, ts)
+        }
     }
 }
 
@@ -116,5 +260,18 @@ mod tests {
         let c = b.clone();
         assert_eq!(b.downcast::<(u64, u64)>().ok(), Some(vec![(1, 2), (3, 4)]));
         assert!(c.downcast::<String>().is_err());
+    }
+
+    #[test]
+    fn timestamp_column_follows_the_records() {
+        let b = Batch::timed(vec![1u8, 2, 3], vec![10, 20]);
+        assert_eq!(b.timestamps(), Some(&[10, 20, NO_TIMESTAMP][..]));
+        let (records, ts) = b.clone().into_parts::<u8>().expect("u8");
+        assert_eq!(
+            (records, ts),
+            (vec![1, 2, 3], Some(vec![10, 20, NO_TIMESTAMP]))
+        );
+        assert_eq!(Batch::new(vec![1u8]).timestamps(), None);
+        assert_eq!(format!("{b:?}"), "Batch<u8>[3, timed]");
     }
 }

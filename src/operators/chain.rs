@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::eventtime::Timestamp;
+use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::net::RecordWriter;
 use crate::operators::{Batch, Operator, OperatorError, RuntimeContext};
 
@@ -68,6 +68,25 @@ impl Output<'_> {
     /// Emits a watermark on every output, main and side: chained successors process it at
     /// once, network outputs queue it after the records written before it.
     pub fn emit_watermark(&mut self, watermark: Timestamp) -> Result<(), OperatorError> {
+        self.emit_event(
+            |op, out| op.process_watermark(watermark, out),
+            |w| w.broadcast_watermark(watermark),
+        )
+    }
+
+    /// Emits a watermark status on every output, like [`Output::emit_watermark`].
+    pub fn emit_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), OperatorError> {
+        self.emit_event(
+            |op, out| op.process_watermark_status(status, out),
+            |w| w.broadcast_status(status),
+        )
+    }
+
+    fn emit_event(
+        &mut self,
+        chained: impl Fn(&mut dyn Operator, &mut Output<'_>) -> Result<(), OperatorError>,
+        network: impl Fn(&mut RecordWriter),
+    ) -> Result<(), OperatorError> {
         let targets = self.targets;
         for t in targets {
             match t.target {
@@ -76,11 +95,11 @@ impl Output<'_> {
                     node - self.offset,
                     self.offset,
                     self.writers,
-                    |op, out| op.process_watermark(watermark, out),
+                    &chained,
                 )?,
                 Target::Network { writer } => {
                     if let Some(w) = self.writers.get_mut(writer) {
-                        w.broadcast_watermark(watermark);
+                        network(w);
                     }
                 }
             }
@@ -201,6 +220,44 @@ impl Chain {
         with_node(&mut self.nodes, 0, 0, &mut self.writers, |op, out| {
             op.process_watermark(watermark, out)
         })
+    }
+
+    /// The head's inputs all became idle, or one became active again.
+    pub fn process_watermark_status(
+        &mut self,
+        status: WatermarkStatus,
+    ) -> Result<(), OperatorError> {
+        if self.nodes.is_empty() {
+            return Ok(());
+        }
+        with_node(&mut self.nodes, 0, 0, &mut self.writers, |op, out| {
+            op.process_watermark_status(status, out)
+        })
+    }
+
+    /// Processing time reached `now`: every operator that asked for it is called, in chain
+    /// order.
+    pub fn on_processing_time(&mut self, now: Timestamp) -> Result<(), OperatorError> {
+        for idx in 0..self.nodes.len() {
+            if self.nodes[idx]
+                .op
+                .next_processing_time()
+                .is_some_and(|t| t <= now)
+            {
+                with_node(&mut self.nodes, idx, 0, &mut self.writers, |op, out| {
+                    op.on_processing_time(now, out)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The earliest processing time an operator of the chain asked to be called at.
+    pub fn next_processing_time(&self) -> Option<Timestamp> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.op.next_processing_time())
+            .min()
     }
 
     /// Input `input` of the head has ended. Once all have, every chained operator is told its

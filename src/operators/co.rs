@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::api::{Collector, Data};
+use crate::operators::transforms::flat_map_batch;
 use crate::operators::{Batch, Operator, OperatorError, Output};
 
 /// Maps input 0 with `f1` and input 1 with `f2` into one output type.
@@ -38,12 +39,14 @@ where
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        let mapped: Vec<O> = if input == 0 {
-            batch.downcast::<A>()?.into_iter().map(&*self.f1).collect()
+        let (mapped, ts): (Vec<O>, _) = if input == 0 {
+            let (records, ts) = batch.into_parts::<A>()?;
+            (records.into_iter().map(&*self.f1).collect(), ts)
         } else {
-            batch.downcast::<B>()?.into_iter().map(&*self.f2).collect()
+            let (records, ts) = batch.into_parts::<B>()?;
+            (records.into_iter().map(&*self.f2).collect(), ts)
         };
-        out.emit(Batch::new(mapped))
+        out.emit(Batch::with_timestamps(mapped, ts))
     }
 }
 
@@ -79,19 +82,13 @@ where
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        let mut buf = Vec::with_capacity(batch.len());
-        {
-            let mut c = Collector::new(&mut buf);
-            if input == 0 {
-                for r in batch.downcast::<A>()? {
-                    (self.f1)(r, &mut c);
-                }
-            } else {
-                for r in batch.downcast::<B>()? {
-                    (self.f2)(r, &mut c);
-                }
-            }
-        }
-        out.emit(Batch::new(buf))
+        let emitted = if input == 0 {
+            let (records, ts) = batch.into_parts::<A>()?;
+            flat_map_batch(records, ts, &*self.f1)
+        } else {
+            let (records, ts) = batch.into_parts::<B>()?;
+            flat_map_batch(records, ts, &*self.f2)
+        };
+        out.emit(emitted)
     }
 }

@@ -8,6 +8,10 @@
 //!   `close` once at the end, also after cancellation.
 //! - An operator may emit from any of these calls; what it emits reaches its chained
 //!   successors before the call returns.
+//! - Event time arrives in band: `process_watermark` when the input watermark advances,
+//!   `process_watermark_status` when the inputs go idle or active. Processing time arrives by
+//!   `on_processing_time`, called by the subtask once the time the operator asked for through
+//!   `next_processing_time` has come.
 //! - Errors end the subtask FAILED; panics are caught by the subtask and treated the same.
 
 pub mod batch;
@@ -18,6 +22,7 @@ pub mod keyed;
 pub mod process;
 pub mod sinks;
 pub mod sources;
+pub mod timestamps;
 pub mod transforms;
 
 use std::sync::Arc;
@@ -90,6 +95,33 @@ pub trait Operator: Send {
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
         out.emit_watermark(watermark)
+    }
+
+    /// The operator's inputs all became idle, or one became active again. By default it is
+    /// passed on to every output.
+    fn process_watermark_status(
+        &mut self,
+        status: crate::eventtime::WatermarkStatus,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        out.emit_watermark_status(status)
+    }
+
+    /// The earliest processing time (ms since the epoch) at which the operator wants
+    /// [`Operator::on_processing_time`] called: its next processing-time timer or periodic
+    /// duty. `None` (the default) asks for nothing.
+    fn next_processing_time(&self) -> Option<crate::eventtime::Timestamp> {
+        None
+    }
+
+    /// Processing time reached `now`, at or after what [`Operator::next_processing_time`]
+    /// asked for.
+    fn on_processing_time(
+        &mut self,
+        _now: crate::eventtime::Timestamp,
+        _out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        Ok(())
     }
 
     /// Releases resources; called once, last.

@@ -12,6 +12,7 @@ pub struct ProcessOperator<I, O, P> {
     name: String,
     ctx: Option<RuntimeContext>,
     side: SideOutputs,
+    watermark: i64,
     _t: PhantomData<fn(I) -> O>,
 }
 
@@ -23,6 +24,7 @@ impl<I, O, P> ProcessOperator<I, O, P> {
             name: name.to_string(),
             ctx: None,
             side: SideOutputs::default(),
+            watermark: crate::eventtime::MIN_WATERMARK,
             _t: PhantomData,
         }
     }
@@ -40,23 +42,37 @@ impl<I: Data, O: Data, P: ProcessFunction<I, O>> Operator for ProcessOperator<I,
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        let records = batch.downcast::<I>()?;
+        let (records, ts) = batch.into_parts::<I>()?;
         let runtime = match &self.ctx {
             Some(c) => c.clone(),
             None => RuntimeContext::standalone(&self.name),
         };
         let mut main = Vec::with_capacity(records.len());
+        let mut main_ts = Vec::new();
         {
-            let mut pctx = ProcessContext::new(&runtime, &mut self.side);
-            let mut c = Collector::new(&mut main);
-            for r in records {
+            let mut pctx = ProcessContext::new(&runtime, &mut self.side, self.watermark);
+            for (i, r) in records.into_iter().enumerate() {
+                pctx.timestamp = ts.as_ref().and_then(|t| t.get(i).copied());
                 self.f
-                    .process_element(r, &mut pctx, &mut c)
+                    .process_element(r, &mut pctx, &mut Collector::new(&mut main))
                     .map_err(|e| user_error(&self.name, e))?;
+                if let Some(t) = pctx.timestamp {
+                    main_ts.resize(main.len(), t);
+                }
             }
         }
-        out.emit(Batch::new(main))?;
+        let main_ts = ts.map(|_| main_ts);
+        out.emit(Batch::with_timestamps(main, main_ts))?;
         self.side.flush(out)
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: crate::eventtime::Timestamp,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        self.watermark = watermark;
+        out.emit_watermark(watermark)
     }
 
     fn close(&mut self) -> Result<(), OperatorError> {

@@ -1,4 +1,6 @@
-//! Stateless one-input transformations: map, flat_map, filter.
+//! Stateless one-input transformations: map, flat_map, filter. Each keeps the records'
+//! timestamps: a mapped record has its input's, and every record a flat map emits has the
+//! timestamp of the record it came from.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -27,8 +29,9 @@ impl<T: Data, U: Data, F: Fn(T) -> U + Send + Sync + 'static> Operator for Map<T
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
         let f = &*self.f;
-        let mapped: Vec<U> = batch.downcast::<T>()?.into_iter().map(f).collect();
-        out.emit(Batch::new(mapped))
+        let (records, ts) = batch.into_parts::<T>()?;
+        let mapped: Vec<U> = records.into_iter().map(f).collect();
+        out.emit(Batch::with_timestamps(mapped, ts))
     }
 }
 
@@ -55,15 +58,34 @@ where
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        let records = batch.downcast::<T>()?;
-        let mut buf = Vec::with_capacity(records.len());
-        {
+        let (records, ts) = batch.into_parts::<T>()?;
+        out.emit(flat_map_batch(records, ts, &*self.f))
+    }
+}
+
+/// Flat-maps `records` by `f`; each output record gets the timestamp of its input record.
+pub(crate) fn flat_map_batch<T, U: Data>(
+    records: Vec<T>,
+    ts: Option<Vec<i64>>,
+    f: impl Fn(T, &mut Collector<'_, U>),
+) -> Batch {
+    let mut buf = Vec::with_capacity(records.len());
+    match ts {
+        None => {
             let mut c = Collector::new(&mut buf);
             for r in records {
-                (self.f)(r, &mut c);
+                f(r, &mut c);
             }
+            Batch::new(buf)
         }
-        out.emit(Batch::new(buf))
+        Some(ts) => {
+            let mut out_ts = Vec::with_capacity(records.len());
+            for (r, t) in records.into_iter().zip(ts) {
+                f(r, &mut Collector::new(&mut buf));
+                out_ts.resize(buf.len(), t);
+            }
+            Batch::timed(buf, out_ts)
+        }
     }
 }
 
@@ -87,9 +109,18 @@ impl<T: Data, F: Fn(&T) -> bool + Send + Sync + 'static> Operator for FilterOp<T
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        let mut records = batch.downcast::<T>()?;
+        let (mut records, ts) = batch.into_parts::<T>()?;
         let f = &*self.f;
-        records.retain(|r| f(r));
-        out.emit(Batch::new(records))
+        match ts {
+            None => {
+                records.retain(|r| f(r));
+                out.emit(Batch::new(records))
+            }
+            Some(ts) => {
+                let (kept, kept_ts): (Vec<T>, Vec<i64>) =
+                    records.into_iter().zip(ts).filter(|(r, _)| f(r)).unzip();
+                out.emit(Batch::timed(kept, kept_ts))
+            }
+        }
     }
 }
