@@ -26,6 +26,9 @@ pub struct IoCounters {
     pub bytes_in: u64,
     /// Serialized bytes sent to other processes.
     pub bytes_out: u64,
+    /// Records a window operator dropped as late (Flink's `numLateRecordsDropped`).
+    #[serde(default)]
+    pub late_records_dropped: u64,
 }
 
 impl IoCounters {
@@ -37,6 +40,7 @@ impl IoCounters {
                 records_out: a.records_out + c.records_out,
                 bytes_in: a.bytes_in + c.bytes_in,
                 bytes_out: a.bytes_out + c.bytes_out,
+                late_records_dropped: a.late_records_dropped + c.late_records_dropped,
             })
     }
 
@@ -48,6 +52,7 @@ impl IoCounters {
             records_out: self.records_out.max(other.records_out),
             bytes_in: self.bytes_in.max(other.bytes_in),
             bytes_out: self.bytes_out.max(other.bytes_out),
+            late_records_dropped: self.late_records_dropped.max(other.late_records_dropped),
         }
     }
 }
@@ -59,12 +64,18 @@ pub struct IoMetrics {
     records_out: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    late_records_dropped: AtomicU64,
 }
 
 impl IoMetrics {
     /// Counts records taken from an input.
     pub fn add_records_in(&self, n: u64) {
         self.records_in.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts records dropped as late.
+    pub fn add_late_records_dropped(&self, n: u64) {
+        self.late_records_dropped.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts serialized bytes received.
@@ -85,6 +96,7 @@ impl IoMetrics {
             records_out: self.records_out.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            late_records_dropped: self.late_records_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -100,6 +112,7 @@ mod tests {
         m.add_records_in(4);
         m.add_bytes_in(100);
         m.set_out(9, 50);
+        m.add_late_records_dropped(2);
         let a = m.snapshot();
         assert_eq!(
             a,
@@ -107,7 +120,8 @@ mod tests {
                 records_in: 7,
                 records_out: 9,
                 bytes_in: 100,
-                bytes_out: 50
+                bytes_out: 50,
+                late_records_dropped: 2,
             }
         );
         let b = IoCounters {
@@ -115,6 +129,7 @@ mod tests {
             records_out: 20,
             bytes_in: 0,
             bytes_out: 60,
+            late_records_dropped: 1,
         };
         assert_eq!(
             IoCounters::sum([&a, &b]),
@@ -122,7 +137,8 @@ mod tests {
                 records_in: 8,
                 records_out: 29,
                 bytes_in: 100,
-                bytes_out: 110
+                bytes_out: 110,
+                late_records_dropped: 3,
             }
         );
         assert_eq!(
@@ -131,7 +147,8 @@ mod tests {
                 records_in: 7,
                 records_out: 20,
                 bytes_in: 100,
-                bytes_out: 60
+                bytes_out: 60,
+                late_records_dropped: 2,
             }
         );
     }

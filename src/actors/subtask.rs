@@ -235,9 +235,11 @@ impl Subtask {
 
     fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), OperatorError> {
         let built =
-            build_task(&self.plan, &self.tdd, &self.config).map_err(|e| OperatorError::Failed {
-                operator: self.tdd.vertex_name.clone(),
-                message: e.to_string(),
+            build_task(&self.plan, &self.tdd, &self.config, &self.metrics).map_err(|e| {
+                OperatorError::Failed {
+                    operator: self.tdd.vertex_name.clone(),
+                    message: e.to_string(),
+                }
             })?;
         let mut chain = built.chain;
         self.set_state(ExecutionState::Initializing, None);

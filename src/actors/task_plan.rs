@@ -145,6 +145,7 @@ pub fn build_task(
     plan: &ResolvedPlan,
     tdd: &TaskDeploymentDescriptor,
     config: &RuntimeConfig,
+    metrics: &Arc<crate::metrics::IoMetrics>,
 ) -> Result<BuiltTask, GraphError> {
     let (sg, jg) = (&plan.stream_graph, &plan.job_graph);
     let v = jg
@@ -184,6 +185,7 @@ pub fn build_task(
             parallelism: node.parallelism,
             max_parallelism: node.max_parallelism,
             attempt: tdd.attempt_number,
+            metrics: Some(metrics.clone()),
         };
         let op: Box<dyn Operator> = match &node.factory {
             NodeFactory::Source(f) => {

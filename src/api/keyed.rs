@@ -23,6 +23,10 @@ impl<K: Key, T: Data> KeyedStream<K, T> {
         (self.key)(record)
     }
 
+    pub(crate) fn key_fn(&self) -> Arc<dyn Fn(&T) -> K + Send + Sync> {
+        self.key.clone()
+    }
+
     /// The keyed stream as a plain stream (its records still cross the hash exchange).
     pub fn as_stream(&self) -> DataStream<T> {
         self.stream.clone()

@@ -7,6 +7,7 @@ pub mod env;
 pub mod functions;
 pub mod keyed;
 pub mod stream;
+pub mod windowed;
 
 pub use connected::ConnectedStreams;
 pub use data::{Data, Key};
@@ -16,3 +17,4 @@ pub use functions::{
 };
 pub use keyed::KeyedStream;
 pub use stream::DataStream;
+pub use windowed::WindowedStream;

@@ -5,6 +5,7 @@
 //! Each is run several times on one mini cluster; the median is reported.
 //! (c), the shuffle between TaskManager processes, is in [`shuffle`].
 
+pub mod events;
 pub mod shuffle;
 
 use std::sync::atomic::{AtomicU64, Ordering};

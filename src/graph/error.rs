@@ -64,6 +64,9 @@ pub enum GraphError {
     /// Two operators share a uid.
     #[error("uid '{0}' is used by more than one operator")]
     DuplicateUid(String),
+    /// A window assigner (or another operator setting) is invalid.
+    #[error("{0}")]
+    InvalidWindow(String),
     /// A deployed task names a vertex the plan does not have (different program or build).
     #[error("the plan has no vertex {0}")]
     UnknownVertex(String),

@@ -14,6 +14,8 @@ pub mod partitioners;
 pub mod shuffle;
 #[path = "../../examples/socket_wordcount.rs"]
 pub mod socket_wordcount;
+#[path = "../../examples/windowed_count.rs"]
+pub mod windowed_count;
 #[path = "../../examples/wordcount.rs"]
 pub mod wordcount;
 
@@ -196,6 +198,7 @@ impl JobRegistry {
         r.register(socket_wordcount::spec());
         r.register(partitioners::spec());
         r.register(shuffle::spec());
+        r.register(windowed_count::spec());
         r
     }
 

@@ -24,6 +24,7 @@ pub mod sinks;
 pub mod sources;
 pub mod timestamps;
 pub mod transforms;
+pub mod window;
 
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub struct RuntimeContext {
     pub max_parallelism: usize,
     /// The deployment attempt, from 0.
     pub attempt: u32,
+    /// The subtask's counters, where operators add their own (late records dropped).
+    pub metrics: Option<Arc<crate::metrics::IoMetrics>>,
 }
 
 impl RuntimeContext {
@@ -63,6 +66,7 @@ impl RuntimeContext {
             parallelism: 1,
             max_parallelism: crate::state::DEFAULT_MAX_PARALLELISM,
             attempt: 0,
+            metrics: None,
         }
     }
 }

@@ -11,12 +11,64 @@
 //! - A session assigner gives each record `[ts, ts + gap)`; windows that intersect (touching
 //!   counts: `[0, 200)` and `[200, 400)` merge) merge into their cover.
 
+pub mod assigners;
+pub mod evictors;
+pub mod functions;
+pub mod triggers;
+
+use std::fmt::Debug;
+use std::hash::Hash;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::eventtime::Timestamp;
 
+/// A window: what a window operator keys its state and timers by, besides the key.
+pub trait Window: Clone + Debug + Hash + Eq + Ord + Send + Sync + 'static {
+    /// The last timestamp in the window: event-time triggers fire it once the watermark
+    /// reaches this, and results get it as their timestamp.
+    fn max_timestamp(&self) -> Timestamp;
+
+    /// Whether the two would merge under a merging assigner (never, by default).
+    fn intersects(&self, _other: &Self) -> bool {
+        false
+    }
+
+    /// The window covering both (for merging assigners).
+    fn cover(&self, _other: &Self) -> Self {
+        self.clone()
+    }
+}
+
+/// The one window of everything (Flink's `GlobalWindow`): it never ends by time.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub struct GlobalWindow;
+
+impl Window for GlobalWindow {
+    fn max_timestamp(&self) -> Timestamp {
+        Timestamp::MAX
+    }
+}
+
+impl Window for TimeWindow {
+    fn max_timestamp(&self) -> Timestamp {
+        TimeWindow::max_timestamp(self)
+    }
+
+    fn intersects(&self, other: &Self) -> bool {
+        TimeWindow::intersects(self, other)
+    }
+
+    fn cover(&self, other: &Self) -> Self {
+        TimeWindow::cover(self, other)
+    }
+}
+
 /// A window `[start, end)` of event (or processing) time, in ms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TimeWindow {
     /// First timestamp in the window.
     pub start: Timestamp,
@@ -153,25 +205,34 @@ impl WindowAssigner {
 
     /// The windows `timestamp` belongs to, latest start first for sliding windows.
     pub fn assign(&self, timestamp: Timestamp) -> Vec<TimeWindow> {
+        let mut out = Vec::new();
+        self.assign_into(timestamp, &mut out);
+        out
+    }
+
+    /// Appends the windows `timestamp` belongs to to `out` (no allocation per record when
+    /// `out` is reused).
+    #[inline]
+    pub fn assign_into(&self, timestamp: Timestamp, out: &mut Vec<TimeWindow>) {
         match *self {
             Self::Tumbling { size, offset } => {
                 let start = window_start(timestamp, offset, size);
-                vec![TimeWindow::new(start, start + size)]
+                out.push(TimeWindow::new(start, start.saturating_add(size)));
             }
             Self::Sliding {
                 size,
                 slide,
                 offset,
             } => {
-                let mut out = Vec::with_capacity(((size + slide - 1) / slide) as usize);
                 let mut start = window_start(timestamp, offset, slide);
-                while start > timestamp - size {
-                    out.push(TimeWindow::new(start, start + size));
+                while start > timestamp.saturating_sub(size) {
+                    out.push(TimeWindow::new(start, start.saturating_add(size)));
                     start -= slide;
                 }
-                out
             }
-            Self::Session { gap } => vec![TimeWindow::new(timestamp, timestamp + gap)],
+            Self::Session { gap } => {
+                out.push(TimeWindow::new(timestamp, timestamp.saturating_add(gap)))
+            }
         }
     }
 }

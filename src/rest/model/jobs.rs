@@ -242,6 +242,10 @@ pub struct IoMetricsInfo {
     pub write_records: u64,
     /// Always true.
     pub write_records_complete: bool,
+    /// Records window operators dropped as late (Flink reports this operator metric,
+    /// `numLateRecordsDropped`, through its metrics endpoint; Rill adds it here).
+    #[serde(default)]
+    pub late_records_dropped: u64,
 }
 
 impl From<IoCounters> for IoMetricsInfo {
@@ -255,6 +259,7 @@ impl From<IoCounters> for IoMetricsInfo {
             read_records_complete: true,
             write_records: c.records_out,
             write_records_complete: true,
+            late_records_dropped: c.late_records_dropped,
         }
     }
 }
