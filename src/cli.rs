@@ -164,6 +164,15 @@ enum Command {
         /// Records of `(u64, u64)` per shuffle run (a quarter as many 100-byte strings).
         #[arg(long, default_value_t = 40_000_000)]
         shuffle_records: u64,
+        /// Run (d) instead: event-time tumbling windows per key, in memory and from CSV.
+        #[arg(long)]
+        windows: bool,
+        /// Events per window run.
+        #[arg(long, default_value_t = 20_000_000)]
+        window_records: u64,
+        /// The CSV file of (d) (written first if it does not exist).
+        #[arg(long)]
+        window_csv: Option<std::path::PathBuf>,
     },
 }
 
@@ -291,9 +300,19 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             runs,
             shuffle,
             shuffle_records,
+            windows,
+            window_records,
+            window_csv,
         } => {
             init_logging("warn");
-            let lines = if shuffle {
+            let lines = if windows {
+                let csv = window_csv.unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("rill-events-{window_records}.csv"))
+                });
+                crate::bench::windows::run(window_records, runs.max(1), &csv)
+                    .map_err(|e| e.to_string())
+                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
+            } else if shuffle {
                 std::env::current_exe()
                     .map_err(|e| e.to_string())
                     .and_then(|exe| {

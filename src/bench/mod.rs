@@ -7,6 +7,7 @@
 
 pub mod events;
 pub mod shuffle;
+pub mod windows;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

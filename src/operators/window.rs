@@ -16,14 +16,17 @@
 //!   sets the merged window's timers.
 //!
 //! ## State and timers
-//! Contents, trigger state and timers are kept per key and window in one hash map. Timers are
-//! deduplicated per key, window and time in that entry; the queues ordered by time hold each
-//! registration once and are checked against the entry when they fire, so a deleted timer is
-//! simply skipped.
+//! Key, window, contents, trigger state and timers live in one slot of one hash table: an
+//! element costs one hash and one probe, and the key is moved in, never cloned, when its
+//! window is new. Timers are deduplicated per key, window and time in the slot; the queues
+//! ordered by time hold each registration once (with the slot's hash) and are checked against
+//! the slot when they fire, so a deleted timer is simply skipped.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use crate::api::functions::{user_error, SideOutputs};
 use crate::api::{Data, Key, OutputTag};
@@ -32,56 +35,91 @@ use crate::metrics::IoMetrics;
 use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::keyed::KeyFn;
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
-use crate::util::FastMap;
+use crate::util::{FastMap, StableBuildHasher};
 use crate::windowing::assigners::Assigner;
 use crate::windowing::functions::{WindowContents, WindowContext};
 use crate::windowing::triggers::{
-    TimeDomain, Trigger, TriggerContext, TriggerResult, TriggerState,
+    TimeDomain, TimerSlots, Trigger, TriggerContext, TriggerResult, TriggerState,
 };
 use crate::windowing::Window;
 
 /// One key's window: its contents, trigger state and timers.
-struct Entry<A> {
+struct Slot<K, W, A> {
+    key: K,
+    window: W,
     contents: Option<A>,
-    timers: Vec<(Timestamp, TimeDomain)>,
+    timers: TimerSlots,
     trigger_state: TriggerState,
 }
 
-impl<A> Entry<A> {
-    fn new() -> Self {
+impl<K, W, A> Slot<K, W, A> {
+    fn new(key: K, window: W) -> Self {
         Self {
+            key,
+            window,
             contents: None,
-            timers: Vec::new(),
+            timers: TimerSlots::default(),
             trigger_state: None,
         }
     }
 }
 
-/// A queued timer; the heap pops the earliest time first, and of one time the first set.
+/// A queued timer of one key and window (its time is the queue's key).
 struct Queued<K, W> {
-    time: Timestamp,
-    seq: u64,
+    hash: u64,
     key: K,
     window: W,
 }
 
-impl<K, W> PartialEq for Queued<K, W> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
+type TimerQueue<K, W> = BTreeMap<Timestamp, Vec<Queued<K, W>>>;
+
+/// The event-time and processing-time timer queues, and the timers a trigger call set. Timers
+/// of one time fire in the order they were set.
+struct TimerQueues<K, W> {
+    event: TimerQueue<K, W>,
+    processing: TimerQueue<K, W>,
+    registered: Vec<(Timestamp, TimeDomain)>,
 }
 
-impl<K, W> Eq for Queued<K, W> {}
-
-impl<K, W> PartialOrd for Queued<K, W> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+impl<K: Clone, W: Clone> TimerQueues<K, W> {
+    fn new() -> Self {
+        Self {
+            event: BTreeMap::new(),
+            processing: BTreeMap::new(),
+            registered: Vec::new(),
+        }
     }
-}
 
-impl<K, W> Ord for Queued<K, W> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+    /// Queues the timers registered during the last trigger call for `key`'s `window`.
+    fn queue_registered(&mut self, hash: u64, key: &K, window: &W) {
+        for (time, domain) in self.registered.drain(..) {
+            let queue = match domain {
+                TimeDomain::EventTime => &mut self.event,
+                TimeDomain::ProcessingTime => &mut self.processing,
+            };
+            queue.entry(time).or_default().push(Queued {
+                hash,
+                key: key.clone(),
+                window: window.clone(),
+            });
+        }
+    }
+
+    /// Takes the timers of the earliest time if it is at most `time`.
+    fn pop_due(
+        &mut self,
+        domain: TimeDomain,
+        time: Timestamp,
+    ) -> Option<(Timestamp, Vec<Queued<K, W>>)> {
+        let queue = match domain {
+            TimeDomain::EventTime => &mut self.event,
+            TimeDomain::ProcessingTime => &mut self.processing,
+        };
+        let first = queue.first_entry()?;
+        if *first.key() > time {
+            return None;
+        }
+        Some(first.remove_entry())
     }
 }
 
@@ -111,26 +149,66 @@ impl<K, T, W> Clone for WindowSpec<K, T, W> {
     }
 }
 
+/// What emitting a window needs besides the slot.
+struct Emitter<'a, O> {
+    name: &'a str,
+    watermark: Timestamp,
+    now: Timestamp,
+    side: &'a mut SideOutputs,
+    results: &'a mut Vec<O>,
+    result_ts: &'a mut Vec<Timestamp>,
+}
+
+/// Does what a trigger answered for a slot: emits its window, drops its contents.
+fn apply<K, T, W: Window, C: WindowContents<K, T, W>>(
+    result: TriggerResult,
+    contents: &mut C,
+    slot: &mut Slot<K, W, C::Acc>,
+    e: Emitter<'_, C::Out>,
+) -> Result<(), OperatorError> {
+    if result.is_fire() {
+        if let Some(acc) = slot.contents.as_mut() {
+            let before = e.results.len();
+            let mut ctx = WindowContext {
+                window: &slot.window,
+                watermark: e.watermark,
+                processing_time: e.now,
+                side: e.side,
+            };
+            contents
+                .fire(&slot.key, acc, &mut ctx, e.results)
+                .map_err(|err| user_error(e.name, err))?;
+            if e.results.len() > before {
+                e.result_ts
+                    .resize(e.results.len(), slot.window.max_timestamp());
+            }
+        }
+    }
+    if result.is_purge() {
+        slot.contents = None;
+    }
+    Ok(())
+}
+
 /// The window operator.
 pub struct WindowOperator<K, T, W, C: WindowContents<K, T, W>> {
     name: String,
     spec: WindowSpec<K, T, W>,
     contents: C,
-    windows: FastMap<(K, W), Entry<C::Acc>>,
+    windows: HashTable<Slot<K, W, C::Acc>>,
+    hasher: StableBuildHasher,
     /// Merging assigners: each key's current windows.
     sessions: FastMap<K, Vec<W>>,
-    event_timers: BinaryHeap<Queued<K, W>>,
-    processing_timers: BinaryHeap<Queued<K, W>>,
-    /// Registration order, to fire timers of one time in the order they were set.
-    timer_seq: u64,
-    absorbed: Vec<W>,
+    timers: TimerQueues<K, W>,
     watermark: Timestamp,
     results: Vec<C::Out>,
     result_ts: Vec<Timestamp>,
     side: SideOutputs,
-    registered: Vec<(Timestamp, TimeDomain)>,
     assigned: Vec<W>,
+    absorbed: Vec<W>,
     metrics: Option<Arc<IoMetrics>>,
+    event_time: bool,
+    merging: bool,
 }
 
 impl<K, T, W, C> WindowOperator<K, T, W, C>
@@ -144,26 +222,26 @@ where
     pub fn new(name: &str, spec: WindowSpec<K, T, W>, contents: C) -> Self {
         Self {
             name: name.to_string(),
-            spec,
             contents,
-            windows: FastMap::default(),
+            windows: HashTable::new(),
+            hasher: StableBuildHasher::default(),
             sessions: FastMap::default(),
-            event_timers: BinaryHeap::new(),
-            processing_timers: BinaryHeap::new(),
-            timer_seq: 0,
-            absorbed: Vec::new(),
+            timers: TimerQueues::new(),
             watermark: MIN_WATERMARK,
             results: Vec::new(),
             result_ts: Vec::new(),
             side: SideOutputs::default(),
-            registered: Vec::new(),
             assigned: Vec::new(),
+            absorbed: Vec::new(),
             metrics: None,
+            event_time: spec.assigner.is_event_time(),
+            merging: spec.assigner.is_merging(),
+            spec,
         }
     }
 
     fn is_event_time(&self) -> bool {
-        self.spec.assigner.is_event_time()
+        self.event_time
     }
 
     /// When a window's state is removed: its end plus the allowed lateness in event time,
@@ -173,6 +251,14 @@ where
             w.max_timestamp().saturating_add(self.spec.allowed_lateness)
         } else {
             w.max_timestamp()
+        }
+    }
+
+    fn cleanup_domain(&self) -> TimeDomain {
+        if self.is_event_time() {
+            TimeDomain::EventTime
+        } else {
+            TimeDomain::ProcessingTime
         }
     }
 
@@ -187,21 +273,26 @@ where
         }
     }
 
-    /// Queues the timers registered during the last trigger call for `key`'s `window`.
-    fn queue_registered(&mut self, key: &K, window: &W) {
-        for (t, domain) in self.registered.drain(..) {
-            let queue = match domain {
-                TimeDomain::EventTime => &mut self.event_timers,
-                TimeDomain::ProcessingTime => &mut self.processing_timers,
-            };
-            self.timer_seq += 1;
-            queue.push(Queued {
-                time: t,
-                seq: self.timer_seq,
-                key: key.clone(),
-                window: window.clone(),
-            });
-        }
+    #[inline]
+    fn hash_of(&self, key: &K, window: &W) -> u64 {
+        self.hasher.hash_one((key, window))
+    }
+
+    /// Removes `key`'s window `w` and returns its slot.
+    fn take_slot(&mut self, key: &K, w: &W) -> Option<Slot<K, W, C::Acc>> {
+        let hash = self.hash_of(key, w);
+        self.windows
+            .find_entry(hash, |s| s.key == *key && s.window == *w)
+            .ok()
+            .map(|e| e.remove().0)
+    }
+
+    /// Puts a slot into the table (its key and window must not be there).
+    fn put_slot(&mut self, slot: Slot<K, W, C::Acc>) {
+        let hash = self.hash_of(&slot.key, &slot.window);
+        let hasher = self.hasher.clone();
+        self.windows
+            .insert_unique(hash, slot, move |s| hasher.hash_one((&s.key, &s.window)));
     }
 
     /// Adds one element to each of its windows.
@@ -223,7 +314,7 @@ where
             .assign(&value, ts, now, &mut assigned)
             .map_err(|e| self.failed(e.to_string()))?;
         let mut key = Some((self.spec.key)(&value));
-        let merging = self.spec.assigner.is_merging();
+        let merging = self.merging;
         let mut skipped = true;
         let n = assigned.len();
         for (i, w) in assigned.drain(..).enumerate() {
@@ -269,74 +360,55 @@ where
         now: Timestamp,
     ) -> Result<(), OperatorError> {
         let cleanup = self.cleanup_time(&w);
-        let event_time = self.is_event_time();
-        let kw = (key, w);
-        if !self.windows.contains_key(&kw) {
-            self.windows.insert(kw.clone(), Entry::new());
-        }
-        let Some(entry) = self.windows.get_mut(&kw) else {
-            return Ok(());
+        let cleanup_domain = self.cleanup_domain();
+        let hash = self.hash_of(&key, &w);
+        let hasher = &self.hasher;
+        let slot = match self.windows.entry(
+            hash,
+            |s| s.key == key && s.window == w,
+            |s| hasher.hash_one((&s.key, &s.window)),
+        ) {
+            TableEntry::Occupied(o) => o.into_mut(),
+            TableEntry::Vacant(v) => v.insert(Slot::new(key, w)).into_mut(),
         };
-        let (key, w) = (&kw.0, &kw.1);
-        let acc = entry.contents.get_or_insert_with(|| self.contents.create());
+        let acc = slot.contents.get_or_insert_with(|| self.contents.create());
         self.contents.add(acc, value, ts);
         let mut ctx = TriggerContext {
             watermark: self.watermark,
             processing_time: now,
-            timers: &mut entry.timers,
-            registered: &mut self.registered,
-            state: &mut entry.trigger_state,
+            timers: &mut slot.timers,
+            registered: &mut self.timers.registered,
+            state: &mut slot.trigger_state,
             merged: Vec::new(),
         };
         // The cleanup timer is one of the window's timers, registered once like any other.
         if cleanup != Timestamp::MAX {
-            if event_time {
-                ctx.register_event_time_timer(cleanup);
-            } else {
-                ctx.register_processing_time_timer(cleanup);
+            match cleanup_domain {
+                TimeDomain::EventTime => ctx.register_event_time_timer(cleanup),
+                TimeDomain::ProcessingTime => ctx.register_processing_time_timer(cleanup),
             }
         }
-        let result = self.spec.trigger.on_element(value, ts, w, &mut ctx);
-        self.apply(result, key, w, now)?;
-        if !self.registered.is_empty() {
-            self.queue_registered(&kw.0, &kw.1);
-        }
-        Ok(())
-    }
-
-    /// Does what a trigger answered for `key`'s window `w`.
-    fn apply(
-        &mut self,
-        result: TriggerResult,
-        key: &K,
-        w: &W,
-        now: Timestamp,
-    ) -> Result<(), OperatorError> {
-        if result == TriggerResult::Continue {
-            return Ok(());
-        }
-        let Some(entry) = self.windows.get_mut(&(key.clone(), w.clone())) else {
-            return Ok(());
-        };
-        if result.is_fire() {
-            if let Some(acc) = entry.contents.as_mut() {
-                let before = self.results.len();
-                let mut ctx = WindowContext {
-                    window: w,
+        let result = self
+            .spec
+            .trigger
+            .on_element(value, ts, &slot.window, &mut ctx);
+        if result != TriggerResult::Continue {
+            apply(
+                result,
+                &mut self.contents,
+                slot,
+                Emitter {
+                    name: &self.name,
                     watermark: self.watermark,
-                    processing_time: now,
+                    now,
                     side: &mut self.side,
-                };
-                self.contents
-                    .fire(key, acc, &mut ctx, &mut self.results)
-                    .map_err(|e| user_error(&self.name, e))?;
-                if self.results.len() > before {
-                    self.result_ts.resize(self.results.len(), w.max_timestamp());
-                }
-            }
+                    results: &mut self.results,
+                    result_ts: &mut self.result_ts,
+                },
+            )?;
         }
-        if result.is_purge() {
-            entry.contents = None;
+        if !self.timers.registered.is_empty() {
+            self.timers.queue_registered(hash, &slot.key, &slot.window);
         }
         Ok(())
     }
@@ -401,16 +473,16 @@ where
             return Err(self
                 .failed("the trigger cannot merge windows, but the assigner merges them".into()));
         }
-        // The first absorbed window's entry becomes the cover's; its timers were for the old
+        // The first absorbed window's slot becomes the cover's; its timers were for the old
         // window and go (the trigger sets the cover's).
         let mut target = self
-            .windows
-            .remove(&(key.clone(), absorbed[0].clone()))
-            .unwrap_or_else(Entry::new);
+            .take_slot(key, &absorbed[0])
+            .unwrap_or_else(|| Slot::new(key.clone(), cover.clone()));
+        target.window = cover.clone();
         target.timers.clear();
         let mut merged_states = Vec::new();
         for p in &absorbed[1..] {
-            if let Some(old) = self.windows.remove(&(key.clone(), p.clone())) {
+            if let Some(old) = self.take_slot(key, p) {
                 if let Some(acc) = old.contents {
                     match target.contents.as_mut() {
                         Some(t) => self.contents.merge(t, acc),
@@ -424,13 +496,14 @@ where
             watermark: self.watermark,
             processing_time: now,
             timers: &mut target.timers,
-            registered: &mut self.registered,
+            registered: &mut self.timers.registered,
             state: &mut target.trigger_state,
             merged: merged_states,
         };
         self.spec.trigger.on_merge(cover, &mut ctx);
-        self.windows.insert((key.clone(), cover.clone()), target);
-        self.queue_registered(key, cover);
+        let hash = self.hash_of(key, cover);
+        self.timers.queue_registered(hash, key, cover);
+        self.put_slot(target);
         if let Some(current) = self.sessions.get_mut(key) {
             current.retain(|c| !absorbed.contains(c));
             current.push(cover.clone());
@@ -438,74 +511,83 @@ where
         Ok(false)
     }
 
-    /// A timer of `key`'s window `w` fired at `time`.
+    /// A queued timer is due.
     fn on_timer(
         &mut self,
         time: Timestamp,
+        q: Queued<K, W>,
         domain: TimeDomain,
-        key: K,
-        w: W,
         now: Timestamp,
     ) -> Result<(), OperatorError> {
-        let kw = (key, w);
-        let Some(entry) = self.windows.get_mut(&kw) else {
+        let cleanup = domain == self.cleanup_domain() && time == self.cleanup_time(&q.window);
+        let Ok(mut found) = self
+            .windows
+            .find_entry(q.hash, |s| s.key == q.key && s.window == q.window)
+        else {
             return Ok(());
         };
+        let slot = found.get_mut();
         // A timer deleted since it was queued, or queued twice, is skipped.
-        let Some(pos) = entry.timers.iter().position(|t| *t == (time, domain)) else {
+        if !slot.timers.remove(&(time, domain)) {
             return Ok(());
-        };
-        entry.timers.swap_remove(pos);
-        let (key, w) = (&kw.0, &kw.1);
+        }
         let mut ctx = TriggerContext {
             watermark: self.watermark,
             processing_time: now,
-            timers: &mut entry.timers,
-            registered: &mut self.registered,
-            state: &mut entry.trigger_state,
+            timers: &mut slot.timers,
+            registered: &mut self.timers.registered,
+            state: &mut slot.trigger_state,
             merged: Vec::new(),
         };
         let result = match domain {
-            TimeDomain::EventTime => self.spec.trigger.on_event_time(time, w, &mut ctx),
-            TimeDomain::ProcessingTime => self.spec.trigger.on_processing_time(time, w, &mut ctx),
+            TimeDomain::EventTime => self
+                .spec
+                .trigger
+                .on_event_time(time, &slot.window, &mut ctx),
+            TimeDomain::ProcessingTime => {
+                self.spec
+                    .trigger
+                    .on_processing_time(time, &slot.window, &mut ctx)
+            }
         };
-        self.apply(result, key, w, now)?;
-        let cleanup_domain = if self.is_event_time() {
-            TimeDomain::EventTime
-        } else {
-            TimeDomain::ProcessingTime
-        };
-        if domain == cleanup_domain && time == self.cleanup_time(w) {
-            self.clear_window(key, w, now);
-        } else if !self.registered.is_empty() {
-            self.queue_registered(key, w);
-        }
-        Ok(())
-    }
-
-    /// Removes `key`'s window `w`: contents, trigger state and timers.
-    fn clear_window(&mut self, key: &K, w: &W, now: Timestamp) {
-        let kw = (key.clone(), w.clone());
-        if let Some(mut entry) = self.windows.remove(&kw) {
+        apply(
+            result,
+            &mut self.contents,
+            slot,
+            Emitter {
+                name: &self.name,
+                watermark: self.watermark,
+                now,
+                side: &mut self.side,
+                results: &mut self.results,
+                result_ts: &mut self.result_ts,
+            },
+        )?;
+        if cleanup {
+            // The window is removed: contents, trigger state and timers.
             let mut ctx = TriggerContext {
                 watermark: self.watermark,
                 processing_time: now,
-                timers: &mut entry.timers,
-                registered: &mut self.registered,
-                state: &mut entry.trigger_state,
+                timers: &mut slot.timers,
+                registered: &mut self.timers.registered,
+                state: &mut slot.trigger_state,
                 merged: Vec::new(),
             };
-            self.spec.trigger.clear(w, &mut ctx);
-            self.registered.clear();
-        }
-        if self.spec.assigner.is_merging() {
-            if let Some(ws) = self.sessions.get_mut(key) {
-                ws.retain(|x| x != w);
-                if ws.is_empty() {
-                    self.sessions.remove(key);
+            self.spec.trigger.clear(&slot.window, &mut ctx);
+            self.timers.registered.clear();
+            found.remove();
+            if self.merging {
+                if let Some(ws) = self.sessions.get_mut(&q.key) {
+                    ws.retain(|x| *x != q.window);
+                    if ws.is_empty() {
+                        self.sessions.remove(&q.key);
+                    }
                 }
             }
+        } else if !self.timers.registered.is_empty() {
+            self.timers.queue_registered(q.hash, &q.key, &q.window);
         }
+        Ok(())
     }
 
     /// Fires every timer of `domain` due at `time`, earliest first.
@@ -515,18 +597,12 @@ where
         time: Timestamp,
         now: Timestamp,
     ) -> Result<(), OperatorError> {
-        loop {
-            let queue = match domain {
-                TimeDomain::EventTime => &mut self.event_timers,
-                TimeDomain::ProcessingTime => &mut self.processing_timers,
-            };
-            if queue.peek().is_none_or(|q| q.time > time) {
-                return Ok(());
-            }
-            if let Some(q) = queue.pop() {
-                self.on_timer(q.time, domain, q.key, q.window, now)?;
+        while let Some((t, due)) = self.timers.pop_due(domain, time) {
+            for q in due {
+                self.on_timer(t, q, domain, now)?;
             }
         }
+        Ok(())
     }
 
     /// Emits the results and side outputs gathered so far.
@@ -591,7 +667,7 @@ where
     }
 
     fn next_processing_time(&self) -> Option<Timestamp> {
-        self.processing_timers.peek().map(|q| q.time)
+        self.timers.processing.keys().next().copied()
     }
 
     fn on_processing_time(

@@ -45,6 +45,59 @@ pub enum TimeDomain {
     ProcessingTime,
 }
 
+/// The timers of one key and window: usually one (the trigger's and the cleanup timer share
+/// a time), kept inline; more spill to a vector.
+#[derive(Debug, Default)]
+pub struct TimerSlots {
+    first: Option<(Timestamp, TimeDomain)>,
+    rest: Vec<(Timestamp, TimeDomain)>,
+}
+
+impl TimerSlots {
+    /// Whether the timer is set.
+    #[inline]
+    pub fn contains(&self, t: &(Timestamp, TimeDomain)) -> bool {
+        self.first.as_ref() == Some(t) || self.rest.contains(t)
+    }
+
+    /// Sets a timer (the caller checks it is not set yet).
+    #[inline]
+    pub fn push(&mut self, t: (Timestamp, TimeDomain)) {
+        if self.first.is_none() {
+            self.first = Some(t);
+        } else {
+            self.rest.push(t);
+        }
+    }
+
+    /// Removes a timer; returns whether it was set.
+    #[inline]
+    pub fn remove(&mut self, t: &(Timestamp, TimeDomain)) -> bool {
+        if self.first.as_ref() == Some(t) {
+            self.first = self.rest.pop();
+            return true;
+        }
+        match self.rest.iter().position(|x| x == t) {
+            Some(i) => {
+                self.rest.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes every timer.
+    pub fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
+    }
+
+    /// Whether no timer is set.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
 /// A trigger's own state for one key and window.
 pub type TriggerState = Option<Box<dyn Any + Send>>;
 
@@ -53,7 +106,7 @@ pub struct TriggerContext<'a> {
     pub(crate) watermark: Timestamp,
     pub(crate) processing_time: Timestamp,
     /// Timers set for this key and window.
-    pub(crate) timers: &'a mut Vec<(Timestamp, TimeDomain)>,
+    pub(crate) timers: &'a mut TimerSlots,
     /// Timers newly set during this call, for the operator's queues.
     pub(crate) registered: &'a mut Vec<(Timestamp, TimeDomain)>,
     pub(crate) state: &'a mut TriggerState,
@@ -80,7 +133,7 @@ impl TriggerContext<'_> {
     }
 
     fn delete(&mut self, time: Timestamp, domain: TimeDomain) {
-        self.timers.retain(|t| *t != (time, domain));
+        self.timers.remove(&(time, domain));
     }
 
     /// Calls `on_event_time` once the watermark reaches `time` (once per time, however often
