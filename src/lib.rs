@@ -53,6 +53,7 @@ pub mod net;
 pub mod operators;
 pub mod rest;
 pub mod state;
+pub mod testing;
 pub mod util;
 pub mod windowing;
 

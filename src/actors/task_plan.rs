@@ -186,6 +186,7 @@ pub fn build_task(
             max_parallelism: node.max_parallelism,
             attempt: tdd.attempt_number,
             metrics: Some(metrics.clone()),
+            clock: crate::eventtime::ProcessingClock::system(),
         };
         let op: Box<dyn Operator> = match &node.factory {
             NodeFactory::Source(f) => {

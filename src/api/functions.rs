@@ -165,7 +165,7 @@ impl<'a> ProcessContext<'a> {
 
     /// The current processing time, in milliseconds since the epoch.
     pub fn current_processing_time(&self) -> i64 {
-        crate::eventtime::processing_time_now()
+        self.runtime.clock.now()
     }
 
     /// Where this instance runs.

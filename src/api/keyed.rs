@@ -45,6 +45,25 @@ impl<K: Key, T: Data> KeyedStream<K, T> {
         self.stream.process(f)
     }
 
+    /// Runs a keyed process function: the record's key, timestamp, and timers per key.
+    pub fn process_keyed<O, P>(&self, f: P) -> DataStream<O>
+    where
+        K: Ord,
+        O: Data,
+        P: crate::api::KeyedProcessFunction<K, T, O> + Clone + Sync,
+    {
+        let env = self.stream.env.clone();
+        let key = self.key.clone();
+        let id = env.add_operator("KeyedProcess", &[(&self.stream.inputs, 0)], move |ctx| {
+            Box::new(crate::operators::keyed_process::KeyedProcessOperator::new(
+                &ctx.operator_name,
+                key.clone(),
+                f.clone(),
+            ))
+        });
+        DataStream::from_node(env, id, RecordType::of::<O>())
+    }
+
     /// A rolling reduce per key: `f(accumulated, next)`.
     pub fn reduce<F: Fn(T, T) -> T + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
         self.aggregate("Keyed Reduce", f)

@@ -6,6 +6,7 @@ pub mod data;
 pub mod env;
 pub mod functions;
 pub mod keyed;
+pub mod keyed_process;
 pub mod stream;
 pub mod windowed;
 
@@ -16,5 +17,6 @@ pub use functions::{
     Collector, OutputTag, ProcessContext, ProcessFunction, SinkFunction, SourceFunction, SourcePoll,
 };
 pub use keyed::KeyedStream;
+pub use keyed_process::{KeyedContext, KeyedProcessFunction};
 pub use stream::DataStream;
 pub use windowed::WindowedStream;

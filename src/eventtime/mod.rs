@@ -45,6 +45,43 @@ pub fn processing_time_now() -> Timestamp {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Where an operator reads processing time: the system clock at run time, a clock a test
+/// sets by hand in the operator harness (Flink's `ProcessingTimeService`).
+#[derive(Clone)]
+pub struct ProcessingClock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl ProcessingClock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(processing_time_now))
+    }
+
+    /// A clock that reads `time` (set it to move the clock).
+    pub fn manual(time: Arc<std::sync::atomic::AtomicI64>) -> Self {
+        Self(Arc::new(move || {
+            time.load(std::sync::atomic::Ordering::SeqCst)
+        }))
+    }
+
+    /// The current processing time.
+    #[inline]
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl Default for ProcessingClock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl std::fmt::Debug for ProcessingClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessingClock")
+    }
+}
+
 /// Where a generator emits.
 pub trait WatermarkOutput {
     /// A new watermark (the caller drops it unless it is larger than the last one).

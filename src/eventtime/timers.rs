@@ -122,6 +122,11 @@ impl<K: Ord + Clone> TimerService<K> {
         self.event_time.pop_due(watermark)
     }
 
+    /// The event-time timers due at the current watermark (those set while others fired).
+    pub fn pop_event_due(&mut self) -> Vec<(Timestamp, K)> {
+        self.event_time.pop_due(self.watermark)
+    }
+
     /// The processing-time clock reached `now`: returns the timers that fire, in order.
     pub fn advance_processing_time(&mut self, now: Timestamp) -> Vec<(Timestamp, K)> {
         self.processing_time.pop_due(now)

@@ -19,6 +19,7 @@ pub mod chain;
 pub mod co;
 pub mod error;
 pub mod keyed;
+pub mod keyed_process;
 pub mod process;
 pub mod sinks;
 pub mod sources;
@@ -53,6 +54,8 @@ pub struct RuntimeContext {
     pub attempt: u32,
     /// The subtask's counters, where operators add their own (late records dropped).
     pub metrics: Option<Arc<crate::metrics::IoMetrics>>,
+    /// Where operators read processing time.
+    pub clock: crate::eventtime::ProcessingClock,
 }
 
 impl RuntimeContext {
@@ -67,6 +70,7 @@ impl RuntimeContext {
             max_parallelism: crate::state::DEFAULT_MAX_PARALLELISM,
             attempt: 0,
             metrics: None,
+            clock: crate::eventtime::ProcessingClock::system(),
         }
     }
 }

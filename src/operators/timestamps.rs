@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use crate::api::Data;
 use crate::eventtime::{
-    processing_time_now, Clock, Timestamp, WatermarkGenerator, WatermarkOutput, WatermarkStatus,
-    WatermarkStrategy, MAX_WATERMARK, MIN_WATERMARK,
+    Clock, Timestamp, WatermarkGenerator, WatermarkOutput, WatermarkStatus, WatermarkStrategy,
+    MAX_WATERMARK, MIN_WATERMARK,
 };
 use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
@@ -102,10 +102,10 @@ impl<T: Data> TimestampsAndWatermarks<T> {
 }
 
 impl<T: Data> Operator for TimestampsAndWatermarks<T> {
-    fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), OperatorError> {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
         self.generator();
         if self.interval > 0 {
-            self.next_emit = processing_time_now() + self.interval;
+            self.next_emit = ctx.clock.now() + self.interval;
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use crate::api::functions::{user_error, SideOutputs};
 use crate::api::{Data, Key, OutputTag};
-use crate::eventtime::{processing_time_now, Timestamp, MIN_WATERMARK};
+use crate::eventtime::{ProcessingClock, Timestamp, MIN_WATERMARK};
 use crate::metrics::IoMetrics;
 use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::keyed::KeyFn;
@@ -209,6 +209,7 @@ pub struct WindowOperator<K, T, W, C: WindowContents<K, T, W>> {
     metrics: Option<Arc<IoMetrics>>,
     event_time: bool,
     merging: bool,
+    clock: ProcessingClock,
 }
 
 impl<K, T, W, C> WindowOperator<K, T, W, C>
@@ -236,6 +237,7 @@ where
             metrics: None,
             event_time: spec.assigner.is_event_time(),
             merging: spec.assigner.is_merging(),
+            clock: ProcessingClock::system(),
             spec,
         }
     }
@@ -625,6 +627,7 @@ where
 {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
         self.metrics = ctx.metrics.clone();
+        self.clock = ctx.clock.clone();
         self.contents
             .open(ctx)
             .map_err(|e| user_error(&self.name, e))
@@ -637,7 +640,7 @@ where
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
         let (records, ts) = batch.into_parts::<T>()?;
-        let now = processing_time_now();
+        let now = self.clock.now();
         match ts {
             Some(ts) => {
                 for (r, t) in records.into_iter().zip(ts) {
@@ -660,7 +663,8 @@ where
     ) -> Result<(), OperatorError> {
         if watermark > self.watermark {
             self.watermark = watermark;
-            self.fire_timers(TimeDomain::EventTime, watermark, processing_time_now())?;
+            let now = self.clock.now();
+            self.fire_timers(TimeDomain::EventTime, watermark, now)?;
             self.flush(out)?;
         }
         out.emit_watermark(watermark)
