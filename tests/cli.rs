@@ -159,6 +159,10 @@ fn jobs_lists_every_bundled_job_with_its_usage() {
     for (job, usage) in [
         ("wordcount", "--input FILE --output FILE"),
         ("socket-wordcount", "--host HOST --port PORT"),
+        (
+            "socket-window-wordcount",
+            "--host HOST --port PORT [--size-ms 2000] [--slide-ms 1000]",
+        ),
         ("partitioners", "[--count N]"),
     ] {
         let line = o
@@ -323,6 +327,57 @@ fn undecodable_lines_fail_the_job_or_are_skipped_by_policy() {
         "good,1\nmore,1\nwords,2\n"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn socket_window_wordcount_prints_each_window_of_the_sliding_two_seconds() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let feeder = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("rill connects");
+        conn.write_all(b"to be or not\nto be\n").expect("send");
+        // Both 2 s windows covering the words end within 2 s; then the source may end.
+        std::thread::sleep(std::time::Duration::from_millis(2_600));
+    });
+    let o = rill(
+        &[
+            "run",
+            "--local",
+            "-p",
+            "2",
+            "socket-window-wordcount",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+        ],
+        LIMIT,
+    );
+    feeder.join().expect("feeder");
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for line in o.stdout.lines() {
+        let (_, rec) = line.split_once("> ").expect("a `N> ` prefix at parallelism 2");
+        let rec = rec.trim_start_matches("(\"").trim_end_matches(')');
+        let (word, n) = rec.split_once("\", ").expect("(word, count)");
+        counts
+            .entry(word.to_string())
+            .or_default()
+            .push(n.parse().expect("count"));
+    }
+    // The two lines arrive together: every word is in the same two windows, each of which
+    // counts it fully.
+    let expected: BTreeMap<String, Vec<u64>> = [
+        ("be", vec![2, 2]),
+        ("not", vec![1, 1]),
+        ("or", vec![1, 1]),
+        ("to", vec![2, 2]),
+    ]
+    .into_iter()
+    .map(|(w, c)| (w.to_string(), c))
+    .collect();
+    assert_eq!(counts, expected, "{}", o.stdout);
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub mod connected;
 pub mod data;
 pub mod env;
 pub mod functions;
+pub mod joins;
 pub mod keyed;
 pub mod keyed_process;
 pub mod stream;
@@ -16,6 +17,7 @@ pub use env::{RuntimeMode, StreamEnv};
 pub use functions::{
     Collector, OutputTag, ProcessContext, ProcessFunction, SinkFunction, SourceFunction, SourcePoll,
 };
+pub use joins::JoinSide;
 pub use keyed::KeyedStream;
 pub use keyed_process::{KeyedContext, KeyedProcessFunction};
 pub use stream::DataStream;

@@ -12,6 +12,8 @@ use crate::graph::{GraphError, StreamGraph};
 pub mod partitioners;
 #[path = "../../examples/shuffle.rs"]
 pub mod shuffle;
+#[path = "../../examples/socket_window_wordcount.rs"]
+pub mod socket_window_wordcount;
 #[path = "../../examples/socket_wordcount.rs"]
 pub mod socket_wordcount;
 #[path = "../../examples/windowed_count.rs"]
@@ -196,6 +198,7 @@ impl JobRegistry {
         let mut r = Self::default();
         r.register(wordcount::spec());
         r.register(socket_wordcount::spec());
+        r.register(socket_window_wordcount::spec());
         r.register(partitioners::spec());
         r.register(shuffle::spec());
         r.register(windowed_count::spec());

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod chain;
 pub mod co;
 pub mod error;
+pub mod interval_join;
 pub mod keyed;
 pub mod keyed_process;
 pub mod process;
