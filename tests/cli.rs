@@ -358,7 +358,9 @@ fn socket_window_wordcount_prints_each_window_of_the_sliding_two_seconds() {
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for line in o.stdout.lines() {
-        let (_, rec) = line.split_once("> ").expect("a `N> ` prefix at parallelism 2");
+        let (_, rec) = line
+            .split_once("> ")
+            .expect("a `N> ` prefix at parallelism 2");
         let rec = rec.trim_start_matches("(\"").trim_end_matches(')');
         let (word, n) = rec.split_once("\", ").expect("(word, count)");
         counts

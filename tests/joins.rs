@@ -13,7 +13,10 @@ use rill::windowing::assigners::TimeWindows;
 type Ev = (String, i64, i64); // key, value, timestamp
 
 fn timed(env: &StreamEnv, events: &[(&str, i64, i64)]) -> DataStream<Ev> {
-    let items: Vec<Ev> = events.iter().map(|(k, v, t)| (k.to_string(), *v, *t)).collect();
+    let items: Vec<Ev> = events
+        .iter()
+        .map(|(k, v, t)| (k.to_string(), *v, *t))
+        .collect();
     env.from_elements(items).assign_timestamps_and_watermarks(
         WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|e: &Ev, _| e.2),
     )
@@ -24,7 +27,10 @@ fn window_join_pairs_elements_of_one_key_and_window() {
     let env = StreamEnv::new("window-join");
     env.set_parallelism(2);
     let a = timed(&env, &[("a", 1, 1), ("a", 2, 2), ("b", 3, 3), ("a", 4, 14)]);
-    let b = timed(&env, &[("a", 10, 5), ("a", 20, 25), ("b", 30, 7), ("c", 40, 8)]);
+    let b = timed(
+        &env,
+        &[("a", 10, 5), ("a", 20, 25), ("b", 30, 7), ("c", 40, 8)],
+    );
     let sink = a
         .join(&b)
         .where_equal_to(|e: &Ev| e.0.clone(), |e: &Ev| e.0.clone())
@@ -51,7 +57,10 @@ fn interval(lower_exclusive: bool) -> Vec<(String, i64, i64, i64)> {
     let env = StreamEnv::new("interval-join");
     env.set_parallelism(2);
     let a = timed(&env, &[("a", 1, 10), ("a", 2, 20), ("b", 3, 10)]);
-    let b = timed(&env, &[("a", 10, 8), ("a", 20, 12), ("a", 30, 25), ("b", 40, 30)]);
+    let b = timed(
+        &env,
+        &[("a", 10, 8), ("a", 20, 12), ("a", 30, 25), ("b", 40, 30)],
+    );
     let join = a
         .key_by(|e: &Ev| e.0.clone())
         .interval_join(&b.key_by(|e: &Ev| e.0.clone()))
@@ -63,9 +72,11 @@ fn interval(lower_exclusive: bool) -> Vec<(String, i64, i64, i64)> {
     };
     // Each pair with the later of the two timestamps, as the join emits it.
     let sink = join
-        .process(|x: &Ev, y: &Ev, out: &mut Collector<'_, (String, i64, i64, i64)>| {
-            out.collect((x.0.clone(), x.1, y.1, x.2.max(y.2)))
-        })
+        .process(
+            |x: &Ev, y: &Ev, out: &mut Collector<'_, (String, i64, i64, i64)>| {
+                out.collect((x.0.clone(), x.1, y.1, x.2.max(y.2)))
+            },
+        )
         .collect();
     let result = common::run(&env, common::cluster(1, 4));
     assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);

@@ -101,10 +101,7 @@ where
     S: Assigner<JoinSide<A, B>, W> + Clone,
 {
     /// Emits `f(a, b)` for every pair of one key and window.
-    pub fn apply<O: Data>(
-        self,
-        f: impl Fn(&A, &B) -> O + Send + Sync + 'static,
-    ) -> DataStream<O> {
+    pub fn apply<O: Data>(self, f: impl Fn(&A, &B) -> O + Send + Sync + 'static) -> DataStream<O> {
         let f = Arc::new(f);
         let (ka, kb) = (self.on.key_a.clone(), self.on.key_b.clone());
         let left = self.on.first.map(JoinSide::<A, B>::Left);

@@ -109,7 +109,12 @@ impl<K: Key, A: Data, B: Data, O: Data> Operator for IntervalJoinOperator<K, A, 
                         }
                     }
                 }
-                self.left.entry(k).or_default().entry(ta).or_default().push(a);
+                self.left
+                    .entry(k)
+                    .or_default()
+                    .entry(ta)
+                    .or_default()
+                    .push(a);
             }
         } else {
             let (records, ts) = batch.into_parts::<B>()?;
@@ -133,7 +138,12 @@ impl<K: Key, A: Data, B: Data, O: Data> Operator for IntervalJoinOperator<K, A, 
                         }
                     }
                 }
-                self.right.entry(k).or_default().entry(tb).or_default().push(b);
+                self.right
+                    .entry(k)
+                    .or_default()
+                    .entry(tb)
+                    .or_default()
+                    .push(b);
             }
         }
         if built.is_empty() {
