@@ -12,9 +12,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::{Collector, ProcessContext, SinkFunction, StreamEnv};
+use crate::api::{Collector, SinkFunction, StreamEnv};
 use crate::eventtime::WatermarkStrategy;
 use crate::jobs::{JobArgs, JobError, JobSpec};
+use crate::operators::sources::DecodePolicy;
 use crate::operators::{OperatorError, RuntimeContext, UserError};
 use crate::windowing::assigners::TimeWindows;
 use crate::windowing::functions::{AggregateFunction, WindowContext};
@@ -44,7 +45,7 @@ pub type Event = (i64, String, i64);
 
 /// Parses `ts_millis,key,value`.
 pub fn parse_event(line: &str) -> Option<Event> {
-    let mut parts = line.trim_end_matches('\r').splitn(3, ',');
+    let mut parts = line.splitn(3, ',');
     let ts = parts.next()?.parse().ok()?;
     let key = parts.next()?.to_string();
     let value = parts.next()?.parse().ok()?;
@@ -112,25 +113,15 @@ fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
     let strategy =
         WatermarkStrategy::for_bounded_out_of_orderness(ms("out-of-orderness-ms", 1000)?)
             .with_timestamp_assigner(|e: &Event, _| e.0);
-    env.read_text_file(input)
-        .process(
-            |line: String, _: &mut ProcessContext<'_>, out: &mut Collector<'_, Event>| {
-                match parse_event(&line) {
-                    Some(e) => {
-                        out.collect(e);
-                        Ok(())
-                    }
-                    None => Err(format!("not a ts,key,value line: {line:?}").into()),
-                }
-            },
-        )
-        .name("Parse")
-        .assign_timestamps_and_watermarks(strategy)
-        .key_by(|e: &Event| e.1.clone())
-        .window(assigner)
-        .aggregate_with(CountSum, format_window)
-        .add_sink("Sorted Lines", SortedLinesSink::new(output))
-        .set_parallelism(1);
+    env.read_text_file_parsed(input, DecodePolicy::Fail, |line: &str| {
+        parse_event(line).ok_or_else(|| format!("not a ts,key,value line: {line:?}"))
+    })
+    .assign_timestamps_and_watermarks(strategy)
+    .key_by_field(|e: &Event| &e.1)
+    .window(assigner)
+    .aggregate_with(CountSum, format_window)
+    .add_sink("Sorted Lines", SortedLinesSink::new(output))
+    .set_parallelism(1);
     Ok(())
 }
 

@@ -33,6 +33,7 @@ fn ev(k: &str, v: i64, ts: Timestamp) -> (Ev, Timestamp) {
 fn tumbling_sum(lateness_ms: i64, late: Option<&OutputTag<Ev>>) -> OperatorHarness {
     let spec = WindowSpec {
         key: Arc::new(|e: &Ev| e.0.clone()),
+        key_ref: None,
         assigner: Arc::new(TimeWindows::tumbling_event_time(Duration::from_millis(10))),
         trigger: Arc::new(EventTimeTrigger),
         allowed_lateness: lateness_ms,
@@ -206,6 +207,7 @@ fn timers_fire_once_per_key_and_time_and_deleted_ones_never() {
 fn processing_time_windows_fire_on_the_test_clock() {
     let spec = WindowSpec {
         key: Arc::new(|e: &Ev| e.0.clone()),
+        key_ref: None,
         assigner: Arc::new(TimeWindows::tumbling_processing_time(
             Duration::from_millis(100),
         )),

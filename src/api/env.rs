@@ -136,6 +136,26 @@ impl StreamEnv {
         })
     }
 
+    /// The records of a text file, one per line, made by `parse` from each line (without its
+    /// line break), split across the source's subtasks like
+    /// [`read_text_file`](Self::read_text_file). A line that is not UTF-8 or that `parse`
+    /// rejects fails the job with the file, the line's byte offset and the parser's message
+    /// ([`DecodePolicy::Fail`]) or is dropped and counted ([`DecodePolicy::Skip`]). Lines are
+    /// parsed in place: no string is made per line unless `parse` makes one.
+    pub fn read_text_file_parsed<T: Data>(
+        &self,
+        path: impl Into<PathBuf>,
+        policy: DecodePolicy,
+        parse: impl Fn(&str) -> Result<T, String> + Send + Sync + 'static,
+    ) -> DataStream<T> {
+        let path: PathBuf = path.into();
+        let name = format!("Source: {}", path.display());
+        let parse: crate::operators::sources::LineParser<T> = Arc::new(parse);
+        self.source_node(&name, false, move |_| {
+            TextFileSource::parsed(path.clone(), policy, parse.clone())
+        })
+    }
+
     /// Lines read from a TCP socket (non-parallel, unbounded until the peer closes).
     pub fn socket_text_stream(&self, host: &str, port: u16) -> DataStream<String> {
         let host = host.to_string();

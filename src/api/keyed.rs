@@ -5,17 +5,32 @@ use std::sync::Arc;
 
 use crate::api::{Data, DataStream, Key};
 use crate::graph::partitioner::RecordType;
-use crate::operators::keyed::KeyedReduce;
+use crate::operators::keyed::{KeyRefFn, KeyedReduce};
 
 /// A stream partitioned by a key of type `K`.
 pub struct KeyedStream<K, T> {
     stream: DataStream<T>,
     key: Arc<dyn Fn(&T) -> K + Send + Sync>,
+    key_ref: Option<KeyRefFn<K, T>>,
 }
 
 impl<K: Key, T: Data> KeyedStream<K, T> {
     pub(crate) fn new(stream: DataStream<T>, key: Arc<dyn Fn(&T) -> K + Send + Sync>) -> Self {
-        Self { stream, key }
+        Self {
+            stream,
+            key,
+            key_ref: None,
+        }
+    }
+
+    pub(crate) fn with_key_ref(mut self, key_ref: KeyRefFn<K, T>) -> Self {
+        self.key_ref = Some(key_ref);
+        self
+    }
+
+    /// The key as a reference into the record, when the stream was keyed by a field.
+    pub(crate) fn key_ref_fn(&self) -> Option<KeyRefFn<K, T>> {
+        self.key_ref.clone()
     }
 
     /// The key of a record.

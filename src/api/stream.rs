@@ -179,6 +179,30 @@ impl<T: Data> DataStream<T> {
         KeyedStream::new(self.partitioned(PartitionerKind::Hash, Some(router)), key)
     }
 
+    /// Partitions by a key the record holds (`|r| &r.field`): the same as
+    /// [`key_by`](Self::key_by) with a clone of it, but routing and window lookups hash and
+    /// compare the key in place, without cloning it per record.
+    pub fn key_by_field<K: Key, F>(&self, key: F) -> KeyedStream<K, T>
+    where
+        F: for<'a> Fn(&'a T) -> &'a K + Send + Sync + 'static,
+    {
+        let key_ref: crate::operators::keyed::KeyRefFn<K, T> = Arc::new(key);
+        let (owned, k) = (key_ref.clone(), key_ref.clone());
+        let key: Arc<dyn Fn(&T) -> K + Send + Sync> = Arc::new(move |r: &T| owned(r).clone());
+        let router: RouterFactory = Arc::new(move |ctx: &RouterContext| {
+            let k = k.clone();
+            let (max, n) = (ctx.max_parallelism, ctx.num_channels);
+            Box::new(SelectingRouter::<T, _>::new(
+                "hash",
+                FnSelector(move |r: &T| subtask_for_key(k(r), max, n)),
+                n,
+                ctx.buffer_size,
+            )) as Box<dyn ChannelRouter>
+        });
+        KeyedStream::new(self.partitioned(PartitionerKind::Hash, Some(router)), key)
+            .with_key_ref(key_ref)
+    }
+
     /// Partitions by a user function of a key: `partitioner(key, n)` picks the subtask.
     pub fn partition_custom<K, P, F>(&self, partitioner: P, key: F) -> DataStream<T>
     where

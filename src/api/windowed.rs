@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::api::{Data, DataStream, Key, KeyedStream, OutputTag};
 use crate::graph::partitioner::RecordType;
 use crate::graph::GraphError;
-use crate::operators::keyed::KeyFn;
+use crate::operators::keyed::{KeyFn, KeyRefFn};
 use crate::operators::window::{WindowOperator, WindowSpec};
 use crate::windowing::assigners::{Assigner, GlobalWindows};
 use crate::windowing::evictors::{CountEvictor, Evictor};
@@ -24,6 +24,7 @@ use crate::windowing::{GlobalWindow, Window};
 pub struct WindowedStream<K, T, W> {
     stream: DataStream<T>,
     key: KeyFn<K, T>,
+    key_ref: Option<KeyRefFn<K, T>>,
     assigner: Arc<dyn Assigner<T, W>>,
     trigger: Option<Arc<dyn Trigger<T, W>>>,
     evictor: Option<Arc<dyn Evictor<T, W>>>,
@@ -44,6 +45,7 @@ impl<K: Key, T: Data> KeyedStream<K, T> {
         WindowedStream {
             stream: self.as_stream(),
             key: self.key_fn(),
+            key_ref: self.key_ref_fn(),
             assigner: Arc::new(assigner),
             trigger: None,
             evictor: None,
@@ -118,6 +120,7 @@ impl<K: Key, T: Data, W: Window> WindowedStream<K, T, W> {
     fn spec(&self) -> WindowSpec<K, T, W> {
         WindowSpec {
             key: self.key.clone(),
+            key_ref: self.key_ref.clone(),
             assigner: self.assigner.clone(),
             trigger: self
                 .trigger

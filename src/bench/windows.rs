@@ -105,12 +105,18 @@ impl AggregateFunction<MemEvent> for MemCountSum {
 /// The in-memory job: events → timestamps and watermarks → key_by → 1 s tumbling count/sum.
 pub fn in_memory(n: u64, parallelism: usize, sink: DiscardSink) -> StreamEnv {
     let env = StreamEnv::new("bench-windows");
+    if let Some(ms) = std::env::var("RILL_WM_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        env.set_auto_watermark_interval(Duration::from_millis(ms));
+    }
     env.set_parallelism(parallelism);
     let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(1))
         .with_timestamp_assigner(|e: &MemEvent, _| e.0);
     env.add_source("Events", EventSource::new(EventSpec::EVENTS, n))
         .assign_timestamps_and_watermarks(strategy)
-        .key_by(|e: &MemEvent| e.1)
+        .key_by_field(|e: &MemEvent| &e.1)
         .window(TimeWindows::tumbling_event_time(Duration::from_secs(1)))
         .aggregate(MemCountSum)
         .add_sink("Discard", sink);

@@ -48,6 +48,18 @@ pub enum OperatorError {
         /// The byte offset of the line's start.
         offset: u64,
     },
+    /// An input line was not a record of the expected form and the policy is to fail.
+    #[error("{operator}: {path}: the line at byte {offset} is not a record: {message} (policy: fail; skip drops such lines)")]
+    BadRecord {
+        /// The operator's name.
+        operator: String,
+        /// The file.
+        path: String,
+        /// The byte offset of the line's start.
+        offset: u64,
+        /// What the parser said.
+        message: String,
+    },
     /// A batch of one type reached an operator expecting another: a graph wiring bug.
     #[error("record type mismatch: expected {expected}, found {found}")]
     TypeMismatch {

@@ -25,6 +25,10 @@ pub struct KeyedReduce<K, T, RF> {
 /// Extracts a record's key.
 pub type KeyFn<K, T> = Arc<dyn Fn(&T) -> K + Send + Sync>;
 
+/// Points at a record's key inside it (keys of `key_by_field`): routing and window lookups
+/// then hash and compare it in place, and clone it only to keep it.
+pub type KeyRefFn<K, T> = Arc<dyn for<'a> Fn(&'a T) -> &'a K + Send + Sync>;
+
 impl<K, T, RF> KeyedReduce<K, T, RF> {
     /// A reduce by `reduce` of records keyed by `key`.
     pub fn new(key: KeyFn<K, T>, reduce: Arc<RF>, mode: RuntimeMode) -> Self {

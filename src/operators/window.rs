@@ -33,7 +33,7 @@ use crate::api::{Data, Key, OutputTag};
 use crate::eventtime::{ProcessingClock, Timestamp, MIN_WATERMARK};
 use crate::metrics::IoMetrics;
 use crate::operators::batch::NO_TIMESTAMP;
-use crate::operators::keyed::KeyFn;
+use crate::operators::keyed::{KeyFn, KeyRefFn};
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
 use crate::util::{FastMap, StableBuildHasher};
 use crate::windowing::assigners::Assigner;
@@ -127,6 +127,8 @@ impl<K: Clone, W: Clone> TimerQueues<K, W> {
 pub struct WindowSpec<K, T, W> {
     /// The key of an element.
     pub key: KeyFn<K, T>,
+    /// The key inside an element, when the stream was keyed by a field.
+    pub key_ref: Option<KeyRefFn<K, T>>,
     /// The window assigner.
     pub assigner: Arc<dyn Assigner<T, W>>,
     /// The trigger (the assigner's default unless set).
@@ -141,12 +143,26 @@ impl<K, T, W> Clone for WindowSpec<K, T, W> {
     fn clone(&self) -> Self {
         Self {
             key: self.key.clone(),
+            key_ref: self.key_ref.clone(),
             assigner: self.assigner.clone(),
             trigger: self.trigger.clone(),
             allowed_lateness: self.allowed_lateness,
             late_tag: self.late_tag.clone(),
         }
     }
+}
+
+/// The operator's parts an element's slot update uses (borrowed beside the slot).
+struct Shared<'a, K, T, W, C: WindowContents<K, T, W>> {
+    name: &'a str,
+    spec: &'a WindowSpec<K, T, W>,
+    contents: &'a mut C,
+    timers: &'a mut TimerQueues<K, W>,
+    side: &'a mut SideOutputs,
+    results: &'a mut Vec<C::Out>,
+    result_ts: &'a mut Vec<Timestamp>,
+    watermark: Timestamp,
+    event_time: bool,
 }
 
 /// What emitting a window needs besides the slot.
@@ -315,6 +331,17 @@ where
             .assigner
             .assign(&value, ts, now, &mut assigned)
             .map_err(|e| self.failed(e.to_string()))?;
+        if let (Some(key_ref), false) = (self.spec.key_ref.clone(), self.merging) {
+            let mut skipped = true;
+            for w in assigned.drain(..) {
+                if !self.is_window_late(&w) {
+                    skipped = false;
+                    self.add_to_window_by_ref(&key_ref, w, &value, ts, now)?;
+                }
+            }
+            self.assigned = assigned;
+            return self.after_assign(skipped, value, ts);
+        }
         let mut key = Some((self.spec.key)(&value));
         let merging = self.merging;
         let mut skipped = true;
@@ -337,6 +364,17 @@ where
             self.add_to_window(k, w, &value, ts, now)?;
         }
         self.assigned = assigned;
+        self.after_assign(skipped, value, ts)
+    }
+
+    /// An element none of whose windows took it: late data goes to the side output or is
+    /// counted as dropped.
+    fn after_assign(
+        &mut self,
+        skipped: bool,
+        value: T,
+        ts: Timestamp,
+    ) -> Result<(), OperatorError> {
         if skipped
             && self.is_event_time()
             && ts.saturating_add(self.spec.allowed_lateness) <= self.watermark
@@ -361,8 +399,6 @@ where
         ts: Timestamp,
         now: Timestamp,
     ) -> Result<(), OperatorError> {
-        let cleanup = self.cleanup_time(&w);
-        let cleanup_domain = self.cleanup_domain();
         let hash = self.hash_of(&key, &w);
         let hasher = &self.hasher;
         let slot = match self.windows.entry(
@@ -373,44 +409,122 @@ where
             TableEntry::Occupied(o) => o.into_mut(),
             TableEntry::Vacant(v) => v.insert(Slot::new(key, w)).into_mut(),
         };
-        let acc = slot.contents.get_or_insert_with(|| self.contents.create());
-        self.contents.add(acc, value, ts);
+        Self::add_to_slot(
+            slot,
+            hash,
+            Shared {
+                name: &self.name,
+                spec: &self.spec,
+                contents: &mut self.contents,
+                timers: &mut self.timers,
+                side: &mut self.side,
+                results: &mut self.results,
+                result_ts: &mut self.result_ts,
+                watermark: self.watermark,
+                event_time: self.event_time,
+            },
+            value,
+            ts,
+            now,
+        )
+    }
+
+    /// [`add_to_window`](Self::add_to_window) for a key inside the element: cloned only when
+    /// its window is new.
+    fn add_to_window_by_ref(
+        &mut self,
+        key_ref: &KeyRefFn<K, T>,
+        w: W,
+        value: &T,
+        ts: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), OperatorError> {
+        let key = key_ref(value);
+        let hash = self.hash_of(key, &w);
+        let hasher = &self.hasher;
+        let slot = match self.windows.entry(
+            hash,
+            |s| s.key == *key && s.window == w,
+            |s| hasher.hash_one((&s.key, &s.window)),
+        ) {
+            TableEntry::Occupied(o) => o.into_mut(),
+            TableEntry::Vacant(v) => v.insert(Slot::new(key.clone(), w)).into_mut(),
+        };
+        Self::add_to_slot(
+            slot,
+            hash,
+            Shared {
+                name: &self.name,
+                spec: &self.spec,
+                contents: &mut self.contents,
+                timers: &mut self.timers,
+                side: &mut self.side,
+                results: &mut self.results,
+                result_ts: &mut self.result_ts,
+                watermark: self.watermark,
+                event_time: self.event_time,
+            },
+            value,
+            ts,
+            now,
+        )
+    }
+
+    /// Adds an element to a window's slot and asks the trigger.
+    fn add_to_slot(
+        slot: &mut Slot<K, W, C::Acc>,
+        hash: u64,
+        op: Shared<'_, K, T, W, C>,
+        value: &T,
+        ts: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), OperatorError> {
+        let cleanup = if op.event_time {
+            slot.window
+                .max_timestamp()
+                .saturating_add(op.spec.allowed_lateness)
+        } else {
+            slot.window.max_timestamp()
+        };
+        let acc = slot.contents.get_or_insert_with(|| op.contents.create());
+        op.contents.add(acc, value, ts);
         let mut ctx = TriggerContext {
-            watermark: self.watermark,
+            watermark: op.watermark,
             processing_time: now,
             timers: &mut slot.timers,
-            registered: &mut self.timers.registered,
+            registered: &mut op.timers.registered,
             state: &mut slot.trigger_state,
             merged: Vec::new(),
         };
         // The cleanup timer is one of the window's timers, registered once like any other.
         if cleanup != Timestamp::MAX {
-            match cleanup_domain {
-                TimeDomain::EventTime => ctx.register_event_time_timer(cleanup),
-                TimeDomain::ProcessingTime => ctx.register_processing_time_timer(cleanup),
+            if op.event_time {
+                ctx.register_event_time_timer(cleanup);
+            } else {
+                ctx.register_processing_time_timer(cleanup);
             }
         }
-        let result = self
+        let result = op
             .spec
             .trigger
             .on_element(value, ts, &slot.window, &mut ctx);
         if result != TriggerResult::Continue {
             apply(
                 result,
-                &mut self.contents,
+                op.contents,
                 slot,
                 Emitter {
-                    name: &self.name,
-                    watermark: self.watermark,
+                    name: op.name,
+                    watermark: op.watermark,
                     now,
-                    side: &mut self.side,
-                    results: &mut self.results,
-                    result_ts: &mut self.result_ts,
+                    side: op.side,
+                    results: op.results,
+                    result_ts: op.result_ts,
                 },
             )?;
         }
-        if !self.timers.registered.is_empty() {
-            self.timers.queue_registered(hash, &slot.key, &slot.window);
+        if !op.timers.registered.is_empty() {
+            op.timers.queue_registered(hash, &slot.key, &slot.window);
         }
         Ok(())
     }
