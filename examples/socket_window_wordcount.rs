@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::api::StreamEnv;
+use crate::jobs::socket_wordcount::socket_address;
 use crate::jobs::wordcount::tokenize;
 use crate::jobs::{JobArgs, JobError, JobSpec};
 use crate::windowing::assigners::TimeWindows;
@@ -24,11 +25,7 @@ pub fn spec() -> JobSpec {
 }
 
 fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
-    let host = args.required("host")?.to_string();
-    let port: u16 = args.parse_or("port", 0)?;
-    if port == 0 {
-        args.required("port")?;
-    }
+    let (host, port) = socket_address(args)?;
     let size = Duration::from_millis(args.parse_or("size-ms", 2000)?);
     let slide = Duration::from_millis(args.parse_or("slide-ms", 1000)?);
     env.socket_text_stream(&host, port)

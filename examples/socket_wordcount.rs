@@ -17,12 +17,18 @@ pub fn spec() -> JobSpec {
     }
 }
 
-fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
+/// The `--host` and `--port` of a socket job (both required).
+pub fn socket_address(args: &JobArgs) -> Result<(String, u16), JobError> {
     let host = args.required("host")?.to_string();
     let port: u16 = args.parse_or("port", 0)?;
     if port == 0 {
         args.required("port")?;
     }
+    Ok((host, port))
+}
+
+fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
+    let (host, port) = socket_address(args)?;
     env.socket_text_stream(&host, port)
         .flat_map(tokenize)
         .name("Tokenizer")

@@ -52,18 +52,18 @@ pub fn parse_event(line: &str) -> Option<Event> {
     Some((ts, key, value))
 }
 
-/// Counts and sums the values of a window.
+/// Counts and sums the values of a window's `(ts, key, value)` events, whatever the key type.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CountSum;
 
-impl AggregateFunction<Event> for CountSum {
+impl<K: 'static> AggregateFunction<(i64, K, i64)> for CountSum {
     type Acc = (u64, i64);
     type Out = (u64, i64);
     fn create_accumulator(&self) -> (u64, i64) {
         (0, 0)
     }
     #[inline]
-    fn add(&self, value: &Event, acc: &mut (u64, i64)) {
+    fn add(&self, value: &(i64, K, i64), acc: &mut (u64, i64)) {
         acc.0 += 1;
         acc.1 += value.2;
     }

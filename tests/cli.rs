@@ -329,61 +329,9 @@ fn undecodable_lines_fail_the_job_or_are_skipped_by_policy() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn socket_window_wordcount_prints_each_window_of_the_sliding_two_seconds() {
-    use std::io::Write;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port().to_string();
-    let feeder = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("rill connects");
-        conn.write_all(b"to be or not\nto be\n").expect("send");
-        // Both 2 s windows covering the words end within 2 s; then the source may end.
-        std::thread::sleep(std::time::Duration::from_millis(2_600));
-    });
-    let o = rill(
-        &[
-            "run",
-            "--local",
-            "-p",
-            "2",
-            "socket-window-wordcount",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-        ],
-        LIMIT,
-    );
-    feeder.join().expect("feeder");
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
-    let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for line in o.stdout.lines() {
-        let (_, rec) = line
-            .split_once("> ")
-            .expect("a `N> ` prefix at parallelism 2");
-        let rec = rec.trim_start_matches("(\"").trim_end_matches(')');
-        let (word, n) = rec.split_once("\", ").expect("(word, count)");
-        counts
-            .entry(word.to_string())
-            .or_default()
-            .push(n.parse().expect("count"));
-    }
-    // The two lines arrive together: every word is in the same two windows, each of which
-    // counts it fully.
-    let expected: BTreeMap<String, Vec<u64>> = [
-        ("be", vec![2, 2]),
-        ("not", vec![1, 1]),
-        ("or", vec![1, 1]),
-        ("to", vec![2, 2]),
-    ]
-    .into_iter()
-    .map(|(w, c)| (w.to_string(), c))
-    .collect();
-    assert_eq!(counts, expected, "{}", o.stdout);
-}
-
-#[test]
-fn socket_wordcount_prints_running_counts_with_subtask_prefixes() {
+/// Runs a socket job at parallelism 2 fed "to be or not\nto be\n" by a peer that keeps the
+/// connection open for `hold`; returns each word's printed counts, in order.
+fn socket_job_counts(job: &str, hold: std::time::Duration) -> BTreeMap<String, Vec<u64>> {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port().to_string();
@@ -391,6 +339,7 @@ fn socket_wordcount_prints_running_counts_with_subtask_prefixes() {
         let (mut conn, _) = listener.accept().expect("rill connects");
         conn.write_all(b"to be or not\nto be\n").expect("send");
         // Closing the connection ends the (otherwise unbounded) source.
+        std::thread::sleep(hold);
     });
     let o = rill(
         &[
@@ -398,7 +347,7 @@ fn socket_wordcount_prints_running_counts_with_subtask_prefixes() {
             "--local",
             "-p",
             "2",
-            "socket-wordcount",
+            job,
             "--host",
             "127.0.0.1",
             "--port",
@@ -422,14 +371,42 @@ fn socket_wordcount_prints_running_counts_with_subtask_prefixes() {
             .or_default()
             .push(n.parse().expect("count"));
     }
-    let expected: BTreeMap<String, Vec<u64>> = [
-        ("be", vec![1, 2]),
-        ("not", vec![1]),
-        ("or", vec![1]),
-        ("to", vec![1, 2]),
-    ]
-    .into_iter()
-    .map(|(w, c)| (w.to_string(), c))
-    .collect();
-    assert_eq!(counts, expected, "{}", o.stdout);
+    counts
+}
+
+fn word_counts(expected: &[(&str, &[u64])]) -> BTreeMap<String, Vec<u64>> {
+    expected
+        .iter()
+        .map(|(w, c)| (w.to_string(), c.to_vec()))
+        .collect()
+}
+
+#[test]
+fn socket_window_wordcount_prints_each_window_of_the_sliding_two_seconds() {
+    // Both 2 s windows covering the words end within 2 s of their arrival; the peer stays
+    // a little longer. The two lines arrive together: every word is in the same two windows,
+    // each of which counts it fully.
+    let counts = socket_job_counts(
+        "socket-window-wordcount",
+        std::time::Duration::from_millis(2_600),
+    );
+    let expected = word_counts(&[
+        ("be", &[2, 2]),
+        ("not", &[1, 1]),
+        ("or", &[1, 1]),
+        ("to", &[2, 2]),
+    ]);
+    assert_eq!(counts, expected);
+}
+
+#[test]
+fn socket_wordcount_prints_running_counts_with_subtask_prefixes() {
+    let counts = socket_job_counts("socket-wordcount", std::time::Duration::ZERO);
+    let expected = word_counts(&[
+        ("be", &[1, 2]),
+        ("not", &[1]),
+        ("or", &[1]),
+        ("to", &[1, 2]),
+    ]);
+    assert_eq!(counts, expected);
 }

@@ -29,13 +29,18 @@ fn ev(k: &str, v: i64, ts: Timestamp) -> (Ev, Timestamp) {
     ((k.to_string(), v), ts)
 }
 
-/// A per-key sum over tumbling 10 ms event-time windows, as a bare operator.
-fn tumbling_sum(lateness_ms: i64, late: Option<&OutputTag<Ev>>) -> OperatorHarness {
+/// A per-key sum over the windows of `assigner`, as a bare operator in a harness.
+fn window_sum(
+    assigner: TimeWindows,
+    trigger: impl Trigger<Ev, TimeWindow>,
+    lateness_ms: i64,
+    late: Option<&OutputTag<Ev>>,
+) -> OperatorHarness {
     let spec = WindowSpec {
         key: Arc::new(|e: &Ev| e.0.clone()),
         key_ref: None,
-        assigner: Arc::new(TimeWindows::tumbling_event_time(Duration::from_millis(10))),
-        trigger: Arc::new(EventTimeTrigger),
+        assigner: Arc::new(assigner),
+        trigger: Arc::new(trigger),
         allowed_lateness: lateness_ms,
         late_tag: late.cloned(),
     };
@@ -50,6 +55,17 @@ fn tumbling_sum(lateness_ms: i64, late: Option<&OutputTag<Ev>>) -> OperatorHarne
     );
     let tags: Vec<&str> = late.iter().map(|t| t.id()).collect();
     OperatorHarness::new(Box::new(op), &tags).expect("opens")
+}
+
+/// A per-key sum over tumbling 10 ms event-time windows.
+fn tumbling_sum(lateness_ms: i64, late: Option<&OutputTag<Ev>>) -> OperatorHarness {
+    let size = Duration::from_millis(10);
+    window_sum(
+        TimeWindows::tumbling_event_time(size),
+        EventTimeTrigger,
+        lateness_ms,
+        late,
+    )
 }
 
 #[test]
@@ -205,26 +221,12 @@ fn timers_fire_once_per_key_and_time_and_deleted_ones_never() {
 
 #[test]
 fn processing_time_windows_fire_on_the_test_clock() {
-    let spec = WindowSpec {
-        key: Arc::new(|e: &Ev| e.0.clone()),
-        key_ref: None,
-        assigner: Arc::new(TimeWindows::tumbling_processing_time(
-            Duration::from_millis(100),
-        )),
-        trigger: Arc::new(rill::windowing::triggers::ProcessingTimeTrigger),
-        allowed_lateness: 0,
-        late_tag: None,
-    };
-    let sum = |a: Ev, b: Ev| (a.0, a.1 + b.1);
-    let op = WindowOperator::new(
-        "window",
-        spec,
-        Incremental {
-            f: Reduce(Arc::new(sum)),
-            result: PassResult,
-        },
+    let mut h = window_sum(
+        TimeWindows::tumbling_processing_time(Duration::from_millis(100)),
+        rill::windowing::triggers::ProcessingTimeTrigger,
+        0,
+        None,
     );
-    let mut h = OperatorHarness::new(Box::new(op), &[]).expect("opens");
     h.set_processing_time(1_010).expect("clock");
     h.process_untimed(vec![("a".to_string(), 1i64), ("a".to_string(), 2)])
         .expect("process");
@@ -364,22 +366,6 @@ impl Trigger<Ev, GlobalWindow> for FireOnLarge {
         } else {
             TriggerResult::Continue
         }
-    }
-    fn on_event_time(
-        &self,
-        _: Timestamp,
-        _: &GlobalWindow,
-        _: &mut TriggerContext<'_>,
-    ) -> TriggerResult {
-        TriggerResult::Continue
-    }
-    fn on_processing_time(
-        &self,
-        _: Timestamp,
-        _: &GlobalWindow,
-        _: &mut TriggerContext<'_>,
-    ) -> TriggerResult {
-        TriggerResult::Continue
     }
 }
 

@@ -22,22 +22,41 @@ use crate::jobs::JobRegistry;
 use crate::operators::sinks::DiscardSink;
 use crate::operators::{RuntimeContext, UserError};
 
-/// Generates `(i, i * 7)` for `i` in this subtask's share of `0..n`.
-#[derive(Clone)]
-pub struct PairSource {
+/// Generates `make(i)` for `i` in this subtask's share of `0..n` (contiguous ranges).
+pub struct Generated<T, F> {
+    make: F,
     n: u64,
     next: u64,
     end: u64,
+    _t: std::marker::PhantomData<fn() -> T>,
 }
 
-impl PairSource {
-    /// `n` records over all subtasks.
-    pub fn new(n: u64) -> Self {
-        Self { n, next: 0, end: 0 }
+impl<T, F: Clone> Clone for Generated<T, F> {
+    fn clone(&self) -> Self {
+        Self {
+            make: self.make.clone(),
+            n: self.n,
+            next: self.next,
+            end: self.end,
+            _t: std::marker::PhantomData,
+        }
     }
 }
 
-impl SourceFunction<(u64, u64)> for PairSource {
+impl<T, F> Generated<T, F> {
+    /// `n` records over all subtasks, record `i` being `make(i)`.
+    pub fn new(n: u64, make: F) -> Self {
+        Self {
+            make,
+            n,
+            next: 0,
+            end: 0,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: crate::api::Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<T, F> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
         let (s, e) =
             crate::operators::sources::Sequence::split(self.n, ctx.subtask_index, ctx.parallelism);
@@ -48,12 +67,12 @@ impl SourceFunction<(u64, u64)> for PairSource {
 
     fn poll_next(
         &mut self,
-        out: &mut Collector<'_, (u64, u64)>,
+        out: &mut Collector<'_, T>,
         max: usize,
     ) -> Result<SourcePoll, UserError> {
         let stop = self.end.min(self.next + max as u64);
         for i in self.next..stop {
-            out.collect((i, i.wrapping_mul(7)));
+            out.collect((self.make)(i));
         }
         self.next = stop;
         Ok(if stop >= self.end {
@@ -62,6 +81,14 @@ impl SourceFunction<(u64, u64)> for PairSource {
             SourcePoll::Ready
         })
     }
+}
+
+/// The source of benchmarks (a) and (b).
+pub type PairSource = Generated<(u64, u64), fn(u64) -> (u64, u64)>;
+
+/// `(i, i * 7)` pairs.
+pub fn pairs(n: u64) -> PairSource {
+    Generated::new(n, |i| (i, i.wrapping_mul(7)))
 }
 
 /// One benchmark's figures.
@@ -115,7 +142,7 @@ impl std::fmt::Display for BenchResult {
 fn chained(n: u64, sink: DiscardSink) -> StreamEnv {
     let env = StreamEnv::new("bench-chained");
     env.set_parallelism(1);
-    env.add_source("Pairs", PairSource::new(n))
+    env.add_source("Pairs", pairs(n))
         .map(|(a, b): (u64, u64)| (a ^ b, b.wrapping_add(a)))
         .filter(|t: &(u64, u64)| t.1 & 7 != 7)
         .add_sink("Discard", sink);
@@ -125,7 +152,7 @@ fn chained(n: u64, sink: DiscardSink) -> StreamEnv {
 fn keyed(n: u64, sink: DiscardSink) -> StreamEnv {
     let env = StreamEnv::new("bench-keyed");
     env.set_parallelism(2);
-    env.add_source("Pairs", PairSource::new(n))
+    env.add_source("Pairs", pairs(n))
         .map(|(a, _): (u64, u64)| (a % 10_000, 1u64))
         .key_by(|t: &(u64, u64)| t.0)
         .sum(|t: &mut (u64, u64)| &mut t.1)

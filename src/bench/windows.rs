@@ -15,110 +15,32 @@ use std::time::{Duration, Instant};
 use actix::System;
 
 use crate::actors::{MiniCluster, MiniClusterConfig};
-use crate::api::{Collector, SourceFunction, SourcePoll, StreamEnv};
+use crate::api::StreamEnv;
 use crate::bench::events::EventSpec;
-use crate::bench::BenchResult;
+use crate::bench::{BenchResult, Generated};
 use crate::eventtime::WatermarkStrategy;
 use crate::graph::JobStatus;
+use crate::jobs::windowed_count::CountSum;
 use crate::jobs::JobRegistry;
 use crate::operators::sinks::DiscardSink;
-use crate::operators::{OperatorError, RuntimeContext, UserError};
+use crate::operators::OperatorError;
 use crate::windowing::assigners::TimeWindows;
-use crate::windowing::functions::AggregateFunction;
 
 /// An in-memory event: timestamp, key index, value.
 pub type MemEvent = (i64, u64, i64);
 
-/// Generates the oracle's events `0..n`, split over the source's subtasks in contiguous
-/// ranges.
-#[derive(Clone)]
-pub struct EventSource {
-    spec: EventSpec,
-    n: u64,
-    next: u64,
-    end: u64,
-}
-
-impl EventSource {
-    /// `n` events of `spec` over all subtasks.
-    pub fn new(spec: EventSpec, n: u64) -> Self {
-        Self {
-            spec,
-            n,
-            next: 0,
-            end: 0,
-        }
-    }
-}
-
-impl SourceFunction<MemEvent> for EventSource {
-    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
-        let (s, e) =
-            crate::operators::sources::Sequence::split(self.n, ctx.subtask_index, ctx.parallelism);
-        self.next = s;
-        self.end = e;
-        Ok(())
-    }
-
-    fn poll_next(
-        &mut self,
-        out: &mut Collector<'_, MemEvent>,
-        max: usize,
-    ) -> Result<SourcePoll, UserError> {
-        let stop = self.end.min(self.next + max as u64);
-        for i in self.next..stop {
-            out.collect(self.spec.event(i));
-        }
-        self.next = stop;
-        Ok(if stop >= self.end {
-            SourcePoll::Finished
-        } else {
-            SourcePoll::Ready
-        })
-    }
-}
-
-/// Count and sum of values.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MemCountSum;
-
-impl AggregateFunction<MemEvent> for MemCountSum {
-    type Acc = (u64, i64);
-    type Out = (u64, i64);
-    fn create_accumulator(&self) -> (u64, i64) {
-        (0, 0)
-    }
-    #[inline]
-    fn add(&self, e: &MemEvent, acc: &mut (u64, i64)) {
-        acc.0 += 1;
-        acc.1 += e.2;
-    }
-    fn get_result(&self, acc: &(u64, i64)) -> (u64, i64) {
-        *acc
-    }
-    fn merge(&self, acc: &mut (u64, i64), other: (u64, i64)) {
-        acc.0 += other.0;
-        acc.1 += other.1;
-    }
-}
-
 /// The in-memory job: events → timestamps and watermarks → key_by → 1 s tumbling count/sum.
 pub fn in_memory(n: u64, parallelism: usize, sink: DiscardSink) -> StreamEnv {
     let env = StreamEnv::new("bench-windows");
-    if let Some(ms) = std::env::var("RILL_WM_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        env.set_auto_watermark_interval(Duration::from_millis(ms));
-    }
     env.set_parallelism(parallelism);
     let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(1))
         .with_timestamp_assigner(|e: &MemEvent, _| e.0);
-    env.add_source("Events", EventSource::new(EventSpec::EVENTS, n))
+    let spec = EventSpec::EVENTS;
+    env.add_source("Events", Generated::new(n, move |i| spec.event(i)))
         .assign_timestamps_and_watermarks(strategy)
         .key_by_field(|e: &MemEvent| &e.1)
         .window(TimeWindows::tumbling_event_time(Duration::from_secs(1)))
-        .aggregate(MemCountSum)
+        .aggregate(CountSum)
         .add_sink("Discard", sink);
     env
 }

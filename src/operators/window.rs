@@ -152,6 +152,28 @@ impl<K, T, W> Clone for WindowSpec<K, T, W> {
     }
 }
 
+/// An element's key: extracted (owned) or pointed at inside the element.
+enum KeySource<'a, K> {
+    Owned(K),
+    Ref(&'a K),
+}
+
+impl<K: Clone> KeySource<'_, K> {
+    fn get(&self) -> &K {
+        match self {
+            Self::Owned(k) => k,
+            Self::Ref(k) => k,
+        }
+    }
+
+    fn into_owned(self) -> K {
+        match self {
+            Self::Owned(k) => k,
+            Self::Ref(k) => k.clone(),
+        }
+    }
+}
+
 /// The operator's parts an element's slot update uses (borrowed beside the slot).
 struct Shared<'a, K, T, W, C: WindowContents<K, T, W>> {
     name: &'a str,
@@ -319,6 +341,7 @@ where
         value: T,
         ts: Timestamp,
         now: Timestamp,
+        key_ref: Option<&KeyRefFn<K, T>>,
     ) -> Result<(), OperatorError> {
         if self.is_event_time() && ts == NO_TIMESTAMP {
             return Err(self.failed(
@@ -331,12 +354,12 @@ where
             .assigner
             .assign(&value, ts, now, &mut assigned)
             .map_err(|e| self.failed(e.to_string()))?;
-        if let (Some(key_ref), false) = (self.spec.key_ref.clone(), self.merging) {
+        if let (Some(key_ref), false) = (key_ref, self.merging) {
             let mut skipped = true;
             for w in assigned.drain(..) {
                 if !self.is_window_late(&w) {
                     skipped = false;
-                    self.add_to_window_by_ref(&key_ref, w, &value, ts, now)?;
+                    self.add_to_window(KeySource::Ref(key_ref(&value)), w, &value, ts, now)?;
                 }
             }
             self.assigned = assigned;
@@ -361,7 +384,7 @@ where
                 w
             };
             skipped = false;
-            self.add_to_window(k, w, &value, ts, now)?;
+            self.add_to_window(KeySource::Owned(k), w, &value, ts, now)?;
         }
         self.assigned = assigned;
         self.after_assign(skipped, value, ts)
@@ -391,64 +414,26 @@ where
         Ok(())
     }
 
+    /// Adds an element to `key`'s window `w`; a key held by reference is cloned only when
+    /// the window is new.
     fn add_to_window(
         &mut self,
-        key: K,
+        key: KeySource<'_, K>,
         w: W,
         value: &T,
         ts: Timestamp,
         now: Timestamp,
     ) -> Result<(), OperatorError> {
-        let hash = self.hash_of(&key, &w);
+        let k = key.get();
+        let hash = self.hash_of(k, &w);
         let hasher = &self.hasher;
         let slot = match self.windows.entry(
             hash,
-            |s| s.key == key && s.window == w,
+            |s| s.key == *k && s.window == w,
             |s| hasher.hash_one((&s.key, &s.window)),
         ) {
             TableEntry::Occupied(o) => o.into_mut(),
-            TableEntry::Vacant(v) => v.insert(Slot::new(key, w)).into_mut(),
-        };
-        Self::add_to_slot(
-            slot,
-            hash,
-            Shared {
-                name: &self.name,
-                spec: &self.spec,
-                contents: &mut self.contents,
-                timers: &mut self.timers,
-                side: &mut self.side,
-                results: &mut self.results,
-                result_ts: &mut self.result_ts,
-                watermark: self.watermark,
-                event_time: self.event_time,
-            },
-            value,
-            ts,
-            now,
-        )
-    }
-
-    /// [`add_to_window`](Self::add_to_window) for a key inside the element: cloned only when
-    /// its window is new.
-    fn add_to_window_by_ref(
-        &mut self,
-        key_ref: &KeyRefFn<K, T>,
-        w: W,
-        value: &T,
-        ts: Timestamp,
-        now: Timestamp,
-    ) -> Result<(), OperatorError> {
-        let key = key_ref(value);
-        let hash = self.hash_of(key, &w);
-        let hasher = &self.hasher;
-        let slot = match self.windows.entry(
-            hash,
-            |s| s.key == *key && s.window == w,
-            |s| hasher.hash_one((&s.key, &s.window)),
-        ) {
-            TableEntry::Occupied(o) => o.into_mut(),
-            TableEntry::Vacant(v) => v.insert(Slot::new(key.clone(), w)).into_mut(),
+            TableEntry::Vacant(v) => v.insert(Slot::new(key.into_owned(), w)).into_mut(),
         };
         Self::add_to_slot(
             slot,
@@ -488,14 +473,13 @@ where
         };
         let acc = slot.contents.get_or_insert_with(|| op.contents.create());
         op.contents.add(acc, value, ts);
-        let mut ctx = TriggerContext {
-            watermark: op.watermark,
-            processing_time: now,
-            timers: &mut slot.timers,
-            registered: &mut op.timers.registered,
-            state: &mut slot.trigger_state,
-            merged: Vec::new(),
-        };
+        let mut ctx = TriggerContext::new(
+            op.watermark,
+            now,
+            &mut slot.timers,
+            &mut slot.trigger_state,
+            &mut op.timers.registered,
+        );
         // The cleanup timer is one of the window's timers, registered once like any other.
         if cleanup != Timestamp::MAX {
             if op.event_time {
@@ -647,14 +631,13 @@ where
         if !slot.timers.remove(&(time, domain)) {
             return Ok(());
         }
-        let mut ctx = TriggerContext {
-            watermark: self.watermark,
-            processing_time: now,
-            timers: &mut slot.timers,
-            registered: &mut self.timers.registered,
-            state: &mut slot.trigger_state,
-            merged: Vec::new(),
-        };
+        let mut ctx = TriggerContext::new(
+            self.watermark,
+            now,
+            &mut slot.timers,
+            &mut slot.trigger_state,
+            &mut self.timers.registered,
+        );
         let result = match domain {
             TimeDomain::EventTime => self
                 .spec
@@ -681,14 +664,13 @@ where
         )?;
         if cleanup {
             // The window is removed: contents, trigger state and timers.
-            let mut ctx = TriggerContext {
-                watermark: self.watermark,
-                processing_time: now,
-                timers: &mut slot.timers,
-                registered: &mut self.timers.registered,
-                state: &mut slot.trigger_state,
-                merged: Vec::new(),
-            };
+            let mut ctx = TriggerContext::new(
+                self.watermark,
+                now,
+                &mut slot.timers,
+                &mut slot.trigger_state,
+                &mut self.timers.registered,
+            );
             self.spec.trigger.clear(&slot.window, &mut ctx);
             self.timers.registered.clear();
             found.remove();
@@ -755,15 +737,16 @@ where
     ) -> Result<(), OperatorError> {
         let (records, ts) = batch.into_parts::<T>()?;
         let now = self.clock.now();
+        let key_ref = self.spec.key_ref.clone();
         match ts {
             Some(ts) => {
                 for (r, t) in records.into_iter().zip(ts) {
-                    self.process_element(r, t, now)?;
+                    self.process_element(r, t, now, key_ref.as_ref())?;
                 }
             }
             None => {
                 for r in records {
-                    self.process_element(r, NO_TIMESTAMP, now)?;
+                    self.process_element(r, NO_TIMESTAMP, now, key_ref.as_ref())?;
                 }
             }
         }

@@ -54,6 +54,24 @@ pub trait Evictor<T, W: Window>: Send + Sync + 'static {
     }
 }
 
+/// The built-in evictors prune in one place, before or after the function as they are set.
+macro_rules! evict_before_or_after {
+    ($t:ty) => {
+        impl<T: Send + Sync + 'static, W: Window> Evictor<T, W> for $t {
+            fn evict_before(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
+                if !self.after {
+                    self.evict(e);
+                }
+            }
+            fn evict_after(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
+                if self.after {
+                    self.evict(e);
+                }
+            }
+        }
+    };
+}
+
 /// Keeps at most `max` elements, dropping the oldest (first added).
 #[derive(Debug, Clone, Copy)]
 pub struct CountEvictor {
@@ -80,18 +98,7 @@ impl CountEvictor {
     }
 }
 
-impl<T: Send + Sync + 'static, W: Window> Evictor<T, W> for CountEvictor {
-    fn evict_before(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
-        if !self.after {
-            self.evict(e);
-        }
-    }
-    fn evict_after(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
-        if self.after {
-            self.evict(e);
-        }
-    }
-}
+evict_before_or_after!(CountEvictor);
 
 /// Keeps the elements within `size` of the newest timestamp in the window: those with a
 /// timestamp `<= max_timestamp - size` are dropped. Windows without timestamps are left alone.
@@ -129,18 +136,7 @@ impl TimeEvictor {
     }
 }
 
-impl<T: Send + Sync + 'static, W: Window> Evictor<T, W> for TimeEvictor {
-    fn evict_before(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
-        if !self.after {
-            self.evict(e);
-        }
-    }
-    fn evict_after(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
-        if self.after {
-            self.evict(e);
-        }
-    }
-}
+evict_before_or_after!(TimeEvictor);
 
 type DeltaFn<T> = Arc<dyn Fn(&T, &T) -> f64 + Send + Sync>;
 
@@ -189,18 +185,7 @@ impl<T> DeltaEvictor<T> {
     }
 }
 
-impl<T: Send + Sync + 'static, W: Window> Evictor<T, W> for DeltaEvictor<T> {
-    fn evict_before(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
-        if !self.after {
-            self.evict(e);
-        }
-    }
-    fn evict_after(&self, e: &mut Vec<TimestampedValue<T>>, _: &W, _: &EvictorContext) {
-        if self.after {
-            self.evict(e);
-        }
-    }
-}
+evict_before_or_after!(DeltaEvictor<T>);
 
 #[cfg(test)]
 mod tests {

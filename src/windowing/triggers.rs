@@ -114,7 +114,25 @@ pub struct TriggerContext<'a> {
     pub(crate) merged: Vec<TriggerState>,
 }
 
-impl TriggerContext<'_> {
+impl<'a> TriggerContext<'a> {
+    /// A context for one key's window: its timers and state, and where new timers are noted.
+    pub(crate) fn new(
+        watermark: Timestamp,
+        processing_time: Timestamp,
+        timers: &'a mut TimerSlots,
+        state: &'a mut TriggerState,
+        registered: &'a mut Vec<(Timestamp, TimeDomain)>,
+    ) -> Self {
+        Self {
+            watermark,
+            processing_time,
+            timers,
+            registered,
+            state,
+            merged: Vec::new(),
+        }
+    }
+
     /// The operator's current watermark.
     pub fn current_watermark(&self) -> Timestamp {
         self.watermark
@@ -206,21 +224,25 @@ pub trait Trigger<T, W: Window>: Send + Sync + 'static {
         ctx: &mut TriggerContext<'_>,
     ) -> TriggerResult;
 
-    /// An event-time timer of `window` fired at `time`.
+    /// An event-time timer of `window` fired at `time` (by default: nothing).
     fn on_event_time(
         &self,
-        time: Timestamp,
-        window: &W,
-        ctx: &mut TriggerContext<'_>,
-    ) -> TriggerResult;
+        _time: Timestamp,
+        _window: &W,
+        _ctx: &mut TriggerContext<'_>,
+    ) -> TriggerResult {
+        TriggerResult::Continue
+    }
 
-    /// A processing-time timer of `window` fired at `time`.
+    /// A processing-time timer of `window` fired at `time` (by default: nothing).
     fn on_processing_time(
         &self,
-        time: Timestamp,
-        window: &W,
-        ctx: &mut TriggerContext<'_>,
-    ) -> TriggerResult;
+        _time: Timestamp,
+        _window: &W,
+        _ctx: &mut TriggerContext<'_>,
+    ) -> TriggerResult {
+        TriggerResult::Continue
+    }
 
     /// Whether the trigger works with merging (session) windows.
     fn can_merge(&self) -> bool {
@@ -272,10 +294,6 @@ impl<T, W: Window> Trigger<T, W> for EventTimeTrigger {
         }
     }
 
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-
     fn can_merge(&self) -> bool {
         true
     }
@@ -301,10 +319,6 @@ impl<T, W: Window> Trigger<T, W> for ProcessingTimeTrigger {
         ctx: &mut TriggerContext<'_>,
     ) -> TriggerResult {
         ctx.register_processing_time_timer(window.max_timestamp());
-        TriggerResult::Continue
-    }
-
-    fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
         TriggerResult::Continue
     }
 
@@ -359,14 +373,6 @@ impl<T, W: Window> Trigger<T, W> for CountTrigger {
         } else {
             TriggerResult::Continue
         }
-    }
-
-    fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
     }
 
     fn can_merge(&self) -> bool {
@@ -435,10 +441,6 @@ impl<T, W: Window> Trigger<T, W> for ContinuousEventTimeTrigger {
         TriggerResult::Continue
     }
 
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-
     fn can_merge(&self) -> bool {
         true
     }
@@ -492,10 +494,6 @@ impl<T, W: Window> Trigger<T, W> for ContinuousProcessingTimeTrigger {
         TriggerResult::Continue
     }
 
-    fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-
     fn on_processing_time(
         &self,
         time: Timestamp,
@@ -518,12 +516,6 @@ pub struct NeverTrigger;
 
 impl<T, W: Window> Trigger<T, W> for NeverTrigger {
     fn on_element(&self, _: &T, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-    fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_>) -> TriggerResult {
         TriggerResult::Continue
     }
     fn can_merge(&self) -> bool {
