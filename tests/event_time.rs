@@ -497,3 +497,87 @@ fn an_idle_input_stops_holding_back_windows_only_with_idleness() {
         "no window may fire while an input holds the watermark: {held:?}"
     );
 }
+
+#[test]
+fn the_watermark_operator_assigns_timestamps_and_emits_punctuated_and_periodic_watermarks() {
+    use rill::operators::timestamps::TimestampsAndWatermarks;
+    // Punctuated: a record with value 0 carries a watermark at its timestamp, emitted right
+    // after it (before the records behind it in the same buffer).
+    let strategy = WatermarkStrategy::for_punctuated(|e: &Ev, ts| (e.1 == 0).then_some(ts))
+        .with_timestamp_assigner(|e: &Ev, _| e.1 * 100 + 5);
+    let mut h = OperatorHarness::new(Box::new(TimestampsAndWatermarks::new(strategy, 0)), &[])
+        .expect("opens");
+    h.process_untimed(vec![
+        ("a".to_string(), 3i64),
+        ("b".to_string(), 0),
+        ("c".to_string(), 7),
+    ])
+    .expect("process");
+    let out = h.take_output::<Ev>().expect("output");
+    let ts: Vec<Option<Timestamp>> = out.iter().map(|(_, t)| *t).collect();
+    assert_eq!(
+        ts,
+        [Some(305), Some(5), Some(705)],
+        "the assigner's timestamps"
+    );
+    assert_eq!(h.watermarks(), [5]);
+    // Upstream watermarks are not passed on, except the end of input.
+    h.watermark(1_000).expect("watermark");
+    assert_eq!(h.watermarks(), [5]);
+    h.watermark(i64::MAX).expect("watermark");
+    assert_eq!(h.watermarks(), [5, i64::MAX]);
+
+    // Periodic: bounded out-of-orderness emits max - 10 - 1 every 200 ms of the test's clock.
+    let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(10))
+        .with_timestamp_assigner(|e: &Ev, _| e.1);
+    let mut h = OperatorHarness::new(Box::new(TimestampsAndWatermarks::new(strategy, 200)), &[])
+        .expect("opens");
+    h.process_untimed(vec![("a".to_string(), 50i64), ("a".to_string(), 40)])
+        .expect("process");
+    h.set_processing_time(199).expect("clock");
+    assert!(h.watermarks().is_empty(), "not before the interval");
+    h.set_processing_time(200).expect("clock");
+    assert_eq!(h.watermarks(), [39]);
+    h.process_untimed(vec![("a".to_string(), 45i64)])
+        .expect("process");
+    h.set_processing_time(400).expect("clock");
+    assert_eq!(h.watermarks(), [39], "no new maximum, no new watermark");
+}
+
+#[test]
+fn continuous_event_time_trigger_fires_early_and_at_the_end() {
+    use rill::windowing::triggers::ContinuousEventTimeTrigger;
+    let mut h = window_sum(
+        TimeWindows::tumbling_event_time(Duration::from_millis(100)),
+        ContinuousEventTimeTrigger::of(Duration::from_millis(30)),
+        0,
+        None,
+    );
+    h.process(vec![ev("a", 1, 5), ev("a", 2, 20)])
+        .expect("process");
+    // The first early firing is at 30 (the interval after the first element's slot).
+    h.watermark(29).expect("watermark");
+    assert!(h.take_output::<Ev>().expect("output").is_empty());
+    h.watermark(30).expect("watermark");
+    h.process(vec![ev("a", 4, 50)]).expect("process");
+    h.watermark(60).expect("watermark");
+    h.watermark(99).expect("watermark");
+    let sums: Vec<i64> = h
+        .take_output::<Ev>()
+        .expect("output")
+        .into_iter()
+        .map(|((_, s), _)| s)
+        .collect();
+    // At 30: 1 + 2; at 60: + 4; at 90: unchanged; at 99 (the window's end): unchanged.
+    assert_eq!(sums, [3, 7, 7, 7]);
+}
+
+#[test]
+fn window_all_sees_every_key_in_one_subtask() {
+    let events = [("a", 1, 1), ("b", 2, 2), ("c", 3, 150), ("a", 4, 160)];
+    let out = run_job(&events, |s| {
+        s.window_all(TimeWindows::tumbling_event_time(Duration::from_millis(100)))
+            .reduce(|a: Ev, b: Ev| ("all".to_string(), a.1 + b.1))
+    });
+    assert_eq!(out, [("all".to_string(), 3), ("all".to_string(), 7)]);
+}

@@ -16,13 +16,20 @@ use crate::graph::partitioner::RecordType;
 use crate::graph::stream_graph::{ChainingStrategy, RouterFactory};
 use crate::graph::{GraphError, PartitionerKind, StreamNode};
 use crate::ids::NodeId;
-use crate::net::router::{ChannelRouter, FnSelector, RouterContext, SelectingRouter};
+use crate::net::router::{
+    ChannelRouter, FnSelector, RouterContext, SelectingRouter, SingleChannelRouter,
+};
 use crate::operators::process::ProcessOperator;
 use crate::operators::sinks::{CollectSink, PrintSink, SinkOperator, TextFileSink};
 use crate::operators::timestamps::TimestampsAndWatermarks;
 use crate::operators::transforms::{FilterOp, FlatMap, Map};
 use crate::operators::Operator;
 use crate::state::key_group::subtask_for_key;
+
+/// A hash exchange with one consumer: every key goes to it, so records are not hashed.
+fn one_channel<T: Data>(ctx: &RouterContext) -> Box<dyn ChannelRouter> {
+    Box::new(SingleChannelRouter::<T>::new(0, ctx.buffer_size))
+}
 
 /// One upstream of a stream: a node's output, possibly partitioned or a side output.
 #[derive(Clone)]
@@ -169,6 +176,9 @@ impl<T: Data> DataStream<T> {
         let router: RouterFactory = Arc::new(move |ctx: &RouterContext| {
             let k = k.clone();
             let (max, n) = (ctx.max_parallelism, ctx.num_channels);
+            if n <= 1 {
+                return one_channel::<T>(ctx);
+            }
             Box::new(SelectingRouter::<T, _>::new(
                 "hash",
                 FnSelector(move |r: &T| subtask_for_key(&k(r), max, n)),
@@ -192,6 +202,9 @@ impl<T: Data> DataStream<T> {
         let router: RouterFactory = Arc::new(move |ctx: &RouterContext| {
             let k = k.clone();
             let (max, n) = (ctx.max_parallelism, ctx.num_channels);
+            if n <= 1 {
+                return one_channel::<T>(ctx);
+            }
             Box::new(SelectingRouter::<T, _>::new(
                 "hash",
                 FnSelector(move |r: &T| subtask_for_key(k(r), max, n)),

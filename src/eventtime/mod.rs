@@ -280,6 +280,12 @@ impl<T: 'static> WatermarkStrategy<T> {
         }
     }
 
+    /// Ingestion time: each record's timestamp is the processing time at which this operator
+    /// sees it, and watermarks follow it (Flink's ingestion time).
+    pub fn for_ingestion_time() -> Self {
+        Self::for_monotonous_timestamps().with_timestamp_assigner(|_, _| processing_time_now())
+    }
+
     /// No watermarks at all.
     pub fn no_watermarks() -> Self {
         Self::for_generator(|| Box::new(NoWatermarks))
@@ -375,6 +381,14 @@ mod tests {
             77,
             "no assigner keeps the timestamp"
         );
+    }
+
+    #[test]
+    fn ingestion_time_stamps_records_with_the_clock() {
+        let s = WatermarkStrategy::<u8>::for_ingestion_time();
+        let before = processing_time_now();
+        let t = s.timestamp(&1, 5);
+        assert!(before <= t && t <= processing_time_now(), "{before} {t}");
     }
 
     #[test]
