@@ -2,6 +2,7 @@
 # Builds Rill and runs the word count demo job at parallelism 2 on an embedded mini cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+./scripts/deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rill-target}"
 cargo build --release --quiet
 out="$CARGO_TARGET_DIR/demo"
