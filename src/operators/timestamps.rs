@@ -105,7 +105,7 @@ impl<T: Data> Operator for TimestampsAndWatermarks<T> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
         self.generator();
         if self.interval > 0 {
-            self.next_emit = ctx.clock.now() + self.interval;
+            self.next_emit = ctx.clock.now().saturating_add(self.interval);
         }
         Ok(())
     }
@@ -198,7 +198,7 @@ impl<T: Data> Operator for TimestampsAndWatermarks<T> {
     ) -> Result<(), OperatorError> {
         let mut s = Signals::default();
         self.generator().on_periodic_emit(&mut s);
-        self.next_emit = now + self.interval;
+        self.next_emit = now.saturating_add(self.interval);
         self.signal(s, out)
     }
 

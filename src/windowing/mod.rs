@@ -99,13 +99,12 @@ impl TimeWindow {
 }
 
 /// The start of the window of `size` (aligned to the epoch plus `offset`) holding `timestamp`.
+/// Timestamps near the ends of `i64` (any value a record may carry) clamp instead of
+/// overflowing.
 pub fn window_start(timestamp: Timestamp, offset: i64, size: i64) -> Timestamp {
-    let remainder = (timestamp - offset) % size;
-    if remainder < 0 {
-        timestamp - (remainder + size)
-    } else {
-        timestamp - remainder
-    }
+    let size = size.max(1);
+    let remainder = timestamp.wrapping_sub(offset).rem_euclid(size);
+    timestamp.saturating_sub(remainder)
 }
 
 fn millis(d: Duration) -> i64 {
@@ -227,7 +226,10 @@ impl WindowAssigner {
                 let mut start = window_start(timestamp, offset, slide);
                 while start > timestamp.saturating_sub(size) {
                     out.push(TimeWindow::new(start, start.saturating_add(size)));
-                    start -= slide;
+                    match start.checked_sub(slide) {
+                        Some(s) => start = s,
+                        None => break,
+                    }
                 }
             }
             Self::Session { gap } => {
@@ -259,6 +261,30 @@ pub fn merge_windows(windows: &[TimeWindow]) -> Vec<(TimeWindow, Vec<TimeWindow>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        for ts in [i64::MIN + 1, i64::MIN + 7, -1, 0, i64::MAX - 1, i64::MAX] {
+            let a = WindowAssigner::Tumbling {
+                size: 1000,
+                offset: 999,
+            };
+            assert_eq!(a.assign(ts).len(), 1, "{ts}");
+            let s = WindowAssigner::Sliding {
+                size: 10_000,
+                slide: 2000,
+                offset: 1999,
+            };
+            // Windows that would start before i64::MIN are left out; the others hold `ts`.
+            for w in s.assign(ts) {
+                assert!(
+                    w.start <= ts && (ts < w.end || w.end == i64::MAX),
+                    "{ts} {w:?}"
+                );
+            }
+            assert_eq!(WindowAssigner::Session { gap: 200 }.assign(ts).len(), 1);
+        }
+    }
 
     const T: i64 = 1_700_000_000_123;
 

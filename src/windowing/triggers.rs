@@ -414,7 +414,9 @@ impl<T, W: Window> Trigger<T, W> for ContinuousEventTimeTrigger {
         ctx.register_event_time_timer(window.max_timestamp());
         if ctx.state::<Option<Timestamp>>().is_none() {
             let start = timestamp - timestamp.rem_euclid(self.interval);
-            let next = (start + self.interval).min(window.max_timestamp());
+            let next = start
+                .saturating_add(self.interval)
+                .min(window.max_timestamp());
             ctx.set_state(Some(next));
             ctx.register_event_time_timer(next);
         }
@@ -487,7 +489,7 @@ impl<T, W: Window> Trigger<T, W> for ContinuousProcessingTimeTrigger {
     ) -> TriggerResult {
         if ctx.state::<Option<Timestamp>>().is_none() {
             let now = ctx.current_processing_time();
-            let next = now - now.rem_euclid(self.interval) + self.interval;
+            let next = (now - now.rem_euclid(self.interval)).saturating_add(self.interval);
             ctx.set_state(Some(next));
             ctx.register_processing_time_timer(next);
         }
