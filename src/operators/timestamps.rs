@@ -116,7 +116,7 @@ impl<T: Data> Operator for TimestampsAndWatermarks<T> {
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        let (mut records, previous) = batch.into_parts::<T>()?;
+        let (records, previous) = batch.into_parts::<T>()?;
         let mut ts = Vec::with_capacity(records.len());
         // Where a generator emitted mid-buffer: (cut before index, what it emitted).
         let mut cuts: Vec<(usize, Signals)> = Vec::new();
@@ -151,19 +151,19 @@ impl<T: Data> Operator for TimestampsAndWatermarks<T> {
         if cuts.is_empty() {
             return out.emit(Batch::timed(records, ts));
         }
+        // Each segment is moved out once, in order: linear however many cuts there are.
+        let (mut records, mut ts) = (records.into_iter(), ts.into_iter());
         let mut done = 0;
         for (cut, s) in cuts {
             if cut > done {
-                let rest_records = records.split_off(cut - done);
-                let rest_ts = ts.split_off(cut - done);
-                let head = std::mem::replace(&mut records, rest_records);
-                let head_ts = std::mem::replace(&mut ts, rest_ts);
+                let head: Vec<T> = records.by_ref().take(cut - done).collect();
+                let head_ts: Vec<Timestamp> = ts.by_ref().take(cut - done).collect();
                 out.emit(Batch::timed(head, head_ts))?;
                 done = cut;
             }
             self.signal(s, out)?;
         }
-        out.emit(Batch::timed(records, ts))
+        out.emit(Batch::timed(records.collect::<Vec<T>>(), ts.collect()))
     }
 
     fn process_watermark(
