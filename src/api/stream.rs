@@ -16,20 +16,13 @@ use crate::graph::partitioner::RecordType;
 use crate::graph::stream_graph::{ChainingStrategy, RouterFactory};
 use crate::graph::{GraphError, PartitionerKind, StreamNode};
 use crate::ids::NodeId;
-use crate::net::router::{
-    ChannelRouter, FnSelector, RouterContext, SelectingRouter, SingleChannelRouter,
-};
+use crate::net::router::{ChannelRouter, FnSelector, RouterContext, SelectingRouter};
 use crate::operators::process::ProcessOperator;
 use crate::operators::sinks::{CollectSink, PrintSink, SinkOperator, TextFileSink};
 use crate::operators::timestamps::TimestampsAndWatermarks;
 use crate::operators::transforms::{FilterOp, FlatMap, Map};
 use crate::operators::Operator;
 use crate::state::key_group::subtask_for_key;
-
-/// A hash exchange with one consumer: every key goes to it, so records are not hashed.
-fn one_channel<T: Data>(ctx: &RouterContext) -> Box<dyn ChannelRouter> {
-    Box::new(SingleChannelRouter::<T>::new(0, ctx.buffer_size))
-}
 
 /// One upstream of a stream: a node's output, possibly partitioned or a side output.
 #[derive(Clone)]
@@ -173,20 +166,10 @@ impl<T: Data> DataStream<T> {
     ) -> KeyedStream<K, T> {
         let key: Arc<dyn Fn(&T) -> K + Send + Sync> = Arc::new(key);
         let k = key.clone();
-        let router: RouterFactory = Arc::new(move |ctx: &RouterContext| {
-            let k = k.clone();
-            let (max, n) = (ctx.max_parallelism, ctx.num_channels);
-            if n <= 1 {
-                return one_channel::<T>(ctx);
-            }
-            Box::new(SelectingRouter::<T, _>::new(
-                "hash",
-                FnSelector(move |r: &T| subtask_for_key(&k(r), max, n)),
-                n,
-                ctx.buffer_size,
-            )) as Box<dyn ChannelRouter>
-        });
-        KeyedStream::new(self.partitioned(PartitionerKind::Hash, Some(router)), key)
+        KeyedStream::new(
+            self.hashed(move |r: &T, max, n| subtask_for_key(&k(r), max, n)),
+            key,
+        )
     }
 
     /// Partitions by a key the record holds (`|r| &r.field`): the same as
@@ -199,21 +182,29 @@ impl<T: Data> DataStream<T> {
         let key_ref: crate::operators::keyed::KeyRefFn<K, T> = Arc::new(key);
         let (owned, k) = (key_ref.clone(), key_ref.clone());
         let key: Arc<dyn Fn(&T) -> K + Send + Sync> = Arc::new(move |r: &T| owned(r).clone());
+        KeyedStream::new(
+            self.hashed(move |r: &T, max, n| subtask_for_key(k(r), max, n)),
+            key,
+        )
+        .with_key_ref(key_ref)
+    }
+
+    /// Hash-partitioned by `select(record, max_parallelism, channels)`, the subtask of the
+    /// record's key.
+    fn hashed<S>(&self, select: S) -> DataStream<T>
+    where
+        S: Fn(&T, usize, usize) -> usize + Clone + Send + Sync + 'static,
+    {
         let router: RouterFactory = Arc::new(move |ctx: &RouterContext| {
-            let k = k.clone();
-            let (max, n) = (ctx.max_parallelism, ctx.num_channels);
-            if n <= 1 {
-                return one_channel::<T>(ctx);
-            }
+            let (select, max, n) = (select.clone(), ctx.max_parallelism, ctx.num_channels);
             Box::new(SelectingRouter::<T, _>::new(
                 "hash",
-                FnSelector(move |r: &T| subtask_for_key(k(r), max, n)),
+                FnSelector(move |r: &T| select(r, max, n)),
                 n,
                 ctx.buffer_size,
             )) as Box<dyn ChannelRouter>
         });
-        KeyedStream::new(self.partitioned(PartitionerKind::Hash, Some(router)), key)
-            .with_key_ref(key_ref)
+        self.partitioned(PartitionerKind::Hash, Some(router))
     }
 
     /// Partitions by a user function of a key: `partitioner(key, n)` picks the subtask.

@@ -15,80 +15,19 @@ use std::time::Instant;
 
 use actix::System;
 
+use crate::actors::dispatcher::JobResult;
 use crate::actors::{MiniCluster, MiniClusterConfig};
-use crate::api::{Collector, SourceFunction, SourcePoll, StreamEnv};
+use crate::api::StreamEnv;
 use crate::graph::JobStatus;
 use crate::jobs::JobRegistry;
 use crate::operators::sinks::DiscardSink;
-use crate::operators::{RuntimeContext, UserError};
-
-/// Generates `make(i)` for `i` in this subtask's share of `0..n` (contiguous ranges).
-pub struct Generated<T, F> {
-    make: F,
-    n: u64,
-    next: u64,
-    end: u64,
-    _t: std::marker::PhantomData<fn() -> T>,
-}
-
-impl<T, F: Clone> Clone for Generated<T, F> {
-    fn clone(&self) -> Self {
-        Self {
-            make: self.make.clone(),
-            n: self.n,
-            next: self.next,
-            end: self.end,
-            _t: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<T, F> Generated<T, F> {
-    /// `n` records over all subtasks, record `i` being `make(i)`.
-    pub fn new(n: u64, make: F) -> Self {
-        Self {
-            make,
-            n,
-            next: 0,
-            end: 0,
-            _t: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<T: crate::api::Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<T, F> {
-    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
-        let (s, e) =
-            crate::operators::sources::Sequence::split(self.n, ctx.subtask_index, ctx.parallelism);
-        self.next = s;
-        self.end = e;
-        Ok(())
-    }
-
-    fn poll_next(
-        &mut self,
-        out: &mut Collector<'_, T>,
-        max: usize,
-    ) -> Result<SourcePoll, UserError> {
-        let stop = self.end.min(self.next + max as u64);
-        for i in self.next..stop {
-            out.collect((self.make)(i));
-        }
-        self.next = stop;
-        Ok(if stop >= self.end {
-            SourcePoll::Finished
-        } else {
-            SourcePoll::Ready
-        })
-    }
-}
 
 /// The source of benchmarks (a) and (b).
-pub type PairSource = Generated<(u64, u64), fn(u64) -> (u64, u64)>;
+pub type PairSource = crate::operators::sources::Generated<(u64, u64), fn(u64) -> (u64, u64)>;
 
 /// `(i, i * 7)` pairs.
 pub fn pairs(n: u64) -> PairSource {
-    Generated::new(n, |i| (i, i.wrapping_mul(7)))
+    crate::operators::sources::Generated::new(n, |i| (i, i.wrapping_mul(7)))
 }
 
 /// One benchmark's figures.
@@ -160,6 +99,55 @@ fn keyed(n: u64, sink: DiscardSink) -> StreamEnv {
     env
 }
 
+/// The cluster the in-process benchmarks run on: one TaskManager of 2 slots.
+pub(crate) async fn bench_cluster(registry: JobRegistry) -> Result<MiniCluster, crate::Error> {
+    let config = MiniClusterConfig {
+        task_managers: 1,
+        slots_per_task_manager: 2,
+        ..MiniClusterConfig::default()
+    };
+    Ok(MiniCluster::start(config, Arc::new(registry)).await?)
+}
+
+/// Runs a benchmark job `runs` times: each run's rate is `records` over its time from
+/// submission to end. `run_once` submits and waits; a run that does not finish, or whose
+/// sink saw nothing, fails the benchmark.
+pub(crate) async fn measure<F, Fut>(
+    name: &'static str,
+    records: u64,
+    runs: usize,
+    mut run_once: F,
+) -> Result<BenchResult, crate::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(JobResult, Option<u64>), crate::Error>>,
+{
+    let mut r = BenchResult {
+        name,
+        records,
+        runs: Vec::new(),
+    };
+    for _ in 0..runs {
+        let start = Instant::now();
+        let (result, seen) = run_once().await?;
+        let secs = start.elapsed().as_secs_f64();
+        let problem = match (result.status, seen) {
+            (JobStatus::Finished, Some(0)) => Some("its sink saw no record".to_string()),
+            (JobStatus::Finished, _) => None,
+            (status, _) => Some(format!("it ended {status:?}: {:?}", result.failure)),
+        };
+        if let Some(message) = problem {
+            return Err(crate::operators::OperatorError::Failed {
+                operator: name.into(),
+                message: format!("benchmark job failed: {message}"),
+            }
+            .into());
+        }
+        r.runs.push(records as f64 / secs);
+    }
+    Ok(r)
+}
+
 /// Runs both benchmarks `runs` times with `chained_records` and `keyed_records` records.
 pub fn run(
     chained_records: u64,
@@ -167,12 +155,7 @@ pub fn run(
     runs: usize,
 ) -> Result<Vec<BenchResult>, crate::Error> {
     System::new().block_on(async move {
-        let config = MiniClusterConfig {
-            task_managers: 1,
-            slots_per_task_manager: 2,
-            ..MiniClusterConfig::default()
-        };
-        let cluster = MiniCluster::start(config, Arc::new(JobRegistry::default())).await?;
+        let cluster = bench_cluster(JobRegistry::default()).await?;
         let mut results = Vec::new();
         for (name, n, build) in [
             (
@@ -186,32 +169,16 @@ pub fn run(
                 keyed,
             ),
         ] {
-            let mut r = BenchResult {
-                name,
-                records: n,
-                runs: Vec::new(),
-            };
-            for _ in 0..runs {
-                let count = Arc::new(AtomicU64::new(0));
-                let env = build(n, DiscardSink::counting(count.clone()));
-                let start = Instant::now();
-                let result = cluster.execute(&env, None).await?;
-                let secs = start.elapsed().as_secs_f64();
-                if result.status != JobStatus::Finished {
-                    return Err(crate::operators::OperatorError::Failed {
-                        operator: name.into(),
-                        message: format!(
-                            "benchmark job ended {:?}: {:?}",
-                            result.status, result.failure
-                        ),
-                    }
-                    .into());
-                }
-                let seen = count.load(Ordering::Relaxed);
-                debug_assert!(seen > 0);
-                r.runs.push(n as f64 / secs);
-            }
-            results.push(r);
+            let cluster = &cluster;
+            results.push(
+                measure(name, n, runs, || async move {
+                    let count = Arc::new(AtomicU64::new(0));
+                    let env = build(n, DiscardSink::counting(count.clone()));
+                    let result = cluster.execute(&env, None).await?;
+                    Ok((result, Some(count.load(Ordering::Relaxed))))
+                })
+                .await?,
+            );
         }
         cluster.shutdown();
         Ok(results)

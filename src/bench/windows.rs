@@ -10,19 +10,18 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::System;
 
-use crate::actors::{MiniCluster, MiniClusterConfig};
 use crate::api::StreamEnv;
 use crate::bench::events::EventSpec;
-use crate::bench::{BenchResult, Generated};
+use crate::bench::{bench_cluster, measure, BenchResult};
 use crate::eventtime::WatermarkStrategy;
-use crate::graph::JobStatus;
 use crate::jobs::windowed_count::CountSum;
 use crate::jobs::JobRegistry;
 use crate::operators::sinks::DiscardSink;
+use crate::operators::sources::Generated;
 use crate::operators::OperatorError;
 use crate::windowing::assigners::TimeWindows;
 
@@ -45,14 +44,6 @@ pub fn in_memory(n: u64, parallelism: usize, sink: DiscardSink) -> StreamEnv {
     env
 }
 
-fn failed(what: &str, status: JobStatus, failure: Option<String>) -> crate::Error {
-    OperatorError::Failed {
-        operator: what.into(),
-        message: format!("benchmark job ended {status:?}: {failure:?}"),
-    }
-    .into()
-}
-
 /// Runs (d) `runs` times per parallelism: in memory over `n` events, and over the CSV file
 /// `csv` (written first if it does not exist).
 pub fn run(n: u64, runs: usize, csv: &Path) -> Result<Vec<BenchResult>, crate::Error> {
@@ -61,44 +52,35 @@ pub fn run(n: u64, runs: usize, csv: &Path) -> Result<Vec<BenchResult>, crate::E
             .write_csv(csv, n)
             .map_err(|e| OperatorError::io("benchmark input", csv.display(), &e))?;
     }
-    let csv_lines = n;
     let out = std::env::temp_dir().join(format!("rill-bench-windows-{}.csv", std::process::id()));
+    let args: Vec<String> = [
+        "--input",
+        &csv.display().to_string(),
+        "--output",
+        &out.display().to_string(),
+        "--kind",
+        "tumble",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     System::new().block_on(async move {
-        let config = MiniClusterConfig {
-            task_managers: 1,
-            slots_per_task_manager: 2,
-            ..MiniClusterConfig::default()
-        };
-        let cluster = MiniCluster::start(config, Arc::new(JobRegistry::bundled())).await?;
+        let cluster = bench_cluster(JobRegistry::bundled()).await?;
+        let cluster = &cluster;
         let mut results = Vec::new();
         for (p, name) in [
             (1, "(d) tumbling 1 s count per key, in memory, p=1"),
             (2, "(d) tumbling 1 s count per key, in memory, p=2"),
         ] {
-            let mut r = BenchResult {
-                name,
-                records: n,
-                runs: Vec::new(),
-            };
-            for _ in 0..runs {
-                let count = Arc::new(AtomicU64::new(0));
-                let env = in_memory(n, p, DiscardSink::counting(count.clone()));
-                let start = Instant::now();
-                let result = cluster.execute(&env, None).await?;
-                let secs = start.elapsed().as_secs_f64();
-                if result.status != JobStatus::Finished {
-                    return Err(failed(name, result.status, result.failure));
-                }
-                if count.load(Ordering::Relaxed) == 0 {
-                    return Err(failed(
-                        name,
-                        JobStatus::Finished,
-                        Some("no window fired".into()),
-                    ));
-                }
-                r.runs.push(n as f64 / secs);
-            }
-            results.push(r);
+            results.push(
+                measure(name, n, runs, || async move {
+                    let count = Arc::new(AtomicU64::new(0));
+                    let env = in_memory(n, p, DiscardSink::counting(count.clone()));
+                    let result = cluster.execute(&env, None).await?;
+                    Ok((result, Some(count.load(Ordering::Relaxed))))
+                })
+                .await?,
+            );
         }
         for (p, name) in [
             (
@@ -110,35 +92,16 @@ pub fn run(n: u64, runs: usize, csv: &Path) -> Result<Vec<BenchResult>, crate::E
                 "(d) tumbling 1 s count per key, windowed-count job on CSV, p=2",
             ),
         ] {
-            let mut r = BenchResult {
-                name,
-                records: csv_lines,
-                runs: Vec::new(),
-            };
-            for _ in 0..runs {
-                let args: Vec<String> = [
-                    "--input",
-                    &csv.display().to_string(),
-                    "--output",
-                    &out.display().to_string(),
-                    "--kind",
-                    "tumble",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                let start = Instant::now();
-                let job = cluster
-                    .submit_registered("windowed-count", &args, Some(p))
-                    .await?;
-                let result = cluster.wait(job).await?;
-                let secs = start.elapsed().as_secs_f64();
-                if result.status != JobStatus::Finished {
-                    return Err(failed(name, result.status, result.failure));
-                }
-                r.runs.push(csv_lines as f64 / secs);
-            }
-            results.push(r);
+            let args = &args;
+            results.push(
+                measure(name, n, runs, || async move {
+                    let job = cluster
+                        .submit_registered("windowed-count", args, Some(p))
+                        .await?;
+                    Ok((cluster.wait(job).await?, None))
+                })
+                .await?,
+            );
         }
         cluster.shutdown();
         std::fs::remove_file(&out).ok();

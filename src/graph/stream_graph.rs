@@ -303,9 +303,14 @@ impl StreamGraph {
             && s.chaining != ChainingStrategy::Never
     }
 
-    /// The router for `edge` with `ctx`.
+    /// The router for `edge` with `ctx`. With one consumer every partitioner but a custom one
+    /// (whose function must still be checked) sends everything to it: buffers pass whole,
+    /// without a channel chosen per record.
     pub fn router(&self, edge: usize, ctx: &RouterContext) -> Box<dyn ChannelRouter> {
         let e = &self.edges[edge];
+        if ctx.num_channels <= 1 && e.partitioner != PartitionerKind::Custom {
+            return e.record_type.router(PartitionerKind::Forward, ctx);
+        }
         match &e.router {
             Some(f)
                 if matches!(

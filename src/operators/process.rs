@@ -10,7 +10,7 @@ use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
 pub struct ProcessOperator<I, O, P> {
     f: P,
     name: String,
-    ctx: Option<RuntimeContext>,
+    ctx: RuntimeContext,
     side: SideOutputs,
     watermark: i64,
     _t: PhantomData<fn(I) -> O>,
@@ -22,7 +22,7 @@ impl<I, O, P> ProcessOperator<I, O, P> {
         Self {
             f,
             name: name.to_string(),
-            ctx: None,
+            ctx: RuntimeContext::standalone(name),
             side: SideOutputs::default(),
             watermark: crate::eventtime::MIN_WATERMARK,
             _t: PhantomData,
@@ -32,7 +32,7 @@ impl<I, O, P> ProcessOperator<I, O, P> {
 
 impl<I: Data, O: Data, P: ProcessFunction<I, O>> Operator for ProcessOperator<I, O, P> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
-        self.ctx = Some(ctx.clone());
+        self.ctx = ctx.clone();
         self.f.open(ctx).map_err(|e| user_error(&self.name, e))
     }
 
@@ -43,14 +43,10 @@ impl<I: Data, O: Data, P: ProcessFunction<I, O>> Operator for ProcessOperator<I,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
         let (records, ts) = batch.into_parts::<I>()?;
-        let runtime = match &self.ctx {
-            Some(c) => c.clone(),
-            None => RuntimeContext::standalone(&self.name),
-        };
         let mut main = Vec::with_capacity(records.len());
         let mut main_ts = Vec::new();
         {
-            let mut pctx = ProcessContext::new(&runtime, &mut self.side, self.watermark);
+            let mut pctx = ProcessContext::new(&self.ctx, &mut self.side, self.watermark);
             for (i, r) in records.into_iter().enumerate() {
                 pctx.timestamp = ts.as_ref().and_then(|t| t.get(i).copied());
                 self.f

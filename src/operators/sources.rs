@@ -111,44 +111,44 @@ impl<T: Data> SourceFunction<T> for FromElements<T> {
     }
 }
 
-/// The numbers `from..=to`, split into contiguous ranges, one per subtask.
-pub struct Sequence {
-    from: u64,
-    to: u64,
+/// Records made from their index: `make(i)` for `i` in `0..n`, split into contiguous ranges,
+/// one per subtask.
+pub struct Generated<T, F> {
+    make: F,
+    n: u64,
     next: u64,
     end: u64,
+    _t: std::marker::PhantomData<fn() -> T>,
 }
 
-impl Sequence {
-    /// The sequence `from..=to` (empty when `from > to`).
-    pub fn new(from: u64, to: u64) -> Self {
+impl<T, F: Clone> Clone for Generated<T, F> {
+    fn clone(&self) -> Self {
         Self {
-            from,
-            to,
-            next: 1,
-            end: 0,
+            make: self.make.clone(),
+            n: self.n,
+            next: self.next,
+            end: self.end,
+            _t: std::marker::PhantomData,
         }
-    }
-
-    /// The part of `from..=to` that subtask `index` of `parallelism` produces, as `[start, end)`
-    /// offsets from `from`.
-    pub fn split(count: u64, index: usize, parallelism: usize) -> (u64, u64) {
-        let p = parallelism.max(1) as u128;
-        let i = index as u128;
-        let c = u128::from(count);
-        ((c * i / p) as u64, (c * (i + 1) / p) as u64)
     }
 }
 
-impl SourceFunction<u64> for Sequence {
-    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
-        if self.from > self.to {
-            self.next = 0;
-            self.end = 0;
-            return Ok(());
+impl<T, F> Generated<T, F> {
+    /// `n` records over all subtasks, record `i` being `make(i)`.
+    pub fn new(n: u64, make: F) -> Self {
+        Self {
+            make,
+            n,
+            next: 0,
+            end: 0,
+            _t: std::marker::PhantomData,
         }
-        let count = self.to - self.from + 1;
-        let (s, e) = Self::split(count, ctx.subtask_index, ctx.parallelism);
+    }
+}
+
+impl<T: Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<T, F> {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
+        let (s, e) = Sequence::split(self.n, ctx.subtask_index, ctx.parallelism);
         self.next = s;
         self.end = e;
         Ok(())
@@ -156,19 +156,43 @@ impl SourceFunction<u64> for Sequence {
 
     fn poll_next(
         &mut self,
-        out: &mut Collector<'_, u64>,
+        out: &mut Collector<'_, T>,
         max: usize,
     ) -> Result<SourcePoll, UserError> {
         let stop = self.end.min(self.next.saturating_add(max as u64));
         for i in self.next..stop {
-            out.collect(self.from + i);
+            out.collect((self.make)(i));
         }
         self.next = stop;
-        Ok(if self.next >= self.end {
+        Ok(if stop >= self.end {
             SourcePoll::Finished
         } else {
             SourcePoll::Ready
         })
+    }
+}
+
+/// The numbers `from..=to`, split into contiguous ranges, one per subtask.
+pub struct Sequence;
+
+impl Sequence {
+    /// The sequence `from..=to` (empty when `from > to`; the full `u64` range stops one short).
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(from: u64, to: u64) -> Generated<u64, impl Fn(u64) -> u64 + Clone + Send + Sync> {
+        let count = if from > to {
+            0
+        } else {
+            (to - from).saturating_add(1)
+        };
+        Generated::new(count, move |i| from + i)
+    }
+
+    /// The part of `0..count` that subtask `index` of `parallelism` produces, as `[start, end)`.
+    pub fn split(count: u64, index: usize, parallelism: usize) -> (u64, u64) {
+        let p = parallelism.max(1) as u128;
+        let i = index as u128;
+        let c = u128::from(count);
+        ((c * i / p) as u64, (c * (i + 1) / p) as u64)
     }
 }
 

@@ -45,8 +45,7 @@ impl WatermarkOutput for Signals {
 /// Assigns timestamps and generates watermarks.
 pub struct TimestampsAndWatermarks<T> {
     strategy: WatermarkStrategy<T>,
-    generator: Option<Box<dyn WatermarkGenerator<T>>>,
-    clock: Clock,
+    generator: Box<dyn WatermarkGenerator<T>>,
     /// Periodic emission interval in ms; 0 turns periodic emission off.
     interval: i64,
     next_emit: Timestamp,
@@ -63,20 +62,13 @@ impl<T: Data> TimestampsAndWatermarks<T> {
     /// The same with the clock idleness is measured by.
     pub fn with_clock(strategy: WatermarkStrategy<T>, interval_ms: i64, clock: Clock) -> Self {
         Self {
+            generator: strategy.create_generator(clock),
             strategy,
-            generator: None,
-            clock,
             interval: interval_ms.max(0),
             next_emit: MIN_WATERMARK,
             current: MIN_WATERMARK,
             idle: false,
         }
-    }
-
-    fn generator(&mut self) -> &mut Box<dyn WatermarkGenerator<T>> {
-        let (strategy, clock) = (&self.strategy, &self.clock);
-        self.generator
-            .get_or_insert_with(|| strategy.create_generator(clock.clone()))
     }
 
     /// Passes on what a generator emitted: activity first, then the watermark, then idleness.
@@ -103,7 +95,6 @@ impl<T: Data> TimestampsAndWatermarks<T> {
 
 impl<T: Data> Operator for TimestampsAndWatermarks<T> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
-        self.generator();
         if self.interval > 0 {
             self.next_emit = ctx.clock.now().saturating_add(self.interval);
         }
@@ -121,10 +112,7 @@ impl<T: Data> Operator for TimestampsAndWatermarks<T> {
         // Where a generator emitted mid-buffer: (cut before index, what it emitted).
         let mut cuts: Vec<(usize, Signals)> = Vec::new();
         {
-            let strategy = &self.strategy;
-            let generator = self
-                .generator
-                .get_or_insert_with(|| strategy.create_generator(self.clock.clone()));
+            let (strategy, generator) = (&self.strategy, &mut self.generator);
             for (i, r) in records.iter().enumerate() {
                 let before = previous
                     .as_ref()
@@ -197,7 +185,7 @@ impl<T: Data> Operator for TimestampsAndWatermarks<T> {
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
         let mut s = Signals::default();
-        self.generator().on_periodic_emit(&mut s);
+        self.generator.on_periodic_emit(&mut s);
         self.next_emit = now.saturating_add(self.interval);
         self.signal(s, out)
     }
