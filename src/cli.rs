@@ -173,6 +173,9 @@ enum Command {
         /// The CSV file of (d) (written first if it does not exist).
         #[arg(long)]
         window_csv: Option<std::path::PathBuf>,
+        /// Which inputs of (d) to run: in memory, from CSV, or both.
+        #[arg(long, value_enum, default_value_t = crate::bench::windows::Inputs::Both)]
+        window_input: crate::bench::windows::Inputs,
     },
 }
 
@@ -303,13 +306,14 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             windows,
             window_records,
             window_csv,
+            window_input,
         } => {
             init_logging("warn");
             let lines = if windows {
                 let csv = window_csv.unwrap_or_else(|| {
                     std::env::temp_dir().join(format!("rill-events-{window_records}.csv"))
                 });
-                crate::bench::windows::run(window_records, runs.max(1), &csv)
+                crate::bench::windows::run(window_records, runs.max(1), &csv, window_input)
                     .map_err(|e| e.to_string())
                     .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
             } else if shuffle {

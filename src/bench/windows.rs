@@ -44,10 +44,27 @@ pub fn in_memory(n: u64, parallelism: usize, sink: DiscardSink) -> StreamEnv {
     env
 }
 
+/// Which inputs of (d) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Inputs {
+    /// Events generated in memory.
+    Memory,
+    /// The `windowed-count` job on the CSV file.
+    Csv,
+    /// Both.
+    Both,
+}
+
 /// Runs (d) `runs` times per parallelism: in memory over `n` events, and over the CSV file
-/// `csv` (written first if it does not exist).
-pub fn run(n: u64, runs: usize, csv: &Path) -> Result<Vec<BenchResult>, crate::Error> {
-    if !csv.exists() {
+/// `csv` (written first if it does not exist), as `inputs` says.
+pub fn run(
+    n: u64,
+    runs: usize,
+    csv: &Path,
+    inputs: Inputs,
+) -> Result<Vec<BenchResult>, crate::Error> {
+    let (memory, from_csv) = (inputs != Inputs::Csv, inputs != Inputs::Memory);
+    if from_csv && !csv.exists() {
         EventSpec::EVENTS
             .write_csv(csv, n)
             .map_err(|e| OperatorError::io("benchmark input", csv.display(), &e))?;
@@ -68,10 +85,11 @@ pub fn run(n: u64, runs: usize, csv: &Path) -> Result<Vec<BenchResult>, crate::E
         let cluster = bench_cluster(JobRegistry::bundled()).await?;
         let cluster = &cluster;
         let mut results = Vec::new();
-        for (p, name) in [
+        let in_memory_runs = [
             (1, "(d) tumbling 1 s count per key, in memory, p=1"),
             (2, "(d) tumbling 1 s count per key, in memory, p=2"),
-        ] {
+        ];
+        for (p, name) in in_memory_runs.into_iter().filter(|_| memory) {
             results.push(
                 measure(name, n, runs, || async move {
                     let count = Arc::new(AtomicU64::new(0));
@@ -91,7 +109,10 @@ pub fn run(n: u64, runs: usize, csv: &Path) -> Result<Vec<BenchResult>, crate::E
                 2,
                 "(d) tumbling 1 s count per key, windowed-count job on CSV, p=2",
             ),
-        ] {
+        ]
+        .into_iter()
+        .filter(|_| from_csv)
+        {
             let args = &args;
             results.push(
                 measure(name, n, runs, || async move {

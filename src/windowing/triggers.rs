@@ -244,6 +244,13 @@ pub trait Trigger<T, W: Window>: Send + Sync + 'static {
         TriggerResult::Continue
     }
 
+    /// Whether `on_element`, for a window that already holds elements and whose end the
+    /// watermark has not reached, only registers timers it registered before and answers
+    /// CONTINUE. The operator then skips the call for such elements (by default: no).
+    fn repeats_before_end(&self) -> bool {
+        false
+    }
+
     /// Whether the trigger works with merging (session) windows.
     fn can_merge(&self) -> bool {
         false
@@ -279,6 +286,10 @@ impl<T, W: Window> Trigger<T, W> for EventTimeTrigger {
             ctx.register_event_time_timer(window.max_timestamp());
             TriggerResult::Continue
         }
+    }
+
+    fn repeats_before_end(&self) -> bool {
+        true
     }
 
     fn on_event_time(

@@ -16,17 +16,16 @@
 //!   sets the merged window's timers.
 //!
 //! ## State and timers
-//! Key, window, contents, trigger state and timers live in one slot of one hash table: an
-//! element costs one hash and one probe, and the key is moved in, never cloned, when its
-//! window is new. Timers are deduplicated per key, window and time in the slot; the queues
-//! ordered by time hold each registration once (with the slot's hash) and are checked against
-//! the slot when they fire, so a deleted timer is simply skipped.
+//! A key's window (its contents, trigger state and timers) is one slot in its window's table of
+//! keys ([`state`]): an element costs one probe of a small table, and the key is moved in, never
+//! cloned, when its window is new. Timers are deduplicated per key, window and time in the
+//! slot; the queues ordered by time hold each registration once (with the key's hash) and are
+//! checked against the slot when they fire, so a deleted timer is simply skipped.
+
+mod state;
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
-
-use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use crate::api::functions::{user_error, SideOutputs};
 use crate::api::{Data, Key, OutputTag};
@@ -35,34 +34,13 @@ use crate::metrics::IoMetrics;
 use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::keyed::{KeyFn, KeyRefFn};
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
-use crate::util::{FastMap, StableBuildHasher};
+use crate::util::FastMap;
 use crate::windowing::assigners::Assigner;
 use crate::windowing::functions::{WindowContents, WindowContext};
-use crate::windowing::triggers::{
-    TimeDomain, TimerSlots, Trigger, TriggerContext, TriggerResult, TriggerState,
-};
+use crate::windowing::triggers::{TimeDomain, Trigger, TriggerContext, TriggerResult};
 use crate::windowing::Window;
 
-/// One key's window: its contents, trigger state and timers.
-struct Slot<K, W, A> {
-    key: K,
-    window: W,
-    contents: Option<A>,
-    timers: TimerSlots,
-    trigger_state: TriggerState,
-}
-
-impl<K, W, A> Slot<K, W, A> {
-    fn new(key: K, window: W) -> Self {
-        Self {
-            key,
-            window,
-            contents: None,
-            timers: TimerSlots::default(),
-            trigger_state: None,
-        }
-    }
-}
+use state::{Group, KeySource, Slot, WindowState};
 
 /// A queued timer of one key and window (its time is the queue's key).
 struct Queued<K, W> {
@@ -152,28 +130,6 @@ impl<K, T, W> Clone for WindowSpec<K, T, W> {
     }
 }
 
-/// An element's key: extracted (owned) or pointed at inside the element.
-enum KeySource<'a, K> {
-    Owned(K),
-    Ref(&'a K),
-}
-
-impl<K: Clone> KeySource<'_, K> {
-    fn get(&self) -> &K {
-        match self {
-            Self::Owned(k) => k,
-            Self::Ref(k) => k,
-        }
-    }
-
-    fn into_owned(self) -> K {
-        match self {
-            Self::Owned(k) => k,
-            Self::Ref(k) => k.clone(),
-        }
-    }
-}
-
 /// The operator's parts an element's slot update uses (borrowed beside the slot).
 struct Shared<'a, K, T, W, C: WindowContents<K, T, W>> {
     name: &'a str,
@@ -185,6 +141,7 @@ struct Shared<'a, K, T, W, C: WindowContents<K, T, W>> {
     result_ts: &'a mut Vec<Timestamp>,
     watermark: Timestamp,
     event_time: bool,
+    repeating_trigger: bool,
 }
 
 /// What emitting a window needs besides the slot.
@@ -201,14 +158,15 @@ struct Emitter<'a, O> {
 fn apply<K, T, W: Window, C: WindowContents<K, T, W>>(
     result: TriggerResult,
     contents: &mut C,
-    slot: &mut Slot<K, W, C::Acc>,
+    window: &W,
+    slot: &mut Slot<K, C::Acc>,
     e: Emitter<'_, C::Out>,
 ) -> Result<(), OperatorError> {
     if result.is_fire() {
         if let Some(acc) = slot.contents.as_mut() {
             let before = e.results.len();
             let mut ctx = WindowContext {
-                window: &slot.window,
+                window,
                 watermark: e.watermark,
                 processing_time: e.now,
                 side: e.side,
@@ -217,8 +175,7 @@ fn apply<K, T, W: Window, C: WindowContents<K, T, W>>(
                 .fire(&slot.key, acc, &mut ctx, e.results)
                 .map_err(|err| user_error(e.name, err))?;
             if e.results.len() > before {
-                e.result_ts
-                    .resize(e.results.len(), slot.window.max_timestamp());
+                e.result_ts.resize(e.results.len(), window.max_timestamp());
             }
         }
     }
@@ -233,8 +190,7 @@ pub struct WindowOperator<K, T, W, C: WindowContents<K, T, W>> {
     name: String,
     spec: WindowSpec<K, T, W>,
     contents: C,
-    windows: HashTable<Slot<K, W, C::Acc>>,
-    hasher: StableBuildHasher,
+    state: WindowState<K, W, C::Acc>,
     /// Merging assigners: each key's current windows.
     sessions: FastMap<K, Vec<W>>,
     timers: TimerQueues<K, W>,
@@ -247,6 +203,9 @@ pub struct WindowOperator<K, T, W, C: WindowContents<K, T, W>> {
     metrics: Option<Arc<IoMetrics>>,
     event_time: bool,
     merging: bool,
+    /// The trigger's `on_element` need not be called for a window that holds elements and
+    /// whose end the watermark has not reached (its timers are set), and windows do not merge.
+    repeating_trigger: bool,
     clock: ProcessingClock,
 }
 
@@ -262,8 +221,7 @@ where
         Self {
             name: name.to_string(),
             contents,
-            windows: HashTable::new(),
-            hasher: StableBuildHasher::default(),
+            state: WindowState::new(),
             sessions: FastMap::default(),
             timers: TimerQueues::new(),
             watermark: MIN_WATERMARK,
@@ -275,6 +233,7 @@ where
             metrics: None,
             event_time: spec.assigner.is_event_time(),
             merging: spec.assigner.is_merging(),
+            repeating_trigger: spec.trigger.repeats_before_end() && !spec.assigner.is_merging(),
             clock: ProcessingClock::system(),
             spec,
         }
@@ -311,28 +270,6 @@ where
             operator: self.name.clone(),
             message,
         }
-    }
-
-    #[inline]
-    fn hash_of(&self, key: &K, window: &W) -> u64 {
-        self.hasher.hash_one((key, window))
-    }
-
-    /// Removes `key`'s window `w` and returns its slot.
-    fn take_slot(&mut self, key: &K, w: &W) -> Option<Slot<K, W, C::Acc>> {
-        let hash = self.hash_of(key, w);
-        self.windows
-            .find_entry(hash, |s| s.key == *key && s.window == *w)
-            .ok()
-            .map(|e| e.remove().0)
-    }
-
-    /// Puts a slot into the table (its key and window must not be there).
-    fn put_slot(&mut self, slot: Slot<K, W, C::Acc>) {
-        let hash = self.hash_of(&slot.key, &slot.window);
-        let hasher = self.hasher.clone();
-        self.windows
-            .insert_unique(hash, slot, move |s| hasher.hash_one((&s.key, &s.window)));
     }
 
     /// Adds one element to each of its windows.
@@ -424,18 +361,10 @@ where
         ts: Timestamp,
         now: Timestamp,
     ) -> Result<(), OperatorError> {
-        let k = key.get();
-        let hash = self.hash_of(k, &w);
-        let hasher = &self.hasher;
-        let slot = match self.windows.entry(
-            hash,
-            |s| s.key == *k && s.window == w,
-            |s| hasher.hash_one((&s.key, &s.window)),
-        ) {
-            TableEntry::Occupied(o) => o.into_mut(),
-            TableEntry::Vacant(v) => v.insert(Slot::new(key.into_owned(), w)).into_mut(),
-        };
+        let hash = self.state.key_hash(key.get());
+        let (window, slot) = self.state.slot_or_insert(&w, hash, key);
         Self::add_to_slot(
+            window,
             slot,
             hash,
             Shared {
@@ -448,6 +377,7 @@ where
                 result_ts: &mut self.result_ts,
                 watermark: self.watermark,
                 event_time: self.event_time,
+                repeating_trigger: self.repeating_trigger,
             },
             value,
             ts,
@@ -457,19 +387,27 @@ where
 
     /// Adds an element to a window's slot and asks the trigger.
     fn add_to_slot(
-        slot: &mut Slot<K, W, C::Acc>,
+        window: &W,
+        slot: &mut Slot<K, C::Acc>,
         hash: u64,
         op: Shared<'_, K, T, W, C>,
         value: &T,
         ts: Timestamp,
         now: Timestamp,
     ) -> Result<(), OperatorError> {
+        if op.repeating_trigger && op.watermark < window.max_timestamp() {
+            if let Some(acc) = slot.contents.as_mut() {
+                // The window's cleanup and trigger timers were set with its first element.
+                op.contents.add(acc, value, ts);
+                return Ok(());
+            }
+        }
         let cleanup = if op.event_time {
-            slot.window
+            window
                 .max_timestamp()
                 .saturating_add(op.spec.allowed_lateness)
         } else {
-            slot.window.max_timestamp()
+            window.max_timestamp()
         };
         let acc = slot.contents.get_or_insert_with(|| op.contents.create());
         op.contents.add(acc, value, ts);
@@ -488,14 +426,12 @@ where
                 ctx.register_processing_time_timer(cleanup);
             }
         }
-        let result = op
-            .spec
-            .trigger
-            .on_element(value, ts, &slot.window, &mut ctx);
+        let result = op.spec.trigger.on_element(value, ts, window, &mut ctx);
         if result != TriggerResult::Continue {
             apply(
                 result,
                 op.contents,
+                window,
                 slot,
                 Emitter {
                     name: op.name,
@@ -508,7 +444,7 @@ where
             )?;
         }
         if !op.timers.registered.is_empty() {
-            op.timers.queue_registered(hash, &slot.key, &slot.window);
+            op.timers.queue_registered(hash, &slot.key, window);
         }
         Ok(())
     }
@@ -576,13 +512,13 @@ where
         // The first absorbed window's slot becomes the cover's; its timers were for the old
         // window and go (the trigger sets the cover's).
         let mut target = self
-            .take_slot(key, &absorbed[0])
-            .unwrap_or_else(|| Slot::new(key.clone(), cover.clone()));
-        target.window = cover.clone();
+            .state
+            .take(key, &absorbed[0])
+            .unwrap_or_else(|| Slot::new(key.clone()));
         target.timers.clear();
         let mut merged_states = Vec::new();
         for p in &absorbed[1..] {
-            if let Some(old) = self.take_slot(key, p) {
+            if let Some(old) = self.state.take(key, p) {
                 if let Some(acc) = old.contents {
                     match target.contents.as_mut() {
                         Some(t) => self.contents.merge(t, acc),
@@ -601,9 +537,9 @@ where
             merged: merged_states,
         };
         self.spec.trigger.on_merge(cover, &mut ctx);
-        let hash = self.hash_of(key, cover);
+        let hash = self.state.key_hash(key);
         self.timers.queue_registered(hash, key, cover);
-        self.put_slot(target);
+        self.state.put(cover, target);
         if let Some(current) = self.sessions.get_mut(key) {
             current.retain(|c| !absorbed.contains(c));
             current.push(cover.clone());
@@ -620,10 +556,11 @@ where
         now: Timestamp,
     ) -> Result<(), OperatorError> {
         let cleanup = domain == self.cleanup_domain() && time == self.cleanup_time(&q.window);
-        let Ok(mut found) = self
-            .windows
-            .find_entry(q.hash, |s| s.key == q.key && s.window == q.window)
-        else {
+        let Some(g) = self.state.find_group(&q.window) else {
+            return Ok(());
+        };
+        let Group { window, slots } = self.state.group_mut(g);
+        let Ok(mut found) = slots.find_entry(q.hash, |s| s.key == q.key) else {
             return Ok(());
         };
         let slot = found.get_mut();
@@ -639,19 +576,15 @@ where
             &mut self.timers.registered,
         );
         let result = match domain {
-            TimeDomain::EventTime => self
-                .spec
-                .trigger
-                .on_event_time(time, &slot.window, &mut ctx),
+            TimeDomain::EventTime => self.spec.trigger.on_event_time(time, window, &mut ctx),
             TimeDomain::ProcessingTime => {
-                self.spec
-                    .trigger
-                    .on_processing_time(time, &slot.window, &mut ctx)
+                self.spec.trigger.on_processing_time(time, window, &mut ctx)
             }
         };
         apply(
             result,
             &mut self.contents,
+            window,
             slot,
             Emitter {
                 name: &self.name,
@@ -671,9 +604,10 @@ where
                 &mut slot.trigger_state,
                 &mut self.timers.registered,
             );
-            self.spec.trigger.clear(&slot.window, &mut ctx);
+            self.spec.trigger.clear(window, &mut ctx);
             self.timers.registered.clear();
             found.remove();
+            self.state.release_if_empty(g);
             if self.merging {
                 if let Some(ws) = self.sessions.get_mut(&q.key) {
                     ws.retain(|x| *x != q.window);
