@@ -1,3 +1,9 @@
-//! Checkpointing: barriers, alignment, storage and savepoints. The data plane already carries
-//! in-band elements in order on every channel, which is what barrier alignment will rely on;
-//! the coordinator and snapshots are not built yet.
+//! Checkpointing: barriers and their alignment, the coordinator's bookkeeping, and the storage
+//! of checkpoints and savepoints.
+
+pub mod barrier;
+pub mod coordinator;
+pub mod storage;
+
+pub use barrier::{BarrierAligner, CheckpointBarrier, SnapshotKind};
+pub use coordinator::{CheckpointCoordinator, CheckpointSettings, CheckpointingMode};

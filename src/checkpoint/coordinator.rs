@@ -1,0 +1,451 @@
+//! The checkpoint coordinator's bookkeeping (Flink's `CheckpointCoordinator`), as a plain state
+//! machine: the JobMaster actor drives it with the clock, the subtasks' acknowledgements and
+//! declines, and does the sending and the file writing it asks for.
+//!
+//! ## Rules
+//! - A periodic checkpoint is triggered only when every subtask is running, fewer than
+//!   `max_concurrent` checkpoints are pending, and `min_pause` has passed since the last one
+//!   completed.
+//! - A checkpoint completes when every subtask acknowledged it; it fails when one declines it
+//!   or when `timeout` passes first. More than `tolerable_failures` failures in a row fail the
+//!   job.
+//! - The newest `retained` completed checkpoints are kept; older ones are removed once a newer
+//!   one completes. Savepoints are never removed.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::barrier::{CheckpointBarrier, SnapshotKind};
+use crate::checkpoint::storage::{checkpoint_dir, StateHandle};
+
+/// Exactly-once (aligned barriers) or at-least-once (barriers not aligned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum CheckpointingMode {
+    /// Barriers are aligned: each checkpoint holds exactly the records before it.
+    #[default]
+    ExactlyOnce,
+    /// Barriers are not aligned: after a restore some records may be processed again.
+    AtLeastOnce,
+}
+
+/// A job's checkpoint settings (Flink's `CheckpointConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointSettings {
+    /// How often to checkpoint; `None`: never (savepoints can still be taken).
+    pub interval: Option<Duration>,
+    /// A checkpoint not completed in this time fails.
+    pub timeout: Duration,
+    /// The least time between a checkpoint's completion and the next trigger.
+    pub min_pause: Duration,
+    /// How many checkpoints may be pending at once.
+    pub max_concurrent: usize,
+    /// Failed checkpoints in a row the job survives.
+    pub tolerable_failures: u32,
+    /// How many completed checkpoints to keep.
+    pub retained: usize,
+    /// Where the job's `chk-N` directories go (`<dir>/<job id>/chk-N`); `None`: the cluster's.
+    pub dir: Option<PathBuf>,
+    /// Exactly-once or at-least-once.
+    pub mode: CheckpointingMode,
+    /// Keep the retained checkpoints when the job is cancelled.
+    pub retain_on_cancellation: bool,
+}
+
+impl Default for CheckpointSettings {
+    fn default() -> Self {
+        Self {
+            interval: None,
+            timeout: Duration::from_secs(600),
+            min_pause: Duration::ZERO,
+            max_concurrent: 1,
+            tolerable_failures: 0,
+            retained: 1,
+            dir: None,
+            mode: CheckpointingMode::ExactlyOnce,
+            retain_on_cancellation: false,
+        }
+    }
+}
+
+/// A checkpoint waiting for acknowledgements.
+#[derive(Debug)]
+pub struct PendingCheckpoint {
+    /// Its barrier.
+    pub barrier: CheckpointBarrier,
+    /// Its directory (the barrier's).
+    pub dir: PathBuf,
+    /// When it was triggered.
+    pub started: Instant,
+    /// Per vertex, per subtask: its acknowledgement (`Some(handle or none)`) once in.
+    pub acks: Vec<Vec<Option<Option<StateHandle>>>>,
+    waiting: usize,
+}
+
+/// How a checkpoint ended, for statistics and the REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointRecord {
+    /// Its id.
+    pub id: u64,
+    /// Checkpoint or savepoint.
+    pub kind: SnapshotKind,
+    /// `COMPLETED` or `FAILED` (or `IN_PROGRESS` in listings).
+    pub status: &'static str,
+    /// When it was triggered (ms since the epoch).
+    pub trigger_timestamp: i64,
+    /// How long it took (ms).
+    pub duration_ms: u64,
+    /// The size of its state files.
+    pub state_size: u64,
+    /// Its directory.
+    pub external_path: String,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+/// What the coordinator asks the JobMaster to do after an event.
+#[derive(Debug)]
+pub enum CoordinatorAction {
+    /// Every subtask acknowledged: write the metadata, then report completion.
+    Complete(PendingCheckpoint),
+    /// The checkpoint failed.
+    Failed {
+        /// Its id.
+        id: u64,
+        /// Why.
+        reason: String,
+        /// Whether the job must fail (too many failures in a row).
+        fail_job: bool,
+    },
+}
+
+/// The bookkeeping of one job's checkpoints.
+#[derive(Debug)]
+pub struct CheckpointCoordinator {
+    settings: CheckpointSettings,
+    job_dir: PathBuf,
+    /// Parallelism per vertex.
+    shape: Vec<usize>,
+    next_id: u64,
+    pending: BTreeMap<u64, PendingCheckpoint>,
+    /// Completed checkpoints kept, oldest first: `(id, dir)`.
+    retained: VecDeque<(u64, PathBuf)>,
+    last_completed: Option<Instant>,
+    failures_in_row: u32,
+    /// Recent checkpoints, newest last (bounded).
+    pub history: VecDeque<CheckpointRecord>,
+    /// Counts: completed, failed.
+    pub counts: (u64, u64),
+    /// The checkpoint the job was restored from.
+    pub restored: Option<(u64, String)>,
+}
+
+/// How many finished checkpoints the history keeps (as Flink's default of 10).
+const HISTORY: usize = 10;
+
+impl CheckpointCoordinator {
+    /// A coordinator for a job whose vertices have `shape` subtasks each, writing under
+    /// `job_dir`; ids continue after `first_id - 1` (after a restored checkpoint's id).
+    pub fn new(
+        settings: CheckpointSettings,
+        job_dir: PathBuf,
+        shape: Vec<usize>,
+        first_id: u64,
+    ) -> Self {
+        Self {
+            settings,
+            job_dir,
+            shape,
+            next_id: first_id.max(1),
+            pending: BTreeMap::new(),
+            retained: VecDeque::new(),
+            last_completed: None,
+            failures_in_row: 0,
+            history: VecDeque::new(),
+            counts: (0, 0),
+            restored: None,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &CheckpointSettings {
+        &self.settings
+    }
+
+    /// The job's checkpoint directory.
+    pub fn job_dir(&self) -> &PathBuf {
+        &self.job_dir
+    }
+
+    /// Pending checkpoints.
+    pub fn pending(&self) -> impl Iterator<Item = &PendingCheckpoint> {
+        self.pending.values()
+    }
+
+    /// The newest completed checkpoint kept: `(id, dir)`.
+    pub fn latest(&self) -> Option<&(u64, PathBuf)> {
+        self.retained.back()
+    }
+
+    /// Whether a periodic checkpoint may be triggered now.
+    pub fn may_trigger_periodic(&self, now: Instant) -> bool {
+        self.pending.len() < self.settings.max_concurrent.max(1)
+            && self
+                .last_completed
+                .is_none_or(|t| now.duration_since(t) >= self.settings.min_pause)
+    }
+
+    /// Starts a checkpoint (or a savepoint into `target`): returns its barrier.
+    pub fn trigger(
+        &mut self,
+        kind: SnapshotKind,
+        now: Instant,
+        timestamp: i64,
+        target: Option<PathBuf>,
+    ) -> CheckpointBarrier {
+        let id = self.next_id;
+        self.next_id += 1;
+        let dir = target.unwrap_or_else(|| checkpoint_dir(&self.job_dir, id));
+        let barrier = CheckpointBarrier {
+            id,
+            timestamp,
+            kind,
+            dir: dir.display().to_string(),
+        };
+        let waiting = self.shape.iter().sum();
+        self.pending.insert(
+            id,
+            PendingCheckpoint {
+                barrier: barrier.clone(),
+                dir,
+                started: now,
+                acks: self.shape.iter().map(|p| vec![None; *p]).collect(),
+                waiting,
+            },
+        );
+        barrier
+    }
+
+    /// Subtask `subtask` of vertex `vertex` acknowledged checkpoint `id`.
+    pub fn acknowledge(
+        &mut self,
+        id: u64,
+        vertex: usize,
+        subtask: usize,
+        handle: Option<StateHandle>,
+    ) -> Option<CoordinatorAction> {
+        let p = self.pending.get_mut(&id)?;
+        let slot = p.acks.get_mut(vertex)?.get_mut(subtask)?;
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(handle);
+        p.waiting -= 1;
+        if p.waiting > 0 {
+            return None;
+        }
+        self.pending.remove(&id).map(CoordinatorAction::Complete)
+    }
+
+    /// The JobMaster wrote checkpoint `p`'s metadata: it is complete. Returns the ids of
+    /// checkpoints no longer retained (their directories are to be removed).
+    pub fn completed(&mut self, p: &PendingCheckpoint, state_size: u64, now: Instant) -> Vec<u64> {
+        self.failures_in_row = 0;
+        self.last_completed = Some(now);
+        self.counts.0 += 1;
+        self.record(p, "COMPLETED", state_size, now, None);
+        // Older pending checkpoints can never complete once a newer one did (Flink drops them).
+        let older: Vec<u64> = self
+            .pending
+            .range(..p.barrier.id)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in older {
+            self.pending.remove(&id);
+        }
+        if p.barrier.kind == SnapshotKind::Savepoint {
+            return Vec::new();
+        }
+        self.retained.push_back((p.barrier.id, p.dir.clone()));
+        let mut dropped = Vec::new();
+        while self.retained.len() > self.settings.retained.max(1) {
+            if let Some((id, _)) = self.retained.pop_front() {
+                dropped.push(id);
+            }
+        }
+        dropped
+    }
+
+    /// The ids of the completed checkpoints kept.
+    pub fn retained_ids(&self) -> Vec<u64> {
+        self.retained.iter().map(|(id, _)| *id).collect()
+    }
+
+    /// Checkpoint `id` was declined by a subtask, or could not be completed.
+    pub fn fail(&mut self, id: u64, reason: String, now: Instant) -> Option<CoordinatorAction> {
+        let p = self.pending.remove(&id)?;
+        self.counts.1 += 1;
+        self.record(&p, "FAILED", 0, now, Some(reason.clone()));
+        // A savepoint's failure is the user's to see, never the job's.
+        let fail_job = if p.barrier.kind == SnapshotKind::Checkpoint {
+            self.failures_in_row += 1;
+            self.failures_in_row > self.settings.tolerable_failures
+        } else {
+            false
+        };
+        Some(CoordinatorAction::Failed {
+            id,
+            reason,
+            fail_job,
+        })
+    }
+
+    /// Fails every pending checkpoint older than the timeout.
+    pub fn expire(&mut self, now: Instant) -> Vec<CoordinatorAction> {
+        let timeout = self.settings.timeout;
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.started) >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|id| {
+                self.fail(
+                    id,
+                    format!("checkpoint {id} expired before completing (timeout {timeout:?})"),
+                    now,
+                )
+            })
+            .collect()
+    }
+
+    /// Forgets every pending checkpoint (the job stops or restarts).
+    pub fn abort_all(&mut self, reason: &str, now: Instant) {
+        let ids: Vec<u64> = self.pending.keys().copied().collect();
+        for id in ids {
+            if let Some(p) = self.pending.remove(&id) {
+                self.counts.1 += 1;
+                self.record(&p, "FAILED", 0, now, Some(reason.to_string()));
+            }
+        }
+    }
+
+    fn record(
+        &mut self,
+        p: &PendingCheckpoint,
+        status: &'static str,
+        state_size: u64,
+        now: Instant,
+        failure: Option<String>,
+    ) {
+        self.history.push_back(CheckpointRecord {
+            id: p.barrier.id,
+            kind: p.barrier.kind,
+            status,
+            trigger_timestamp: p.barrier.timestamp,
+            duration_ms: now.duration_since(p.started).as_millis() as u64,
+            state_size,
+            external_path: p.dir.display().to_string(),
+            failure,
+        });
+        while self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coordinator(retained: usize, tolerable: u32) -> CheckpointCoordinator {
+        let settings = CheckpointSettings {
+            interval: Some(Duration::from_millis(100)),
+            timeout: Duration::from_secs(5),
+            min_pause: Duration::from_millis(50),
+            retained,
+            tolerable_failures: tolerable,
+            ..CheckpointSettings::default()
+        };
+        CheckpointCoordinator::new(settings, PathBuf::from("/ck/job"), vec![1, 2], 1)
+    }
+
+    fn ack_all(c: &mut CheckpointCoordinator, id: u64) -> Option<CoordinatorAction> {
+        assert!(c.acknowledge(id, 0, 0, None).is_none());
+        assert!(c.acknowledge(id, 1, 1, None).is_none());
+        // A duplicate acknowledgement changes nothing.
+        assert!(c.acknowledge(id, 1, 1, None).is_none());
+        c.acknowledge(id, 1, 0, None)
+    }
+
+    #[test]
+    fn completes_when_every_subtask_acknowledged_and_retains_the_newest() {
+        let t0 = Instant::now();
+        let mut c = coordinator(2, 0);
+        assert!(c.may_trigger_periodic(t0));
+        let b = c.trigger(SnapshotKind::Checkpoint, t0, 10, None);
+        assert_eq!((b.id, b.dir.as_str()), (1, "/ck/job/chk-1"));
+        assert!(!c.may_trigger_periodic(t0), "max one pending");
+        let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 1) else {
+            panic!("checkpoint 1 should complete");
+        };
+        assert!(c.completed(&p, 100, t0).is_empty());
+        assert!(
+            !c.may_trigger_periodic(t0 + Duration::from_millis(10)),
+            "min pause"
+        );
+        let t1 = t0 + Duration::from_millis(60);
+        assert!(c.may_trigger_periodic(t1));
+        for id in 2..=3 {
+            c.trigger(SnapshotKind::Checkpoint, t1, 20, None);
+            let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, id) else {
+                panic!("checkpoint {id} should complete");
+            };
+            let dropped = c.completed(&p, 100, t1);
+            assert_eq!(dropped, if id == 3 { vec![1] } else { vec![] });
+        }
+        assert_eq!(c.retained_ids(), vec![2, 3]);
+        assert_eq!(c.latest().map(|l| l.0), Some(3));
+        assert_eq!(c.counts, (3, 0));
+    }
+
+    #[test]
+    fn declines_and_timeouts_fail_and_too_many_fail_the_job() {
+        let t0 = Instant::now();
+        let mut c = coordinator(1, 1);
+        c.trigger(SnapshotKind::Checkpoint, t0, 0, None);
+        match c.fail(1, "declined".into(), t0) {
+            Some(CoordinatorAction::Failed {
+                fail_job: false, ..
+            }) => {}
+            other => panic!("one failure is tolerated: {other:?}"),
+        }
+        // Acknowledgements of a failed checkpoint are ignored.
+        assert!(c.acknowledge(1, 0, 0, None).is_none());
+        c.trigger(SnapshotKind::Checkpoint, t0, 0, None);
+        assert!(c.expire(t0 + Duration::from_secs(1)).is_empty());
+        let expired = c.expire(t0 + Duration::from_secs(5));
+        match expired.as_slice() {
+            [CoordinatorAction::Failed {
+                id: 2,
+                fail_job: true,
+                reason,
+            }] => assert!(reason.contains("expired"), "{reason}"),
+            other => panic!("the second failure in a row fails the job: {other:?}"),
+        }
+        // A savepoint's failure never fails the job, and a savepoint is never retained.
+        let b = c.trigger(SnapshotKind::Savepoint, t0, 0, Some("/sp/1".into()));
+        assert_eq!((b.id, b.dir.as_str()), (3, "/sp/1"));
+        let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 3) else {
+            panic!("savepoint should complete");
+        };
+        assert!(c.completed(&p, 1, t0).is_empty());
+        assert!(c.retained_ids().is_empty());
+        assert_eq!(c.counts, (1, 2));
+        assert_eq!(c.history.len(), 3);
+    }
+}

@@ -1,0 +1,511 @@
+//! Checkpoint storage: a directory per job, `chk-N/` per checkpoint, and savepoint directories.
+//!
+//! ## Layout
+//! - `chk-N/<vertex>-<subtask>.state`: one subtask's snapshot (every operator of its chain).
+//! - `chk-N/_metadata`: written last, once every subtask acknowledged; a directory without a
+//!   valid `_metadata` is not a checkpoint. It names the state files relative to its own
+//!   directory, so a savepoint directory can be moved or copied elsewhere and still restored.
+//!
+//! ## Integrity
+//! Every file starts with a header: magic (`RILL`), a kind byte, a format version, the
+//! payload's length and its CRC-32. Reading checks all four, and any mismatch is an error that
+//! names the file: a truncated or corrupted checkpoint is never restored silently. Files are
+//! written to a temporary name, synced and renamed, so a crash never leaves a half-written
+//! file under the final name.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::barrier::SnapshotKind;
+use crate::ids::{JobId, VertexId};
+use crate::state::snapshot::OperatorSnapshot;
+
+const MAGIC: &[u8; 4] = b"RILL";
+const VERSION: u8 = 1;
+const KIND_STATE: u8 = b'S';
+const KIND_METADATA: u8 = b'M';
+const HEADER_LEN: usize = 4 + 1 + 1 + 8 + 4;
+
+/// The name of a checkpoint's metadata file.
+pub const METADATA_FILE: &str = "_metadata";
+
+/// Why a checkpoint could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A file could not be read or written.
+    #[error("checkpoint file {path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A file is shorter or longer than its header says.
+    #[error("checkpoint file {path} is truncated or damaged: its header announces {expected} bytes of state, the file holds {found}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header announces.
+        expected: u64,
+        /// Bytes found.
+        found: u64,
+    },
+    /// A file's checksum does not match its content, or its header is not Rill's.
+    #[error("checkpoint file {path} is corrupted: {message}")]
+    Corrupted {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// No checkpoint could be restored from a location.
+    #[error("no restorable checkpoint at {path}: {message}")]
+    NotFound {
+        /// The location.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+fn io_error(path: &Path, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Where a subtask's snapshot file is, and how to check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateHandle {
+    /// The file's name, relative to the checkpoint's directory.
+    pub file: String,
+    /// The file's size in bytes.
+    pub size: u64,
+}
+
+/// One subtask's snapshot: each operator of its chain, by operator id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskSnapshot {
+    /// `(operator id, its state)`, for operators that have state.
+    pub operators: Vec<(String, OperatorSnapshot)>,
+}
+
+/// One vertex in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VertexMetadata {
+    /// The vertex.
+    pub vertex: VertexId,
+    /// Its name.
+    pub name: String,
+    /// The ids of its operators, head first.
+    pub operators: Vec<String>,
+    /// Its parallelism when the checkpoint was taken.
+    pub parallelism: usize,
+    /// Its max parallelism (key groups).
+    pub max_parallelism: usize,
+    /// Per subtask: its state file, or `None` when it had no state.
+    pub subtasks: Vec<Option<StateHandle>>,
+}
+
+/// A completed checkpoint or savepoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointMetadata {
+    /// The job that took it.
+    pub job_id: JobId,
+    /// The job's name.
+    pub job_name: String,
+    /// The checkpoint's id.
+    pub checkpoint_id: u64,
+    /// When it was triggered (ms since the epoch).
+    pub timestamp: i64,
+    /// Checkpoint or savepoint.
+    pub kind: SnapshotKind,
+    /// Every vertex of the job.
+    pub vertices: Vec<VertexMetadata>,
+}
+
+impl CheckpointMetadata {
+    /// The total size of the state files.
+    pub fn state_size(&self) -> u64 {
+        self.vertices
+            .iter()
+            .flat_map(|v| v.subtasks.iter().flatten())
+            .map(|h| h.size)
+            .sum()
+    }
+}
+
+/// A checkpoint's directory and what it holds.
+#[derive(Debug, Clone)]
+pub struct CompletedCheckpoint {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its metadata.
+    pub metadata: CheckpointMetadata,
+}
+
+/// The directory of checkpoint `id` under a job's checkpoint directory.
+pub fn checkpoint_dir(job_dir: &Path, id: u64) -> PathBuf {
+    job_dir.join(format!("chk-{id}"))
+}
+
+/// The name of a subtask's state file.
+pub fn state_file_name(vertex: VertexId, subtask: usize) -> String {
+    format!("{vertex}-{subtask}.state")
+}
+
+fn encode(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.push(kind);
+    out.push(VERSION);
+    out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+fn decode(path: &Path, kind: u8, bytes: &[u8]) -> Result<Vec<u8>, StorageError> {
+    let corrupted = |message: String| StorageError::Corrupted {
+        path: path.to_path_buf(),
+        message,
+    };
+    if bytes.len() < HEADER_LEN {
+        return Err(StorageError::Truncated {
+            path: path.to_path_buf(),
+            expected: HEADER_LEN as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    let (header, payload) = bytes.split_at(HEADER_LEN);
+    if &header[0..4] != MAGIC || header[4] != kind {
+        return Err(corrupted(
+            "it does not start with a Rill checkpoint header".into(),
+        ));
+    }
+    if header[5] != VERSION {
+        return Err(corrupted(format!(
+            "format version {} is not the {VERSION} this Rill reads",
+            header[5]
+        )));
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&header[6..14]);
+    let len = u64::from_be_bytes(len);
+    if len != payload.len() as u64 {
+        return Err(StorageError::Truncated {
+            path: path.to_path_buf(),
+            expected: len,
+            found: payload.len() as u64,
+        });
+    }
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&header[14..18]);
+    if u32::from_be_bytes(crc) != crc32fast::hash(payload) {
+        return Err(corrupted("its checksum does not match its content".into()));
+    }
+    Ok(payload.to_vec())
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let tmp = path.with_extension("inprogress");
+    let mut f = fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| io_error(&tmp, e))?;
+    f.sync_all().map_err(|e| io_error(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| io_error(path, e))
+}
+
+/// Writes a subtask's snapshot into checkpoint directory `dir`; returns its handle.
+pub fn write_subtask_state(
+    dir: &Path,
+    vertex: VertexId,
+    subtask: usize,
+    snapshot: &SubtaskSnapshot,
+) -> Result<StateHandle, StorageError> {
+    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    let file = state_file_name(vertex, subtask);
+    let path = dir.join(&file);
+    let payload = rmp_serde::to_vec(snapshot).map_err(|e| io_error(&path, e))?;
+    let bytes = encode(KIND_STATE, &payload);
+    write_atomically(&path, &bytes)?;
+    Ok(StateHandle {
+        file,
+        size: bytes.len() as u64,
+    })
+}
+
+/// Reads a subtask's snapshot named by `handle` in checkpoint directory `dir`.
+pub fn read_subtask_state(
+    dir: &Path,
+    handle: &StateHandle,
+) -> Result<SubtaskSnapshot, StorageError> {
+    let path = dir.join(&handle.file);
+    let bytes = fs::read(&path).map_err(|e| io_error(&path, e))?;
+    if bytes.len() as u64 != handle.size {
+        return Err(StorageError::Truncated {
+            path,
+            expected: handle.size,
+            found: bytes.len() as u64,
+        });
+    }
+    let payload = decode(&path, KIND_STATE, &bytes)?;
+    rmp_serde::from_slice(&payload).map_err(|e| StorageError::Corrupted {
+        path,
+        message: format!("its state does not decode: {e}"),
+    })
+}
+
+/// Writes a checkpoint's metadata into its directory, completing it.
+pub fn write_metadata(dir: &Path, metadata: &CheckpointMetadata) -> Result<(), StorageError> {
+    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    let path = dir.join(METADATA_FILE);
+    let payload = rmp_serde::to_vec(metadata).map_err(|e| io_error(&path, e))?;
+    write_atomically(&path, &encode(KIND_METADATA, &payload))
+}
+
+/// Reads the metadata of the checkpoint in `dir`.
+pub fn read_metadata(dir: &Path) -> Result<CheckpointMetadata, StorageError> {
+    let path = dir.join(METADATA_FILE);
+    let bytes = fs::read(&path).map_err(|e| io_error(&path, e))?;
+    let payload = decode(&path, KIND_METADATA, &bytes)?;
+    rmp_serde::from_slice(&payload).map_err(|e| StorageError::Corrupted {
+        path,
+        message: format!("its metadata does not decode: {e}"),
+    })
+}
+
+/// Reads and checks every file of the checkpoint in `dir`.
+pub fn verify(dir: &Path) -> Result<CompletedCheckpoint, StorageError> {
+    let metadata = read_metadata(dir)?;
+    for handle in metadata
+        .vertices
+        .iter()
+        .flat_map(|v| v.subtasks.iter().flatten())
+    {
+        read_subtask_state(dir, handle)?;
+    }
+    Ok(CompletedCheckpoint {
+        dir: dir.to_path_buf(),
+        metadata,
+    })
+}
+
+/// The ids of the `chk-N` directories under a job's checkpoint directory, newest first.
+pub fn checkpoint_ids(job_dir: &Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = fs::read_dir(job_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("chk-"))
+                .and_then(|n| n.parse().ok())
+        })
+        .collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids
+}
+
+/// What a restore location resolved to, with the newer checkpoints that were passed over
+/// because they failed their checks.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The checkpoint to restore.
+    pub checkpoint: CompletedCheckpoint,
+    /// Why newer candidates were skipped.
+    pub skipped: Vec<StorageError>,
+}
+
+/// Resolves what a user names to restore from: a checkpoint or savepoint directory, its
+/// `_metadata` file, or a job's checkpoint directory (its newest valid `chk-N`). A damaged
+/// checkpoint falls back to the newest older `chk-N` beside it that passes its checks; the
+/// damage is reported in `skipped`.
+pub fn resolve(path: &Path) -> Result<Resolved, StorageError> {
+    let dir = if path.file_name().and_then(|n| n.to_str()) == Some(METADATA_FILE) {
+        path.parent().unwrap_or(path).to_path_buf()
+    } else {
+        path.to_path_buf()
+    };
+    let mut skipped = Vec::new();
+    if dir.join(METADATA_FILE).exists() {
+        match verify(&dir) {
+            Ok(checkpoint) => {
+                return Ok(Resolved {
+                    checkpoint,
+                    skipped,
+                })
+            }
+            Err(e) => skipped.push(e),
+        }
+    }
+    // A job directory, or a damaged chk-N whose older siblings may do.
+    let (parent, below) = match dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("chk-"))
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        Some(id) => (dir.parent().map(Path::to_path_buf), id),
+        None => (Some(dir.clone()), u64::MAX),
+    };
+    if let Some(parent) = parent {
+        for id in checkpoint_ids(&parent).into_iter().filter(|i| *i < below) {
+            let candidate = checkpoint_dir(&parent, id);
+            if !candidate.join(METADATA_FILE).exists() {
+                continue;
+            }
+            match verify(&candidate) {
+                Ok(checkpoint) => {
+                    return Ok(Resolved {
+                        checkpoint,
+                        skipped,
+                    })
+                }
+                Err(e) => skipped.push(e),
+            }
+        }
+    }
+    let message = if skipped.is_empty() {
+        "no _metadata file there, and no chk-N directory with one".to_string()
+    } else {
+        skipped
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Err(StorageError::NotFound { path: dir, message })
+}
+
+/// Removes checkpoint directories under `job_dir` that are not in `keep`.
+pub fn remove_others(job_dir: &Path, keep: &[u64]) {
+    for id in checkpoint_ids(job_dir) {
+        if !keep.contains(&id) {
+            let dir = checkpoint_dir(job_dir, id);
+            if let Err(e) = fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not remove an old checkpoint");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::snapshot::ListMode;
+
+    fn metadata(id: u64, handle: Option<StateHandle>) -> CheckpointMetadata {
+        CheckpointMetadata {
+            job_id: JobId(7),
+            job_name: "test".into(),
+            checkpoint_id: id,
+            timestamp: 1,
+            kind: SnapshotKind::Checkpoint,
+            vertices: vec![VertexMetadata {
+                vertex: VertexId(9),
+                name: "v".into(),
+                operators: vec!["op".into()],
+                parallelism: 1,
+                max_parallelism: 128,
+                subtasks: vec![handle],
+            }],
+        }
+    }
+
+    fn write_checkpoint(job_dir: &Path, id: u64) -> PathBuf {
+        let dir = checkpoint_dir(job_dir, id);
+        let mut op = OperatorSnapshot::default();
+        op.add_list("n", ListMode::Split, &[id])
+            .expect("serializes");
+        let snap = SubtaskSnapshot {
+            operators: vec![("op".into(), op)],
+        };
+        let handle = write_subtask_state(&dir, VertexId(9), 0, &snap).expect("writes");
+        write_metadata(&dir, &metadata(id, Some(handle))).expect("writes");
+        dir
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rill-storage-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    #[test]
+    fn a_written_checkpoint_reads_back() {
+        let job = temp_dir("roundtrip");
+        let dir = write_checkpoint(&job, 3);
+        let resolved = resolve(&dir).expect("restorable");
+        assert_eq!(resolved.checkpoint.metadata.checkpoint_id, 3);
+        assert!(resolved.skipped.is_empty());
+        let handle = resolved.checkpoint.metadata.vertices[0].subtasks[0]
+            .clone()
+            .expect("has state");
+        let snap = read_subtask_state(&dir, &handle).expect("reads");
+        assert_eq!(snap.operators[0].0, "op");
+        // The _metadata file and the job directory resolve to the same checkpoint.
+        let via_file = resolve(&dir.join(METADATA_FILE)).expect("restorable");
+        assert_eq!(via_file.checkpoint.metadata.checkpoint_id, 3);
+        assert_eq!(resolve(&job).expect("restorable").checkpoint.dir, dir);
+        let _ = fs::remove_dir_all(&job);
+    }
+
+    #[test]
+    fn damaged_files_are_named_and_restore_falls_back_to_the_previous_checkpoint() {
+        let job = temp_dir("damage");
+        write_checkpoint(&job, 1);
+        let two = write_checkpoint(&job, 2);
+        let state = two.join(state_file_name(VertexId(9), 0));
+
+        // Truncated.
+        let bytes = fs::read(&state).expect("reads");
+        fs::write(&state, &bytes[..bytes.len() - 3]).expect("writes");
+        let err = verify(&two).expect_err("truncated");
+        assert!(matches!(err, StorageError::Truncated { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&state.display().to_string()),
+            "{err}"
+        );
+        let resolved = resolve(&two).expect("falls back");
+        assert_eq!(resolved.checkpoint.metadata.checkpoint_id, 1);
+        assert_eq!(resolved.skipped.len(), 1);
+
+        // Same length, one byte flipped.
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x40;
+        fs::write(&state, &flipped).expect("writes");
+        let err = verify(&two).expect_err("corrupted");
+        assert!(matches!(err, StorageError::Corrupted { .. }), "{err}");
+        assert_eq!(
+            resolve(&job)
+                .expect("falls back")
+                .checkpoint
+                .metadata
+                .checkpoint_id,
+            1
+        );
+
+        // Damaged metadata, and nothing older to fall back to.
+        let one = checkpoint_dir(&job, 1);
+        fs::write(one.join(METADATA_FILE), b"RILLM\x01garbage").expect("writes");
+        let err = resolve(&two).expect_err("nothing restorable");
+        let message = err.to_string();
+        assert!(
+            message.contains("chk-1") && message.contains("chk-2"),
+            "{message}"
+        );
+
+        // Retention removes what is not kept.
+        remove_others(&job, &[2]);
+        assert_eq!(checkpoint_ids(&job), vec![2]);
+        let _ = fs::remove_dir_all(&job);
+    }
+}
