@@ -25,7 +25,7 @@
 //! exclusive_credits = 2           # buffers per input channel
 //! floating_credits = 8            # buffers shared by an input gate
 //! buffer_timeout_ms = 100
-//! checkpoint_dir = "/var/lib/rill/checkpoints"   # used once checkpoints exist
+//! checkpoint_dir = "/var/lib/rill/checkpoints"   # jobs' checkpoints, unless a job names its own
 //! [tls]
 //! certificate = "cert.pem"        # PEM chain; generated at start when absent
 //! private_key = "key.pem"
@@ -145,7 +145,7 @@ pub struct RuntimeSection {
     pub floating_credits: Option<u32>,
     /// Buffer timeout.
     pub buffer_timeout_ms: Option<u64>,
-    /// Checkpoint directory (used once checkpoints exist).
+    /// Where jobs write checkpoints unless they name a directory.
     pub checkpoint_dir: Option<PathBuf>,
 }
 
@@ -195,6 +195,9 @@ impl FileConfig {
         }
         if let Some(v) = r.buffer_timeout_ms {
             c.buffer_timeout = ms(v.max(1));
+        }
+        if let Some(d) = &r.checkpoint_dir {
+            c.checkpoint_dir = d.clone();
         }
         if c.exclusive_credits == 0 && c.floating_credits == 0 {
             return Err(StartError::Config(
@@ -361,6 +364,7 @@ impl RequestHandler for JobManagerHandler {
                 }
             }
             Request::UpdateTaskExecutionState(u) => self.dispatcher.do_send(ToJobMaster::Update(u)),
+            Request::CheckpointResponse(r) => self.dispatcher.do_send(ToJobMaster::Checkpoint(r)),
             Request::SlotAvailable { allocation, .. } => {
                 self.rm.do_send(SlotAvailable { allocation })
             }

@@ -30,6 +30,8 @@ pub struct RuntimeConfig {
     pub heartbeat_timeout: Duration,
     /// How long a remote request waits for its answer.
     pub rpc_timeout: Duration,
+    /// Where jobs write checkpoints unless they name a directory (`<dir>/<job id>/chk-N`).
+    pub checkpoint_dir: std::path::PathBuf,
 }
 
 impl Default for RuntimeConfig {
@@ -50,6 +52,7 @@ impl Default for RuntimeConfig {
             heartbeat_interval: Duration::from_secs(2),
             heartbeat_timeout: Duration::from_secs(10),
             rpc_timeout: Duration::from_secs(10),
+            checkpoint_dir: std::env::temp_dir().join("rill-checkpoints"),
         }
     }
 }

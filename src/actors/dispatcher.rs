@@ -293,6 +293,8 @@ pub enum ToJobMaster {
     OfferSlots(JobId, crate::actors::job_master::OfferSlots),
     /// A subtask's new state.
     Update(crate::actors::task_manager::UpdateTaskExecutionState),
+    /// A subtask's answer to a checkpoint.
+    Checkpoint(crate::actors::task_manager::CheckpointResponse),
 }
 
 impl Handler<ToJobMaster> for Dispatcher {
@@ -302,18 +304,20 @@ impl Handler<ToJobMaster> for Dispatcher {
         let job = match &msg {
             ToJobMaster::OfferSlots(job, _) => *job,
             ToJobMaster::Update(u) => u.job_id,
+            ToJobMaster::Checkpoint(r) => r.job_id,
         };
         let jm = self.jobs.get(&job).and_then(|r| r.job_master.clone());
         match (jm, msg) {
             (Some(jm), ToJobMaster::OfferSlots(_, offer)) => jm.do_send(offer),
             (Some(jm), ToJobMaster::Update(u)) => jm.do_send(u),
+            (Some(jm), ToJobMaster::Checkpoint(r)) => jm.do_send(r),
             // The job has ended: give its slots back.
             (None, ToJobMaster::OfferSlots(_, offer)) => {
                 for o in offer.offers {
                     offer.address.free_slot(o.allocation);
                 }
             }
-            (None, ToJobMaster::Update(_)) => {}
+            (None, ToJobMaster::Update(_) | ToJobMaster::Checkpoint(_)) => {}
         }
     }
 }

@@ -9,9 +9,10 @@ use actix::Addr;
 use crate::actors::job_master::{JobMaster, OfferSlots, SlotOffer};
 use crate::actors::resource_manager::{RegisterTaskManager, ResourceManager, SlotAvailable};
 use crate::actors::task_manager::{
-    CancelDeployedTask, DeployTask, FreeSlot, RequestSlot, RequestTaskIo, TaskManager,
-    UpdateTaskExecutionState,
+    CancelDeployedTask, CheckpointResponse, DeployTask, FreeSlot, NotifyJobCheckpointComplete,
+    RequestSlot, RequestTaskIo, TaskManager, TriggerTaskCheckpoint, UpdateTaskExecutionState,
 };
+use crate::checkpoint::CheckpointBarrier;
 use crate::graph::TaskDeploymentDescriptor;
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId, TaskManagerId};
 use crate::metrics::IoCounters;
@@ -98,6 +99,28 @@ impl TaskManagerGateway {
         }
     }
 
+    /// Starts a checkpoint at a source subtask.
+    pub fn trigger_checkpoint(&self, attempt: ExecutionAttemptId, barrier: CheckpointBarrier) {
+        match self {
+            Self::Local(tm) => tm.do_send(TriggerTaskCheckpoint { attempt, barrier }),
+            Self::Remote { peer, .. } => peer.tell(Request::TriggerCheckpoint { attempt, barrier }),
+        }
+    }
+
+    /// Tells the job's subtasks on this TaskManager that a checkpoint completed.
+    pub fn notify_checkpoint_complete(&self, job_id: JobId, checkpoint_id: u64) {
+        match self {
+            Self::Local(tm) => tm.do_send(NotifyJobCheckpointComplete {
+                job_id,
+                checkpoint_id,
+            }),
+            Self::Remote { peer, .. } => peer.tell(Request::NotifyCheckpointComplete {
+                job_id,
+                checkpoint_id,
+            }),
+        }
+    }
+
     /// Cancels a subtask.
     pub fn cancel_task(&self, attempt: ExecutionAttemptId) {
         match self {
@@ -180,6 +203,14 @@ impl JobMasterGateway {
         match self {
             Self::Local(jm) => jm.do_send(msg),
             Self::Remote(peer) => peer.tell(Request::UpdateTaskExecutionState(msg)),
+        }
+    }
+
+    /// Reports a subtask's answer to a checkpoint.
+    pub fn checkpoint_response(&self, msg: CheckpointResponse) {
+        match self {
+            Self::Local(jm) => jm.do_send(msg),
+            Self::Remote(peer) => peer.tell(Request::CheckpointResponse(msg)),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::actors::ClusterError;
 use crate::api::StreamEnv;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
+use crate::graph::job_graph::SubmitOptions;
 use crate::graph::{JobGraph, StreamGraph};
 use crate::ids::{JobId, TaskManagerId};
 use crate::jobs::JobRegistry;
@@ -134,8 +135,10 @@ impl MiniCluster {
         sg: StreamGraph,
         registered: Option<(String, Vec<String>)>,
         parallelism: Option<usize>,
+        options: &SubmitOptions,
     ) -> Result<JobId, ClusterError> {
-        let job_graph = JobGraph::from_stream_graph(&sg);
+        let mut job_graph = JobGraph::from_stream_graph(&sg);
+        options.apply(&mut job_graph);
         let job_id = JobId::generate();
         let (registered, args) = match registered {
             Some((name, args)) => (Some(name), args),
@@ -173,8 +176,20 @@ impl MiniCluster {
         env: &StreamEnv,
         parallelism: Option<usize>,
     ) -> Result<JobId, ClusterError> {
+        self.submit_with(env, parallelism, &SubmitOptions::default())
+            .await
+    }
+
+    /// Submits a program built in this process with submission options (checkpointing,
+    /// restoring).
+    pub async fn submit_with(
+        &self,
+        env: &StreamEnv,
+        parallelism: Option<usize>,
+        options: &SubmitOptions,
+    ) -> Result<JobId, ClusterError> {
         let sg = env.stream_graph(parallelism, self.config.default_parallelism)?;
-        self.submit_graph(sg, None, parallelism).await
+        self.submit_graph(sg, None, parallelism, options).await
     }
 
     /// Submits a registered job by name; every TaskManager rebuilds its plan from the registry.
@@ -189,8 +204,13 @@ impl MiniCluster {
             .registry()
             .build(name, args, parallelism, self.config.default_parallelism)
             .map_err(crate::actors::task_plan::PlanError::from)?;
-        self.submit_graph(sg, Some((name.to_string(), args.to_vec())), parallelism)
-            .await
+        self.submit_graph(
+            sg,
+            Some((name.to_string(), args.to_vec())),
+            parallelism,
+            &SubmitOptions::default(),
+        )
+        .await
     }
 
     /// Waits for a job's end.
@@ -244,7 +264,9 @@ pub fn execute_graph(
         .spawn(move || {
             System::new().block_on(async move {
                 let cluster = MiniCluster::start(config, Arc::new(JobRegistry::default())).await?;
-                let job = cluster.submit_graph(graph, None, None).await?;
+                let job = cluster
+                    .submit_graph(graph, None, None, &SubmitOptions::default())
+                    .await?;
                 let result = cluster.wait(job).await;
                 cluster.shutdown();
                 result

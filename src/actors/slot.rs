@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::actors::subtask::Subtask;
-use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
+use crate::actors::task_manager::{CheckpointResponse, TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::ResolvedPlan;
 use crate::config::RuntimeConfig;
 use crate::graph::TaskDeploymentDescriptor;
@@ -26,6 +26,8 @@ pub struct StartSubtask {
     pub report: Recipient<UpdateTaskExecutionState>,
     /// Told the subtask's address when it starts.
     pub started: Recipient<TaskStarted>,
+    /// Where it answers checkpoints.
+    pub checkpoints: Recipient<CheckpointResponse>,
 }
 
 /// A slot of a TaskManager.
@@ -52,6 +54,7 @@ impl Handler<StartSubtask> for Slot {
                 msg.network,
                 msg.report,
                 msg.started,
+                msg.checkpoints,
             )
         }))
     }

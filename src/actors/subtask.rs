@@ -10,6 +10,11 @@
 //! - A source is polled at most `buffers_per_turn` times per turn, then the subtask yields, so
 //!   cancellation and other subtasks on the slot are served promptly.
 //! - A panic or error in an operator ends the subtask FAILED with its message.
+//! - Checkpoints: a source subtask injects a barrier when the coordinator triggers it; other
+//!   subtasks align the barrier over their channels (a channel whose barrier arrived is not
+//!   read until all have it, in exactly-once mode). Then the chain's state is taken, the
+//!   barrier goes to every output, and the state file is written off the slot's thread; the
+//!   subtask acknowledges with the file (or declines) once it is written.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,9 +24,13 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::actors::task_manager::{TaskStarted, UpdateTaskExecutionState};
+use crate::actors::task_manager::{CheckpointResponse, TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::{build_task, ResolvedPlan};
 use crate::api::SourcePoll;
+use crate::checkpoint::barrier::Alignment;
+use crate::checkpoint::restore::Restorer;
+use crate::checkpoint::storage::{write_subtask_state, SubtaskSnapshot};
+use crate::checkpoint::{BarrierAligner, CheckpointBarrier};
 use crate::config::RuntimeConfig;
 use crate::eventtime::valve::{ValveOutput, WatermarkValve};
 use crate::eventtime::{processing_time_now, Timestamp, WatermarkStatus, MAX_WATERMARK};
@@ -138,6 +147,22 @@ pub struct ProducerConnected {
 #[rtype(result = "()")]
 pub struct CancelTask;
 
+/// Starts a checkpoint at a source subtask: its position is taken and the barrier injected.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TriggerCheckpoint {
+    /// The barrier.
+    pub barrier: CheckpointBarrier,
+}
+
+/// A checkpoint completed on every subtask of the job.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NotifyCheckpointComplete {
+    /// The checkpoint.
+    pub checkpoint_id: u64,
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Pump;
@@ -167,6 +192,8 @@ pub struct Subtask {
     network: NetworkEnvironment,
     report: Recipient<UpdateTaskExecutionState>,
     started: Recipient<TaskStarted>,
+    checkpoints: Recipient<CheckpointResponse>,
+    aligner: BarrierAligner,
     chain: Option<Chain>,
     source: Option<Box<dyn SourceDriver>>,
     head_ctx: Option<RuntimeContext>,
@@ -192,6 +219,7 @@ impl Subtask {
         network: NetworkEnvironment,
         report: Recipient<UpdateTaskExecutionState>,
         started: Recipient<TaskStarted>,
+        checkpoints: Recipient<CheckpointResponse>,
     ) -> Self {
         Self {
             tdd,
@@ -200,6 +228,8 @@ impl Subtask {
             network,
             report,
             started,
+            checkpoints,
+            aligner: BarrierAligner::new(0),
             chain: None,
             source: None,
             head_ctx: None,
@@ -245,6 +275,18 @@ impl Subtask {
         self.set_state(ExecutionState::Initializing, None);
         self.source = built.source;
         self.head_ctx = Some(built.head_ctx.clone());
+        if let Some(dir) = self.tdd.restore_from.clone() {
+            let mut restorer = Restorer::open(&dir).map_err(|e| OperatorError::Failed {
+                operator: self.tdd.task_name(),
+                message: format!("cannot restore: {e}"),
+            })?;
+            if let Some(s) = self.source.as_mut() {
+                if let Some(r) = restorer.for_operator(&built.head_ctx)? {
+                    s.initialize_state(&r)?;
+                }
+            }
+            chain.initialize_state(|ctx| restorer.for_operator(ctx))?;
+        }
         if let Some(s) = self.source.as_mut() {
             s.open(&built.head_ctx)?;
         }
@@ -313,6 +355,7 @@ impl Subtask {
             self.gates.push(credits);
         }
         self.watermarks = WatermarkValve::new(self.channels.len());
+        self.aligner = BarrierAligner::with_blocking(self.channels.len(), !self.tdd.at_least_once);
         let inputs = self
             .plan
             .job_graph
@@ -511,7 +554,7 @@ impl Subtask {
         let n = self.channels.len();
         for i in 0..n {
             let ch = (self.next_channel + i) % n;
-            if !self.channels[ch].queue.is_empty() {
+            if !self.channels[ch].queue.is_empty() && !self.aligner.is_blocked(ch) {
                 self.next_channel = (ch + 1) % n;
                 return Some(ch);
             }
@@ -560,6 +603,12 @@ impl Subtask {
                 self.gates[gate]
                     .on_ended(gc)
                     .map_err(|e| self.protocol(e))?;
+                let alignment = self.aligner.on_end_of_partition(ch);
+                self.on_alignment(alignment)?;
+            }
+            StreamElement::Barrier(barrier) => {
+                let alignment = self.aligner.on_barrier(ch, barrier);
+                self.on_alignment(alignment)?;
             }
         }
         // Every element took a credit; it goes back once the element is processed.
@@ -576,6 +625,84 @@ impl Subtask {
             }
         }
         Ok(())
+    }
+
+    /// Acts on what a barrier or an ended channel did to the alignment.
+    fn on_alignment(&mut self, alignment: Alignment) -> Result<(), OperatorError> {
+        match alignment {
+            Alignment::Pending => Ok(()),
+            Alignment::Complete(barrier) => self.checkpoint(barrier),
+            Alignment::Aborted { id, reason, then } => {
+                self.respond(id, Err(reason));
+                match then {
+                    Some(barrier) => self.checkpoint(barrier),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Takes the chain's (and source's) state for `barrier`'s checkpoint, sends the barrier
+    /// on, and writes the state file off this thread; the answer goes to the JobMaster once
+    /// the file is written. A snapshot that fails declines the checkpoint (the job goes on).
+    fn checkpoint(&mut self, barrier: CheckpointBarrier) -> Result<(), OperatorError> {
+        let Some(chain) = self.chain.as_mut() else {
+            return Ok(());
+        };
+        let taken = (|| {
+            let mut operators = Vec::new();
+            if let (Some(source), Some(head)) = (self.source.as_mut(), self.head_ctx.as_ref()) {
+                let s = source.snapshot_state(barrier.id)?;
+                if !s.is_empty() {
+                    operators.push((head.operator_id.clone(), s));
+                }
+            }
+            operators.extend(chain.snapshot_state(barrier.id)?);
+            Ok::<_, OperatorError>(operators)
+        })();
+        chain.broadcast_barrier(&barrier);
+        let operators = match taken {
+            Ok(ops) => ops,
+            Err(e) => {
+                self.respond(barrier.id, Err(e.to_string()));
+                return self.send_ready();
+            }
+        };
+        self.send_ready()?;
+        if operators.is_empty() {
+            self.respond(barrier.id, Ok(None));
+            return Ok(());
+        }
+        let snapshot = SubtaskSnapshot { operators };
+        let (vertex, subtask) = (self.tdd.vertex, self.tdd.subtask.get());
+        let (job_id, attempt, id) = (self.tdd.job_id, self.tdd.attempt, barrier.id);
+        let respond = self.checkpoints.clone();
+        let dir = std::path::PathBuf::from(barrier.dir);
+        tokio::task::spawn_blocking(move || {
+            let result = write_subtask_state(&dir, vertex, subtask, &snapshot)
+                .map(Some)
+                .map_err(|e| e.to_string());
+            respond.do_send(CheckpointResponse {
+                job_id,
+                attempt,
+                checkpoint_id: id,
+                result,
+            });
+        });
+        Ok(())
+    }
+
+    fn respond(
+        &self,
+        checkpoint_id: u64,
+        result: Result<Option<crate::checkpoint::storage::StateHandle>, String>,
+    ) {
+        self.checkpoints.do_send(CheckpointResponse {
+            job_id: self.tdd.job_id,
+            attempt: self.tdd.attempt,
+            checkpoint_id,
+            result,
+        });
     }
 
     /// Channel `ch`'s watermark advanced; the chain gets the new minimum, if it moved.
@@ -802,6 +929,44 @@ impl Handler<ChannelFailed> for Subtask {
             message: msg.cause,
         };
         self.fail(e, ctx);
+    }
+}
+
+impl Handler<TriggerCheckpoint> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: TriggerCheckpoint, ctx: &mut Self::Context) {
+        let id = msg.barrier.id;
+        if self.phase != Phase::Running || self.source.is_none() {
+            self.respond(
+                id,
+                Err(format!("{} is not running a source", self.tdd.task_name())),
+            );
+            return;
+        }
+        self.guarded(ctx, |act, _| act.checkpoint(msg.barrier));
+        self.pump(ctx);
+    }
+}
+
+impl Handler<NotifyCheckpointComplete> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyCheckpointComplete, ctx: &mut Self::Context) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        let id = msg.checkpoint_id;
+        self.guarded(ctx, |act, _| {
+            if let Some(s) = act.source.as_mut() {
+                s.notify_checkpoint_complete(id)?;
+            }
+            match act.chain.as_mut() {
+                Some(c) => c.notify_checkpoint_complete(id),
+                None => Ok(()),
+            }
+        });
+        self.pump(ctx);
     }
 }
 

@@ -18,7 +18,7 @@ use actix::prelude::*;
 use crate::actors::gateway::{JobMasterGateway, ResourceManagerGateway};
 use crate::actors::job_master::SlotOffer;
 use crate::actors::slot::{Slot, StartSubtask};
-use crate::actors::subtask::{CancelTask, Subtask};
+use crate::actors::subtask::{CancelTask, NotifyCheckpointComplete, Subtask, TriggerCheckpoint};
 use crate::actors::task_plan::{PlanError, PlanResolver};
 use crate::config::RuntimeConfig;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
@@ -87,6 +87,41 @@ pub struct UpdateTaskExecutionState {
     /// Its I/O counters at the change.
     #[serde(default)]
     pub io: Option<IoCounters>,
+}
+
+/// A subtask's answer to a checkpoint (subtask → TaskManager → JobMaster): its state file, or
+/// why it declined.
+#[derive(Message, Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "()")]
+pub struct CheckpointResponse {
+    /// The job.
+    pub job_id: JobId,
+    /// The attempt.
+    pub attempt: ExecutionAttemptId,
+    /// The checkpoint.
+    pub checkpoint_id: u64,
+    /// Acknowledged with its state file (`None`: no state), or declined with the reason.
+    pub result: Result<Option<crate::checkpoint::storage::StateHandle>, String>,
+}
+
+/// The JobMaster starts a checkpoint at a source subtask (JobMaster → TaskManager → subtask).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct TriggerTaskCheckpoint {
+    /// The source subtask's attempt.
+    pub attempt: ExecutionAttemptId,
+    /// The barrier to inject.
+    pub barrier: crate::checkpoint::CheckpointBarrier,
+}
+
+/// A checkpoint of a job completed (JobMaster → TaskManager → the job's subtasks).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct NotifyJobCheckpointComplete {
+    /// The job.
+    pub job_id: JobId,
+    /// The checkpoint.
+    pub checkpoint_id: u64,
 }
 
 /// A deployed subtask has started on its slot (subtask → TaskManager), before it reports any
@@ -393,6 +428,7 @@ impl TaskManager {
             network: self.network.clone(),
             report: ctx.address().recipient(),
             started: ctx.address().recipient(),
+            checkpoints: ctx.address().recipient(),
         };
         Box::pin(
             slot.addr
@@ -527,7 +563,52 @@ impl Handler<UpdateTaskExecutionState> for TaskManager {
     }
 }
 
+impl Handler<CheckpointResponse> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: CheckpointResponse, _ctx: &mut Self::Context) {
+        if let Some(jm) = self.job_master_of(msg.job_id) {
+            jm.checkpoint_response(msg);
+        }
+    }
+}
+
+impl Handler<TriggerTaskCheckpoint> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: TriggerTaskCheckpoint, _ctx: &mut Self::Context) {
+        self.trigger_checkpoint(msg);
+    }
+}
+
+impl Handler<NotifyJobCheckpointComplete> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyJobCheckpointComplete, _ctx: &mut Self::Context) {
+        self.notify_checkpoint_complete(msg);
+    }
+}
+
 impl TaskManager {
+    fn trigger_checkpoint(&mut self, msg: TriggerTaskCheckpoint) {
+        match self.tasks.get(&msg.attempt) {
+            Some(t) => t.addr.do_send(TriggerCheckpoint {
+                barrier: msg.barrier,
+            }),
+            None => {
+                tracing::debug!(attempt = %msg.attempt, "checkpoint trigger for a subtask not running here")
+            }
+        }
+    }
+
+    fn notify_checkpoint_complete(&mut self, msg: NotifyJobCheckpointComplete) {
+        for t in self.tasks.values().filter(|t| t.job_id == msg.job_id) {
+            t.addr.do_send(NotifyCheckpointComplete {
+                checkpoint_id: msg.checkpoint_id,
+            });
+        }
+    }
+
     fn task_io(&self, job_id: JobId) -> Vec<(ExecutionAttemptId, IoCounters)> {
         self.tasks
             .iter()
@@ -631,6 +712,20 @@ impl Handler<FromJobManager> for TaskManager {
                 Reply::Ack
             }
             Request::RequestTaskIo { job_id } => Reply::TaskIo(self.task_io(job_id)),
+            Request::TriggerCheckpoint { attempt, barrier } => {
+                self.trigger_checkpoint(TriggerTaskCheckpoint { attempt, barrier });
+                Reply::Ack
+            }
+            Request::NotifyCheckpointComplete {
+                job_id,
+                checkpoint_id,
+            } => {
+                self.notify_checkpoint_complete(NotifyJobCheckpointComplete {
+                    job_id,
+                    checkpoint_id,
+                });
+                Reply::Ack
+            }
             other => Reply::Error(format!("{} is not for a TaskManager", other.name())),
         };
         Box::pin(actix::fut::ready(reply))

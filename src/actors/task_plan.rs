@@ -184,6 +184,7 @@ pub fn build_task(
             subtask_index: subtask,
             parallelism: node.parallelism,
             max_parallelism: node.max_parallelism,
+            operator_id: crate::graph::job_graph::operator_id(node.uid.as_deref(), m, &node.name),
             attempt: tdd.attempt_number,
             metrics: Some(metrics.clone()),
             clock: crate::eventtime::ProcessingClock::system(),

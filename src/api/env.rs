@@ -76,6 +76,27 @@ impl StreamEnv {
         self
     }
 
+    /// Takes a checkpoint every `interval` (Flink's `enableCheckpointing`), exactly-once.
+    pub fn enable_checkpointing(&self, interval: std::time::Duration) -> &Self {
+        self.inner.borrow_mut().graph.checkpointing.interval = Some(interval);
+        self
+    }
+
+    /// Sets every checkpoint setting at once (interval, timeout, pauses, retention, mode,
+    /// directory).
+    pub fn set_checkpoint_settings(
+        &self,
+        settings: crate::checkpoint::CheckpointSettings,
+    ) -> &Self {
+        self.inner.borrow_mut().graph.checkpointing = settings;
+        self
+    }
+
+    /// The checkpoint settings.
+    pub fn checkpoint_settings(&self) -> crate::checkpoint::CheckpointSettings {
+        self.inner.borrow().graph.checkpointing.clone()
+    }
+
     /// How often periodic watermark generators are asked for a watermark (Flink's
     /// `pipeline.auto-watermark-interval`, 200 ms by default); zero turns periodic emission
     /// off. Applies to the `assign_timestamps_and_watermarks` calls made after it.

@@ -240,6 +240,23 @@ pub trait SourceFunction<T>: Send + 'static {
     /// Stops an unbounded source; the next poll should report `Finished` or nothing at all.
     fn cancel(&mut self) {}
 
+    /// Restores the source's position from a checkpoint (called before `open`).
+    fn initialize_state(
+        &mut self,
+        _restored: &crate::state::RestoredState,
+    ) -> Result<(), UserError> {
+        Ok(())
+    }
+
+    /// Writes the source's position for a checkpoint: everything emitted so far is before it.
+    /// A source without state writes nothing and starts from the beginning on restore.
+    fn snapshot_state(
+        &mut self,
+        _snapshot: &mut crate::state::OperatorSnapshot,
+    ) -> Result<(), UserError> {
+        Ok(())
+    }
+
     /// Called once at the end.
     fn close(&mut self) -> Result<(), UserError> {
         Ok(())

@@ -8,6 +8,9 @@
 //! - A barrier of a newer checkpoint while an older one aligns aborts the older one (it is
 //!   declined) and starts aligning the newer one.
 //! - A barrier of a checkpoint that already completed or was aborted here is ignored.
+//! - In at-least-once mode nothing is blocked: the snapshot is taken once the last channel's
+//!   barrier arrives, and records after an early barrier are processed meanwhile (they may be
+//!   processed again after a restore).
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +58,7 @@ pub enum Alignment {
 /// Barrier alignment over a subtask's input channels.
 #[derive(Debug)]
 pub struct BarrierAligner {
+    blocking: bool,
     blocked: Vec<bool>,
     ended: Vec<bool>,
     current: Option<CheckpointBarrier>,
@@ -64,9 +68,15 @@ pub struct BarrierAligner {
 }
 
 impl BarrierAligner {
-    /// An aligner for `channels` input channels.
+    /// An aligner for `channels` input channels (exactly-once: channels block).
     pub fn new(channels: usize) -> Self {
+        Self::with_blocking(channels, true)
+    }
+
+    /// An aligner whose channels block (exactly-once) or not (at-least-once).
+    pub fn with_blocking(channels: usize, blocking: bool) -> Self {
         Self {
+            blocking,
             blocked: vec![false; channels],
             ended: vec![false; channels],
             current: None,
@@ -78,7 +88,7 @@ impl BarrierAligner {
     /// Whether channel `ch` is blocked (its barrier arrived, others' not yet).
     #[inline]
     pub fn is_blocked(&self, ch: usize) -> bool {
-        self.blocked.get(ch).copied().unwrap_or(false)
+        self.blocking && self.blocked.get(ch).copied().unwrap_or(false)
     }
 
     /// Whether a checkpoint is being aligned.
@@ -198,6 +208,14 @@ mod tests {
         // A late duplicate of a completed checkpoint is ignored.
         assert_eq!(a.on_barrier(0, barrier(1)), Alignment::Pending);
         assert!(!a.is_blocked(0));
+    }
+
+    #[test]
+    fn at_least_once_counts_barriers_without_blocking() {
+        let mut a = BarrierAligner::with_blocking(2, false);
+        assert_eq!(a.on_barrier(0, barrier(1)), Alignment::Pending);
+        assert!(!a.is_blocked(0));
+        assert_eq!(a.on_barrier(1, barrier(1)), Alignment::Complete(barrier(1)));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod barrier;
 pub mod coordinator;
+pub mod restore;
 pub mod storage;
 
 pub use barrier::{BarrierAligner, CheckpointBarrier, SnapshotKind};

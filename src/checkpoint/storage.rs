@@ -85,6 +85,9 @@ pub struct StateHandle {
     pub file: String,
     /// The file's size in bytes.
     pub size: u64,
+    /// The operators it holds state for.
+    #[serde(default)]
+    pub operators: Vec<String>,
 }
 
 /// One subtask's snapshot: each operator of its chain, by operator id.
@@ -236,6 +239,11 @@ pub fn write_subtask_state(
     Ok(StateHandle {
         file,
         size: bytes.len() as u64,
+        operators: snapshot
+            .operators
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect(),
     })
 }
 

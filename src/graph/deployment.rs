@@ -87,6 +87,12 @@ pub struct TaskDeploymentDescriptor {
     pub inputs: Vec<InputGateDeployment>,
     /// The program.
     pub plan: PlanRef,
+    /// The checkpoint or savepoint directory to restore state from.
+    #[serde(default)]
+    pub restore_from: Option<std::path::PathBuf>,
+    /// Checkpoint barriers are not aligned (at-least-once mode).
+    #[serde(default)]
+    pub at_least_once: bool,
 }
 
 impl TaskDeploymentDescriptor {

@@ -283,6 +283,8 @@ impl ExecutionGraph {
             outputs,
             inputs,
             plan: plan.clone(),
+            restore_from: None,
+            at_least_once: false,
         }
     }
 }

@@ -90,6 +90,59 @@ pub struct JobGraph {
     pub edges: Vec<JobEdge>,
     /// A hash of everything above: two builds of the same program agree on it.
     pub fingerprint: String,
+    /// Checkpointing (the program's settings, overridden by the submission's).
+    #[serde(default)]
+    pub checkpointing: crate::checkpoint::CheckpointSettings,
+    /// The checkpoint or savepoint the job starts from.
+    #[serde(default)]
+    pub restore: Option<RestoreSettings>,
+}
+
+/// What a submission may set besides the program (`rill run`'s flags, the REST request's
+/// fields); each set field overrides the program's own setting.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubmitOptions {
+    /// Checkpoint every this many ms.
+    #[serde(default)]
+    pub checkpoint_interval_ms: Option<u64>,
+    /// Where checkpoints go.
+    #[serde(default)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Restore from this checkpoint or savepoint.
+    #[serde(default)]
+    pub savepoint_path: Option<std::path::PathBuf>,
+    /// Start even if the snapshot holds state for operators the job does not have.
+    #[serde(default)]
+    pub allow_non_restored_state: bool,
+}
+
+impl SubmitOptions {
+    /// Applies the options to a job.
+    pub fn apply(&self, jg: &mut JobGraph) {
+        if let Some(ms) = self.checkpoint_interval_ms {
+            jg.checkpointing.interval = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        }
+        if let Some(d) = &self.checkpoint_dir {
+            jg.checkpointing.dir = Some(d.clone());
+        }
+        if let Some(p) = &self.savepoint_path {
+            jg.restore = Some(RestoreSettings {
+                path: p.clone(),
+                allow_non_restored_state: self.allow_non_restored_state,
+            });
+        }
+    }
+}
+
+/// Where a job's state comes from (Flink's `execution.savepoint.path` and
+/// `execution.savepoint.ignore-unclaimed-state`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RestoreSettings {
+    /// A checkpoint or savepoint directory, its `_metadata` file, or a job's checkpoint
+    /// directory (its newest valid checkpoint).
+    pub path: std::path::PathBuf,
+    /// Start even if the snapshot holds state for operators the job no longer has.
+    pub allow_non_restored_state: bool,
 }
 
 impl JobGraph {
@@ -173,6 +226,8 @@ impl JobGraph {
             vertices,
             edges,
             fingerprint: String::new(),
+            checkpointing: sg.checkpointing.clone(),
+            restore: None,
         };
         jg.fingerprint = jg.compute_fingerprint();
         jg
@@ -255,6 +310,23 @@ impl JobGraph {
             "vertices": vertices,
             "edges": edges,
         })
+    }
+}
+
+/// The id an operator's state is stored under in checkpoints: its uid, or else its position in
+/// the StreamGraph and its name (stable as long as the job's shape does not change, as Flink's
+/// generated ids; set uids for jobs whose state must survive changes).
+pub fn operator_id(uid: Option<&str>, node: usize, name: &str) -> String {
+    match uid {
+        Some(u) => u.to_string(),
+        None => format!("{node}:{name}"),
+    }
+}
+
+impl ChainedOperator {
+    /// The id its state is stored under.
+    pub fn state_id(&self) -> String {
+        operator_id(self.uid.as_deref(), self.node.0 as usize, &self.name)
     }
 }
 

@@ -121,6 +121,8 @@ pub struct StreamGraph {
     pub default_parallelism: Option<usize>,
     /// The job-wide max parallelism, if set.
     pub max_parallelism: Option<usize>,
+    /// Checkpointing.
+    pub checkpointing: crate::checkpoint::CheckpointSettings,
 }
 
 impl std::fmt::Debug for StreamGraph {
@@ -142,6 +144,7 @@ impl StreamGraph {
             edges: Vec::new(),
             chaining_enabled: true,
             runtime_mode: RuntimeMode::Streaming,
+            checkpointing: Default::default(),
             default_parallelism: None,
             max_parallelism: None,
         }

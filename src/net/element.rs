@@ -1,5 +1,6 @@
 //! What travels on a channel, in order: record buffers and in-band events.
 
+use crate::checkpoint::CheckpointBarrier;
 use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::operators::Batch;
 
@@ -15,6 +16,9 @@ pub enum StreamElement {
     Status(WatermarkStatus),
     /// The producer has sent everything; no element follows on this channel.
     EndOfPartition,
+    /// A checkpoint barrier: everything before it on the channel belongs to the checkpoint,
+    /// everything after it to the next.
+    Barrier(CheckpointBarrier),
 }
 
 impl StreamElement {
@@ -22,7 +26,7 @@ impl StreamElement {
     pub fn record_count(&self) -> usize {
         match self {
             Self::Records(b) => b.len(),
-            Self::Watermark(_) | Self::Status(_) | Self::EndOfPartition => 0,
+            Self::Watermark(_) | Self::Status(_) | Self::EndOfPartition | Self::Barrier(_) => 0,
         }
     }
 }

@@ -48,6 +48,8 @@ const KIND_WATERMARK: u8 = 2;
 const KIND_TIMED_RECORDS: u8 = 3;
 /// A watermark status: one byte, 0 active, 1 idle.
 const KIND_STATUS: u8 = 4;
+/// A checkpoint barrier (rmp-serde).
+const KIND_BARRIER: u8 = 5;
 /// The largest data frame accepted (a buffer of large records).
 pub const DATA_FRAME_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -96,6 +98,7 @@ impl RemoteOutput {
             StreamElement::Watermark(_) => 13,
             StreamElement::Status(_) => 6,
             StreamElement::EndOfPartition => 5,
+            StreamElement::Barrier(b) => 32 + b.dir.len(),
         });
         let kind = match element {
             StreamElement::Records(b) if b.timestamps().is_some() => KIND_TIMED_RECORDS,
@@ -103,6 +106,7 @@ impl RemoteOutput {
             StreamElement::Watermark(_) => KIND_WATERMARK,
             StreamElement::Status(_) => KIND_STATUS,
             StreamElement::EndOfPartition => KIND_END,
+            StreamElement::Barrier(_) => KIND_BARRIER,
         };
         frame.push(kind);
         frame.extend_from_slice(&backlog.to_be_bytes());
@@ -119,6 +123,14 @@ impl RemoteOutput {
             StreamElement::Watermark(w) => frame.extend_from_slice(&w.to_be_bytes()),
             StreamElement::Status(s) => frame.push(u8::from(*s == WatermarkStatus::Idle)),
             StreamElement::EndOfPartition => {}
+            StreamElement::Barrier(b) => {
+                frame.extend_from_slice(&crate::net::frame::encode(b).map_err(|e| {
+                    OperatorError::Failed {
+                        operator: "network output".into(),
+                        message: e.to_string(),
+                    }
+                })?)
+            }
         }
         let size = frame.len();
         match self.frames.try_send(frame) {
@@ -346,6 +358,10 @@ async fn receive(
                 [1] => StreamElement::Status(WatermarkStatus::Idle),
                 _ => return Err("a watermark status frame must carry one byte, 0 or 1".into()),
             },
+            KIND_BARRIER => StreamElement::Barrier(
+                crate::net::frame::decode(payload)
+                    .map_err(|e| format!("a barrier frame does not decode: {e}"))?,
+            ),
             other => return Err(format!("unknown data frame kind {other}")),
         };
         let end = matches!(element, StreamElement::EndOfPartition);

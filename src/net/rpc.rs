@@ -95,6 +95,22 @@ pub enum Request {
         /// The job.
         job_id: JobId,
     },
+    /// JobMaster → TaskManager: start a checkpoint at a source subtask.
+    TriggerCheckpoint {
+        /// The source subtask.
+        attempt: ExecutionAttemptId,
+        /// The barrier to inject.
+        barrier: crate::checkpoint::CheckpointBarrier,
+    },
+    /// JobMaster → TaskManager: a checkpoint of the job completed.
+    NotifyCheckpointComplete {
+        /// The job.
+        job_id: JobId,
+        /// The checkpoint.
+        checkpoint_id: u64,
+    },
+    /// TaskManager → JobMaster: a subtask acknowledged or declined a checkpoint.
+    CheckpointResponse(crate::actors::task_manager::CheckpointResponse),
 }
 
 impl Request {
@@ -111,6 +127,9 @@ impl Request {
             Self::CancelTask { .. } => "CancelTask",
             Self::FreeSlot { .. } => "FreeSlot",
             Self::RequestTaskIo { .. } => "RequestTaskIo",
+            Self::TriggerCheckpoint { .. } => "TriggerCheckpoint",
+            Self::NotifyCheckpointComplete { .. } => "NotifyCheckpointComplete",
+            Self::CheckpointResponse(_) => "CheckpointResponse",
         }
     }
 }

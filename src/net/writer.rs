@@ -89,6 +89,11 @@ impl RecordWriter {
         self.broadcast_event(StreamElement::Status(status));
     }
 
+    /// Flushes, then queues a checkpoint barrier on every subpartition that has not ended.
+    pub fn broadcast_barrier(&mut self, barrier: &crate::checkpoint::CheckpointBarrier) {
+        self.broadcast_event(StreamElement::Barrier(barrier.clone()));
+    }
+
     fn broadcast_event(&mut self, event: StreamElement) {
         self.flush();
         for s in &mut self.subpartitions {

@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
+use crate::checkpoint::CheckpointBarrier;
 use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::net::RecordWriter;
 use crate::operators::{Batch, Operator, OperatorError, RuntimeContext};
+use crate::state::{OperatorSnapshot, RestoredState};
 
 /// Where one output of a chained operator goes.
 #[derive(Clone, Debug)]
@@ -292,6 +294,56 @@ impl Chain {
 
     fn all_ended(&self) -> bool {
         self.head_inputs == 0 || self.ended_inputs.iter().all(|e| *e)
+    }
+
+    /// Restores every operator `restore` finds state for (it is asked with each operator's
+    /// context, whose `operator_id` names the state), before `open`.
+    pub fn initialize_state(
+        &mut self,
+        mut restore: impl FnMut(&RuntimeContext) -> Result<Option<RestoredState>, OperatorError>,
+    ) -> Result<(), OperatorError> {
+        for n in &mut self.nodes {
+            if let Some(r) = restore(&n.ctx)? {
+                n.op.initialize_state(&r)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every operator's state for checkpoint `id`, by operator id (operators without state
+    /// are left out).
+    pub fn snapshot_state(
+        &mut self,
+        id: u64,
+    ) -> Result<Vec<(String, OperatorSnapshot)>, OperatorError> {
+        let mut out = Vec::new();
+        for n in &mut self.nodes {
+            let s = n.op.snapshot_state(id)?;
+            if !s.is_empty() {
+                out.push((n.ctx.operator_id.clone(), s));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checkpoint `id` completed: every operator is told, in chain order.
+    pub fn notify_checkpoint_complete(&mut self, id: u64) -> Result<(), OperatorError> {
+        for n in &mut self.nodes {
+            n.op.notify_checkpoint_complete(id)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a checkpoint barrier on every network output, after every record emitted so far.
+    pub fn broadcast_barrier(&mut self, barrier: &CheckpointBarrier) {
+        for w in &mut self.writers {
+            w.broadcast_barrier(barrier);
+        }
+    }
+
+    /// The head operator's context.
+    pub fn head_context(&self) -> Option<&RuntimeContext> {
+        self.nodes.first().map(|n| &n.ctx)
     }
 
     /// Closes every operator; the first error wins but all are closed.

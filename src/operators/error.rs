@@ -71,6 +71,14 @@ pub enum OperatorError {
 }
 
 impl OperatorError {
+    /// Operator `operator`'s state could not be written or read.
+    pub fn state(operator: &str, e: crate::state::StateError) -> Self {
+        Self::Failed {
+            operator: operator.to_string(),
+            message: e.to_string(),
+        }
+    }
+
     /// Wraps a user function's error.
     pub fn user(operator: &str, err: &UserError) -> Self {
         Self::Failed {

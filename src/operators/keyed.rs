@@ -1,5 +1,5 @@
 //! Keyed aggregation: reduce and the field aggregations (sum, min, max, min_by, max_by) built on
-//! it. State is one value per key on the heap.
+//! it. State is one value per key on the heap, checkpointed as keyed state `reduce`.
 //!
 //! ## Emission
 //! In streaming mode every input record emits the key's updated aggregate (Flink's rolling
@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::api::{Data, Key, RuntimeMode};
 use crate::operators::{Batch, Operator, OperatorError, Output};
+use crate::state::{OperatorSnapshot, RestoredState};
 use crate::util::FastMap;
 
 /// A rolling reduce per key.
@@ -19,8 +20,13 @@ pub struct KeyedReduce<K, T, RF> {
     reduce: Arc<RF>,
     mode: RuntimeMode,
     state: FastMap<K, T>,
+    name: String,
+    max_parallelism: usize,
     _t: PhantomData<fn(T)>,
 }
+
+/// The name of a keyed reduce's state in checkpoints.
+const REDUCE_STATE: &str = "reduce";
 
 /// Extracts a record's key.
 pub type KeyFn<K, T> = Arc<dyn Fn(&T) -> K + Send + Sync>;
@@ -37,6 +43,8 @@ impl<K, T, RF> KeyedReduce<K, T, RF> {
             reduce,
             mode,
             state: FastMap::default(),
+            name: String::new(),
+            max_parallelism: crate::state::DEFAULT_MAX_PARALLELISM,
             _t: PhantomData,
         }
     }
@@ -48,6 +56,28 @@ where
     T: Data,
     RF: Fn(T, T) -> T + Send + Sync + 'static,
 {
+    fn open(&mut self, ctx: &crate::operators::RuntimeContext) -> Result<(), OperatorError> {
+        self.name = ctx.operator_name.clone();
+        self.max_parallelism = ctx.max_parallelism;
+        Ok(())
+    }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), OperatorError> {
+        let entries = restored
+            .keyed::<K, T>(REDUCE_STATE)
+            .map_err(|e| OperatorError::state(&self.name, e))?;
+        self.state.extend(entries);
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
+        let mut snapshot = OperatorSnapshot::default();
+        snapshot
+            .add_keyed(REDUCE_STATE, self.max_parallelism, self.state.iter())
+            .map_err(|e| OperatorError::state(&self.name, e))?;
+        Ok(snapshot)
+    }
+
     fn process_batch(
         &mut self,
         _input: usize,

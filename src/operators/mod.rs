@@ -12,6 +12,10 @@
 //!   `process_watermark_status` when the inputs go idle or active. Processing time arrives by
 //!   `on_processing_time`, called by the subtask once the time the operator asked for through
 //!   `next_processing_time` has come.
+//! - Checkpoints: `initialize_state` once before `open` when the job restores;
+//!   `snapshot_state` when a checkpoint barrier has passed every input (all input before it is
+//!   processed, none after it); `notify_checkpoint_complete` once the whole checkpoint
+//!   completed.
 //! - Errors end the subtask FAILED; panics are caught by the subtask and treated the same.
 
 pub mod batch;
@@ -35,6 +39,7 @@ pub use chain::{Chain, Output};
 pub use error::{OperatorError, UserError};
 
 use crate::ids::JobId;
+use crate::state::{OperatorSnapshot, RestoredState};
 
 /// Where an operator instance runs: what user functions may ask of their environment.
 #[derive(Clone, Debug)]
@@ -45,6 +50,9 @@ pub struct RuntimeContext {
     pub job_name: String,
     /// The operator's name.
     pub operator_name: String,
+    /// The id its state is stored under in checkpoints: its uid if it has one, else derived
+    /// from its position in the job and its name.
+    pub operator_id: String,
     /// This subtask's index, `0..parallelism`.
     pub subtask_index: usize,
     /// The operator's parallelism.
@@ -66,6 +74,7 @@ impl RuntimeContext {
             job_id: JobId(0),
             job_name: "standalone".into(),
             operator_name: name.into(),
+            operator_id: name.into(),
             subtask_index: 0,
             parallelism: 1,
             max_parallelism: crate::state::DEFAULT_MAX_PARALLELISM,
@@ -130,6 +139,22 @@ pub trait Operator: Send {
         _now: crate::eventtime::Timestamp,
         _out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Restores the operator's state from a checkpoint or savepoint (before `open`).
+    fn initialize_state(&mut self, _restored: &RestoredState) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Writes the operator's state for checkpoint `checkpoint_id`. By default: no state.
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
+        Ok(OperatorSnapshot::default())
+    }
+
+    /// Checkpoint `checkpoint_id` completed on every subtask (a two-phase-commit sink commits
+    /// what it prepared for it).
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<(), OperatorError> {
         Ok(())
     }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::api::functions::user_error;
 use crate::api::{Collector, Data, SourceFunction, SourcePoll};
 use crate::operators::{Batch, OperatorError, RuntimeContext, UserError};
+use crate::state::{OperatorSnapshot, RestoredState};
 
 /// A type-erased, polled source: the head of a source subtask's chain.
 pub trait SourceDriver: Send {
@@ -28,6 +29,18 @@ pub trait SourceDriver: Send {
     fn cancel(&mut self);
     /// Closes the source.
     fn close(&mut self) -> Result<(), OperatorError>;
+    /// Restores the source's position (before `open`).
+    fn initialize_state(&mut self, _restored: &RestoredState) -> Result<(), OperatorError> {
+        Ok(())
+    }
+    /// Writes the source's position for a checkpoint.
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
+        Ok(OperatorSnapshot::default())
+    }
+    /// A checkpoint completed.
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<(), OperatorError> {
+        Ok(())
+    }
 }
 
 /// Makes one source driver per subtask.
@@ -77,6 +90,73 @@ impl<T: Data, S: SourceFunction<T>> SourceDriver for Driver<T, S> {
     fn close(&mut self) -> Result<(), OperatorError> {
         self.source.close().map_err(|e| user_error(&self.name, e))
     }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), OperatorError> {
+        self.source
+            .initialize_state(restored)
+            .map_err(|e| user_error(&self.name, e))
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
+        let mut snapshot = OperatorSnapshot::default();
+        self.source
+            .snapshot_state(&mut snapshot)
+            .map_err(|e| user_error(&self.name, e))?;
+        Ok(snapshot)
+    }
+}
+
+/// The state name under which splittable sources keep their unread ranges.
+const SPLITS: &str = "splits";
+
+/// A source's unread ranges of positions `[start, end)`: the one being read and the ones
+/// after it. A source restored at another parallelism may own several, or none.
+#[derive(Debug, Clone, Default)]
+struct Ranges {
+    next: u64,
+    end: u64,
+    rest: Vec<(u64, u64)>,
+    /// Ranges restored from a checkpoint, used instead of the initial split.
+    restored: Option<Vec<(u64, u64)>>,
+}
+
+impl Ranges {
+    /// Starts at `initial` unless ranges were restored.
+    fn start(&mut self, initial: (u64, u64)) {
+        let mut ranges = self.restored.take().unwrap_or_else(|| vec![initial]);
+        ranges.retain(|(s, e)| s < e);
+        ranges.reverse();
+        let (next, end) = ranges.pop().unwrap_or((0, 0));
+        self.next = next;
+        self.end = end;
+        self.rest = ranges;
+    }
+
+    /// Moves to the next range once the current one is read; returns whether there is one.
+    fn advance(&mut self) -> bool {
+        match self.rest.pop() {
+            Some((s, e)) => {
+                self.next = s;
+                self.end = e;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn restore(&mut self, restored: &RestoredState) -> Result<(), UserError> {
+        self.restored = Some(restored.list(SPLITS)?);
+        Ok(())
+    }
+
+    fn snapshot(&self, snapshot: &mut OperatorSnapshot) -> Result<(), UserError> {
+        let unread: Vec<(u64, u64)> = std::iter::once((self.next, self.end))
+            .chain(self.rest.iter().rev().copied())
+            .filter(|(s, e)| s < e)
+            .collect();
+        snapshot.add_list(SPLITS, crate::state::ListMode::Split, &unread)?;
+        Ok(())
+    }
 }
 
 /// The records of a collection, from one subtask.
@@ -116,8 +196,7 @@ impl<T: Data> SourceFunction<T> for FromElements<T> {
 pub struct Generated<T, F> {
     make: F,
     n: u64,
-    next: u64,
-    end: u64,
+    ranges: Ranges,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -126,8 +205,7 @@ impl<T, F: Clone> Clone for Generated<T, F> {
         Self {
             make: self.make.clone(),
             n: self.n,
-            next: self.next,
-            end: self.end,
+            ranges: self.ranges.clone(),
             _t: std::marker::PhantomData,
         }
     }
@@ -139,8 +217,7 @@ impl<T, F> Generated<T, F> {
         Self {
             make,
             n,
-            next: 0,
-            end: 0,
+            ranges: Ranges::default(),
             _t: std::marker::PhantomData,
         }
     }
@@ -148,9 +225,8 @@ impl<T, F> Generated<T, F> {
 
 impl<T: Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<T, F> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
-        let (s, e) = Sequence::split(self.n, ctx.subtask_index, ctx.parallelism);
-        self.next = s;
-        self.end = e;
+        self.ranges
+            .start(Sequence::split(self.n, ctx.subtask_index, ctx.parallelism));
         Ok(())
     }
 
@@ -159,16 +235,28 @@ impl<T: Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<
         out: &mut Collector<'_, T>,
         max: usize,
     ) -> Result<SourcePoll, UserError> {
-        let stop = self.end.min(self.next.saturating_add(max as u64));
-        for i in self.next..stop {
+        let r = &mut self.ranges;
+        if r.next >= r.end && !r.advance() {
+            return Ok(SourcePoll::Finished);
+        }
+        let stop = r.end.min(r.next.saturating_add(max as u64));
+        for i in r.next..stop {
             out.collect((self.make)(i));
         }
-        self.next = stop;
-        Ok(if stop >= self.end {
+        r.next = stop;
+        Ok(if stop >= r.end && r.rest.is_empty() {
             SourcePoll::Finished
         } else {
             SourcePoll::Ready
         })
+    }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), UserError> {
+        self.ranges.restore(restored)
+    }
+
+    fn snapshot_state(&mut self, snapshot: &mut OperatorSnapshot) -> Result<(), UserError> {
+        self.ranges.snapshot(snapshot)
     }
 }
 
@@ -230,8 +318,8 @@ pub struct TextFileSource<T = String> {
     policy: DecodePolicy,
     parse: LineParser<T>,
     reader: Option<BufReader<File>>,
-    pos: u64,
-    end: u64,
+    /// Byte ranges of whole lines still to read (`next` is the next line's first byte).
+    ranges: Ranges,
     line: Vec<u8>,
     skipped: u64,
     name: String,
@@ -253,8 +341,7 @@ impl<T> TextFileSource<T> {
             policy,
             parse,
             reader: None,
-            pos: 0,
-            end: 0,
+            ranges: Ranges::default(),
             line: Vec::new(),
             skipped: 0,
             name: "text file".into(),
@@ -271,8 +358,17 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
         self.name = ctx.operator_name.clone();
         let file = File::open(&self.path).map_err(|e| self.io(&e))?;
         let len = file.metadata().map_err(|e| self.io(&e))?.len();
-        let (start, end) = Sequence::split(len, ctx.subtask_index, ctx.parallelism);
         let mut reader = BufReader::with_capacity(256 * 1024, file);
+        if self.ranges.restored.is_some() {
+            // Restored ranges start at line starts.
+            self.ranges.start((0, 0));
+            reader
+                .seek(SeekFrom::Start(self.ranges.next))
+                .map_err(|e| self.io(&e))?;
+            self.reader = Some(reader);
+            return Ok(());
+        }
+        let (start, end) = Sequence::split(len, ctx.subtask_index, ctx.parallelism);
         let mut pos = start;
         if start > 0 {
             // The line in progress at `start` belongs to the previous range unless `start` is a
@@ -286,10 +382,17 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
                     .read_until(b'\n', &mut skip)
                     .map_err(|e| self.io(&e))? as u64;
         }
-        self.pos = pos;
-        self.end = end;
+        self.ranges.start((pos, end));
         self.reader = Some(reader);
         Ok(())
+    }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), UserError> {
+        self.ranges.restore(restored)
+    }
+
+    fn snapshot_state(&mut self, snapshot: &mut OperatorSnapshot) -> Result<(), UserError> {
+        self.ranges.snapshot(snapshot)
     }
 
     fn poll_next(
@@ -299,8 +402,16 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
     ) -> Result<SourcePoll, UserError> {
         let mut emitted = 0;
         while emitted < max {
-            if self.pos >= self.end {
-                return Ok(SourcePoll::Finished);
+            if self.ranges.next >= self.ranges.end {
+                if !self.ranges.advance() {
+                    return Ok(SourcePoll::Finished);
+                }
+                let next = self.ranges.next;
+                if let Some(reader) = self.reader.as_mut() {
+                    reader
+                        .seek(SeekFrom::Start(next))
+                        .map_err(|e| self.io(&e))?;
+                }
             }
             let Some(reader) = self.reader.as_mut() else {
                 return Ok(SourcePoll::Finished);
@@ -313,8 +424,8 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
             if n == 0 {
                 return Ok(SourcePoll::Finished);
             }
-            let offset = self.pos;
-            self.pos += n as u64;
+            let offset = self.ranges.next;
+            self.ranges.next += n as u64;
             let mut bytes = self.line.as_slice();
             if let Some(b) = bytes.strip_suffix(b"\n") {
                 bytes = b.strip_suffix(b"\r").unwrap_or(b);

@@ -7,6 +7,14 @@
 //! failure as cause (restart strategies come with failover); a cancel request moves it to
 //! CANCELLING and, once every subtask stopped, CANCELED. Slots that are not offered within the
 //! slot request timeout fail the job.
+//!
+//! ## Checkpoints
+//! The JobMaster drives its job's [`CheckpointCoordinator`] ([`checkpoints`]): it triggers
+//! checkpoints at the sources, collects the subtasks' answers, writes each completed
+//! checkpoint's `_metadata` and tells the subtasks. A job submitted with a restore location
+//! deploys every subtask with the resolved checkpoint to start from.
+
+mod checkpoints;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +27,7 @@ use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_info::SubtaskInfo;
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
 use crate::actors::task_manager::UpdateTaskExecutionState;
+use crate::checkpoint::CheckpointCoordinator;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
 use crate::graph::execution_graph::SlotLocation;
@@ -92,6 +101,10 @@ pub struct JobMaster {
     slots: Vec<OfferedSlot>,
     task_managers: HashMap<TaskManagerId, TaskManagerGateway>,
     scheduled: bool,
+    /// The job's checkpoint bookkeeping (created when the job starts).
+    checkpoints: Option<CheckpointCoordinator>,
+    /// The checkpoint every subtask restores from.
+    restore_dir: Option<std::path::PathBuf>,
 }
 
 impl JobMaster {
@@ -116,6 +129,8 @@ impl JobMaster {
             slots: Vec::new(),
             task_managers: HashMap::new(),
             scheduled: false,
+            checkpoints: None,
+            restore_dir: None,
         }
     }
 
@@ -189,6 +204,9 @@ impl JobMaster {
             .collect();
         for (v, s) in deployments {
             let mut tdd = self.graph.descriptor(&self.job_graph, &self.plan, v, s);
+            tdd.restore_from = self.restore_dir.clone();
+            tdd.at_least_once = self.job_graph.checkpointing.mode
+                == crate::checkpoint::CheckpointingMode::AtLeastOnce;
             for gate in &mut tdd.inputs {
                 for ch in &mut gate.channels {
                     ch.producer_address = self
@@ -298,6 +316,7 @@ impl JobMaster {
             _ => return,
         };
         self.archive(end);
+        self.end_checkpointing(end);
         self.set_status(end);
         self.release(ctx);
     }
@@ -326,6 +345,13 @@ impl Actor for JobMaster {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.config.mailbox_capacity);
         self.set_status(JobStatus::Running);
+        if let Err(cause) = self.start_checkpointing(ctx) {
+            self.graph.set_failure(cause);
+            self.set_status(JobStatus::Failing);
+            self.cancel_all();
+            self.check_end(ctx);
+            return;
+        }
         let needed = self.job_graph.slots_needed();
         self.resource_manager.do_send(RequestSlots {
             job_id: self.job_id,

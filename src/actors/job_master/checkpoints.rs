@@ -1,0 +1,259 @@
+//! The JobMaster's part in checkpointing: restoring at start, triggering, completing and
+//! cleaning up (the bookkeeping itself is [`CheckpointCoordinator`]'s).
+//!
+//! ## Rules
+//! - A periodic checkpoint is triggered only while every subtask runs.
+//! - A completed checkpoint's `_metadata` is written before any subtask is told it completed.
+//! - When the job ends FAILED its retained checkpoints stay (to restore from); when it is
+//!   CANCELED or FINISHED they are removed, unless `retain_on_cancellation` is set.
+//! - Restoring from a snapshot that holds state for operators the job does not have fails the
+//!   job, unless the submission allows non-restored state.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use crate::actors::job_master::JobMaster;
+use crate::actors::task_manager::CheckpointResponse;
+use crate::checkpoint::coordinator::CoordinatorAction;
+use crate::checkpoint::storage::{self, checkpoint_dir, CheckpointMetadata, VertexMetadata};
+use crate::checkpoint::{CheckpointCoordinator, SnapshotKind};
+use crate::eventtime::processing_time_now;
+use crate::graph::{ExecutionState, JobStatus};
+
+impl JobMaster {
+    /// The directory of this job's checkpoints.
+    fn job_checkpoint_dir(&self) -> PathBuf {
+        self.job_graph
+            .checkpointing
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.config.checkpoint_dir.clone())
+            .join(self.job_id.to_string())
+    }
+
+    /// Resolves the restore location, creates the coordinator and starts periodic
+    /// checkpoints. An unusable restore location is the job's failure cause.
+    pub(super) fn start_checkpointing(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
+        let mut first_id = 1;
+        let mut restored = None;
+        if let Some(r) = self.job_graph.restore.clone() {
+            let resolved = storage::resolve(&r.path).map_err(|e| format!("cannot restore: {e}"))?;
+            for skipped in &resolved.skipped {
+                tracing::warn!(job_id = %self.job_id, error = %skipped, "passed over a damaged checkpoint");
+            }
+            let cp = resolved.checkpoint;
+            let ours: HashSet<String> = self
+                .job_graph
+                .vertices
+                .iter()
+                .flat_map(|v| v.operators.iter().map(|o| o.state_id()))
+                .collect();
+            let mut unmatched: Vec<&str> = cp
+                .metadata
+                .vertices
+                .iter()
+                .flat_map(|v| v.subtasks.iter().flatten())
+                .flat_map(|h| h.operators.iter())
+                .filter(|o| !ours.contains(*o))
+                .map(String::as_str)
+                .collect();
+            unmatched.sort_unstable();
+            unmatched.dedup();
+            if !unmatched.is_empty() && !r.allow_non_restored_state {
+                return Err(format!(
+                    "cannot restore from {}: it holds state for operators this job does not have ({}); allow non-restored state to start without it",
+                    cp.dir.display(),
+                    unmatched.join(", ")
+                ));
+            }
+            tracing::info!(job_id = %self.job_id, checkpoint = cp.metadata.checkpoint_id, dir = %cp.dir.display(), "restoring");
+            first_id = cp.metadata.checkpoint_id + 1;
+            restored = Some((cp.metadata.checkpoint_id, cp.dir.display().to_string()));
+            self.restore_dir = Some(cp.dir);
+        }
+        let shape = self
+            .job_graph
+            .vertices
+            .iter()
+            .map(|v| v.parallelism)
+            .collect();
+        let mut coordinator = CheckpointCoordinator::new(
+            self.job_graph.checkpointing.clone(),
+            self.job_checkpoint_dir(),
+            shape,
+            first_id,
+        );
+        coordinator.restored = restored;
+        if let Some(interval) = self.job_graph.checkpointing.interval {
+            ctx.run_interval(interval, |act, ctx| act.periodic_checkpoint(ctx));
+        }
+        self.checkpoints = Some(coordinator);
+        Ok(())
+    }
+
+    fn all_running(&self) -> bool {
+        self.graph
+            .subtasks()
+            .all(|(_, _, x)| x.state == ExecutionState::Running)
+    }
+
+    fn periodic_checkpoint(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let expired = match self.checkpoints.as_mut() {
+            Some(c) => c.expire(now),
+            None => return,
+        };
+        for a in expired {
+            self.on_checkpoint_action(a, ctx);
+        }
+        let may = self
+            .checkpoints
+            .as_ref()
+            .is_some_and(|c| c.may_trigger_periodic(now));
+        if may && self.graph.status() == JobStatus::Running && self.all_running() {
+            self.trigger_checkpoint(SnapshotKind::Checkpoint, None);
+        }
+    }
+
+    /// Starts a checkpoint (or a savepoint into `target`) at every source subtask; returns its
+    /// id.
+    pub(super) fn trigger_checkpoint(
+        &mut self,
+        kind: SnapshotKind,
+        target: Option<PathBuf>,
+    ) -> Option<u64> {
+        let c = self.checkpoints.as_mut()?;
+        let barrier = c.trigger(kind, Instant::now(), processing_time_now(), target);
+        tracing::debug!(job_id = %self.job_id, checkpoint = barrier.id, "triggering");
+        for (v, _, x) in self.graph.subtasks() {
+            if !self.job_graph.vertices[v].is_source {
+                continue;
+            }
+            let tm = x
+                .location
+                .as_ref()
+                .and_then(|l| self.task_managers.get(&l.task_manager));
+            if let Some(tm) = tm {
+                tm.trigger_checkpoint(x.attempt, barrier.clone());
+            }
+        }
+        Some(barrier.id)
+    }
+
+    fn on_checkpoint_action(&mut self, action: CoordinatorAction, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        match action {
+            CoordinatorAction::Complete(p) => {
+                let metadata = CheckpointMetadata {
+                    job_id: self.job_id,
+                    job_name: self.job_graph.name.clone(),
+                    checkpoint_id: p.barrier.id,
+                    timestamp: p.barrier.timestamp,
+                    kind: p.barrier.kind,
+                    vertices: self
+                        .job_graph
+                        .vertices
+                        .iter()
+                        .zip(&p.acks)
+                        .map(|(v, acks)| VertexMetadata {
+                            vertex: v.id,
+                            name: v.name.clone(),
+                            operators: v.operators.iter().map(|o| o.state_id()).collect(),
+                            parallelism: v.parallelism,
+                            max_parallelism: v.max_parallelism,
+                            subtasks: acks.iter().map(|a| a.clone().flatten()).collect(),
+                        })
+                        .collect(),
+                };
+                if let Err(e) = storage::write_metadata(&p.dir, &metadata) {
+                    let failed = self.checkpoints.as_mut().and_then(|c| {
+                        c.fail(p.barrier.id, format!("writing its metadata: {e}"), now)
+                    });
+                    if let Some(a) = failed {
+                        self.on_checkpoint_action(a, ctx);
+                    }
+                    return;
+                }
+                let Some(c) = self.checkpoints.as_mut() else {
+                    return;
+                };
+                let dropped = c.completed(&p, metadata.state_size(), now);
+                let job_dir = c.job_dir().clone();
+                tracing::info!(job_id = %self.job_id, checkpoint = p.barrier.id, kind = ?p.barrier.kind, bytes = metadata.state_size(), "checkpoint completed");
+                for id in dropped {
+                    let _ = std::fs::remove_dir_all(checkpoint_dir(&job_dir, id));
+                }
+                for tm in self.task_managers.values() {
+                    tm.notify_checkpoint_complete(self.job_id, p.barrier.id);
+                }
+            }
+            CoordinatorAction::Failed {
+                id,
+                reason,
+                fail_job,
+            } => {
+                tracing::warn!(job_id = %self.job_id, checkpoint = id, %reason, "checkpoint failed");
+                if let Some(c) = self.checkpoints.as_ref() {
+                    let dir = checkpoint_dir(c.job_dir(), id);
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                if fail_job && self.graph.status() == JobStatus::Running {
+                    let tolerable = self.job_graph.checkpointing.tolerable_failures;
+                    self.graph.set_failure(format!(
+                        "more than {tolerable} checkpoint failures in a row; the last: {reason}"
+                    ));
+                    self.set_status(JobStatus::Failing);
+                    self.cancel_all();
+                    self.check_end(ctx);
+                }
+            }
+        }
+    }
+
+    /// The job reached its end: pending checkpoints are dropped, and the retained ones are
+    /// removed unless the job failed or they are to be retained.
+    pub(super) fn end_checkpointing(&mut self, end: JobStatus) {
+        let Some(c) = self.checkpoints.as_mut() else {
+            return;
+        };
+        c.abort_all(&format!("the job ended {end:?}"), Instant::now());
+        let keep = end == JobStatus::Failed || c.settings().retain_on_cancellation;
+        if !keep && c.settings().interval.is_some() {
+            let _ = std::fs::remove_dir_all(c.job_dir());
+        }
+    }
+}
+
+impl Handler<CheckpointResponse> for JobMaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: CheckpointResponse, ctx: &mut Self::Context) {
+        let Some((v, s)) = self.graph.find(msg.attempt) else {
+            return;
+        };
+        let now = Instant::now();
+        let task = format!(
+            "{} ({}/{})",
+            self.job_graph.vertices[v].name,
+            s + 1,
+            self.job_graph.vertices[v].parallelism
+        );
+        let Some(c) = self.checkpoints.as_mut() else {
+            return;
+        };
+        let action = match msg.result {
+            Ok(handle) => c.acknowledge(msg.checkpoint_id, v, s, handle),
+            Err(reason) => c.fail(
+                msg.checkpoint_id,
+                format!("{task} declined checkpoint {}: {reason}", msg.checkpoint_id),
+                now,
+            ),
+        };
+        if let Some(a) = action {
+            self.on_checkpoint_action(a, ctx);
+        }
+    }
+}
