@@ -15,6 +15,7 @@ use actix::System;
 use clap::{Parser, Subcommand};
 
 use crate::actors::{ClusterError, MiniCluster, MiniClusterConfig};
+use crate::graph::job_graph::SubmitOptions;
 use crate::graph::{JobGraph, JobStatus};
 use crate::jobs::JobRegistry;
 use crate::rest::RestHandle;
@@ -113,6 +114,9 @@ enum Command {
         /// Slots per TaskManager (with --local) [default: enough for the job].
         #[arg(long)]
         slots: Option<usize>,
+        /// Checkpoint and restore settings.
+        #[command(flatten)]
+        submit: SubmitFlags,
         /// The job's name (see `rill jobs`).
         job: String,
         /// The job's arguments.
@@ -179,6 +183,35 @@ enum Command {
     },
 }
 
+/// `rill run`'s checkpoint and restore flags.
+#[derive(clap::Args, Debug, Clone)]
+struct SubmitFlags {
+    /// Take a checkpoint every N ms (0: none) [default: the job's own setting].
+    #[arg(long, value_name = "N")]
+    checkpoint_interval_ms: Option<u64>,
+    /// Where checkpoints go (`DIR/<job id>/chk-N`) [default: the cluster's checkpoint_dir].
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<std::path::PathBuf>,
+    /// Restore from a savepoint or checkpoint (its directory or `_metadata` file), or from a
+    /// job's checkpoint directory (its newest valid checkpoint).
+    #[arg(short = 's', long = "savepoint", value_name = "PATH")]
+    savepoint: Option<std::path::PathBuf>,
+    /// Start even if the savepoint holds state for operators the job no longer has.
+    #[arg(long, requires = "savepoint")]
+    allow_non_restored_state: bool,
+}
+
+impl SubmitFlags {
+    fn options(&self) -> SubmitOptions {
+        SubmitOptions {
+            checkpoint_interval_ms: self.checkpoint_interval_ms,
+            checkpoint_dir: self.checkpoint_dir.clone(),
+            savepoint_path: self.savepoint.clone(),
+            allow_non_restored_state: self.allow_non_restored_state,
+        }
+    }
+}
+
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RILL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -243,16 +276,18 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             parallelism,
             taskmanagers,
             slots,
+            submit,
             job,
             args,
         } => {
             init_logging("warn");
+            let options = submit.options();
             if !local {
                 if taskmanagers.is_some() || slots.is_some() {
                     return usage_error("--taskmanagers and --slots shape the cluster of --local");
                 }
                 let client = remote::client(jobmanager_rest);
-                return remote::run(&client, parallelism, detached, &job, &args);
+                return remote::run(&client, parallelism, detached, &job, &args, options);
             }
             run_local(
                 registry,
@@ -261,6 +296,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 slots,
                 &job,
                 &args,
+                &options,
             )
         }
         Command::List { jobmanager_rest } => remote::list(&remote::client(jobmanager_rest)),
@@ -345,6 +381,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_local(
     registry: Arc<JobRegistry>,
     parallelism: Option<usize>,
@@ -352,6 +389,7 @@ fn run_local(
     slots: Option<usize>,
     job: &str,
     args: &[String],
+    options: &SubmitOptions,
 ) -> ExitCode {
     if taskmanagers == 0 || slots == Some(0) || parallelism == Some(0) {
         return usage_error("--taskmanagers, --slots and --parallelism must be at least 1");
@@ -366,10 +404,12 @@ fn run_local(
         slots_per_task_manager: slots,
         ..MiniClusterConfig::default()
     };
-    let (job, args) = (job.to_string(), args.to_vec());
+    let (job, args, options) = (job.to_string(), args.to_vec(), options.clone());
     let outcome = System::new().block_on(async move {
         let cluster = MiniCluster::start(config, registry).await?;
-        let id = cluster.submit_registered(&job, &args, parallelism).await?;
+        let id = cluster
+            .submit_registered_with(&job, &args, parallelism, &options)
+            .await?;
         eprintln!("Job {id} ({job}) submitted");
         let result = cluster.wait(id).await;
         cluster.shutdown();

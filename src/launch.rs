@@ -223,10 +223,27 @@ impl ProcessCluster {
 
     /// Submits a registered job; returns its id.
     pub fn submit(&self, job: &str, args: &[&str], p: usize) -> Result<String, LaunchError> {
+        self.submit_with(
+            job,
+            args,
+            p,
+            crate::graph::job_graph::SubmitOptions::default(),
+        )
+    }
+
+    /// Submits a registered job with submission options (checkpointing, restoring).
+    pub fn submit_with(
+        &self,
+        job: &str,
+        args: &[&str],
+        p: usize,
+        options: crate::graph::job_graph::SubmitOptions,
+    ) -> Result<String, LaunchError> {
         Ok(self.client.submit(&SubmitJobRequest {
             job: job.into(),
             args: args.iter().map(|a| a.to_string()).collect(),
             parallelism: Some(p),
+            options,
         })?)
     }
 

@@ -5,10 +5,12 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rill::actors::MiniCluster;
-use rill::api::StreamEnv;
+use rill::api::{Collector, KeyedContext, KeyedProcessFunction, StreamEnv};
 use rill::checkpoint::storage::{self, checkpoint_ids};
 use rill::checkpoint::CheckpointSettings;
 use rill::graph::job_graph::SubmitOptions;
@@ -16,6 +18,12 @@ use rill::graph::JobStatus;
 use rill::ids::JobId;
 use rill::operators::sinks::CollectSink;
 use rill::operators::sources::Generated;
+use rill::operators::UserError;
+use rill::state::{
+    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
+    ValueStateDescriptor,
+};
+use rill::windowing::functions::AggregateFunction;
 
 const KEYS: u64 = 100;
 
@@ -149,5 +157,188 @@ fn a_checkpoint_restores_at_other_parallelisms() {
             }
         },
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The largest value seen (an aggregate function for the aggregating state).
+#[derive(Clone)]
+struct MaxOf;
+
+impl AggregateFunction<u64> for MaxOf {
+    type Acc = u64;
+    type Out = u64;
+    fn create_accumulator(&self) -> u64 {
+        0
+    }
+    fn add(&self, value: &u64, acc: &mut u64) {
+        *acc = (*acc).max(*value);
+    }
+    fn get_result(&self, acc: &u64) -> u64 {
+        *acc
+    }
+    fn merge(&self, acc: &mut u64, other: u64) {
+        *acc = (*acc).max(other);
+    }
+}
+
+/// Per key, everything the state types hold at the end of input: count (value), the values
+/// `v % 1000 < 3` (list, sorted), how many values fell in each class `v % 7` (map, sorted),
+/// the sum (reducing) and the largest value (aggregating).
+type Summary = (u64, u64, Vec<u64>, Vec<(u64, u64)>, u64, u64);
+
+/// Fills one state of each type per key, and reports them all from an event-time timer that
+/// fires at the end of input (the timer is state too).
+#[derive(Clone)]
+struct AllStates {
+    count: ValueStateDescriptor<u64>,
+    picked: ListStateDescriptor<u64>,
+    classes: MapStateDescriptor<u64, u64>,
+    sum: ReducingStateDescriptor<u64>,
+    max: AggregatingStateDescriptor<u64, MaxOf>,
+}
+
+impl AllStates {
+    fn new() -> Self {
+        Self {
+            count: ValueStateDescriptor::new("count"),
+            picked: ListStateDescriptor::new("picked"),
+            classes: MapStateDescriptor::new("classes"),
+            sum: ReducingStateDescriptor::new("sum", |a: u64, b: u64| a + b),
+            max: AggregatingStateDescriptor::new("max", MaxOf),
+        }
+    }
+}
+
+impl KeyedProcessFunction<u64, (u64, u64), Summary> for AllStates {
+    fn process_element(
+        &mut self,
+        (_, v): (u64, u64),
+        ctx: &mut KeyedContext<'_, u64>,
+        _out: &mut Collector<'_, Summary>,
+    ) -> Result<(), UserError> {
+        let mut count = ctx.value_state(&self.count)?;
+        let n = count.value().unwrap_or(0);
+        count.update(n + 1);
+        if v % 1000 < 3 {
+            ctx.list_state(&self.picked)?.add(v);
+        }
+        let mut classes = ctx.map_state(&self.classes)?;
+        let c = classes.get(&(v % 7)).unwrap_or(0);
+        classes.put(v % 7, c + 1);
+        ctx.reducing_state(&self.sum)?.add(v);
+        ctx.aggregating_state(&self.max)?.add(&v);
+        ctx.register_event_time_timer(i64::MAX - 1);
+        Ok(())
+    }
+
+    fn on_timer(
+        &mut self,
+        _timestamp: i64,
+        ctx: &mut KeyedContext<'_, u64>,
+        out: &mut Collector<'_, Summary>,
+    ) -> Result<(), UserError> {
+        let key = *ctx.current_key();
+        let count = ctx.value_state(&self.count)?.value().unwrap_or(0);
+        let mut picked = ctx.list_state(&self.picked)?.get();
+        picked.sort_unstable();
+        let mut classes = ctx.map_state(&self.classes)?.entries();
+        classes.sort_unstable();
+        let sum = ctx.reducing_state(&self.sum)?.get().unwrap_or(0);
+        let max = ctx.aggregating_state(&self.max)?.get().unwrap_or(0);
+        out.collect((key, count, picked, classes, sum, max));
+        Ok(())
+    }
+}
+
+const STATE_KEYS: u64 = 50;
+
+fn all_states_job(
+    n: u64,
+    sink: CollectSink<Summary>,
+    checkpoint_ms: Option<u64>,
+    read: Arc<AtomicU64>,
+) -> StreamEnv {
+    let env = StreamEnv::new("all-states");
+    if let Some(ms) = checkpoint_ms {
+        env.set_checkpoint_settings(CheckpointSettings {
+            interval: Some(Duration::from_millis(ms)),
+            retain_on_cancellation: true,
+            ..CheckpointSettings::default()
+        });
+    }
+    env.add_source("Numbers", Generated::new(n, |i| i))
+        .map(move |i: u64| {
+            read.fetch_add(1, Ordering::Relaxed);
+            if i % 1000 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (i % STATE_KEYS, i)
+        })
+        .key_by(|t: &(u64, u64)| t.0)
+        .process_keyed(AllStates::new())
+        .add_sink("Collect", sink);
+    env
+}
+
+/// What every key's summary must be after all `n` records.
+fn expected_summaries(n: u64) -> Vec<Summary> {
+    (0..STATE_KEYS)
+        .map(|k| {
+            let vs: Vec<u64> = (0..n).filter(|i| i % STATE_KEYS == k).collect();
+            let picked = vs.iter().copied().filter(|v| v % 1000 < 3).collect();
+            let classes = (0..7)
+                .map(|c| (c, vs.iter().filter(|v| *v % 7 == c).count() as u64))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let max = vs.iter().copied().max().unwrap_or(0);
+            (k, vs.len() as u64, picked, classes, vs.iter().sum(), max)
+        })
+        .collect()
+}
+
+#[test]
+fn every_state_type_and_the_timers_survive_a_restore_at_another_parallelism() {
+    common::init_logging();
+    let n = 600_000;
+    let dir = common::temp_dir("all-states");
+    let d = dir.clone();
+    let summaries = common::with_cluster(
+        common::cluster(1, 4),
+        Duration::from_secs(120),
+        |c| async move {
+            let options = SubmitOptions {
+                checkpoint_dir: Some(d.clone()),
+                ..SubmitOptions::default()
+            };
+            let env = all_states_job(n, CollectSink::new(), Some(20), Arc::default());
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let job_dir = first_checkpoint(&d, job).await;
+            c.cancel(job).await.expect("cancelled");
+            c.wait(job).await.expect("result");
+
+            let sink = CollectSink::new();
+            let read = Arc::new(AtomicU64::new(0));
+            let env = all_states_job(n, sink.clone(), None, read.clone());
+            let options = SubmitOptions {
+                savepoint_path: Some(job_dir),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(3), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            let read = read.load(Ordering::Relaxed);
+            assert!(read < n, "the restored run read all {n} records again");
+            sink.take()
+        },
+    );
+    let mut summaries = summaries;
+    summaries.sort();
+    assert_eq!(summaries, expected_summaries(n));
     let _ = std::fs::remove_dir_all(&dir);
 }

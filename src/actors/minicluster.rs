@@ -199,6 +199,18 @@ impl MiniCluster {
         args: &[String],
         parallelism: Option<usize>,
     ) -> Result<JobId, ClusterError> {
+        self.submit_registered_with(name, args, parallelism, &SubmitOptions::default())
+            .await
+    }
+
+    /// Submits a registered job by name with submission options (checkpointing, restoring).
+    pub async fn submit_registered_with(
+        &self,
+        name: &str,
+        args: &[String],
+        parallelism: Option<usize>,
+        options: &SubmitOptions,
+    ) -> Result<JobId, ClusterError> {
         let sg = self
             .resolver
             .registry()
@@ -208,7 +220,7 @@ impl MiniCluster {
             sg,
             Some((name.to_string(), args.to_vec())),
             parallelism,
-            &SubmitOptions::default(),
+            options,
         )
         .await
     }

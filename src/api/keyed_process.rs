@@ -3,10 +3,16 @@
 //! `KeyedProcessFunction`).
 
 use crate::api::functions::SideOutputs;
-use crate::api::{Collector, Data, OutputTag};
+use crate::api::{Collector, Data, Key, OutputTag};
 use crate::eventtime::timers::TimerService;
 use crate::eventtime::Timestamp;
 use crate::operators::{RuntimeContext, UserError};
+use crate::state::keyed::{AggregatingState, ListState, MapState, ReducingState, ValueState};
+use crate::state::{
+    AggregatingStateDescriptor, HeapKeyedStateBackend, ListStateDescriptor, MapStateDescriptor,
+    ReducingStateDescriptor, StateError, ValueStateDescriptor,
+};
+use crate::windowing::functions::AggregateFunction;
 use crate::windowing::triggers::TimeDomain;
 
 /// What a keyed process function may read and do besides emitting on its main output.
@@ -18,6 +24,7 @@ pub struct KeyedContext<'a, K: Ord> {
     pub(crate) processing_time: Timestamp,
     pub(crate) side: &'a mut SideOutputs,
     pub(crate) runtime: &'a RuntimeContext,
+    pub(crate) state: &'a mut HeapKeyedStateBackend<K>,
 }
 
 impl<K: Ord + Clone> KeyedContext<'_, K> {
@@ -77,6 +84,52 @@ impl<K: Ord + Clone> KeyedContext<'_, K> {
     /// Where this instance runs.
     pub fn runtime(&self) -> &RuntimeContext {
         self.runtime
+    }
+}
+
+impl<K: Key + Ord> KeyedContext<'_, K> {
+    /// The current key's value state described by `d`.
+    pub fn value_state<T: Data>(
+        &mut self,
+        d: &ValueStateDescriptor<T>,
+    ) -> Result<ValueState<'_, K, T>, StateError> {
+        self.state.value_state(d, self.key)
+    }
+
+    /// The current key's list state described by `d`.
+    pub fn list_state<T: Data>(
+        &mut self,
+        d: &ListStateDescriptor<T>,
+    ) -> Result<ListState<'_, K, T>, StateError> {
+        self.state.list_state(d, self.key)
+    }
+
+    /// The current key's map state described by `d`.
+    pub fn map_state<UK: Key, UV: Data>(
+        &mut self,
+        d: &MapStateDescriptor<UK, UV>,
+    ) -> Result<MapState<'_, K, UK, UV>, StateError> {
+        self.state.map_state(d, self.key)
+    }
+
+    /// The current key's reducing state described by `d`.
+    pub fn reducing_state<T: Data>(
+        &mut self,
+        d: &ReducingStateDescriptor<T>,
+    ) -> Result<ReducingState<'_, K, T>, StateError> {
+        self.state.reducing_state(d, self.key)
+    }
+
+    /// The current key's aggregating state described by `d`.
+    pub fn aggregating_state<IN, A>(
+        &mut self,
+        d: &AggregatingStateDescriptor<IN, A>,
+    ) -> Result<AggregatingState<'_, K, IN, A>, StateError>
+    where
+        A: AggregateFunction<IN>,
+        A::Acc: Data,
+    {
+        self.state.aggregating_state(d, self.key)
     }
 }
 

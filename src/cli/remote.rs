@@ -78,11 +78,13 @@ pub(super) fn run(
     detached: bool,
     job: &str,
     args: &[String],
+    options: crate::graph::job_graph::SubmitOptions,
 ) -> ExitCode {
     let req = SubmitJobRequest {
         job: job.to_string(),
         args: args.to_vec(),
         parallelism,
+        options,
     };
     let id = match client.submit(&req) {
         Ok(id) => id,

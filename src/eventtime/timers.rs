@@ -141,6 +141,36 @@ impl<K: Ord + Clone> TimerService<K> {
     pub fn event_timers(&self) -> usize {
         self.event_time.len()
     }
+
+    /// Every timer as `(key, [(is event time, timestamp)])`, for checkpoints (keyed by key so
+    /// that timers move with their key's key group).
+    pub fn by_key(&self) -> Vec<(K, Vec<(bool, Timestamp)>)>
+    where
+        K: std::hash::Hash + Eq,
+    {
+        let mut by_key: std::collections::HashMap<&K, Vec<(bool, Timestamp)>> =
+            std::collections::HashMap::new();
+        for (t, k) in &self.event_time.timers {
+            by_key.entry(k).or_default().push((true, *t));
+        }
+        for (t, k) in &self.processing_time.timers {
+            by_key.entry(k).or_default().push((false, *t));
+        }
+        by_key.into_iter().map(|(k, v)| (k.clone(), v)).collect()
+    }
+
+    /// Registers restored timers (see [`TimerService::by_key`]).
+    pub fn restore(&mut self, timers: Vec<(K, Vec<(bool, Timestamp)>)>) {
+        for (k, ts) in timers {
+            for (event, t) in ts {
+                if event {
+                    self.event_time.register(t, k.clone());
+                } else {
+                    self.processing_time.register(t, k.clone());
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::eventtime::{ProcessingClock, Timestamp};
 use crate::operators::batch::{BatchBuilder, NO_TIMESTAMP};
 use crate::operators::keyed::KeyFn;
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
+use crate::state::{HeapKeyedStateBackend, OperatorSnapshot, RestoredState};
 use crate::windowing::triggers::TimeDomain;
 
 /// Runs a keyed process function.
@@ -25,8 +26,12 @@ pub struct KeyedProcessOperator<K: Ord, I, O, P> {
     side: SideOutputs,
     runtime: RuntimeContext,
     clock: ProcessingClock,
+    state: HeapKeyedStateBackend<K>,
     _t: PhantomData<fn(I) -> O>,
 }
+
+/// The name of a keyed process operator's timers in checkpoints.
+const TIMERS: &str = "_timers";
 
 impl<K: Key + Ord, I: Data, O: Data, P: KeyedProcessFunction<K, I, O>>
     KeyedProcessOperator<K, I, O, P>
@@ -41,6 +46,10 @@ impl<K: Key + Ord, I: Data, O: Data, P: KeyedProcessFunction<K, I, O>>
             side: SideOutputs::default(),
             runtime: RuntimeContext::standalone(name),
             clock: ProcessingClock::system(),
+            state: HeapKeyedStateBackend::new(
+                crate::state::DEFAULT_MAX_PARALLELISM,
+                ProcessingClock::system(),
+            ),
             _t: PhantomData,
         }
     }
@@ -64,6 +73,7 @@ impl<K: Key + Ord, I: Data, O: Data, P: KeyedProcessFunction<K, I, O>>
                 processing_time: now,
                 side: &mut self.side,
                 runtime: &self.runtime,
+                state: &mut self.state,
             };
             self.f
                 .on_timer(t, &mut ctx, &mut Collector::new(&mut buf))
@@ -97,7 +107,33 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
         self.runtime = ctx.clone();
         self.clock = ctx.clock.clone();
+        self.state.set_clock(ctx.clock.clone(), ctx.max_parallelism);
         self.f.open(ctx).map_err(|e| user_error(&self.name, e))
+    }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), OperatorError> {
+        let timers = restored
+            .keyed::<K, Vec<(bool, Timestamp)>>(TIMERS)
+            .map_err(|e| OperatorError::state(&self.name, e))?;
+        self.timers.restore(timers);
+        self.state.restore(restored.clone(), &[TIMERS]);
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
+        let mut snapshot = OperatorSnapshot::default();
+        let timers = self.timers.by_key();
+        snapshot
+            .add_keyed(
+                TIMERS,
+                self.runtime.max_parallelism,
+                timers.iter().map(|(k, t)| (k, t)),
+            )
+            .map_err(|e| OperatorError::state(&self.name, e))?;
+        self.state
+            .snapshot(&mut snapshot)
+            .map_err(|e| OperatorError::state(&self.name, e))?;
+        Ok(snapshot)
     }
 
     fn process_batch(
@@ -124,6 +160,7 @@ where
                 processing_time: now,
                 side: &mut self.side,
                 runtime: &self.runtime,
+                state: &mut self.state,
             };
             self.f
                 .process_element(r, &mut ctx, &mut Collector::new(&mut buf))

@@ -104,7 +104,8 @@ impl RestHandle {
                 req.parallelism,
                 self.default_parallelism,
             )?;
-            let job_graph = JobGraph::from_stream_graph(&sg);
+            let mut job_graph = JobGraph::from_stream_graph(&sg);
+            req.options.apply(&mut job_graph);
             let plan = PlanRef {
                 job_id,
                 registered: Some(req.job.clone()),

@@ -183,6 +183,20 @@ impl RestoredState {
         Ok(out)
     }
 
+    /// The serialized key groups of keyed state `name` this subtask owns, as they are.
+    pub fn raw_keyed(&self, name: &str) -> Vec<(u32, ByteBuf)> {
+        let mut out: Vec<(u32, ByteBuf)> = self
+            .snapshots
+            .iter()
+            .flat_map(|s| s.keyed.iter().filter(|k| k.name == name))
+            .flat_map(|k| k.groups.iter())
+            .filter(|(g, _)| self.key_groups.contains(*g as usize))
+            .cloned()
+            .collect();
+        out.sort_by_key(|(g, _)| *g);
+        out
+    }
+
     /// This subtask's share of operator list state `name`: for a split list, every
     /// `parallelism`-th entry of all old subtasks' entries in order, starting at this subtask's
     /// index; for a union list, all of them.

@@ -43,6 +43,10 @@ pub struct SubmitJobRequest {
     /// The submission's parallelism.
     #[serde(default)]
     pub parallelism: Option<usize>,
+    /// Checkpoint and restore settings (`checkpoint_interval_ms`, `checkpoint_dir`,
+    /// `savepoint_path`, `allow_non_restored_state`).
+    #[serde(flatten)]
+    pub options: crate::graph::job_graph::SubmitOptions,
 }
 
 /// The answer to `POST /jobs`.
