@@ -137,6 +137,32 @@ enum Command {
         /// The job's id (see `rill list`).
         job_id: String,
     },
+    /// Take a savepoint of a running job and print its directory.
+    Savepoint {
+        /// The JobManager's REST API [default: $RILL_REST, else http://127.0.0.1:8081].
+        #[arg(long, value_name = "URL")]
+        jobmanager_rest: Option<String>,
+        /// The job's id (see `rill list`).
+        job_id: String,
+        /// Where the savepoint goes [default: under the job's checkpoint directory].
+        dir: Option<String>,
+    },
+    /// Stop a job with a savepoint (restore it later with `rill run --savepoint DIR`).
+    Stop {
+        /// The JobManager's REST API [default: $RILL_REST, else http://127.0.0.1:8081].
+        #[arg(long, value_name = "URL")]
+        jobmanager_rest: Option<String>,
+        /// The job's id (see `rill list`).
+        job_id: String,
+        /// Where the savepoint goes [default: under the job's checkpoint directory].
+        #[arg(long, value_name = "DIR")]
+        savepoint: Option<String>,
+        /// Emit the maximum watermark first, so every event-time window fires and the job
+        /// ends FINISHED (without it the job is cancelled right after the savepoint, emitting
+        /// nothing after it).
+        #[arg(long)]
+        drain: bool,
+    },
     /// List the bundled jobs and their arguments.
     Jobs,
     /// Print a job's JobGraph as JSON.
@@ -300,6 +326,27 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             )
         }
         Command::List { jobmanager_rest } => remote::list(&remote::client(jobmanager_rest)),
+        Command::Savepoint {
+            jobmanager_rest,
+            job_id,
+            dir,
+        } => remote::savepoint(
+            &remote::client(jobmanager_rest),
+            &job_id,
+            dir.as_deref(),
+            None,
+        ),
+        Command::Stop {
+            jobmanager_rest,
+            job_id,
+            savepoint,
+            drain,
+        } => remote::savepoint(
+            &remote::client(jobmanager_rest),
+            &job_id,
+            savepoint.as_deref(),
+            Some(drain),
+        ),
         Command::Cancel {
             jobmanager_rest,
             job_id,

@@ -159,3 +159,108 @@ fn word_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restored() 
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Runs `rill ARGS` against the cluster's REST API; returns its stdout (panics on failure).
+fn rill(c: &ProcessCluster, args: &[&str]) -> String {
+    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .env("RILL_REST", format!("http://{}", c.rest))
+        .output()
+        .expect("rill runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "rill {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_job_stopped_with_a_savepoint_resumes_from_it_with_exact_counts() {
+    let dir = common::temp_dir("stop-savepoint");
+    let input = dir.join("words.txt");
+    let expected = words(&input);
+    let total_words: u64 = expected.values().sum();
+    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+    let c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    let out = dir.join("counts.txt");
+    let args = [
+        "--input",
+        input.to_str().expect("path"),
+        "--output",
+        out.to_str().expect("path"),
+    ];
+    let job = c.submit("wordcount", &args, 2).expect("submitted");
+    let target = dir.join("savepoints");
+    let target = target.to_str().expect("path");
+
+    // `rill stop` needs every subtask running: retry until it is accepted.
+    let start = Instant::now();
+    let printed = loop {
+        let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+        let o = std::process::Command::new(exe)
+            .args(["stop", &job, "--savepoint", target])
+            .env("RILL_REST", format!("http://{}", c.rest))
+            .output()
+            .expect("rill runs");
+        if o.status.success() {
+            break String::from_utf8_lossy(&o.stdout).to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "stop never accepted: {o:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let path = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
+        .expect("the savepoint's path is printed")
+        .to_string();
+    let d = c
+        .wait_end(&job, Duration::from_secs(30))
+        .expect("the job ends");
+    assert_eq!(d["state"], "CANCELED", "stopped without draining: {d}");
+    assert!(!out.exists(), "the stopped job wrote its output");
+    let stats = c.get(&format!("/jobs/{job}/checkpoints")).expect("stats");
+    assert_eq!(
+        stats["latest"]["savepoint"]["external_path"], path,
+        "{stats}"
+    );
+    assert_eq!(stats["counts"]["completed"], 1, "{stats}");
+
+    // `rill list` still knows the job; the savepoint restores it.
+    assert!(rill(&c, &["list"]).contains(&job));
+    let job2 = c
+        .submit_with(
+            "wordcount",
+            &args,
+            2,
+            SubmitOptions {
+                savepoint_path: Some(PathBuf::from(&path)),
+                ..SubmitOptions::default()
+            },
+        )
+        .expect("submitted");
+    let d = c
+        .wait_end(&job2, Duration::from_secs(60))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    let got = std::fs::read_to_string(&out).expect("output");
+    let want: String = expected.iter().map(|(w, n)| format!("{w},{n}\n")).collect();
+    assert!(got == want, "the counts differ from the exact ones");
+    assert!(
+        source_records(&d) < total_words,
+        "the restored job started over"
+    );
+    let stats = c.get(&format!("/jobs/{job2}/checkpoints")).expect("stats");
+    assert_eq!(stats["counts"]["restored"], 1, "{stats}");
+    assert_eq!(
+        stats["latest"]["restored"]["external_path"], path,
+        "{stats}"
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}

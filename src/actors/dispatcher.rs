@@ -12,12 +12,13 @@ use tokio::sync::oneshot;
 
 use crate::actors::job_info::{JobInfo, VertexInfo};
 use crate::actors::job_master::{
-    CancelJob as CancelJobMaster, JobDetails, JobMaster,
-    RequestJobDetails as RequestJobMasterDetails,
+    CancelJob as CancelJobMaster, JobDetails, JobMaster, RequestCheckpointStats,
+    RequestJobDetails as RequestJobMasterDetails, SavepointOutcome, TriggerSavepoint,
 };
 use crate::actors::resource_manager::ResourceManager;
 use crate::actors::ClusterError;
 use crate::api::RuntimeMode;
+use crate::checkpoint::coordinator::CheckpointStats;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
 use crate::graph::{JobGraph, JobStatus};
@@ -115,6 +116,11 @@ struct JobRecord {
     /// The vertices, with the final subtask states once the JobMaster archived them.
     vertices: Vec<VertexInfo>,
     archived: bool,
+    /// The checkpoint statistics the JobMaster left when the job ended.
+    checkpoints: Option<CheckpointStats>,
+    /// Savepoints triggered through the Dispatcher: `None` while in progress, then the
+    /// directory or why it failed.
+    savepoints: HashMap<u64, Option<Result<String, String>>>,
 }
 
 impl JobRecord {
@@ -189,6 +195,8 @@ impl Handler<SubmitJob> for Dispatcher {
                 failed_at: None,
                 vertices,
                 archived: false,
+                checkpoints: None,
+                savepoints: HashMap::new(),
             },
         );
         Ok(job_id)
@@ -346,6 +354,8 @@ pub struct ArchiveJobDetails {
     pub job_id: JobId,
     /// Its final details.
     pub details: JobDetails,
+    /// Its checkpoint statistics.
+    pub checkpoints: Option<CheckpointStats>,
 }
 
 impl JobRecord {
@@ -464,6 +474,117 @@ impl Handler<ArchiveJobDetails> for Dispatcher {
         if let Some(rec) = self.jobs.get_mut(&msg.job_id) {
             crate::actors::job_info::apply_states(&mut rec.vertices, &msg.details.vertices);
             rec.archived = true;
+            rec.checkpoints = msg.checkpoints;
+        }
+    }
+}
+
+impl Handler<SavepointOutcome> for Dispatcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: SavepointOutcome, _ctx: &mut Self::Context) {
+        if let Some(rec) = self.jobs.get_mut(&msg.job_id) {
+            if let Some(slot) = rec.savepoints.get_mut(&msg.id) {
+                *slot = Some(msg.result);
+            }
+        }
+    }
+}
+
+/// Asks for a job's checkpoint statistics (`None`: the job has none yet).
+#[derive(Message)]
+#[rtype(result = "Result<Option<CheckpointStats>, ClusterError>")]
+pub struct RequestJobCheckpoints {
+    /// The job.
+    pub job_id: JobId,
+}
+
+impl Handler<RequestJobCheckpoints> for Dispatcher {
+    type Result = ResponseFuture<Result<Option<CheckpointStats>, ClusterError>>;
+
+    fn handle(&mut self, msg: RequestJobCheckpoints, _ctx: &mut Self::Context) -> Self::Result {
+        let Some(rec) = self.jobs.get(&msg.job_id) else {
+            return Box::pin(async move { Err(ClusterError::JobNotFound(msg.job_id)) });
+        };
+        let archived = rec.checkpoints.clone();
+        match rec.job_master.clone() {
+            Some(jm) => {
+                Box::pin(
+                    async move { Ok(jm.send(RequestCheckpointStats).await.unwrap_or(archived)) },
+                )
+            }
+            None => Box::pin(async move { Ok(archived) }),
+        }
+    }
+}
+
+/// Triggers a savepoint of a job (`stop`: and stops the job with it, draining or not);
+/// answers the savepoint's id, or why it cannot be taken.
+#[derive(Message)]
+#[rtype(result = "Result<Result<u64, String>, ClusterError>")]
+pub struct TriggerJobSavepoint {
+    /// The job.
+    pub job_id: JobId,
+    /// Where it goes (the job's checkpoint directory when `None`).
+    pub target: Option<std::path::PathBuf>,
+    /// Stop the job with it (`Some(drain)`).
+    pub stop: Option<bool>,
+}
+
+impl Handler<TriggerJobSavepoint> for Dispatcher {
+    type Result = ResponseActFuture<Self, Result<Result<u64, String>, ClusterError>>;
+
+    fn handle(&mut self, msg: TriggerJobSavepoint, _ctx: &mut Self::Context) -> Self::Result {
+        let job_id = msg.job_id;
+        let jm = match self.jobs.get(&job_id) {
+            None => return Box::pin(actix::fut::ready(Err(ClusterError::JobNotFound(job_id)))),
+            Some(rec) => rec.job_master.clone(),
+        };
+        let Some(jm) = jm else {
+            return Box::pin(actix::fut::ready(Ok(Err(
+                "the job has ended: savepoints are taken of running jobs".to_string(),
+            ))));
+        };
+        let ask = jm.send(TriggerSavepoint {
+            target: msg.target,
+            stop: msg.stop,
+        });
+        Box::pin(
+            async move { ask.await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    let res = res.map_err(|_| ClusterError::Unavailable("job master"))?;
+                    if let (Ok(id), Some(rec)) = (&res, act.jobs.get_mut(&job_id)) {
+                        rec.savepoints.insert(*id, None);
+                    }
+                    Ok(res)
+                }),
+        )
+    }
+}
+
+/// Asks for a savepoint's outcome: `Ok(None)` while in progress; `Err` when no such savepoint
+/// was triggered.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Result<String, String>>, ClusterError>")]
+pub struct RequestSavepointStatus {
+    /// The job.
+    pub job_id: JobId,
+    /// The savepoint's id.
+    pub id: u64,
+}
+
+impl Handler<RequestSavepointStatus> for Dispatcher {
+    type Result = Result<Option<Result<String, String>>, ClusterError>;
+
+    fn handle(&mut self, msg: RequestSavepointStatus, _ctx: &mut Self::Context) -> Self::Result {
+        let rec = self
+            .jobs
+            .get(&msg.job_id)
+            .ok_or(ClusterError::JobNotFound(msg.job_id))?;
+        match rec.savepoints.get(&msg.id) {
+            Some(outcome) => Ok(outcome.clone()),
+            None => Err(ClusterError::SavepointNotFound(msg.id)),
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum ClusterError {
     /// Too many requests are waiting for the same thing.
     #[error("too many waiting requests for {0}")]
     TooManyWaiters(&'static str),
+    /// No savepoint with this id was triggered.
+    #[error("no savepoint {0} was triggered for this job")]
+    SavepointNotFound(u64),
     /// Starting the cluster failed.
     #[error("the cluster did not start: {0}")]
     Startup(String),

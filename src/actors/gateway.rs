@@ -99,24 +99,40 @@ impl TaskManagerGateway {
         }
     }
 
-    /// Starts a checkpoint at a source subtask.
-    pub fn trigger_checkpoint(&self, attempt: ExecutionAttemptId, barrier: CheckpointBarrier) {
+    /// Starts a checkpoint at a source subtask (`stop`: stop-with-savepoint, draining or not).
+    pub fn trigger_checkpoint(
+        &self,
+        attempt: ExecutionAttemptId,
+        barrier: CheckpointBarrier,
+        stop: Option<bool>,
+    ) {
         match self {
-            Self::Local(tm) => tm.do_send(TriggerTaskCheckpoint { attempt, barrier }),
-            Self::Remote { peer, .. } => peer.tell(Request::TriggerCheckpoint { attempt, barrier }),
+            Self::Local(tm) => tm.do_send(TriggerTaskCheckpoint {
+                attempt,
+                barrier,
+                stop,
+            }),
+            Self::Remote { peer, .. } => peer.tell(Request::TriggerCheckpoint {
+                attempt,
+                barrier,
+                stop,
+            }),
         }
     }
 
-    /// Tells the job's subtasks on this TaskManager that a checkpoint completed.
-    pub fn notify_checkpoint_complete(&self, job_id: JobId, checkpoint_id: u64) {
+    /// Tells the job's subtasks on this TaskManager that a checkpoint completed (or, with
+    /// `aborted`, failed).
+    pub fn notify_checkpoint_complete(&self, job_id: JobId, checkpoint_id: u64, aborted: bool) {
         match self {
             Self::Local(tm) => tm.do_send(NotifyJobCheckpointComplete {
                 job_id,
                 checkpoint_id,
+                aborted,
             }),
             Self::Remote { peer, .. } => peer.tell(Request::NotifyCheckpointComplete {
                 job_id,
                 checkpoint_id,
+                aborted,
             }),
         }
     }

@@ -153,6 +153,9 @@ pub struct CancelTask;
 pub struct TriggerCheckpoint {
     /// The barrier.
     pub barrier: CheckpointBarrier,
+    /// Stop-with-savepoint: `Some(drain)` stops polling the source first (after emitting the
+    /// maximum watermark when draining); the source ends once the savepoint completes.
+    pub stop: Option<bool>,
 }
 
 /// A checkpoint completed on every subtask of the job.
@@ -161,6 +164,8 @@ pub struct TriggerCheckpoint {
 pub struct NotifyCheckpointComplete {
     /// The checkpoint.
     pub checkpoint_id: u64,
+    /// It failed instead: a source stopped for it resumes.
+    pub aborted: bool,
 }
 
 #[derive(Message)]
@@ -204,6 +209,9 @@ pub struct Subtask {
     next_channel: usize,
     phase: Phase,
     pump_scheduled: bool,
+    /// The savepoint a stopped source waits for, and whether it drains (then it ends once
+    /// the savepoint completes; otherwise the JobMaster cancels the job).
+    stopped_for: Option<(u64, bool)>,
     /// The processing time the chain is next to be called at, and the timer that will.
     timer_at: Option<(Timestamp, SpawnHandle)>,
     state: ExecutionState,
@@ -240,6 +248,7 @@ impl Subtask {
             next_channel: 0,
             phase: Phase::Running,
             pump_scheduled: false,
+            stopped_for: None,
             timer_at: None,
             state: ExecutionState::Deploying,
             metrics: Arc::default(),
@@ -467,7 +476,7 @@ impl Subtask {
             }
             turns += 1;
             if self.source.is_some() {
-                if self.pump_scheduled {
+                if self.pump_scheduled || self.stopped_for.is_some() {
                     return Ok(());
                 }
                 if !self.poll_source(ctx)? {
@@ -957,14 +966,26 @@ impl Handler<NotifyCheckpointComplete> for Subtask {
             return;
         }
         let id = msg.checkpoint_id;
+        if msg.aborted {
+            if self.stopped_for.is_some_and(|(s, _)| s == id) {
+                self.stopped_for = None;
+            }
+            self.pump(ctx);
+            return;
+        }
         self.guarded(ctx, |act, _| {
             if let Some(s) = act.source.as_mut() {
                 s.notify_checkpoint_complete(id)?;
             }
-            match act.chain.as_mut() {
-                Some(c) => c.notify_checkpoint_complete(id),
-                None => Ok(()),
+            if let Some(c) = act.chain.as_mut() {
+                c.notify_checkpoint_complete(id)?;
             }
+            // A source drained for this savepoint ends now.
+            if act.stopped_for == Some((id, true)) {
+                act.stopped_for = None;
+                act.end_input(0)?;
+            }
+            Ok(())
         });
         self.pump(ctx);
     }

@@ -112,6 +112,9 @@ pub struct TriggerTaskCheckpoint {
     pub attempt: ExecutionAttemptId,
     /// The barrier to inject.
     pub barrier: crate::checkpoint::CheckpointBarrier,
+    /// Stop-with-savepoint: `Some(drain)` stops the source before the barrier (after the
+    /// maximum watermark when draining); it ends once the savepoint completes.
+    pub stop: Option<bool>,
 }
 
 /// A checkpoint of a job completed (JobMaster → TaskManager → the job's subtasks).
@@ -122,6 +125,8 @@ pub struct NotifyJobCheckpointComplete {
     pub job_id: JobId,
     /// The checkpoint.
     pub checkpoint_id: u64,
+    /// It failed instead (a source stopped for it resumes).
+    pub aborted: bool,
 }
 
 /// A deployed subtask has started on its slot (subtask → TaskManager), before it reports any
@@ -594,6 +599,7 @@ impl TaskManager {
         match self.tasks.get(&msg.attempt) {
             Some(t) => t.addr.do_send(TriggerCheckpoint {
                 barrier: msg.barrier,
+                stop: msg.stop,
             }),
             None => {
                 tracing::debug!(attempt = %msg.attempt, "checkpoint trigger for a subtask not running here")
@@ -605,6 +611,7 @@ impl TaskManager {
         for t in self.tasks.values().filter(|t| t.job_id == msg.job_id) {
             t.addr.do_send(NotifyCheckpointComplete {
                 checkpoint_id: msg.checkpoint_id,
+                aborted: msg.aborted,
             });
         }
     }
@@ -712,17 +719,27 @@ impl Handler<FromJobManager> for TaskManager {
                 Reply::Ack
             }
             Request::RequestTaskIo { job_id } => Reply::TaskIo(self.task_io(job_id)),
-            Request::TriggerCheckpoint { attempt, barrier } => {
-                self.trigger_checkpoint(TriggerTaskCheckpoint { attempt, barrier });
+            Request::TriggerCheckpoint {
+                attempt,
+                barrier,
+                stop,
+            } => {
+                self.trigger_checkpoint(TriggerTaskCheckpoint {
+                    attempt,
+                    barrier,
+                    stop,
+                });
                 Reply::Ack
             }
             Request::NotifyCheckpointComplete {
                 job_id,
                 checkpoint_id,
+                aborted,
             } => {
                 self.notify_checkpoint_complete(NotifyJobCheckpointComplete {
                     job_id,
                     checkpoint_id,
+                    aborted,
                 });
                 Reply::Ack
             }

@@ -105,6 +105,54 @@ pub struct CheckpointRecord {
     pub failure: Option<String>,
 }
 
+/// A job's checkpoint statistics (the model of `GET /jobs/{id}/checkpoints`, after Flink's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckpointStats {
+    /// Counts.
+    pub counts: CheckpointCounts,
+    /// The newest of each kind.
+    pub latest: LatestCheckpoints,
+    /// Recent checkpoints, newest first.
+    pub history: Vec<CheckpointRecord>,
+}
+
+/// Checkpoint counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckpointCounts {
+    /// 1 if the job was restored from a checkpoint or savepoint.
+    pub restored: u64,
+    /// Triggered.
+    pub total: u64,
+    /// Pending.
+    pub in_progress: u64,
+    /// Completed.
+    pub completed: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+/// The newest completed checkpoint, savepoint and failed checkpoint, and the restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LatestCheckpoints {
+    /// The newest completed checkpoint.
+    pub completed: Option<CheckpointRecord>,
+    /// The newest completed savepoint.
+    pub savepoint: Option<CheckpointRecord>,
+    /// The newest failed one.
+    pub failed: Option<CheckpointRecord>,
+    /// What the job restored from.
+    pub restored: Option<RestoredRecord>,
+}
+
+/// What a job restored from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoredRecord {
+    /// The checkpoint's id.
+    pub id: u64,
+    /// Its directory.
+    pub external_path: String,
+}
+
 /// What the coordinator asks the JobMaster to do after an event.
 #[derive(Debug)]
 pub enum CoordinatorAction {
@@ -331,6 +379,53 @@ impl CheckpointCoordinator {
                 self.counts.1 += 1;
                 self.record(&p, "FAILED", 0, now, Some(reason.to_string()));
             }
+        }
+    }
+
+    /// The statistics for the REST API.
+    pub fn stats(&self) -> CheckpointStats {
+        let newest = |f: &dyn Fn(&CheckpointRecord) -> bool| {
+            self.history.iter().rev().find(|r| f(r)).cloned()
+        };
+        let in_progress = self.pending.len() as u64;
+        let mut history: Vec<CheckpointRecord> = self.history.iter().rev().cloned().collect();
+        for p in self.pending.values().rev() {
+            history.insert(
+                0,
+                CheckpointRecord {
+                    id: p.barrier.id,
+                    kind: p.barrier.kind,
+                    status: "IN_PROGRESS",
+                    trigger_timestamp: p.barrier.timestamp,
+                    duration_ms: p.started.elapsed().as_millis() as u64,
+                    state_size: 0,
+                    external_path: p.dir.display().to_string(),
+                    failure: None,
+                },
+            );
+        }
+        CheckpointStats {
+            counts: CheckpointCounts {
+                restored: u64::from(self.restored.is_some()),
+                total: self.counts.0 + self.counts.1 + in_progress,
+                in_progress,
+                completed: self.counts.0,
+                failed: self.counts.1,
+            },
+            latest: LatestCheckpoints {
+                completed: newest(&|r| {
+                    r.status == "COMPLETED" && r.kind == SnapshotKind::Checkpoint
+                }),
+                savepoint: newest(&|r| {
+                    r.status == "COMPLETED" && r.kind == SnapshotKind::Savepoint
+                }),
+                failed: newest(&|r| r.status == "FAILED"),
+                restored: self.restored.as_ref().map(|(id, path)| RestoredRecord {
+                    id: *id,
+                    external_path: path.clone(),
+                }),
+            },
+            history,
         }
     }
 

@@ -145,3 +145,31 @@ pub(super) fn cancel(client: &RestClient, id: &str) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+/// `rill savepoint JOB [DIR]` and `rill stop JOB [--savepoint DIR] [--drain]`: waits for the
+/// savepoint and prints where it is.
+pub(super) fn savepoint(
+    client: &RestClient,
+    id: &str,
+    target: Option<&str>,
+    stop: Option<bool>,
+) -> ExitCode {
+    match client.savepoint(id, target, stop, SAVEPOINT_WAIT) {
+        Ok(location) => {
+            println!("Savepoint completed. Path: {location}");
+            if stop.is_some() {
+                let deadline = Some(Instant::now() + CANCEL_WAIT);
+                match poll_job(client, id, deadline, JobStatus::is_globally_terminal) {
+                    Ok(Some(d)) => println!("Job {id} {}", d.state),
+                    Ok(None) => println!("Job {id} is stopping"),
+                    Err(e) => return fail(&e),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// How long `rill savepoint` and `rill stop` wait for the savepoint.
+const SAVEPOINT_WAIT: Duration = Duration::from_secs(600);

@@ -101,6 +101,9 @@ pub enum Request {
         attempt: ExecutionAttemptId,
         /// The barrier to inject.
         barrier: crate::checkpoint::CheckpointBarrier,
+        /// Stop-with-savepoint (`Some(drain)`).
+        #[serde(default)]
+        stop: Option<bool>,
     },
     /// JobMaster → TaskManager: a checkpoint of the job completed.
     NotifyCheckpointComplete {
@@ -108,6 +111,9 @@ pub enum Request {
         job_id: JobId,
         /// The checkpoint.
         checkpoint_id: u64,
+        /// It failed instead.
+        #[serde(default)]
+        aborted: bool,
     },
     /// TaskManager → JobMaster: a subtask acknowledged or declined a checkpoint.
     CheckpointResponse(crate::actors::task_manager::CheckpointResponse),

@@ -177,6 +177,54 @@ impl RestClient {
         self.call("GET", "/jobs/overview", None)
     }
 
+    /// `POST /jobs/{id}/savepoints` (or `/stop` with `stop = Some(drain)`), then polls the
+    /// savepoint's status until it completed: returns its location.
+    pub fn savepoint(
+        &self,
+        id: &str,
+        target: Option<&str>,
+        stop: Option<bool>,
+        limit: std::time::Duration,
+    ) -> Result<String, ClientError> {
+        let job = Self::job_path(id)?;
+        let (path, body) = match stop {
+            Some(drain) => (
+                format!("{job}/stop"),
+                serde_json::json!({ "targetDirectory": target, "drain": drain }),
+            ),
+            None => (
+                format!("{job}/savepoints"),
+                serde_json::json!({ "target-directory": target, "cancel-job": false }),
+            ),
+        };
+        let r: serde_json::Value = self.call("POST", &path, Some(body))?;
+        let request = r["request-id"].as_str().unwrap_or_default().to_string();
+        let end = std::time::Instant::now() + limit;
+        loop {
+            let s: serde_json::Value =
+                self.call("GET", &format!("{job}/savepoints/{request}"), None)?;
+            if s["status"]["id"] == "COMPLETED" {
+                if let Some(l) = s["operation"]["location"].as_str() {
+                    return Ok(l.to_string());
+                }
+                let cause = s["operation"]["failure-cause"]["stack-trace"]
+                    .as_str()
+                    .unwrap_or("no cause given");
+                return Err(ClientError::Rejected {
+                    status: 500,
+                    message: format!("the savepoint failed: {}", one_line(cause)),
+                });
+            }
+            if std::time::Instant::now() >= end {
+                return Err(ClientError::Rejected {
+                    status: 504,
+                    message: format!("savepoint {request} not completed within {limit:?}"),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// `PATCH /jobs/{id}?mode=cancel`.
     pub fn cancel(&self, id: &str) -> Result<(), ClientError> {
         let path = format!("{}?mode=cancel", Self::job_path(id)?);

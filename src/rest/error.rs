@@ -51,6 +51,9 @@ pub enum RestError {
         /// The vertex id asked for.
         vertex: String,
     },
+    /// The request conflicts with the job's state (a savepoint of a job not running).
+    #[error("{0}")]
+    Conflict(String),
     /// The job has already ended, so it cannot be cancelled.
     #[error("job {job_id} has already reached the terminal status {status}")]
     AlreadyTerminal {
@@ -99,12 +102,14 @@ impl ResponseError for RestError {
             | Self::TaskManagerNotFound(_)
             | Self::VertexNotFound { .. }
             | Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::AlreadyTerminal { .. } => StatusCode::CONFLICT,
+            Self::AlreadyTerminal { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unresponsive(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Cluster(e) => match e {
                 ClusterError::Graph(_) | ClusterError::Plan(_) => StatusCode::BAD_REQUEST,
-                ClusterError::JobNotFound(_) => StatusCode::NOT_FOUND,
+                ClusterError::JobNotFound(_) | ClusterError::SavepointNotFound(_) => {
+                    StatusCode::NOT_FOUND
+                }
                 ClusterError::TooManyWaiters(_) => StatusCode::TOO_MANY_REQUESTS,
                 ClusterError::Unavailable(_) | ClusterError::Startup(_) => {
                     StatusCode::SERVICE_UNAVAILABLE

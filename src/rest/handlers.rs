@@ -8,7 +8,10 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
-use crate::actors::dispatcher::{CancelJob, ListJobs, RequestJobDetails, RequestJobsOverview};
+use crate::actors::dispatcher::{
+    CancelJob, ListJobs, RequestJobCheckpoints, RequestJobDetails, RequestJobsOverview,
+    RequestSavepointStatus, TriggerJobSavepoint,
+};
 use crate::actors::resource_manager::{RequestResourceOverview, RequestTaskManagers};
 use crate::actors::ClusterError;
 use crate::graph::JobStatus;
@@ -213,6 +216,112 @@ pub async fn cancel_job(
     }
     ask(&h.dispatcher, CancelJob { job_id }, "dispatcher").await??;
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))
+}
+
+/// `GET /jobs/{id}/checkpoints`: counts, the latest checkpoints and the recent history.
+pub async fn job_checkpoints(h: Handle, id: web::Path<String>) -> Result<HttpResponse, RestError> {
+    let job_id = parse_job_id(&id)?;
+    let stats = ask(
+        &h.dispatcher,
+        RequestJobCheckpoints { job_id },
+        "dispatcher",
+    )
+    .await??;
+    Ok(HttpResponse::Ok().json(stats.unwrap_or_default()))
+}
+
+/// The body of `POST /jobs/{id}/savepoints` (Flink's fields).
+#[derive(Deserialize, Debug, Default)]
+pub struct SavepointRequest {
+    /// Where the savepoint goes.
+    #[serde(rename = "target-directory", default)]
+    pub target_directory: Option<String>,
+    /// Cancel the job once the savepoint completed.
+    #[serde(rename = "cancel-job", default)]
+    pub cancel_job: bool,
+}
+
+/// The body of `POST /jobs/{id}/stop` (Flink's fields).
+#[derive(Deserialize, Debug, Default)]
+pub struct StopRequest {
+    /// Where the savepoint goes.
+    #[serde(rename = "targetDirectory", default)]
+    pub target_directory: Option<String>,
+    /// Emit the maximum watermark before the savepoint (every event-time window fires).
+    #[serde(default)]
+    pub drain: bool,
+}
+
+async fn trigger_savepoint(
+    h: &RestHandle,
+    id: &str,
+    target: Option<String>,
+    stop: Option<bool>,
+) -> Result<HttpResponse, RestError> {
+    let job_id = parse_job_id(id)?;
+    let msg = TriggerJobSavepoint {
+        job_id,
+        target: target.map(std::path::PathBuf::from),
+        stop,
+    };
+    match ask(&h.dispatcher, msg, "dispatcher").await?? {
+        Ok(savepoint) => Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "request-id": savepoint.to_string(),
+        }))),
+        Err(reason) => Err(RestError::Conflict(reason)),
+    }
+}
+
+/// `POST /jobs/{id}/savepoints`: 202 with the savepoint's `request-id`.
+pub async fn job_savepoint(
+    h: Handle,
+    id: web::Path<String>,
+    body: Option<web::Json<SavepointRequest>>,
+) -> Result<HttpResponse, RestError> {
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let stop = body.cancel_job.then_some(false);
+    trigger_savepoint(&h, &id, body.target_directory, stop).await
+}
+
+/// `POST /jobs/{id}/stop`: stops the job with a savepoint; 202 with its `request-id`.
+pub async fn job_stop(
+    h: Handle,
+    id: web::Path<String>,
+    body: Option<web::Json<StopRequest>>,
+) -> Result<HttpResponse, RestError> {
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    trigger_savepoint(&h, &id, body.target_directory, Some(body.drain)).await
+}
+
+/// `GET /jobs/{id}/savepoints/{request}`: `IN_PROGRESS`, or `COMPLETED` with the savepoint's
+/// location or its failure cause (Flink's answer).
+pub async fn job_savepoint_status(
+    h: Handle,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, RestError> {
+    let (id, request) = path.into_inner();
+    let job_id = parse_job_id(&id)?;
+    let savepoint: u64 = request.parse().map_err(|_| RestError::InvalidParameter {
+        what: "savepoint request id",
+        value: echo(&request),
+        reason: "expected the number POST /jobs/{id}/savepoints answered",
+    })?;
+    let msg = RequestSavepointStatus {
+        job_id,
+        id: savepoint,
+    };
+    let body = match ask(&h.dispatcher, msg, "dispatcher").await?? {
+        None => serde_json::json!({ "status": { "id": "IN_PROGRESS" } }),
+        Some(Ok(location)) => serde_json::json!({
+            "status": { "id": "COMPLETED" },
+            "operation": { "location": location },
+        }),
+        Some(Err(cause)) => serde_json::json!({
+            "status": { "id": "COMPLETED" },
+            "operation": { "failure-cause": { "class": "SavepointFailed", "stack-trace": cause } },
+        }),
+    };
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `POST /jobs`: builds a registered job and submits it; 202 with its id.

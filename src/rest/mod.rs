@@ -154,6 +154,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
                 .route(web::patch().to(cancel_job)),
         )
         .service(resource("/jobs/{id}/exceptions").route(web::get().to(job_exceptions)))
+        .service(resource("/jobs/{id}/checkpoints").route(web::get().to(job_checkpoints)))
+        .service(resource("/jobs/{id}/savepoints").route(web::post().to(job_savepoint)))
+        .service(
+            resource("/jobs/{id}/savepoints/{request}").route(web::get().to(job_savepoint_status)),
+        )
+        .service(resource("/jobs/{id}/stop").route(web::post().to(job_stop)))
         .service(resource("/jobs/{id}/vertices/{vertex}").route(web::get().to(job_vertex)))
         .default_service(web::to(not_found));
 }

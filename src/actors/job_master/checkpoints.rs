@@ -17,7 +17,7 @@ use actix::prelude::*;
 
 use crate::actors::job_master::JobMaster;
 use crate::actors::task_manager::CheckpointResponse;
-use crate::checkpoint::coordinator::CoordinatorAction;
+use crate::checkpoint::coordinator::{CheckpointStats, CoordinatorAction};
 use crate::checkpoint::storage::{self, checkpoint_dir, CheckpointMetadata, VertexMetadata};
 use crate::checkpoint::{CheckpointCoordinator, SnapshotKind};
 use crate::eventtime::processing_time_now;
@@ -114,16 +114,17 @@ impl JobMaster {
             .as_ref()
             .is_some_and(|c| c.may_trigger_periodic(now));
         if may && self.graph.status() == JobStatus::Running && self.all_running() {
-            self.trigger_checkpoint(SnapshotKind::Checkpoint, None);
+            self.trigger_checkpoint(SnapshotKind::Checkpoint, None, None);
         }
     }
 
     /// Starts a checkpoint (or a savepoint into `target`) at every source subtask; returns its
-    /// id.
+    /// id. `stop` (`Some(drain)`) makes it a stop-with-savepoint.
     pub(super) fn trigger_checkpoint(
         &mut self,
         kind: SnapshotKind,
         target: Option<PathBuf>,
+        stop: Option<bool>,
     ) -> Option<u64> {
         let c = self.checkpoints.as_mut()?;
         let barrier = c.trigger(kind, Instant::now(), processing_time_now(), target);
@@ -137,7 +138,7 @@ impl JobMaster {
                 .as_ref()
                 .and_then(|l| self.task_managers.get(&l.task_manager));
             if let Some(tm) = tm {
-                tm.trigger_checkpoint(x.attempt, barrier.clone());
+                tm.trigger_checkpoint(x.attempt, barrier.clone(), stop);
             }
         }
         Some(barrier.id)
@@ -187,7 +188,26 @@ impl JobMaster {
                     let _ = std::fs::remove_dir_all(checkpoint_dir(&job_dir, id));
                 }
                 for tm in self.task_managers.values() {
-                    tm.notify_checkpoint_complete(self.job_id, p.barrier.id);
+                    tm.notify_checkpoint_complete(self.job_id, p.barrier.id, false);
+                }
+                if self.savepoints.remove(&p.barrier.id) {
+                    self.dispatcher.do_send(SavepointOutcome {
+                        job_id: self.job_id,
+                        id: p.barrier.id,
+                        result: Ok(p.dir.display().to_string()),
+                    });
+                }
+                if let Some((id, drain)) = self.stop_with {
+                    if id == p.barrier.id {
+                        self.stop_with = None;
+                        // Drained sources end on their own; the others are cancelled, so that
+                        // nothing is emitted after the savepoint.
+                        if !drain && self.graph.status() == JobStatus::Running {
+                            self.set_status(JobStatus::Cancelling);
+                            self.cancel_all();
+                            self.check_end(ctx);
+                        }
+                    }
                 }
             }
             CoordinatorAction::Failed {
@@ -196,9 +216,25 @@ impl JobMaster {
                 fail_job,
             } => {
                 tracing::warn!(job_id = %self.job_id, checkpoint = id, %reason, "checkpoint failed");
+                let savepoint = self.savepoints.remove(&id).then_some(());
                 if let Some(c) = self.checkpoints.as_ref() {
-                    let dir = checkpoint_dir(c.job_dir(), id);
-                    let _ = std::fs::remove_dir_all(dir);
+                    if savepoint.is_none() {
+                        let _ = std::fs::remove_dir_all(checkpoint_dir(c.job_dir(), id));
+                    }
+                }
+                if savepoint.is_some() {
+                    self.dispatcher.do_send(SavepointOutcome {
+                        job_id: self.job_id,
+                        id,
+                        result: Err(reason.clone()),
+                    });
+                }
+                if self.stop_with.is_some_and(|(s, _)| s == id) {
+                    // The stop failed: the stopped sources go on.
+                    self.stop_with = None;
+                    for tm in self.task_managers.values() {
+                        tm.notify_checkpoint_complete(self.job_id, id, true);
+                    }
                 }
                 if fail_job && self.graph.status() == JobStatus::Running {
                     let tolerable = self.job_graph.checkpointing.tolerable_failures;
@@ -225,6 +261,71 @@ impl JobMaster {
             let _ = std::fs::remove_dir_all(c.job_dir());
         }
     }
+}
+
+/// Asks for the job's checkpoint statistics.
+#[derive(Message)]
+#[rtype(result = "Option<CheckpointStats>")]
+pub struct RequestCheckpointStats;
+
+impl Handler<RequestCheckpointStats> for JobMaster {
+    type Result = Option<CheckpointStats>;
+
+    fn handle(&mut self, _: RequestCheckpointStats, _ctx: &mut Self::Context) -> Self::Result {
+        self.checkpoints.as_ref().map(CheckpointCoordinator::stats)
+    }
+}
+
+/// Takes a savepoint into `target` (the job's checkpoint directory when `None`); with `stop`
+/// (`Some(drain)`), stops the job with it. Answers the savepoint's id.
+#[derive(Message)]
+#[rtype(result = "Result<u64, String>")]
+pub struct TriggerSavepoint {
+    /// Where the savepoint goes.
+    pub target: Option<PathBuf>,
+    /// Stop the job with the savepoint, draining (`Some(true)`) or not.
+    pub stop: Option<bool>,
+}
+
+impl Handler<TriggerSavepoint> for JobMaster {
+    type Result = Result<u64, String>;
+
+    fn handle(&mut self, msg: TriggerSavepoint, _ctx: &mut Self::Context) -> Self::Result {
+        if self.graph.status() != JobStatus::Running || !self.all_running() {
+            return Err(format!(
+                "a savepoint needs every subtask of the job running (the job is {:?})",
+                self.graph.status()
+            ));
+        }
+        if self.stop_with.is_some() {
+            return Err("the job is already stopping with a savepoint".into());
+        }
+        let target = msg.target.unwrap_or_else(|| {
+            self.job_checkpoint_dir()
+                .join(format!("savepoint-{}", crate::util::random_u64() as u32))
+        });
+        let id = self
+            .trigger_checkpoint(SnapshotKind::Savepoint, Some(target), msg.stop)
+            .ok_or_else(|| "the job has no checkpoint coordinator".to_string())?;
+        self.savepoints.insert(id);
+        if let Some(drain) = msg.stop {
+            self.stop_with = Some((id, drain));
+        }
+        Ok(id)
+    }
+}
+
+/// A savepoint of a job completed (its directory) or failed (why): JobMaster → Dispatcher,
+/// which answers savepoint status queries, also after the job ended.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct SavepointOutcome {
+    /// The job.
+    pub job_id: crate::ids::JobId,
+    /// The savepoint's id.
+    pub id: u64,
+    /// Its directory, or why it failed.
+    pub result: Result<String, String>,
 }
 
 impl Handler<CheckpointResponse> for JobMaster {

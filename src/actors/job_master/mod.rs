@@ -16,6 +16,8 @@
 
 mod checkpoints;
 
+pub use checkpoints::{RequestCheckpointStats, SavepointOutcome, TriggerSavepoint};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +107,10 @@ pub struct JobMaster {
     checkpoints: Option<CheckpointCoordinator>,
     /// The checkpoint every subtask restores from.
     restore_dir: Option<std::path::PathBuf>,
+    /// Savepoints in flight.
+    savepoints: std::collections::HashSet<u64>,
+    /// The savepoint the job stops with, and whether it drains.
+    stop_with: Option<(u64, bool)>,
 }
 
 impl JobMaster {
@@ -131,6 +137,8 @@ impl JobMaster {
             scheduled: false,
             checkpoints: None,
             restore_dir: None,
+            savepoints: std::collections::HashSet::new(),
+            stop_with: None,
         }
     }
 
@@ -516,6 +524,7 @@ impl JobMaster {
         self.dispatcher.do_send(ArchiveJobDetails {
             job_id: self.job_id,
             details: self.details(status),
+            checkpoints: self.checkpoints.as_ref().map(CheckpointCoordinator::stats),
         });
     }
 
