@@ -484,9 +484,7 @@ impl Handler<SavepointOutcome> for Dispatcher {
 
     fn handle(&mut self, msg: SavepointOutcome, _ctx: &mut Self::Context) {
         if let Some(rec) = self.jobs.get_mut(&msg.job_id) {
-            if let Some(slot) = rec.savepoints.get_mut(&msg.id) {
-                *slot = Some(msg.result);
-            }
+            rec.savepoints.insert(msg.id, Some(msg.result));
         }
     }
 }
@@ -549,17 +547,14 @@ impl Handler<TriggerJobSavepoint> for Dispatcher {
             target: msg.target,
             stop: msg.stop,
         });
-        Box::pin(
-            async move { ask.await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    let res = res.map_err(|_| ClusterError::Unavailable("job master"))?;
-                    if let (Ok(id), Some(rec)) = (&res, act.jobs.get_mut(&job_id)) {
-                        rec.savepoints.insert(*id, None);
-                    }
-                    Ok(res)
-                }),
-        )
+        Box::pin(ask.into_actor(self).map(move |res, act, _| {
+            let res = res.map_err(|_| ClusterError::Unavailable("job master"))?;
+            if let (Ok(id), Some(rec)) = (&res, act.jobs.get_mut(&job_id)) {
+                // The outcome may have arrived first.
+                rec.savepoints.entry(*id).or_insert(None);
+            }
+            Ok(res)
+        }))
     }
 }
 
