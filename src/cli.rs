@@ -203,6 +203,16 @@ enum Command {
         /// The CSV file of (d) (written first if it does not exist).
         #[arg(long)]
         window_csv: Option<std::path::PathBuf>,
+        /// Run (e) instead: a keyed running sum in ValueState on the heap, without and with
+        /// checkpoints.
+        #[arg(long)]
+        state: bool,
+        /// Records per state run.
+        #[arg(long, default_value_t = 10_000_000)]
+        state_records: u64,
+        /// Distinct keys of the state runs.
+        #[arg(long, default_value_t = 1_000_000)]
+        state_keys: u64,
         /// Which inputs of (d) to run: in memory, from CSV, or both.
         #[arg(long, value_enum, default_value_t = crate::bench::windows::Inputs::Both)]
         window_input: crate::bench::windows::Inputs,
@@ -390,9 +400,16 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             window_records,
             window_csv,
             window_input,
+            state,
+            state_records,
+            state_keys,
         } => {
             init_logging("warn");
-            let lines = if windows {
+            let lines = if state {
+                crate::bench::state::run(state_records, state_keys, runs.max(1))
+                    .map_err(|e| e.to_string())
+                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
+            } else if windows {
                 let csv = window_csv.unwrap_or_else(|| {
                     std::env::temp_dir().join(format!("rill-events-{window_records}.csv"))
                 });

@@ -663,7 +663,7 @@ impl Subtask {
             if let (Some(source), Some(head)) = (self.source.as_mut(), self.head_ctx.as_ref()) {
                 let s = source.snapshot_state(barrier.id)?;
                 if !s.is_empty() {
-                    operators.push((head.operator_id.clone(), s));
+                    operators.push((head.operator_id.clone(), s.into()));
                 }
             }
             operators.extend(chain.snapshot_state(barrier.id)?);
@@ -682,15 +682,21 @@ impl Subtask {
             self.respond(barrier.id, Ok(None));
             return Ok(());
         }
-        let snapshot = SubtaskSnapshot { operators };
         let (vertex, subtask) = (self.tdd.vertex, self.tdd.subtask.get());
         let (job_id, attempt, id) = (self.tdd.job_id, self.tdd.attempt, barrier.id);
         let respond = self.checkpoints.clone();
         let dir = std::path::PathBuf::from(barrier.dir);
         tokio::task::spawn_blocking(move || {
-            let result = write_subtask_state(&dir, vertex, subtask, &snapshot)
-                .map(Some)
-                .map_err(|e| e.to_string());
+            // The copies taken at the barrier are serialized here, off the slot's thread.
+            let completed = operators
+                .into_iter()
+                .map(|(op, s)| s.complete().map(|s| (op, s)))
+                .collect::<Result<Vec<_>, _>>();
+            let result = completed.map_err(|e| e.to_string()).and_then(|operators| {
+                write_subtask_state(&dir, vertex, subtask, &SubtaskSnapshot { operators })
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            });
             respond.do_send(CheckpointResponse {
                 job_id,
                 attempt,

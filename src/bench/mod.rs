@@ -7,6 +7,7 @@
 
 pub mod events;
 pub mod shuffle;
+pub mod state;
 pub mod windows;
 
 use std::sync::atomic::{AtomicU64, Ordering};

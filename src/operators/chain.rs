@@ -8,7 +8,7 @@ use crate::checkpoint::CheckpointBarrier;
 use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::net::RecordWriter;
 use crate::operators::{Batch, Operator, OperatorError, RuntimeContext};
-use crate::state::{OperatorSnapshot, RestoredState};
+use crate::state::{RestoredState, StateSnapshot};
 
 /// Where one output of a chained operator goes.
 #[derive(Clone, Debug)]
@@ -315,7 +315,7 @@ impl Chain {
     pub fn snapshot_state(
         &mut self,
         id: u64,
-    ) -> Result<Vec<(String, OperatorSnapshot)>, OperatorError> {
+    ) -> Result<Vec<(String, StateSnapshot)>, OperatorError> {
         let mut out = Vec::new();
         for n in &mut self.nodes {
             let s = n.op.snapshot_state(id)?;

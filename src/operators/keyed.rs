@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::api::{Data, Key, RuntimeMode};
 use crate::operators::{Batch, Operator, OperatorError, Output};
-use crate::state::{OperatorSnapshot, RestoredState};
+use crate::state::{RestoredState, StateSnapshot};
 use crate::util::FastMap;
 
 /// A rolling reduce per key.
@@ -70,11 +70,12 @@ where
         Ok(())
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
-        let mut snapshot = OperatorSnapshot::default();
-        snapshot
-            .add_keyed(REDUCE_STATE, self.max_parallelism, self.state.iter())
-            .map_err(|e| OperatorError::state(&self.name, e))?;
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<StateSnapshot, OperatorError> {
+        let mut snapshot = StateSnapshot::default();
+        if !self.state.is_empty() {
+            let (copy, maxp) = (self.state.clone(), self.max_parallelism);
+            snapshot.defer(move |out| out.add_keyed(REDUCE_STATE, maxp, copy.iter()));
+        }
         Ok(snapshot)
     }
 

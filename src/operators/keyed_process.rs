@@ -14,7 +14,7 @@ use crate::eventtime::{ProcessingClock, Timestamp};
 use crate::operators::batch::{BatchBuilder, NO_TIMESTAMP};
 use crate::operators::keyed::KeyFn;
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
-use crate::state::{HeapKeyedStateBackend, OperatorSnapshot, RestoredState};
+use crate::state::{HeapKeyedStateBackend, RestoredState, StateSnapshot};
 use crate::windowing::triggers::TimeDomain;
 
 /// Runs a keyed process function.
@@ -120,16 +120,14 @@ where
         Ok(())
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
-        let mut snapshot = OperatorSnapshot::default();
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<StateSnapshot, OperatorError> {
+        let mut snapshot = StateSnapshot::default();
         let timers = self.timers.by_key();
-        snapshot
-            .add_keyed(
-                TIMERS,
-                self.runtime.max_parallelism,
-                timers.iter().map(|(k, t)| (k, t)),
-            )
-            .map_err(|e| OperatorError::state(&self.name, e))?;
+        if !timers.is_empty() {
+            let maxp = self.runtime.max_parallelism;
+            snapshot
+                .defer(move |out| out.add_keyed(TIMERS, maxp, timers.iter().map(|(k, t)| (k, t))));
+        }
         self.state
             .snapshot(&mut snapshot)
             .map_err(|e| OperatorError::state(&self.name, e))?;

@@ -39,7 +39,7 @@ pub use chain::{Chain, Output};
 pub use error::{OperatorError, UserError};
 
 use crate::ids::JobId;
-use crate::state::{OperatorSnapshot, RestoredState};
+use crate::state::{RestoredState, StateSnapshot};
 
 /// Where an operator instance runs: what user functions may ask of their environment.
 #[derive(Clone, Debug)]
@@ -147,9 +147,10 @@ pub trait Operator: Send {
         Ok(())
     }
 
-    /// Writes the operator's state for checkpoint `checkpoint_id`. By default: no state.
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
-        Ok(OperatorSnapshot::default())
+    /// Takes the operator's state for checkpoint `checkpoint_id`: small state written at once,
+    /// large state copied and written later off the task's thread. By default: no state.
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<StateSnapshot, OperatorError> {
+        Ok(StateSnapshot::default())
     }
 
     /// Checkpoint `checkpoint_id` completed on every subtask (a two-phase-commit sink commits

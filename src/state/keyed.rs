@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Data, Key};
 use crate::eventtime::{ProcessingClock, Timestamp};
-use crate::state::snapshot::{KeyedStateSnapshot, StateError};
-use crate::state::{OperatorSnapshot, RestoredState};
+use crate::state::snapshot::{DeferredPart, KeyedStateSnapshot, StateError};
+use crate::state::{RestoredState, StateSnapshot};
 use crate::util::FastMap;
 use crate::windowing::functions::AggregateFunction;
 
@@ -233,12 +233,8 @@ impl<IN, A> AggregatingStateDescriptor<IN, A> {
 /// One state's table, whatever its type.
 trait StateTable<K>: Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
-    fn snapshot(
-        &self,
-        name: &str,
-        max_parallelism: usize,
-        out: &mut OperatorSnapshot,
-    ) -> Result<(), StateError>;
+    /// Copies the table and returns the writing of the copy, for later.
+    fn snapshot(&self, name: &str, max_parallelism: usize) -> DeferredPart;
 }
 
 /// Values per key (value, reducing and aggregating states).
@@ -263,13 +259,9 @@ impl<K: Key, T: Data> StateTable<K> for ValueTable<K, T> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
-    fn snapshot(
-        &self,
-        name: &str,
-        maxp: usize,
-        out: &mut OperatorSnapshot,
-    ) -> Result<(), StateError> {
-        out.add_keyed(name, maxp, self.map.iter())
+    fn snapshot(&self, name: &str, maxp: usize) -> DeferredPart {
+        let (name, copy) = (name.to_string(), self.map.clone());
+        Box::new(move |out| out.add_keyed(&name, maxp, copy.iter()))
     }
 }
 
@@ -277,13 +269,9 @@ impl<K: Key, T: Data> StateTable<K> for ListTable<K, T> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
-    fn snapshot(
-        &self,
-        name: &str,
-        maxp: usize,
-        out: &mut OperatorSnapshot,
-    ) -> Result<(), StateError> {
-        out.add_keyed(name, maxp, self.map.iter())
+    fn snapshot(&self, name: &str, maxp: usize) -> DeferredPart {
+        let (name, copy) = (name.to_string(), self.map.clone());
+        Box::new(move |out| out.add_keyed(&name, maxp, copy.iter()))
     }
 }
 
@@ -291,19 +279,14 @@ impl<K: Key, UK: Key, UV: Data> StateTable<K> for MapTable<K, UK, UV> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
-    fn snapshot(
-        &self,
-        name: &str,
-        maxp: usize,
-        out: &mut OperatorSnapshot,
-    ) -> Result<(), StateError> {
-        type Entries<'a, UK, UV> = Vec<(&'a UK, &'a Stamped<UV>)>;
-        let entries: Vec<(&K, Entries<'_, UK, UV>)> = self
-            .map
-            .iter()
-            .map(|(k, m)| (k, m.iter().collect()))
-            .collect();
-        out.add_keyed(name, maxp, entries.iter().map(|(k, m)| (*k, m)))
+    fn snapshot(&self, name: &str, maxp: usize) -> DeferredPart {
+        let (name, copy) = (name.to_string(), self.map.clone());
+        Box::new(move |out| {
+            type Entries<'a, UK, UV> = Vec<(&'a UK, &'a Stamped<UV>)>;
+            let entries: Vec<(&K, Entries<'_, UK, UV>)> =
+                copy.iter().map(|(k, m)| (k, m.iter().collect())).collect();
+            out.add_keyed(&name, maxp, entries.iter().map(|(k, m)| (*k, m)))
+        })
     }
 }
 
@@ -476,10 +459,12 @@ impl<K: Key> HeapKeyedStateBackend<K> {
         })
     }
 
-    /// Writes every state (and restored state not asked for yet) into `out`.
-    pub fn snapshot(&self, out: &mut OperatorSnapshot) -> Result<(), StateError> {
+    /// Takes every state (and restored state not asked for yet) into `out`: each table is
+    /// copied now and serialized when `out` is completed.
+    pub fn snapshot(&self, out: &mut StateSnapshot) -> Result<(), StateError> {
         for (name, table) in &self.tables {
-            table.snapshot(name, self.max_parallelism, out)?;
+            let part = table.snapshot(name, self.max_parallelism);
+            out.defer(part);
         }
         if let Some(r) = &self.restored {
             let mut untouched: Vec<&str> = r
@@ -492,7 +477,7 @@ impl<K: Key> HeapKeyedStateBackend<K> {
             untouched.sort_unstable();
             untouched.dedup();
             for name in untouched {
-                out.keyed.push(KeyedStateSnapshot {
+                out.written_mut().keyed.push(KeyedStateSnapshot {
                     name: name.to_string(),
                     groups: r.raw_keyed(name),
                 });
@@ -812,8 +797,9 @@ mod tests {
             b.value_state(&d, &k).expect("state").update(i);
             b.value_state(&untouched, &k).expect("state").update(i * 10);
         }
-        let mut snap = OperatorSnapshot::default();
+        let mut snap = StateSnapshot::default();
         b.snapshot(&mut snap).expect("snapshots");
+        let snap = snap.complete().expect("writes");
 
         let restored = RestoredState {
             snapshots: vec![snap],
@@ -828,8 +814,9 @@ mod tests {
             Some(7)
         );
         // "u" was never asked for: the next snapshot still holds it.
-        let mut again = OperatorSnapshot::default();
+        let mut again = StateSnapshot::default();
         r.snapshot(&mut again).expect("snapshots");
+        let again = again.complete().expect("writes");
         let restored = RestoredState {
             snapshots: vec![again],
             key_groups: key_group_range(128, 1, 0),

@@ -10,4 +10,4 @@ pub use keyed::{
     AggregatingStateDescriptor, HeapKeyedStateBackend, ListStateDescriptor, MapStateDescriptor,
     ReducingStateDescriptor, StateTtlConfig, TtlUpdateType, ValueStateDescriptor,
 };
-pub use snapshot::{ListMode, OperatorSnapshot, RestoredState, StateError};
+pub use snapshot::{ListMode, OperatorSnapshot, RestoredState, StateError, StateSnapshot};

@@ -144,6 +144,56 @@ impl OperatorSnapshot {
     }
 }
 
+/// A part of a snapshot still to be written, from a copy the operator made at the barrier.
+pub type DeferredPart = Box<dyn FnOnce(&mut OperatorSnapshot) -> Result<(), StateError> + Send>;
+
+/// An operator's snapshot as taken at a barrier: what is already written, and parts to be
+/// written later, off the task's thread, from copies made at the barrier (copy-on-write: the
+/// operator goes on processing while they are serialized).
+#[derive(Default)]
+pub struct StateSnapshot {
+    written: OperatorSnapshot,
+    deferred: Vec<DeferredPart>,
+}
+
+impl StateSnapshot {
+    /// Adds a part to write later.
+    pub fn defer(
+        &mut self,
+        part: impl FnOnce(&mut OperatorSnapshot) -> Result<(), StateError> + Send + 'static,
+    ) {
+        self.deferred.push(Box::new(part));
+    }
+
+    /// What is written already.
+    pub fn written_mut(&mut self) -> &mut OperatorSnapshot {
+        &mut self.written
+    }
+
+    /// Whether there is no state at all.
+    pub fn is_empty(&self) -> bool {
+        self.written.is_empty() && self.deferred.is_empty()
+    }
+
+    /// Writes the deferred parts.
+    pub fn complete(self) -> Result<OperatorSnapshot, StateError> {
+        let mut out = self.written;
+        for part in self.deferred {
+            part(&mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+impl From<OperatorSnapshot> for StateSnapshot {
+    fn from(written: OperatorSnapshot) -> Self {
+        Self {
+            written,
+            deferred: Vec::new(),
+        }
+    }
+}
+
 /// The state a new subtask of an operator starts from: the operator's snapshots from every
 /// subtask of the run it restores, and the share this subtask owns.
 #[derive(Debug, Clone)]
