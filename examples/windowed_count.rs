@@ -16,7 +16,7 @@ use crate::api::{Collector, SinkFunction, StreamEnv};
 use crate::eventtime::WatermarkStrategy;
 use crate::jobs::{JobArgs, JobError, JobSpec};
 use crate::operators::sources::DecodePolicy;
-use crate::operators::{OperatorError, RuntimeContext, UserError};
+use crate::operators::{OperatorError, UserError};
 use crate::windowing::assigners::TimeWindows;
 use crate::windowing::functions::{AggregateFunction, WindowContext};
 use crate::windowing::TimeWindow;
@@ -125,7 +125,12 @@ fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Gathers lines and writes them sorted bytewise when the input ends.
+/// The name of the lines a [`SortedLinesSink`] holds, in checkpoints.
+const LINES: &str = "lines";
+
+/// Gathers lines and writes them sorted bytewise when the input ends. The lines gathered are
+/// its checkpointed state, so a restored job writes every line, also those emitted before the
+/// checkpoint.
 #[derive(Clone)]
 pub struct SortedLinesSink {
     path: PathBuf,
@@ -143,13 +148,24 @@ impl SortedLinesSink {
 }
 
 impl SinkFunction<String> for SortedLinesSink {
-    fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), UserError> {
-        self.lines.clear();
+    fn invoke(&mut self, line: String) -> Result<(), UserError> {
+        self.lines.push(line);
         Ok(())
     }
 
-    fn invoke(&mut self, line: String) -> Result<(), UserError> {
-        self.lines.push(line);
+    fn initialize_state(
+        &mut self,
+        restored: &crate::state::RestoredState,
+    ) -> Result<(), UserError> {
+        self.lines = restored.list(LINES)?;
+        Ok(())
+    }
+
+    fn snapshot_state(
+        &mut self,
+        snapshot: &mut crate::state::OperatorSnapshot,
+    ) -> Result<(), UserError> {
+        snapshot.add_list(LINES, crate::state::ListMode::Split, &self.lines)?;
         Ok(())
     }
 

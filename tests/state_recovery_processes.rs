@@ -264,3 +264,109 @@ fn a_job_stopped_with_a_savepoint_resumes_from_it_with_exact_counts() {
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restored() {
+    let dir = common::temp_dir("recovery-windows");
+    let input = dir.join("events.csv");
+    let n = 4_000_000;
+    rill::bench::events::EventSpec::EVENTS
+        .write_csv(&input, n)
+        .expect("input");
+    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    let (out, reference) = (dir.join("out.csv"), dir.join("reference.csv"));
+    let args = |o: &Path| {
+        vec![
+            "--input".to_string(),
+            input.display().to_string(),
+            "--output".to_string(),
+            o.display().to_string(),
+            "--kind".to_string(),
+            "tumble".to_string(),
+        ]
+    };
+    let (a, r) = (args(&out), args(&reference));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r: Vec<&str> = r.iter().map(String::as_str).collect();
+    let ck = dir.join("checkpoints");
+    let job = c
+        .submit_with(
+            "windowed-count",
+            &a,
+            2,
+            SubmitOptions {
+                checkpoint_interval_ms: Some(50),
+                checkpoint_dir: Some(ck.clone()),
+                ..SubmitOptions::default()
+            },
+        )
+        .expect("submitted");
+    let job_dir = ck.join(&job);
+    let start = Instant::now();
+    while !checkpoint_ids(&job_dir).iter().any(|id| {
+        storage::checkpoint_dir(&job_dir, *id)
+            .join(storage::METADATA_FILE)
+            .exists()
+    }) {
+        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+        assert_ne!(
+            state, "FINISHED",
+            "the job finished before any checkpoint completed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no checkpoint in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    c.task_managers[0].kill();
+    let d = c
+        .wait_end(&job, Duration::from_secs(30))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FAILED", "{d}");
+
+    c.add_task_manager(2, SECRET).expect("TaskManager");
+    c.wait_registered(1, Duration::from_secs(20))
+        .expect("registered");
+    let job2 = c
+        .submit_with(
+            "windowed-count",
+            &a,
+            2,
+            SubmitOptions {
+                savepoint_path: Some(job_dir.clone()),
+                ..SubmitOptions::default()
+            },
+        )
+        .expect("submitted");
+    let d = c
+        .wait_end(&job2, Duration::from_secs(60))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    let read = d["vertices"][0]["metrics"]["write-records"]
+        .as_u64()
+        .expect("metrics");
+    assert!(
+        read < n,
+        "the restored job read {read} of {n} events: it started over"
+    );
+
+    // The same job without a failure.
+    let job3 = c.submit("windowed-count", &r, 2).expect("submitted");
+    let d = c
+        .wait_end(&job3, Duration::from_secs(60))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    let (got, want) = (
+        std::fs::read_to_string(&out).expect("output"),
+        std::fs::read_to_string(&reference).expect("reference"),
+    );
+    assert_eq!(got.lines().count(), want.lines().count());
+    assert!(
+        got == want,
+        "the restored job's windows differ from the reference run's"
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}

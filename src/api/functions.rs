@@ -294,6 +294,28 @@ pub trait SinkFunction<T>: Send + 'static {
         Ok(())
     }
 
+    /// Restores what the sink held at a checkpoint (called before `open`).
+    fn initialize_state(
+        &mut self,
+        _restored: &crate::state::RestoredState,
+    ) -> Result<(), UserError> {
+        Ok(())
+    }
+
+    /// Writes what the sink holds for a checkpoint (records buffered but not yet written
+    /// out, transactions prepared). A sink that writes records at once holds nothing.
+    fn snapshot_state(
+        &mut self,
+        _snapshot: &mut crate::state::OperatorSnapshot,
+    ) -> Result<(), UserError> {
+        Ok(())
+    }
+
+    /// A checkpoint completed (a two-phase-commit sink commits what it prepared for it).
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<(), UserError> {
+        Ok(())
+    }
+
     /// Called once at the end, also after cancellation.
     fn close(&mut self) -> Result<(), UserError> {
         Ok(())

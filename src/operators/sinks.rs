@@ -59,6 +59,32 @@ impl<T: Data, S: SinkFunction<T>> Operator for SinkOperator<T, S> {
             .map_err(|e| user_error(&self.name, e))
     }
 
+    fn initialize_state(
+        &mut self,
+        restored: &crate::state::RestoredState,
+    ) -> Result<(), OperatorError> {
+        self.sink
+            .initialize_state(restored)
+            .map_err(|e| user_error(&self.name, e))
+    }
+
+    fn snapshot_state(
+        &mut self,
+        _checkpoint_id: u64,
+    ) -> Result<crate::state::StateSnapshot, OperatorError> {
+        let mut snapshot = crate::state::OperatorSnapshot::default();
+        self.sink
+            .snapshot_state(&mut snapshot)
+            .map_err(|e| user_error(&self.name, e))?;
+        Ok(snapshot.into())
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<(), OperatorError> {
+        self.sink
+            .notify_checkpoint_complete(checkpoint_id)
+            .map_err(|e| user_error(&self.name, e))
+    }
+
     fn close(&mut self) -> Result<(), OperatorError> {
         self.sink.close().map_err(|e| user_error(&self.name, e))
     }

@@ -9,7 +9,7 @@ use crate::operators::batch::NO_TIMESTAMP;
 use crate::windowing::Window;
 
 /// An element of a window's contents with its timestamp ([`NO_TIMESTAMP`] if it has none).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimestampedValue<T> {
     /// The element.
     pub value: T,

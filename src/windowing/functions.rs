@@ -4,6 +4,8 @@
 //! metadata). Inside, [`WindowContents`] is how a window operator keeps a window's contents and
 //! turns them into results.
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -17,8 +19,8 @@ use crate::windowing::Window;
 /// An incremental aggregation (Flink's `AggregateFunction`): elements are added to an
 /// accumulator as they arrive; only the accumulator is kept.
 pub trait AggregateFunction<T>: Send + Sync + 'static {
-    /// The accumulator.
-    type Acc: Clone + Send + 'static;
+    /// The accumulator (checkpointed with its window, so it serializes).
+    type Acc: Clone + Send + Serialize + DeserializeOwned + 'static;
     /// The result.
     type Out: Data;
     /// A new, empty accumulator.
@@ -105,7 +107,7 @@ where
 /// An incremental function as the window operator uses it: user aggregations and reduce.
 pub trait IncrementalFn<T>: Send + Sync + 'static {
     /// The accumulator.
-    type Acc: Send + 'static;
+    type Acc: Clone + Send + Serialize + DeserializeOwned + 'static;
     /// The result.
     type Out: Data;
     /// A new accumulator.
@@ -255,8 +257,8 @@ where
 
 /// How a window operator keeps a window's contents and turns them into results.
 pub trait WindowContents<K, T, W>: Send + 'static {
-    /// The contents of one key's window.
-    type Acc: Send + 'static;
+    /// The contents of one key's window (checkpointed with it).
+    type Acc: Clone + Send + Serialize + DeserializeOwned + 'static;
     /// What is emitted.
     type Out: Data;
     /// Called once before the first element.

@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::eventtime::Timestamp;
 
 /// A window: what a window operator keys its state and timers by, besides the key.
-pub trait Window: Clone + Debug + Hash + Eq + Ord + Send + Sync + 'static {
+pub trait Window:
+    Clone + Debug + Hash + Eq + Ord + Send + Sync + Serialize + serde::de::DeserializeOwned + 'static
+{
     /// The last timestamp in the window: event-time triggers fire it once the watermark
     /// reaches this, and results get it as their timestamp.
     fn max_timestamp(&self) -> Timestamp;

@@ -6,6 +6,9 @@
 //! the trigger itself is shared by all of them and holds no state of its own.
 
 use std::any::Any;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::sync::Arc;
 
 use crate::eventtime::Timestamp;
@@ -96,10 +99,61 @@ impl TimerSlots {
     pub fn is_empty(&self) -> bool {
         self.first.is_none()
     }
+
+    /// Every timer set.
+    pub fn iter(&self) -> impl Iterator<Item = &(Timestamp, TimeDomain)> {
+        self.first.iter().chain(self.rest.iter())
+    }
 }
 
-/// A trigger's own state for one key and window.
-pub type TriggerState = Option<Box<dyn Any + Send>>;
+/// A trigger's own state for one key and window: the live value, or its bytes as restored
+/// from a checkpoint until the trigger first reads it.
+pub type TriggerState = Option<StoredState>;
+
+/// A trigger state value, with how to write it into a checkpoint.
+pub enum StoredState {
+    /// In use.
+    Live {
+        /// The value.
+        value: Box<dyn Any + Send>,
+        /// Serializes it (it knows the value's type).
+        encode: fn(&(dyn Any + Send)) -> Result<Vec<u8>, String>,
+    },
+    /// Restored, not read yet.
+    Bytes(Vec<u8>),
+}
+
+fn encode_as<S: Serialize + 'static>(v: &(dyn Any + Send)) -> Result<Vec<u8>, String> {
+    let v = v
+        .downcast_ref::<S>()
+        .ok_or_else(|| "trigger state of an unexpected type".to_string())?;
+    rmp_serde::to_vec(v).map_err(|e| e.to_string())
+}
+
+impl StoredState {
+    fn live<S: Serialize + Send + 'static>(value: S) -> Self {
+        Self::Live {
+            value: Box::new(value),
+            encode: encode_as::<S>,
+        }
+    }
+
+    /// The value as an `S` (a default one if it is of another type or does not decode).
+    fn into_value<S: Default + DeserializeOwned + Send + 'static>(self) -> S {
+        match self {
+            Self::Live { value, .. } => value.downcast::<S>().map(|b| *b).unwrap_or_default(),
+            Self::Bytes(b) => rmp_serde::from_slice(&b).unwrap_or_default(),
+        }
+    }
+
+    /// The bytes a checkpoint holds.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Self::Live { value, encode } => encode(value.as_ref()),
+            Self::Bytes(b) => Ok(b.clone()),
+        }
+    }
+}
 
 /// What a trigger may read and do for the window it is asked about.
 pub struct TriggerContext<'a> {
@@ -176,26 +230,33 @@ impl<'a> TriggerContext<'a> {
     }
 
     /// Calls `f` with the trigger's state for this key and window, created with `Default` on
-    /// first use (a state of another type than `S` is replaced by a default one).
-    pub fn with_state<S: Default + Send + 'static, R>(&mut self, f: impl FnOnce(&mut S) -> R) -> R {
-        let mut state: Box<S> = self
+    /// first use (a state of another type than `S` is replaced by a default one). The state
+    /// is checkpointed with the window, so it must serialize.
+    pub fn with_state<S, R>(&mut self, f: impl FnOnce(&mut S) -> R) -> R
+    where
+        S: Default + Serialize + DeserializeOwned + Send + 'static,
+    {
+        let mut state: S = self
             .state
             .take()
-            .and_then(|b| b.downcast::<S>().ok())
+            .map(StoredState::into_value)
             .unwrap_or_default();
         let r = f(&mut state);
-        *self.state = Some(state);
+        *self.state = Some(StoredState::live(state));
         r
     }
 
     /// The trigger's state for this key and window (a default one if it has none).
-    pub fn state<S: Default + Clone + Send + 'static>(&mut self) -> S {
+    pub fn state<S>(&mut self) -> S
+    where
+        S: Default + Clone + Serialize + DeserializeOwned + Send + 'static,
+    {
         self.with_state(|s: &mut S| s.clone())
     }
 
     /// Sets the trigger's state for this key and window.
-    pub fn set_state<S: Send + 'static>(&mut self, value: S) {
-        *self.state = Some(Box::new(value));
+    pub fn set_state<S: Serialize + Send + 'static>(&mut self, value: S) {
+        *self.state = Some(StoredState::live(value));
     }
 
     /// Drops the trigger's state for this key and window.
@@ -204,11 +265,14 @@ impl<'a> TriggerContext<'a> {
     }
 
     /// During `on_merge`: takes the states of the windows merged into this one.
-    pub fn take_merged_states<S: Send + 'static>(&mut self) -> Vec<S> {
+    pub fn take_merged_states<S>(&mut self) -> Vec<S>
+    where
+        S: Default + DeserializeOwned + Send + 'static,
+    {
         std::mem::take(&mut self.merged)
             .into_iter()
             .flatten()
-            .filter_map(|b| b.downcast::<S>().ok().map(|b| *b))
+            .map(StoredState::into_value)
             .collect()
     }
 }

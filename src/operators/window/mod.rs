@@ -34,6 +34,7 @@ use crate::metrics::IoMetrics;
 use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::keyed::{KeyFn, KeyRefFn};
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
+use crate::state::{RestoredState, StateSnapshot};
 use crate::util::FastMap;
 use crate::windowing::assigners::Assigner;
 use crate::windowing::functions::{WindowContents, WindowContext};
@@ -41,6 +42,19 @@ use crate::windowing::triggers::{TimeDomain, Trigger, TriggerContext, TriggerRes
 use crate::windowing::Window;
 
 use state::{Group, KeySource, Slot, WindowState};
+
+/// A key's window as a checkpoint holds it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedWindow<W, A> {
+    window: W,
+    contents: Option<A>,
+    /// `(time, event time?)`.
+    timers: Vec<(Timestamp, bool)>,
+    trigger: Option<serde_bytes::ByteBuf>,
+}
+
+/// The name of the window operator's state in checkpoints.
+const WINDOWS: &str = "windows";
 
 /// A queued timer of one key and window (its time is the queue's key).
 struct Queued<K, W> {
@@ -203,6 +217,7 @@ pub struct WindowOperator<K, T, W, C: WindowContents<K, T, W>> {
     metrics: Option<Arc<IoMetrics>>,
     event_time: bool,
     merging: bool,
+    max_parallelism: usize,
     /// The trigger's `on_element` need not be called for a window that holds elements and
     /// whose end the watermark has not reached (its timers are set), and windows do not merge.
     repeating_trigger: bool,
@@ -233,6 +248,7 @@ where
             metrics: None,
             event_time: spec.assigner.is_event_time(),
             merging: spec.assigner.is_merging(),
+            max_parallelism: crate::state::DEFAULT_MAX_PARALLELISM,
             repeating_trigger: spec.trigger.repeats_before_end() && !spec.assigner.is_merging(),
             clock: ProcessingClock::system(),
             spec,
@@ -658,6 +674,7 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
         self.metrics = ctx.metrics.clone();
         self.clock = ctx.clock.clone();
+        self.max_parallelism = ctx.max_parallelism;
         self.contents
             .open(ctx)
             .map_err(|e| user_error(&self.name, e))
@@ -703,6 +720,80 @@ where
 
     fn next_processing_time(&self) -> Option<Timestamp> {
         self.timers.processing.keys().next().copied()
+    }
+
+    /// Every key's windows: contents, timers and trigger state, copied at the barrier.
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<StateSnapshot, OperatorError> {
+        let mut copy: Vec<(K, SavedWindow<W, C::Acc>)> = Vec::new();
+        for (w, slot) in self.state.iter() {
+            let trigger = match &slot.trigger_state {
+                Some(t) => Some(serde_bytes::ByteBuf::from(
+                    t.to_bytes()
+                        .map_err(|e| self.failed(format!("trigger state: {e}")))?,
+                )),
+                None => None,
+            };
+            copy.push((
+                slot.key.clone(),
+                SavedWindow {
+                    window: w.clone(),
+                    contents: slot.contents.clone(),
+                    timers: slot
+                        .timers
+                        .iter()
+                        .map(|(t, d)| (*t, *d == TimeDomain::EventTime))
+                        .collect(),
+                    trigger,
+                },
+            ));
+        }
+        let mut snapshot = StateSnapshot::default();
+        if !copy.is_empty() {
+            let maxp = self.max_parallelism;
+            snapshot.defer(move |out| {
+                let mut by_key: FastMap<&K, Vec<&SavedWindow<W, C::Acc>>> = FastMap::default();
+                for (k, w) in &copy {
+                    by_key.entry(k).or_default().push(w);
+                }
+                out.add_keyed(WINDOWS, maxp, by_key.iter().map(|(k, v)| (*k, v)))
+            });
+        }
+        Ok(snapshot)
+    }
+
+    /// Puts back every window of the keys this subtask owns, with its timers.
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), OperatorError> {
+        let entries = restored
+            .keyed::<K, Vec<SavedWindow<W, C::Acc>>>(WINDOWS)
+            .map_err(|e| OperatorError::state(&self.name, e))?;
+        for (key, windows) in entries {
+            let hash = self.state.key_hash(&key);
+            for saved in windows {
+                let mut slot = Slot::new(key.clone());
+                slot.contents = saved.contents;
+                slot.trigger_state = saved
+                    .trigger
+                    .map(|b| crate::windowing::triggers::StoredState::Bytes(b.into_vec()));
+                for (t, event) in saved.timers {
+                    let domain = if event {
+                        TimeDomain::EventTime
+                    } else {
+                        TimeDomain::ProcessingTime
+                    };
+                    slot.timers.push((t, domain));
+                    self.timers.registered.push((t, domain));
+                }
+                self.timers.queue_registered(hash, &key, &saved.window);
+                if self.merging {
+                    self.sessions
+                        .entry(key.clone())
+                        .or_default()
+                        .push(saved.window.clone());
+                }
+                self.state.put(&saved.window, slot);
+            }
+        }
+        Ok(())
     }
 
     fn on_processing_time(

@@ -168,6 +168,14 @@ where
         &mut self.groups[g]
     }
 
+    /// Every live window and its slots.
+    pub fn iter(&self) -> impl Iterator<Item = (&W, &Slot<K, A>)> {
+        self.index.iter().flat_map(move |&(_, g)| {
+            let group = &self.groups[g];
+            group.slots.iter().map(move |s| (&group.window, s))
+        })
+    }
+
     /// Gives group `g` back if it has no slot left.
     pub fn release_if_empty(&mut self, g: usize) {
         let group = &self.groups[g];
