@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use crate::api::{Collector, SinkFunction, StreamEnv};
 use crate::eventtime::WatermarkStrategy;
+use crate::jobs::OutputSink;
 use crate::jobs::{JobArgs, JobError, JobSpec};
 use crate::operators::sources::DecodePolicy;
+use crate::operators::two_phase::TwoPhaseCommitFileSink;
 use crate::operators::{OperatorError, UserError};
 use crate::windowing::assigners::TimeWindows;
 use crate::windowing::functions::{AggregateFunction, WindowContext};
@@ -26,7 +28,7 @@ pub fn spec() -> JobSpec {
     JobSpec {
         name: "windowed-count",
         description: "event-time window count and sum per key of ts,key,value CSV lines; sorted key,start,end,count,sum lines",
-        usage: "--input FILE --output FILE --kind tumble|slide|session [--size-ms N] [--slide-ms N] [--gap-ms N] [--out-of-orderness-ms N]",
+        usage: "--input FILE --output FILE --kind tumble|slide|session [--size-ms N] [--slide-ms N] [--gap-ms N] [--out-of-orderness-ms N] [--sink sorted|2pc]",
         arguments: &[
             "input",
             "output",
@@ -35,6 +37,7 @@ pub fn spec() -> JobSpec {
             "slide-ms",
             "gap-ms",
             "out-of-orderness-ms",
+            "sink",
         ],
         build,
     }
@@ -113,15 +116,28 @@ fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
     let strategy =
         WatermarkStrategy::for_bounded_out_of_orderness(ms("out-of-orderness-ms", 1000)?)
             .with_timestamp_assigner(|e: &Event, _| e.0);
-    env.read_text_file_parsed(input, DecodePolicy::Fail, |line: &str| {
-        parse_event(line).ok_or_else(|| format!("not a ts,key,value line: {line:?}"))
-    })
-    .assign_timestamps_and_watermarks(strategy)
-    .key_by_field(|e: &Event| &e.1)
-    .window(assigner)
-    .aggregate_with(CountSum, format_window)
-    .add_sink("Sorted Lines", SortedLinesSink::new(output))
-    .set_parallelism(1);
+    let sink = OutputSink::from_args("windowed-count", args)?;
+    let lines = env
+        .read_text_file_parsed(input, DecodePolicy::Fail, |line: &str| {
+            parse_event(line).ok_or_else(|| format!("not a ts,key,value line: {line:?}"))
+        })
+        .assign_timestamps_and_watermarks(strategy)
+        .key_by_field(|e: &Event| &e.1)
+        .window(assigner)
+        .aggregate_with(CountSum, format_window);
+    match sink {
+        OutputSink::Sorted => {
+            lines
+                .add_sink("Sorted Lines", SortedLinesSink::new(output))
+                .set_parallelism(1);
+        }
+        OutputSink::TwoPhaseCommit => {
+            lines.add_sink(
+                "Two-Phase-Commit Files",
+                TwoPhaseCommitFileSink::<String>::new(output),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -163,6 +179,7 @@ impl SinkFunction<String> for SortedLinesSink {
 
     fn snapshot_state(
         &mut self,
+        _checkpoint_id: u64,
         snapshot: &mut crate::state::OperatorSnapshot,
     ) -> Result<(), UserError> {
         snapshot.add_list(LINES, crate::state::ListMode::Split, &self.lines)?;

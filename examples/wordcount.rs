@@ -1,5 +1,7 @@
-//! `wordcount --input FILE --output FILE [--on-bad-line fail|skip]`: counts the words of a text
-//! file and writes the final counts as `word,count` lines sorted by word.
+//! `wordcount --input FILE --output FILE [--on-bad-line fail|skip] [--sink sorted|2pc]`: counts
+//! the words of a text file and writes the final counts as `word,count` lines sorted by word
+//! (`--sink 2pc`: `--output` is a directory of part files committed by the two-phase-commit
+//! sink; their sorted concatenation is the result).
 //!
 //! A word is a maximal run of alphanumeric characters, lowercased. The job runs in batch mode, so
 //! the keyed sum emits each word's final count once, when the input has ended.
@@ -9,8 +11,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::api::{Collector, RuntimeMode, SinkFunction, StreamEnv};
-use crate::jobs::{JobArgs, JobError, JobSpec};
+use crate::jobs::{JobArgs, JobError, JobSpec, OutputSink};
 use crate::operators::sources::DecodePolicy;
+use crate::operators::two_phase::TwoPhaseCommitFileSink;
 use crate::operators::{OperatorError, RuntimeContext, UserError};
 
 /// The registry entry.
@@ -18,8 +21,8 @@ pub fn spec() -> JobSpec {
     JobSpec {
         name: "wordcount",
         description: "count the words of a text file; write sorted word,count lines",
-        usage: "--input FILE --output FILE [--on-bad-line fail|skip]",
-        arguments: &["input", "output", "on-bad-line"],
+        usage: "--input FILE --output FILE [--on-bad-line fail|skip] [--sink sorted|2pc]",
+        arguments: &["input", "output", "on-bad-line", "sink"],
         build,
     }
 }
@@ -38,14 +41,29 @@ fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
     let input = args.input_file("input")?;
     let output = PathBuf::from(args.required("output")?);
     let policy: DecodePolicy = args.parse_or("on-bad-line", DecodePolicy::Fail)?;
+    let sink = OutputSink::from_args("wordcount", args)?;
     env.set_runtime_mode(RuntimeMode::Batch);
-    env.read_text_file_with(input, policy)
+    let counts = env
+        .read_text_file_with(input, policy)
         .flat_map(tokenize)
         .name("Tokenizer")
         .key_by(|(w, _): &(String, u64)| w.clone())
-        .sum(|t: &mut (String, u64)| &mut t.1)
-        .add_sink("Sorted Text File", SortedCountsSink::new(output))
-        .set_parallelism(1);
+        .sum(|t: &mut (String, u64)| &mut t.1);
+    match sink {
+        OutputSink::Sorted => {
+            counts
+                .add_sink("Sorted Text File", SortedCountsSink::new(output))
+                .set_parallelism(1);
+        }
+        OutputSink::TwoPhaseCommit => {
+            counts
+                .map(|(w, n): (String, u64)| format!("{w},{n}"))
+                .add_sink(
+                    "Two-Phase-Commit Files",
+                    TwoPhaseCommitFileSink::<String>::new(output),
+                );
+        }
+    }
     Ok(())
 }
 

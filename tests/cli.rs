@@ -281,6 +281,45 @@ fn run_local_runs_bundled_jobs_to_their_end() {
         std::fs::read_to_string(&counts).expect("counts"),
         "cat,1\ndog,1\nend,1\nthe,3\n"
     );
+
+    // The same through the two-phase-commit sink, checkpointing: a directory of committed
+    // part files whose sorted lines are the counts.
+    let parts = dir.join("parts");
+    let o = rill(
+        &[
+            "run",
+            "--local",
+            "-p",
+            "2",
+            "--checkpoint-interval-ms",
+            "20",
+            "--checkpoint-dir",
+            path(&dir.join("ck")),
+            "wordcount",
+            "--input",
+            path(&input),
+            "--output",
+            path(&parts),
+            "--sink",
+            "2pc",
+        ],
+        LIMIT,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let mut lines: Vec<String> = std::fs::read_dir(&parts)
+        .expect("parts")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("part-"))
+        .flat_map(|e| {
+            std::fs::read_to_string(e.path())
+                .expect("part")
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["cat,1", "dog,1", "end,1", "the,3"]);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -52,6 +52,37 @@ fn words(path: &Path) -> BTreeMap<String, u64> {
     counts
 }
 
+/// Waits until `job` completed a checkpoint (it must not finish first), then kills the
+/// cluster's first TaskManager with SIGKILL; the job must then fail.
+fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path) {
+    let start = Instant::now();
+    loop {
+        let done = checkpoint_ids(job_dir).iter().any(|id| {
+            storage::checkpoint_dir(job_dir, *id)
+                .join(storage::METADATA_FILE)
+                .exists()
+        });
+        if done {
+            break;
+        }
+        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+        assert_ne!(
+            state, "FINISHED",
+            "the job finished before any checkpoint completed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no checkpoint in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    c.task_managers[0].kill();
+    let d = c
+        .wait_end(job, Duration::from_secs(30))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FAILED", "{d}");
+}
+
 /// The `write-records` of the job's first vertex (the source and tokenizer).
 fn source_records(d: &serde_json::Value) -> u64 {
     d["vertices"][0]["metrics"]["read-records"]
@@ -92,32 +123,7 @@ fn word_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restored() 
 
     // Kill the TaskManager once a checkpoint completed.
     let job_dir = ck.join(&job);
-    let start = Instant::now();
-    loop {
-        let done = checkpoint_ids(&job_dir).iter().any(|id| {
-            storage::checkpoint_dir(&job_dir, *id)
-                .join(storage::METADATA_FILE)
-                .exists()
-        });
-        if done {
-            break;
-        }
-        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
-        assert_ne!(
-            state, "FINISHED",
-            "the job finished before any checkpoint completed"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no checkpoint in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    c.task_managers[0].kill();
-    let d = c
-        .wait_end(&job, Duration::from_secs(30))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FAILED", "{d}");
+    kill_after_a_checkpoint(&mut c, &job, &job_dir);
     assert!(!out.exists(), "the killed job wrote its output");
 
     // A new TaskManager; the job again, from the dead job's newest checkpoint.
@@ -303,28 +309,7 @@ fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restore
         )
         .expect("submitted");
     let job_dir = ck.join(&job);
-    let start = Instant::now();
-    while !checkpoint_ids(&job_dir).iter().any(|id| {
-        storage::checkpoint_dir(&job_dir, *id)
-            .join(storage::METADATA_FILE)
-            .exists()
-    }) {
-        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
-        assert_ne!(
-            state, "FINISHED",
-            "the job finished before any checkpoint completed"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no checkpoint in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    c.task_managers[0].kill();
-    let d = c
-        .wait_end(&job, Duration::from_secs(30))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FAILED", "{d}");
+    kill_after_a_checkpoint(&mut c, &job, &job_dir);
 
     c.add_task_manager(2, SECRET).expect("TaskManager");
     c.wait_registered(1, Duration::from_secs(20))
@@ -366,6 +351,154 @@ fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restore
     assert!(
         got == want,
         "the restored job's windows differ from the reference run's"
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The sorted lines of every committed part file in `dir` (in-progress files are hidden).
+fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(dir).expect("output dir").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("part-") {
+            let text = std::fs::read_to_string(e.path()).expect("part file");
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    lines.sort_unstable();
+    lines
+}
+
+#[test]
+fn two_phase_commit_output_is_exactly_once_across_repeated_kills() {
+    let dir = common::temp_dir("exactly-once");
+    let input = dir.join("events.csv");
+    let n = 4_000_000;
+    rill::bench::events::EventSpec::EVENTS
+        .write_csv(&input, n)
+        .expect("input");
+    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    let (out, reference) = (dir.join("out"), dir.join("reference.csv"));
+    let job_args = |o: &Path, sink: &str| {
+        vec![
+            "--input".to_string(),
+            input.display().to_string(),
+            "--output".to_string(),
+            o.display().to_string(),
+            "--kind".to_string(),
+            "tumble".to_string(),
+            "--sink".to_string(),
+            sink.to_string(),
+        ]
+    };
+    let (a, r) = (job_args(&out, "2pc"), job_args(&reference, "sorted"));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r: Vec<&str> = r.iter().map(String::as_str).collect();
+
+    let ck = dir.join("checkpoints");
+    let mut restore_from: Option<PathBuf> = None;
+    let mut kills = 0;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    while kills < 3 {
+        let job = c
+            .submit_with(
+                "windowed-count",
+                &a,
+                2,
+                SubmitOptions {
+                    checkpoint_interval_ms: Some(50),
+                    checkpoint_dir: Some(ck.clone()),
+                    savepoint_path: restore_from.clone(),
+                    ..SubmitOptions::default()
+                },
+            )
+            .expect("submitted");
+        let job_dir = ck.join(&job);
+        // Kill at a random moment after this run's first checkpoint.
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = Duration::from_millis((rng >> 33) % 200);
+        let start = Instant::now();
+        while !checkpoint_ids(&job_dir).iter().any(|id| {
+            storage::checkpoint_dir(&job_dir, *id)
+                .join(storage::METADATA_FILE)
+                .exists()
+        }) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no checkpoint in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(delay);
+        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+        assert_eq!(state, "RUNNING", "run {kills} ended before its kill");
+        c.task_managers.remove(0).kill();
+        kills += 1;
+        let d = c
+            .wait_end(&job, Duration::from_secs(30))
+            .expect("the job ends");
+        assert_eq!(d["state"], "FAILED", "{d}");
+        // Two-phase commit: nothing is committed beyond the newest completed checkpoint.
+        let latest = storage::resolve(&job_dir)
+            .expect("a retained checkpoint")
+            .checkpoint
+            .metadata
+            .checkpoint_id;
+        for e in std::fs::read_dir(&out).expect("output dir").flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(epoch) = name.strip_prefix("part-").and_then(|r| r.split('-').next()) {
+                let epoch: u64 = epoch.parse().expect("epoch");
+                assert!(
+                    epoch <= latest,
+                    "{name} committed, the newest checkpoint is {latest}"
+                );
+            }
+        }
+        c.add_task_manager(2, SECRET).expect("TaskManager");
+        c.wait_registered(1, Duration::from_secs(20))
+            .expect("registered");
+        restore_from = Some(job_dir);
+    }
+    let job = c
+        .submit_with(
+            "windowed-count",
+            &a,
+            2,
+            SubmitOptions {
+                savepoint_path: restore_from,
+                ..SubmitOptions::default()
+            },
+        )
+        .expect("submitted");
+    let d = c
+        .wait_end(&job, Duration::from_secs(60))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+
+    let job = c.submit("windowed-count", &r, 2).expect("submitted");
+    let d = c
+        .wait_end(&job, Duration::from_secs(60))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    let want: Vec<String> = std::fs::read_to_string(&reference)
+        .expect("reference")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let got = committed_lines(&out);
+    eprintln!(
+        "{kills} kills; {} committed lines, {} expected",
+        got.len(),
+        want.len()
+    );
+    assert_eq!(got.len(), want.len(), "lines missing or written twice");
+    assert!(
+        got == want,
+        "the committed output differs from the failure-free run's"
     );
     drop(c);
     let _ = std::fs::remove_dir_all(dir);

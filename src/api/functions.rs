@@ -302,10 +302,12 @@ pub trait SinkFunction<T>: Send + 'static {
         Ok(())
     }
 
-    /// Writes what the sink holds for a checkpoint (records buffered but not yet written
-    /// out, transactions prepared). A sink that writes records at once holds nothing.
+    /// Writes what the sink holds for checkpoint `checkpoint_id` (records buffered but not
+    /// yet written out, transactions prepared). A sink that writes records at once holds
+    /// nothing.
     fn snapshot_state(
         &mut self,
+        _checkpoint_id: u64,
         _snapshot: &mut crate::state::OperatorSnapshot,
     ) -> Result<(), UserError> {
         Ok(())

@@ -248,6 +248,32 @@ impl JobRegistry {
     }
 }
 
+/// Where a bundled job writes its results (`--sink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputSink {
+    /// One file of sorted lines, written at the end of input (the default).
+    Sorted,
+    /// A directory of part files committed by the two-phase-commit sink at each checkpoint
+    /// (exactly once across failures); the result is their sorted concatenation.
+    TwoPhaseCommit,
+}
+
+impl OutputSink {
+    /// The `--sink` argument of `job`.
+    pub fn from_args(job: &str, args: &JobArgs) -> Result<Self, JobError> {
+        match args.get("sink").unwrap_or("sorted") {
+            "sorted" => Ok(Self::Sorted),
+            "2pc" => Ok(Self::TwoPhaseCommit),
+            other => Err(JobError::BadValue {
+                job: job.into(),
+                arg: "sink".into(),
+                value: other.into(),
+                reason: "expected sorted or 2pc".into(),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,7 @@ pub mod sinks;
 pub mod sources;
 pub mod timestamps;
 pub mod transforms;
+pub mod two_phase;
 pub mod window;
 
 use std::sync::Arc;

@@ -70,11 +70,11 @@ impl<T: Data, S: SinkFunction<T>> Operator for SinkOperator<T, S> {
 
     fn snapshot_state(
         &mut self,
-        _checkpoint_id: u64,
+        checkpoint_id: u64,
     ) -> Result<crate::state::StateSnapshot, OperatorError> {
         let mut snapshot = crate::state::OperatorSnapshot::default();
         self.sink
-            .snapshot_state(&mut snapshot)
+            .snapshot_state(checkpoint_id, &mut snapshot)
             .map_err(|e| user_error(&self.name, e))?;
         Ok(snapshot.into())
     }
