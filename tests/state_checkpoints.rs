@@ -342,3 +342,110 @@ fn every_state_type_and_the_timers_survive_a_restore_at_another_parallelism() {
     assert_eq!(summaries, expected_summaries(n));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file() {
+    common::init_logging();
+    let n = 1_000_000;
+    let dir = common::temp_dir("damaged");
+    let d = dir.clone();
+    common::with_cluster(
+        common::cluster(1, 4),
+        Duration::from_secs(120),
+        |c| async move {
+            let env = counting_job(n, CollectSink::new(), Some(20));
+            let options = SubmitOptions {
+                checkpoint_dir: Some(d.clone()),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let job_dir = d.join(job.to_string());
+            // Two retained checkpoints.
+            let start = Instant::now();
+            while checkpoint_ids(&job_dir)
+                .iter()
+                .filter(|id| {
+                    storage::checkpoint_dir(&job_dir, **id)
+                        .join(storage::METADATA_FILE)
+                        .exists()
+                })
+                .count()
+                < 2
+            {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "no two checkpoints in 20 s"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            c.cancel(job).await.expect("cancelled");
+            c.wait(job).await.expect("result");
+
+            // Truncate a state file of the newest checkpoint.
+            let ids = checkpoint_ids(&job_dir);
+            let newest = storage::checkpoint_dir(&job_dir, ids[0]);
+            let meta = storage::read_metadata(&newest).expect("metadata");
+            let handle = meta
+                .vertices
+                .iter()
+                .flat_map(|v| v.subtasks.iter().flatten())
+                .next()
+                .expect("a state file")
+                .clone();
+            let damaged = newest.join(&handle.file);
+            let bytes = std::fs::read(&damaged).expect("state file");
+            std::fs::write(&damaged, &bytes[..bytes.len() / 2]).expect("truncate");
+
+            let resolved = storage::resolve(&newest).expect("falls back");
+            assert!(resolved.checkpoint.metadata.checkpoint_id < ids[0]);
+            let named = resolved.skipped[0].to_string();
+            assert!(named.contains(&damaged.display().to_string()), "{named}");
+
+            // The job restores from the newest valid checkpoint, exactly.
+            let sink = CollectSink::new();
+            let env = counting_job(n, sink.clone(), None);
+            let options = SubmitOptions {
+                savepoint_path: Some(newest.clone()),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            let mut last: HashMap<u64, u64> = HashMap::new();
+            for (k, v) in sink.take() {
+                let e = last.entry(k).or_default();
+                *e = (*e).max(v);
+            }
+            assert!(last.values().all(|v| *v == n / KEYS) && last.len() as u64 == KEYS);
+
+            // With every checkpoint damaged the job fails, naming a damaged file.
+            for id in checkpoint_ids(&job_dir) {
+                let chk = storage::checkpoint_dir(&job_dir, id);
+                std::fs::write(chk.join(storage::METADATA_FILE), b"RILLM").expect("damage");
+            }
+            let env = counting_job(n, CollectSink::new(), None);
+            let options = SubmitOptions {
+                savepoint_path: Some(job_dir.clone()),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(result.status, JobStatus::Failed);
+            let failure = result.failure.unwrap_or_default();
+            assert!(
+                failure.contains("cannot restore") && failure.contains("_metadata"),
+                "{failure}"
+            );
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

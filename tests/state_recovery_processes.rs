@@ -237,6 +237,11 @@ fn a_job_stopped_with_a_savepoint_resumes_from_it_with_exact_counts() {
     );
     assert_eq!(stats["counts"]["completed"], 1, "{stats}");
 
+    // A savepoint is self-contained: moved elsewhere, it still restores.
+    let moved = dir.join("moved-savepoint");
+    std::fs::rename(&path, &moved).expect("the savepoint moves");
+    let path = moved.display().to_string();
+
     // `rill list` still knows the job; the savepoint restores it.
     assert!(rill(&c, &["list"]).contains(&job));
     let job2 = c
