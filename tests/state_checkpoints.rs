@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rill::actors::MiniCluster;
-use rill::api::{Collector, KeyedContext, KeyedProcessFunction, StreamEnv};
+use rill::api::{
+    Collector, KeyedContext, KeyedProcessFunction, ProcessContext, ProcessFunction, StreamEnv,
+};
 use rill::checkpoint::storage::{self, checkpoint_ids};
 use rill::checkpoint::CheckpointSettings;
 use rill::graph::job_graph::SubmitOptions;
@@ -20,8 +22,8 @@ use rill::operators::sinks::CollectSink;
 use rill::operators::sources::Generated;
 use rill::operators::UserError;
 use rill::state::{
-    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
-    ValueStateDescriptor,
+    AggregatingStateDescriptor, ListMode, ListStateDescriptor, MapStateDescriptor,
+    OperatorSnapshot, ReducingStateDescriptor, RestoredState, ValueStateDescriptor,
 };
 use rill::windowing::functions::AggregateFunction;
 
@@ -445,6 +447,122 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
                 failure.contains("cannot restore") && failure.contains("_metadata"),
                 "{failure}"
             );
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Counts the records its subtask saw (operator state: the count, split on restore) and
+/// keeps the subtask indices of the run it was restored from (union state: every subtask
+/// gets all of them). Emits `(subtask, count so far, union entries)` per record.
+#[derive(Clone, Default)]
+struct Tally {
+    count: u64,
+    subtask: u64,
+    union: Vec<u64>,
+}
+
+impl ProcessFunction<u64, (u64, u64, u64)> for Tally {
+    fn open(&mut self, ctx: &rill::operators::RuntimeContext) -> Result<(), UserError> {
+        self.subtask = ctx.subtask_index as u64;
+        Ok(())
+    }
+
+    fn process_element(
+        &mut self,
+        _value: u64,
+        _ctx: &mut ProcessContext<'_>,
+        out: &mut Collector<'_, (u64, u64, u64)>,
+    ) -> Result<(), UserError> {
+        self.count += 1;
+        out.collect((self.subtask, self.count, self.union.len() as u64));
+        Ok(())
+    }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), UserError> {
+        self.count = restored.list::<u64>("count")?.iter().sum();
+        self.union = restored.list("subtasks")?;
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, _id: u64, s: &mut OperatorSnapshot) -> Result<(), UserError> {
+        s.add_list("count", ListMode::Split, &[self.count])?;
+        s.add_list("subtasks", ListMode::Union, &[self.subtask])?;
+        Ok(())
+    }
+}
+
+fn tally_job(n: u64, sink: CollectSink<(u64, u64, u64)>, checkpoint_ms: Option<u64>) -> StreamEnv {
+    let env = StreamEnv::new("tally");
+    if let Some(ms) = checkpoint_ms {
+        env.set_checkpoint_settings(CheckpointSettings {
+            interval: Some(Duration::from_millis(ms)),
+            retain_on_cancellation: true,
+            ..CheckpointSettings::default()
+        });
+    }
+    env.add_source("Numbers", Generated::new(n, |i| i))
+        .map(|i: u64| {
+            if i % 1000 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            i
+        })
+        .rebalance()
+        .process(Tally::default())
+        .add_sink("Collect", sink);
+    env
+}
+
+#[test]
+fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
+    common::init_logging();
+    let n = 1_000_000;
+    let dir = common::temp_dir("operator-state");
+    let d = dir.clone();
+    common::with_cluster(
+        common::cluster(1, 4),
+        Duration::from_secs(120),
+        |c| async move {
+            let options = SubmitOptions {
+                checkpoint_dir: Some(d.clone()),
+                ..SubmitOptions::default()
+            };
+            let env = tally_job(n, CollectSink::new(), Some(20));
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let job_dir = first_checkpoint(&d, job).await;
+            c.cancel(job).await.expect("cancelled");
+            c.wait(job).await.expect("result");
+
+            let sink = CollectSink::new();
+            let env = tally_job(n, sink.clone(), None);
+            let options = SubmitOptions {
+                savepoint_path: Some(job_dir),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(3), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            let rows = sink.take();
+            assert!((rows.len() as u64) < n, "the restored run started over");
+            // Union state: every new subtask got both old subtasks' entries.
+            assert!(
+                rows.iter().all(|r| r.2 == 2),
+                "union state not given whole to every subtask"
+            );
+            // Split state: the old counts were dealt out, none lost or doubled.
+            let mut last: HashMap<u64, u64> = HashMap::new();
+            for (s, count, _) in rows {
+                let e = last.entry(s).or_default();
+                *e = (*e).max(count);
+            }
+            assert_eq!(last.values().sum::<u64>(), n, "{last:?}");
         },
     );
     let _ = std::fs::remove_dir_all(&dir);

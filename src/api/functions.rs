@@ -189,6 +189,26 @@ pub trait ProcessFunction<I, O>: Send + 'static {
         out: &mut Collector<'_, O>,
     ) -> Result<(), UserError>;
 
+    /// Restores the function's operator state (Flink's `CheckpointedFunction`; called before
+    /// `open`): list state read with [`RestoredState::list`](crate::state::RestoredState::list),
+    /// dealt out evenly (`ListMode::Split`) or whole to every subtask (`ListMode::Union`).
+    fn initialize_state(
+        &mut self,
+        _restored: &crate::state::RestoredState,
+    ) -> Result<(), UserError> {
+        Ok(())
+    }
+
+    /// Writes the function's operator state for checkpoint `checkpoint_id` (with
+    /// [`OperatorSnapshot::add_list`](crate::state::OperatorSnapshot::add_list)).
+    fn snapshot_state(
+        &mut self,
+        _checkpoint_id: u64,
+        _snapshot: &mut crate::state::OperatorSnapshot,
+    ) -> Result<(), UserError> {
+        Ok(())
+    }
+
     /// Called once at the end.
     fn close(&mut self) -> Result<(), UserError> {
         Ok(())

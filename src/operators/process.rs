@@ -71,6 +71,26 @@ impl<I: Data, O: Data, P: ProcessFunction<I, O>> Operator for ProcessOperator<I,
         out.emit_watermark(watermark)
     }
 
+    fn initialize_state(
+        &mut self,
+        restored: &crate::state::RestoredState,
+    ) -> Result<(), OperatorError> {
+        self.f
+            .initialize_state(restored)
+            .map_err(|e| user_error(&self.name, e))
+    }
+
+    fn snapshot_state(
+        &mut self,
+        checkpoint_id: u64,
+    ) -> Result<crate::state::StateSnapshot, OperatorError> {
+        let mut snapshot = crate::state::OperatorSnapshot::default();
+        self.f
+            .snapshot_state(checkpoint_id, &mut snapshot)
+            .map_err(|e| user_error(&self.name, e))?;
+        Ok(snapshot.into())
+    }
+
     fn close(&mut self) -> Result<(), OperatorError> {
         self.f.close().map_err(|e| user_error(&self.name, e))
     }
