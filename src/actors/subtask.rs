@@ -702,6 +702,7 @@ impl Subtask {
                 attempt,
                 checkpoint_id: id,
                 result,
+                not_running: false,
             });
         });
         Ok(())
@@ -717,6 +718,7 @@ impl Subtask {
             attempt: self.tdd.attempt,
             checkpoint_id,
             result,
+            not_running: false,
         });
     }
 
@@ -953,10 +955,14 @@ impl Handler<TriggerCheckpoint> for Subtask {
     fn handle(&mut self, msg: TriggerCheckpoint, ctx: &mut Self::Context) {
         let id = msg.barrier.id;
         if self.phase != Phase::Running || self.source.is_none() {
-            self.respond(
-                id,
-                Err(format!("{} is not running a source", self.tdd.task_name())),
-            );
+            // Its input has ended (or it is no source): not a failure of the checkpoint.
+            self.checkpoints.do_send(CheckpointResponse {
+                job_id: self.tdd.job_id,
+                attempt: self.tdd.attempt,
+                checkpoint_id: id,
+                result: Err(format!("{} has finished its input", self.tdd.task_name())),
+                not_running: true,
+            });
             return;
         }
         self.guarded(ctx, |act, _| act.checkpoint(msg.barrier));

@@ -102,6 +102,9 @@ pub struct CheckpointResponse {
     pub checkpoint_id: u64,
     /// Acknowledged with its state file (`None`: no state), or declined with the reason.
     pub result: Result<Option<crate::checkpoint::storage::StateHandle>, String>,
+    /// Declined because the subtask no longer runs (its input ended): not a failure.
+    #[serde(default)]
+    pub not_running: bool,
 }
 
 /// The JobMaster starts a checkpoint at a source subtask (JobMaster → TaskManager → subtask).

@@ -333,11 +333,27 @@ impl CheckpointCoordinator {
 
     /// Checkpoint `id` was declined by a subtask, or could not be completed.
     pub fn fail(&mut self, id: u64, reason: String, now: Instant) -> Option<CoordinatorAction> {
+        self.fail_with(id, reason, now, true)
+    }
+
+    /// Checkpoint `id` could not be taken because a subtask was no longer running (its input
+    /// ended): it fails, but does not count towards the tolerable failures (as in Flink).
+    pub fn abort(&mut self, id: u64, reason: String, now: Instant) -> Option<CoordinatorAction> {
+        self.fail_with(id, reason, now, false)
+    }
+
+    fn fail_with(
+        &mut self,
+        id: u64,
+        reason: String,
+        now: Instant,
+        counts: bool,
+    ) -> Option<CoordinatorAction> {
         let p = self.pending.remove(&id)?;
         self.counts.1 += 1;
         self.record(&p, "FAILED", 0, now, Some(reason.clone()));
         // A savepoint's failure is the user's to see, never the job's.
-        let fail_job = if p.barrier.kind == SnapshotKind::Checkpoint {
+        let fail_job = if counts && p.barrier.kind == SnapshotKind::Checkpoint {
             self.failures_in_row += 1;
             self.failures_in_row > self.settings.tolerable_failures
         } else {
@@ -532,15 +548,23 @@ mod tests {
             }] => assert!(reason.contains("expired"), "{reason}"),
             other => panic!("the second failure in a row fails the job: {other:?}"),
         }
+        // A checkpoint a finished subtask could not take does not count.
+        c.trigger(SnapshotKind::Checkpoint, t0, 0, None);
+        match c.abort(3, "the source has finished".into(), t0) {
+            Some(CoordinatorAction::Failed {
+                fail_job: false, ..
+            }) => {}
+            other => panic!("an abort never fails the job: {other:?}"),
+        }
         // A savepoint's failure never fails the job, and a savepoint is never retained.
         let b = c.trigger(SnapshotKind::Savepoint, t0, 0, Some("/sp/1".into()));
-        assert_eq!((b.id, b.dir.as_str()), (3, "/sp/1"));
-        let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 3) else {
+        assert_eq!((b.id, b.dir.as_str()), (4, "/sp/1"));
+        let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 4) else {
             panic!("savepoint should complete");
         };
         assert!(c.completed(&p, 1, t0).is_empty());
         assert!(c.retained_ids().is_empty());
-        assert_eq!(c.counts, (1, 2));
-        assert_eq!(c.history.len(), 3);
+        assert_eq!(c.counts, (1, 3));
+        assert_eq!(c.history.len(), 4);
     }
 }

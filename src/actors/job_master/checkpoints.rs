@@ -347,6 +347,14 @@ impl Handler<CheckpointResponse> for JobMaster {
         };
         let action = match msg.result {
             Ok(handle) => c.acknowledge(msg.checkpoint_id, v, s, handle),
+            Err(reason) if msg.not_running => c.abort(
+                msg.checkpoint_id,
+                format!(
+                    "{task} could not take checkpoint {}: {reason}",
+                    msg.checkpoint_id
+                ),
+                now,
+            ),
             Err(reason) => c.fail(
                 msg.checkpoint_id,
                 format!("{task} declined checkpoint {}: {reason}", msg.checkpoint_id),
