@@ -567,3 +567,36 @@ fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bounded_jobs_checkpointing_constantly_still_finish() {
+    common::init_logging();
+    let dir = common::temp_dir("constant");
+    let d = dir.clone();
+    common::with_cluster(
+        common::cluster(1, 4),
+        Duration::from_secs(120),
+        |c| async move {
+            for run in 0..10 {
+                let sink = CollectSink::new();
+                let env = counting_job(20_000 + run * 1000, sink.clone(), Some(1));
+                let options = SubmitOptions {
+                    checkpoint_dir: Some(d.clone()),
+                    ..SubmitOptions::default()
+                };
+                let job = c
+                    .submit_with(&env, Some(2), &options)
+                    .await
+                    .expect("submitted");
+                let result = c.wait(job).await.expect("result");
+                assert_eq!(
+                    result.status,
+                    JobStatus::Finished,
+                    "run {run}: {:?}",
+                    result.failure
+                );
+            }
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
