@@ -144,7 +144,7 @@ enum Command {
         jobmanager_rest: Option<String>,
         /// The job's id (see `rill list`).
         job_id: String,
-        /// Where the savepoint goes [default: under the job's checkpoint directory].
+        /// Where the savepoint goes [default: `savepoints/` in the checkpoint directory].
         dir: Option<String>,
     },
     /// Stop a job with a savepoint (restore it later with `rill run --savepoint DIR`).
@@ -154,7 +154,7 @@ enum Command {
         jobmanager_rest: Option<String>,
         /// The job's id (see `rill list`).
         job_id: String,
-        /// Where the savepoint goes [default: under the job's checkpoint directory].
+        /// Where the savepoint goes [default: `savepoints/` in the checkpoint directory].
         #[arg(long, value_name = "DIR")]
         savepoint: Option<String>,
         /// Emit the maximum watermark first, so every event-time window fires and the job

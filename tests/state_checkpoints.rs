@@ -386,8 +386,16 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
             c.cancel(job).await.expect("cancelled");
             c.wait(job).await.expect("result");
 
-            // Truncate a state file of the newest checkpoint.
-            let ids = checkpoint_ids(&job_dir);
+            // Truncate a state file of the newest completed checkpoint (a newer one may have
+            // been cut short by the cancellation: it has no _metadata).
+            let ids: Vec<u64> = checkpoint_ids(&job_dir)
+                .into_iter()
+                .filter(|id| {
+                    storage::checkpoint_dir(&job_dir, *id)
+                        .join(storage::METADATA_FILE)
+                        .exists()
+                })
+                .collect();
             let newest = storage::checkpoint_dir(&job_dir, ids[0]);
             let meta = storage::read_metadata(&newest).expect("metadata");
             let handle = meta
@@ -596,6 +604,98 @@ fn bounded_jobs_checkpointing_constantly_still_finish() {
                     result.failure
                 );
             }
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
+    use rill::actors::dispatcher::{RequestSavepointStatus, TriggerJobSavepoint};
+    common::init_logging();
+    let n = 1_000_000;
+    let dir = common::temp_dir("default-savepoint");
+    let d = dir.clone();
+    common::with_cluster(
+        common::cluster(1, 4),
+        Duration::from_secs(120),
+        |c| async move {
+            // Checkpointing on, so the job's checkpoint directory is removed when it is cancelled.
+            let env = counting_job(n, CollectSink::new(), Some(1000));
+            let mut settings = env.checkpoint_settings();
+            settings.retain_on_cancellation = false;
+            env.set_checkpoint_settings(settings);
+            let options = SubmitOptions {
+                checkpoint_dir: Some(d.clone()),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let start = Instant::now();
+            let id = loop {
+                let asked = c
+                    .dispatcher()
+                    .send(TriggerJobSavepoint {
+                        job_id: job,
+                        target: None,
+                        stop: None,
+                    })
+                    .await
+                    .expect("dispatcher")
+                    .expect("known job");
+                match asked {
+                    Ok(id) => break id,
+                    Err(why) => {
+                        assert!(start.elapsed() < Duration::from_secs(20), "{why}");
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            };
+            let location = loop {
+                let status = c
+                    .dispatcher()
+                    .send(RequestSavepointStatus { job_id: job, id })
+                    .await
+                    .expect("dispatcher")
+                    .expect("known savepoint");
+                match status {
+                    Some(done) => break done.expect("the savepoint completes"),
+                    None => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            };
+            c.cancel(job).await.expect("cancelled");
+            c.wait(job).await.expect("result");
+            assert!(
+                !d.join(job.to_string()).exists(),
+                "the job's checkpoints are removed"
+            );
+            let location = PathBuf::from(location);
+            assert!(location.starts_with(d.join("savepoints")), "{location:?}");
+            assert!(
+                location.join(storage::METADATA_FILE).exists(),
+                "the savepoint stays"
+            );
+
+            let sink = CollectSink::new();
+            let env = counting_job(n, sink.clone(), None);
+            let options = SubmitOptions {
+                savepoint_path: Some(location),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            let mut last: HashMap<u64, u64> = HashMap::new();
+            for (k, v) in sink.take() {
+                let e = last.entry(k).or_default();
+                *e = (*e).max(v);
+            }
+            assert!(last.values().all(|v| *v == n / KEYS) && last.len() as u64 == KEYS);
         },
     );
     let _ = std::fs::remove_dir_all(&dir);

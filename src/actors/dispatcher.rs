@@ -523,7 +523,7 @@ impl Handler<RequestJobCheckpoints> for Dispatcher {
 pub struct TriggerJobSavepoint {
     /// The job.
     pub job_id: JobId,
-    /// Where it goes (the job's checkpoint directory when `None`).
+    /// Where it goes (`savepoints/` in the checkpoint directory when `None`).
     pub target: Option<std::path::PathBuf>,
     /// Stop the job with it (`Some(drain)`).
     pub stop: Option<bool>,

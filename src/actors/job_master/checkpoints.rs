@@ -276,7 +276,8 @@ impl Handler<RequestCheckpointStats> for JobMaster {
     }
 }
 
-/// Takes a savepoint into `target` (the job's checkpoint directory when `None`); with `stop`
+/// Takes a savepoint into `target` (under `savepoints/` beside the jobs' checkpoint
+/// directories when `None`); with `stop`
 /// (`Some(drain)`), stops the job with it. Answers the savepoint's id.
 #[derive(Message)]
 #[rtype(result = "Result<u64, String>")]
@@ -300,9 +301,20 @@ impl Handler<TriggerSavepoint> for JobMaster {
         if self.stop_with.is_some() {
             return Err("the job is already stopping with a savepoint".into());
         }
+        // Savepoints belong to the user: by default beside the jobs' checkpoint directories,
+        // never inside this job's (which goes when the job ends).
         let target = msg.target.unwrap_or_else(|| {
-            self.job_checkpoint_dir()
-                .join(format!("savepoint-{}", crate::util::random_u64() as u32))
+            let root = self
+                .job_graph
+                .checkpointing
+                .dir
+                .clone()
+                .unwrap_or_else(|| self.config.checkpoint_dir.clone());
+            root.join("savepoints").join(format!(
+                "savepoint-{}-{:08x}",
+                self.job_id,
+                crate::util::random_u64() as u32
+            ))
         });
         let id = self
             .trigger_checkpoint(SnapshotKind::Savepoint, Some(target), msg.stop)
