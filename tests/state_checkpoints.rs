@@ -73,61 +73,76 @@ async fn first_checkpoint(dir: &Path, job: JobId) -> PathBuf {
     }
 }
 
-/// Runs the counting job with checkpoints at parallelism `p1`, cancels it once a checkpoint
-/// completed, then restores it at `p2` and runs it to its end: every key's final count is
-/// exact, and the restored run processed less than the whole input.
-async fn resume_at(cluster: &MiniCluster, n: u64, p1: usize, p2: usize, dir: &Path) {
-    let first = CollectSink::new();
-    let env = counting_job(n, first.clone(), Some(20));
+/// Runs `env` at parallelism `p` with checkpoints under `dir`, cancels it once a checkpoint
+/// completed, and returns its checkpoint directory.
+async fn checkpoint_then_cancel(c: &MiniCluster, env: &StreamEnv, p: usize, dir: &Path) -> PathBuf {
     let options = SubmitOptions {
         checkpoint_dir: Some(dir.to_path_buf()),
         ..SubmitOptions::default()
     };
-    let job = cluster
-        .submit_with(&env, Some(p1), &options)
+    let job = c
+        .submit_with(env, Some(p), &options)
         .await
         .expect("submitted");
     let job_dir = first_checkpoint(dir, job).await;
-    cluster.cancel(job).await.expect("cancelled");
-    let result = cluster.wait(job).await.expect("result");
+    c.cancel(job).await.expect("cancelled");
+    let result = c.wait(job).await.expect("result");
     assert_eq!(result.status, JobStatus::Canceled);
+    job_dir
+}
 
+/// Runs `env` at parallelism `p` restored from `path`; it must finish.
+async fn run_restored(c: &MiniCluster, env: &StreamEnv, p: usize, path: PathBuf) {
+    let options = SubmitOptions {
+        savepoint_path: Some(path),
+        ..SubmitOptions::default()
+    };
+    let job = c
+        .submit_with(env, Some(p), &options)
+        .await
+        .expect("submitted");
+    let result = c.wait(job).await.expect("result");
+    assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+}
+
+/// The largest value per key (a running count's final value).
+fn largest_per_key(rows: impl IntoIterator<Item = (u64, u64)>) -> HashMap<u64, u64> {
+    let mut last: HashMap<u64, u64> = HashMap::new();
+    for (k, v) in rows {
+        let e = last.entry(k).or_default();
+        *e = (*e).max(v);
+    }
+    last
+}
+
+/// Every key of the counting job counted all its `n / KEYS` records, once.
+fn assert_exact_counts(rows: Vec<(u64, u64)>, n: u64, what: &str) {
+    let last = largest_per_key(rows);
+    assert_eq!(last.len() as u64, KEYS, "{what}");
+    for (k, c) in last {
+        assert_eq!(c, n / KEYS, "key {k}'s count, {what}");
+    }
+}
+
+/// Runs the counting job with checkpoints at parallelism `p1`, cancels it once a checkpoint
+/// completed, then restores it at `p2` and runs it to its end: every key's final count is
+/// exact, and the restored run processed less than the whole input.
+async fn resume_at(cluster: &MiniCluster, n: u64, p1: usize, p2: usize, dir: &Path) {
+    let env = counting_job(n, CollectSink::new(), Some(20));
+    let job_dir = checkpoint_then_cancel(cluster, &env, p1, dir).await;
     let resolved = storage::resolve(&job_dir).expect("a retained checkpoint");
-    let restored_from = resolved.checkpoint.metadata.checkpoint_id;
     assert!(resolved.checkpoint.metadata.state_size() > 0);
 
     let second = CollectSink::new();
     let env = counting_job(n, second.clone(), None);
-    let options = SubmitOptions {
-        savepoint_path: Some(job_dir.clone()),
-        ..SubmitOptions::default()
-    };
-    let job = cluster
-        .submit_with(&env, Some(p2), &options)
-        .await
-        .expect("submitted");
-    let result = cluster.wait(job).await.expect("result");
-    assert_eq!(
-        result.status,
-        JobStatus::Finished,
-        "restored from checkpoint {restored_from}: {:?}",
-        result.failure
-    );
+    run_restored(cluster, &env, p2, job_dir).await;
     let updates = second.take();
     assert!(
         (updates.len() as u64) < n,
         "the restored run started over: {} updates for {n} records",
         updates.len()
     );
-    let mut last: HashMap<u64, u64> = HashMap::new();
-    for (k, c) in updates {
-        let e = last.entry(k).or_default();
-        *e = (*e).max(c);
-    }
-    assert_eq!(last.len() as u64, KEYS, "p {p1} -> {p2}");
-    for (k, c) in last {
-        assert_eq!(c, n / KEYS, "key {k}'s count after restoring {p1} -> {p2}");
-    }
+    assert_exact_counts(updates, n, &format!("after restoring {p1} -> {p2}"));
 }
 
 #[test]
@@ -308,32 +323,12 @@ fn every_state_type_and_the_timers_survive_a_restore_at_another_parallelism() {
         common::cluster(1, 4),
         Duration::from_secs(120),
         |c| async move {
-            let options = SubmitOptions {
-                checkpoint_dir: Some(d.clone()),
-                ..SubmitOptions::default()
-            };
             let env = all_states_job(n, CollectSink::new(), Some(20), Arc::default());
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
-            let job_dir = first_checkpoint(&d, job).await;
-            c.cancel(job).await.expect("cancelled");
-            c.wait(job).await.expect("result");
-
+            let job_dir = checkpoint_then_cancel(&c, &env, 2, &d).await;
             let sink = CollectSink::new();
             let read = Arc::new(AtomicU64::new(0));
             let env = all_states_job(n, sink.clone(), None, read.clone());
-            let options = SubmitOptions {
-                savepoint_path: Some(job_dir),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(3), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
-            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            run_restored(&c, &env, 3, job_dir).await;
             let read = read.load(Ordering::Relaxed);
             assert!(read < n, "the restored run read all {n} records again");
             sink.take()
@@ -417,22 +412,8 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
             // The job restores from the newest valid checkpoint, exactly.
             let sink = CollectSink::new();
             let env = counting_job(n, sink.clone(), None);
-            let options = SubmitOptions {
-                savepoint_path: Some(newest.clone()),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
-            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
-            let mut last: HashMap<u64, u64> = HashMap::new();
-            for (k, v) in sink.take() {
-                let e = last.entry(k).or_default();
-                *e = (*e).max(v);
-            }
-            assert!(last.values().all(|v| *v == n / KEYS) && last.len() as u64 == KEYS);
+            run_restored(&c, &env, 2, newest.clone()).await;
+            assert_exact_counts(sink.take(), n, "after falling back");
 
             // With every checkpoint damaged the job fails, naming a damaged file.
             for id in checkpoint_ids(&job_dir) {
@@ -532,31 +513,11 @@ fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
         common::cluster(1, 4),
         Duration::from_secs(120),
         |c| async move {
-            let options = SubmitOptions {
-                checkpoint_dir: Some(d.clone()),
-                ..SubmitOptions::default()
-            };
             let env = tally_job(n, CollectSink::new(), Some(20));
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
-            let job_dir = first_checkpoint(&d, job).await;
-            c.cancel(job).await.expect("cancelled");
-            c.wait(job).await.expect("result");
-
+            let job_dir = checkpoint_then_cancel(&c, &env, 2, &d).await;
             let sink = CollectSink::new();
             let env = tally_job(n, sink.clone(), None);
-            let options = SubmitOptions {
-                savepoint_path: Some(job_dir),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(3), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
-            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            run_restored(&c, &env, 3, job_dir).await;
             let rows = sink.take();
             assert!((rows.len() as u64) < n, "the restored run started over");
             // Union state: every new subtask got both old subtasks' entries.
@@ -565,11 +526,7 @@ fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
                 "union state not given whole to every subtask"
             );
             // Split state: the old counts were dealt out, none lost or doubled.
-            let mut last: HashMap<u64, u64> = HashMap::new();
-            for (s, count, _) in rows {
-                let e = last.entry(s).or_default();
-                *e = (*e).max(count);
-            }
+            let last = largest_per_key(rows.into_iter().map(|(s, count, _)| (s, count)));
             assert_eq!(last.values().sum::<u64>(), n, "{last:?}");
         },
     );
@@ -680,22 +637,8 @@ fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
 
             let sink = CollectSink::new();
             let env = counting_job(n, sink.clone(), None);
-            let options = SubmitOptions {
-                savepoint_path: Some(location),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
-            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
-            let mut last: HashMap<u64, u64> = HashMap::new();
-            for (k, v) in sink.take() {
-                let e = last.entry(k).or_default();
-                *e = (*e).max(v);
-            }
-            assert!(last.values().all(|v| *v == n / KEYS) && last.len() as u64 == KEYS);
+            run_restored(&c, &env, 2, location).await;
+            assert_exact_counts(sink.take(), n, "after restoring the savepoint");
         },
     );
     let _ = std::fs::remove_dir_all(&dir);

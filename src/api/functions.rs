@@ -345,6 +345,17 @@ pub trait SinkFunction<T>: Send + 'static {
 }
 
 /// Converts a user error into an operator error, keeping an `OperatorError` as it is.
+/// Runs a user function's `snapshot_state` into a fresh snapshot (the operators that run user
+/// functions share this).
+pub(crate) fn user_snapshot(
+    name: &str,
+    f: impl FnOnce(&mut crate::state::OperatorSnapshot) -> Result<(), UserError>,
+) -> Result<crate::state::OperatorSnapshot, OperatorError> {
+    let mut snapshot = crate::state::OperatorSnapshot::default();
+    f(&mut snapshot).map_err(|e| user_error(name, e))?;
+    Ok(snapshot)
+}
+
 pub(crate) fn user_error(operator: &str, err: UserError) -> OperatorError {
     match err.downcast::<OperatorError>() {
         Ok(e) => *e,

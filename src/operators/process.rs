@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use crate::api::functions::{user_error, SideOutputs};
+use crate::api::functions::{user_error, user_snapshot, SideOutputs};
 use crate::api::{Collector, Data, ProcessContext, ProcessFunction};
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
 
@@ -84,11 +84,8 @@ impl<I: Data, O: Data, P: ProcessFunction<I, O>> Operator for ProcessOperator<I,
         &mut self,
         checkpoint_id: u64,
     ) -> Result<crate::state::StateSnapshot, OperatorError> {
-        let mut snapshot = crate::state::OperatorSnapshot::default();
-        self.f
-            .snapshot_state(checkpoint_id, &mut snapshot)
-            .map_err(|e| user_error(&self.name, e))?;
-        Ok(snapshot.into())
+        let f = &mut self.f;
+        user_snapshot(&self.name, |s| f.snapshot_state(checkpoint_id, s)).map(Into::into)
     }
 
     fn close(&mut self) -> Result<(), OperatorError> {

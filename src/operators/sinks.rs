@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::api::functions::user_error;
+use crate::api::functions::{user_error, user_snapshot};
 use crate::api::{Data, SinkFunction};
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext, UserError};
 
@@ -72,11 +72,8 @@ impl<T: Data, S: SinkFunction<T>> Operator for SinkOperator<T, S> {
         &mut self,
         checkpoint_id: u64,
     ) -> Result<crate::state::StateSnapshot, OperatorError> {
-        let mut snapshot = crate::state::OperatorSnapshot::default();
-        self.sink
-            .snapshot_state(checkpoint_id, &mut snapshot)
-            .map_err(|e| user_error(&self.name, e))?;
-        Ok(snapshot.into())
+        let f = &mut self.sink;
+        user_snapshot(&self.name, |s| f.snapshot_state(checkpoint_id, s)).map(Into::into)
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<(), OperatorError> {

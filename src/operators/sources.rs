@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::functions::user_error;
+use crate::api::functions::{user_error, user_snapshot};
 use crate::api::{Collector, Data, SourceFunction, SourcePoll};
 use crate::operators::{Batch, OperatorError, RuntimeContext, UserError};
 use crate::state::{OperatorSnapshot, RestoredState};
@@ -98,11 +98,8 @@ impl<T: Data, S: SourceFunction<T>> SourceDriver for Driver<T, S> {
     }
 
     fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
-        let mut snapshot = OperatorSnapshot::default();
-        self.source
-            .snapshot_state(&mut snapshot)
-            .map_err(|e| user_error(&self.name, e))?;
-        Ok(snapshot)
+        let source = &mut self.source;
+        user_snapshot(&self.name, |s| source.snapshot_state(s))
     }
 }
 
