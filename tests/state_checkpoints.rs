@@ -124,6 +124,21 @@ fn assert_exact_counts(rows: Vec<(u64, u64)>, n: u64, what: &str) {
     }
 }
 
+/// Runs `f` with a fresh cluster (one TaskManager of 4 slots) and a fresh directory, removed
+/// afterwards.
+fn on_cluster<F, Fut, T>(name: &str, limit: Duration, f: F) -> T
+where
+    F: FnOnce(Arc<MiniCluster>, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    common::init_logging();
+    let dir = common::temp_dir(name);
+    let d = dir.clone();
+    let out = common::with_cluster(common::cluster(1, 4), limit, move |c| f(c, d));
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
 /// Runs the counting job with checkpoints at parallelism `p1`, cancels it once a checkpoint
 /// completed, then restores it at `p2` and runs it to its end: every key's final count is
 /// exact, and the restored run processed less than the whole input.
@@ -147,34 +162,18 @@ async fn resume_at(cluster: &MiniCluster, n: u64, p1: usize, p2: usize, dir: &Pa
 
 #[test]
 fn a_keyed_count_resumes_from_its_checkpoint_with_exact_counts() {
-    common::init_logging();
-    let dir = common::temp_dir("resume");
-    let d = dir.clone();
-    common::with_cluster(
-        common::cluster(1, 4),
-        Duration::from_secs(120),
-        |c| async move {
-            resume_at(&c, 1_000_000, 2, 2, &d.join("same")).await;
-        },
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    on_cluster("resume", Duration::from_secs(120), |c, d| async move {
+        resume_at(&c, 1_000_000, 2, 2, &d.join("same")).await;
+    });
 }
 
 #[test]
 fn a_checkpoint_restores_at_other_parallelisms() {
-    common::init_logging();
-    let dir = common::temp_dir("rescale");
-    let d = dir.clone();
-    common::with_cluster(
-        common::cluster(1, 4),
-        Duration::from_secs(180),
-        |c| async move {
-            for p2 in [1, 3, 4] {
-                resume_at(&c, 1_000_000, 2, p2, &d.join(format!("to-{p2}"))).await;
-            }
-        },
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    on_cluster("rescale", Duration::from_secs(180), |c, d| async move {
+        for p2 in [1, 3, 4] {
+            resume_at(&c, 1_000_000, 2, p2, &d.join(format!("to-{p2}"))).await;
+        }
+    });
 }
 
 /// The largest value seen (an aggregate function for the aggregating state).
@@ -315,130 +314,114 @@ fn expected_summaries(n: u64) -> Vec<Summary> {
 
 #[test]
 fn every_state_type_and_the_timers_survive_a_restore_at_another_parallelism() {
-    common::init_logging();
     let n = 600_000;
-    let dir = common::temp_dir("all-states");
-    let d = dir.clone();
-    let summaries = common::with_cluster(
-        common::cluster(1, 4),
-        Duration::from_secs(120),
-        |c| async move {
-            let env = all_states_job(n, CollectSink::new(), Some(20), Arc::default());
-            let job_dir = checkpoint_then_cancel(&c, &env, 2, &d).await;
-            let sink = CollectSink::new();
-            let read = Arc::new(AtomicU64::new(0));
-            let env = all_states_job(n, sink.clone(), None, read.clone());
-            run_restored(&c, &env, 3, job_dir).await;
-            let read = read.load(Ordering::Relaxed);
-            assert!(read < n, "the restored run read all {n} records again");
-            sink.take()
-        },
-    );
+    let summaries = on_cluster("all-states", Duration::from_secs(120), |c, d| async move {
+        let env = all_states_job(n, CollectSink::new(), Some(20), Arc::default());
+        let job_dir = checkpoint_then_cancel(&c, &env, 2, &d).await;
+        let sink = CollectSink::new();
+        let read = Arc::new(AtomicU64::new(0));
+        let env = all_states_job(n, sink.clone(), None, read.clone());
+        run_restored(&c, &env, 3, job_dir).await;
+        let read = read.load(Ordering::Relaxed);
+        assert!(read < n, "the restored run read all {n} records again");
+        sink.take()
+    });
     let mut summaries = summaries;
     summaries.sort();
     assert_eq!(summaries, expected_summaries(n));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file() {
-    common::init_logging();
     let n = 1_000_000;
-    let dir = common::temp_dir("damaged");
-    let d = dir.clone();
-    common::with_cluster(
-        common::cluster(1, 4),
-        Duration::from_secs(120),
-        |c| async move {
-            let env = counting_job(n, CollectSink::new(), Some(20));
-            let options = SubmitOptions {
-                checkpoint_dir: Some(d.clone()),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
-            let job_dir = d.join(job.to_string());
-            // Two retained checkpoints.
-            let start = Instant::now();
-            while checkpoint_ids(&job_dir)
-                .iter()
-                .filter(|id| {
-                    storage::checkpoint_dir(&job_dir, **id)
-                        .join(storage::METADATA_FILE)
-                        .exists()
-                })
-                .count()
-                < 2
-            {
-                assert!(
-                    start.elapsed() < Duration::from_secs(20),
-                    "no two checkpoints in 20 s"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            c.cancel(job).await.expect("cancelled");
-            c.wait(job).await.expect("result");
-
-            // Truncate a state file of the newest completed checkpoint (a newer one may have
-            // been cut short by the cancellation: it has no _metadata).
-            let ids: Vec<u64> = checkpoint_ids(&job_dir)
-                .into_iter()
-                .filter(|id| {
-                    storage::checkpoint_dir(&job_dir, *id)
-                        .join(storage::METADATA_FILE)
-                        .exists()
-                })
-                .collect();
-            let newest = storage::checkpoint_dir(&job_dir, ids[0]);
-            let meta = storage::read_metadata(&newest).expect("metadata");
-            let handle = meta
-                .vertices
-                .iter()
-                .flat_map(|v| v.subtasks.iter().flatten())
-                .next()
-                .expect("a state file")
-                .clone();
-            let damaged = newest.join(&handle.file);
-            let bytes = std::fs::read(&damaged).expect("state file");
-            std::fs::write(&damaged, &bytes[..bytes.len() / 2]).expect("truncate");
-
-            let resolved = storage::resolve(&newest).expect("falls back");
-            assert!(resolved.checkpoint.metadata.checkpoint_id < ids[0]);
-            let named = resolved.skipped[0].to_string();
-            assert!(named.contains(&damaged.display().to_string()), "{named}");
-
-            // The job restores from the newest valid checkpoint, exactly.
-            let sink = CollectSink::new();
-            let env = counting_job(n, sink.clone(), None);
-            run_restored(&c, &env, 2, newest.clone()).await;
-            assert_exact_counts(sink.take(), n, "after falling back");
-
-            // With every checkpoint damaged the job fails, naming a damaged file.
-            for id in checkpoint_ids(&job_dir) {
-                let chk = storage::checkpoint_dir(&job_dir, id);
-                std::fs::write(chk.join(storage::METADATA_FILE), b"RILLM").expect("damage");
-            }
-            let env = counting_job(n, CollectSink::new(), None);
-            let options = SubmitOptions {
-                savepoint_path: Some(job_dir.clone()),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
-            assert_eq!(result.status, JobStatus::Failed);
-            let failure = result.failure.unwrap_or_default();
+    on_cluster("damaged", Duration::from_secs(120), |c, d| async move {
+        let env = counting_job(n, CollectSink::new(), Some(20));
+        let options = SubmitOptions {
+            checkpoint_dir: Some(d.clone()),
+            ..SubmitOptions::default()
+        };
+        let job = c
+            .submit_with(&env, Some(2), &options)
+            .await
+            .expect("submitted");
+        let job_dir = d.join(job.to_string());
+        // Two retained checkpoints.
+        let start = Instant::now();
+        while checkpoint_ids(&job_dir)
+            .iter()
+            .filter(|id| {
+                storage::checkpoint_dir(&job_dir, **id)
+                    .join(storage::METADATA_FILE)
+                    .exists()
+            })
+            .count()
+            < 2
+        {
             assert!(
-                failure.contains("cannot restore") && failure.contains("_metadata"),
-                "{failure}"
+                start.elapsed() < Duration::from_secs(20),
+                "no two checkpoints in 20 s"
             );
-        },
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        c.cancel(job).await.expect("cancelled");
+        c.wait(job).await.expect("result");
+
+        // Truncate a state file of the newest completed checkpoint (a newer one may have
+        // been cut short by the cancellation: it has no _metadata).
+        let ids: Vec<u64> = checkpoint_ids(&job_dir)
+            .into_iter()
+            .filter(|id| {
+                storage::checkpoint_dir(&job_dir, *id)
+                    .join(storage::METADATA_FILE)
+                    .exists()
+            })
+            .collect();
+        let newest = storage::checkpoint_dir(&job_dir, ids[0]);
+        let meta = storage::read_metadata(&newest).expect("metadata");
+        let handle = meta
+            .vertices
+            .iter()
+            .flat_map(|v| v.subtasks.iter().flatten())
+            .next()
+            .expect("a state file")
+            .clone();
+        let damaged = newest.join(&handle.file);
+        let bytes = std::fs::read(&damaged).expect("state file");
+        std::fs::write(&damaged, &bytes[..bytes.len() / 2]).expect("truncate");
+
+        let resolved = storage::resolve(&newest).expect("falls back");
+        assert!(resolved.checkpoint.metadata.checkpoint_id < ids[0]);
+        let named = resolved.skipped[0].to_string();
+        assert!(named.contains(&damaged.display().to_string()), "{named}");
+
+        // The job restores from the newest valid checkpoint, exactly.
+        let sink = CollectSink::new();
+        let env = counting_job(n, sink.clone(), None);
+        run_restored(&c, &env, 2, newest.clone()).await;
+        assert_exact_counts(sink.take(), n, "after falling back");
+
+        // With every checkpoint damaged the job fails, naming a damaged file.
+        for id in checkpoint_ids(&job_dir) {
+            let chk = storage::checkpoint_dir(&job_dir, id);
+            std::fs::write(chk.join(storage::METADATA_FILE), b"RILLM").expect("damage");
+        }
+        let env = counting_job(n, CollectSink::new(), None);
+        let options = SubmitOptions {
+            savepoint_path: Some(job_dir.clone()),
+            ..SubmitOptions::default()
+        };
+        let job = c
+            .submit_with(&env, Some(2), &options)
+            .await
+            .expect("submitted");
+        let result = c.wait(job).await.expect("result");
+        assert_eq!(result.status, JobStatus::Failed);
+        let failure = result.failure.unwrap_or_default();
+        assert!(
+            failure.contains("cannot restore") && failure.contains("_metadata"),
+            "{failure}"
+        );
+    });
 }
 
 /// Counts the records its subtask saw (operator state: the count, split on restore) and
@@ -505,14 +488,11 @@ fn tally_job(n: u64, sink: CollectSink<(u64, u64, u64)>, checkpoint_ms: Option<u
 
 #[test]
 fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
-    common::init_logging();
     let n = 1_000_000;
-    let dir = common::temp_dir("operator-state");
-    let d = dir.clone();
-    common::with_cluster(
-        common::cluster(1, 4),
+    on_cluster(
+        "operator-state",
         Duration::from_secs(120),
-        |c| async move {
+        |c, d| async move {
             let env = tally_job(n, CollectSink::new(), Some(20));
             let job_dir = checkpoint_then_cancel(&c, &env, 2, &d).await;
             let sink = CollectSink::new();
@@ -530,53 +510,41 @@ fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
             assert_eq!(last.values().sum::<u64>(), n, "{last:?}");
         },
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn bounded_jobs_checkpointing_constantly_still_finish() {
-    common::init_logging();
-    let dir = common::temp_dir("constant");
-    let d = dir.clone();
-    common::with_cluster(
-        common::cluster(1, 4),
-        Duration::from_secs(120),
-        |c| async move {
-            for run in 0..10 {
-                let sink = CollectSink::new();
-                let env = counting_job(20_000 + run * 1000, sink.clone(), Some(1));
-                let options = SubmitOptions {
-                    checkpoint_dir: Some(d.clone()),
-                    ..SubmitOptions::default()
-                };
-                let job = c
-                    .submit_with(&env, Some(2), &options)
-                    .await
-                    .expect("submitted");
-                let result = c.wait(job).await.expect("result");
-                assert_eq!(
-                    result.status,
-                    JobStatus::Finished,
-                    "run {run}: {:?}",
-                    result.failure
-                );
-            }
-        },
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    on_cluster("constant", Duration::from_secs(120), |c, d| async move {
+        for run in 0..10 {
+            let sink = CollectSink::new();
+            let env = counting_job(20_000 + run * 1000, sink.clone(), Some(1));
+            let options = SubmitOptions {
+                checkpoint_dir: Some(d.clone()),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(2), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(
+                result.status,
+                JobStatus::Finished,
+                "run {run}: {:?}",
+                result.failure
+            );
+        }
+    });
 }
 
 #[test]
 fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
     use rill::actors::dispatcher::{RequestSavepointStatus, TriggerJobSavepoint};
-    common::init_logging();
     let n = 1_000_000;
-    let dir = common::temp_dir("default-savepoint");
-    let d = dir.clone();
-    common::with_cluster(
-        common::cluster(1, 4),
+    on_cluster(
+        "default-savepoint",
         Duration::from_secs(120),
-        |c| async move {
+        |c, d| async move {
             // Checkpointing on, so the job's checkpoint directory is removed when it is cancelled.
             let env = counting_job(n, CollectSink::new(), Some(1000));
             let mut settings = env.checkpoint_settings();
@@ -641,5 +609,4 @@ fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
             assert_exact_counts(sink.take(), n, "after restoring the savepoint");
         },
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -52,9 +52,10 @@ fn words(path: &Path) -> BTreeMap<String, u64> {
     counts
 }
 
-/// Waits until `job` completed a checkpoint (it must not finish first), then kills the
-/// cluster's first TaskManager with SIGKILL; the job must then fail.
-fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path) {
+/// Waits until `job` completed a checkpoint (it must not finish first), waits `delay` more,
+/// then kills the cluster's first TaskManager with SIGKILL (and drops it from the cluster);
+/// the job must then fail.
+fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path, delay: Duration) {
     let start = Instant::now();
     loop {
         let done = checkpoint_ids(job_dir).iter().any(|id| {
@@ -76,11 +77,59 @@ fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path) {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    c.task_managers[0].kill();
+    std::thread::sleep(delay);
+    let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+    assert_eq!(
+        state, "RUNNING",
+        "the job ended before its TaskManager was killed"
+    );
+    c.task_managers.remove(0).kill();
     let d = c
         .wait_end(job, Duration::from_secs(30))
         .expect("the job ends");
     assert_eq!(d["state"], "FAILED", "{d}");
+}
+
+/// Submits `job` with `args` at parallelism 2, checkpointing every 50 ms under `ck` (and
+/// restoring from `restore` if given); returns its id and its checkpoint directory.
+fn submit_checkpointing(
+    c: &ProcessCluster,
+    job: &str,
+    args: &[&str],
+    ck: &Path,
+    restore: Option<PathBuf>,
+) -> (String, PathBuf) {
+    let options = SubmitOptions {
+        checkpoint_interval_ms: Some(50),
+        checkpoint_dir: Some(ck.to_path_buf()),
+        savepoint_path: restore,
+        ..SubmitOptions::default()
+    };
+    let id = c.submit_with(job, args, 2, options).expect("submitted");
+    let job_dir = ck.join(&id);
+    (id, job_dir)
+}
+
+/// Starts a TaskManager in place of a killed one and waits until it is registered.
+fn replace_task_manager(c: &mut ProcessCluster) {
+    c.add_task_manager(2, SECRET).expect("TaskManager");
+    c.wait_registered(1, Duration::from_secs(20))
+        .expect("registered");
+}
+
+/// Runs `job` with `args` at parallelism 2 restored from `path` (without checkpointing); it
+/// must finish. Returns its details.
+fn run_restored(c: &ProcessCluster, job: &str, args: &[&str], path: PathBuf) -> serde_json::Value {
+    let options = SubmitOptions {
+        savepoint_path: Some(path),
+        ..SubmitOptions::default()
+    };
+    let id = c.submit_with(job, args, 2, options).expect("submitted");
+    let d = c
+        .wait_end(&id, Duration::from_secs(60))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    d
 }
 
 /// The `write-records` of the job's first vertex (the source and tokenizer).
@@ -108,48 +157,16 @@ fn word_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restored() 
         "--output",
         out.to_str().expect("path"),
     ];
-    let job = c
-        .submit_with(
-            "wordcount",
-            &args,
-            2,
-            SubmitOptions {
-                checkpoint_interval_ms: Some(50),
-                checkpoint_dir: Some(ck.clone()),
-                ..SubmitOptions::default()
-            },
-        )
-        .expect("submitted");
+    let (job, job_dir) = submit_checkpointing(&c, "wordcount", &args, &ck, None);
 
     // Kill the TaskManager once a checkpoint completed.
-    let job_dir = ck.join(&job);
-    kill_after_a_checkpoint(&mut c, &job, &job_dir);
+    kill_after_a_checkpoint(&mut c, &job, &job_dir, Duration::ZERO);
     assert!(!out.exists(), "the killed job wrote its output");
 
     // A new TaskManager; the job again, from the dead job's newest checkpoint.
-    c.add_task_manager(2, SECRET).expect("TaskManager");
-    c.wait_registered(1, Duration::from_secs(20))
-        .expect("registered");
+    replace_task_manager(&mut c);
     let restored = storage::resolve(&job_dir).expect("a retained checkpoint");
-    let job2 = c
-        .submit_with(
-            "wordcount",
-            &args,
-            2,
-            SubmitOptions {
-                savepoint_path: Some(job_dir.clone()),
-                ..SubmitOptions::default()
-            },
-        )
-        .expect("submitted");
-    let d = c
-        .wait_end(&job2, Duration::from_secs(60))
-        .expect("the job ends");
-    assert_eq!(
-        d["state"], "FINISHED",
-        "restored from {:?}: {d}",
-        restored.checkpoint.dir
-    );
+    let d = run_restored(&c, "wordcount", &args, job_dir.clone());
     let got = std::fs::read_to_string(&out).expect("output");
     let want: String = expected.iter().map(|(w, n)| format!("{w},{n}\n")).collect();
     assert!(got == want, "the counts differ from the exact ones");
@@ -244,21 +261,8 @@ fn a_job_stopped_with_a_savepoint_resumes_from_it_with_exact_counts() {
 
     // `rill list` still knows the job; the savepoint restores it.
     assert!(rill(&c, &["list"]).contains(&job));
-    let job2 = c
-        .submit_with(
-            "wordcount",
-            &args,
-            2,
-            SubmitOptions {
-                savepoint_path: Some(PathBuf::from(&path)),
-                ..SubmitOptions::default()
-            },
-        )
-        .expect("submitted");
-    let d = c
-        .wait_end(&job2, Duration::from_secs(60))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FINISHED", "{d}");
+    let d = run_restored(&c, "wordcount", &args, PathBuf::from(&path));
+    let job2 = d["jid"].as_str().expect("job id").to_string();
     let got = std::fs::read_to_string(&out).expect("output");
     let want: String = expected.iter().map(|(w, n)| format!("{w},{n}\n")).collect();
     assert!(got == want, "the counts differ from the exact ones");
@@ -301,39 +305,11 @@ fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restore
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     let r: Vec<&str> = r.iter().map(String::as_str).collect();
     let ck = dir.join("checkpoints");
-    let job = c
-        .submit_with(
-            "windowed-count",
-            &a,
-            2,
-            SubmitOptions {
-                checkpoint_interval_ms: Some(50),
-                checkpoint_dir: Some(ck.clone()),
-                ..SubmitOptions::default()
-            },
-        )
-        .expect("submitted");
-    let job_dir = ck.join(&job);
-    kill_after_a_checkpoint(&mut c, &job, &job_dir);
+    let (job, job_dir) = submit_checkpointing(&c, "windowed-count", &a, &ck, None);
+    kill_after_a_checkpoint(&mut c, &job, &job_dir, Duration::ZERO);
 
-    c.add_task_manager(2, SECRET).expect("TaskManager");
-    c.wait_registered(1, Duration::from_secs(20))
-        .expect("registered");
-    let job2 = c
-        .submit_with(
-            "windowed-count",
-            &a,
-            2,
-            SubmitOptions {
-                savepoint_path: Some(job_dir.clone()),
-                ..SubmitOptions::default()
-            },
-        )
-        .expect("submitted");
-    let d = c
-        .wait_end(&job2, Duration::from_secs(60))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FINISHED", "{d}");
+    replace_task_manager(&mut c);
+    let d = run_restored(&c, "windowed-count", &a, job_dir);
     let read = d["vertices"][0]["metrics"]["write-records"]
         .as_u64()
         .expect("metrics");
@@ -407,46 +383,14 @@ fn two_phase_commit_output_is_exactly_once_across_repeated_kills() {
     let mut kills = 0;
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     while kills < 3 {
-        let job = c
-            .submit_with(
-                "windowed-count",
-                &a,
-                2,
-                SubmitOptions {
-                    checkpoint_interval_ms: Some(50),
-                    checkpoint_dir: Some(ck.clone()),
-                    savepoint_path: restore_from.clone(),
-                    ..SubmitOptions::default()
-                },
-            )
-            .expect("submitted");
-        let job_dir = ck.join(&job);
+        let (job, job_dir) = submit_checkpointing(&c, "windowed-count", &a, &ck, restore_from);
         // Kill at a random moment after this run's first checkpoint.
         rng = rng
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis((rng >> 33) % 200);
-        let start = Instant::now();
-        while !checkpoint_ids(&job_dir).iter().any(|id| {
-            storage::checkpoint_dir(&job_dir, *id)
-                .join(storage::METADATA_FILE)
-                .exists()
-        }) {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no checkpoint in 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        std::thread::sleep(delay);
-        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
-        assert_eq!(state, "RUNNING", "run {kills} ended before its kill");
-        c.task_managers.remove(0).kill();
+        kill_after_a_checkpoint(&mut c, &job, &job_dir, delay);
         kills += 1;
-        let d = c
-            .wait_end(&job, Duration::from_secs(30))
-            .expect("the job ends");
-        assert_eq!(d["state"], "FAILED", "{d}");
         // Two-phase commit: nothing is committed beyond the newest completed checkpoint.
         let latest = storage::resolve(&job_dir)
             .expect("a retained checkpoint")
@@ -463,26 +407,11 @@ fn two_phase_commit_output_is_exactly_once_across_repeated_kills() {
                 );
             }
         }
-        c.add_task_manager(2, SECRET).expect("TaskManager");
-        c.wait_registered(1, Duration::from_secs(20))
-            .expect("registered");
+        replace_task_manager(&mut c);
         restore_from = Some(job_dir);
     }
-    let job = c
-        .submit_with(
-            "windowed-count",
-            &a,
-            2,
-            SubmitOptions {
-                savepoint_path: restore_from,
-                ..SubmitOptions::default()
-            },
-        )
-        .expect("submitted");
-    let d = c
-        .wait_end(&job, Duration::from_secs(60))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FINISHED", "{d}");
+    let restore_from = restore_from.expect("a run was killed");
+    run_restored(&c, "windowed-count", &a, restore_from);
 
     let job = c.submit("windowed-count", &r, 2).expect("submitted");
     let d = c
