@@ -29,10 +29,10 @@ use rill::windowing::functions::AggregateFunction;
 
 const KEYS: u64 = 100;
 
-/// A keyed running count over `n` generated records (key `i % 100`), slowed so that a run
-/// lasts long enough to be checkpointed: every 1000th record waits 1 ms.
-fn counting_job(n: u64, sink: CollectSink<(u64, u64)>, checkpoint_ms: Option<u64>) -> StreamEnv {
-    let env = StreamEnv::new("keyed-count");
+/// A job named `name`, checkpointing every `checkpoint_ms` (when set) and keeping its last two
+/// checkpoints, also when cancelled.
+fn job_env(name: &str, checkpoint_ms: Option<u64>) -> StreamEnv {
+    let env = StreamEnv::new(name);
     if let Some(ms) = checkpoint_ms {
         env.set_checkpoint_settings(CheckpointSettings {
             interval: Some(Duration::from_millis(ms)),
@@ -41,11 +41,24 @@ fn counting_job(n: u64, sink: CollectSink<(u64, u64)>, checkpoint_ms: Option<u64
             ..CheckpointSettings::default()
         });
     }
+    env
+}
+
+/// Slows a generated stream so that a run lasts long enough to be checkpointed: every 1000th
+/// record waits 1 ms.
+fn pace(i: u64) {
+    if i % 1000 == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A keyed running count over `n` generated records (key `i % 100`), slowed so that a run
+/// lasts long enough to be checkpointed: every 1000th record waits 1 ms.
+fn counting_job(n: u64, sink: CollectSink<(u64, u64)>, checkpoint_ms: Option<u64>) -> StreamEnv {
+    let env = job_env("keyed-count", checkpoint_ms);
     env.add_source("Numbers", Generated::new(n, |i| i))
         .map(|i: u64| {
-            if i % 1000 == 0 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            pace(i);
             (i % KEYS, 1u64)
         })
         .key_by(|t: &(u64, u64)| t.0)
@@ -274,20 +287,11 @@ fn all_states_job(
     checkpoint_ms: Option<u64>,
     read: Arc<AtomicU64>,
 ) -> StreamEnv {
-    let env = StreamEnv::new("all-states");
-    if let Some(ms) = checkpoint_ms {
-        env.set_checkpoint_settings(CheckpointSettings {
-            interval: Some(Duration::from_millis(ms)),
-            retain_on_cancellation: true,
-            ..CheckpointSettings::default()
-        });
-    }
+    let env = job_env("all-states", checkpoint_ms);
     env.add_source("Numbers", Generated::new(n, |i| i))
         .map(move |i: u64| {
             read.fetch_add(1, Ordering::Relaxed);
-            if i % 1000 == 0 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            pace(i);
             (i % STATE_KEYS, i)
         })
         .key_by(|t: &(u64, u64)| t.0)
@@ -465,19 +469,10 @@ impl ProcessFunction<u64, (u64, u64, u64)> for Tally {
 }
 
 fn tally_job(n: u64, sink: CollectSink<(u64, u64, u64)>, checkpoint_ms: Option<u64>) -> StreamEnv {
-    let env = StreamEnv::new("tally");
-    if let Some(ms) = checkpoint_ms {
-        env.set_checkpoint_settings(CheckpointSettings {
-            interval: Some(Duration::from_millis(ms)),
-            retain_on_cancellation: true,
-            ..CheckpointSettings::default()
-        });
-    }
+    let env = job_env("tally", checkpoint_ms);
     env.add_source("Numbers", Generated::new(n, |i| i))
         .map(|i: u64| {
-            if i % 1000 == 0 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            pace(i);
             i
         })
         .rebalance()
