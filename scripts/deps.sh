@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The system tools Rill's build and tests use besides a Rust toolchain: a C compiler (the
-# mimalloc allocator is C, built by the `cc` crate) and gzip (the window oracles in
-# tests/data are gzipped). Installs what is missing with apt-get when run as root.
+# The system packages Rill's build and tests use besides a Rust toolchain: a C compiler (the
+# mimalloc allocator is C, built by the `cc` crate), gzip (the window oracles in tests/data
+# are gzipped), and RocksDB: Debian's librocksdb (linked instead of building RocksDB's C++
+# sources, see .cargo/config.toml) with the libclang that the `rocksdb` crate's bindgen needs.
+# Installs what is missing with apt-get when run as root.
 set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v gzip >/dev/null 2>&1 || missing+=(gzip)
+for pkg in librocksdb-dev libclang1-14 libclang-common-14-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -q && apt-get install -y -q "${missing[@]}"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
   else
     echo "rill: please install: ${missing[*]}" >&2
     exit 1

@@ -203,10 +203,12 @@ enum Command {
         /// The CSV file of (d) (written first if it does not exist).
         #[arg(long)]
         window_csv: Option<std::path::PathBuf>,
-        /// Run (e) instead: a keyed running sum in ValueState on the heap, without and with
-        /// checkpoints.
+        /// Run (e) instead: a keyed running sum in ValueState, without and with checkpoints.
         #[arg(long)]
         state: bool,
+        /// The backends (e) runs on (repeat the flag for several) [default: heap and rocksdb].
+        #[arg(long = "state-backend", value_name = "BACKEND")]
+        state_backends: Vec<crate::state::StateBackendKind>,
         /// Records per state run.
         #[arg(long, default_value_t = 10_000_000)]
         state_records: u64,
@@ -235,6 +237,9 @@ struct SubmitFlags {
     /// Start even if the savepoint holds state for operators the job no longer has.
     #[arg(long, requires = "savepoint")]
     allow_non_restored_state: bool,
+    /// Where keyed state lives: heap or rocksdb [default: the cluster's state_backend].
+    #[arg(long, value_name = "BACKEND")]
+    state_backend: Option<crate::state::StateBackendKind>,
 }
 
 impl SubmitFlags {
@@ -244,6 +249,7 @@ impl SubmitFlags {
             checkpoint_dir: self.checkpoint_dir.clone(),
             savepoint_path: self.savepoint.clone(),
             allow_non_restored_state: self.allow_non_restored_state,
+            state_backend: self.state_backend,
         }
     }
 }
@@ -401,12 +407,21 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             window_csv,
             window_input,
             state,
+            state_backends,
             state_records,
             state_keys,
         } => {
             init_logging("warn");
             let lines = if state {
-                crate::bench::state::run(state_records, state_keys, runs.max(1))
+                let backends = if state_backends.is_empty() {
+                    vec![
+                        crate::state::StateBackendKind::Heap,
+                        crate::state::StateBackendKind::RocksDb,
+                    ]
+                } else {
+                    state_backends
+                };
+                crate::bench::state::run(state_records, state_keys, runs.max(1), &backends)
                     .map_err(|e| e.to_string())
                     .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
             } else if windows {

@@ -26,6 +26,8 @@
 //! floating_credits = 8            # buffers shared by an input gate
 //! buffer_timeout_ms = 100
 //! checkpoint_dir = "/var/lib/rill/checkpoints"   # jobs' checkpoints, unless a job names its own
+//! state_backend = "heap"                         # or "rocksdb", for jobs that name none
+//! local_state_dir = "/var/lib/rill/local-state"  # RocksDB instances of running tasks
 //! [tls]
 //! certificate = "cert.pem"        # PEM chain; generated at start when absent
 //! private_key = "key.pem"
@@ -147,6 +149,10 @@ pub struct RuntimeSection {
     pub buffer_timeout_ms: Option<u64>,
     /// Where jobs write checkpoints unless they name a directory.
     pub checkpoint_dir: Option<PathBuf>,
+    /// The state backend of jobs that name none (`heap` or `rocksdb`).
+    pub state_backend: Option<crate::state::StateBackendKind>,
+    /// Where TaskManagers keep RocksDB instances.
+    pub local_state_dir: Option<PathBuf>,
 }
 
 /// `[tls]`.
@@ -198,6 +204,12 @@ impl FileConfig {
         }
         if let Some(d) = &r.checkpoint_dir {
             c.checkpoint_dir = d.clone();
+        }
+        if let Some(b) = r.state_backend {
+            c.state_backend = b;
+        }
+        if let Some(d) = &r.local_state_dir {
+            c.local_state_dir = d.clone();
         }
         if c.exclusive_credits == 0 && c.floating_credits == 0 {
             return Err(StartError::Config(

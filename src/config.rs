@@ -32,6 +32,10 @@ pub struct RuntimeConfig {
     pub rpc_timeout: Duration,
     /// Where jobs write checkpoints unless they name a directory (`<dir>/<job id>/chk-N`).
     pub checkpoint_dir: std::path::PathBuf,
+    /// The state backend of jobs that do not name one.
+    pub state_backend: crate::state::StateBackendKind,
+    /// Where a TaskManager keeps its RocksDB instances (removed when their tasks end).
+    pub local_state_dir: std::path::PathBuf,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +57,8 @@ impl Default for RuntimeConfig {
             heartbeat_timeout: Duration::from_secs(10),
             rpc_timeout: Duration::from_secs(10),
             checkpoint_dir: std::env::temp_dir().join("rill-checkpoints"),
+            state_backend: crate::state::StateBackendKind::Heap,
+            local_state_dir: std::env::temp_dir().join("rill-local-state"),
         }
     }
 }

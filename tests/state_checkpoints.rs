@@ -246,16 +246,16 @@ impl KeyedProcessFunction<u64, (u64, u64), Summary> for AllStates {
         _out: &mut Collector<'_, Summary>,
     ) -> Result<(), UserError> {
         let mut count = ctx.value_state(&self.count)?;
-        let n = count.value().unwrap_or(0);
-        count.update(n + 1);
+        let n = count.value()?.unwrap_or(0);
+        count.update(n + 1)?;
         if v % 1000 < 3 {
-            ctx.list_state(&self.picked)?.add(v);
+            ctx.list_state(&self.picked)?.add(v)?;
         }
         let mut classes = ctx.map_state(&self.classes)?;
-        let c = classes.get(&(v % 7)).unwrap_or(0);
-        classes.put(v % 7, c + 1);
-        ctx.reducing_state(&self.sum)?.add(v);
-        ctx.aggregating_state(&self.max)?.add(&v);
+        let c = classes.get(&(v % 7))?.unwrap_or(0);
+        classes.put(v % 7, c + 1)?;
+        ctx.reducing_state(&self.sum)?.add(v)?;
+        ctx.aggregating_state(&self.max)?.add(&v)?;
         ctx.register_event_time_timer(i64::MAX - 1);
         Ok(())
     }
@@ -267,13 +267,13 @@ impl KeyedProcessFunction<u64, (u64, u64), Summary> for AllStates {
         out: &mut Collector<'_, Summary>,
     ) -> Result<(), UserError> {
         let key = *ctx.current_key();
-        let count = ctx.value_state(&self.count)?.value().unwrap_or(0);
-        let mut picked = ctx.list_state(&self.picked)?.get();
+        let count = ctx.value_state(&self.count)?.value()?.unwrap_or(0);
+        let mut picked = ctx.list_state(&self.picked)?.get()?;
         picked.sort_unstable();
-        let mut classes = ctx.map_state(&self.classes)?.entries();
+        let mut classes = ctx.map_state(&self.classes)?.entries()?;
         classes.sort_unstable();
-        let sum = ctx.reducing_state(&self.sum)?.get().unwrap_or(0);
-        let max = ctx.aggregating_state(&self.max)?.get().unwrap_or(0);
+        let sum = ctx.reducing_state(&self.sum)?.get()?.unwrap_or(0);
+        let max = ctx.aggregating_state(&self.max)?.get()?.unwrap_or(0);
         out.collect((key, count, picked, classes, sum, max));
         Ok(())
     }

@@ -100,10 +100,24 @@ fn submit_checkpointing(
     restore: Option<PathBuf>,
 ) -> (String, PathBuf) {
     let options = SubmitOptions {
-        checkpoint_interval_ms: Some(50),
-        checkpoint_dir: Some(ck.to_path_buf()),
         savepoint_path: restore,
         ..SubmitOptions::default()
+    };
+    submit_checkpointing_with(c, job, args, ck, options)
+}
+
+/// [`submit_checkpointing`] with further submission options.
+fn submit_checkpointing_with(
+    c: &ProcessCluster,
+    job: &str,
+    args: &[&str],
+    ck: &Path,
+    options: SubmitOptions,
+) -> (String, PathBuf) {
+    let options = SubmitOptions {
+        checkpoint_interval_ms: Some(50),
+        checkpoint_dir: Some(ck.to_path_buf()),
+        ..options
     };
     let id = c.submit_with(job, args, 2, options).expect("submitted");
     let job_dir = ck.join(&id);
@@ -120,11 +134,23 @@ fn replace_task_manager(c: &mut ProcessCluster) {
 /// Runs `job` with `args` at parallelism 2 restored from `path` (without checkpointing); it
 /// must finish. Returns its details.
 fn run_restored(c: &ProcessCluster, job: &str, args: &[&str], path: PathBuf) -> serde_json::Value {
+    run_restored_with(c, job, args, 2, path, SubmitOptions::default())
+}
+
+/// [`run_restored`] at parallelism `p`, with further submission options.
+fn run_restored_with(
+    c: &ProcessCluster,
+    job: &str,
+    args: &[&str],
+    p: usize,
+    path: PathBuf,
+    options: SubmitOptions,
+) -> serde_json::Value {
     let options = SubmitOptions {
         savepoint_path: Some(path),
-        ..SubmitOptions::default()
+        ..options
     };
-    let id = c.submit_with(job, args, 2, options).expect("submitted");
+    let id = c.submit_with(job, args, p, options).expect("submitted");
     let d = c
         .wait_end(&id, Duration::from_secs(60))
         .expect("the job ends");
@@ -434,6 +460,124 @@ fn two_phase_commit_output_is_exactly_once_across_repeated_kills() {
         got == want,
         "the committed output differs from the failure-free run's"
     );
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Writes `lines` lines `key,value` over `keys` keys; returns the key-stats job's exact output.
+fn key_values(path: &Path, lines: u64, keys: u64) -> String {
+    #[derive(Default)]
+    struct Stats {
+        count: u64,
+        sum: i64,
+        max: i64,
+        classes: BTreeMap<i64, u64>,
+        picked: Vec<i64>,
+    }
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("input"));
+    let mut stats: BTreeMap<String, Stats> = BTreeMap::new();
+    let mut rng = 29u64;
+    for _ in 0..lines {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let key = format!("key{}", (rng >> 33) % keys);
+        let value = ((rng >> 13) % 20_001) as i64 - 10_000;
+        writeln!(w, "{key},{value}").expect("write");
+        let s = stats.entry(key).or_insert(Stats {
+            max: i64::MIN,
+            ..Stats::default()
+        });
+        s.count += 1;
+        s.sum += value;
+        s.max = s.max.max(value);
+        *s.classes.entry(value.rem_euclid(7)).or_default() += 1;
+        if value % 97 == 0 {
+            s.picked.push(value);
+        }
+    }
+    w.flush().expect("flush");
+    let mut out: Vec<String> = stats
+        .into_iter()
+        .map(|(k, mut s)| {
+            s.picked.sort_unstable();
+            let classes: Vec<String> = s.classes.iter().map(|(c, n)| format!("{c}:{n}")).collect();
+            let picked: Vec<String> = s.picked.iter().map(|v| v.to_string()).collect();
+            format!(
+                "{k},{},{},{},{},{}",
+                s.count,
+                s.sum,
+                s.max,
+                classes.join(";"),
+                picked.join(";")
+            )
+        })
+        .collect();
+    out.sort_unstable();
+    out.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Value, list, map, reducing and aggregating state, on the heap and in RocksDB: the job is
+/// killed with its TaskManager after a checkpoint, restored (RocksDB: from its incremental
+/// checkpoint, at parallelism 1, so two instances merge), and every key's every statistic
+/// must be exact. (RocksDB's input is smaller: the test binaries are not fully optimized.)
+#[test]
+fn every_state_type_is_exact_after_the_taskmanager_is_killed_on_both_backends() {
+    use rill::state::StateBackendKind;
+    let dir = common::temp_dir("all-states");
+    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    for (backend, lines, restore_p) in [
+        (StateBackendKind::Heap, 2_000_000, 2),
+        (StateBackendKind::RocksDb, 300_000, 1),
+    ] {
+        let input = dir.join(format!("values-{backend}.csv"));
+        let expected = key_values(&input, lines, 20_000);
+        let ck = dir.join(format!("checkpoints-{backend}"));
+        let out = dir.join(format!("stats-{backend}.txt"));
+        let args = [
+            "--input",
+            input.to_str().expect("path"),
+            "--output",
+            out.to_str().expect("path"),
+        ];
+        let options = SubmitOptions {
+            state_backend: Some(backend),
+            ..SubmitOptions::default()
+        };
+        let (job, job_dir) =
+            submit_checkpointing_with(&c, "key-stats", &args, &ck, options.clone());
+        kill_after_a_checkpoint(&mut c, &job, &job_dir, Duration::ZERO);
+        assert!(!out.exists(), "the killed job wrote its output");
+        replace_task_manager(&mut c);
+        let restored = storage::resolve(&job_dir).expect("a retained checkpoint");
+        let rocks_files = restored
+            .checkpoint
+            .metadata
+            .vertices
+            .iter()
+            .flat_map(|v| v.subtasks.iter().flatten())
+            .map(|h| h.shared.len())
+            .sum::<usize>();
+        assert_eq!(
+            rocks_files > 0,
+            backend == StateBackendKind::RocksDb,
+            "{backend}: {rocks_files} RocksDB files in the checkpoint"
+        );
+        let d = run_restored_with(&c, "key-stats", &args, restore_p, job_dir, options);
+        let got = std::fs::read_to_string(&out).expect("output");
+        assert_eq!(got.lines().count(), expected.lines().count(), "{backend}");
+        assert!(
+            got == expected,
+            "{backend}: the statistics differ from the exact ones"
+        );
+        let after = source_records(&d);
+        eprintln!(
+            "{backend}: restored from checkpoint {} ({rocks_files} RocksDB files); {after} of {lines} records read after the restore",
+            restored.checkpoint.metadata.checkpoint_id
+        );
+        assert!(after < lines, "{backend}: the restored job started over");
+    }
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }

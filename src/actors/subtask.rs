@@ -685,15 +685,19 @@ impl Subtask {
         let (vertex, subtask) = (self.tdd.vertex, self.tdd.subtask.get());
         let (job_id, attempt, id) = (self.tdd.job_id, self.tdd.attempt, barrier.id);
         let respond = self.checkpoints.clone();
-        let dir = std::path::PathBuf::from(barrier.dir);
+        let target = crate::state::SnapshotTarget {
+            kind: barrier.kind,
+            dir: std::path::PathBuf::from(barrier.dir),
+        };
         tokio::task::spawn_blocking(move || {
             // The copies taken at the barrier are serialized here, off the slot's thread.
+            let dir = &target.dir;
             let completed = operators
                 .into_iter()
-                .map(|(op, s)| s.complete().map(|s| (op, s)))
+                .map(|(op, s)| s.complete(&target).map(|s| (op, s)))
                 .collect::<Result<Vec<_>, _>>();
             let result = completed.map_err(|e| e.to_string()).and_then(|operators| {
-                write_subtask_state(&dir, vertex, subtask, &SubtaskSnapshot { operators })
+                write_subtask_state(dir, vertex, subtask, &SubtaskSnapshot { operators })
                     .map(Some)
                     .map_err(|e| e.to_string())
             });
@@ -788,8 +792,17 @@ impl Subtask {
             return;
         }
         self.phase = Phase::Done;
+        self.release();
         self.set_state(ExecutionState::Finished, None);
         self.stop(ctx);
+    }
+
+    /// Drops the operators (and with them their state backends: RocksDB instances close and
+    /// their directories go) before the final state is reported, so nothing of the task
+    /// outlives its end as the JobManager sees it.
+    fn release(&mut self) {
+        self.chain = None;
+        self.source = None;
     }
 
     fn fail(&mut self, e: OperatorError, ctx: &mut Context<Self>) {
@@ -799,6 +812,7 @@ impl Subtask {
         tracing::warn!(task = %self.tdd.task_name(), error = %e, "subtask failed");
         self.phase = Phase::Done;
         self.close_quietly();
+        self.release();
         self.set_state(ExecutionState::Failed, Some(e.to_string()));
         self.stop(ctx);
     }
@@ -1021,6 +1035,7 @@ impl Handler<CancelTask> for Subtask {
         }
         self.phase = Phase::Done;
         self.close_quietly();
+        self.release();
         self.set_state(ExecutionState::Canceled, None);
         self.stop(ctx);
     }

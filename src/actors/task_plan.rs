@@ -188,6 +188,8 @@ pub fn build_task(
             attempt: tdd.attempt_number,
             metrics: Some(metrics.clone()),
             clock: crate::eventtime::ProcessingClock::system(),
+            state_backend: tdd.state_backend,
+            local_state_dir: config.local_state_dir.clone(),
         };
         let op: Box<dyn Operator> = match &node.factory {
             NodeFactory::Source(f) => {

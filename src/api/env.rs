@@ -92,6 +92,13 @@ impl StreamEnv {
         self
     }
 
+    /// Keeps keyed state in `backend` (Flink's `state.backend.type`); a submission's
+    /// `--state-backend` overrides it, and without either the cluster's default applies.
+    pub fn set_state_backend(&self, backend: crate::state::StateBackendKind) -> &Self {
+        self.inner.borrow_mut().graph.state_backend = Some(backend);
+        self
+    }
+
     /// The checkpoint settings.
     pub fn checkpoint_settings(&self) -> crate::checkpoint::CheckpointSettings {
         self.inner.borrow().graph.checkpointing.clone()

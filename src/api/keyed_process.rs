@@ -9,7 +9,7 @@ use crate::eventtime::Timestamp;
 use crate::operators::{RuntimeContext, UserError};
 use crate::state::keyed::{AggregatingState, ListState, MapState, ReducingState, ValueState};
 use crate::state::{
-    AggregatingStateDescriptor, HeapKeyedStateBackend, ListStateDescriptor, MapStateDescriptor,
+    AggregatingStateDescriptor, KeyedStateBackend, ListStateDescriptor, MapStateDescriptor,
     ReducingStateDescriptor, StateError, ValueStateDescriptor,
 };
 use crate::windowing::functions::AggregateFunction;
@@ -24,7 +24,7 @@ pub struct KeyedContext<'a, K: Ord> {
     pub(crate) processing_time: Timestamp,
     pub(crate) side: &'a mut SideOutputs,
     pub(crate) runtime: &'a RuntimeContext,
-    pub(crate) state: &'a mut HeapKeyedStateBackend<K>,
+    pub(crate) state: &'a mut KeyedStateBackend<K>,
 }
 
 impl<K: Ord + Clone> KeyedContext<'_, K> {

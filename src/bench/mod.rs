@@ -35,7 +35,7 @@ pub fn pairs(n: u64) -> PairSource {
 #[derive(Debug, Clone)]
 pub struct BenchResult {
     /// What was measured.
-    pub name: &'static str,
+    pub name: String,
     /// Records per run.
     pub records: u64,
     /// Records per second of each run.
@@ -114,7 +114,7 @@ pub(crate) async fn bench_cluster(registry: JobRegistry) -> Result<MiniCluster, 
 /// submission to end. `run_once` submits and waits; a run that does not finish, or whose
 /// sink saw nothing, fails the benchmark.
 pub(crate) async fn measure<F, Fut>(
-    name: &'static str,
+    name: &str,
     records: u64,
     runs: usize,
     mut run_once: F,
@@ -124,7 +124,7 @@ where
     Fut: std::future::Future<Output = Result<(JobResult, Option<u64>), crate::Error>>,
 {
     let mut r = BenchResult {
-        name,
+        name: name.to_string(),
         records,
         runs: Vec::new(),
     };

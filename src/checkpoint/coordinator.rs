@@ -97,12 +97,24 @@ pub struct CheckpointRecord {
     pub trigger_timestamp: i64,
     /// How long it took (ms).
     pub duration_ms: u64,
-    /// The size of its state files.
+    /// The full size of its state (files shared with earlier checkpoints included).
     pub state_size: u64,
+    /// The bytes written for it (Flink's `checkpointed_size`: less than `state_size` for
+    /// incremental checkpoints).
+    pub checkpointed_size: u64,
     /// Its directory.
     pub external_path: String,
     /// Why it failed.
     pub failure: Option<String>,
+}
+
+/// How big a completed checkpoint is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckpointSizes {
+    /// The full state.
+    pub state: u64,
+    /// What was written for it.
+    pub checkpointed: u64,
 }
 
 /// A job's checkpoint statistics (the model of `GET /jobs/{id}/checkpoints`, after Flink's).
@@ -299,11 +311,16 @@ impl CheckpointCoordinator {
 
     /// The JobMaster wrote checkpoint `p`'s metadata: it is complete. Returns the ids of
     /// checkpoints no longer retained (their directories are to be removed).
-    pub fn completed(&mut self, p: &PendingCheckpoint, state_size: u64, now: Instant) -> Vec<u64> {
+    pub fn completed(
+        &mut self,
+        p: &PendingCheckpoint,
+        sizes: CheckpointSizes,
+        now: Instant,
+    ) -> Vec<u64> {
         self.failures_in_row = 0;
         self.last_completed = Some(now);
         self.counts.0 += 1;
-        self.record(p, "COMPLETED", state_size, now, None);
+        self.record(p, "COMPLETED", sizes, now, None);
         // Older pending checkpoints can never complete once a newer one did (Flink drops them).
         let older: Vec<u64> = self
             .pending
@@ -351,7 +368,13 @@ impl CheckpointCoordinator {
     ) -> Option<CoordinatorAction> {
         let p = self.pending.remove(&id)?;
         self.counts.1 += 1;
-        self.record(&p, "FAILED", 0, now, Some(reason.clone()));
+        self.record(
+            &p,
+            "FAILED",
+            CheckpointSizes::default(),
+            now,
+            Some(reason.clone()),
+        );
         // A savepoint's failure is the user's to see, never the job's.
         let fail_job = if counts && p.barrier.kind == SnapshotKind::Checkpoint {
             self.failures_in_row += 1;
@@ -393,7 +416,13 @@ impl CheckpointCoordinator {
         for id in ids {
             if let Some(p) = self.pending.remove(&id) {
                 self.counts.1 += 1;
-                self.record(&p, "FAILED", 0, now, Some(reason.to_string()));
+                self.record(
+                    &p,
+                    "FAILED",
+                    CheckpointSizes::default(),
+                    now,
+                    Some(reason.to_string()),
+                );
             }
         }
     }
@@ -415,6 +444,7 @@ impl CheckpointCoordinator {
                     trigger_timestamp: p.barrier.timestamp,
                     duration_ms: p.started.elapsed().as_millis() as u64,
                     state_size: 0,
+                    checkpointed_size: 0,
                     external_path: p.dir.display().to_string(),
                     failure: None,
                 },
@@ -449,7 +479,7 @@ impl CheckpointCoordinator {
         &mut self,
         p: &PendingCheckpoint,
         status: &'static str,
-        state_size: u64,
+        sizes: CheckpointSizes,
         now: Instant,
         failure: Option<String>,
     ) {
@@ -459,7 +489,8 @@ impl CheckpointCoordinator {
             status,
             trigger_timestamp: p.barrier.timestamp,
             duration_ms: now.duration_since(p.started).as_millis() as u64,
-            state_size,
+            state_size: sizes.state,
+            checkpointed_size: sizes.checkpointed,
             external_path: p.dir.display().to_string(),
             failure,
         });
@@ -504,7 +535,16 @@ mod tests {
         let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 1) else {
             panic!("checkpoint 1 should complete");
         };
-        assert!(c.completed(&p, 100, t0).is_empty());
+        assert!(c
+            .completed(
+                &p,
+                CheckpointSizes {
+                    state: 100,
+                    checkpointed: 100
+                },
+                t0
+            )
+            .is_empty());
         assert!(
             !c.may_trigger_periodic(t0 + Duration::from_millis(10)),
             "min pause"
@@ -516,7 +556,14 @@ mod tests {
             let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, id) else {
                 panic!("checkpoint {id} should complete");
             };
-            let dropped = c.completed(&p, 100, t1);
+            let dropped = c.completed(
+                &p,
+                CheckpointSizes {
+                    state: 100,
+                    checkpointed: 100,
+                },
+                t1,
+            );
             assert_eq!(dropped, if id == 3 { vec![1] } else { vec![] });
         }
         assert_eq!(c.retained_ids(), vec![2, 3]);
@@ -562,7 +609,7 @@ mod tests {
         let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 4) else {
             panic!("savepoint should complete");
         };
-        assert!(c.completed(&p, 1, t0).is_empty());
+        assert!(c.completed(&p, CheckpointSizes::default(), t0).is_empty());
         assert!(c.retained_ids().is_empty());
         assert_eq!(c.counts, (1, 3));
         assert_eq!(c.history.len(), 4);

@@ -77,6 +77,10 @@ impl Restorer {
                 .and_then(|f| f.operators.iter().find(|(id, _)| *id == ctx.operator_id))
                 .map(|(_, s)| s.clone())
                 .unwrap_or_default();
+            let mut op: crate::state::OperatorSnapshot = op;
+            for r in &mut op.rocksdb {
+                r.shared_dir = Some(crate::state::snapshot::shared_dir_of(&self.dir));
+            }
             snapshots.push(op);
         }
         Ok(Some(RestoredState {

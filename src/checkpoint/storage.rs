@@ -2,6 +2,8 @@
 //!
 //! ## Layout
 //! - `chk-N/<vertex>-<subtask>.state`: one subtask's snapshot (every operator of its chain).
+//! - `shared/`: files that several checkpoints of the job refer to (the RocksDB backend's
+//!   SST files, uploaded once); each is deleted when no retained checkpoint refers to it.
 //! - `chk-N/_metadata`: written last, once every subtask acknowledged; a directory without a
 //!   valid `_metadata` is not a checkpoint. It names the state files relative to its own
 //!   directory, so a savepoint directory can be moved or copied elsewhere and still restored.
@@ -31,6 +33,9 @@ const HEADER_LEN: usize = 4 + 1 + 1 + 8 + 4;
 
 /// The name of a checkpoint's metadata file.
 pub const METADATA_FILE: &str = "_metadata";
+
+/// The directory beside `chk-N` holding files shared between a job's checkpoints.
+pub const SHARED_DIR: &str = "shared";
 
 /// Why a checkpoint could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +93,24 @@ pub struct StateHandle {
     /// The operators it holds state for.
     #[serde(default)]
     pub operators: Vec<String>,
+    /// The files in the job's `shared/` directory the state refers to, with their sizes.
+    #[serde(default)]
+    pub shared: Vec<(String, u64)>,
+    /// Bytes of those files written for this checkpoint (the others were written before).
+    #[serde(default)]
+    pub uploaded: u64,
+}
+
+impl StateHandle {
+    /// The full size of the state: its file and every shared file it refers to.
+    pub fn full_size(&self) -> u64 {
+        self.size + self.shared.iter().map(|(_, s)| s).sum::<u64>()
+    }
+
+    /// The bytes this checkpoint wrote: its file and the shared files new in it.
+    pub fn checkpointed_size(&self) -> u64 {
+        self.size + self.uploaded
+    }
 }
 
 /// One subtask's snapshot: each operator of its chain, by operator id.
@@ -132,13 +155,26 @@ pub struct CheckpointMetadata {
 }
 
 impl CheckpointMetadata {
-    /// The total size of the state files.
-    pub fn state_size(&self) -> u64 {
+    fn handles(&self) -> impl Iterator<Item = &StateHandle> {
         self.vertices
             .iter()
             .flat_map(|v| v.subtasks.iter().flatten())
-            .map(|h| h.size)
-            .sum()
+    }
+
+    /// The full size of the state: state files and the shared files they refer to.
+    pub fn state_size(&self) -> u64 {
+        self.handles().map(StateHandle::full_size).sum()
+    }
+
+    /// The bytes written for this checkpoint (shared files written before are not counted).
+    pub fn checkpointed_size(&self) -> u64 {
+        self.handles().map(StateHandle::checkpointed_size).sum()
+    }
+
+    /// The names of the shared files the checkpoint refers to.
+    pub fn shared_files(&self) -> impl Iterator<Item = &str> {
+        self.handles()
+            .flat_map(|h| h.shared.iter().map(|(name, _)| name.as_str()))
     }
 }
 
@@ -236,6 +272,18 @@ pub fn write_subtask_state(
     let payload = rmp_serde::to_vec(snapshot).map_err(|e| io_error(&path, e))?;
     let bytes = encode(KIND_STATE, &payload);
     write_atomically(&path, &bytes)?;
+    let files = snapshot
+        .operators
+        .iter()
+        .flat_map(|(_, s)| s.rocksdb.iter())
+        .flat_map(|r| r.shared.iter());
+    let (mut shared, mut uploaded) = (Vec::new(), 0);
+    for f in files {
+        shared.push((f.name.clone(), f.size));
+        if f.uploaded {
+            uploaded += f.size;
+        }
+    }
     Ok(StateHandle {
         file,
         size: bytes.len() as u64,
@@ -244,6 +292,8 @@ pub fn write_subtask_state(
             .iter()
             .map(|(id, _)| id.clone())
             .collect(),
+        shared,
+        uploaded,
     })
 }
 
@@ -290,12 +340,20 @@ pub fn read_metadata(dir: &Path) -> Result<CheckpointMetadata, StorageError> {
 /// Reads and checks every file of the checkpoint in `dir`.
 pub fn verify(dir: &Path) -> Result<CompletedCheckpoint, StorageError> {
     let metadata = read_metadata(dir)?;
-    for handle in metadata
-        .vertices
-        .iter()
-        .flat_map(|v| v.subtasks.iter().flatten())
-    {
+    let shared = crate::state::snapshot::shared_dir_of(dir);
+    for handle in metadata.handles() {
         read_subtask_state(dir, handle)?;
+        for (name, size) in &handle.shared {
+            let path = shared.join(name);
+            let found = fs::metadata(&path).map_err(|e| io_error(&path, e))?.len();
+            if found != *size {
+                return Err(StorageError::Truncated {
+                    path,
+                    expected: *size,
+                    found,
+                });
+            }
+        }
     }
     Ok(CompletedCheckpoint {
         dir: dir.to_path_buf(),
@@ -389,6 +447,43 @@ pub fn resolve(path: &Path) -> Result<Resolved, StorageError> {
             .join("; ")
     };
     Err(StorageError::NotFound { path: dir, message })
+}
+
+/// Removes the directories of checkpoints `dropped` under `job_dir`, and the shared files
+/// they referred to that none of the checkpoints in `retained` refers to.
+///
+/// A shared file (an SST file of a RocksDB instance) is never referred to again once a
+/// completed checkpoint of its instance left it out: files are immutable and a checkpoint
+/// refers to every live file of its instance, so the newest retained checkpoint covers every
+/// file a later checkpoint can refer to.
+pub fn discard(job_dir: &Path, dropped: &[u64], retained: &[u64]) {
+    let shared_of = |id: u64| -> Vec<String> {
+        read_metadata(&checkpoint_dir(job_dir, id))
+            .map(|m| m.shared_files().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let mut garbage: std::collections::BTreeSet<String> =
+        dropped.iter().flat_map(|id| shared_of(*id)).collect();
+    if !garbage.is_empty() {
+        for id in retained {
+            for name in shared_of(*id) {
+                garbage.remove(&name);
+            }
+        }
+    }
+    let shared = job_dir.join(SHARED_DIR);
+    for name in garbage {
+        let path = shared.join(&name);
+        if let Err(e) = fs::remove_file(&path) {
+            tracing::warn!(file = %path.display(), error = %e, "could not remove a shared checkpoint file");
+        }
+    }
+    for id in dropped {
+        let dir = checkpoint_dir(job_dir, *id);
+        if let Err(e) = fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove an old checkpoint");
+        }
+    }
 }
 
 /// Removes checkpoint directories under `job_dir` that are not in `keep`.

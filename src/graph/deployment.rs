@@ -93,6 +93,9 @@ pub struct TaskDeploymentDescriptor {
     /// Checkpoint barriers are not aligned (at-least-once mode).
     #[serde(default)]
     pub at_least_once: bool,
+    /// Where keyed state lives.
+    #[serde(default)]
+    pub state_backend: crate::state::StateBackendKind,
 }
 
 impl TaskDeploymentDescriptor {

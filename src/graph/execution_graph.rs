@@ -285,6 +285,7 @@ impl ExecutionGraph {
             plan: plan.clone(),
             restore_from: None,
             at_least_once: false,
+            state_backend: Default::default(),
         }
     }
 }

@@ -96,6 +96,9 @@ pub struct JobGraph {
     /// The checkpoint or savepoint the job starts from.
     #[serde(default)]
     pub restore: Option<RestoreSettings>,
+    /// Where keyed state lives (`None`: the cluster's default).
+    #[serde(default)]
+    pub state_backend: Option<crate::state::StateBackendKind>,
 }
 
 /// What a submission may set besides the program (`rill run`'s flags, the REST request's
@@ -114,6 +117,9 @@ pub struct SubmitOptions {
     /// Start even if the snapshot holds state for operators the job does not have.
     #[serde(default)]
     pub allow_non_restored_state: bool,
+    /// The keyed state backend.
+    #[serde(default)]
+    pub state_backend: Option<crate::state::StateBackendKind>,
 }
 
 impl SubmitOptions {
@@ -124,6 +130,9 @@ impl SubmitOptions {
         }
         if let Some(d) = &self.checkpoint_dir {
             jg.checkpointing.dir = Some(d.clone());
+        }
+        if let Some(b) = self.state_backend {
+            jg.state_backend = Some(b);
         }
         if let Some(p) = &self.savepoint_path {
             jg.restore = Some(RestoreSettings {
@@ -228,6 +237,7 @@ impl JobGraph {
             fingerprint: String::new(),
             checkpointing: sg.checkpointing.clone(),
             restore: None,
+            state_backend: sg.state_backend,
         };
         jg.fingerprint = jg.compute_fingerprint();
         jg

@@ -123,6 +123,8 @@ pub struct StreamGraph {
     pub max_parallelism: Option<usize>,
     /// Checkpointing.
     pub checkpointing: crate::checkpoint::CheckpointSettings,
+    /// The keyed state backend the program chose (`None`: the cluster's).
+    pub state_backend: Option<crate::state::StateBackendKind>,
 }
 
 impl std::fmt::Debug for StreamGraph {
@@ -145,6 +147,7 @@ impl StreamGraph {
             chaining_enabled: true,
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: Default::default(),
+            state_backend: None,
             default_parallelism: None,
             max_parallelism: None,
         }

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use crate::api::StreamEnv;
 use crate::graph::{GraphError, StreamGraph};
 
+#[path = "../../examples/key_stats.rs"]
+pub mod key_stats;
 #[path = "../../examples/partitioners.rs"]
 pub mod partitioners;
 #[path = "../../examples/shuffle.rs"]
@@ -202,6 +204,7 @@ impl JobRegistry {
         r.register(partitioners::spec());
         r.register(shuffle::spec());
         r.register(windowed_count::spec());
+        r.register(key_stats::spec());
         r
     }
 

@@ -1,5 +1,6 @@
 //! Keyed aggregation: reduce and the field aggregations (sum, min, max, min_by, max_by) built on
-//! it. State is one value per key on the heap, checkpointed as keyed state `reduce`.
+//! it. State is one value per key, checkpointed as keyed state `reduce`: in a map on the heap,
+//! or, when the job chose the RocksDB backend (streaming mode), in RocksDB.
 //!
 //! ## Emission
 //! In streaming mode every input record emits the key's updated aggregate (Flink's rolling
@@ -11,7 +12,9 @@ use std::sync::Arc;
 
 use crate::api::{Data, Key, RuntimeMode};
 use crate::operators::{Batch, Operator, OperatorError, Output};
-use crate::state::{RestoredState, StateSnapshot};
+use crate::state::{
+    KeyedStateBackend, RestoredState, StateBackendKind, StateSnapshot, ValueStateDescriptor,
+};
 use crate::util::FastMap;
 
 /// A rolling reduce per key.
@@ -20,9 +23,34 @@ pub struct KeyedReduce<K, T, RF> {
     reduce: Arc<RF>,
     mode: RuntimeMode,
     state: FastMap<K, T>,
+    /// The state when the job keeps it in RocksDB (`state` stays empty then).
+    backend: Option<KeyedStateBackend<K>>,
+    restored: Option<RestoredState>,
     name: String,
     max_parallelism: usize,
     _t: PhantomData<fn(T)>,
+}
+
+/// A rolling reduce of `records` with its state in `backend` (streaming mode).
+fn reduce_in_backend<K: Key, T: Data>(
+    backend: &mut KeyedStateBackend<K>,
+    key: &KeyFn<K, T>,
+    reduce: &dyn Fn(T, T) -> T,
+    records: Vec<T>,
+) -> Result<Vec<T>, crate::state::StateError> {
+    let d = ValueStateDescriptor::<T>::new(REDUCE_STATE);
+    let mut emitted = Vec::with_capacity(records.len());
+    for r in records {
+        let k = key(&r);
+        let mut cell = backend.value_state(&d, &k)?;
+        let next = match cell.value()? {
+            Some(acc) => reduce(acc, r),
+            None => r,
+        };
+        cell.update(next.clone())?;
+        emitted.push(next);
+    }
+    Ok(emitted)
 }
 
 /// The name of a keyed reduce's state in checkpoints.
@@ -43,6 +71,8 @@ impl<K, T, RF> KeyedReduce<K, T, RF> {
             reduce,
             mode,
             state: FastMap::default(),
+            backend: None,
+            restored: None,
             name: String::new(),
             max_parallelism: crate::state::DEFAULT_MAX_PARALLELISM,
             _t: PhantomData,
@@ -59,20 +89,33 @@ where
     fn open(&mut self, ctx: &crate::operators::RuntimeContext) -> Result<(), OperatorError> {
         self.name = ctx.operator_name.clone();
         self.max_parallelism = ctx.max_parallelism;
+        let state_error = |e| OperatorError::state(&ctx.operator_name, e);
+        if ctx.state_backend == StateBackendKind::RocksDb && self.mode == RuntimeMode::Streaming {
+            let mut backend = KeyedStateBackend::for_context(ctx).map_err(state_error)?;
+            if let Some(r) = self.restored.take() {
+                backend.restore(r, &[]).map_err(state_error)?;
+            }
+            self.backend = Some(backend);
+        } else if let Some(r) = self.restored.take() {
+            r.require_canonical().map_err(state_error)?;
+            let entries = r.keyed::<K, T>(REDUCE_STATE).map_err(state_error)?;
+            self.state.extend(entries);
+        }
         Ok(())
     }
 
     fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), OperatorError> {
-        let entries = restored
-            .keyed::<K, T>(REDUCE_STATE)
-            .map_err(|e| OperatorError::state(&self.name, e))?;
-        self.state.extend(entries);
+        self.restored = Some(restored.clone());
         Ok(())
     }
 
     fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<StateSnapshot, OperatorError> {
         let mut snapshot = StateSnapshot::default();
-        if !self.state.is_empty() {
+        if let Some(backend) = self.backend.as_mut() {
+            backend
+                .snapshot(&mut snapshot)
+                .map_err(|e| OperatorError::state(&self.name, e))?;
+        } else if !self.state.is_empty() {
             let (copy, maxp) = (self.state.clone(), self.max_parallelism);
             snapshot.defer(move |out| out.add_keyed(REDUCE_STATE, maxp, copy.iter()));
         }
@@ -86,6 +129,11 @@ where
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
         let records = batch.downcast::<T>()?;
+        if let Some(backend) = self.backend.as_mut() {
+            let emitted = reduce_in_backend(backend, &self.key, &*self.reduce, records)
+                .map_err(|e| OperatorError::state(&self.name, e))?;
+            return out.emit(Batch::new(emitted));
+        }
         let streaming = self.mode == RuntimeMode::Streaming;
         let mut emitted = Vec::with_capacity(if streaming { records.len() } else { 0 });
         for r in records {

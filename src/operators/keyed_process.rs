@@ -14,7 +14,7 @@ use crate::eventtime::{ProcessingClock, Timestamp};
 use crate::operators::batch::{BatchBuilder, NO_TIMESTAMP};
 use crate::operators::keyed::KeyFn;
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
-use crate::state::{HeapKeyedStateBackend, RestoredState, StateSnapshot};
+use crate::state::{KeyedStateBackend, RestoredState, StateSnapshot};
 use crate::windowing::triggers::TimeDomain;
 
 /// Runs a keyed process function.
@@ -26,7 +26,9 @@ pub struct KeyedProcessOperator<K: Ord, I, O, P> {
     side: SideOutputs,
     runtime: RuntimeContext,
     clock: ProcessingClock,
-    state: HeapKeyedStateBackend<K>,
+    state: KeyedStateBackend<K>,
+    /// State to restore once the backend is opened.
+    restored: Option<RestoredState>,
     _t: PhantomData<fn(I) -> O>,
 }
 
@@ -46,10 +48,8 @@ impl<K: Key + Ord, I: Data, O: Data, P: KeyedProcessFunction<K, I, O>>
             side: SideOutputs::default(),
             runtime: RuntimeContext::standalone(name),
             clock: ProcessingClock::system(),
-            state: HeapKeyedStateBackend::new(
-                crate::state::DEFAULT_MAX_PARALLELISM,
-                ProcessingClock::system(),
-            ),
+            state: KeyedStateBackend::heap(crate::state::DEFAULT_MAX_PARALLELISM),
+            restored: None,
             _t: PhantomData,
         }
     }
@@ -107,7 +107,11 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
         self.runtime = ctx.clone();
         self.clock = ctx.clock.clone();
-        self.state.set_clock(ctx.clock.clone(), ctx.max_parallelism);
+        let state_error = |e| OperatorError::state(&ctx.operator_name, e);
+        self.state = KeyedStateBackend::for_context(ctx).map_err(state_error)?;
+        if let Some(r) = self.restored.take() {
+            self.state.restore(r, &[TIMERS]).map_err(state_error)?;
+        }
         self.f.open(ctx).map_err(|e| user_error(&self.name, e))
     }
 
@@ -116,7 +120,7 @@ where
             .keyed::<K, Vec<(bool, Timestamp)>>(TIMERS)
             .map_err(|e| OperatorError::state(&self.name, e))?;
         self.timers.restore(timers);
-        self.state.restore(restored.clone(), &[TIMERS]);
+        self.restored = Some(restored.clone());
         Ok(())
     }
 

@@ -66,6 +66,10 @@ pub struct RuntimeContext {
     pub metrics: Option<Arc<crate::metrics::IoMetrics>>,
     /// Where operators read processing time.
     pub clock: crate::eventtime::ProcessingClock,
+    /// Where keyed state lives.
+    pub state_backend: crate::state::StateBackendKind,
+    /// Where the RocksDB backend keeps its instances.
+    pub local_state_dir: std::path::PathBuf,
 }
 
 impl RuntimeContext {
@@ -82,6 +86,8 @@ impl RuntimeContext {
             attempt: 0,
             metrics: None,
             clock: crate::eventtime::ProcessingClock::system(),
+            state_backend: crate::state::StateBackendKind::Heap,
+            local_state_dir: std::env::temp_dir().join("rill-local-state"),
         }
     }
 }

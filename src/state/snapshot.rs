@@ -9,17 +9,25 @@
 //!   `Split` list is dealt out evenly over the new subtasks (Flink's round-robin
 //!   redistribution); a `Union` list goes whole to every subtask.
 //!
+//! - **RocksDB state** in a checkpoint (not a savepoint) is incremental: the handle of a
+//!   database's files, the immutable SST files shared between checkpoints (see
+//!   [`crate::state::rocksdb`]). Savepoints always hold the canonical form above, whichever
+//!   backend wrote them, so a job can switch backends through a savepoint.
+//!
 //! Entries are rmp-serde bytes: the state's types are the job's record types, which are all
 //! `Serialize + DeserializeOwned`.
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+use crate::checkpoint::barrier::SnapshotKind;
 use crate::state::key_group::{assign_to_key_group, KeyGroupRange};
+use crate::state::rocksdb::RocksDbSnapshot;
 
 /// Why state could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +48,9 @@ pub enum StateError {
         /// Why.
         message: String,
     },
+    /// The state backend failed (RocksDB or the files of its checkpoints).
+    #[error("state backend: {0}")]
+    Backend(String),
 }
 
 /// One keyed state of one operator: per key group, its entries.
@@ -78,12 +89,15 @@ pub struct OperatorSnapshot {
     pub keyed: Vec<KeyedStateSnapshot>,
     /// Operator list states.
     pub lists: Vec<ListStateSnapshot>,
+    /// Keyed state in RocksDB's own files (incremental checkpoints of the RocksDB backend).
+    #[serde(default)]
+    pub rocksdb: Vec<RocksDbSnapshot>,
 }
 
 impl OperatorSnapshot {
     /// Whether the operator has no state.
     pub fn is_empty(&self) -> bool {
-        self.keyed.is_empty() && self.lists.is_empty()
+        self.keyed.is_empty() && self.lists.is_empty() && self.rocksdb.is_empty()
     }
 
     /// Adds a keyed state from its entries, cut by key group (`max_parallelism` groups).
@@ -147,13 +161,45 @@ impl OperatorSnapshot {
 /// A part of a snapshot still to be written, from a copy the operator made at the barrier.
 pub type DeferredPart = Box<dyn FnOnce(&mut OperatorSnapshot) -> Result<(), StateError> + Send>;
 
+/// A part still to be written that depends on where the snapshot goes.
+type TargetedPart =
+    Box<dyn FnOnce(&mut OperatorSnapshot, &SnapshotTarget) -> Result<(), StateError> + Send>;
+
+/// Where a snapshot is written: a checkpoint's `chk-N` directory or a savepoint's directory.
+#[derive(Debug, Clone)]
+pub struct SnapshotTarget {
+    /// Checkpoint (may share files with other checkpoints) or savepoint (self-contained).
+    pub kind: SnapshotKind,
+    /// The snapshot's directory.
+    pub dir: PathBuf,
+}
+
+impl SnapshotTarget {
+    /// Where files shared between a job's checkpoints go: `shared/` beside `chk-N`; `None`
+    /// for a savepoint, which shares nothing.
+    pub fn shared_dir(&self) -> Option<PathBuf> {
+        match self.kind {
+            SnapshotKind::Checkpoint => Some(shared_dir_of(&self.dir)),
+            SnapshotKind::Savepoint => None,
+        }
+    }
+}
+
+/// The shared-file directory of the checkpoint in `chk_dir`.
+pub fn shared_dir_of(chk_dir: &Path) -> PathBuf {
+    chk_dir
+        .parent()
+        .unwrap_or(chk_dir)
+        .join(crate::checkpoint::storage::SHARED_DIR)
+}
+
 /// An operator's snapshot as taken at a barrier: what is already written, and parts to be
 /// written later, off the task's thread, from copies made at the barrier (copy-on-write: the
 /// operator goes on processing while they are serialized).
 #[derive(Default)]
 pub struct StateSnapshot {
     written: OperatorSnapshot,
-    deferred: Vec<DeferredPart>,
+    deferred: Vec<TargetedPart>,
 }
 
 impl StateSnapshot {
@@ -161,6 +207,16 @@ impl StateSnapshot {
     pub fn defer(
         &mut self,
         part: impl FnOnce(&mut OperatorSnapshot) -> Result<(), StateError> + Send + 'static,
+    ) {
+        self.deferred.push(Box::new(move |out, _| part(out)));
+    }
+
+    /// Adds a part to write later that needs to know where the snapshot goes.
+    pub fn defer_to(
+        &mut self,
+        part: impl FnOnce(&mut OperatorSnapshot, &SnapshotTarget) -> Result<(), StateError>
+            + Send
+            + 'static,
     ) {
         self.deferred.push(Box::new(part));
     }
@@ -175,11 +231,11 @@ impl StateSnapshot {
         self.written.is_empty() && self.deferred.is_empty()
     }
 
-    /// Writes the deferred parts.
-    pub fn complete(self) -> Result<OperatorSnapshot, StateError> {
+    /// Writes the deferred parts, for a snapshot going to `target`.
+    pub fn complete(self, target: &SnapshotTarget) -> Result<OperatorSnapshot, StateError> {
         let mut out = self.written;
         for part in self.deferred {
-            part(&mut out)?;
+            part(&mut out, target)?;
         }
         Ok(out)
     }
@@ -209,6 +265,17 @@ pub struct RestoredState {
 }
 
 impl RestoredState {
+    /// Fails when the state is in RocksDB's files (an incremental checkpoint of the RocksDB
+    /// backend), which only that backend reads.
+    pub fn require_canonical(&self) -> Result<(), StateError> {
+        if self.snapshots.iter().any(|s| !s.rocksdb.is_empty()) {
+            return Err(StateError::Backend(
+                "this checkpoint holds RocksDB files (an incremental checkpoint of the RocksDB backend): restore it with --state-backend rocksdb, or take a savepoint to switch backends".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Every entry of keyed state `name` whose key group this subtask owns.
     pub fn keyed<K: DeserializeOwned, V: DeserializeOwned>(
         &self,

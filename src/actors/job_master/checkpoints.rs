@@ -17,7 +17,7 @@ use actix::prelude::*;
 
 use crate::actors::job_master::JobMaster;
 use crate::actors::task_manager::CheckpointResponse;
-use crate::checkpoint::coordinator::{CheckpointStats, CoordinatorAction};
+use crate::checkpoint::coordinator::{CheckpointSizes, CheckpointStats, CoordinatorAction};
 use crate::checkpoint::storage::{self, checkpoint_dir, CheckpointMetadata, VertexMetadata};
 use crate::checkpoint::{CheckpointCoordinator, SnapshotKind};
 use crate::eventtime::processing_time_now;
@@ -181,12 +181,13 @@ impl JobMaster {
                 let Some(c) = self.checkpoints.as_mut() else {
                     return;
                 };
-                let dropped = c.completed(&p, metadata.state_size(), now);
-                let job_dir = c.job_dir().clone();
-                tracing::info!(job_id = %self.job_id, checkpoint = p.barrier.id, kind = ?p.barrier.kind, bytes = metadata.state_size(), "checkpoint completed");
-                for id in dropped {
-                    let _ = std::fs::remove_dir_all(checkpoint_dir(&job_dir, id));
-                }
+                let sizes = CheckpointSizes {
+                    state: metadata.state_size(),
+                    checkpointed: metadata.checkpointed_size(),
+                };
+                let dropped = c.completed(&p, sizes, now);
+                tracing::info!(job_id = %self.job_id, checkpoint = p.barrier.id, kind = ?p.barrier.kind, bytes = sizes.state, written = sizes.checkpointed, "checkpoint completed");
+                storage::discard(c.job_dir(), &dropped, &c.retained_ids());
                 for tm in self.task_managers.values() {
                     tm.notify_checkpoint_complete(self.job_id, p.barrier.id, false);
                 }

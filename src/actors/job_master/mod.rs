@@ -215,6 +215,10 @@ impl JobMaster {
             tdd.restore_from = self.restore_dir.clone();
             tdd.at_least_once = self.job_graph.checkpointing.mode
                 == crate::checkpoint::CheckpointingMode::AtLeastOnce;
+            tdd.state_backend = self
+                .job_graph
+                .state_backend
+                .unwrap_or(self.config.state_backend);
             for gate in &mut tdd.inputs {
                 for ch in &mut gate.channels {
                     ch.producer_address = self
