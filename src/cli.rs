@@ -209,6 +209,13 @@ enum Command {
         /// The backends (e) runs on (repeat the flag for several) [default: heap and rocksdb].
         #[arg(long = "state-backend", value_name = "BACKEND")]
         state_backends: Vec<crate::state::StateBackendKind>,
+        /// Run (e)'s RocksDB checkpoint measurement instead: full vs incremental checkpoints
+        /// of `--state-bytes` of state.
+        #[arg(long)]
+        state_checkpoints: bool,
+        /// Bytes of state for `--state-checkpoints`.
+        #[arg(long, default_value_t = 1 << 30)]
+        state_bytes: u64,
         /// Records per state run.
         #[arg(long, default_value_t = 10_000_000)]
         state_records: u64,
@@ -407,12 +414,16 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             window_csv,
             window_input,
             state,
+            state_checkpoints,
+            state_bytes,
             state_backends,
             state_records,
             state_keys,
         } => {
             init_logging("warn");
-            let lines = if state {
+            let lines = if state_checkpoints {
+                crate::bench::state::run_checkpoint_sizes(state_bytes)
+            } else if state {
                 let backends = if state_backends.is_empty() {
                     vec![
                         crate::state::StateBackendKind::Heap,

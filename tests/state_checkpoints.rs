@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use rill::actors::MiniCluster;
 use rill::api::{
-    Collector, KeyedContext, KeyedProcessFunction, ProcessContext, ProcessFunction, StreamEnv,
+    BroadcastContext, BroadcastProcessFunction, Collector, KeyedContext, KeyedProcessFunction,
+    ProcessContext, ProcessFunction, ReadOnlyBroadcastContext, StreamEnv,
 };
 use rill::checkpoint::storage::{self, checkpoint_ids};
 use rill::checkpoint::CheckpointSettings;
@@ -602,6 +603,96 @@ fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
             let env = counting_job(n, sink.clone(), None);
             run_restored(&c, &env, 2, location).await;
             assert_exact_counts(sink.take(), n, "after restoring the savepoint");
+        },
+    );
+}
+
+/// Stores broadcast rules `(key, threshold)`; answers each key with its rule.
+#[derive(Clone)]
+struct ApplyRules {
+    rules: MapStateDescriptor<u64, u64>,
+}
+
+impl BroadcastProcessFunction<u64, (u64, u64), (u64, Option<u64>)> for ApplyRules {
+    fn process_element(
+        &mut self,
+        key: u64,
+        ctx: &mut ReadOnlyBroadcastContext<'_>,
+        out: &mut Collector<'_, (u64, Option<u64>)>,
+    ) -> Result<(), UserError> {
+        let rules = ctx.broadcast_state(&self.rules)?;
+        out.collect((key, rules.get(&key).copied()));
+        Ok(())
+    }
+
+    fn process_broadcast_element(
+        &mut self,
+        (key, threshold): (u64, u64),
+        ctx: &mut BroadcastContext<'_>,
+        _out: &mut Collector<'_, (u64, Option<u64>)>,
+    ) -> Result<(), UserError> {
+        ctx.broadcast_state(&self.rules)?.put(key, threshold);
+        Ok(())
+    }
+}
+
+/// Rules from `rules` records (`i % 50 → (i % 50) * 10`), keys `i % 50` from `keys` records,
+/// both paced so that the job stays up to be checkpointed, through
+/// `ApplyRules`; the sources' uids carry `tag`, so runs with other inputs share only the
+/// broadcast operator's state.
+fn rules_job(tag: &str, rules: u64, keys: u64, sink: CollectSink<(u64, Option<u64>)>) -> StreamEnv {
+    let env = job_env("broadcast-rules", Some(20));
+    let rule_stream = env
+        .add_source("Rules", Generated::new(rules, |i| i))
+        .uid(&format!("rules-{tag}"))
+        .map(|i: u64| {
+            pace(i);
+            (i % 50, (i % 50) * 10)
+        });
+    env.add_source("Keys", Generated::new(keys, |i| i))
+        .uid(&format!("keys-{tag}"))
+        .map(|i: u64| {
+            pace(i);
+            i % 50
+        })
+        .connect_broadcast(&rule_stream.broadcast_stream())
+        .process(ApplyRules {
+            rules: MapStateDescriptor::new("rules"),
+        })
+        .uid("apply-rules")
+        .add_sink("Collect", sink);
+    env
+}
+
+/// Broadcast state: checkpointed at parallelism 2 after the rules arrived, restored at 3
+/// with no rules coming: every instance answers every key from the restored rules.
+#[test]
+fn broadcast_state_is_restored_whole_into_every_instance_at_another_parallelism() {
+    on_cluster(
+        "broadcast-state",
+        Duration::from_secs(60),
+        |c, dir| async move {
+            let env = rules_job("first", 1_000_000, 1_000_000, CollectSink::new());
+            let job_dir = checkpoint_then_cancel(&c, &env, 2, &dir).await;
+
+            let sink = CollectSink::new();
+            let env = rules_job("second", 0, 3_000, sink.clone());
+            let options = SubmitOptions {
+                savepoint_path: Some(job_dir),
+                allow_non_restored_state: true,
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(3), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            let answers = sink.take();
+            assert_eq!(answers.len(), 3_000);
+            for (key, rule) in answers {
+                assert_eq!(rule, Some(key * 10), "key {key}");
+            }
         },
     );
 }

@@ -1,6 +1,7 @@
 //! The DataStream API: what a job's code is written against. Calls record transformations in a
 //! StreamGraph; nothing runs until the graph is submitted.
 
+pub mod broadcast;
 pub mod connected;
 pub mod data;
 pub mod env;
@@ -11,6 +12,10 @@ pub mod keyed_process;
 pub mod stream;
 pub mod windowed;
 
+pub use broadcast::{
+    BroadcastConnectedStreams, BroadcastContext, BroadcastProcessFunction, BroadcastStream,
+    ReadOnlyBroadcastContext,
+};
 pub use connected::ConnectedStreams;
 pub use data::{Data, Key};
 pub use env::{RuntimeMode, StreamEnv};

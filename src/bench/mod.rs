@@ -65,11 +65,11 @@ impl std::fmt::Display for BenchResult {
         let runs: Vec<String> = self
             .runs
             .iter()
-            .map(|r| format!("{:.1}", r / 1e6))
+            .map(|r| format!("{:.2}", r / 1e6))
             .collect();
         write!(
             f,
-            "{}: median {:.1} M records/s over {} runs of {} records (runs: {} M/s)",
+            "{}: median {:.2} M records/s over {} runs of {} records (runs: {} M/s)",
             self.name,
             self.median() / 1e6,
             self.runs.len(),

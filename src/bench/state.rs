@@ -128,3 +128,90 @@ pub fn run(
         Ok(results)
     })
 }
+
+/// (e) RocksDB checkpoints of about `bytes` of state (values of 1 KiB, one per key): the time
+/// and size of a full snapshot (a savepoint: every entry read and written in the canonical
+/// form), of a first incremental checkpoint (every SST file uploaded), and of a second one
+/// after 1% of the keys changed (only the new files uploaded). Times cover the barrier's
+/// synchronous part (RocksDB's checkpoint: memtable flush and hard links) and the writing.
+pub fn run_checkpoint_sizes(bytes: u64) -> Result<Vec<String>, String> {
+    use crate::checkpoint::storage::{write_subtask_state, StateHandle, SubtaskSnapshot};
+    use crate::checkpoint::SnapshotKind;
+    use crate::ids::VertexId;
+    use crate::state::{KeyedStateBackend, SnapshotTarget, StateSnapshot};
+    use std::time::Instant;
+
+    let root = std::env::temp_dir().join(format!("rill-bench-rocksdb-{}", std::process::id()));
+    let mut ctx = crate::operators::RuntimeContext::standalone("bench");
+    ctx.state_backend = StateBackendKind::RocksDb;
+    ctx.local_state_dir = root.join("local");
+    let result = (|| {
+        let mut backend = KeyedStateBackend::<u64>::for_context(&ctx).map_err(|e| e.to_string())?;
+        let d = ValueStateDescriptor::<String>::new("values");
+        let keys = (bytes / 1024).max(1);
+        let value =
+            |k: u64, round: u64| format!("{:0>1024}", k.wrapping_mul(31).wrapping_add(round));
+        let started = Instant::now();
+        for k in 0..keys {
+            let mut cell = backend.value_state(&d, &k).map_err(|e| e.to_string())?;
+            cell.update(value(k, 0)).map_err(|e| e.to_string())?;
+        }
+        let mut lines = vec![format!(
+            "(e) RocksDB state: {keys} keys of 1 KiB written in {:.1} s",
+            started.elapsed().as_secs_f64()
+        )];
+        let take = |backend: &mut KeyedStateBackend<u64>,
+                    kind: SnapshotKind,
+                    dir: std::path::PathBuf|
+         -> Result<(StateHandle, f64), String> {
+            let started = Instant::now();
+            let mut snap = StateSnapshot::default();
+            backend.snapshot(&mut snap).map_err(|e| e.to_string())?;
+            let target = SnapshotTarget { kind, dir };
+            let op = snap.complete(&target).map_err(|e| e.to_string())?;
+            let subtask = SubtaskSnapshot {
+                operators: vec![("bench".to_string(), op)],
+            };
+            let handle = write_subtask_state(&target.dir, VertexId(0), 0, &subtask)
+                .map_err(|e| e.to_string())?;
+            Ok((handle, started.elapsed().as_secs_f64()))
+        };
+        let mb = |b: u64| b as f64 / (1 << 20) as f64;
+        let (full, t) = take(
+            &mut backend,
+            SnapshotKind::Savepoint,
+            root.join("savepoint"),
+        )?;
+        lines.push(format!(
+            "(e) RocksDB full snapshot (savepoint): {t:.2} s, {:.0} MiB written",
+            mb(full.checkpointed_size())
+        ));
+        let (one, t) = take(
+            &mut backend,
+            SnapshotKind::Checkpoint,
+            root.join("job/chk-1"),
+        )?;
+        lines.push(format!(
+            "(e) RocksDB first incremental checkpoint: {t:.2} s, {:.0} MiB written of {:.0} MiB state",
+            mb(one.checkpointed_size()),
+            mb(one.full_size())
+        ));
+        for k in (0..keys).step_by(100) {
+            let mut cell = backend.value_state(&d, &k).map_err(|e| e.to_string())?;
+            cell.update(value(k, 1)).map_err(|e| e.to_string())?;
+        }
+        let (two, t) = take(
+            &mut backend,
+            SnapshotKind::Checkpoint,
+            root.join("job/chk-2"),
+        )?;
+        lines.push(format!(
+            "(e) RocksDB second incremental checkpoint (1% of keys changed): {t:.2} s, {:.1} MiB written of {:.0} MiB state",
+            mb(two.checkpointed_size()),
+            mb(two.full_size())
+        ));
+        Ok(lines)
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}

@@ -19,6 +19,7 @@
 //! - Errors end the subtask FAILED; panics are caught by the subtask and treated the same.
 
 pub mod batch;
+pub mod broadcast_process;
 pub mod chain;
 pub mod co;
 pub mod error;

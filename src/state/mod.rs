@@ -2,6 +2,7 @@
 //! (heap, RocksDB) build on these.
 
 pub mod backend;
+pub mod broadcast;
 pub mod key_group;
 pub mod keyed;
 pub mod rocksdb;
