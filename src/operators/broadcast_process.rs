@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use crate::api::broadcast::{BroadcastContext, BroadcastProcessFunction, ReadOnlyBroadcastContext};
 use crate::api::functions::{user_error, SideOutputs};
 use crate::api::{Collector, Data};
-use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
+use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext, UserError};
 use crate::state::broadcast::BroadcastStates;
 use crate::state::{OperatorSnapshot, RestoredState, StateSnapshot};
 
@@ -37,6 +37,27 @@ impl<A, B, O, F> BroadcastProcessOperator<A, B, O, F> {
     }
 }
 
+/// Calls `call` with each record and its timestamp; what it emits carries the record's
+/// timestamp.
+fn each_record<R, O: Data>(
+    (records, ts): (Vec<R>, Option<Vec<i64>>),
+    mut call: impl FnMut(R, Option<i64>, &mut Collector<'_, O>) -> Result<(), UserError>,
+) -> Result<Batch, UserError> {
+    let mut main = Vec::with_capacity(records.len());
+    let Some(ts) = ts else {
+        for r in records {
+            call(r, None, &mut Collector::new(&mut main))?;
+        }
+        return Ok(Batch::new(main));
+    };
+    let mut main_ts = Vec::with_capacity(records.len());
+    for (r, t) in records.into_iter().zip(ts) {
+        call(r, Some(t), &mut Collector::new(&mut main))?;
+        main_ts.resize(main.len(), t);
+    }
+    Ok(Batch::timed(main, main_ts))
+}
+
 impl<A: Data, B: Data, O: Data, F: BroadcastProcessFunction<A, B, O>> Operator
     for BroadcastProcessOperator<A, B, O, F>
 {
@@ -51,48 +72,33 @@ impl<A: Data, B: Data, O: Data, F: BroadcastProcessFunction<A, B, O>> Operator
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        let mut main = Vec::new();
-        let mut main_ts = Vec::new();
-        let timed;
-        if input == 0 {
-            let (records, ts) = batch.into_parts::<A>()?;
-            timed = ts.is_some();
-            for (i, r) in records.into_iter().enumerate() {
+        let (f, states, side, runtime) =
+            (&mut self.f, &mut self.states, &mut self.side, &self.runtime);
+        let watermark = self.watermark;
+        let emitted = if input == 0 {
+            each_record(batch.into_parts::<A>()?, |r, timestamp, out| {
                 let mut ctx = ReadOnlyBroadcastContext {
-                    states: &mut self.states,
-                    side: &mut self.side,
-                    runtime: &self.runtime,
-                    timestamp: ts.as_ref().and_then(|t| t.get(i).copied()),
-                    watermark: self.watermark,
+                    states: &mut *states,
+                    side: &mut *side,
+                    runtime,
+                    timestamp,
+                    watermark,
                 };
-                self.f
-                    .process_element(r, &mut ctx, &mut Collector::new(&mut main))
-                    .map_err(|e| user_error(&self.name, e))?;
-                if let Some(t) = ctx.timestamp {
-                    main_ts.resize(main.len(), t);
-                }
-            }
+                f.process_element(r, &mut ctx, out)
+            })
         } else {
-            let (records, ts) = batch.into_parts::<B>()?;
-            timed = ts.is_some();
-            for (i, r) in records.into_iter().enumerate() {
+            each_record(batch.into_parts::<B>()?, |r, timestamp, out| {
                 let mut ctx = BroadcastContext {
-                    states: &mut self.states,
-                    side: &mut self.side,
-                    runtime: &self.runtime,
-                    timestamp: ts.as_ref().and_then(|t| t.get(i).copied()),
-                    watermark: self.watermark,
+                    states: &mut *states,
+                    side: &mut *side,
+                    runtime,
+                    timestamp,
+                    watermark,
                 };
-                self.f
-                    .process_broadcast_element(r, &mut ctx, &mut Collector::new(&mut main))
-                    .map_err(|e| user_error(&self.name, e))?;
-                if let Some(t) = ctx.timestamp {
-                    main_ts.resize(main.len(), t);
-                }
-            }
-        }
-        let main_ts = timed.then_some(main_ts);
-        out.emit(Batch::with_timestamps(main, main_ts))?;
+                f.process_broadcast_element(r, &mut ctx, out)
+            })
+        };
+        out.emit(emitted.map_err(|e| user_error(&self.name, e))?)?;
         self.side.flush(out)
     }
 

@@ -584,6 +584,42 @@ enum Cell<'a, K, Table> {
     Rocks(RocksCell<'a>),
 }
 
+/// A heap table: one entry per key.
+trait PerKey<K> {
+    fn remove_key(&mut self, key: &K);
+}
+
+impl<K: Key, T> PerKey<K> for ValueTable<K, T> {
+    fn remove_key(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+}
+
+impl<K: Key, T> PerKey<K> for ListTable<K, T> {
+    fn remove_key(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+}
+
+impl<K: Key, UK, UV> PerKey<K> for MapTable<K, UK, UV> {
+    fn remove_key(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+}
+
+impl<K, Table: PerKey<K>> Cell<'_, K, Table> {
+    /// Removes the key's whole state.
+    fn clear(&mut self) -> Result<(), StateError> {
+        match self {
+            Cell::Heap { table, key } => {
+                table.remove_key(key);
+                Ok(())
+            }
+            Cell::Rocks(cell) => cell.clear(),
+        }
+    }
+}
+
 /// The current key's value.
 pub struct ValueState<'a, K, T> {
     cell: Cell<'a, K, ValueTable<K, T>>,
@@ -651,13 +687,7 @@ impl<K: Key, T: Data> ValueState<'_, K, T> {
 
     /// Removes the value.
     pub fn clear(&mut self) -> Result<(), StateError> {
-        match &mut self.cell {
-            Cell::Heap { table, key } => {
-                table.map.remove(*key);
-                Ok(())
-            }
-            Cell::Rocks(cell) => cell.delete(),
-        }
+        self.cell.clear()
     }
 }
 
@@ -765,13 +795,7 @@ impl<K: Key, T: Data> ListState<'_, K, T> {
 
     /// Empties the list.
     pub fn clear(&mut self) -> Result<(), StateError> {
-        match &mut self.cell {
-            Cell::Heap { table, key } => {
-                table.map.remove(*key);
-                Ok(())
-            }
-            Cell::Rocks(cell) => cell.delete(),
-        }
+        self.cell.clear()
     }
 }
 
@@ -904,13 +928,7 @@ impl<K: Key, UK: Key, UV: Data> MapState<'_, K, UK, UV> {
 
     /// Empties the map.
     pub fn clear(&mut self) -> Result<(), StateError> {
-        match &mut self.cell {
-            Cell::Heap { table, key } => {
-                table.map.remove(*key);
-                Ok(())
-            }
-            Cell::Rocks(cell) => cell.clear_entries(),
-        }
+        self.cell.clear()
     }
 }
 

@@ -484,6 +484,7 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
             write: &self.write,
             key: bytes,
             ttl,
+            map: state.kind == StateKind::Map,
             name: state.name.as_str(),
         })
     }
@@ -669,6 +670,8 @@ pub(crate) struct RocksCell<'a> {
     write: &'a WriteOptions,
     key: Vec<u8>,
     ttl: bool,
+    /// Whether the key holds map entries under it (else one value or list).
+    map: bool,
     name: &'a str,
 }
 
@@ -785,7 +788,11 @@ impl RocksCell<'_> {
             .collect()
     }
 
-    pub(crate) fn clear_entries(&self) -> Result<(), StateError> {
+    /// Removes the key's whole state: its value or list, or every entry of its map.
+    pub(crate) fn clear(&self) -> Result<(), StateError> {
+        if !self.map {
+            return self.delete();
+        }
         let mut batch = WriteBatch::default();
         for (k, _) in self.scan()? {
             batch.delete_cf(self.cf, k);
