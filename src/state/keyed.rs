@@ -253,20 +253,31 @@ impl<IN, A> AggregatingStateDescriptor<IN, A> {
     }
 }
 
-/// Reads a restored value state: plain values without a TTL, stamped ones with.
+/// Reads restored keyed state `name` in its canonical form: `Stamped` entries when the state
+/// has a TTL, `Plain` ones (stamped by `stamp`, never expiring) when it has none.
+fn restored_as<K: Key, Plain: Data, Stamp: Data>(
+    r: &RestoredState,
+    name: &str,
+    ttl: bool,
+    stamp: impl Fn(Plain) -> Stamp,
+) -> Result<Vec<(K, Stamp)>, StateError> {
+    if ttl {
+        r.keyed::<K, Stamp>(name)
+    } else {
+        Ok(r.keyed::<K, Plain>(name)?
+            .into_iter()
+            .map(|(k, v)| (k, stamp(v)))
+            .collect())
+    }
+}
+
+/// Reads a restored value state.
 pub(crate) fn restored_values<K: Key, T: Data>(
     r: &RestoredState,
     name: &str,
     ttl: bool,
 ) -> Result<Vec<(K, Stamped<T>)>, StateError> {
-    if ttl {
-        r.keyed::<K, Stamped<T>>(name)
-    } else {
-        Ok(r.keyed::<K, T>(name)?
-            .into_iter()
-            .map(|(k, v)| (k, Stamped::forever(v)))
-            .collect())
-    }
+    restored_as(r, name, ttl, Stamped::forever)
 }
 
 /// Restored lists, per key.
@@ -281,14 +292,9 @@ pub(crate) fn restored_lists<K: Key, T: Data>(
     name: &str,
     ttl: bool,
 ) -> Result<RestoredLists<K, T>, StateError> {
-    if ttl {
-        r.keyed::<K, Vec<Stamped<T>>>(name)
-    } else {
-        Ok(r.keyed::<K, Vec<T>>(name)?
-            .into_iter()
-            .map(|(k, l)| (k, l.into_iter().map(Stamped::forever).collect()))
-            .collect())
-    }
+    restored_as(r, name, ttl, |l: Vec<T>| {
+        l.into_iter().map(Stamped::forever).collect()
+    })
 }
 
 /// Reads a restored map state.
@@ -297,17 +303,22 @@ pub(crate) fn restored_maps<K: Key, UK: Key, UV: Data>(
     name: &str,
     ttl: bool,
 ) -> Result<RestoredMaps<K, UK, UV>, StateError> {
-    if ttl {
-        r.keyed::<K, Vec<(UK, Stamped<UV>)>>(name)
-    } else {
-        Ok(r.keyed::<K, Vec<(UK, UV)>>(name)?
-            .into_iter()
-            .map(|(k, m)| {
-                let m = m.into_iter().map(|(u, v)| (u, Stamped::forever(v)));
-                (k, m.collect())
-            })
-            .collect())
-    }
+    restored_as(r, name, ttl, |m: Vec<(UK, UV)>| {
+        m.into_iter()
+            .map(|(u, v)| (u, Stamped::forever(v)))
+            .collect()
+    })
+}
+
+/// A heap table's entries from `read` of the restored state, if there is one.
+fn from_restored<E, M: Default + FromIterator<E>>(
+    r: Option<&RestoredState>,
+    read: impl FnOnce(&RestoredState) -> Result<Vec<E>, StateError>,
+) -> Result<M, StateError> {
+    Ok(match r {
+        Some(r) => read(r)?.into_iter().collect(),
+        None => M::default(),
+    })
 }
 
 /// One state's table, whatever its type.
@@ -470,12 +481,7 @@ impl<K: Key> HeapKeyedStateBackend<K> {
     ) -> Result<ValueState<'a, K, T>, StateError> {
         let rules = self.ttl(ttl);
         let table = self.table(name, |r| {
-            let map = match r {
-                Some(r) => restored_values::<K, T>(r, name, ttl.is_some())?
-                    .into_iter()
-                    .collect(),
-                None => FastMap::default(),
-            };
+            let map = from_restored(r, |r| restored_values::<K, T>(r, name, ttl.is_some()))?;
             Ok(ValueTable { map, ttl })
         })?;
         Ok(ValueState {
@@ -493,12 +499,7 @@ impl<K: Key> HeapKeyedStateBackend<K> {
     ) -> Result<ListState<'a, K, T>, StateError> {
         let rules = self.ttl(ttl);
         let table = self.table(name, |r| {
-            let map = match r {
-                Some(r) => restored_lists::<K, T>(r, name, ttl.is_some())?
-                    .into_iter()
-                    .collect(),
-                None => FastMap::default(),
-            };
+            let map = from_restored(r, |r| restored_lists::<K, T>(r, name, ttl.is_some()))?;
             Ok(ListTable { map, ttl })
         })?;
         Ok(ListState {
@@ -516,13 +517,13 @@ impl<K: Key> HeapKeyedStateBackend<K> {
     ) -> Result<MapState<'a, K, UK, UV>, StateError> {
         let rules = self.ttl(ttl);
         let table = self.table(name, |r| {
-            let map = match r {
-                Some(r) => restored_maps::<K, UK, UV>(r, name, ttl.is_some())?
+            let map = from_restored(r, |r| {
+                let maps = restored_maps::<K, UK, UV>(r, name, ttl.is_some())?;
+                Ok(maps
                     .into_iter()
                     .map(|(k, m)| (k, m.into_iter().collect()))
-                    .collect(),
-                None => FastMap::default(),
-            };
+                    .collect())
+            })?;
             Ok(MapTable { map, ttl })
         })?;
         Ok(MapState {

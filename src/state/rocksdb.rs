@@ -403,11 +403,18 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
             .map_err(|_| StateError::Backend("the upload table was poisoned".into()))
     }
 
-    /// Makes sure state `name` exists with this layout; `true` when it is new.
-    fn declare(&mut self, name: &str, kind: StateKind, ttl: bool) -> Result<bool, StateError> {
-        if let Some(s) = self.states.iter().find(|s| s.name == name) {
+    /// Makes sure state `name` exists with this layout; returns its index in `states`, and
+    /// whether it is new.
+    fn declare(
+        &mut self,
+        name: &str,
+        kind: StateKind,
+        ttl: bool,
+    ) -> Result<(usize, bool), StateError> {
+        if let Some(i) = self.states.iter().position(|s| s.name == name) {
+            let s = &self.states[i];
             return if s.kind == kind && s.ttl == ttl {
-                Ok(false)
+                Ok((i, false))
             } else {
                 Err(declared_otherwise(name))
             };
@@ -425,34 +432,27 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
             kind,
             ttl,
         });
-        Ok(true)
+        Ok((self.states.len() - 1, true))
     }
 
-    /// Declares state `name`; when it is new, writes its canonical restored entries (as
-    /// `(key, value bytes)` pairs, `value bytes` under `sub` user-key bytes for maps).
+    /// Declares state `name` (see [`Self::declare`]); when it is new, writes the entries
+    /// `read` finds in the canonical restored state: `write` gets each entry with its key's
+    /// bytes and puts its RocksDB entries (one per map entry for maps).
     fn declare_with<E>(
         &mut self,
         name: &str,
         kind: StateKind,
         ttl: bool,
         read: impl FnOnce(&RestoredState) -> Result<Vec<(K, E)>, StateError>,
-        write: impl Fn(
-            &str,
-            &K,
-            E,
-            &mut Vec<u8>,
-            &mut dyn FnMut(&[u8], &[u8]),
-        ) -> Result<(), StateError>,
-    ) -> Result<(), StateError> {
-        if !self.declare(name, kind, ttl)? {
-            return Ok(());
-        }
-        let Some(r) = &self.restored else {
-            return Ok(());
+        write: impl Fn(&str, E, &mut Vec<u8>, &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StateError>,
+    ) -> Result<usize, StateError> {
+        let (index, new) = self.declare(name, kind, ttl)?;
+        let Some(r) = self.restored.as_ref().filter(|_| new) else {
+            return Ok(index);
         };
         let entries = read(r)?;
         if entries.is_empty() {
-            return Ok(());
+            return Ok(index);
         }
         let db = self.db()?;
         let cf = cf(db, name)?;
@@ -461,29 +461,25 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
         for (k, e) in entries {
             key.clear();
             cell_key(&mut key, &k, self.max_parallelism, name)?;
-            write(name, &k, e, &mut key, &mut |kb, vb| {
-                batch.put_cf(cf, kb, vb)
-            })?;
+            write(name, e, &mut key, &mut |kb, vb| batch.put_cf(cf, kb, vb))?;
         }
         db.write_opt(batch, &self.write)
-            .map_err(|e| backend_error(&format!("restoring state '{name}'"), e))
+            .map_err(|e| backend_error(&format!("restoring state '{name}'"), e))?;
+        Ok(index)
     }
 
-    fn cell<'a>(&'a self, name: &str, key: &K, ttl: bool) -> Result<RocksCell<'a>, StateError> {
+    /// The current key's cell of the state at `index` in `states`.
+    fn cell(&self, index: usize, key: &K) -> Result<RocksCell<'_>, StateError> {
         let db = self.db()?;
-        let state = self
-            .states
-            .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| declared_otherwise(name))?;
+        let state = &self.states[index];
         let mut bytes = Vec::with_capacity(32);
-        cell_key(&mut bytes, key, self.max_parallelism, name)?;
+        cell_key(&mut bytes, key, self.max_parallelism, &state.name)?;
         Ok(RocksCell {
             db,
-            cf: cf(db, name)?,
+            cf: cf(db, &state.name)?,
             write: &self.write,
             key: bytes,
-            ttl,
+            ttl: state.ttl,
             map: state.kind == StateKind::Map,
             name: state.name.as_str(),
         })
@@ -501,20 +497,17 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
         key: &'a K,
     ) -> Result<ValueState<'a, K, T>, StateError> {
         let stamped = ttl.is_some();
-        self.declare_with(
+        let index = self.declare_with(
             name,
             StateKind::Value,
             stamped,
             |r| restored_values::<K, T>(r, name, stamped),
-            |name, _, s, key, put| {
+            |name, s, key, put| {
                 put(key, &encode_stamped(name, &s, stamped)?);
                 Ok(())
             },
         )?;
-        Ok(ValueState::rocks(
-            self.cell(name, key, stamped)?,
-            self.rules(ttl),
-        ))
+        Ok(ValueState::rocks(self.cell(index, key)?, self.rules(ttl)))
     }
 
     /// The current key's list state.
@@ -525,20 +518,17 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
         key: &'a K,
     ) -> Result<ListState<'a, K, T>, StateError> {
         let stamped = ttl.is_some();
-        self.declare_with(
+        let index = self.declare_with(
             name,
             StateKind::List,
             stamped,
             |r| restored_lists::<K, T>(r, name, stamped),
-            |name, _, l, key, put| {
+            |name, l, key, put| {
                 put(key, &encode_list(name, &l, stamped)?);
                 Ok(())
             },
         )?;
-        Ok(ListState::rocks(
-            self.cell(name, key, stamped)?,
-            self.rules(ttl),
-        ))
+        Ok(ListState::rocks(self.cell(index, key)?, self.rules(ttl)))
     }
 
     /// The current key's map state.
@@ -549,12 +539,12 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
         key: &'a K,
     ) -> Result<MapState<'a, K, UK, UV>, StateError> {
         let stamped = ttl.is_some();
-        self.declare_with(
+        let index = self.declare_with(
             name,
             StateKind::Map,
             stamped,
             |r| restored_maps::<K, UK, UV>(r, name, stamped),
-            |name, _, m, key, put| {
+            |name, m, key, put| {
                 let prefix = key.len();
                 for (uk, v) in m {
                     key.truncate(prefix);
@@ -564,10 +554,7 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
                 Ok(())
             },
         )?;
-        Ok(MapState::rocks(
-            self.cell(name, key, stamped)?,
-            self.rules(ttl),
-        ))
+        Ok(MapState::rocks(self.cell(index, key)?, self.rules(ttl)))
     }
 
     /// Takes a RocksDB checkpoint of the instance now (hard links: the task goes on at once),
@@ -676,22 +663,26 @@ pub(crate) struct RocksCell<'a> {
 }
 
 impl RocksCell<'_> {
+    fn failed(&self, doing: &str, e: impl std::fmt::Display) -> StateError {
+        backend_error(&format!("{doing} state '{}'", self.name), e)
+    }
+
     fn read(&self, key: &[u8]) -> Result<Option<rocksdb::DBPinnableSlice<'_>>, StateError> {
         self.db
             .get_pinned_cf(self.cf, key)
-            .map_err(|e| backend_error(&format!("reading state '{}'", self.name), e))
+            .map_err(|e| self.failed("reading", e))
     }
 
     fn store(&self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         self.db
             .put_cf_opt(self.cf, key, value, self.write)
-            .map_err(|e| backend_error(&format!("writing state '{}'", self.name), e))
+            .map_err(|e| self.failed("writing", e))
     }
 
     fn remove(&self, key: &[u8]) -> Result<(), StateError> {
         self.db
             .delete_cf_opt(self.cf, key, self.write)
-            .map_err(|e| backend_error(&format!("writing state '{}'", self.name), e))
+            .map_err(|e| self.failed("writing", e))
     }
 
     pub(crate) fn get<T: DeserializeOwned>(&self) -> Result<Option<Stamped<T>>, StateError> {
@@ -770,7 +761,7 @@ impl RocksCell<'_> {
                 read,
                 IteratorMode::From(&self.key, Direction::Forward),
             )
-            .map(|e| e.map_err(|e| backend_error(&format!("reading state '{}'", self.name), e)))
+            .map(|e| e.map_err(|e| self.failed("reading", e)))
             .collect()
     }
 
@@ -799,7 +790,7 @@ impl RocksCell<'_> {
         }
         self.db
             .write_opt(batch, self.write)
-            .map_err(|e| backend_error(&format!("writing state '{}'", self.name), e))
+            .map_err(|e| self.failed("writing", e))
     }
 }
 
