@@ -247,6 +247,14 @@ struct SubmitFlags {
     /// Where keyed state lives: heap or rocksdb [default: the cluster's state_backend].
     #[arg(long, value_name = "BACKEND")]
     state_backend: Option<crate::state::StateBackendKind>,
+    /// Unaligned checkpoints: barriers overtake in-flight records, which the checkpoint
+    /// persists, so checkpoints complete under backpressure.
+    #[arg(long)]
+    unaligned_checkpoints: bool,
+    /// With --unaligned-checkpoints: start each checkpoint aligned and go unaligned where it
+    /// has not aligned N ms after its trigger [default: 0, unaligned from the start].
+    #[arg(long, value_name = "N", requires = "unaligned_checkpoints")]
+    aligned_checkpoint_timeout_ms: Option<u64>,
 }
 
 impl SubmitFlags {
@@ -257,6 +265,8 @@ impl SubmitFlags {
             savepoint_path: self.savepoint.clone(),
             allow_non_restored_state: self.allow_non_restored_state,
             state_backend: self.state_backend,
+            unaligned_checkpoints: self.unaligned_checkpoints.then_some(true),
+            aligned_checkpoint_timeout_ms: self.aligned_checkpoint_timeout_ms,
         }
     }
 }

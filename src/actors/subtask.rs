@@ -15,6 +15,16 @@
 //!   read until all have it, in exactly-once mode). Then the chain's state is taken, the
 //!   barrier goes to every output, and the state file is written off the slot's thread; the
 //!   subtask acknowledges with the file (or declines) once it is written.
+//! - Unaligned checkpoints ([`crate::checkpoint::channel_state`]): an unaligned barrier is
+//!   handled when it is delivered, ahead of what its channel has queued; an aligned barrier
+//!   with an alignment timeout goes unaligned when it is delivered after its deadline, or when
+//!   the deadline passes before the alignment completed. The snapshot is taken at once, the
+//!   barrier overtakes the output queues, and the file is written once every input's barrier
+//!   came (with the in-flight records captured meanwhile).
+//! - A turn ends after `buffers_per_turn` buffers or [`TURN_BUDGET`], whichever comes first, so
+//!   that barriers, credit and cancellation waiting in the mailbox are served between buffers.
+//! - A restored subtask first queues the output records its checkpoint persisted, and processes
+//!   the persisted input records before any channel's.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -28,12 +38,14 @@ use crate::actors::task_manager::{CheckpointResponse, TaskStarted, UpdateTaskExe
 use crate::actors::task_plan::{build_task, ResolvedPlan};
 use crate::api::SourcePoll;
 use crate::checkpoint::barrier::Alignment;
+use crate::checkpoint::channel_state::{ChannelState, InFlightCapture};
 use crate::checkpoint::restore::Restorer;
 use crate::checkpoint::storage::{write_subtask_state, SubtaskSnapshot};
-use crate::checkpoint::{BarrierAligner, CheckpointBarrier};
+use crate::checkpoint::{BarrierAligner, BarrierAlignment, CheckpointBarrier};
 use crate::config::RuntimeConfig;
 use crate::eventtime::valve::{ValveOutput, WatermarkValve};
 use crate::eventtime::{processing_time_now, Timestamp, WatermarkStatus, MAX_WATERMARK};
+use crate::graph::partitioner::PartitionerKind;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{ChannelIndex, ResultPartitionId};
 use crate::metrics::IoMetrics;
@@ -42,8 +54,29 @@ use crate::net::remote::{CreditCell, RemoteOutput};
 use crate::net::rpc::PartitionRequest;
 use crate::net::{ChannelLink, NetworkEnvironment, StreamElement};
 use crate::operators::sources::SourceDriver;
-use crate::operators::{Chain, OperatorError, RuntimeContext};
+use crate::operators::{Batch, Chain, OperatorError, RuntimeContext};
+use crate::state::StateSnapshot;
 use crate::util::panic_message;
+
+/// The longest a subtask processes buffers before it serves its mailbox.
+pub const TURN_BUDGET: Duration = Duration::from_millis(2);
+
+/// A turn this long (one slow buffer) yields behind the tasks other threads woke.
+const SLOW_TURN: Duration = Duration::from_millis(20);
+
+/// Operator state taken for a checkpoint, or why it could not be.
+type TakenState = Result<Vec<(String, StateSnapshot)>, String>;
+
+/// An unaligned checkpoint whose operator state is taken and whose in-flight input is still
+/// being captured.
+struct PendingUnaligned {
+    capture: InFlightCapture,
+    operators: TakenState,
+    /// An aligned barrier with an alignment timeout still waits in an output queue: the
+    /// checkpoint is written once it has left every queue, or, at its deadline, it overtakes
+    /// what is ahead of it (which the checkpoint then holds).
+    outputs_pending: bool,
+}
 
 /// One buffer or event for an input channel.
 #[derive(Message)]
@@ -214,6 +247,12 @@ pub struct Subtask {
     stopped_for: Option<(u64, bool)>,
     /// The processing time the chain is next to be called at, and the timer that will.
     timer_at: Option<(Timestamp, SpawnHandle)>,
+    /// The unaligned checkpoint capturing in-flight input.
+    unaligned: Option<PendingUnaligned>,
+    /// The newest checkpoint an alignment deadline is set for.
+    deadline_set_for: u64,
+    /// Restored in-flight input, processed before any channel's: `(input, records)`.
+    restored_input: VecDeque<(usize, Batch)>,
     state: ExecutionState,
     metrics: Arc<IoMetrics>,
 }
@@ -250,6 +289,9 @@ impl Subtask {
             pump_scheduled: false,
             stopped_for: None,
             timer_at: None,
+            unaligned: None,
+            deadline_set_for: 0,
+            restored_input: VecDeque::new(),
             state: ExecutionState::Deploying,
             metrics: Arc::default(),
         }
@@ -284,6 +326,7 @@ impl Subtask {
         self.set_state(ExecutionState::Initializing, None);
         self.source = built.source;
         self.head_ctx = Some(built.head_ctx.clone());
+        let mut in_flight = ChannelState::default();
         if let Some(dir) = self.tdd.restore_from.clone() {
             let mut restorer = Restorer::open(&dir).map_err(|e| OperatorError::Failed {
                 operator: self.tdd.task_name(),
@@ -295,11 +338,13 @@ impl Subtask {
                 }
             }
             chain.initialize_state(|ctx| restorer.for_operator(ctx))?;
+            in_flight = restorer.channel_state(&built.head_ctx)?;
         }
         if let Some(s) = self.source.as_mut() {
             s.open(&built.head_ctx)?;
         }
         chain.open()?;
+        self.restore_in_flight(&mut chain, in_flight)?;
         self.chain = Some(chain);
 
         let me = ctx.address();
@@ -382,7 +427,12 @@ impl Subtask {
                 if let Some(chain) = act.chain.as_mut() {
                     chain.writers().iter_mut().for_each(|w| w.flush());
                 }
-                act.pump(ctx);
+                // A scheduled turn comes anyway; until then only what the flush queued goes.
+                if act.pump_scheduled {
+                    act.guarded(ctx, |act, _| act.send_ready());
+                } else {
+                    act.pump(ctx);
+                }
             }
         });
         // A head whose every input is empty (no channels) has ended before it began.
@@ -404,6 +454,10 @@ impl Subtask {
         }
         self.guarded(ctx, |act, ctx| act.pump_inner(ctx));
         self.schedule_processing_time(ctx);
+        let waiting = self.unaligned.as_ref().filter(|p| p.outputs_pending);
+        if let Some(barrier) = waiting.map(|p| p.capture.barrier().clone()) {
+            self.set_alignment_deadline(&barrier, ctx);
+        }
     }
 
     /// Runs `f`; an error or a panic fails the subtask.
@@ -455,6 +509,7 @@ impl Subtask {
 
     fn pump_inner(&mut self, ctx: &mut Context<Self>) -> Result<(), OperatorError> {
         let mut turns = 0;
+        let started = std::time::Instant::now();
         loop {
             self.send_ready()?;
             if self.phase == Phase::Ended {
@@ -470,12 +525,22 @@ impl Subtask {
             if self.output_blocked() {
                 return Ok(());
             }
-            if turns >= self.config.buffers_per_turn {
-                self.schedule_pump(ctx, None);
+            let took = started.elapsed();
+            if turns >= self.config.buffers_per_turn || took >= TURN_BUDGET {
+                if took >= SLOW_TURN {
+                    self.schedule_pump_behind_others(ctx);
+                } else {
+                    self.schedule_pump(ctx, None);
+                }
                 return Ok(());
             }
             turns += 1;
-            if self.source.is_some() {
+            if let Some((input, batch)) = self.restored_input.pop_front() {
+                self.metrics.add_records_in(batch.len() as u64);
+                if let Some(chain) = self.chain.as_mut() {
+                    chain.process(input, batch)?;
+                }
+            } else if self.source.is_some() {
                 if self.pump_scheduled || self.stopped_for.is_some() {
                     return Ok(());
                 }
@@ -520,6 +585,24 @@ impl Subtask {
                 Ok(true)
             }
         }
+    }
+
+    /// Goes on after every task already woken on this thread, also from other threads: a
+    /// slow operator yields to the messages other threads sent its slot (checkpoint triggers,
+    /// cancellation). A task woken on its own thread is run ahead of those woken from other
+    /// threads most of the time, so the continuation is woken from the blocking pool.
+    fn schedule_pump_behind_others(&mut self, ctx: &mut Context<Self>) {
+        if self.pump_scheduled {
+            return;
+        }
+        self.pump_scheduled = true;
+        let woken_elsewhere = async {
+            let _ = tokio::task::spawn_blocking(|| ()).await;
+        };
+        ctx.spawn(woken_elsewhere.into_actor(self).map(|_, act, ctx| {
+            act.pump_scheduled = false;
+            act.pump(ctx);
+        }));
     }
 
     fn schedule_pump(&mut self, ctx: &mut Context<Self>, delay: Option<std::time::Duration>) {
@@ -616,6 +699,7 @@ impl Subtask {
                 self.on_alignment(alignment)?;
             }
             StreamElement::Barrier(barrier) => {
+                self.supersede_unaligned(barrier.id);
                 let alignment = self.aligner.on_barrier(ch, barrier);
                 self.on_alignment(alignment)?;
             }
@@ -654,33 +738,279 @@ impl Subtask {
     /// Takes the chain's (and source's) state for `barrier`'s checkpoint, sends the barrier
     /// on, and writes the state file off this thread; the answer goes to the JobMaster once
     /// the file is written. A snapshot that fails declines the checkpoint (the job goes on).
+    /// An unaligned barrier (at a source) overtakes the output queues instead.
     fn checkpoint(&mut self, barrier: CheckpointBarrier) -> Result<(), OperatorError> {
+        if barrier.alignment == BarrierAlignment::Unaligned {
+            return self.start_unaligned(barrier, None);
+        }
+        self.supersede_unaligned(barrier.id);
         let Some(chain) = self.chain.as_mut() else {
             return Ok(());
         };
-        let taken = (|| {
-            let mut operators = Vec::new();
-            if let (Some(source), Some(head)) = (self.source.as_mut(), self.head_ctx.as_ref()) {
-                let s = source.snapshot_state(barrier.id)?;
-                if !s.is_empty() {
-                    operators.push((head.operator_id.clone(), s.into()));
-                }
-            }
-            operators.extend(chain.snapshot_state(barrier.id)?);
-            Ok::<_, OperatorError>(operators)
-        })();
         chain.broadcast_barrier(&barrier);
+        let taken = self.take_state(barrier.id);
+        self.send_ready()?;
+        let timed = matches!(
+            barrier.alignment,
+            BarrierAlignment::AlignedWithTimeout { .. }
+        );
+        if timed && self.outputs_hold(barrier.id) {
+            self.unaligned = Some(PendingUnaligned {
+                capture: InFlightCapture::new(barrier, []),
+                operators: taken,
+                outputs_pending: true,
+            });
+        } else {
+            self.persist(barrier, taken, None);
+        }
+        Ok(())
+    }
+
+    /// Whether barrier `id` still waits in an output queue.
+    fn outputs_hold(&mut self, id: u64) -> bool {
+        self.chain
+            .as_mut()
+            .is_some_and(|c| c.writers().iter().any(|w| w.holds_barrier(id)))
+    }
+
+    /// The checkpoint waiting for its barrier to leave the output queues is written once it
+    /// has.
+    fn on_outputs_sent(&mut self) {
+        let Some(id) = self
+            .unaligned
+            .as_ref()
+            .filter(|p| p.outputs_pending)
+            .map(|p| p.capture.barrier().id)
+        else {
+            return;
+        };
+        if !self.outputs_hold(id) {
+            if let Some(p) = self.unaligned.as_mut() {
+                p.outputs_pending = false;
+            }
+            self.persist_unaligned_if_complete();
+        }
+    }
+
+    /// The state of the source (if any) and of every operator of the chain, for checkpoint
+    /// `id` (copies, or handles to immutable data, to be written off this thread).
+    fn take_state(&mut self, id: u64) -> TakenState {
+        let Some(chain) = self.chain.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let mut operators = Vec::new();
+        if let (Some(source), Some(head)) = (self.source.as_mut(), self.head_ctx.as_ref()) {
+            let s = source.snapshot_state(id).map_err(|e| e.to_string())?;
+            if !s.is_empty() {
+                operators.push((head.operator_id.clone(), s.into()));
+            }
+        }
+        operators.extend(chain.snapshot_state(id).map_err(|e| e.to_string())?);
+        Ok(operators)
+    }
+
+    /// Starts unaligned checkpoint `barrier` here: its barrier was delivered on `arrived_on`
+    /// (or its alignment timed out, or this is a source). The state is taken now, the barrier
+    /// overtakes every output queue, and what each input delivered before its barrier and has
+    /// not been processed is captured.
+    fn start_unaligned(
+        &mut self,
+        mut barrier: CheckpointBarrier,
+        arrived_on: Option<usize>,
+    ) -> Result<(), OperatorError> {
+        let id = barrier.id;
+        self.supersede_unaligned(id);
+        if self.unaligned.is_some() || self.chain.is_none() {
+            return Ok(());
+        }
+        let Some(hand) = self.aligner.hand_over(id) else {
+            return Ok(());
+        };
+        if let Some(old) = hand.aborted {
+            let why =
+                format!("checkpoint {old} was still aligning when checkpoint {id} went unaligned");
+            self.respond(old, Err(why));
+        }
+        let taken = self.take_state(id);
+        barrier.alignment = BarrierAlignment::Unaligned;
+        let mut capture =
+            InFlightCapture::new(barrier.clone(), self.channels.iter().map(|c| c.input));
+        for (input, batch) in &self.restored_input {
+            capture.add_restored(*input, batch.clone());
+        }
+        for ch in 0..self.channels.len() {
+            if self.channels[ch].ended || hand.arrived.get(ch).copied().unwrap_or(false) {
+                // Nothing before its barrier is left unprocessed.
+                capture.close(ch);
+                continue;
+            }
+            let queue = &self.channels[ch].queue;
+            let queued_barrier = queue
+                .iter()
+                .position(|e| matches!(e, StreamElement::Barrier(b) if b.id == id));
+            for e in queue.iter().take(queued_barrier.unwrap_or(queue.len())) {
+                capture.record(ch, e);
+            }
+            if let Some(pos) = queued_barrier {
+                // It is overtaken where it waits; its buffer is free again.
+                self.channels[ch].queue.remove(pos);
+                let (gate, gc) = (self.channels[ch].gate, self.channels[ch].gate_channel);
+                let grant = self.gates[gate]
+                    .on_consumed(gc)
+                    .map_err(|e| self.protocol(e))?;
+                self.grant(gate, grant);
+                capture.close(ch);
+            }
+            if arrived_on == Some(ch) {
+                capture.close(ch);
+            }
+        }
+        if let Some(chain) = self.chain.as_mut() {
+            for (w, writer) in chain.writers().iter_mut().enumerate() {
+                capture.add_outputs(writer.overtake_with_barrier(w, &barrier));
+            }
+        }
+        self.send_ready()?;
+        self.unaligned = Some(PendingUnaligned {
+            capture,
+            operators: taken,
+            outputs_pending: false,
+        });
+        self.persist_unaligned_if_complete();
+        Ok(())
+    }
+
+    /// An unaligned barrier (or one that went unaligned) was delivered on `ch`.
+    fn on_priority_barrier(
+        &mut self,
+        ch: usize,
+        barrier: CheckpointBarrier,
+    ) -> Result<(), OperatorError> {
+        match self.unaligned.as_mut() {
+            Some(p) if p.capture.barrier().id == barrier.id => {
+                p.capture.close(ch);
+                self.persist_unaligned_if_complete();
+                Ok(())
+            }
+            Some(p) if p.capture.barrier().id > barrier.id => Ok(()),
+            _ => self.start_unaligned(barrier, Some(ch)),
+        }
+    }
+
+    /// Whether a barrier delivered now is handled at once, ahead of its channel's queue.
+    fn is_priority(&self, barrier: &CheckpointBarrier) -> bool {
+        self.unaligned
+            .as_ref()
+            .is_some_and(|p| p.capture.barrier().id == barrier.id)
+            || (!self.aligner.is_done(barrier.id) && barrier.is_unaligned_at(processing_time_now()))
+    }
+
+    /// Sets a timer for the deadline of an aligned barrier with an alignment timeout: if it
+    /// has not aligned by then, it goes unaligned.
+    fn set_alignment_deadline(&mut self, barrier: &CheckpointBarrier, ctx: &mut Context<Self>) {
+        let Some(at) = barrier.alignment.unaligned_from(barrier.timestamp) else {
+            return;
+        };
+        if barrier.id <= self.deadline_set_for {
+            return;
+        }
+        self.deadline_set_for = barrier.id;
+        let id = barrier.id;
+        let delay = at.saturating_sub(processing_time_now()).max(0) as u64;
+        ctx.run_later(Duration::from_millis(delay), move |act, ctx| {
+            if act.phase == Phase::Running {
+                act.guarded(ctx, |act, _| act.alignment_timed_out(id));
+            }
+            act.pump(ctx);
+        });
+    }
+
+    /// Checkpoint `id` has not aligned by its deadline: it goes unaligned if its barrier came
+    /// on any channel (it is aligning, or waits in a queue), or if its barrier still waits in
+    /// an output queue.
+    fn alignment_timed_out(&mut self, id: u64) -> Result<(), OperatorError> {
+        if let (Some(p), Some(chain)) = (self.unaligned.as_mut(), self.chain.as_mut()) {
+            if p.outputs_pending && p.capture.barrier().id == id {
+                for (w, writer) in chain.writers().iter_mut().enumerate() {
+                    p.capture.add_outputs(writer.overtake_queued_barrier(w, id));
+                }
+                p.outputs_pending = false;
+                self.send_ready()?;
+                self.persist_unaligned_if_complete();
+                return Ok(());
+            }
+        }
+        if self.aligner.is_done(id) {
+            return Ok(());
+        }
+        let aligning = self.aligner.current().filter(|b| b.id == id).cloned();
+        let barrier = aligning.or_else(|| {
+            self.channels
+                .iter()
+                .flat_map(|c| c.queue.iter())
+                .find_map(|e| match e {
+                    StreamElement::Barrier(b) if b.id == id => Some(b.clone()),
+                    _ => None,
+                })
+        });
+        match barrier {
+            Some(b) => self.start_unaligned(b, None),
+            None => Ok(()),
+        }
+    }
+
+    /// A barrier newer than the unaligned checkpoint capturing here gives that one up.
+    fn supersede_unaligned(&mut self, id: u64) {
+        if self
+            .unaligned
+            .as_ref()
+            .is_some_and(|p| p.capture.barrier().id < id)
+        {
+            if let Some(p) = self.unaligned.take() {
+                let old = p.capture.barrier().id;
+                let why = format!(
+                    "checkpoint {old} was still capturing in-flight data when checkpoint {id} began"
+                );
+                self.respond(old, Err(why));
+            }
+        }
+    }
+
+    /// Writes the unaligned checkpoint once every input delivered its barrier or ended (and
+    /// its barrier left or overtook the output queues).
+    fn persist_unaligned_if_complete(&mut self) {
+        if !self
+            .unaligned
+            .as_ref()
+            .is_some_and(|p| p.capture.is_complete() && !p.outputs_pending)
+        {
+            return;
+        }
+        if let Some(p) = self.unaligned.take() {
+            let barrier = p.capture.barrier().clone();
+            self.persist(barrier, p.operators, Some(p.capture));
+        }
+    }
+
+    /// Writes the taken state (and captured in-flight data) of `barrier`'s checkpoint off this
+    /// thread; the answer goes to the JobMaster once the file is written. State that could not
+    /// be taken declines the checkpoint (the job goes on).
+    fn persist(
+        &mut self,
+        barrier: CheckpointBarrier,
+        taken: TakenState,
+        in_flight: Option<InFlightCapture>,
+    ) {
         let operators = match taken {
             Ok(ops) => ops,
             Err(e) => {
-                self.respond(barrier.id, Err(e.to_string()));
-                return self.send_ready();
+                self.respond(barrier.id, Err(e));
+                return;
             }
         };
-        self.send_ready()?;
-        if operators.is_empty() {
+        if operators.is_empty() && in_flight.as_ref().is_none_or(InFlightCapture::is_empty) {
             self.respond(barrier.id, Ok(None));
-            return Ok(());
+            return;
         }
         let (vertex, subtask) = (self.tdd.vertex, self.tdd.subtask.get());
         let (job_id, attempt, id) = (self.tdd.job_id, self.tdd.attempt, barrier.id);
@@ -695,9 +1025,19 @@ impl Subtask {
             let completed = operators
                 .into_iter()
                 .map(|(op, s)| s.complete(&target).map(|s| (op, s)))
-                .collect::<Result<Vec<_>, _>>();
-            let result = completed.map_err(|e| e.to_string()).and_then(|operators| {
-                write_subtask_state(dir, vertex, subtask, &SubtaskSnapshot { operators })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string());
+            let channels = in_flight
+                .map(InFlightCapture::encode)
+                .transpose()
+                .map_err(|e| e.to_string())
+                .map(Option::unwrap_or_default);
+            let result = completed.and_then(|operators| {
+                let snapshot = SubtaskSnapshot {
+                    operators,
+                    channels: channels?,
+                };
+                write_subtask_state(dir, vertex, subtask, &snapshot)
                     .map(Some)
                     .map_err(|e| e.to_string())
             });
@@ -709,6 +1049,67 @@ impl Subtask {
                 not_running: false,
             });
         });
+    }
+
+    /// Queues the output records a restored unaligned checkpoint persisted (ahead of anything
+    /// new) and keeps its input records to process first.
+    fn restore_in_flight(
+        &mut self,
+        chain: &mut Chain,
+        state: ChannelState,
+    ) -> Result<(), OperatorError> {
+        let failed = |message: String| OperatorError::Failed {
+            operator: self.tdd.task_name(),
+            message,
+        };
+        for input in state.inputs {
+            let gate = self.tdd.inputs.iter().find(|g| g.input == input.input);
+            let decode = gate
+                .and_then(|g| self.plan.decoder(g.edge))
+                .ok_or_else(|| {
+                    failed(format!(
+                        "the checkpoint holds records for input {}, which the job does not have",
+                        input.input
+                    ))
+                })?;
+            for b in &input.buffers {
+                self.restored_input
+                    .push_back((input.input, b.decode(decode)?));
+            }
+        }
+        for output in state.outputs {
+            let edge = self.tdd.outputs.get(output.writer).map(|o| o.edge);
+            let decode = edge.and_then(|e| self.plan.decoder(e));
+            let writer = chain.writers().get_mut(output.writer);
+            let (Some(edge), Some(decode), Some(writer)) = (edge, decode, writer) else {
+                return Err(failed(format!(
+                    "the checkpoint holds records for output {}, which the job does not have",
+                    output.writer
+                )));
+            };
+            let same = writer.subpartition_count() == output.subpartitions;
+            let broadcast = self
+                .plan
+                .job_graph
+                .edges
+                .iter()
+                .any(|e| e.id == edge && e.partitioner == PartitionerKind::Broadcast);
+            if !same && broadcast {
+                return Err(failed(format!(
+                    "the checkpoint holds in-flight broadcast records for {} consumers, the job now has {}",
+                    output.subpartitions,
+                    writer.subpartition_count()
+                )));
+            }
+            for b in &output.buffers {
+                let batch = b.decode(decode)?;
+                if same {
+                    writer.requeue(output.subpartition, batch);
+                } else {
+                    writer.write(batch)?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -774,6 +1175,9 @@ impl Subtask {
                 bytes += w.bytes_out();
             }
             self.metrics.set_out(records, bytes);
+        }
+        if self.unaligned.is_some() {
+            self.on_outputs_sent();
         }
         Ok(())
     }
@@ -867,21 +1271,53 @@ impl Handler<DeliverElement> for Subtask {
         if self.phase == Phase::Done {
             return;
         }
-        let Some(ch) = self.channels.get_mut(msg.channel.get()) else {
+        let index = msg.channel.get();
+        let Some(ch) = self.channels.get(index) else {
             return;
         };
         let (gate, gc) = (ch.gate, ch.gate_channel);
-        ch.queue.push_back(msg.element);
         self.metrics.add_bytes_in(u64::from(msg.wire_bytes));
-        match self.gates[gate].on_element(gc, msg.backlog) {
-            Ok(grant) => self.grant(gate, grant),
-            Err(e) => {
-                let e = self.protocol(e);
-                self.fail(e, ctx);
-                return;
+        let element = msg.element;
+        // An unaligned barrier came without credit and takes no buffer.
+        let credited = !element.travels_without_credit();
+        if credited {
+            match self.gates[gate].on_element(gc, msg.backlog) {
+                Ok(grant) => self.grant(gate, grant),
+                Err(e) => {
+                    let e = self.protocol(e);
+                    self.fail(e, ctx);
+                    return;
+                }
             }
         }
-        self.pump(ctx);
+        if let StreamElement::Barrier(b) = &element {
+            if self.is_priority(b) {
+                // Handled now, ahead of what the channel queued; a buffer it took is free.
+                let b = b.clone();
+                self.guarded(ctx, |act, _| {
+                    if credited {
+                        let grant = act.gates[gate]
+                            .on_consumed(gc)
+                            .map_err(|e| act.protocol(e))?;
+                        act.grant(gate, grant);
+                    }
+                    act.on_priority_barrier(index, b)
+                });
+                self.schedule_pump(ctx, None);
+                return;
+            }
+            self.set_alignment_deadline(&b.clone(), ctx);
+        }
+        if let Some(p) = self.unaligned.as_mut() {
+            p.capture.record(index, &element);
+            self.persist_unaligned_if_complete();
+        }
+        if let Some(ch) = self.channels.get_mut(index) {
+            ch.queue.push_back(element);
+        }
+        // Processed once the mailbox is drained: a barrier delivered behind this buffer is
+        // seen before the next buffer is processed.
+        self.schedule_pump(ctx, None);
     }
 }
 
@@ -896,7 +1332,8 @@ impl Handler<AddCredit> for Subtask {
         {
             w.add_credit(msg.subpartition, msg.credits);
         }
-        self.pump(ctx);
+        self.guarded(ctx, |act, _| act.send_ready());
+        self.schedule_pump(ctx, None);
     }
 }
 

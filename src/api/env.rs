@@ -92,6 +92,18 @@ impl StreamEnv {
         self
     }
 
+    /// Unaligned checkpoints (Flink's `enableUnalignedCheckpoints`): barriers overtake
+    /// in-flight data, which becomes part of the checkpoint, so checkpoints complete under
+    /// backpressure. With `aligned_timeout` above zero checkpoints start aligned and a subtask
+    /// goes unaligned once that much time has passed since the trigger without its alignment
+    /// completing. Exactly-once checkpoints only; savepoints stay aligned.
+    pub fn enable_unaligned_checkpoints(&self, aligned_timeout: std::time::Duration) -> &Self {
+        let graph = &mut self.inner.borrow_mut().graph;
+        graph.checkpointing.unaligned = true;
+        graph.checkpointing.aligned_timeout = aligned_timeout;
+        self
+    }
+
     /// Keeps keyed state in `backend` (Flink's `state.backend.type`); a submission's
     /// `--state-backend` overrides it, and without either the cluster's default applies.
     pub fn set_state_backend(&self, backend: crate::state::StateBackendKind) -> &Self {

@@ -171,6 +171,7 @@ pub fn run_checkpoint_sizes(bytes: u64) -> Result<Vec<String>, String> {
             let op = snap.complete(&target).map_err(|e| e.to_string())?;
             let subtask = SubtaskSnapshot {
                 operators: vec![("bench".to_string(), op)],
+                ..SubtaskSnapshot::default()
             };
             let handle = write_subtask_state(&target.dir, VertexId(0), 0, &subtask)
                 .map_err(|e| e.to_string())?;

@@ -11,6 +11,9 @@
 //! - In at-least-once mode nothing is blocked: the snapshot is taken once the last channel's
 //!   barrier arrives, and records after an early barrier are processed meanwhile (they may be
 //!   processed again after a restore).
+//! - Unaligned checkpoints (see [`crate::checkpoint::channel_state`]) take a checkpoint over
+//!   from the aligner ([`BarrierAligner::hand_over`]): it counts as done here, every channel is
+//!   unblocked, and its later barriers are ignored.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +37,58 @@ pub struct CheckpointBarrier {
     pub kind: SnapshotKind,
     /// The directory the subtasks write their state files into.
     pub dir: String,
+    /// Whether it waits for alignment or overtakes in-flight data.
+    #[serde(default)]
+    pub alignment: BarrierAlignment,
+}
+
+/// How a barrier passes the data ahead of it (Flink's aligned and unaligned checkpoints).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BarrierAlignment {
+    /// It waits in line behind the data before it, and subtasks align it over their inputs.
+    #[default]
+    Aligned,
+    /// It overtakes the data queued before it in output and input queues; that data becomes
+    /// part of the snapshot (the subtasks' channel state).
+    Unaligned,
+    /// Aligned, but a subtask that has not completed its alignment `after_ms` after the
+    /// checkpoint was triggered goes on unaligned (and the barrier it sends on is unaligned).
+    AlignedWithTimeout {
+        /// Milliseconds after the trigger timestamp.
+        after_ms: u64,
+    },
+}
+
+impl BarrierAlignment {
+    /// The wall-clock time (ms since the epoch) a barrier triggered at `timestamp` goes
+    /// unaligned at, if it ever does.
+    pub fn unaligned_from(self, timestamp: i64) -> Option<i64> {
+        match self {
+            Self::Aligned => None,
+            Self::Unaligned => Some(i64::MIN),
+            Self::AlignedWithTimeout { after_ms } => {
+                Some(timestamp.saturating_add(i64::try_from(after_ms).unwrap_or(i64::MAX)))
+            }
+        }
+    }
+}
+
+impl CheckpointBarrier {
+    /// Whether the barrier overtakes in-flight data when it arrives at wall-clock time `now_ms`.
+    pub fn is_unaligned_at(&self, now_ms: i64) -> bool {
+        self.alignment
+            .unaligned_from(self.timestamp)
+            .is_some_and(|t| now_ms >= t)
+    }
+}
+
+/// What the aligner knew of a checkpoint it handed over to unaligned processing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOver {
+    /// Per channel: whether the checkpoint's barrier had arrived on it (and was processed).
+    pub arrived: Vec<bool>,
+    /// An older checkpoint that was aligning and is given up (to decline).
+    pub aborted: Option<u64>,
 }
 
 /// What an input event did to the alignment.
@@ -155,6 +210,33 @@ impl BarrierAligner {
         self.check_complete()
     }
 
+    /// Whether checkpoint `id` completed or was given up here.
+    pub fn is_done(&self, id: u64) -> bool {
+        id <= self.last_done
+    }
+
+    /// The barrier being aligned, if any.
+    pub fn current(&self) -> Option<&CheckpointBarrier> {
+        self.current.as_ref()
+    }
+
+    /// Checkpoint `id` goes on unaligned: it (and anything older) counts as done here, and
+    /// every channel is unblocked. `None` when it is done already.
+    pub fn hand_over(&mut self, id: u64) -> Option<HandOver> {
+        if self.is_done(id) {
+            return None;
+        }
+        let mut arrived = vec![false; self.blocked.len()];
+        let mut aborted = None;
+        match &self.current {
+            Some(c) if c.id == id => arrived.clone_from(&self.blocked),
+            Some(c) if c.id < id => aborted = Some(c.id),
+            _ => {}
+        }
+        self.reset(id);
+        Some(HandOver { arrived, aborted })
+    }
+
     /// Gives up the checkpoint being aligned (the subtask declines it); returns its id.
     pub fn abort_current(&mut self) -> Option<u64> {
         let id = self.current.as_ref()?.id;
@@ -193,7 +275,39 @@ mod tests {
             timestamp: 0,
             kind: SnapshotKind::Checkpoint,
             dir: format!("/ck/chk-{id}"),
+            alignment: BarrierAlignment::Aligned,
         }
+    }
+
+    #[test]
+    fn a_hand_over_reports_the_arrived_channels_and_ends_the_alignment() {
+        let mut a = BarrierAligner::new(3);
+        a.on_barrier(1, barrier(1));
+        let h = a.hand_over(1).expect("not done");
+        assert_eq!(h.arrived, vec![false, true, false]);
+        assert_eq!(h.aborted, None);
+        assert!(!a.is_blocked(1) && a.is_done(1));
+        // Its stragglers are ignored, and it cannot be handed over twice.
+        assert_eq!(a.on_barrier(0, barrier(1)), Alignment::Pending);
+        assert_eq!(a.hand_over(1), None);
+        // A newer checkpoint handed over gives up the older one aligning.
+        a.on_barrier(0, barrier(2));
+        let h = a.hand_over(3).expect("not done");
+        assert_eq!(h.aborted, Some(2));
+        assert_eq!(h.arrived, vec![false; 3]);
+        assert!(a.is_done(2) && a.current().is_none());
+    }
+
+    #[test]
+    fn a_timed_barrier_turns_unaligned_at_its_deadline() {
+        let mut b = barrier(1);
+        b.timestamp = 1_000;
+        assert!(!b.is_unaligned_at(i64::MAX));
+        b.alignment = BarrierAlignment::AlignedWithTimeout { after_ms: 500 };
+        assert!(!b.is_unaligned_at(1_499));
+        assert!(b.is_unaligned_at(1_500));
+        b.alignment = BarrierAlignment::Unaligned;
+        assert!(b.is_unaligned_at(0));
     }
 
     #[test]

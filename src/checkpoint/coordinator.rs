@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::barrier::{CheckpointBarrier, SnapshotKind};
+use crate::checkpoint::barrier::{BarrierAlignment, CheckpointBarrier, SnapshotKind};
 use crate::checkpoint::storage::{checkpoint_dir, StateHandle};
 
 /// Exactly-once (aligned barriers) or at-least-once (barriers not aligned).
@@ -52,6 +52,31 @@ pub struct CheckpointSettings {
     pub mode: CheckpointingMode,
     /// Keep the retained checkpoints when the job is cancelled.
     pub retain_on_cancellation: bool,
+    /// Unaligned checkpoints (exactly-once mode only; savepoints stay aligned): barriers
+    /// overtake in-flight data, which becomes part of the checkpoint.
+    #[serde(default)]
+    pub unaligned: bool,
+    /// With `unaligned`: checkpoints start aligned and a subtask goes unaligned once this much
+    /// time has passed since the trigger without its alignment completing (Flink's
+    /// `aligned-checkpoint-timeout`); zero: unaligned from the start.
+    #[serde(default)]
+    pub aligned_timeout: Duration,
+}
+
+impl CheckpointSettings {
+    /// How the barriers of a checkpoint (or savepoint) of `kind` pass in-flight data.
+    pub fn alignment(&self, kind: SnapshotKind) -> BarrierAlignment {
+        let unaligned = self.unaligned
+            && kind == SnapshotKind::Checkpoint
+            && self.mode == CheckpointingMode::ExactlyOnce;
+        match (unaligned, self.aligned_timeout.as_millis()) {
+            (false, _) => BarrierAlignment::Aligned,
+            (true, 0) => BarrierAlignment::Unaligned,
+            (true, ms) => BarrierAlignment::AlignedWithTimeout {
+                after_ms: u64::try_from(ms).unwrap_or(u64::MAX),
+            },
+        }
+    }
 }
 
 impl Default for CheckpointSettings {
@@ -66,6 +91,8 @@ impl Default for CheckpointSettings {
             dir: None,
             mode: CheckpointingMode::ExactlyOnce,
             retain_on_cancellation: false,
+            unaligned: false,
+            aligned_timeout: Duration::ZERO,
         }
     }
 }
@@ -102,6 +129,12 @@ pub struct CheckpointRecord {
     /// The bytes written for it (Flink's `checkpointed_size`: less than `state_size` for
     /// incremental checkpoints).
     pub checkpointed_size: u64,
+    /// Bytes of in-flight data it persisted (unaligned checkpoints; Flink's
+    /// `persisted_data`).
+    pub persisted_data: u64,
+    /// Whether its barriers overtook in-flight data (it started unaligned, or some subtask
+    /// went unaligned after the alignment timeout and persisted in-flight data).
+    pub is_unaligned: bool,
     /// Its directory.
     pub external_path: String,
     /// Why it failed.
@@ -115,6 +148,8 @@ pub struct CheckpointSizes {
     pub state: u64,
     /// What was written for it.
     pub checkpointed: u64,
+    /// In-flight data persisted (unaligned checkpoints).
+    pub persisted: u64,
 }
 
 /// A job's checkpoint statistics (the model of `GET /jobs/{id}/checkpoints`, after Flink's).
@@ -273,6 +308,7 @@ impl CheckpointCoordinator {
             timestamp,
             kind,
             dir: dir.display().to_string(),
+            alignment: self.settings.alignment(kind),
         };
         let waiting = self.shape.iter().sum();
         self.pending.insert(
@@ -445,6 +481,8 @@ impl CheckpointCoordinator {
                     duration_ms: p.started.elapsed().as_millis() as u64,
                     state_size: 0,
                     checkpointed_size: 0,
+                    persisted_data: 0,
+                    is_unaligned: p.barrier.alignment == BarrierAlignment::Unaligned,
                     external_path: p.dir.display().to_string(),
                     failure: None,
                 },
@@ -491,6 +529,8 @@ impl CheckpointCoordinator {
             duration_ms: now.duration_since(p.started).as_millis() as u64,
             state_size: sizes.state,
             checkpointed_size: sizes.checkpointed,
+            persisted_data: sizes.persisted,
+            is_unaligned: p.barrier.alignment == BarrierAlignment::Unaligned || sizes.persisted > 0,
             external_path: p.dir.display().to_string(),
             failure,
         });
@@ -540,7 +580,8 @@ mod tests {
                 &p,
                 CheckpointSizes {
                     state: 100,
-                    checkpointed: 100
+                    checkpointed: 100,
+                    persisted: 0,
                 },
                 t0
             )
@@ -561,6 +602,7 @@ mod tests {
                 CheckpointSizes {
                     state: 100,
                     checkpointed: 100,
+                    persisted: 0,
                 },
                 t1,
             );

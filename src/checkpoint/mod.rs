@@ -2,9 +2,10 @@
 //! of checkpoints and savepoints.
 
 pub mod barrier;
+pub mod channel_state;
 pub mod coordinator;
 pub mod restore;
 pub mod storage;
 
-pub use barrier::{BarrierAligner, CheckpointBarrier, SnapshotKind};
+pub use barrier::{BarrierAligner, BarrierAlignment, CheckpointBarrier, SnapshotKind};
 pub use coordinator::{CheckpointCoordinator, CheckpointSettings, CheckpointingMode};

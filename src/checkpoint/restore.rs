@@ -1,11 +1,14 @@
 //! Reading a checkpoint back for a new subtask: which operators it holds state for, and each
 //! operator's share for the subtask (its key groups, its part of the list state).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::checkpoint::channel_state::ChannelState;
 use crate::checkpoint::storage::{
-    read_metadata, read_subtask_state, CheckpointMetadata, StorageError, SubtaskSnapshot,
+    read_metadata, read_subtask_state, CheckpointMetadata, StateHandle, StorageError,
+    SubtaskSnapshot,
 };
 use crate::operators::{OperatorError, RuntimeContext};
 use crate::state::key_group::key_group_range;
@@ -35,6 +38,57 @@ impl Restorer {
         })
     }
 
+    /// The in-flight data an unaligned checkpoint persisted for `ctx`'s subtask of the vertex
+    /// holding `ctx`'s operator (empty for aligned checkpoints). In-flight data restores only
+    /// at the parallelism it was taken at.
+    pub fn channel_state(&mut self, ctx: &RuntimeContext) -> Result<ChannelState, OperatorError> {
+        let Some(vertex) = self
+            .metadata
+            .vertices
+            .iter()
+            .find(|v| v.operators.contains(&ctx.operator_id))
+        else {
+            return Ok(ChannelState::default());
+        };
+        let with_data = vertex.subtasks.iter().flatten().any(|h| h.persisted > 0);
+        if !with_data {
+            return Ok(ChannelState::default());
+        }
+        if vertex.parallelism != ctx.parallelism {
+            return Err(failed(
+                ctx,
+                format!(
+                    "the unaligned checkpoint at {} holds in-flight records of {} at parallelism {}; it restores only at that parallelism, not {} (rescale from a savepoint, which is always aligned)",
+                    self.dir.display(),
+                    vertex.name,
+                    vertex.parallelism,
+                    ctx.parallelism
+                ),
+            ));
+        }
+        let Some(Some(handle)) = vertex.subtasks.get(ctx.subtask_index) else {
+            return Ok(ChannelState::default());
+        };
+        let handle = handle.clone();
+        Ok(self.file(ctx, &handle)?.channels.clone())
+    }
+
+    /// A state file, read once.
+    fn file(
+        &mut self,
+        ctx: &RuntimeContext,
+        handle: &StateHandle,
+    ) -> Result<&SubtaskSnapshot, OperatorError> {
+        match self.files.entry(handle.file.clone()) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => {
+                let snap = read_subtask_state(&self.dir, handle)
+                    .map_err(|e| failed(ctx, e.to_string()))?;
+                Ok(e.insert(snap))
+            }
+        }
+    }
+
     /// The state of the operator of `ctx`, for `ctx`'s subtask; `None` when the checkpoint
     /// holds none for it.
     pub fn for_operator(
@@ -60,21 +114,18 @@ impl Restorer {
                 ),
             ));
         }
-        let mut snapshots = Vec::with_capacity(vertex.subtasks.len());
-        for handle in &vertex.subtasks {
+        let handles = vertex.subtasks.clone();
+        let mut snapshots = Vec::with_capacity(handles.len());
+        for handle in &handles {
             let Some(handle) = handle else {
                 snapshots.push(Default::default());
                 continue;
             };
-            if !self.files.contains_key(&handle.file) {
-                let snap = read_subtask_state(&self.dir, handle)
-                    .map_err(|e| failed(ctx, e.to_string()))?;
-                self.files.insert(handle.file.clone(), snap);
-            }
             let op = self
-                .files
-                .get(&handle.file)
-                .and_then(|f| f.operators.iter().find(|(id, _)| *id == ctx.operator_id))
+                .file(ctx, handle)?
+                .operators
+                .iter()
+                .find(|(id, _)| *id == ctx.operator_id)
                 .map(|(_, s)| s.clone())
                 .unwrap_or_default();
             let mut op: crate::state::OperatorSnapshot = op;

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::barrier::SnapshotKind;
+use crate::checkpoint::channel_state::ChannelState;
 use crate::ids::{JobId, VertexId};
 use crate::state::snapshot::OperatorSnapshot;
 
@@ -99,6 +100,9 @@ pub struct StateHandle {
     /// Bytes of those files written for this checkpoint (the others were written before).
     #[serde(default)]
     pub uploaded: u64,
+    /// Bytes of in-flight records the file holds (unaligned checkpoints).
+    #[serde(default)]
+    pub persisted: u64,
 }
 
 impl StateHandle {
@@ -113,11 +117,15 @@ impl StateHandle {
     }
 }
 
-/// One subtask's snapshot: each operator of its chain, by operator id.
+/// One subtask's snapshot: each operator of its chain, by operator id, and the in-flight data
+/// of an unaligned checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubtaskSnapshot {
     /// `(operator id, its state)`, for operators that have state.
     pub operators: Vec<(String, OperatorSnapshot)>,
+    /// In-flight records (empty for aligned checkpoints).
+    #[serde(default)]
+    pub channels: ChannelState,
 }
 
 /// One vertex in a checkpoint.
@@ -169,6 +177,11 @@ impl CheckpointMetadata {
     /// The bytes written for this checkpoint (shared files written before are not counted).
     pub fn checkpointed_size(&self) -> u64 {
         self.handles().map(StateHandle::checkpointed_size).sum()
+    }
+
+    /// Bytes of in-flight records persisted (unaligned checkpoints).
+    pub fn persisted_size(&self) -> u64 {
+        self.handles().map(|h| h.persisted).sum()
     }
 
     /// The names of the shared files the checkpoint refers to.
@@ -294,6 +307,7 @@ pub fn write_subtask_state(
             .collect(),
         shared,
         uploaded,
+        persisted: snapshot.channels.persisted_bytes(),
     })
 }
 
@@ -528,6 +542,7 @@ mod tests {
             .expect("serializes");
         let snap = SubtaskSnapshot {
             operators: vec![("op".into(), op)],
+            ..SubtaskSnapshot::default()
         };
         let handle = write_subtask_state(&dir, VertexId(9), 0, &snap).expect("writes");
         write_metadata(&dir, &metadata(id, Some(handle))).expect("writes");

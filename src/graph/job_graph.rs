@@ -120,6 +120,13 @@ pub struct SubmitOptions {
     /// The keyed state backend.
     #[serde(default)]
     pub state_backend: Option<crate::state::StateBackendKind>,
+    /// Unaligned checkpoints on (`true`) or off.
+    #[serde(default)]
+    pub unaligned_checkpoints: Option<bool>,
+    /// With unaligned checkpoints: start aligned, go unaligned after this many ms (0:
+    /// unaligned from the start).
+    #[serde(default)]
+    pub aligned_checkpoint_timeout_ms: Option<u64>,
 }
 
 impl SubmitOptions {
@@ -133,6 +140,12 @@ impl SubmitOptions {
         }
         if let Some(b) = self.state_backend {
             jg.state_backend = Some(b);
+        }
+        if let Some(u) = self.unaligned_checkpoints {
+            jg.checkpointing.unaligned = u;
+        }
+        if let Some(ms) = self.aligned_checkpoint_timeout_ms {
+            jg.checkpointing.aligned_timeout = std::time::Duration::from_millis(ms);
         }
         if let Some(p) = &self.savepoint_path {
             jg.restore = Some(RestoreSettings {

@@ -1,6 +1,6 @@
 //! What travels on a channel, in order: record buffers and in-band events.
 
-use crate::checkpoint::CheckpointBarrier;
+use crate::checkpoint::{BarrierAlignment, CheckpointBarrier};
 use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::operators::Batch;
 
@@ -22,6 +22,13 @@ pub enum StreamElement {
 }
 
 impl StreamElement {
+    /// Whether the element is sent without credit: an unaligned barrier, which must overtake
+    /// a channel whose consumer has no buffer free (Flink's priority events). Its consumer
+    /// handles it on arrival, so it never occupies a buffer.
+    pub fn travels_without_credit(&self) -> bool {
+        matches!(self, Self::Barrier(b) if b.alignment == BarrierAlignment::Unaligned)
+    }
+
     /// How many records the element carries.
     pub fn record_count(&self) -> usize {
         match self {

@@ -50,6 +50,9 @@ const KIND_TIMED_RECORDS: u8 = 3;
 const KIND_STATUS: u8 = 4;
 /// A checkpoint barrier (rmp-serde).
 const KIND_BARRIER: u8 = 5;
+/// Room in a channel's send queue for unaligned barriers, which travel without credit. One
+/// that finds no room is dropped (its checkpoint then expires): it carries no data.
+const PRIORITY_FRAMES: usize = 8;
 /// The largest data frame accepted (a buffer of large records).
 pub const DATA_FRAME_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -138,6 +141,10 @@ impl RemoteOutput {
             // The consumer went away (its job ended or its TaskManager was lost): nothing to
             // deliver to, and the JobMaster learns of the failure by its own path.
             Err(mpsc::error::TrySendError::Closed(_)) => Ok(0),
+            Err(mpsc::error::TrySendError::Full(_)) if element.travels_without_credit() => {
+                tracing::warn!("a remote channel's send queue is full; an unaligned barrier is dropped and its checkpoint will expire");
+                Ok(0)
+            }
             Err(mpsc::error::TrySendError::Full(_)) => Err(OperatorError::Failed {
                 operator: "network".into(),
                 message: "a remote consumer granted more credit than its input gate holds".into(),
@@ -268,7 +275,9 @@ impl RemoteNetwork {
     /// Serves a consumer's request for a subpartition produced in this process.
     pub fn serve_partition(&self, req: PartitionRequest, send: SendStream, recv: RecvStream) {
         tracing::debug!(partition = ?req.partition, subpartition = req.subpartition, "serving a remote subpartition");
-        let cap = (self.config.exclusive_credits + self.config.floating_credits) as usize + 2;
+        let cap = (self.config.exclusive_credits + self.config.floating_credits) as usize
+            + 2
+            + PRIORITY_FRAMES;
         let (frames, rx) = mpsc::channel::<Vec<u8>>(cap);
         let (connected_tx, connected_rx) = oneshot::channel();
         self.local.request_partition(ConnectConsumer {

@@ -10,12 +10,18 @@
 
 use std::collections::VecDeque;
 
+use crate::checkpoint::channel_state::OvertakenOutput;
+use crate::checkpoint::{BarrierAlignment, CheckpointBarrier};
 use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::net::credit::OutputCredit;
 use crate::net::local::ChannelLink;
 use crate::net::router::ChannelRouter;
 use crate::net::StreamElement;
 use crate::operators::{Batch, OperatorError};
+
+fn is_barrier(e: &StreamElement, id: u64) -> bool {
+    matches!(e, StreamElement::Barrier(b) if b.id == id)
+}
 
 /// One consumer channel's share of a result partition.
 #[derive(Default)]
@@ -90,7 +96,7 @@ impl RecordWriter {
     }
 
     /// Flushes, then queues a checkpoint barrier on every subpartition that has not ended.
-    pub fn broadcast_barrier(&mut self, barrier: &crate::checkpoint::CheckpointBarrier) {
+    pub fn broadcast_barrier(&mut self, barrier: &CheckpointBarrier) {
         self.broadcast_event(StreamElement::Barrier(barrier.clone()));
     }
 
@@ -114,6 +120,95 @@ impl RecordWriter {
         }
     }
 
+    /// An unaligned barrier overtakes everything queued: partly filled buffers are flushed,
+    /// the barrier goes to the head of every subpartition that has not ended, and the records
+    /// it overtook are returned (copies; they are still sent after it).
+    pub fn overtake_with_barrier(
+        &mut self,
+        writer: usize,
+        barrier: &CheckpointBarrier,
+    ) -> Vec<OvertakenOutput> {
+        self.flush();
+        self.overtake(writer, |s| {
+            if s.ended {
+                // Its consumer captures what is still queued, up to the end of partition.
+                return None;
+            }
+            s.queue.push_front(StreamElement::Barrier(barrier.clone()));
+            Some(s.queue.len() - 1)
+        })
+    }
+
+    /// Aligned barrier `id`, still queued where its alignment timed out, goes unaligned: it
+    /// moves to the head of its subpartitions, and the records it overtook are returned.
+    pub fn overtake_queued_barrier(&mut self, writer: usize, id: u64) -> Vec<OvertakenOutput> {
+        self.overtake(writer, |s| {
+            let pos = s.queue.iter().position(|e| is_barrier(e, id))?;
+            let mut barrier = s.queue.remove(pos)?;
+            if let StreamElement::Barrier(b) = &mut barrier {
+                b.alignment = BarrierAlignment::Unaligned;
+            }
+            s.queue.push_front(barrier);
+            Some(pos)
+        })
+    }
+
+    /// Moves a barrier to the head of each subpartition (`place` does, returning how many
+    /// elements it overtook) and copies the records it overtook.
+    fn overtake(
+        &mut self,
+        writer: usize,
+        mut place: impl FnMut(&mut Subpartition) -> Option<usize>,
+    ) -> Vec<OvertakenOutput> {
+        let subpartitions = self.subpartitions.len();
+        let mut overtaken = Vec::new();
+        for (i, s) in self.subpartitions.iter_mut().enumerate() {
+            let Some(n) = place(s) else { continue };
+            let buffers: Vec<Batch> = s
+                .queue
+                .iter()
+                .skip(1)
+                .take(n)
+                .filter_map(|e| match e {
+                    StreamElement::Records(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .collect();
+            if !buffers.is_empty() {
+                overtaken.push(OvertakenOutput {
+                    writer,
+                    subpartition: i,
+                    subpartitions,
+                    buffers,
+                });
+            }
+        }
+        overtaken
+    }
+
+    /// Whether barrier `id` still waits in a subpartition's queue.
+    pub fn holds_barrier(&self, id: u64) -> bool {
+        self.subpartitions
+            .iter()
+            .any(|s| s.queue.iter().any(|e| is_barrier(e, id)))
+    }
+
+    /// Queues restored in-flight records for subpartition `sub`, ahead of anything new.
+    pub fn requeue(&mut self, sub: usize, batch: Batch) -> bool {
+        match self.subpartitions.get_mut(sub) {
+            Some(s) => {
+                s.queue.push_back(StreamElement::Records(batch));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many subpartitions (consumer channels) the writer has.
+    pub fn subpartition_count(&self) -> usize {
+        self.subpartitions.len()
+    }
+
     /// Connects subpartition `sub` to its consumer, with the consumer's initial credit.
     pub fn connect(&mut self, sub: usize, link: ChannelLink, credit: u32) -> bool {
         match self.subpartitions.get_mut(sub) {
@@ -133,12 +228,16 @@ impl RecordWriter {
         }
     }
 
-    /// Sends every queued element that has credit; returns how many were sent.
+    /// Sends every queued element that has credit (unaligned barriers need none); returns how
+    /// many were sent.
     pub fn send_ready(&mut self) -> Result<usize, OperatorError> {
         let mut sent = 0;
         for s in &mut self.subpartitions {
             let Some(link) = &s.link else { continue };
-            while !s.queue.is_empty() && s.credit.try_take() {
+            while let Some(front) = s.queue.front() {
+                if !front.travels_without_credit() && !s.credit.try_take() {
+                    break;
+                }
                 if let Some(el) = s.queue.pop_front() {
                     self.bytes_out += link.send(el, s.queue.len() as u32)? as u64;
                     sent += 1;

@@ -184,9 +184,10 @@ impl JobMaster {
                 let sizes = CheckpointSizes {
                     state: metadata.state_size(),
                     checkpointed: metadata.checkpointed_size(),
+                    persisted: metadata.persisted_size(),
                 };
                 let dropped = c.completed(&p, sizes, now);
-                tracing::info!(job_id = %self.job_id, checkpoint = p.barrier.id, kind = ?p.barrier.kind, bytes = sizes.state, written = sizes.checkpointed, "checkpoint completed");
+                tracing::info!(job_id = %self.job_id, checkpoint = p.barrier.id, kind = ?p.barrier.kind, bytes = sizes.state, written = sizes.checkpointed, in_flight = sizes.persisted, "checkpoint completed");
                 storage::discard(c.job_dir(), &dropped, &c.retained_ids());
                 for tm in self.task_managers.values() {
                     tm.notify_checkpoint_complete(self.job_id, p.barrier.id, false);
