@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::channel_state::ChannelState;
 use crate::checkpoint::storage::{
     read_metadata, read_subtask_state, CheckpointMetadata, StateHandle, StorageError,
-    SubtaskSnapshot,
+    SubtaskSnapshot, VertexMetadata,
 };
 use crate::operators::{OperatorError, RuntimeContext};
 use crate::state::key_group::key_group_range;
@@ -42,12 +42,7 @@ impl Restorer {
     /// holding `ctx`'s operator (empty for aligned checkpoints). In-flight data restores only
     /// at the parallelism it was taken at.
     pub fn channel_state(&mut self, ctx: &RuntimeContext) -> Result<ChannelState, OperatorError> {
-        let Some(vertex) = self
-            .metadata
-            .vertices
-            .iter()
-            .find(|v| v.operators.contains(&ctx.operator_id))
-        else {
+        let Some(vertex) = self.vertex_of(ctx) else {
             return Ok(ChannelState::default());
         };
         let with_data = vertex.subtasks.iter().flatten().any(|h| h.persisted > 0);
@@ -73,6 +68,14 @@ impl Restorer {
         Ok(self.file(ctx, &handle)?.channels.clone())
     }
 
+    /// The checkpointed vertex holding `ctx`'s operator.
+    fn vertex_of(&self, ctx: &RuntimeContext) -> Option<&VertexMetadata> {
+        self.metadata
+            .vertices
+            .iter()
+            .find(|v| v.operators.contains(&ctx.operator_id))
+    }
+
     /// A state file, read once.
     fn file(
         &mut self,
@@ -95,12 +98,7 @@ impl Restorer {
         &mut self,
         ctx: &RuntimeContext,
     ) -> Result<Option<RestoredState>, OperatorError> {
-        let Some(vertex) = self
-            .metadata
-            .vertices
-            .iter()
-            .find(|v| v.operators.contains(&ctx.operator_id))
-        else {
+        let Some(vertex) = self.vertex_of(ctx) else {
             return Ok(None);
         };
         if vertex.max_parallelism != ctx.max_parallelism {
