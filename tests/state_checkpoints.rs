@@ -107,15 +107,7 @@ async fn checkpoint_then_cancel(c: &MiniCluster, env: &StreamEnv, p: usize, dir:
 
 /// Runs `env` at parallelism `p` restored from `path`; it must finish.
 async fn run_restored(c: &MiniCluster, env: &StreamEnv, p: usize, path: PathBuf) {
-    let options = SubmitOptions {
-        savepoint_path: Some(path),
-        ..SubmitOptions::default()
-    };
-    let job = c
-        .submit_with(env, Some(p), &options)
-        .await
-        .expect("submitted");
-    let result = c.wait(job).await.expect("result");
+    let result = common::run_from(c, env, p, path, SubmitOptions::default()).await;
     assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
 }
 
@@ -411,15 +403,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
             std::fs::write(chk.join(storage::METADATA_FILE), b"RILLM").expect("damage");
         }
         let env = counting_job(n, CollectSink::new(), None);
-        let options = SubmitOptions {
-            savepoint_path: Some(job_dir.clone()),
-            ..SubmitOptions::default()
-        };
-        let job = c
-            .submit_with(&env, Some(2), &options)
-            .await
-            .expect("submitted");
-        let result = c.wait(job).await.expect("result");
+        let result = common::run_from(&c, &env, 2, job_dir.clone(), SubmitOptions::default()).await;
         assert_eq!(result.status, JobStatus::Failed);
         let failure = result.failure.unwrap_or_default();
         assert!(
@@ -678,15 +662,10 @@ fn broadcast_state_is_restored_whole_into_every_instance_at_another_parallelism(
             let sink = CollectSink::new();
             let env = rules_job("second", 0, 3_000, sink.clone());
             let options = SubmitOptions {
-                savepoint_path: Some(job_dir),
                 allow_non_restored_state: true,
                 ..SubmitOptions::default()
             };
-            let job = c
-                .submit_with(&env, Some(3), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
+            let result = common::run_from(&c, &env, 3, job_dir, options).await;
             assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
             let answers = sink.take();
             assert_eq!(answers.len(), 3_000);

@@ -271,15 +271,8 @@ fn in_flight_records_of_an_unaligned_checkpoint_are_processed_once_after_a_resto
 
             // In-flight records belong to their subtasks' key groups: another parallelism is refused.
             let rescaled = counting_job(n, CollectSink::new(), None);
-            let options = SubmitOptions {
-                savepoint_path: Some(job_dir.clone()),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&rescaled, Some(1), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
+            let result =
+                common::run_from(&c, &rescaled, 1, job_dir.clone(), SubmitOptions::default()).await;
             assert_eq!(result.status, JobStatus::Failed);
             let failure = result.failure.unwrap_or_default();
             assert!(
@@ -289,11 +282,7 @@ fn in_flight_records_of_an_unaligned_checkpoint_are_processed_once_after_a_resto
 
             let second = CollectSink::new();
             let env = counting_job(n, second.clone(), None);
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
-            let result = c.wait(job).await.expect("result");
+            let result = common::run_from(&c, &env, 2, job_dir, SubmitOptions::default()).await;
             assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
 
             // Each key counted every one of its records exactly once: after the restore its

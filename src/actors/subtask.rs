@@ -1306,7 +1306,7 @@ impl Handler<DeliverElement> for Subtask {
                 self.schedule_pump(ctx, None);
                 return;
             }
-            self.set_alignment_deadline(&b.clone(), ctx);
+            self.set_alignment_deadline(b, ctx);
         }
         if let Some(p) = self.unaligned.as_mut() {
             p.capture.record(index, &element);

@@ -163,3 +163,23 @@ pub fn wait_for_job(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Submits `env` at parallelism `p` restored from the checkpoint or savepoint at `path` (with
+/// `options`' other fields) and waits for its end.
+pub async fn run_from(
+    c: &MiniCluster,
+    env: &StreamEnv,
+    p: usize,
+    path: PathBuf,
+    options: rill::graph::job_graph::SubmitOptions,
+) -> JobResult {
+    let options = rill::graph::job_graph::SubmitOptions {
+        savepoint_path: Some(path),
+        ..options
+    };
+    let job = c
+        .submit_with(env, Some(p), &options)
+        .await
+        .expect("submitted");
+    c.wait(job).await.expect("result")
+}
