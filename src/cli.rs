@@ -222,6 +222,9 @@ enum Command {
         /// Distinct keys of the state runs.
         #[arg(long, default_value_t = 1_000_000)]
         state_keys: u64,
+        /// MiB of the cache in front of each RocksDB instance in the state runs (0: none).
+        #[arg(long, default_value_t = crate::state::rocksdb::DEFAULT_CACHE_BYTES >> 20)]
+        rocksdb_cache_mb: usize,
         /// Which inputs of (d) to run: in memory, from CSV, or both.
         #[arg(long, value_enum, default_value_t = crate::bench::windows::Inputs::Both)]
         window_input: crate::bench::windows::Inputs,
@@ -429,6 +432,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             state_backends,
             state_records,
             state_keys,
+            rocksdb_cache_mb,
         } => {
             init_logging("warn");
             let lines = if state_checkpoints {
@@ -442,7 +446,8 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 } else {
                     state_backends
                 };
-                crate::bench::state::run(state_records, state_keys, runs.max(1), &backends)
+                let cache = rocksdb_cache_mb.saturating_mul(1 << 20);
+                crate::bench::state::run(state_records, state_keys, runs.max(1), &backends, cache)
                     .map_err(|e| e.to_string())
                     .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
             } else if windows {

@@ -28,6 +28,7 @@
 //! checkpoint_dir = "/var/lib/rill/checkpoints"   # jobs' checkpoints, unless a job names its own
 //! state_backend = "heap"                         # or "rocksdb", for jobs that name none
 //! local_state_dir = "/var/lib/rill/local-state"  # RocksDB instances of running tasks
+//! rocksdb_cache_mb = 64           # cache of value/list state per RocksDB instance (0: off)
 //! [tls]
 //! certificate = "cert.pem"        # PEM chain; generated at start when absent
 //! private_key = "key.pem"
@@ -153,6 +154,8 @@ pub struct RuntimeSection {
     pub state_backend: Option<crate::state::StateBackendKind>,
     /// Where TaskManagers keep RocksDB instances.
     pub local_state_dir: Option<PathBuf>,
+    /// MiB of value and list state cached in front of each RocksDB instance.
+    pub rocksdb_cache_mb: Option<usize>,
 }
 
 /// `[tls]`.
@@ -210,6 +213,9 @@ impl FileConfig {
         }
         if let Some(d) = &r.local_state_dir {
             c.local_state_dir = d.clone();
+        }
+        if let Some(mb) = r.rocksdb_cache_mb {
+            c.rocksdb_cache_bytes = mb.saturating_mul(1 << 20);
         }
         if c.exclusive_credits == 0 && c.floating_credits == 0 {
             return Err(StartError::Config(

@@ -36,6 +36,9 @@ pub struct RuntimeConfig {
     pub state_backend: crate::state::StateBackendKind,
     /// Where a TaskManager keeps its RocksDB instances (removed when their tasks end).
     pub local_state_dir: std::path::PathBuf,
+    /// Bytes of the cache of value and list state in front of each RocksDB instance (one
+    /// per stateful operator subtask); 0 sends every access to RocksDB.
+    pub rocksdb_cache_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -59,6 +62,7 @@ impl Default for RuntimeConfig {
             checkpoint_dir: std::env::temp_dir().join("rill-checkpoints"),
             state_backend: crate::state::StateBackendKind::Heap,
             local_state_dir: std::env::temp_dir().join("rill-local-state"),
+            rocksdb_cache_bytes: crate::state::rocksdb::DEFAULT_CACHE_BYTES,
         }
     }
 }

@@ -190,6 +190,7 @@ pub fn build_task(
             clock: crate::eventtime::ProcessingClock::system(),
             state_backend: tdd.state_backend,
             local_state_dir: config.local_state_dir.clone(),
+            rocksdb_cache_bytes: config.rocksdb_cache_bytes,
         };
         let op: Box<dyn Operator> = match &node.factory {
             NodeFactory::Source(f) => {

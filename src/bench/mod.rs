@@ -102,9 +102,18 @@ fn keyed(n: u64, sink: DiscardSink) -> StreamEnv {
 
 /// The cluster the in-process benchmarks run on: one TaskManager of 2 slots.
 pub(crate) async fn bench_cluster(registry: JobRegistry) -> Result<MiniCluster, crate::Error> {
+    bench_cluster_with(registry, crate::config::RuntimeConfig::default()).await
+}
+
+/// As [`bench_cluster`], with `runtime` settings.
+pub(crate) async fn bench_cluster_with(
+    registry: JobRegistry,
+    runtime: crate::config::RuntimeConfig,
+) -> Result<MiniCluster, crate::Error> {
     let config = MiniClusterConfig {
         task_managers: 1,
         slots_per_task_manager: 2,
+        runtime,
         ..MiniClusterConfig::default()
     };
     Ok(MiniCluster::start(config, Arc::new(registry)).await?)

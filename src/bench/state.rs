@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix::System;
 
 use crate::api::{Collector, KeyedContext, KeyedProcessFunction, StreamEnv};
-use crate::bench::{bench_cluster, measure, BenchResult};
+use crate::bench::{bench_cluster_with, measure, BenchResult};
 use crate::checkpoint::CheckpointSettings;
 use crate::jobs::JobRegistry;
 use crate::operators::sinks::DiscardSink;
@@ -77,16 +77,22 @@ pub fn job(
     env
 }
 
-/// Runs (e) `runs` times per setting, for each backend in `backends`.
+/// Runs (e) `runs` times per setting, for each backend in `backends`, with RocksDB caches of
+/// `cache_bytes` (see `RuntimeConfig::rocksdb_cache_bytes`).
 pub fn run(
     n: u64,
     keys: u64,
     runs: usize,
     backends: &[StateBackendKind],
+    cache_bytes: usize,
 ) -> Result<Vec<BenchResult>, crate::Error> {
     let backends = backends.to_vec();
     System::new().block_on(async move {
-        let cluster = bench_cluster(JobRegistry::default()).await?;
+        let runtime = crate::config::RuntimeConfig {
+            rocksdb_cache_bytes: cache_bytes,
+            ..Default::default()
+        };
+        let cluster = bench_cluster_with(JobRegistry::default(), runtime).await?;
         let cluster = &cluster;
         let mut results = Vec::new();
         let settings = backends.iter().flat_map(|b| {

@@ -71,6 +71,8 @@ pub struct RuntimeContext {
     pub state_backend: crate::state::StateBackendKind,
     /// Where the RocksDB backend keeps its instances.
     pub local_state_dir: std::path::PathBuf,
+    /// Bytes of the RocksDB backend's cache of value and list state (0: none).
+    pub rocksdb_cache_bytes: usize,
 }
 
 impl RuntimeContext {
@@ -89,6 +91,7 @@ impl RuntimeContext {
             clock: crate::eventtime::ProcessingClock::system(),
             state_backend: crate::state::StateBackendKind::Heap,
             local_state_dir: std::env::temp_dir().join("rill-local-state"),
+            rocksdb_cache_bytes: crate::state::rocksdb::DEFAULT_CACHE_BYTES,
         }
     }
 }

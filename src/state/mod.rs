@@ -5,6 +5,7 @@ pub mod backend;
 pub mod broadcast;
 pub mod key_group;
 pub mod keyed;
+mod rocks_cache;
 pub mod rocksdb;
 pub mod snapshot;
 

@@ -31,6 +31,7 @@
 //! heap checkpoint) is read into the instance when each state is first asked for, as the heap
 //! backend does.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs;
 use std::hash::Hash;
@@ -55,6 +56,7 @@ use crate::state::keyed::{
     carry_untouched, declared_otherwise, restored_lists, restored_maps, restored_values, ListState,
     MapState, Stamped, Ttl, ValueState,
 };
+use crate::state::rocks_cache::{StateCache, WriteBack};
 use crate::state::snapshot::{KeyedStateSnapshot, SnapshotTarget};
 use crate::state::{OperatorSnapshot, RestoredState, StateError, StateSnapshot, StateTtlConfig};
 
@@ -128,6 +130,9 @@ fn deserialize_error(state: &str, e: impl std::fmt::Display) -> StateError {
     }
 }
 
+/// The default size of each instance's cache of value and list cells (see [`StateCache`]).
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 /// Bytes of a key group's first key.
 fn group_prefix(group: usize) -> [u8; 2] {
     (group as u16).to_be_bytes()
@@ -145,21 +150,20 @@ fn block_cache() -> Option<&'static rocksdb::Cache> {
 /// cache and bloom filters for point lookups.
 fn options() -> Options {
     let mut o = Options::default();
-    // A hash-bucketed memtable, by cell (key group, key): a point lookup hashes to its key's
-    // bucket instead of searching one skip list of every version written since the last
-    // flush (measured: that search was 60% of a running sum's time).
+    // Point reads and writes of value and list cells mostly stay in the backend's cache
+    // (`StateCache`); RocksDB gets its writes as sorted batches (evictions, checkpoints),
+    // which the default skip-list memtable takes cheaply and flushes without re-sorting
+    // (measured: a hash memtable's re-sort at every flush cost more than half the time of
+    // a running sum checkpointed every second). The prefix extractor (by cell) serves map
+    // state's prefix scans and the memtable's bloom filter serves point reads that miss.
     o.set_prefix_extractor(rocksdb::SliceTransform::create(
         "rill-cell",
         cell_prefix,
         Some(has_cell_prefix),
     ));
-    o.set_memtable_factory(rocksdb::MemtableFactory::HashSkipList {
-        bucket_count: 1 << 20,
-        height: 4,
-        branching_factor: 4,
-    });
+    o.set_memtable_prefix_bloom_ratio(0.1);
+    o.set_memtable_whole_key_filtering(true);
     o.set_allow_concurrent_memtable_write(false);
-    o.set_inplace_update_support(true);
     o.create_if_missing(true);
     o.create_missing_column_families(true);
     o.set_compression_type(DBCompressionType::None);
@@ -224,6 +228,8 @@ pub struct RocksDbKeyedStateBackend<K> {
     internal: Vec<String>,
     uploads: Uploads,
     snapshots: u64,
+    /// Value and list cells read or written recently (see [`StateCache`]).
+    cache: RefCell<StateCache>,
     _k: PhantomData<fn(K)>,
 }
 
@@ -267,6 +273,7 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
             internal: Vec::new(),
             uploads: Arc::default(),
             snapshots: 0,
+            cache: RefCell::new(StateCache::new(ctx.rocksdb_cache_bytes)),
             _k: PhantomData,
         };
         b.db = Some(b.open_db(&[])?);
@@ -318,6 +325,7 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
 
     /// Rebuilds the instance from `snap`'s files, keeping only this subtask's key groups.
     fn rebuild_from(&mut self, snap: &RocksDbSnapshot) -> Result<(), StateError> {
+        self.cache.get_mut().clear();
         drop(self.db.take());
         let dir = self.db_dir();
         let _ = fs::remove_dir_all(&dir);
@@ -474,14 +482,18 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
         let state = &self.states[index];
         let mut bytes = Vec::with_capacity(32);
         cell_key(&mut bytes, key, self.max_parallelism, &state.name)?;
+        let map = state.kind == StateKind::Map;
         Ok(RocksCell {
             db,
             cf: cf(db, &state.name)?,
             write: &self.write,
             key: bytes,
             ttl: state.ttl,
-            map: state.kind == StateKind::Map,
+            map,
             name: state.name.as_str(),
+            cache: (!map && self.cache.borrow().enabled()).then_some(&self.cache),
+            index,
+            states: &self.states,
         })
     }
 
@@ -567,6 +579,20 @@ impl<K: Key> RocksDbKeyedStateBackend<K> {
         if self.states.is_empty() {
             return Ok(());
         }
+        // The checkpoint must hold what the cells hold.
+        let Self {
+            db,
+            states,
+            write,
+            cache,
+            ..
+        } = self;
+        let db = db
+            .as_ref()
+            .ok_or_else(|| StateError::Backend("the RocksDB instance is closed".into()))?;
+        cache
+            .get_mut()
+            .write_back(|all| write_batch(db, states, write, all.iter().copied()))?;
         self.snapshots += 1;
         let dir = self.base.join(format!("snapshot-{}", self.snapshots));
         let _ = fs::remove_dir_all(&dir);
@@ -660,6 +686,11 @@ pub(crate) struct RocksCell<'a> {
     /// Whether the key holds map entries under it (else one value or list).
     map: bool,
     name: &'a str,
+    /// The backend's cache, for value and list cells when it is on.
+    cache: Option<&'a RefCell<StateCache>>,
+    /// The state's index in `states`.
+    index: usize,
+    states: &'a [ColumnState],
 }
 
 impl RocksCell<'_> {
@@ -685,36 +716,93 @@ impl RocksCell<'_> {
             .map_err(|e| self.failed("writing", e))
     }
 
-    pub(crate) fn get<T: DeserializeOwned>(&self) -> Result<Option<Stamped<T>>, StateError> {
-        match self.read(&self.key)? {
-            Some(b) => decode_stamped(self.name, &b, self.ttl).map(Some),
-            None => Ok(None),
+    fn cache<'c>(
+        &self,
+        cache: &'c RefCell<StateCache>,
+    ) -> Result<std::cell::RefMut<'c, StateCache>, StateError> {
+        cache
+            .try_borrow_mut()
+            .map_err(|_| StateError::Backend(format!("state '{}' is in use", self.name)))
+    }
+
+    /// Decodes the cell's bytes with `decode`: from the cache, else from RocksDB (and then
+    /// caches them).
+    fn load<R>(
+        &self,
+        decode: impl FnOnce(Option<&[u8]>) -> Result<R, StateError>,
+    ) -> Result<R, StateError> {
+        let Some(cache) = self.cache else {
+            return decode(self.read(&self.key)?.as_deref());
+        };
+        let mut c = self.cache(cache)?;
+        if let Some(bytes) = c.get(self.index, &self.key) {
+            return decode(bytes);
         }
+        let bytes = self.read(&self.key)?;
+        let r = decode(bytes.as_deref());
+        c.put(self.index, &self.key, bytes.as_deref(), false);
+        self.evict_if_full(&mut c)?;
+        r
+    }
+
+    /// Sets the cell's bytes (`None`: empties it): in the cache, else in RocksDB.
+    fn save(&self, bytes: Option<&[u8]>) -> Result<(), StateError> {
+        let Some(cache) = self.cache else {
+            return match bytes {
+                Some(b) => self.store(&self.key, b),
+                None => self.remove(&self.key),
+            };
+        };
+        let mut c = self.cache(cache)?;
+        c.put(self.index, &self.key, bytes, true);
+        self.evict_if_full(&mut c)
+    }
+
+    fn evict_if_full(&self, c: &mut StateCache) -> Result<(), StateError> {
+        if !c.is_full() {
+            return Ok(());
+        }
+        let gone = c.evict();
+        write_batch(
+            self.db,
+            self.states,
+            self.write,
+            gone.iter().map(|(s, k, v)| (*s, &**k, v.as_deref())),
+        )
+    }
+
+    pub(crate) fn get<T: DeserializeOwned>(&self) -> Result<Option<Stamped<T>>, StateError> {
+        self.load(|b| {
+            b.map(|b| decode_stamped(self.name, b, self.ttl))
+                .transpose()
+        })
     }
 
     pub(crate) fn put<T: Serialize>(&self, s: &Stamped<T>) -> Result<(), StateError> {
-        self.store(&self.key, &encode_stamped(self.name, s, self.ttl)?)
+        self.save(Some(&encode_stamped(self.name, s, self.ttl)?))
     }
 
     pub(crate) fn delete(&self) -> Result<(), StateError> {
-        self.remove(&self.key)
+        self.save(None)
     }
 
     pub(crate) fn get_list<T: DeserializeOwned>(&self) -> Result<Vec<Stamped<T>>, StateError> {
-        let Some(b) = self.read(&self.key)? else {
-            return Ok(Vec::new());
-        };
-        if self.ttl {
-            rmp_serde::from_slice(&b).map_err(|e| deserialize_error(self.name, e))
-        } else {
-            let l: Vec<T> =
-                rmp_serde::from_slice(&b).map_err(|e| deserialize_error(self.name, e))?;
-            Ok(l.into_iter().map(Stamped::forever).collect())
-        }
+        self.load(|b| {
+            let Some(b) = b else {
+                return Ok(Vec::new());
+            };
+            if self.ttl {
+                rmp_serde::from_slice(b).map_err(|e| deserialize_error(self.name, e))
+            } else {
+                let l: Vec<T> =
+                    rmp_serde::from_slice(b).map_err(|e| deserialize_error(self.name, e))?;
+                Ok(l.into_iter().map(Stamped::forever).collect())
+            }
+        })
     }
 
     pub(crate) fn put_list<T: Serialize>(&self, l: &[Stamped<T>]) -> Result<(), StateError> {
-        self.store(&self.key, &encode_list(self.name, l, self.ttl)?)
+        self.save(Some(&encode_list(self.name, l, self.ttl)?))
     }
 
     fn entry_key<UK: Serialize>(&self, uk: &UK) -> Result<Vec<u8>, StateError> {
@@ -792,6 +880,31 @@ impl RocksCell<'_> {
             .write_opt(batch, self.write)
             .map_err(|e| self.failed("writing", e))
     }
+}
+
+/// Writes cached entries to their states' column families in one batch.
+fn write_batch<'e>(
+    db: &DB,
+    states: &[ColumnState],
+    write: &WriteOptions,
+    entries: impl IntoIterator<Item = WriteBack<'e>>,
+) -> Result<(), StateError> {
+    let cfs: Vec<Option<&ColumnFamily>> = states.iter().map(|s| db.cf_handle(&s.name)).collect();
+    let mut batch = WriteBatch::default();
+    for (state, key, value) in entries {
+        let cf = cfs.get(state).copied().flatten().ok_or_else(|| {
+            StateError::Backend(format!("cached state #{state} has no column family"))
+        })?;
+        match value {
+            Some(v) => batch.put_cf(cf, key, v),
+            None => batch.delete_cf(cf, key),
+        }
+    }
+    if batch.is_empty() {
+        return Ok(());
+    }
+    db.write_opt(batch, write)
+        .map_err(|e| backend_error("writing cached state to RocksDB", e))
 }
 
 /// The smallest key above every key starting with `prefix`, if there is one.
