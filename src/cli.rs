@@ -213,6 +213,18 @@ enum Command {
         /// of `--state-bytes` of state.
         #[arg(long)]
         state_checkpoints: bool,
+        /// Run (f) instead: recovery time after a TaskManager process is killed.
+        #[arg(long)]
+        recovery: bool,
+        /// Keys of heap state in (f).
+        #[arg(long, default_value_t = 20_000_000)]
+        recovery_keys: u64,
+        /// (f) kills once a completed checkpoint holds this many MB of state.
+        #[arg(long, default_value_t = 100)]
+        recovery_state_mb: u64,
+        /// The heartbeat timeout of (f)'s cluster (detection takes about this long).
+        #[arg(long, default_value_t = 2_000)]
+        heartbeat_timeout_ms: u64,
         /// Bytes of state for `--state-checkpoints`.
         #[arg(long, default_value_t = 1 << 30)]
         state_bytes: u64,
@@ -258,11 +270,77 @@ struct SubmitFlags {
     /// has not aligned N ms after its trigger [default: 0, unaligned from the start].
     #[arg(long, value_name = "N", requires = "unaligned_checkpoints")]
     aligned_checkpoint_timeout_ms: Option<u64>,
+    /// How the job reacts to failures: none, fixed-delay, failure-rate or exponential-delay
+    /// [default: the cluster's; else exponential-delay with checkpoints, none without].
+    #[arg(long, value_name = "STRATEGY")]
+    restart_strategy: Option<String>,
+    /// What a failure restarts: region (the failed subtask's pipelined region) or full
+    /// [default: the cluster's; else region].
+    #[arg(long, value_name = "STRATEGY")]
+    failover_strategy: Option<crate::graph::FailoverStrategy>,
+    /// fixed-delay: restarts before the job fails.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    restart_attempts: u32,
+    /// fixed-delay and failure-rate: wait before each restart.
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    restart_delay_ms: u64,
+    /// failure-rate: failures tolerated per interval.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    restart_max_failures: u32,
+    /// failure-rate: the interval.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    restart_failure_interval_ms: u64,
+    /// exponential-delay: the first wait.
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    restart_initial_backoff_ms: u64,
+    /// exponential-delay: the longest wait.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    restart_max_backoff_ms: u64,
+    /// exponential-delay: growth per failure.
+    #[arg(long, value_name = "X", default_value_t = 1.5)]
+    restart_backoff_multiplier: f64,
+    /// exponential-delay: time without failure after which the wait starts over.
+    #[arg(long, value_name = "MS", default_value_t = 3_600_000)]
+    restart_reset_backoff_ms: u64,
+    /// exponential-delay: random spread of each wait (a fraction of it).
+    #[arg(long, value_name = "F", default_value_t = 0.1)]
+    restart_jitter: f64,
 }
 
 impl SubmitFlags {
-    fn options(&self) -> SubmitOptions {
-        SubmitOptions {
+    fn restart_strategy(&self) -> Result<Option<crate::graph::RestartStrategy>, String> {
+        use crate::graph::RestartStrategy as R;
+        let ms = std::time::Duration::from_millis;
+        let Some(name) = self.restart_strategy.as_deref() else {
+            return Ok(None);
+        };
+        let s = match name {
+            "none" => R::None,
+            "fixed-delay" => R::fixed_delay(self.restart_attempts, ms(self.restart_delay_ms)),
+            "failure-rate" => R::failure_rate(
+                self.restart_max_failures,
+                ms(self.restart_failure_interval_ms),
+                ms(self.restart_delay_ms),
+            ),
+            "exponential-delay" => R::ExponentialDelay {
+                initial_ms: self.restart_initial_backoff_ms,
+                max_ms: self.restart_max_backoff_ms,
+                multiplier: self.restart_backoff_multiplier,
+                reset_after_ms: self.restart_reset_backoff_ms,
+                jitter: self.restart_jitter,
+            },
+            other => {
+                return Err(format!(
+                    "unknown restart strategy '{other}': none, fixed-delay, failure-rate or exponential-delay"
+                ))
+            }
+        };
+        s.validate()?;
+        Ok(Some(s))
+    }
+
+    fn options(&self) -> Result<SubmitOptions, String> {
+        Ok(SubmitOptions {
             checkpoint_interval_ms: self.checkpoint_interval_ms,
             checkpoint_dir: self.checkpoint_dir.clone(),
             savepoint_path: self.savepoint.clone(),
@@ -270,7 +348,9 @@ impl SubmitFlags {
             state_backend: self.state_backend,
             unaligned_checkpoints: self.unaligned_checkpoints.then_some(true),
             aligned_checkpoint_timeout_ms: self.aligned_checkpoint_timeout_ms,
-        }
+            restart_strategy: self.restart_strategy()?,
+            failover_strategy: self.failover_strategy,
+        })
     }
 }
 
@@ -343,7 +423,10 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             args,
         } => {
             init_logging("warn");
-            let options = submit.options();
+            let options = match submit.options() {
+                Ok(o) => o,
+                Err(e) => return usage_error(&e),
+            };
             if !local {
                 if taskmanagers.is_some() || slots.is_some() {
                     return usage_error("--taskmanagers and --slots shape the cluster of --local");
@@ -428,6 +511,10 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             window_input,
             state,
             state_checkpoints,
+            recovery,
+            recovery_keys,
+            recovery_state_mb,
+            heartbeat_timeout_ms,
             state_bytes,
             state_backends,
             state_records,
@@ -437,6 +524,13 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             init_logging("warn");
             let lines = if state_checkpoints {
                 crate::bench::state::run_checkpoint_sizes(state_bytes)
+            } else if recovery {
+                crate::bench::recovery::run(
+                    recovery_keys,
+                    recovery_state_mb.saturating_mul(1_000_000),
+                    runs,
+                    std::time::Duration::from_millis(heartbeat_timeout_ms),
+                )
             } else if state {
                 let backends = if state_backends.is_empty() {
                     vec![

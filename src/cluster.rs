@@ -29,6 +29,8 @@
 //! state_backend = "heap"                         # or "rocksdb", for jobs that name none
 //! local_state_dir = "/var/lib/rill/local-state"  # RocksDB instances of running tasks
 //! rocksdb_cache_mb = 64           # cache of value/list state per RocksDB instance (0: off)
+//! restart_strategy = { type = "fixed-delay", attempts = 3, delay_ms = 1000 }  # for jobs naming none
+//! failover_strategy = "region"   # or "full", for jobs naming none
 //! [tls]
 //! certificate = "cert.pem"        # PEM chain; generated at start when absent
 //! private_key = "key.pem"
@@ -156,6 +158,10 @@ pub struct RuntimeSection {
     pub local_state_dir: Option<PathBuf>,
     /// MiB of value and list state cached in front of each RocksDB instance.
     pub rocksdb_cache_mb: Option<usize>,
+    /// The restart strategy of jobs that name none.
+    pub restart_strategy: Option<crate::graph::RestartStrategy>,
+    /// The failover strategy of jobs that name none.
+    pub failover_strategy: Option<crate::graph::FailoverStrategy>,
 }
 
 /// `[tls]`.
@@ -216,6 +222,13 @@ impl FileConfig {
         }
         if let Some(mb) = r.rocksdb_cache_mb {
             c.rocksdb_cache_bytes = mb.saturating_mul(1 << 20);
+        }
+        if let Some(s) = &r.restart_strategy {
+            s.validate().map_err(StartError::Config)?;
+            c.restart_strategy = Some(s.clone());
+        }
+        if let Some(f) = r.failover_strategy {
+            c.failover_strategy = f;
         }
         if c.exclusive_credits == 0 && c.floating_credits == 0 {
             return Err(StartError::Config(

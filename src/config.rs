@@ -39,6 +39,11 @@ pub struct RuntimeConfig {
     /// Bytes of the cache of value and list state in front of each RocksDB instance (one
     /// per stateful operator subtask); 0 sends every access to RocksDB.
     pub rocksdb_cache_bytes: usize,
+    /// The restart strategy of jobs that name none (`None`: Flink's default, exponential
+    /// delay for jobs that checkpoint, none for the others).
+    pub restart_strategy: Option<crate::graph::RestartStrategy>,
+    /// The failover strategy of jobs that name none.
+    pub failover_strategy: crate::graph::FailoverStrategy,
 }
 
 impl Default for RuntimeConfig {
@@ -63,6 +68,8 @@ impl Default for RuntimeConfig {
             state_backend: crate::state::StateBackendKind::Heap,
             local_state_dir: std::env::temp_dir().join("rill-local-state"),
             rocksdb_cache_bytes: crate::state::rocksdb::DEFAULT_CACHE_BYTES,
+            restart_strategy: None,
+            failover_strategy: crate::graph::FailoverStrategy::Region,
         }
     }
 }

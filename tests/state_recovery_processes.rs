@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use rill::checkpoint::storage::{self, checkpoint_ids};
 use rill::graph::job_graph::SubmitOptions;
+use rill::graph::RestartStrategy;
 use rill::launch::ProcessCluster;
 
 const SECRET: &str = "test-secret-recovery";
@@ -56,6 +57,22 @@ fn words(path: &Path) -> BTreeMap<String, u64> {
 /// then kills the cluster's first TaskManager with SIGKILL (and drops it from the cluster);
 /// the job must then fail.
 fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path, delay: Duration) {
+    wait_for_a_checkpoint(c, job, job_dir);
+    std::thread::sleep(delay);
+    let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+    assert_eq!(
+        state, "RUNNING",
+        "the job ended before its TaskManager was killed"
+    );
+    c.task_managers.remove(0).kill();
+    let d = c
+        .wait_end(job, Duration::from_secs(30))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FAILED", "{d}");
+}
+
+/// Waits until `job` completed a checkpoint; it must not finish first.
+fn wait_for_a_checkpoint(c: &ProcessCluster, job: &str, job_dir: &Path) {
     let start = Instant::now();
     loop {
         let done = checkpoint_ids(job_dir).iter().any(|id| {
@@ -77,17 +94,6 @@ fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path, de
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(delay);
-    let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
-    assert_eq!(
-        state, "RUNNING",
-        "the job ended before its TaskManager was killed"
-    );
-    c.task_managers.remove(0).kill();
-    let d = c
-        .wait_end(job, Duration::from_secs(30))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FAILED", "{d}");
 }
 
 /// Submits `job` with `args` at parallelism 2, checkpointing every 50 ms under `ck` (and
@@ -114,9 +120,14 @@ fn submit_checkpointing_with(
     ck: &Path,
     options: SubmitOptions,
 ) -> (String, PathBuf) {
+    // These jobs are restored by hand: no restart strategy of their own.
     let options = SubmitOptions {
         checkpoint_interval_ms: Some(50),
         checkpoint_dir: Some(ck.to_path_buf()),
+        restart_strategy: options
+            .restart_strategy
+            .clone()
+            .or(Some(RestartStrategy::None)),
         ..options
     };
     let id = c.submit_with(job, args, 2, options).expect("submitted");
@@ -358,6 +369,135 @@ fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restore
     assert!(
         got == want,
         "the restored job's windows differ from the reference run's"
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 6: no hand-made restore. A job over two TaskManagers (4 slots) loses one to
+/// SIGKILL; it restarts by itself (fixed delay), waits for slots, takes those of a replacement
+/// TaskManager when it registers, restores the newest checkpoint and ends with the same
+/// windows as a run without failure. The failure is in its exception history.
+#[test]
+fn a_job_restarts_on_a_replacement_taskmanager_after_one_is_killed() {
+    let dir = common::temp_dir("failover-processes");
+    let input = dir.join("events.csv");
+    rill::bench::events::EventSpec::EVENTS
+        .write_csv(&input, 4_000_000)
+        .expect("input");
+    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2, 2]).expect("cluster");
+    let (out, reference) = (dir.join("out.csv"), dir.join("reference.csv"));
+    let args = |o: &Path| {
+        vec![
+            "--input".to_string(),
+            input.display().to_string(),
+            "--output".to_string(),
+            o.display().to_string(),
+            "--kind".to_string(),
+            "tumble".to_string(),
+        ]
+    };
+    let (a, r) = (args(&out), args(&reference));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r: Vec<&str> = r.iter().map(String::as_str).collect();
+    let ck = dir.join("checkpoints");
+    let options = SubmitOptions {
+        checkpoint_interval_ms: Some(50),
+        checkpoint_dir: Some(ck.clone()),
+        restart_strategy: Some(RestartStrategy::fixed_delay(3, Duration::from_millis(100))),
+        ..SubmitOptions::default()
+    };
+    let job = c
+        .submit_with("windowed-count", &a, 4, options)
+        .expect("submitted");
+    wait_for_a_checkpoint(&c, &job, &ck.join(&job));
+    let state = |c: &ProcessCluster| c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+    assert_eq!(state(&c), "RUNNING", "the job ended too early");
+    let killed_at = Instant::now();
+    c.task_managers.remove(0).kill();
+    let wait_for = |c: &ProcessCluster, want: &str| {
+        let end = Instant::now() + Duration::from_secs(30);
+        while state(c) != want {
+            assert!(Instant::now() < end, "never {want}: {}", state(c));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(&c, "RESTARTING");
+    let detected = killed_at.elapsed();
+    // Two slots are gone: the restarted job waits for the replacement's.
+    c.add_task_manager(2, SECRET).expect("TaskManager");
+    let added_at = Instant::now();
+    wait_for(&c, "RUNNING");
+    // RUNNING again once its subtasks run (the job is RUNNING while it waits for slots).
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = c.get(&format!("/jobs/{job}")).expect("job");
+        let vertices = d["vertices"].as_array().cloned().unwrap_or_default();
+        if !vertices.is_empty()
+            && vertices
+                .iter()
+                .all(|v| v["status"] == "RUNNING" || v["status"] == "FINISHED")
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "subtasks never running again: {d}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!(
+        "TaskManager loss detected after {:.2} s; every subtask running again {:.2} s after the replacement started",
+        detected.as_secs_f64(),
+        added_at.elapsed().as_secs_f64()
+    );
+    let d = c
+        .wait_end(&job, Duration::from_secs(120))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    let attempts: Vec<u64> = d["vertices"]
+        .as_array()
+        .expect("vertices")
+        .iter()
+        .flat_map(|v| {
+            c.get(&format!(
+                "/jobs/{job}/vertices/{}",
+                v["id"].as_str().unwrap_or_default()
+            ))
+            .ok()
+        })
+        .flat_map(|v| v["subtasks"].as_array().cloned().unwrap_or_default())
+        .filter_map(|s| s["attempt"].as_u64())
+        .collect();
+    assert!(
+        !attempts.is_empty() && attempts.iter().all(|a| *a == 1),
+        "{attempts:?}"
+    );
+    let ex = c
+        .get(&format!("/jobs/{job}/exceptions"))
+        .expect("exceptions");
+    let first = &ex["exceptionHistory"]["entries"][0];
+    assert_eq!(first["exceptionName"], "TaskManagerLost", "{ex}");
+    assert_eq!(first["jobStatus"], "RESTARTING", "{ex}");
+    assert!(
+        first["stacktrace"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("lost"),
+        "{ex}"
+    );
+
+    let job2 = c.submit("windowed-count", &r, 4).expect("submitted");
+    let d = c
+        .wait_end(&job2, Duration::from_secs(120))
+        .expect("the job ends");
+    assert_eq!(d["state"], "FINISHED", "{d}");
+    let (got, want) = (
+        std::fs::read_to_string(&out).expect("output"),
+        std::fs::read_to_string(&reference).expect("reference"),
+    );
+    assert_eq!(got.lines().count(), want.lines().count());
+    assert!(
+        got == want,
+        "the restarted job's windows differ from the reference run's"
     );
     drop(c);
     let _ = std::fs::remove_dir_all(dir);

@@ -118,6 +118,9 @@ struct JobRecord {
     archived: bool,
     /// The checkpoint statistics the JobMaster left when the job ended.
     checkpoints: Option<CheckpointStats>,
+    /// The exception history the JobMaster left when the job ended, and the entries it
+    /// dropped.
+    exceptions: (Vec<crate::actors::job_info::JobException>, usize),
     /// Savepoints triggered through the Dispatcher: `None` while in progress, then the
     /// directory or why it failed.
     savepoints: HashMap<u64, Option<Result<String, String>>>,
@@ -195,6 +198,7 @@ impl Handler<SubmitJob> for Dispatcher {
                 failed_at: None,
                 vertices,
                 archived: false,
+                exceptions: (Vec::new(), 0),
                 checkpoints: None,
                 savepoints: HashMap::new(),
             },
@@ -382,6 +386,8 @@ impl JobRecord {
             last_modification: self.modified_at,
             duration,
             vertices: self.vertices.clone(),
+            exceptions: self.exceptions.0.clone(),
+            exceptions_dropped: self.exceptions.1,
         }
     }
 
@@ -406,6 +412,7 @@ impl Dispatcher {
         };
         if let (Some(live), false) = (live, archived) {
             info.apply_states(&live.vertices);
+            (info.exceptions, info.exceptions_dropped) = live.exceptions;
         }
         info
     }
@@ -475,6 +482,7 @@ impl Handler<ArchiveJobDetails> for Dispatcher {
             crate::actors::job_info::apply_states(&mut rec.vertices, &msg.details.vertices);
             rec.archived = true;
             rec.checkpoints = msg.checkpoints;
+            rec.exceptions = msg.details.exceptions;
         }
     }
 }

@@ -40,6 +40,29 @@ impl SubtaskInfo {
     }
 }
 
+/// One failure of a job, as its exception history shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobException {
+    /// When it was reported.
+    pub timestamp: SystemTime,
+    /// The kind of failure (`TaskFailure`, `TaskManagerLost`, `JobFailure`).
+    pub kind: String,
+    /// What happened (with the failed subtask, as the job's failure cause reads).
+    pub message: String,
+    /// The failed subtask (`name (i/p)`), if one failed.
+    pub task: Option<String>,
+    /// The TaskManager it ran on.
+    pub task_manager: Option<String>,
+    /// What the job did about it: RESTARTING (after `restart_delay`) or FAILING.
+    pub outcome: JobStatus,
+    /// The wait before the restart.
+    pub restart_delay: Option<Duration>,
+    /// How many subtasks restarted (all of the job's, or one region's).
+    pub restarted_subtasks: Option<usize>,
+    /// Failures reported while this one was being handled (part of the same failover).
+    pub concurrent: Vec<JobException>,
+}
+
 /// One JobVertex as status queries show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VertexInfo {
@@ -129,6 +152,10 @@ pub struct JobInfo {
     pub duration: Duration,
     /// Its vertices in topological order.
     pub vertices: Vec<VertexInfo>,
+    /// Its exception history, oldest first.
+    pub exceptions: Vec<JobException>,
+    /// Older history entries that were dropped.
+    pub exceptions_dropped: usize,
 }
 
 impl JobInfo {
@@ -212,6 +239,8 @@ mod tests {
             last_modification: SystemTime::UNIX_EPOCH,
             duration: Duration::ZERO,
             vertices: vec![vertex(&[Created, Created]), vertex(&[Created])],
+            exceptions: Vec::new(),
+            exceptions_dropped: 0,
         };
         info.apply_states(&[
             ("a".into(), vec![sub(Running), sub(Finished)]),

@@ -111,6 +111,21 @@ impl StreamEnv {
         self
     }
 
+    /// Reacts to failures with `strategy` (Flink's `restart-strategy.type`); a submission's
+    /// `--restart-strategy` overrides it, and without either the cluster's default applies
+    /// (else exponential delay when the job checkpoints, none otherwise).
+    pub fn set_restart_strategy(&self, strategy: crate::graph::RestartStrategy) -> &Self {
+        self.inner.borrow_mut().graph.restart_strategy = Some(strategy);
+        self
+    }
+
+    /// Restarts only the failed subtask's pipelined region (`Region`, the default) or the
+    /// whole job (`Full`) (Flink's `jobmanager.execution.failover-strategy`).
+    pub fn set_failover_strategy(&self, strategy: crate::graph::FailoverStrategy) -> &Self {
+        self.inner.borrow_mut().graph.failover_strategy = Some(strategy);
+        self
+    }
+
     /// The checkpoint settings.
     pub fn checkpoint_settings(&self) -> crate::checkpoint::CheckpointSettings {
         self.inner.borrow().graph.checkpointing.clone()

@@ -61,6 +61,13 @@ pub fn job(
             ..CheckpointSettings::default()
         });
     }
+    pipeline(&env, n, keys, sink);
+    env
+}
+
+/// Adds the running sum to `env`: `n` records `(mix(i) % keys, 1)` → key_by → running sum
+/// in `ValueState` → `sink` (also the bundled `keyed-sum` job).
+pub fn pipeline(env: &StreamEnv, n: u64, keys: u64, sink: DiscardSink) {
     let keys = keys.max(1);
     env.add_source(
         "Records",
@@ -74,7 +81,6 @@ pub fn job(
         sum: ValueStateDescriptor::new("sum"),
     })
     .add_sink("Discard", sink);
-    env
 }
 
 /// Runs (e) `runs` times per setting, for each backend in `backends`, with RocksDB caches of

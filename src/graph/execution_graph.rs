@@ -42,6 +42,16 @@ pub struct ExecutionVertex {
     pub io: IoCounters,
 }
 
+impl ExecutionVertex {
+    fn restart(&mut self) {
+        self.state = ExecutionState::Created;
+        self.attempt = ExecutionAttemptId::generate();
+        self.attempt_number += 1;
+        self.failure = None;
+        self.io = IoCounters::default();
+    }
+}
+
 /// One JobVertex's subtasks.
 #[derive(Clone, Debug)]
 pub struct ExecutionJobVertex {
@@ -192,6 +202,27 @@ impl ExecutionGraph {
         if let Some((v, s)) = self.find(attempt) {
             let x = &mut self.vertices[v].subtasks[s];
             x.io = x.io.max(io);
+        }
+    }
+
+    /// Starts a new attempt of every subtask (a restart): new attempt ids and numbers, CREATED,
+    /// not placed. Reports about the old attempts no longer match any subtask.
+    pub fn reset_attempts(&mut self) {
+        for x in self.vertices.iter_mut().flat_map(|v| v.subtasks.iter_mut()) {
+            x.location = None;
+            x.restart();
+        }
+    }
+
+    /// A new attempt of the subtasks `(vertex, subtask)` that `which` picks, CREATED in the
+    /// slots they had (a region's restart).
+    pub fn reset_attempts_of(&mut self, which: impl Fn(usize, usize) -> bool) {
+        for (v, ev) in self.vertices.iter_mut().enumerate() {
+            for (s, x) in ev.subtasks.iter_mut().enumerate() {
+                if which(v, s) {
+                    x.restart();
+                }
+            }
         }
     }
 

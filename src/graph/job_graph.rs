@@ -99,6 +99,13 @@ pub struct JobGraph {
     /// Where keyed state lives (`None`: the cluster's default).
     #[serde(default)]
     pub state_backend: Option<crate::state::StateBackendKind>,
+    /// How the job reacts to failures (`None`: the cluster's default, else exponential
+    /// delay when the job checkpoints and none otherwise).
+    #[serde(default)]
+    pub restart_strategy: Option<crate::graph::RestartStrategy>,
+    /// How much a failure restarts (`None`: the cluster's default, region).
+    #[serde(default)]
+    pub failover_strategy: Option<crate::graph::FailoverStrategy>,
 }
 
 /// What a submission may set besides the program (`rill run`'s flags, the REST request's
@@ -127,6 +134,12 @@ pub struct SubmitOptions {
     /// unaligned from the start).
     #[serde(default)]
     pub aligned_checkpoint_timeout_ms: Option<u64>,
+    /// The restart strategy.
+    #[serde(default)]
+    pub restart_strategy: Option<crate::graph::RestartStrategy>,
+    /// The failover strategy.
+    #[serde(default)]
+    pub failover_strategy: Option<crate::graph::FailoverStrategy>,
 }
 
 impl SubmitOptions {
@@ -140,6 +153,12 @@ impl SubmitOptions {
         }
         if let Some(b) = self.state_backend {
             jg.state_backend = Some(b);
+        }
+        if let Some(r) = &self.restart_strategy {
+            jg.restart_strategy = Some(r.clone());
+        }
+        if let Some(f) = self.failover_strategy {
+            jg.failover_strategy = Some(f);
         }
         if let Some(u) = self.unaligned_checkpoints {
             jg.checkpointing.unaligned = u;
@@ -251,6 +270,8 @@ impl JobGraph {
             checkpointing: sg.checkpointing.clone(),
             restore: None,
             state_backend: sg.state_backend,
+            restart_strategy: sg.restart_strategy.clone(),
+            failover_strategy: sg.failover_strategy,
         };
         jg.fingerprint = jg.compute_fingerprint();
         jg

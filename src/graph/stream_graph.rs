@@ -125,6 +125,10 @@ pub struct StreamGraph {
     pub checkpointing: crate::checkpoint::CheckpointSettings,
     /// The keyed state backend the program chose (`None`: the cluster's).
     pub state_backend: Option<crate::state::StateBackendKind>,
+    /// The restart strategy the program chose (`None`: the cluster's, else Flink's default).
+    pub restart_strategy: Option<crate::graph::RestartStrategy>,
+    /// The failover strategy the program chose (`None`: the cluster's, else region).
+    pub failover_strategy: Option<crate::graph::FailoverStrategy>,
 }
 
 impl std::fmt::Debug for StreamGraph {
@@ -148,6 +152,8 @@ impl StreamGraph {
             runtime_mode: RuntimeMode::Streaming,
             checkpointing: Default::default(),
             state_backend: None,
+            restart_strategy: None,
+            failover_strategy: None,
             default_parallelism: None,
             max_parallelism: None,
         }

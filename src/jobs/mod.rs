@@ -10,6 +10,8 @@ use crate::graph::{GraphError, StreamGraph};
 
 #[path = "../../examples/key_stats.rs"]
 pub mod key_stats;
+#[path = "../../examples/keyed_sum.rs"]
+pub mod keyed_sum;
 #[path = "../../examples/partitioners.rs"]
 pub mod partitioners;
 #[path = "../../examples/shuffle.rs"]
@@ -205,6 +207,7 @@ impl JobRegistry {
         r.register(shuffle::spec());
         r.register(windowed_count::spec());
         r.register(key_stats::spec());
+        r.register(keyed_sum::spec());
         r
     }
 

@@ -240,14 +240,29 @@ impl JobMaster {
                 }
                 if fail_job && self.graph.status() == JobStatus::Running {
                     let tolerable = self.job_graph.checkpointing.tolerable_failures;
-                    self.graph.set_failure(format!(
+                    let message = format!(
                         "more than {tolerable} checkpoint failures in a row; the last: {reason}"
-                    ));
-                    self.set_status(JobStatus::Failing);
-                    self.cancel_all();
-                    self.check_end(ctx);
+                    );
+                    self.on_failure("JobFailure", None, None, message, ctx);
                 }
             }
+        }
+    }
+
+    /// Aborts every pending checkpoint and savepoint (the job restarts): they do not count
+    /// as checkpoint failures; savepoints report the reason.
+    pub(super) fn abort_checkpoints(&mut self, reason: &str, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let Some(c) = self.checkpoints.as_mut() else {
+            return;
+        };
+        let ids: Vec<u64> = c.pending().map(|p| p.barrier.id).collect();
+        let actions: Vec<CoordinatorAction> = ids
+            .into_iter()
+            .filter_map(|id| c.abort(id, reason.to_string(), now))
+            .collect();
+        for a in actions {
+            self.on_checkpoint_action(a, ctx);
         }
     }
 

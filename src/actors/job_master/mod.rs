@@ -3,10 +3,19 @@
 //!
 //! ## Lifecycle
 //! CREATED → RUNNING when it starts asking for slots; FINISHED when every subtask finished;
-//! a failed subtask moves the job to FAILING, cancels the rest and ends FAILED with the first
-//! failure as cause (restart strategies come with failover); a cancel request moves it to
-//! CANCELLING and, once every subtask stopped, CANCELED. Slots that are not offered within the
-//! slot request timeout fail the job.
+//! a cancel request moves it to CANCELLING and, once every subtask stopped, CANCELED. Slots
+//! that are not offered within the slot request timeout fail the job.
+//!
+//! ## Failover
+//! A failure (a subtask failed, its TaskManager was lost, too many checkpoints failed) is put
+//! to the job's restart strategy ([`RestartBackoff`]). To restart, the job goes RESTARTING:
+//! pending checkpoints are aborted, every subtask is cancelled, and once all stopped and the
+//! strategy's delay passed, every subtask gets a new attempt, deployed into the job's slots
+//! (slots of lost TaskManagers are asked for again, within the slot request timeout) and
+//! restored from the newest completed checkpoint; the job is RUNNING again. When the strategy
+//! gives up the job goes FAILING, then FAILED with the failure as cause. Failures reported
+//! while a failover is under way belong to it. Every failure is kept in the exception
+//! history with what the job did about it (the newest [`EXCEPTION_HISTORY`]).
 //!
 //! ## Checkpoints
 //! The JobMaster drives its job's [`CheckpointCoordinator`] ([`checkpoints`]): it triggers
@@ -18,27 +27,35 @@ mod checkpoints;
 
 pub use checkpoints::{RequestCheckpointStats, SavepointOutcome, TriggerSavepoint};
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 
 use crate::actors::dispatcher::{ArchiveJobDetails, Dispatcher, JobStatusChanged};
 use crate::actors::gateway::TaskManagerGateway;
-use crate::actors::job_info::SubtaskInfo;
+use crate::actors::job_info::{JobException, SubtaskInfo};
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
 use crate::actors::task_manager::UpdateTaskExecutionState;
 use crate::checkpoint::CheckpointCoordinator;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
 use crate::graph::execution_graph::SlotLocation;
+use crate::graph::regions::{FailoverStrategy, Regions};
+use crate::graph::restart::{RestartBackoff, RestartDecision, RestartStrategy};
 use crate::graph::{ExecutionGraph, ExecutionState, JobGraph, JobStatus};
 use crate::ids::{AllocationId, JobId, TaskManagerId};
 
 /// How long a status query waits for a TaskManager's I/O counters (below the Dispatcher's
 /// wait for the JobMaster).
 const IO_QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Failures a job's exception history keeps (Flink's `web.exception-history-size`).
+pub const EXCEPTION_HISTORY: usize = 16;
+
+/// Concurrent failures kept per history entry.
+const CONCURRENT_EXCEPTIONS: usize = 16;
 
 /// A slot offered to the job.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -82,6 +99,8 @@ pub struct JobDetails {
     pub status: JobStatus,
     /// Per vertex: name and its subtasks.
     pub vertices: Vec<(String, Vec<SubtaskInfo>)>,
+    /// The exception history, oldest first, and how many older entries were dropped.
+    pub exceptions: (Vec<JobException>, usize),
 }
 
 struct OfferedSlot {
@@ -111,6 +130,22 @@ pub struct JobMaster {
     savepoints: std::collections::HashSet<u64>,
     /// The savepoint the job stops with, and whether it drains.
     stop_with: Option<(u64, bool)>,
+    /// The restart strategy's account of failures.
+    backoff: RestartBackoff,
+    /// When a restart decided on may start (once every subtask stopped).
+    restart_at: Option<Instant>,
+    /// Whether the restart is scheduled.
+    restart_scheduled: bool,
+    /// Full or region failover.
+    failover: FailoverStrategy,
+    /// The job's pipelined regions.
+    regions: Regions,
+    /// The subtasks of regions waiting to restart (the job stays RUNNING meanwhile).
+    restarting_regions: BTreeSet<(usize, usize)>,
+    /// The exception history, oldest first.
+    exceptions: VecDeque<JobException>,
+    /// Entries dropped from the front of the history.
+    exceptions_dropped: usize,
 }
 
 impl JobMaster {
@@ -124,6 +159,17 @@ impl JobMaster {
         config: RuntimeConfig,
     ) -> Self {
         let graph = ExecutionGraph::new(job_id, &job_graph);
+        let strategy = job_graph
+            .restart_strategy
+            .clone()
+            .or_else(|| config.restart_strategy.clone())
+            .unwrap_or_else(|| {
+                RestartStrategy::default_for(job_graph.checkpointing.interval.is_some())
+            });
+        let failover = job_graph
+            .failover_strategy
+            .unwrap_or(config.failover_strategy);
+        let regions = Regions::of_job(&job_graph);
         Self {
             job_id,
             job_graph,
@@ -139,6 +185,14 @@ impl JobMaster {
             restore_dir: None,
             savepoints: std::collections::HashSet::new(),
             stop_with: None,
+            backoff: RestartBackoff::new(strategy),
+            failover,
+            regions,
+            restarting_regions: BTreeSet::new(),
+            restart_at: None,
+            restart_scheduled: false,
+            exceptions: VecDeque::new(),
+            exceptions_dropped: 0,
         }
     }
 
@@ -204,6 +258,11 @@ impl JobMaster {
                 }
             }
         }
+        self.deploy_scheduled(ctx);
+    }
+
+    /// Deploys every SCHEDULED subtask to its slot.
+    fn deploy_scheduled(&mut self, ctx: &mut Context<Self>) {
         let deployments: Vec<_> = self
             .graph
             .subtasks()
@@ -261,6 +320,11 @@ impl JobMaster {
     }
 
     fn on_update(&mut self, msg: UpdateTaskExecutionState, ctx: &mut Context<Self>) {
+        self.on_update_as(msg, "TaskFailure", ctx);
+    }
+
+    /// As `on_update`; a failure is of `kind` in the exception history.
+    fn on_update_as(&mut self, msg: UpdateTaskExecutionState, kind: &str, ctx: &mut Context<Self>) {
         if let Some(io) = msg.io {
             self.graph.record_io(msg.attempt, io);
         }
@@ -275,27 +339,221 @@ impl JobMaster {
             }
         };
         if msg.state == ExecutionState::Failed {
-            let name = &self.graph.vertices[v].name;
-            let p = self.graph.vertices[v].subtasks.len();
-            let cause = format!(
-                "{name} ({}/{p}) failed: {}",
-                s + 1,
-                msg.failure.unwrap_or_default()
-            );
-            self.graph.set_failure(cause);
-            if matches!(self.graph.status(), JobStatus::Running | JobStatus::Created) {
-                self.set_status(JobStatus::Failing);
-                self.cancel_all();
-            }
+            let vertex = &self.graph.vertices[v];
+            let task = format!("{} ({}/{})", vertex.name, s + 1, vertex.subtasks.len());
+            let task_manager = vertex.subtasks[s]
+                .location
+                .as_ref()
+                .map(|l| l.task_manager.to_string());
+            let message = msg.failure.unwrap_or_default();
+            self.on_failure(kind, Some((v, s, task)), task_manager, message, ctx);
         }
         self.check_end(ctx);
     }
 
+    /// Puts a failure to the restart strategy: RESTARTING or FAILING, every subtask
+    /// cancelled. A failure while the job already restarts, fails or is cancelled is recorded
+    /// with the one being handled.
+    pub(super) fn on_failure(
+        &mut self,
+        kind: &str,
+        subtask: Option<(usize, usize, String)>,
+        task_manager: Option<String>,
+        message: String,
+        ctx: &mut Context<Self>,
+    ) {
+        let cause = match &subtask {
+            Some((_, _, t)) => format!("{t} failed: {message}"),
+            None => message.clone(),
+        };
+        let at = subtask.as_ref().map(|(v, s, _)| (*v, *s));
+        let task = subtask.map(|(_, _, t)| t);
+        let mut entry = JobException {
+            timestamp: SystemTime::now(),
+            kind: kind.to_string(),
+            message: cause.clone(),
+            task,
+            task_manager,
+            outcome: self.graph.status(),
+            restart_delay: None,
+            restarted_subtasks: None,
+            concurrent: Vec::new(),
+        };
+        let region_restarting = at.is_some_and(|p| self.restarting_regions.contains(&p));
+        if region_restarting
+            || !matches!(self.graph.status(), JobStatus::Running | JobStatus::Created)
+        {
+            if let Some(current) = self.exceptions.back_mut() {
+                if current.concurrent.len() < CONCURRENT_EXCEPTIONS {
+                    current.concurrent.push(entry);
+                }
+            }
+            return;
+        }
+        let now = Instant::now();
+        let random = (crate::util::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        match self.backoff.on_failure(now, random) {
+            RestartDecision::Restart(delay) => {
+                entry.outcome = JobStatus::Restarting;
+                entry.restart_delay = Some(delay);
+                let at_restart = now + delay;
+                self.restart_at = Some(self.restart_at.map_or(at_restart, |t| t.max(at_restart)));
+                // A subtask's own failure restarts its region, when the job has several.
+                let region = match (self.failover, at, kind) {
+                    (FailoverStrategy::Region, Some((v, s)), "TaskFailure")
+                        if self.regions.count() > 1 =>
+                    {
+                        self.regions.region(v, s)
+                    }
+                    _ => None,
+                };
+                if let Some(r) = region {
+                    let members = self.regions.members(r);
+                    tracing::warn!(job_id = %self.job_id, %cause, ?delay, region = r, subtasks = members.len(), "restarting a region");
+                    entry.restarted_subtasks = Some(members.len());
+                    self.record_exception(entry);
+                    self.restarting_regions.extend(members);
+                    self.abort_checkpoints("a region restarts", ctx);
+                    let members = self.restarting_regions.clone();
+                    self.cancel_where(|v, s| members.contains(&(v, s)));
+                    self.check_end(ctx);
+                    return;
+                }
+                tracing::warn!(job_id = %self.job_id, %cause, ?delay, restarts = self.backoff.restarts(), "restarting the job");
+                entry.restarted_subtasks = Some(self.graph.subtasks().count());
+                self.record_exception(entry);
+                self.restarting_regions.clear();
+                self.set_status(JobStatus::Restarting);
+                self.abort_checkpoints("the job restarts", ctx);
+            }
+            RestartDecision::GiveUp(why) => {
+                entry.outcome = JobStatus::Failing;
+                self.record_exception(entry);
+                let failure = match self.backoff.strategy() {
+                    RestartStrategy::None => cause,
+                    _ => format!("{cause} ({why})"),
+                };
+                self.graph.set_failure(failure);
+                self.set_status(JobStatus::Failing);
+            }
+        }
+        self.cancel_all();
+        self.check_end(ctx);
+    }
+
+    fn record_exception(&mut self, e: JobException) {
+        if self.exceptions.len() == EXCEPTION_HISTORY {
+            self.exceptions.pop_front();
+            self.exceptions_dropped += 1;
+        }
+        self.exceptions.push_back(e);
+    }
+
+    /// Once every subtask of a restarting job stopped: restarts it when the strategy's delay
+    /// has passed.
+    fn schedule_restart(&mut self, ctx: &mut Context<Self>) {
+        if self.restart_scheduled {
+            return;
+        }
+        self.restart_scheduled = true;
+        let wait = self.restart_at.map_or(Duration::ZERO, |at| {
+            at.saturating_duration_since(Instant::now())
+        });
+        ctx.run_later(wait, |act, ctx| act.restart(ctx));
+    }
+
+    /// Every subtask's next attempt, restored from the newest completed checkpoint, into the
+    /// job's slots (asking for the ones lost TaskManagers took).
+    fn restart(&mut self, ctx: &mut Context<Self>) {
+        self.restart_scheduled = false;
+        self.restart_at = None;
+        if self.graph.status() == JobStatus::Running && !self.restarting_regions.is_empty() {
+            self.restart_regions(ctx);
+            return;
+        }
+        if self.graph.status() != JobStatus::Restarting {
+            return;
+        }
+        if let Some((id, dir)) = self.checkpoints.as_ref().and_then(|c| c.latest()) {
+            tracing::info!(job_id = %self.job_id, checkpoint = id, "restoring after a failure");
+            self.restore_dir = Some(dir.clone());
+        }
+        self.graph.reset_attempts();
+        self.scheduled = false;
+        self.set_status(JobStatus::Running);
+        let needed = self.job_graph.slots_needed();
+        if self.slots.len() >= needed {
+            self.schedule(ctx);
+        } else {
+            self.request_slots(needed - self.slots.len(), ctx);
+        }
+    }
+
+    /// The next attempt of every subtask of the restarting regions, in the slots they had,
+    /// restored from the newest completed checkpoint; the other regions run on.
+    fn restart_regions(&mut self, ctx: &mut Context<Self>) {
+        let members = std::mem::take(&mut self.restarting_regions);
+        if let Some((id, dir)) = self.checkpoints.as_ref().and_then(|c| c.latest()) {
+            tracing::info!(job_id = %self.job_id, checkpoint = id, subtasks = members.len(), "restoring regions after a failure");
+            self.restore_dir = Some(dir.clone());
+        }
+        self.graph
+            .reset_attempts_of(|v, s| members.contains(&(v, s)));
+        for &(v, s) in &members {
+            if let Err(e) = self.graph.update(v, s, ExecutionState::Scheduled, None) {
+                tracing::warn!(job_id = %self.job_id, error = %e, "rescheduling");
+            }
+        }
+        self.deploy_scheduled(ctx);
+    }
+
+    /// Asks the ResourceManager for `count` more slots; the job fails if it does not have all
+    /// it needs within the slot request timeout.
+    fn request_slots(&mut self, count: usize, ctx: &mut Context<Self>) {
+        self.resource_manager.do_send(RequestSlots {
+            job_id: self.job_id,
+            count,
+            job_master: ctx.address(),
+        });
+        let attempt = self
+            .graph
+            .vertices
+            .first()
+            .and_then(|v| v.subtasks.first())
+            .map(|x| x.attempt);
+        let needed = self.job_graph.slots_needed();
+        ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
+            let current = act
+                .graph
+                .vertices
+                .first()
+                .and_then(|v| v.subtasks.first())
+                .map(|x| x.attempt);
+            // Void once the job scheduled, ended, or restarted since.
+            if act.scheduled || act.graph.status().is_terminal() || current != attempt {
+                return;
+            }
+            act.graph.set_failure(format!(
+                "could not acquire the {needed} slots the job needs within {:?} ({} offered)",
+                act.config.slot_request_timeout,
+                act.slots.len()
+            ));
+            act.set_status(JobStatus::Failing);
+            act.cancel_all();
+            act.check_end(ctx);
+        });
+    }
+
     fn cancel_all(&mut self) {
+        self.cancel_where(|_, _| true);
+    }
+
+    /// Cancels the running subtasks `(vertex, subtask)` that `which` picks.
+    fn cancel_where(&mut self, which: impl Fn(usize, usize) -> bool) {
         let targets: Vec<(usize, usize, ExecutionState)> = self
             .graph
             .subtasks()
-            .filter(|(_, _, x)| !x.state.is_terminal())
+            .filter(|(v, s, x)| !x.state.is_terminal() && which(*v, *s))
             .map(|(v, s, x)| (v, s, x.state))
             .collect();
         for (v, s, state) in targets {
@@ -321,7 +579,20 @@ impl JobMaster {
     }
 
     fn check_end(&mut self, ctx: &mut Context<Self>) {
+        let regions_stopped = !self.restarting_regions.is_empty()
+            && self
+                .restarting_regions
+                .iter()
+                .all(|&(v, s)| self.graph.vertices[v].subtasks[s].state.is_terminal());
         let end = match self.graph.status() {
+            JobStatus::Restarting if self.graph.all_terminal() => {
+                self.schedule_restart(ctx);
+                return;
+            }
+            JobStatus::Running if regions_stopped => {
+                self.schedule_restart(ctx);
+                return;
+            }
             JobStatus::Running if self.graph.all_finished() => JobStatus::Finished,
             JobStatus::Failing if self.graph.all_terminal() => JobStatus::Failed,
             JobStatus::Cancelling if self.graph.all_terminal() => JobStatus::Canceled,
@@ -364,25 +635,7 @@ impl Actor for JobMaster {
             self.check_end(ctx);
             return;
         }
-        let needed = self.job_graph.slots_needed();
-        self.resource_manager.do_send(RequestSlots {
-            job_id: self.job_id,
-            count: needed,
-            job_master: ctx.address(),
-        });
-        ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
-            if act.scheduled || act.graph.status().is_terminal() {
-                return;
-            }
-            act.graph.set_failure(format!(
-                "could not acquire the {needed} slots the job needs within {:?} ({} offered)",
-                act.config.slot_request_timeout,
-                act.slots.len()
-            ));
-            act.set_status(JobStatus::Failing);
-            act.cancel_all();
-            act.check_end(ctx);
-        });
+        self.request_slots(self.job_graph.slots_needed(), ctx);
     }
 }
 
@@ -427,7 +680,7 @@ impl Handler<CancelJob> for JobMaster {
     fn handle(&mut self, _: CancelJob, ctx: &mut Self::Context) {
         if matches!(
             self.graph.status(),
-            JobStatus::Running | JobStatus::Created | JobStatus::Failing
+            JobStatus::Running | JobStatus::Created | JobStatus::Failing | JobStatus::Restarting
         ) {
             if self.graph.status() != JobStatus::Failing {
                 self.set_status(JobStatus::Cancelling);
@@ -506,7 +759,7 @@ impl Handler<TaskManagerLost> for JobMaster {
             .map(|(_, _, x)| x.attempt)
             .collect();
         for attempt in on_it {
-            self.on_update(
+            self.on_update_as(
                 UpdateTaskExecutionState {
                     job_id: self.job_id,
                     attempt,
@@ -514,6 +767,7 @@ impl Handler<TaskManagerLost> for JobMaster {
                     failure: Some(msg.cause.clone()),
                     io: None,
                 },
+                "TaskManagerLost",
                 ctx,
             );
         }
@@ -554,6 +808,10 @@ impl JobMaster {
                     (v.name.clone(), subtasks)
                 })
                 .collect(),
+            exceptions: (
+                self.exceptions.iter().cloned().collect(),
+                self.exceptions_dropped,
+            ),
         }
     }
 }

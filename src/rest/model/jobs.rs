@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actors::job_info::{JobInfo, VertexInfo};
+use crate::actors::job_info::{JobException, JobInfo, VertexInfo};
 use crate::api::RuntimeMode;
 use crate::graph::{ExecutionState, JobStatus};
 use crate::metrics::IoCounters;
@@ -374,19 +374,56 @@ impl JobDetailsInfo {
     }
 }
 
-/// One entry of a job's exception history.
+/// One entry of a job's exception history (Flink's `ExceptionInfo` with Rill's outcome).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExceptionHistoryEntry {
-    /// The kind of failure.
+    /// The kind of failure: `TaskFailure`, `TaskManagerLost` or `JobFailure`.
     pub exception_name: String,
     /// Its message (Rill has no stack traces to show).
     pub stacktrace: String,
     /// When it was reported (ms since the epoch).
     pub timestamp: i64,
+    /// The failed subtask, `name (i/p)`.
+    pub task_name: Option<String>,
+    /// The TaskManager it ran on.
+    pub task_manager_id: Option<String>,
+    /// Labels of the failure (none yet).
+    pub failure_labels: std::collections::BTreeMap<String, String>,
+    /// Failures reported while this one was handled (newest history entries only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_exceptions: Vec<ExceptionHistoryEntry>,
+    /// What the job did: RESTARTING or FAILING (absent for concurrent failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
+    /// The wait before the restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_delay_ms: Option<u64>,
+    /// How many subtasks restarted: all of the job's, or those of the failed one's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_subtasks: Option<usize>,
 }
 
-/// A job's failures, oldest first.
+impl ExceptionHistoryEntry {
+    fn from(e: &JobException, top: bool) -> Self {
+        Self {
+            exception_name: e.kind.clone(),
+            stacktrace: e.message.clone(),
+            timestamp: epoch_millis(e.timestamp),
+            task_name: e.task.clone(),
+            task_manager_id: e.task_manager.clone(),
+            failure_labels: Default::default(),
+            concurrent_exceptions: e.concurrent.iter().map(|c| Self::from(c, false)).collect(),
+            job_status: top.then_some(e.outcome),
+            restart_delay_ms: e
+                .restart_delay
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            restarted_subtasks: e.restarted_subtasks,
+        }
+    }
+}
+
+/// A job's failures, newest first (as Flink lists them).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct ExceptionHistory {
     /// The failures.
@@ -398,39 +435,59 @@ pub struct ExceptionHistory {
 /// `GET /jobs/{id}/exceptions`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct JobExceptions {
-    /// The failure's cause, or null.
+    /// The job's failure cause, else the newest failure's message, or null.
     #[serde(rename = "root-exception")]
     pub root_exception: Option<String>,
-    /// When it was reported (ms since the epoch), or null.
+    /// When that was reported (ms since the epoch), or null.
     pub timestamp: Option<i64>,
     /// Whether exceptions were left out.
     pub truncated: bool,
-    /// Every failure.
+    /// Every failure kept.
     #[serde(rename = "exceptionHistory")]
     pub exception_history: ExceptionHistory,
 }
 
 impl From<&JobInfo> for JobExceptions {
     fn from(j: &JobInfo) -> Self {
-        let timestamp = j
-            .failure
-            .as_ref()
-            .map(|_| epoch_millis(j.failure_time.or(j.end_time).unwrap_or(j.last_modification)));
+        let newest = j.exceptions.last();
+        let (root_exception, timestamp) = match (&j.failure, newest) {
+            (Some(f), _) => (
+                Some(f.clone()),
+                Some(epoch_millis(
+                    j.failure_time.or(j.end_time).unwrap_or(j.last_modification),
+                )),
+            ),
+            (None, Some(e)) => (Some(e.message.clone()), Some(epoch_millis(e.timestamp))),
+            (None, None) => (None, None),
+        };
+        let mut entries: Vec<ExceptionHistoryEntry> = j
+            .exceptions
+            .iter()
+            .rev()
+            .map(|e| ExceptionHistoryEntry::from(e, true))
+            .collect();
+        // A job that failed before any subtask did (no slots, an unusable restore point).
+        if let (true, Some(f), Some(t)) = (entries.is_empty(), &j.failure, timestamp) {
+            entries.push(ExceptionHistoryEntry {
+                exception_name: "JobFailure".into(),
+                stacktrace: f.clone(),
+                timestamp: t,
+                task_name: None,
+                task_manager_id: None,
+                failure_labels: Default::default(),
+                concurrent_exceptions: Vec::new(),
+                job_status: Some(JobStatus::Failed),
+                restart_delay_ms: None,
+                restarted_subtasks: None,
+            });
+        }
         Self {
-            root_exception: j.failure.clone(),
+            root_exception,
             timestamp,
-            truncated: false,
+            truncated: j.exceptions_dropped > 0,
             exception_history: ExceptionHistory {
-                entries: j
-                    .failure
-                    .iter()
-                    .map(|f| ExceptionHistoryEntry {
-                        exception_name: "JobFailure".into(),
-                        stacktrace: f.clone(),
-                        timestamp: timestamp.unwrap_or(0),
-                    })
-                    .collect(),
-                truncated: false,
+                entries,
+                truncated: j.exceptions_dropped > 0,
             },
         }
     }
@@ -485,6 +542,8 @@ mod tests {
                     subtasks: vec![sub(Canceled, 0)],
                 },
             ],
+            exceptions: Vec::new(),
+            exceptions_dropped: 0,
         }
     }
 

@@ -1,0 +1,518 @@
+//! Failover: restart strategies decide whether a failed job runs again and after how long;
+//! a restarted job restores its newest completed checkpoint; every failure is in the job's
+//! exception history with what the job did about it.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rill::actors::dispatcher::RequestJobDetails;
+use rill::actors::job_info::JobInfo;
+use rill::actors::MiniCluster;
+use rill::api::{Collector, KeyedContext, KeyedProcessFunction, StreamEnv};
+use rill::checkpoint::CheckpointSettings;
+use rill::graph::{JobStatus, RestartStrategy};
+use rill::ids::JobId;
+use rill::operators::UserError;
+use rill::state::ValueStateDescriptor;
+
+const RECORDS: u64 = 2_000;
+const FAIL_AT: u64 = 500;
+
+/// What the failing function saw: failures it caused (with when), and when each attempt
+/// first saw a record.
+#[derive(Default)]
+struct Trace {
+    failures: AtomicU32,
+    failed_at: Mutex<Vec<Instant>>,
+    started_at: Mutex<Vec<Instant>>,
+}
+
+/// `RECORDS` numbers through a function that fails at `FAIL_AT` the first `fail` times it
+/// gets there (`u32::MAX`: always), into a collecting sink.
+fn failing_job(
+    name: &str,
+    fail: u32,
+    trace: Arc<Trace>,
+) -> (StreamEnv, rill::operators::sinks::CollectSink<u64>) {
+    let env = StreamEnv::new(name);
+    let out = env
+        .sequence(1, RECORDS)
+        .set_parallelism(1)
+        .process(
+            move |v: u64,
+                  _ctx: &mut rill::api::ProcessContext<'_>,
+                  out: &mut Collector<'_, u64>|
+                  -> Result<(), UserError> {
+                if v == 1 {
+                    if let Ok(mut s) = trace.started_at.lock() {
+                        s.push(Instant::now());
+                    }
+                }
+                if v == FAIL_AT && trace.failures.load(Ordering::SeqCst) < fail {
+                    trace.failures.fetch_add(1, Ordering::SeqCst);
+                    if let Ok(mut f) = trace.failed_at.lock() {
+                        f.push(Instant::now());
+                    }
+                    return Err(format!("failing on purpose at {v}").into());
+                }
+                out.collect(v);
+                Ok(())
+            },
+        )
+        .collect();
+    (env, out)
+}
+
+async fn details(c: &MiniCluster, job: JobId) -> JobInfo {
+    c.dispatcher()
+        .send(RequestJobDetails { job_id: job })
+        .await
+        .expect("dispatcher answers")
+        .expect("job known")
+}
+
+/// Runs `env` with `strategy` to its end; returns its final details.
+async fn run_with(c: &MiniCluster, env: &StreamEnv, strategy: RestartStrategy) -> JobInfo {
+    env.set_restart_strategy(strategy);
+    let job = c.submit(env, None).await.expect("submitted");
+    c.wait(job).await.expect("result");
+    details(c, job).await
+}
+
+/// The gaps between each failure and the next attempt's first record.
+fn restart_gaps(trace: &Trace) -> Vec<Duration> {
+    let failed = trace.failed_at.lock().expect("lock").clone();
+    let started = trace.started_at.lock().expect("lock").clone();
+    failed
+        .iter()
+        .zip(started.iter().skip(1))
+        .map(|(f, s)| s.saturating_duration_since(*f))
+        .collect()
+}
+
+fn outcomes(info: &JobInfo) -> Vec<JobStatus> {
+    info.exceptions.iter().map(|e| e.outcome).collect()
+}
+
+fn attempts(info: &JobInfo) -> Vec<u32> {
+    info.vertices
+        .iter()
+        .flat_map(|v| v.subtasks.iter().map(|s| s.attempt))
+        .collect()
+}
+
+#[test]
+fn fixed_delay_restarts_after_its_delay_and_the_job_finishes() {
+    common::init_logging();
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let trace = Arc::new(Trace::default());
+            let (env, out) = failing_job("fixed-delay", 2, trace.clone());
+            let info = run_with(
+                &c,
+                &env,
+                RestartStrategy::fixed_delay(3, Duration::from_millis(300)),
+            )
+            .await;
+            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+            assert_eq!(trace.failures.load(Ordering::SeqCst), 2);
+            assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 2]);
+            for e in &info.exceptions {
+                assert_eq!(e.restart_delay, Some(Duration::from_millis(300)));
+                assert_eq!(e.kind, "TaskFailure");
+                assert!(
+                    e.message.contains("failing on purpose at 500"),
+                    "{}",
+                    e.message
+                );
+                assert!(
+                    e.task.as_deref().is_some_and(|t| t.contains("(1/1)")),
+                    "{:?}",
+                    e.task
+                );
+            }
+            // Every subtask runs its third attempt (numbers start at 0).
+            assert!(
+                attempts(&info).iter().all(|a| *a == 2),
+                "{:?}",
+                attempts(&info)
+            );
+            let gaps = restart_gaps(&trace);
+            assert_eq!(gaps.len(), 2);
+            for g in gaps {
+                assert!(g >= Duration::from_millis(300), "restarted after {g:?}");
+            }
+            // Without checkpoints each attempt starts over: the last one delivers everything.
+            let got = out.take();
+            assert!(got.len() as u64 >= RECORDS);
+            assert_eq!(got.iter().filter(|v| **v == RECORDS).count(), 1);
+        },
+    );
+}
+
+#[test]
+fn fixed_delay_gives_up_after_its_attempts() {
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let trace = Arc::new(Trace::default());
+            let (env, _) = failing_job("gives-up", u32::MAX, trace.clone());
+            let info = run_with(
+                &c,
+                &env,
+                RestartStrategy::fixed_delay(2, Duration::from_millis(50)),
+            )
+            .await;
+            assert_eq!(info.status, JobStatus::Failed);
+            assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
+            assert_eq!(
+                outcomes(&info),
+                vec![
+                    JobStatus::Restarting,
+                    JobStatus::Restarting,
+                    JobStatus::Failing
+                ]
+            );
+            let failure = info.failure.unwrap_or_default();
+            assert!(failure.contains("failing on purpose"), "{failure}");
+            assert!(failure.contains("fixed-delay"), "{failure}");
+        },
+    );
+}
+
+#[test]
+fn failure_rate_tolerates_spread_failures_and_gives_up_on_a_burst() {
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            // Spread: each failure is alone in its 200 ms, since restarts wait 300 ms.
+            let trace = Arc::new(Trace::default());
+            let (env, _) = failing_job("rate-spread", 3, trace.clone());
+            let info = run_with(
+                &c,
+                &env,
+                RestartStrategy::failure_rate(
+                    1,
+                    Duration::from_millis(200),
+                    Duration::from_millis(300),
+                ),
+            )
+            .await;
+            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+            assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 3]);
+            // A burst: three failures within 10 s, two tolerated.
+            let trace = Arc::new(Trace::default());
+            let (env, _) = failing_job("rate-burst", u32::MAX, trace.clone());
+            let info = run_with(
+                &c,
+                &env,
+                RestartStrategy::failure_rate(
+                    2,
+                    Duration::from_secs(10),
+                    Duration::from_millis(20),
+                ),
+            )
+            .await;
+            assert_eq!(info.status, JobStatus::Failed);
+            assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
+            assert_eq!(
+                outcomes(&info),
+                vec![
+                    JobStatus::Restarting,
+                    JobStatus::Restarting,
+                    JobStatus::Failing
+                ]
+            );
+        },
+    );
+}
+
+#[test]
+fn exponential_delay_doubles_its_wait() {
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let trace = Arc::new(Trace::default());
+            let (env, _) = failing_job("exponential", 3, trace.clone());
+            let info = run_with(
+                &c,
+                &env,
+                RestartStrategy::ExponentialDelay {
+                    initial_ms: 100,
+                    max_ms: 10_000,
+                    multiplier: 2.0,
+                    reset_after_ms: 60_000,
+                    jitter: 0.0,
+                },
+            )
+            .await;
+            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+            let delays: Vec<u64> = info
+                .exceptions
+                .iter()
+                .filter_map(|e| e.restart_delay.map(|d| d.as_millis() as u64))
+                .collect();
+            assert_eq!(delays, vec![100, 200, 400]);
+            let gaps = restart_gaps(&trace);
+            assert_eq!(gaps.len(), 3);
+            for (g, d) in gaps.iter().zip(&delays) {
+                assert!(*g >= Duration::from_millis(*d), "waited {g:?}, not {d} ms");
+            }
+        },
+    );
+}
+
+#[test]
+fn none_fails_at_the_first_failure_and_checkpointing_jobs_default_to_exponential_delay() {
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let trace = Arc::new(Trace::default());
+            let (env, _) = failing_job("none", 1, trace.clone());
+            let info = run_with(&c, &env, RestartStrategy::None).await;
+            assert_eq!(info.status, JobStatus::Failed);
+            assert_eq!(outcomes(&info), vec![JobStatus::Failing]);
+            assert_eq!(
+            info.failure.as_deref(),
+            Some("Source: Sequence -> Process -> Sink: Collect (1/1) failed: Process failed: failing on purpose at 500"),
+        );
+            // No strategy named, checkpointing on: Flink's exponential delay (1 s ± 10%).
+            let trace = Arc::new(Trace::default());
+            let (env, _) = failing_job("default", 1, trace.clone());
+            env.set_checkpoint_settings(CheckpointSettings {
+                interval: Some(Duration::from_millis(100)),
+                dir: Some(common::temp_dir("failover-default")),
+                ..CheckpointSettings::default()
+            });
+            let job = c.submit(&env, None).await.expect("submitted");
+            c.wait(job).await.expect("result");
+            let info = details(&c, job).await;
+            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+            assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
+            let d = info.exceptions[0].restart_delay.unwrap_or_default();
+            assert!(
+                d >= Duration::from_millis(900) && d <= Duration::from_millis(1100),
+                "{d:?}"
+            );
+        },
+    );
+}
+
+/// Counts records per key in `ValueState`, emitting each new count.
+#[derive(Clone)]
+struct Count(ValueStateDescriptor<u64>);
+
+impl KeyedProcessFunction<u64, u64, (u64, u64)> for Count {
+    fn process_element(
+        &mut self,
+        v: u64,
+        ctx: &mut KeyedContext<'_, u64>,
+        out: &mut Collector<'_, (u64, u64)>,
+    ) -> Result<(), UserError> {
+        let mut s = ctx.value_state(&self.0)?;
+        let n = s.value()?.unwrap_or(0) + 1;
+        s.update(n)?;
+        out.collect((v % 10, n));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_restarted_job_resumes_from_its_newest_checkpoint() {
+    common::init_logging();
+    const N: u64 = 200_000;
+    let dir = common::temp_dir("failover-restore");
+    let watch = dir.clone();
+    common::with_cluster(
+        common::cluster(1, 4),
+        Duration::from_secs(90),
+        |c| async move {
+            let failed = Arc::new(AtomicU32::new(0));
+            let first_seen = Arc::new(AtomicU64::new(0));
+            let (f, seen) = (failed.clone(), first_seen.clone());
+            let env = StreamEnv::new("restore");
+            env.set_parallelism(2);
+            env.set_checkpoint_settings(CheckpointSettings {
+                interval: Some(Duration::from_millis(50)),
+                dir: Some(dir.clone()),
+                ..CheckpointSettings::default()
+            });
+            env.set_restart_strategy(RestartStrategy::fixed_delay(1, Duration::from_millis(10)));
+            let out = env
+                .sequence(1, N)
+                .set_parallelism(1)
+                .map(move |v: u64| {
+                    if v == 1 {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                    // Slow enough for checkpoints to complete while it runs.
+                    if v % 500 == 0 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    v
+                })
+                .set_parallelism(1)
+                .process(
+                    move |v: u64,
+                          _ctx: &mut rill::api::ProcessContext<'_>,
+                          out: &mut Collector<'_, u64>|
+                          -> Result<(), UserError> {
+                        // Fail once, past the middle, as soon as a checkpoint completed.
+                        if v > N / 2
+                            && v % 1_000 == 0
+                            && f.load(Ordering::SeqCst) == 0
+                            && has_completed_checkpoint(&watch)
+                        {
+                            f.fetch_add(1, Ordering::SeqCst);
+                            return Err("failing once on purpose".into());
+                        }
+                        out.collect(v);
+                        Ok(())
+                    },
+                )
+                .set_parallelism(1)
+                .key_by(|v: &u64| v % 10)
+                .process_keyed(Count(ValueStateDescriptor::new("count")))
+                .collect();
+            let job = c.submit(&env, None).await.expect("submitted");
+            c.wait(job).await.expect("result");
+            let info = details(&c, job).await;
+            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+            assert_eq!(failed.load(Ordering::SeqCst), 1, "the job never failed");
+            assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
+            // Restored, the source went on from its checkpointed position: record 1 was read once.
+            assert_eq!(first_seen.load(Ordering::SeqCst), 1);
+            // Each key's final count is exact: state and positions came from the same checkpoint.
+            let mut last = [0u64; 10];
+            for (k, n) in out.take() {
+                last[k as usize] = last[k as usize].max(n);
+            }
+            assert_eq!(last, [N / 10; 10]);
+        },
+    );
+    let _ = std::fs::remove_dir_all(common::temp_dir("failover-restore"));
+}
+
+/// Whether any checkpoint under `dir` completed (its `_metadata` exists).
+fn has_completed_checkpoint(dir: &std::path::Path) -> bool {
+    let Ok(jobs) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    jobs.flatten().any(|job| {
+        std::fs::read_dir(job.path())
+            .is_ok_and(|cps| cps.flatten().any(|cp| cp.path().join("_metadata").exists()))
+    })
+}
+
+/// Two independent pipelines: A fails once, B counts to `N` slowly.
+fn two_pipelines(
+    trace: Arc<Trace>,
+    failover: rill::graph::FailoverStrategy,
+) -> (StreamEnv, rill::operators::sinks::CollectSink<u64>) {
+    const N: u64 = 100_000;
+    let env = StreamEnv::new("two-pipelines");
+    env.set_failover_strategy(failover);
+    env.set_restart_strategy(RestartStrategy::fixed_delay(1, Duration::from_millis(50)));
+    env.sequence(1, RECORDS)
+        .process(
+            move |v: u64,
+                  _ctx: &mut rill::api::ProcessContext<'_>,
+                  out: &mut Collector<'_, u64>|
+                  -> Result<(), UserError> {
+                if v == FAIL_AT && trace.failures.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err("pipeline A fails once".into());
+                }
+                out.collect(v);
+                Ok(())
+            },
+        )
+        .collect();
+    let b = env
+        .sequence(1, N)
+        .map(|v: u64| {
+            if v % 1_000 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            v
+        })
+        .collect();
+    (env, b)
+}
+
+/// The attempt numbers of the vertices whose name contains `part`.
+fn attempts_of(info: &JobInfo, part: &str) -> Vec<u32> {
+    info.vertices
+        .iter()
+        .filter(|v| v.name.contains(part))
+        .flat_map(|v| v.subtasks.iter().map(|s| s.attempt))
+        .collect()
+}
+
+#[test]
+fn region_failover_restarts_only_the_failed_pipeline() {
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let trace = Arc::new(Trace::default());
+            let (env, b) = two_pipelines(trace.clone(), rill::graph::FailoverStrategy::Region);
+            let job = c.submit(&env, None).await.expect("submitted");
+            c.wait(job).await.expect("result");
+            let info = details(&c, job).await;
+            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+            assert_eq!(trace.failures.load(Ordering::SeqCst), 2, "A failed once");
+            assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
+            assert_eq!(info.exceptions[0].restarted_subtasks, Some(1));
+            assert_eq!(attempts_of(&info, "Process"), vec![1]);
+            assert_eq!(attempts_of(&info, "Map"), vec![0], "B was restarted");
+            // B ran once, uninterrupted: every number exactly once.
+            let got = b.take();
+            assert_eq!(got.len(), 100_000);
+            assert_eq!(got.iter().sum::<u64>(), 100_000 * 100_001 / 2);
+
+            // The same failure with full failover restarts B too.
+            let trace = Arc::new(Trace::default());
+            let (env, _) = two_pipelines(trace.clone(), rill::graph::FailoverStrategy::Full);
+            let job = c.submit(&env, None).await.expect("submitted");
+            c.wait(job).await.expect("result");
+            let info = details(&c, job).await;
+            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+            assert_eq!(info.exceptions[0].restarted_subtasks, Some(2));
+            assert_eq!(attempts_of(&info, "Process"), vec![1]);
+            assert_eq!(attempts_of(&info, "Map"), vec![1]);
+        },
+    );
+}
+
+#[test]
+fn a_job_whose_slots_never_come_fails_after_the_slot_timeout() {
+    let mut config = common::cluster(1, 2);
+    config.runtime.slot_request_timeout = Duration::from_millis(300);
+    common::with_cluster(config, Duration::from_secs(30), |c| async move {
+        let env = StreamEnv::new("too-wide");
+        env.set_parallelism(4);
+        env.add_source(
+            "G",
+            rill::operators::sources::Generated::new(10, |i: u64| i),
+        )
+        .collect();
+        let started = Instant::now();
+        let r = c.execute(&env, None).await.expect("result");
+        assert_eq!(r.status, JobStatus::Failed);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let failure = r.failure.unwrap_or_default();
+        assert!(
+            failure.contains("could not acquire the 4 slots the job needs within 300ms"),
+            "{failure}"
+        );
+    });
+}
