@@ -82,6 +82,18 @@ async fn run_with(c: &MiniCluster, env: &StreamEnv, strategy: RestartStrategy) -
     details(c, job).await
 }
 
+/// Runs `failing_job(name, fail)` with `strategy` to its end: its final details and trace.
+async fn run_failing(
+    c: &MiniCluster,
+    name: &str,
+    fail: u32,
+    strategy: RestartStrategy,
+) -> (JobInfo, Arc<Trace>) {
+    let trace = Arc::new(Trace::default());
+    let (env, _) = failing_job(name, fail, trace.clone());
+    (run_with(c, &env, strategy).await, trace)
+}
+
 /// The gaps between each failure and the next attempt's first record.
 fn restart_gaps(trace: &Trace) -> Vec<Duration> {
     let failed = trace.failed_at.lock().expect("lock").clone();
@@ -95,6 +107,13 @@ fn restart_gaps(trace: &Trace) -> Vec<Duration> {
 
 fn outcomes(info: &JobInfo) -> Vec<JobStatus> {
     info.exceptions.iter().map(|e| e.outcome).collect()
+}
+
+/// The outcomes of `restarts` restarts and a last failure that fails the job.
+fn gave_up_after(restarts: usize) -> Vec<JobStatus> {
+    let mut o = vec![JobStatus::Restarting; restarts];
+    o.push(JobStatus::Failing);
+    o
 }
 
 fn attempts(info: &JobInfo) -> Vec<u32> {
@@ -161,24 +180,16 @@ fn fixed_delay_gives_up_after_its_attempts() {
         common::cluster(1, 2),
         Duration::from_secs(60),
         |c| async move {
-            let trace = Arc::new(Trace::default());
-            let (env, _) = failing_job("gives-up", u32::MAX, trace.clone());
-            let info = run_with(
+            let (info, trace) = run_failing(
                 &c,
-                &env,
+                "gives-up",
+                u32::MAX,
                 RestartStrategy::fixed_delay(2, Duration::from_millis(50)),
             )
             .await;
             assert_eq!(info.status, JobStatus::Failed);
             assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
-            assert_eq!(
-                outcomes(&info),
-                vec![
-                    JobStatus::Restarting,
-                    JobStatus::Restarting,
-                    JobStatus::Failing
-                ]
-            );
+            assert_eq!(outcomes(&info), gave_up_after(2));
             let failure = info.failure.unwrap_or_default();
             assert!(failure.contains("failing on purpose"), "{failure}");
             assert!(failure.contains("fixed-delay"), "{failure}");
@@ -193,11 +204,10 @@ fn failure_rate_tolerates_spread_failures_and_gives_up_on_a_burst() {
         Duration::from_secs(60),
         |c| async move {
             // Spread: each failure is alone in its 200 ms, since restarts wait 300 ms.
-            let trace = Arc::new(Trace::default());
-            let (env, _) = failing_job("rate-spread", 3, trace.clone());
-            let info = run_with(
+            let (info, trace) = run_failing(
                 &c,
-                &env,
+                "rate-spread",
+                3,
                 RestartStrategy::failure_rate(
                     1,
                     Duration::from_millis(200),
@@ -207,12 +217,12 @@ fn failure_rate_tolerates_spread_failures_and_gives_up_on_a_burst() {
             .await;
             assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
             assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 3]);
+            assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
             // A burst: three failures within 10 s, two tolerated.
-            let trace = Arc::new(Trace::default());
-            let (env, _) = failing_job("rate-burst", u32::MAX, trace.clone());
-            let info = run_with(
+            let (info, trace) = run_failing(
                 &c,
-                &env,
+                "rate-burst",
+                u32::MAX,
                 RestartStrategy::failure_rate(
                     2,
                     Duration::from_secs(10),
@@ -222,14 +232,7 @@ fn failure_rate_tolerates_spread_failures_and_gives_up_on_a_burst() {
             .await;
             assert_eq!(info.status, JobStatus::Failed);
             assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
-            assert_eq!(
-                outcomes(&info),
-                vec![
-                    JobStatus::Restarting,
-                    JobStatus::Restarting,
-                    JobStatus::Failing
-                ]
-            );
+            assert_eq!(outcomes(&info), gave_up_after(2));
         },
     );
 }
@@ -240,11 +243,10 @@ fn exponential_delay_doubles_its_wait() {
         common::cluster(1, 2),
         Duration::from_secs(60),
         |c| async move {
-            let trace = Arc::new(Trace::default());
-            let (env, _) = failing_job("exponential", 3, trace.clone());
-            let info = run_with(
+            let (info, trace) = run_failing(
                 &c,
-                &env,
+                "exponential",
+                3,
                 RestartStrategy::ExponentialDelay {
                     initial_ms: 100,
                     max_ms: 10_000,
@@ -276,10 +278,9 @@ fn none_fails_at_the_first_failure_and_checkpointing_jobs_default_to_exponential
         common::cluster(1, 2),
         Duration::from_secs(60),
         |c| async move {
-            let trace = Arc::new(Trace::default());
-            let (env, _) = failing_job("none", 1, trace.clone());
-            let info = run_with(&c, &env, RestartStrategy::None).await;
+            let (info, trace) = run_failing(&c, "none", 1, RestartStrategy::None).await;
             assert_eq!(info.status, JobStatus::Failed);
+            assert_eq!(trace.failures.load(Ordering::SeqCst), 1);
             assert_eq!(outcomes(&info), vec![JobStatus::Failing]);
             assert_eq!(
             info.failure.as_deref(),

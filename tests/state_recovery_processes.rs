@@ -319,28 +319,12 @@ fn a_job_stopped_with_a_savepoint_resumes_from_it_with_exact_counts() {
 
 #[test]
 fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restored() {
-    let dir = common::temp_dir("recovery-windows");
-    let input = dir.join("events.csv");
     let n = 4_000_000;
-    rill::bench::events::EventSpec::EVENTS
-        .write_csv(&input, n)
-        .expect("input");
-    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
-    let (out, reference) = (dir.join("out.csv"), dir.join("reference.csv"));
-    let args = |o: &Path| {
-        vec![
-            "--input".to_string(),
-            input.display().to_string(),
-            "--output".to_string(),
-            o.display().to_string(),
-            "--kind".to_string(),
-            "tumble".to_string(),
-        ]
-    };
-    let (a, r) = (args(&out), args(&reference));
-    let a: Vec<&str> = a.iter().map(String::as_str).collect();
-    let r: Vec<&str> = r.iter().map(String::as_str).collect();
+    let w = WindowRuns::new("recovery-windows", n);
+    let mut c = w.cluster(&[2]);
+    let (a, r) = (w.args(&w.out), w.args(&w.reference));
+    let (a, r) = (strs(&a), strs(&r));
+    let dir = w.dir.clone();
     let ck = dir.join("checkpoints");
     let (job, job_dir) = submit_checkpointing(&c, "windowed-count", &a, &ck, None);
     kill_after_a_checkpoint(&mut c, &job, &job_dir, Duration::ZERO);
@@ -355,21 +339,7 @@ fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restore
         "the restored job read {read} of {n} events: it started over"
     );
 
-    // The same job without a failure.
-    let job3 = c.submit("windowed-count", &r, 2).expect("submitted");
-    let d = c
-        .wait_end(&job3, Duration::from_secs(60))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FINISHED", "{d}");
-    let (got, want) = (
-        std::fs::read_to_string(&out).expect("output"),
-        std::fs::read_to_string(&reference).expect("reference"),
-    );
-    assert_eq!(got.lines().count(), want.lines().count());
-    assert!(
-        got == want,
-        "the restored job's windows differ from the reference run's"
-    );
+    w.assert_same_as_reference(&c, &r, 2);
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -380,27 +350,11 @@ fn windowed_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restore
 /// windows as a run without failure. The failure is in its exception history.
 #[test]
 fn a_job_restarts_on_a_replacement_taskmanager_after_one_is_killed() {
-    let dir = common::temp_dir("failover-processes");
-    let input = dir.join("events.csv");
-    rill::bench::events::EventSpec::EVENTS
-        .write_csv(&input, 4_000_000)
-        .expect("input");
-    let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2, 2]).expect("cluster");
-    let (out, reference) = (dir.join("out.csv"), dir.join("reference.csv"));
-    let args = |o: &Path| {
-        vec![
-            "--input".to_string(),
-            input.display().to_string(),
-            "--output".to_string(),
-            o.display().to_string(),
-            "--kind".to_string(),
-            "tumble".to_string(),
-        ]
-    };
-    let (a, r) = (args(&out), args(&reference));
-    let a: Vec<&str> = a.iter().map(String::as_str).collect();
-    let r: Vec<&str> = r.iter().map(String::as_str).collect();
+    let w = WindowRuns::new("failover-processes", 4_000_000);
+    let mut c = w.cluster(&[2, 2]);
+    let (a, r) = (w.args(&w.out), w.args(&w.reference));
+    let (a, r) = (strs(&a), strs(&r));
+    let dir = w.dir.clone();
     let ck = dir.join("checkpoints");
     let options = SubmitOptions {
         checkpoint_interval_ms: Some(50),
@@ -485,22 +439,75 @@ fn a_job_restarts_on_a_replacement_taskmanager_after_one_is_killed() {
         "{ex}"
     );
 
-    let job2 = c.submit("windowed-count", &r, 4).expect("submitted");
-    let d = c
-        .wait_end(&job2, Duration::from_secs(120))
-        .expect("the job ends");
-    assert_eq!(d["state"], "FINISHED", "{d}");
-    let (got, want) = (
-        std::fs::read_to_string(&out).expect("output"),
-        std::fs::read_to_string(&reference).expect("reference"),
-    );
-    assert_eq!(got.lines().count(), want.lines().count());
-    assert!(
-        got == want,
-        "the restarted job's windows differ from the reference run's"
-    );
+    w.assert_same_as_reference(&c, &r, 4);
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The windowed-count runs of the process tests: `n` events written once under a scratch
+/// directory, the output of the run under test and of a reference run without failure.
+struct WindowRuns {
+    dir: PathBuf,
+    input: PathBuf,
+    out: PathBuf,
+    reference: PathBuf,
+}
+
+impl WindowRuns {
+    fn new(name: &str, n: u64) -> Self {
+        let dir = common::temp_dir(name);
+        let input = dir.join("events.csv");
+        rill::bench::events::EventSpec::EVENTS
+            .write_csv(&input, n)
+            .expect("input");
+        Self {
+            out: dir.join("out.csv"),
+            reference: dir.join("reference.csv"),
+            input,
+            dir,
+        }
+    }
+
+    /// A JobManager and TaskManagers of `slots` slots each.
+    fn cluster(&self, slots: &[usize]) -> ProcessCluster {
+        let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
+        ProcessCluster::start(exe, Some(&config(&self.dir)), SECRET, slots).expect("cluster")
+    }
+
+    /// Tumbling windows over the events into `output`.
+    fn args(&self, output: &Path) -> Vec<String> {
+        let (i, o) = (self.input.display(), output.display());
+        [
+            "--input",
+            &i.to_string(),
+            "--output",
+            &o.to_string(),
+            "--kind",
+            "tumble",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    /// Runs the job without failure (`reference` are its args) at parallelism `p`; the run
+    /// under test must have written exactly the same windows.
+    fn assert_same_as_reference(&self, c: &ProcessCluster, reference: &[&str], p: usize) {
+        let job = c.submit("windowed-count", reference, p).expect("submitted");
+        let d = c
+            .wait_end(&job, Duration::from_secs(120))
+            .expect("the job ends");
+        assert_eq!(d["state"], "FINISHED", "{d}");
+        let (got, want) = (
+            std::fs::read_to_string(&self.out).expect("output"),
+            std::fs::read_to_string(&self.reference).expect("reference"),
+        );
+        assert_eq!(got.lines().count(), want.lines().count());
+        assert!(got == want, "the windows differ from the reference run's");
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 /// The sorted lines of every committed part file in `dir` (in-progress files are hidden).
