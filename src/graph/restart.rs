@@ -222,7 +222,7 @@ impl RestartBackoff {
     }
 
     /// Counts a failure at `now`; `random` in [0, 1) spreads exponential delays.
-    pub fn on_failure(&mut self, now: Instant, random: f64) -> RestartDecision {
+    pub fn handle_failure(&mut self, now: Instant, random: f64) -> RestartDecision {
         let decision = match self.strategy {
             RestartStrategy::None => {
                 RestartDecision::GiveUp("the restart strategy is none".to_string())
@@ -304,7 +304,7 @@ mod tests {
     fn delays(b: &mut RestartBackoff, at: &[u64], random: f64) -> Vec<Option<u64>> {
         let t0 = Instant::now();
         at.iter()
-            .map(|t| match b.on_failure(t0 + ms(*t), random) {
+            .map(|t| match b.handle_failure(t0 + ms(*t), random) {
                 RestartDecision::Restart(d) => Some(d.as_millis() as u64),
                 RestartDecision::GiveUp(_) => None,
             })

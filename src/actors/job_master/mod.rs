@@ -392,7 +392,7 @@ impl JobMaster {
         }
         let now = Instant::now();
         let random = (crate::util::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        match self.backoff.on_failure(now, random) {
+        match self.backoff.handle_failure(now, random) {
             RestartDecision::Restart(delay) => {
                 entry.outcome = JobStatus::Restarting;
                 entry.restart_delay = Some(delay);
