@@ -515,22 +515,11 @@ impl JobMaster {
             count,
             job_master: ctx.address(),
         });
-        let attempt = self
-            .graph
-            .vertices
-            .first()
-            .and_then(|v| v.subtasks.first())
-            .map(|x| x.attempt);
+        let generation = self.generation();
         let needed = self.job_graph.slots_needed();
         ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
-            let current = act
-                .graph
-                .vertices
-                .first()
-                .and_then(|v| v.subtasks.first())
-                .map(|x| x.attempt);
             // Void once the job scheduled, ended, or restarted since.
-            if act.scheduled || act.graph.status().is_terminal() || current != attempt {
+            if act.scheduled || act.graph.status().is_terminal() || act.generation() != generation {
                 return;
             }
             act.graph.set_failure(format!(
@@ -542,6 +531,16 @@ impl JobMaster {
             act.cancel_all();
             act.check_end(ctx);
         });
+    }
+
+    /// Tells the job's full restarts apart (those that ask for slots): the first subtask's
+    /// current attempt, which each of them renews.
+    fn generation(&self) -> Option<crate::ids::ExecutionAttemptId> {
+        self.graph
+            .vertices
+            .first()
+            .and_then(|v| v.subtasks.first())
+            .map(|x| x.attempt)
     }
 
     fn cancel_all(&mut self) {
