@@ -143,7 +143,7 @@ fn fixed_delay_restarts_after_its_delay_and_the_job_finishes() {
             assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 2]);
             for e in &info.exceptions {
                 assert_eq!(e.restart_delay, Some(Duration::from_millis(300)));
-                assert_eq!(e.kind, "TaskFailure");
+                assert_eq!(e.kind, rill::actors::job_info::FailureKind::TaskFailure);
                 assert!(
                     e.message.contains("failing on purpose at 500"),
                     "{}",

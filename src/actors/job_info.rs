@@ -40,13 +40,35 @@ impl SubtaskInfo {
     }
 }
 
+/// What failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A subtask's own error or panic.
+    TaskFailure,
+    /// The TaskManager running the subtask was lost.
+    TaskManagerLost,
+    /// The job as a whole (too many failed checkpoints, no slots).
+    JobFailure,
+}
+
+impl FailureKind {
+    /// The name the exception history shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TaskFailure => "TaskFailure",
+            Self::TaskManagerLost => "TaskManagerLost",
+            Self::JobFailure => "JobFailure",
+        }
+    }
+}
+
 /// One failure of a job, as its exception history shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobException {
     /// When it was reported.
     pub timestamp: SystemTime,
-    /// The kind of failure (`TaskFailure`, `TaskManagerLost`, `JobFailure`).
-    pub kind: String,
+    /// The kind of failure.
+    pub kind: FailureKind,
     /// What happened (with the failed subtask, as the job's failure cause reads).
     pub message: String,
     /// The failed subtask (`name (i/p)`), if one failed.

@@ -75,11 +75,14 @@ impl StateCache {
         }
         let table = &mut self.tables[state];
         let added = cost(key, value);
-        let value = value.map(Box::from);
         match table.get_mut(key) {
             Some(slot) => {
                 self.bytes -= cost(key, slot.value.as_deref());
-                slot.value = value;
+                // A running value usually keeps its size: overwrite it without allocating.
+                match (&mut slot.value, value) {
+                    (Some(old), Some(new)) if old.len() == new.len() => old.copy_from_slice(new),
+                    (old, new) => *old = new.map(Box::from),
+                }
                 slot.dirty |= dirty;
                 slot.used = true;
             }
@@ -87,7 +90,7 @@ impl StateCache {
                 table.insert(
                     Box::from(key),
                     Slot {
-                        value,
+                        value: value.map(Box::from),
                         dirty,
                         used: true,
                     },

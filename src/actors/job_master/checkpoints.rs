@@ -243,7 +243,13 @@ impl JobMaster {
                     let message = format!(
                         "more than {tolerable} checkpoint failures in a row; the last: {reason}"
                     );
-                    self.on_failure("JobFailure", None, None, message, ctx);
+                    self.on_failure(
+                        crate::actors::job_info::FailureKind::JobFailure,
+                        None,
+                        None,
+                        message,
+                        ctx,
+                    );
                 }
             }
         }

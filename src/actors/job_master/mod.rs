@@ -35,7 +35,7 @@ use actix::prelude::*;
 
 use crate::actors::dispatcher::{ArchiveJobDetails, Dispatcher, JobStatusChanged};
 use crate::actors::gateway::TaskManagerGateway;
-use crate::actors::job_info::{JobException, SubtaskInfo};
+use crate::actors::job_info::{FailureKind, JobException, SubtaskInfo};
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
 use crate::actors::task_manager::UpdateTaskExecutionState;
 use crate::checkpoint::CheckpointCoordinator;
@@ -320,11 +320,16 @@ impl JobMaster {
     }
 
     fn on_update(&mut self, msg: UpdateTaskExecutionState, ctx: &mut Context<Self>) {
-        self.on_update_as(msg, "TaskFailure", ctx);
+        self.on_update_as(msg, FailureKind::TaskFailure, ctx);
     }
 
     /// As `on_update`; a failure is of `kind` in the exception history.
-    fn on_update_as(&mut self, msg: UpdateTaskExecutionState, kind: &str, ctx: &mut Context<Self>) {
+    fn on_update_as(
+        &mut self,
+        msg: UpdateTaskExecutionState,
+        kind: FailureKind,
+        ctx: &mut Context<Self>,
+    ) {
         if let Some(io) = msg.io {
             self.graph.record_io(msg.attempt, io);
         }
@@ -356,7 +361,7 @@ impl JobMaster {
     /// with the one being handled.
     pub(super) fn on_failure(
         &mut self,
-        kind: &str,
+        kind: FailureKind,
         subtask: Option<(usize, usize, String)>,
         task_manager: Option<String>,
         message: String,
@@ -370,7 +375,7 @@ impl JobMaster {
         let task = subtask.map(|(_, _, t)| t);
         let mut entry = JobException {
             timestamp: SystemTime::now(),
-            kind: kind.to_string(),
+            kind,
             message: cause.clone(),
             task,
             task_manager,
@@ -400,7 +405,7 @@ impl JobMaster {
                 self.restart_at = Some(self.restart_at.map_or(at_restart, |t| t.max(at_restart)));
                 // A subtask's own failure restarts its region, when the job has several.
                 let region = match (self.failover, at, kind) {
-                    (FailoverStrategy::Region, Some((v, s)), "TaskFailure")
+                    (FailoverStrategy::Region, Some((v, s)), FailureKind::TaskFailure)
                         if self.regions.count() > 1 =>
                     {
                         self.regions.region(v, s)
@@ -766,7 +771,7 @@ impl Handler<TaskManagerLost> for JobMaster {
                     failure: Some(msg.cause.clone()),
                     io: None,
                 },
-                "TaskManagerLost",
+                FailureKind::TaskManagerLost,
                 ctx,
             );
         }

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actors::job_info::{JobException, JobInfo, VertexInfo};
+use crate::actors::job_info::{FailureKind, JobException, JobInfo, VertexInfo};
 use crate::api::RuntimeMode;
 use crate::graph::{ExecutionState, JobStatus};
 use crate::metrics::IoCounters;
@@ -407,7 +407,7 @@ pub struct ExceptionHistoryEntry {
 impl ExceptionHistoryEntry {
     fn from(e: &JobException, top: bool) -> Self {
         Self {
-            exception_name: e.kind.clone(),
+            exception_name: e.kind.as_str().to_string(),
             stacktrace: e.message.clone(),
             timestamp: epoch_millis(e.timestamp),
             task_name: e.task.clone(),
@@ -469,7 +469,7 @@ impl From<&JobInfo> for JobExceptions {
         // A job that failed before any subtask did (no slots, an unusable restore point).
         if let (true, Some(f), Some(t)) = (entries.is_empty(), &j.failure, timestamp) {
             entries.push(ExceptionHistoryEntry {
-                exception_name: "JobFailure".into(),
+                exception_name: FailureKind::JobFailure.as_str().to_string(),
                 stacktrace: f.clone(),
                 timestamp: t,
                 task_name: None,
