@@ -408,10 +408,8 @@ fn has_completed_checkpoint(dir: &std::path::Path) -> bool {
     let Ok(jobs) = std::fs::read_dir(dir) else {
         return false;
     };
-    jobs.flatten().any(|job| {
-        std::fs::read_dir(job.path())
-            .is_ok_and(|cps| cps.flatten().any(|cp| cp.path().join("_metadata").exists()))
-    })
+    jobs.flatten()
+        .any(|job| !common::completed_checkpoints(&job.path()).is_empty())
 }
 
 /// Two independent pipelines: A fails once, B counts to `N` slowly.

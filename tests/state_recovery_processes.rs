@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rill::checkpoint::storage::{self, checkpoint_ids};
+use rill::checkpoint::storage;
 use rill::graph::job_graph::SubmitOptions;
 use rill::graph::RestartStrategy;
 use rill::launch::ProcessCluster;
@@ -75,12 +75,7 @@ fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path, de
 fn wait_for_a_checkpoint(c: &ProcessCluster, job: &str, job_dir: &Path) {
     let start = Instant::now();
     loop {
-        let done = checkpoint_ids(job_dir).iter().any(|id| {
-            storage::checkpoint_dir(job_dir, *id)
-                .join(storage::METADATA_FILE)
-                .exists()
-        });
-        if done {
+        if !common::completed_checkpoints(job_dir).is_empty() {
             break;
         }
         let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();

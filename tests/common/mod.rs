@@ -183,3 +183,17 @@ pub async fn run_from(
         .expect("submitted");
     c.wait(job).await.expect("result")
 }
+
+/// The ids of the completed checkpoints (their `_metadata` written) in a job's checkpoint
+/// directory.
+pub fn completed_checkpoints(job_dir: &std::path::Path) -> Vec<u64> {
+    use rill::checkpoint::storage;
+    storage::checkpoint_ids(job_dir)
+        .into_iter()
+        .filter(|id| {
+            storage::checkpoint_dir(job_dir, *id)
+                .join(storage::METADATA_FILE)
+                .exists()
+        })
+        .collect()
+}
