@@ -24,6 +24,11 @@ use rill::operators::sources::Generated;
 
 const KEYS: u64 = 100;
 
+/// The checkpoint timeout of the backpressure runs. An unaligned checkpoint waits for the
+/// slow operator to finish the buffer it is processing (up to about 0.4 s) at its source's
+/// slot and at its own; about 1 s on this machine, over 2 s when the machine is busy.
+const TIMEOUT_MS: u64 = 4_000;
+
 /// Checkpoints every `interval_ms`, failing after `timeout_ms`, with failures tolerated (the
 /// job must go on while aligned checkpoints time out); unaligned when `unaligned` is set, after
 /// an alignment timeout of `aligned_timeout_ms`.
@@ -140,8 +145,8 @@ fn unaligned_checkpoints_complete_under_backpressure_while_aligned_ones_time_out
         Duration::from_secs(90),
         |c, dir| async move {
             let run = Duration::from_secs(6);
-            // Aligned: a barrier waits behind about 18 queued buffers (7 s) > 2.5 s.
-            let aligned = backpressured_job(settings(300, 2_500, false, 0));
+            // Aligned: a barrier waits behind about 18 queued buffers (7 s) > the timeout.
+            let aligned = backpressured_job(settings(300, TIMEOUT_MS, false, 0));
             let a = run_for(&c, &aligned, &dir.join("aligned"), run).await;
             eprintln!("aligned: {}", summary(&a));
             assert_eq!(a.counts.completed, 0, "aligned: {}", summary(&a));
@@ -156,7 +161,7 @@ fn unaligned_checkpoints_complete_under_backpressure_while_aligned_ones_time_out
             );
 
             // Unaligned from the start: barriers overtake the queues.
-            let unaligned = backpressured_job(settings(300, 2_500, true, 0));
+            let unaligned = backpressured_job(settings(300, TIMEOUT_MS, true, 0));
             let u = run_for(&c, &unaligned, &dir.join("unaligned"), run).await;
             eprintln!("unaligned: {}", summary(&u));
             assert!(u.counts.completed >= 2, "unaligned: {}", summary(&u));
@@ -174,7 +179,7 @@ fn unaligned_checkpoints_complete_under_backpressure_while_aligned_ones_time_out
             );
 
             // Aligned first, unaligned once a subtask has not aligned 100 ms after the trigger.
-            let switching = backpressured_job(settings(300, 2_500, true, 100));
+            let switching = backpressured_job(settings(300, TIMEOUT_MS, true, 100));
             let s = run_for(&c, &switching, &dir.join("switching"), run).await;
             eprintln!("aligned with a 100 ms timeout: {}", summary(&s));
             assert!(s.counts.completed >= 2, "switching: {}", summary(&s));

@@ -587,18 +587,20 @@ impl Subtask {
         }
     }
 
-    /// Goes on after every task already woken on this thread, also from other threads: a
-    /// slow operator yields to the messages other threads sent its slot (checkpoint triggers,
-    /// cancellation). A task woken on its own thread is run ahead of those woken from other
-    /// threads most of the time, so the continuation is woken from the blocking pool.
+    /// Goes on after every task already woken on this thread, also from other threads, and
+    /// after the slot's timers that are due: a slow operator yields to the messages other
+    /// threads sent its slot (checkpoint triggers, cancellation) and to the timers of the
+    /// slot's other subtasks (alignment deadlines). A continuation woken at once (on this
+    /// thread or from another) can run many times before the runtime next polls its timer
+    /// driver, so a slow subtask would hold its slot's timers back for seconds; the
+    /// continuation therefore waits for the timer driver (1 ms, against a turn of at least
+    /// [`SLOW_TURN`]).
     fn schedule_pump_behind_others(&mut self, ctx: &mut Context<Self>) {
         if self.pump_scheduled {
             return;
         }
         self.pump_scheduled = true;
-        let woken_elsewhere = async {
-            let _ = tokio::task::spawn_blocking(|| ()).await;
-        };
+        let woken_elsewhere = tokio::time::sleep(Duration::from_millis(1));
         ctx.spawn(woken_elsewhere.into_actor(self).map(|_, act, ctx| {
             act.pump_scheduled = false;
             act.pump(ctx);
