@@ -1,12 +1,15 @@
 //! `windowed-count --input FILE --output FILE --kind tumble|slide|session [--size-ms 1000]
-//! [--slide-ms 2000] [--gap-ms 200] [--out-of-orderness-ms 1000]`: event-time windows per key
+//! [--slide-ms 2000] [--gap-ms 200] [--out-of-orderness-ms 1000] [--sink sorted|2pc]
+//! [--rate N]`: event-time windows per key
 //! over CSV lines `ts_millis,key,value`, writing one line per fired window,
 //! `key,window_start_ms,window_end_ms,count,sum_of_value`, sorted bytewise.
 //!
 //! Timestamps are the first column; the watermark trails the largest timestamp seen by the
 //! out-of-orderness. Windows are aligned to the epoch. Defaults: tumbling 1 s, sliding 10 s
 //! every 2 s, sessions closed by a 200 ms gap (size and slide default per kind). A line that
-//! is not `integer,key,integer` fails the job with its text.
+//! is not `integer,key,integer` fails the job with its text. `--rate N` reads at most N lines a
+//! second over all source subtasks (a bounded input that lasts, e.g. for failover tests); the
+//! default 0 reads as fast as the job goes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,7 +31,7 @@ pub fn spec() -> JobSpec {
     JobSpec {
         name: "windowed-count",
         description: "event-time window count and sum per key of ts,key,value CSV lines; sorted key,start,end,count,sum lines",
-        usage: "--input FILE --output FILE --kind tumble|slide|session [--size-ms N] [--slide-ms N] [--gap-ms N] [--out-of-orderness-ms N] [--sink sorted|2pc]",
+        usage: "--input FILE --output FILE --kind tumble|slide|session [--size-ms N] [--slide-ms N] [--gap-ms N] [--out-of-orderness-ms N] [--sink sorted|2pc] [--rate N]",
         arguments: &[
             "input",
             "output",
@@ -38,6 +41,7 @@ pub fn spec() -> JobSpec {
             "gap-ms",
             "out-of-orderness-ms",
             "sink",
+            "rate",
         ],
         build,
     }
@@ -117,10 +121,14 @@ fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
         WatermarkStrategy::for_bounded_out_of_orderness(ms("out-of-orderness-ms", 1000)?)
             .with_timestamp_assigner(|e: &Event, _| e.0);
     let sink = OutputSink::from_args("windowed-count", args)?;
-    let lines = env
-        .read_text_file_parsed(input, DecodePolicy::Fail, |line: &str| {
-            parse_event(line).ok_or_else(|| format!("not a ts,key,value line: {line:?}"))
-        })
+    let rate: u64 = args.parse_or("rate", 0)?;
+    let mut events = env.read_text_file_parsed(input, DecodePolicy::Fail, |line: &str| {
+        parse_event(line).ok_or_else(|| format!("not a ts,key,value line: {line:?}"))
+    });
+    if rate > 0 {
+        events = events.rate_limit(rate as f64);
+    }
+    let lines = events
         .assign_timestamps_and_watermarks(strategy)
         .key_by_field(|e: &Event| &e.1)
         .window(assigner)

@@ -237,3 +237,38 @@ fn write_text_above_parallelism_one_writes_a_file_per_subtask() {
     assert_eq!(std::fs::read_to_string(&single).expect("file"), "3\n1\n2\n");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_rate_limited_source_emits_everything_no_faster_than_its_rate() {
+    let env = StreamEnv::new("rate");
+    // 600 records at 2,000 a second over 2 subtasks: at least 0.3 s.
+    let out = env
+        .sequence(1, 600)
+        .set_parallelism(2)
+        .rate_limit(2_000.0)
+        .collect();
+    let started = std::time::Instant::now();
+    let r = common::run(&env, common::cluster(1, 2));
+    let took = started.elapsed();
+    assert_eq!(r.status, JobStatus::Finished, "{:?}", r.failure);
+    assert_eq!(sorted(out.take()), (1..=600).collect::<Vec<u64>>());
+    assert!(took >= std::time::Duration::from_millis(295), "{took:?}");
+}
+
+#[test]
+fn rate_limit_applies_to_sources_with_a_positive_rate_only() {
+    let env = StreamEnv::new("not a source");
+    env.sequence(1, 10)
+        .map(|v: u64| v)
+        .rate_limit(10.0)
+        .collect();
+    let e = env.stream_graph(None, 1).expect_err("invalid");
+    assert!(
+        matches!(e, rill::graph::GraphError::NotASource { .. }),
+        "{e}"
+    );
+    let env = StreamEnv::new("no rate");
+    env.sequence(1, 10).rate_limit(0.0).collect();
+    let e = env.stream_graph(None, 1).expect_err("invalid");
+    assert!(e.to_string().contains("positive"), "{e}");
+}

@@ -105,8 +105,12 @@ fn restart_gaps(trace: &Trace) -> Vec<Duration> {
         .collect()
 }
 
+/// What each failure did; the job counted one restart per failure that restarted it.
 fn outcomes(info: &JobInfo) -> Vec<JobStatus> {
-    info.exceptions.iter().map(|e| e.outcome).collect()
+    let o: Vec<JobStatus> = info.failures.exceptions.iter().map(|e| e.outcome).collect();
+    let restarted = o.iter().filter(|s| **s == JobStatus::Restarting).count();
+    assert_eq!(info.failures.restarts, restarted as u64, "{o:?}");
+    o
 }
 
 /// The outcomes of `restarts` restarts and a last failure that fails the job.
@@ -141,7 +145,7 @@ fn fixed_delay_restarts_after_its_delay_and_the_job_finishes() {
             assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
             assert_eq!(trace.failures.load(Ordering::SeqCst), 2);
             assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 2]);
-            for e in &info.exceptions {
+            for e in &info.failures.exceptions {
                 assert_eq!(e.restart_delay, Some(Duration::from_millis(300)));
                 assert_eq!(e.kind, rill::actors::job_info::FailureKind::TaskFailure);
                 assert!(
@@ -258,6 +262,7 @@ fn exponential_delay_doubles_its_wait() {
             .await;
             assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
             let delays: Vec<u64> = info
+                .failures
                 .exceptions
                 .iter()
                 .filter_map(|e| e.restart_delay.map(|d| d.as_millis() as u64))
@@ -299,7 +304,9 @@ fn none_fails_at_the_first_failure_and_checkpointing_jobs_default_to_exponential
             let info = details(&c, job).await;
             assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
             assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
-            let d = info.exceptions[0].restart_delay.unwrap_or_default();
+            let d = info.failures.exceptions[0]
+                .restart_delay
+                .unwrap_or_default();
             assert!(
                 d >= Duration::from_millis(900) && d <= Duration::from_millis(1100),
                 "{d:?}"
@@ -470,7 +477,7 @@ fn region_failover_restarts_only_the_failed_pipeline() {
             assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
             assert_eq!(trace.failures.load(Ordering::SeqCst), 2, "A failed once");
             assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
-            assert_eq!(info.exceptions[0].restarted_subtasks, Some(1));
+            assert_eq!(info.failures.exceptions[0].restarted_subtasks, Some(1));
             assert_eq!(attempts_of(&info, "Process"), vec![1]);
             assert_eq!(attempts_of(&info, "Map"), vec![0], "B was restarted");
             // B ran once, uninterrupted: every number exactly once.
@@ -485,7 +492,7 @@ fn region_failover_restarts_only_the_failed_pipeline() {
             c.wait(job).await.expect("result");
             let info = details(&c, job).await;
             assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
-            assert_eq!(info.exceptions[0].restarted_subtasks, Some(2));
+            assert_eq!(info.failures.exceptions[0].restarted_subtasks, Some(2));
             assert_eq!(attempts_of(&info, "Process"), vec![1]);
             assert_eq!(attempts_of(&info, "Map"), vec![1]);
         },

@@ -402,6 +402,7 @@ fn a_job_restarts_on_a_replacement_taskmanager_after_one_is_killed() {
         .wait_end(&job, Duration::from_secs(120))
         .expect("the job ends");
     assert_eq!(d["state"], "FINISHED", "{d}");
+    assert_eq!(d["num-restarts"], 1, "{d}");
     let attempts: Vec<u64> = d["vertices"]
         .as_array()
         .expect("vertices")
@@ -423,14 +424,19 @@ fn a_job_restarts_on_a_replacement_taskmanager_after_one_is_killed() {
     let ex = c
         .get(&format!("/jobs/{job}/exceptions"))
         .expect("exceptions");
-    let first = &ex["exceptionHistory"]["entries"][0];
-    assert_eq!(first["exceptionName"], "TaskManagerLost", "{ex}");
-    assert_eq!(first["jobStatus"], "RESTARTING", "{ex}");
+    // One failure restarted the job. The JobManager's heartbeat or a surviving subtask's
+    // broken channel may report it first; the other reports come with it.
+    let entries = ex["exceptionHistory"]["entries"]
+        .as_array()
+        .expect("entries");
+    assert_eq!(entries.len(), 1, "{ex}");
+    assert_eq!(entries[0]["jobStatus"], "RESTARTING", "{ex}");
+    let concurrent = entries[0]["concurrentExceptions"].as_array();
     assert!(
-        first["stacktrace"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("lost"),
+        std::iter::once(&entries[0])
+            .chain(concurrent.into_iter().flatten())
+            .any(|e| e["exceptionName"] == "TaskManagerLost"
+                && e["stacktrace"].as_str().is_some_and(|s| s.contains("lost"))),
         "{ex}"
     );
 
@@ -505,20 +511,6 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// The sorted lines of every committed part file in `dir` (in-progress files are hidden).
-fn committed_lines(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for e in std::fs::read_dir(dir).expect("output dir").flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if name.starts_with("part-") {
-            let text = std::fs::read_to_string(e.path()).expect("part file");
-            lines.extend(text.lines().map(str::to_string));
-        }
-    }
-    lines.sort_unstable();
-    lines
-}
-
 #[test]
 fn two_phase_commit_output_is_exactly_once_across_repeated_kills() {
     let dir = common::temp_dir("exactly-once");
@@ -591,7 +583,7 @@ fn two_phase_commit_output_is_exactly_once_across_repeated_kills() {
         .lines()
         .map(str::to_string)
         .collect();
-    let got = committed_lines(&out);
+    let got = common::committed_lines(&out);
     eprintln!(
         "{kills} kills; {} committed lines, {} expected",
         got.len(),

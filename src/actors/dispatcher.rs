@@ -118,9 +118,8 @@ struct JobRecord {
     archived: bool,
     /// The checkpoint statistics the JobMaster left when the job ended.
     checkpoints: Option<CheckpointStats>,
-    /// The exception history the JobMaster left when the job ended, and the entries it
-    /// dropped.
-    exceptions: (Vec<crate::actors::job_info::JobException>, usize),
+    /// The exception history and restarts the JobMaster left when the job ended.
+    failures: crate::actors::job_info::FailureRecord,
     /// Savepoints triggered through the Dispatcher: `None` while in progress, then the
     /// directory or why it failed.
     savepoints: HashMap<u64, Option<Result<String, String>>>,
@@ -198,7 +197,7 @@ impl Handler<SubmitJob> for Dispatcher {
                 failed_at: None,
                 vertices,
                 archived: false,
-                exceptions: (Vec::new(), 0),
+                failures: Default::default(),
                 checkpoints: None,
                 savepoints: HashMap::new(),
             },
@@ -386,8 +385,7 @@ impl JobRecord {
             last_modification: self.modified_at,
             duration,
             vertices: self.vertices.clone(),
-            exceptions: self.exceptions.0.clone(),
-            exceptions_dropped: self.exceptions.1,
+            failures: self.failures.clone(),
         }
     }
 
@@ -412,7 +410,7 @@ impl Dispatcher {
         };
         if let (Some(live), false) = (live, archived) {
             info.apply_states(&live.vertices);
-            (info.exceptions, info.exceptions_dropped) = live.exceptions;
+            info.failures = live.failures;
         }
         info
     }
@@ -482,7 +480,7 @@ impl Handler<ArchiveJobDetails> for Dispatcher {
             crate::actors::job_info::apply_states(&mut rec.vertices, &msg.details.vertices);
             rec.archived = true;
             rec.checkpoints = msg.checkpoints;
-            rec.exceptions = msg.details.exceptions;
+            rec.failures = msg.details.failures;
         }
     }
 }

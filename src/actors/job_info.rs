@@ -62,6 +62,17 @@ impl FailureKind {
     }
 }
 
+/// What a job's failures left: its exception history and how often it restarted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureRecord {
+    /// The exception history, oldest first (at most the newest 16 entries).
+    pub exceptions: Vec<JobException>,
+    /// Older history entries that were dropped.
+    pub dropped: usize,
+    /// How many times the job (or a region of it) restarted, Flink's `numRestarts`.
+    pub restarts: u64,
+}
+
 /// One failure of a job, as its exception history shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobException {
@@ -174,10 +185,8 @@ pub struct JobInfo {
     pub duration: Duration,
     /// Its vertices in topological order.
     pub vertices: Vec<VertexInfo>,
-    /// Its exception history, oldest first.
-    pub exceptions: Vec<JobException>,
-    /// Older history entries that were dropped.
-    pub exceptions_dropped: usize,
+    /// Its exception history and restarts.
+    pub failures: FailureRecord,
 }
 
 impl JobInfo {
@@ -261,8 +270,7 @@ mod tests {
             last_modification: SystemTime::UNIX_EPOCH,
             duration: Duration::ZERO,
             vertices: vec![vertex(&[Created, Created]), vertex(&[Created])],
-            exceptions: Vec::new(),
-            exceptions_dropped: 0,
+            failures: FailureRecord::default(),
         };
         info.apply_states(&[
             ("a".into(), vec![sub(Running), sub(Finished)]),

@@ -349,6 +349,50 @@ impl<T: Data> DataStream<T> {
         self.configure("name", |n| n.name = name.to_string())
     }
 
+    /// Caps this source at `records_per_second` records a second over all its subtasks
+    /// (each takes its share; Flink's `RateLimiterStrategy.perSecond`). Applies to a source
+    /// only; a rate that is not positive and finite is an error at graph building.
+    pub fn rate_limit(self, records_per_second: f64) -> Self {
+        const OPERATION: &str = "rate_limit";
+        let Some(id) = self.single_node(OPERATION) else {
+            return self;
+        };
+        let mut error = None;
+        self.env.with_node(id, |n| match &n.factory {
+            crate::graph::stream_graph::NodeFactory::Source(inner)
+                if records_per_second.is_finite() && records_per_second > 0.0 =>
+            {
+                let inner = inner.clone();
+                n.factory = crate::graph::stream_graph::NodeFactory::Source(Arc::new(
+                    move |ctx: &crate::operators::RuntimeContext| {
+                        let share = records_per_second / ctx.parallelism.max(1) as f64;
+                        Box::new(crate::operators::sources::RateLimited::new(
+                            inner(ctx),
+                            share,
+                        ))
+                            as Box<dyn crate::operators::sources::SourceDriver>
+                    },
+                ));
+            }
+            crate::graph::stream_graph::NodeFactory::Source(_) => {
+                error = Some(GraphError::InvalidArgument {
+                    operation: OPERATION,
+                    reason: format!("the rate must be a positive number, not {records_per_second}"),
+                });
+            }
+            _ => {
+                error = Some(GraphError::NotASource {
+                    operation: OPERATION,
+                    operator: n.name.clone(),
+                })
+            }
+        });
+        if let Some(e) = error {
+            self.env.record_error(e);
+        }
+        self
+    }
+
     /// Gives the operator a stable id.
     pub fn uid(self, uid: &str) -> Self {
         self.configure("uid", |n| n.uid = Some(uid.to_string()))

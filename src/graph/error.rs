@@ -52,6 +52,14 @@ pub enum GraphError {
         /// Its max parallelism.
         max: usize,
     },
+    /// An operation that applies to a source was called on another operator's output.
+    #[error("{operation} applies to a source, but '{operator}' is not one")]
+    NotASource {
+        /// The call.
+        operation: &'static str,
+        /// The operator it was called on.
+        operator: String,
+    },
     /// An operation that applies to one operator was called on a stream that is not one
     /// operator's output (a union, a partitioning, a side output).
     #[error("{operation} applies to an operator, but this stream is {what}")]
@@ -67,6 +75,14 @@ pub enum GraphError {
     /// A window assigner (or another operator setting) is invalid.
     #[error("{0}")]
     InvalidWindow(String),
+    /// An operation was given an argument it cannot use.
+    #[error("{operation}: {reason}")]
+    InvalidArgument {
+        /// The call.
+        operation: &'static str,
+        /// What is wrong with its argument.
+        reason: String,
+    },
     /// A deployed task names a vertex the plan does not have (different program or build).
     #[error("the plan has no vertex {0}")]
     UnknownVertex(String),

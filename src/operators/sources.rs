@@ -103,6 +103,80 @@ impl<T: Data, S: SourceFunction<T>> SourceDriver for Driver<T, S> {
     }
 }
 
+/// Caps a source subtask at a number of records a second (Flink's `RateLimiterStrategy`
+/// for sources): a poll takes at most the records the time since the first poll allows, and
+/// reports [`SourcePoll::Idle`] while the source is ahead, so the subtask pauses for its idle
+/// backoff. A source that fell behind (backpressure, a pause) catches up by at most one
+/// buffer at a time, never in one burst. A restored subtask starts its budget afresh.
+pub struct RateLimited {
+    inner: Box<dyn SourceDriver>,
+    per_second: f64,
+    started: Option<std::time::Instant>,
+    emitted: u64,
+}
+
+impl RateLimited {
+    /// Drives `inner` at no more than `per_second` records a second.
+    pub fn new(inner: Box<dyn SourceDriver>, per_second: f64) -> Self {
+        Self {
+            inner,
+            per_second,
+            started: None,
+            emitted: 0,
+        }
+    }
+
+    /// How many records a poll at `now` may take, up to `max`.
+    fn room(&mut self, now: std::time::Instant, max: usize) -> usize {
+        let started = *self.started.get_or_insert(now);
+        let secs = now.saturating_duration_since(started).as_secs_f64();
+        // Saturating float-to-int conversion: an absurd rate only means "no limit".
+        let allowed = (secs * self.per_second) as u64 + 1;
+        let max = max as u64;
+        if allowed.saturating_sub(self.emitted) > max {
+            // Behind by more than a buffer: forget the debt beyond one buffer.
+            self.emitted = allowed - max;
+        }
+        usize::try_from(allowed.saturating_sub(self.emitted)).unwrap_or(usize::MAX)
+    }
+}
+
+impl SourceDriver for RateLimited {
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
+        self.inner.open(ctx)
+    }
+
+    fn poll(&mut self, max: usize) -> Result<(Option<Batch>, SourcePoll), OperatorError> {
+        let room = self.room(std::time::Instant::now(), max);
+        if room == 0 {
+            return Ok((None, SourcePoll::Idle));
+        }
+        let (batch, status) = self.inner.poll(room)?;
+        self.emitted += batch.as_ref().map_or(0, |b| b.len() as u64);
+        Ok((batch, status))
+    }
+
+    fn cancel(&mut self) {
+        self.inner.cancel();
+    }
+
+    fn close(&mut self) -> Result<(), OperatorError> {
+        self.inner.close()
+    }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), OperatorError> {
+        self.inner.initialize_state(restored)
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<OperatorSnapshot, OperatorError> {
+        self.inner.snapshot_state(checkpoint_id)
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<(), OperatorError> {
+        self.inner.notify_checkpoint_complete(checkpoint_id)
+    }
+}
+
 /// The state name under which splittable sources keep their unread ranges.
 const SPLITS: &str = "splits";
 
@@ -651,5 +725,40 @@ mod tests {
             all.extend(out);
         }
         assert_eq!(all, (5..=14).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn a_rate_limited_source_takes_what_the_elapsed_time_allows() {
+        let inner = Driver::new("seq", Sequence::new(0, 99_999));
+        let mut src = RateLimited::new(Box::new(inner), 1000.0);
+        src.open(&RuntimeContext::standalone("seq")).expect("open");
+        let t0 = std::time::Instant::now();
+        let ms = |n: u64| t0 + std::time::Duration::from_millis(n);
+        // One record at once, then nothing more until time passes.
+        assert_eq!(src.room(t0, 64), 1);
+        src.emitted = 1;
+        assert_eq!(src.room(t0, 64), 0);
+        // 1000 records a second: 10 more after 10 ms.
+        assert_eq!(src.room(ms(10), 64), 10);
+        src.emitted = 11;
+        assert_eq!(src.room(ms(10), 64), 0);
+        // Far behind (a long pause): at most one buffer, and the debt is forgotten.
+        assert_eq!(src.room(ms(5_000), 64), 64);
+        src.emitted += 64;
+        assert_eq!(src.room(ms(5_000), 64), 0);
+        assert_eq!(src.room(ms(5_005), 64), 5);
+
+        // Through `poll`: ahead of the rate it reports Idle with nothing.
+        let inner = Driver::new("seq", Sequence::new(0, 99_999));
+        let mut src = RateLimited::new(Box::new(inner), 1.0);
+        src.open(&RuntimeContext::standalone("seq")).expect("open");
+        let (batch, status) = src.poll(64).expect("poll");
+        assert_eq!(
+            (batch.map(|b| b.len()), status),
+            (Some(1), SourcePoll::Ready)
+        );
+        let (batch, status) = src.poll(64).expect("poll");
+        assert!(batch.is_none());
+        assert_eq!(status, SourcePoll::Idle);
     }
 }

@@ -197,3 +197,18 @@ pub fn completed_checkpoints(job_dir: &std::path::Path) -> Vec<u64> {
         })
         .collect()
 }
+
+/// The sorted lines of every committed part file a two-phase-commit file sink wrote into
+/// `dir` (in-progress and pending files are hidden).
+pub fn committed_lines(dir: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(dir).expect("output dir").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("part-") {
+            let text = std::fs::read_to_string(e.path()).expect("part file");
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    lines.sort_unstable();
+    lines
+}

@@ -35,7 +35,7 @@ use actix::prelude::*;
 
 use crate::actors::dispatcher::{ArchiveJobDetails, Dispatcher, JobStatusChanged};
 use crate::actors::gateway::TaskManagerGateway;
-use crate::actors::job_info::{FailureKind, JobException, SubtaskInfo};
+use crate::actors::job_info::{FailureKind, FailureRecord, JobException, SubtaskInfo};
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
 use crate::actors::task_manager::UpdateTaskExecutionState;
 use crate::checkpoint::CheckpointCoordinator;
@@ -99,8 +99,8 @@ pub struct JobDetails {
     pub status: JobStatus,
     /// Per vertex: name and its subtasks.
     pub vertices: Vec<(String, Vec<SubtaskInfo>)>,
-    /// The exception history, oldest first, and how many older entries were dropped.
-    pub exceptions: (Vec<JobException>, usize),
+    /// The exception history and the number of restarts.
+    pub failures: FailureRecord,
 }
 
 struct OfferedSlot {
@@ -146,6 +146,8 @@ pub struct JobMaster {
     exceptions: VecDeque<JobException>,
     /// Entries dropped from the front of the history.
     exceptions_dropped: usize,
+    /// Restarts so far (full or of regions).
+    restarts: u64,
 }
 
 impl JobMaster {
@@ -193,6 +195,7 @@ impl JobMaster {
             restart_scheduled: false,
             exceptions: VecDeque::new(),
             exceptions_dropped: 0,
+            restarts: 0,
         }
     }
 
@@ -484,6 +487,7 @@ impl JobMaster {
             self.restore_dir = Some(dir.clone());
         }
         self.graph.reset_attempts();
+        self.restarts += 1;
         self.scheduled = false;
         self.set_status(JobStatus::Running);
         let needed = self.job_graph.slots_needed();
@@ -504,6 +508,7 @@ impl JobMaster {
         }
         self.graph
             .reset_attempts_of(|v, s| members.contains(&(v, s)));
+        self.restarts += 1;
         for &(v, s) in &members {
             if let Err(e) = self.graph.update(v, s, ExecutionState::Scheduled, None) {
                 tracing::warn!(job_id = %self.job_id, error = %e, "rescheduling");
@@ -812,10 +817,11 @@ impl JobMaster {
                     (v.name.clone(), subtasks)
                 })
                 .collect(),
-            exceptions: (
-                self.exceptions.iter().cloned().collect(),
-                self.exceptions_dropped,
-            ),
+            failures: FailureRecord {
+                exceptions: self.exceptions.iter().cloned().collect(),
+                dropped: self.exceptions_dropped,
+                restarts: self.restarts,
+            },
         }
     }
 }

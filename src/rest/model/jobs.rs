@@ -347,6 +347,10 @@ pub struct JobDetailsInfo {
     pub now: i64,
     /// The failure's cause for a failing or failed job, else null (Rill's addition).
     pub failure: Option<String>,
+    /// How many times the job (or a pipelined region of it) restarted after a failure
+    /// (Rill's addition; Flink's job metric `numRestarts`).
+    #[serde(default)]
+    pub num_restarts: u64,
     /// Its vertices in topological order.
     pub vertices: Vec<JobVertexDetails>,
     /// Vertices per aggregate state.
@@ -368,6 +372,7 @@ impl JobDetailsInfo {
             last_modification: epoch_millis(j.last_modification),
             now: epoch_millis(now),
             failure: j.failure.clone(),
+            num_restarts: j.failures.restarts,
             status_counts: counts(vertices.iter().map(|v| v.status)),
             vertices,
         }
@@ -449,7 +454,7 @@ pub struct JobExceptions {
 
 impl From<&JobInfo> for JobExceptions {
     fn from(j: &JobInfo) -> Self {
-        let newest = j.exceptions.last();
+        let newest = j.failures.exceptions.last();
         let (root_exception, timestamp) = match (&j.failure, newest) {
             (Some(f), _) => (
                 Some(f.clone()),
@@ -461,6 +466,7 @@ impl From<&JobInfo> for JobExceptions {
             (None, None) => (None, None),
         };
         let mut entries: Vec<ExceptionHistoryEntry> = j
+            .failures
             .exceptions
             .iter()
             .rev()
@@ -484,10 +490,10 @@ impl From<&JobInfo> for JobExceptions {
         Self {
             root_exception,
             timestamp,
-            truncated: j.exceptions_dropped > 0,
+            truncated: j.failures.dropped > 0,
             exception_history: ExceptionHistory {
                 entries,
-                truncated: j.exceptions_dropped > 0,
+                truncated: j.failures.dropped > 0,
             },
         }
     }
@@ -542,8 +548,7 @@ mod tests {
                     subtasks: vec![sub(Canceled, 0)],
                 },
             ],
-            exceptions: Vec::new(),
-            exceptions_dropped: 0,
+            failures: Default::default(),
         }
     }
 
