@@ -522,3 +522,137 @@ fn a_job_whose_slots_never_come_fails_after_the_slot_timeout() {
         );
     });
 }
+
+/// Triggers a savepoint of `job` (retrying while its subtasks are not all running yet) and
+/// returns its id.
+async fn trigger_savepoint(c: &MiniCluster, job: JobId) -> u64 {
+    use rill::actors::dispatcher::TriggerJobSavepoint;
+    let start = Instant::now();
+    loop {
+        let asked = c
+            .dispatcher()
+            .send(TriggerJobSavepoint {
+                job_id: job,
+                target: None,
+                stop: None,
+            })
+            .await
+            .expect("dispatcher")
+            .expect("known job");
+        match asked {
+            Ok(id) => return id,
+            Err(why) => {
+                assert!(start.elapsed() < Duration::from_secs(20), "{why}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+}
+
+/// The outcome of savepoint `id`: `None` while it is in flight.
+async fn savepoint_status(c: &MiniCluster, job: JobId, id: u64) -> Option<Result<String, String>> {
+    use rill::actors::dispatcher::RequestSavepointStatus;
+    c.dispatcher()
+        .send(RequestSavepointStatus { job_id: job, id })
+        .await
+        .expect("dispatcher")
+        .expect("known savepoint")
+}
+
+/// Waits (up to 30 s) for savepoint `id` to end.
+async fn savepoint_outcome(c: &MiniCluster, job: JobId, id: u64) -> Result<String, String> {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(done) = savepoint_status(c, job, id).await {
+            return done;
+        }
+        assert!(Instant::now() < end, "savepoint {id} still in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A savepoint in flight when the job restarts is aborted with the restart as its reason (it
+/// is neither left pending nor counted as a failed checkpoint, which would fail a job that
+/// tolerates none), and a savepoint taken after the restart completes.
+#[test]
+fn a_savepoint_in_flight_when_the_job_restarts_fails_and_a_later_one_completes() {
+    use rill::graph::job_graph::SubmitOptions;
+    use rill::operators::sinks::DiscardSink;
+    use rill::operators::sources::Generated;
+    use std::sync::atomic::AtomicBool;
+    common::init_logging();
+    let dir = common::temp_dir("savepoint-restart");
+    let d = dir.clone();
+    // Small output queues: the slow operator's input backs up and an aligned barrier waits
+    // behind it for seconds.
+    let mut config = common::cluster(1, 2);
+    config.runtime.outbox_capacity = 8;
+    common::with_cluster(config, Duration::from_secs(90), |c| async move {
+        let slow = Arc::new(AtomicBool::new(true));
+        let fail = Arc::new(AtomicBool::new(false));
+        let env = StreamEnv::new("savepoint during a restart");
+        env.set_checkpoint_settings(CheckpointSettings {
+            interval: Some(Duration::from_secs(3600)),
+            ..CheckpointSettings::default()
+        });
+        env.set_restart_strategy(RestartStrategy::fixed_delay(3, Duration::from_millis(100)));
+        let (s, f) = (slow.clone(), fail.clone());
+        env.add_source("Numbers", Generated::new(u64::MAX, |i| i))
+            .rebalance()
+            .process(
+                move |i: u64,
+                      _ctx: &mut rill::api::ProcessContext<'_>,
+                      out: &mut Collector<'_, u64>|
+                      -> Result<(), UserError> {
+                    if f.swap(false, Ordering::SeqCst) {
+                        return Err("failing on purpose during a savepoint".into());
+                    }
+                    if s.load(Ordering::SeqCst) && i % 10 == 0 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    out.collect(i);
+                    Ok(())
+                },
+            )
+            .add_sink("Discard", DiscardSink::counting(Default::default()));
+        let options = SubmitOptions {
+            checkpoint_dir: Some(d),
+            ..SubmitOptions::default()
+        };
+        let job = c
+            .submit_with(&env, Some(1), &options)
+            .await
+            .expect("submitted");
+
+        let first = trigger_savepoint(&c, job).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            savepoint_status(&c, job, first).await,
+            None,
+            "the savepoint's barrier waits behind the backed-up input"
+        );
+        fail.store(true, Ordering::SeqCst);
+        let why = savepoint_outcome(&c, job, first)
+            .await
+            .expect_err("the restart aborts the savepoint");
+        assert!(why.contains("restarts"), "{why}");
+
+        slow.store(false, Ordering::SeqCst);
+        let second = trigger_savepoint(&c, job).await;
+        let location = savepoint_outcome(&c, job, second)
+            .await
+            .expect("the savepoint after the restart completes");
+        assert!(
+            std::path::Path::new(&location)
+                .join(rill::checkpoint::storage::METADATA_FILE)
+                .exists(),
+            "{location}"
+        );
+        let info = details(&c, job).await;
+        assert_eq!(info.status, JobStatus::Running, "{:?}", info.failure);
+        assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
+        c.cancel(job).await.expect("cancelled");
+        c.wait(job).await.expect("result");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
