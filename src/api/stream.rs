@@ -13,15 +13,16 @@ use crate::api::{
 };
 use crate::eventtime::WatermarkStrategy;
 use crate::graph::partitioner::RecordType;
-use crate::graph::stream_graph::{ChainingStrategy, RouterFactory};
+use crate::graph::stream_graph::{ChainingStrategy, NodeFactory, RouterFactory};
 use crate::graph::{GraphError, PartitionerKind, StreamNode};
 use crate::ids::NodeId;
 use crate::net::router::{ChannelRouter, FnSelector, RouterContext, SelectingRouter};
 use crate::operators::process::ProcessOperator;
 use crate::operators::sinks::{CollectSink, PrintSink, SinkOperator, TextFileSink};
+use crate::operators::sources::{RateLimited, SourceDriver};
 use crate::operators::timestamps::TimestampsAndWatermarks;
 use crate::operators::transforms::{FilterOp, FlatMap, Map};
-use crate::operators::Operator;
+use crate::operators::{Operator, RuntimeContext};
 use crate::state::key_group::subtask_for_key;
 
 /// One upstream of a stream: a node's output, possibly partitioned or a side output.
@@ -359,22 +360,16 @@ impl<T: Data> DataStream<T> {
         };
         let mut error = None;
         self.env.with_node(id, |n| match &n.factory {
-            crate::graph::stream_graph::NodeFactory::Source(inner)
+            NodeFactory::Source(inner)
                 if records_per_second.is_finite() && records_per_second > 0.0 =>
             {
                 let inner = inner.clone();
-                n.factory = crate::graph::stream_graph::NodeFactory::Source(Arc::new(
-                    move |ctx: &crate::operators::RuntimeContext| {
-                        let share = records_per_second / ctx.parallelism.max(1) as f64;
-                        Box::new(crate::operators::sources::RateLimited::new(
-                            inner(ctx),
-                            share,
-                        ))
-                            as Box<dyn crate::operators::sources::SourceDriver>
-                    },
-                ));
+                n.factory = NodeFactory::Source(Arc::new(move |ctx: &RuntimeContext| {
+                    let share = records_per_second / ctx.parallelism.max(1) as f64;
+                    Box::new(RateLimited::new(inner(ctx), share)) as Box<dyn SourceDriver>
+                }));
             }
-            crate::graph::stream_graph::NodeFactory::Source(_) => {
+            NodeFactory::Source(_) => {
                 error = Some(GraphError::InvalidArgument {
                     operation: OPERATION,
                     reason: format!("the rate must be a positive number, not {records_per_second}"),
