@@ -523,54 +523,6 @@ fn a_job_whose_slots_never_come_fails_after_the_slot_timeout() {
     });
 }
 
-/// Triggers a savepoint of `job` (retrying while its subtasks are not all running yet) and
-/// returns its id.
-async fn trigger_savepoint(c: &MiniCluster, job: JobId) -> u64 {
-    use rill::actors::dispatcher::TriggerJobSavepoint;
-    let start = Instant::now();
-    loop {
-        let asked = c
-            .dispatcher()
-            .send(TriggerJobSavepoint {
-                job_id: job,
-                target: None,
-                stop: None,
-            })
-            .await
-            .expect("dispatcher")
-            .expect("known job");
-        match asked {
-            Ok(id) => return id,
-            Err(why) => {
-                assert!(start.elapsed() < Duration::from_secs(20), "{why}");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    }
-}
-
-/// The outcome of savepoint `id`: `None` while it is in flight.
-async fn savepoint_status(c: &MiniCluster, job: JobId, id: u64) -> Option<Result<String, String>> {
-    use rill::actors::dispatcher::RequestSavepointStatus;
-    c.dispatcher()
-        .send(RequestSavepointStatus { job_id: job, id })
-        .await
-        .expect("dispatcher")
-        .expect("known savepoint")
-}
-
-/// Waits (up to 30 s) for savepoint `id` to end.
-async fn savepoint_outcome(c: &MiniCluster, job: JobId, id: u64) -> Result<String, String> {
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(done) = savepoint_status(c, job, id).await {
-            return done;
-        }
-        assert!(Instant::now() < end, "savepoint {id} still in flight");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// A savepoint in flight when the job restarts is aborted with the restart as its reason (it
 /// is neither left pending nor counted as a failed checkpoint, which would fail a job that
 /// tolerates none), and a savepoint taken after the restart completes.
@@ -624,22 +576,22 @@ fn a_savepoint_in_flight_when_the_job_restarts_fails_and_a_later_one_completes()
             .await
             .expect("submitted");
 
-        let first = trigger_savepoint(&c, job).await;
+        let first = common::trigger_savepoint(&c, job).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
-            savepoint_status(&c, job, first).await,
+            common::savepoint_status(&c, job, first).await,
             None,
             "the savepoint's barrier waits behind the backed-up input"
         );
         fail.store(true, Ordering::SeqCst);
-        let why = savepoint_outcome(&c, job, first)
+        let why = common::savepoint_outcome(&c, job, first)
             .await
             .expect_err("the restart aborts the savepoint");
         assert!(why.contains("restarts"), "{why}");
 
         slow.store(false, Ordering::SeqCst);
-        let second = trigger_savepoint(&c, job).await;
-        let location = savepoint_outcome(&c, job, second)
+        let second = common::trigger_savepoint(&c, job).await;
+        let location = common::savepoint_outcome(&c, job, second)
             .await
             .expect("the savepoint after the restart completes");
         assert!(

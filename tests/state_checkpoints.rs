@@ -519,7 +519,6 @@ fn bounded_jobs_checkpointing_constantly_still_finish() {
 
 #[test]
 fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
-    use rill::actors::dispatcher::{RequestSavepointStatus, TriggerJobSavepoint};
     let n = 1_000_000;
     on_cluster(
         "default-savepoint",
@@ -538,38 +537,10 @@ fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
                 .submit_with(&env, Some(2), &options)
                 .await
                 .expect("submitted");
-            let start = Instant::now();
-            let id = loop {
-                let asked = c
-                    .dispatcher()
-                    .send(TriggerJobSavepoint {
-                        job_id: job,
-                        target: None,
-                        stop: None,
-                    })
-                    .await
-                    .expect("dispatcher")
-                    .expect("known job");
-                match asked {
-                    Ok(id) => break id,
-                    Err(why) => {
-                        assert!(start.elapsed() < Duration::from_secs(20), "{why}");
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            };
-            let location = loop {
-                let status = c
-                    .dispatcher()
-                    .send(RequestSavepointStatus { job_id: job, id })
-                    .await
-                    .expect("dispatcher")
-                    .expect("known savepoint");
-                match status {
-                    Some(done) => break done.expect("the savepoint completes"),
-                    None => tokio::time::sleep(Duration::from_millis(5)).await,
-                }
-            };
+            let id = common::trigger_savepoint(&c, job).await;
+            let location = common::savepoint_outcome(&c, job, id)
+                .await
+                .expect("the savepoint completes");
             c.cancel(job).await.expect("cancelled");
             c.wait(job).await.expect("result");
             assert!(

@@ -6,11 +6,12 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rill::actors::dispatcher::JobResult;
 use rill::actors::{MiniCluster, MiniClusterConfig};
 use rill::api::StreamEnv;
+use rill::ids::JobId;
 use rill::jobs::JobRegistry;
 
 /// Runs `f` with a fresh mini cluster inside an actix System, failing the test after `limit`.
@@ -211,4 +212,56 @@ pub fn committed_lines(dir: &std::path::Path) -> Vec<String> {
     }
     lines.sort_unstable();
     lines
+}
+
+/// Triggers a savepoint of `job` (retrying while its subtasks are not all running yet) and
+/// returns its id.
+pub async fn trigger_savepoint(c: &MiniCluster, job: JobId) -> u64 {
+    use rill::actors::dispatcher::TriggerJobSavepoint;
+    let start = Instant::now();
+    loop {
+        let asked = c
+            .dispatcher()
+            .send(TriggerJobSavepoint {
+                job_id: job,
+                target: None,
+                stop: None,
+            })
+            .await
+            .expect("dispatcher")
+            .expect("known job");
+        match asked {
+            Ok(id) => return id,
+            Err(why) => {
+                assert!(start.elapsed() < Duration::from_secs(20), "{why}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+}
+
+/// The outcome of savepoint `id`: `None` while it is in flight.
+pub async fn savepoint_status(
+    c: &MiniCluster,
+    job: JobId,
+    id: u64,
+) -> Option<Result<String, String>> {
+    use rill::actors::dispatcher::RequestSavepointStatus;
+    c.dispatcher()
+        .send(RequestSavepointStatus { job_id: job, id })
+        .await
+        .expect("dispatcher")
+        .expect("known savepoint")
+}
+
+/// Waits (up to 30 s) for savepoint `id` to end.
+pub async fn savepoint_outcome(c: &MiniCluster, job: JobId, id: u64) -> Result<String, String> {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(done) = savepoint_status(c, job, id).await {
+            return done;
+        }
+        assert!(Instant::now() < end, "savepoint {id} still in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
