@@ -13,7 +13,7 @@ use rill::actors::job_info::JobInfo;
 use rill::actors::MiniCluster;
 use rill::api::{Collector, KeyedContext, KeyedProcessFunction, StreamEnv};
 use rill::checkpoint::CheckpointSettings;
-use rill::graph::{JobStatus, RestartStrategy};
+use rill::graph::{ExecutionState, JobStatus, RestartStrategy};
 use rill::ids::JobId;
 use rill::operators::UserError;
 use rill::state::ValueStateDescriptor;
@@ -339,7 +339,7 @@ fn a_restarted_job_resumes_from_its_newest_checkpoint() {
     common::init_logging();
     const N: u64 = 200_000;
     let dir = common::temp_dir("failover-restore");
-    let watch = dir.clone();
+    let (watch, scratch) = (dir.clone(), dir.clone());
     common::with_cluster(
         common::cluster(1, 4),
         Duration::from_secs(90),
@@ -407,7 +407,7 @@ fn a_restarted_job_resumes_from_its_newest_checkpoint() {
             assert_eq!(last, [N / 10; 10]);
         },
     );
-    let _ = std::fs::remove_dir_all(common::temp_dir("failover-restore"));
+    let _ = std::fs::remove_dir_all(scratch);
 }
 
 /// Whether any checkpoint under `dir` completed (its `_metadata` exists).
@@ -607,4 +607,125 @@ fn a_savepoint_in_flight_when_the_job_restarts_fails_and_a_later_one_completes()
         c.wait(job).await.expect("result");
     });
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Region failover also when a TaskManager is lost: pipeline A and pipeline B (a keyed count)
+/// run in their own slot sharing groups on TaskManagers of one slot each, a third TaskManager
+/// spare. The TaskManager running B is terminated: only B restarts, in the spare slot,
+/// restored from its newest checkpoint, while A runs on untouched.
+#[test]
+fn a_lost_taskmanager_restarts_only_the_region_it_ran() {
+    common::init_logging();
+    const NA: u64 = 40_000;
+    const N: u64 = 200_000;
+    let dir = common::temp_dir("failover-region-tm");
+    let (watch, scratch) = (dir.clone(), dir.clone());
+    let mut config = common::cluster(3, 1);
+    config.runtime.heartbeat_interval = Duration::from_millis(50);
+    common::with_cluster(config, Duration::from_secs(90), |c| async move {
+        let env = StreamEnv::new("two pipelines, a TaskManager lost");
+        env.set_checkpoint_settings(CheckpointSettings {
+            interval: Some(Duration::from_millis(50)),
+            dir: Some(dir.clone()),
+            ..CheckpointSettings::default()
+        });
+        env.set_restart_strategy(RestartStrategy::fixed_delay(3, Duration::from_millis(10)));
+        env.set_failover_strategy(rill::graph::FailoverStrategy::Region);
+        // A: about 4 s.
+        let a = env
+            .sequence(1, NA)
+            .map(|v: u64| {
+                if v % 10 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                v
+            })
+            .name("Pipeline A")
+            .collect();
+        // B: about 2 s, in its own slot.
+        let b = env
+            .sequence(1, N)
+            .slot_sharing_group("b")
+            .map(|v: u64| {
+                if v % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                v
+            })
+            .name("Pipeline B")
+            .key_by(|v: &u64| v % 10)
+            .process_keyed(Count(ValueStateDescriptor::new("count")))
+            .name("Pipeline B count")
+            .collect();
+        let job = c.submit(&env, Some(1)).await.expect("submitted");
+        // Once a checkpoint completed while B runs, terminate B's TaskManager.
+        let end = Instant::now() + Duration::from_secs(20);
+        let (lost, a_tm) = loop {
+            let info = details(&c, job).await;
+            let tm_of = |part: &str| {
+                info.vertices
+                    .iter()
+                    .filter(|v| v.name.contains(part))
+                    .flat_map(|v| v.subtasks.iter())
+                    .find_map(|s| s.task_manager.clone())
+            };
+            let b_running = info
+                .vertices
+                .iter()
+                .filter(|v| v.name.contains("Pipeline B"))
+                .all(|v| {
+                    v.subtasks
+                        .iter()
+                        .all(|s| s.state == ExecutionState::Running)
+                });
+            if let (true, true, Some(b_tm), Some(a_tm)) = (
+                b_running,
+                has_completed_checkpoint(&watch),
+                tm_of("Pipeline B"),
+                tm_of("Pipeline A"),
+            ) {
+                break (b_tm, a_tm);
+            }
+            assert!(Instant::now() < end, "no checkpoint while B runs: {info:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        assert_ne!(lost, a_tm, "A and B share a TaskManager");
+        let id = c
+            .task_manager_ids()
+            .iter()
+            .find(|t| t.to_string() == lost)
+            .cloned()
+            .expect("B's TaskManager");
+        assert!(c.terminate_task_manager(&id));
+
+        c.wait(job).await.expect("result");
+        let info = details(&c, job).await;
+        assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+        assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
+        let e = &info.failures.exceptions[0];
+        assert_eq!(e.kind, rill::actors::job_info::FailureKind::TaskManagerLost);
+        assert_eq!(e.restarted_subtasks, Some(2), "B's two subtasks");
+        assert_eq!(attempts_of(&info, "Pipeline A"), vec![0]);
+        assert_eq!(attempts_of(&info, "Pipeline B"), vec![1, 1]);
+        // B runs again on the spare TaskManager.
+        for v in info
+            .vertices
+            .iter()
+            .filter(|v| v.name.contains("Pipeline B"))
+        {
+            let tm = v.subtasks[0].task_manager.clone().unwrap_or_default();
+            assert!(tm != lost && tm != a_tm, "{} on {tm}", v.name);
+        }
+        // A ran once, uninterrupted: every number exactly once.
+        let mut got = a.take();
+        got.sort_unstable();
+        assert_eq!(got, (1..=NA).collect::<Vec<u64>>());
+        // B's counts are exact: state and positions came from the same checkpoint.
+        let mut last = [0u64; 10];
+        for (k, n) in b.take() {
+            last[k as usize] = last[k as usize].max(n);
+        }
+        assert_eq!(last, [N / 10; 10]);
+    });
+    let _ = std::fs::remove_dir_all(scratch);
 }

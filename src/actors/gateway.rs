@@ -49,6 +49,15 @@ impl TaskManagerGateway {
         }
     }
 
+    /// Whether a TaskManager in this process has stopped (it cannot answer heartbeats; one in
+    /// another process is watched through its connection instead).
+    pub fn is_stopped_local(&self) -> bool {
+        match self {
+            Self::Local(tm) => !tm.connected(),
+            Self::Remote { .. } => false,
+        }
+    }
+
     /// Allocates `slot` to `job_id`; the TaskManager then offers it to the job's JobMaster.
     pub fn request_slot(
         &self,

@@ -50,6 +50,7 @@ pub struct MiniCluster {
     dispatcher: Addr<Dispatcher>,
     resource_manager: Addr<ResourceManager>,
     task_managers: Vec<Addr<TaskManager>>,
+    task_manager_ids: Vec<TaskManagerId>,
     resolver: PlanResolver,
     transport: LocalTransport,
     config: MiniClusterConfig,
@@ -61,14 +62,22 @@ impl MiniCluster {
         config: MiniClusterConfig,
         registry: Arc<JobRegistry>,
     ) -> Result<Self, ClusterError> {
-        let resource_manager = ResourceManager::new().start();
+        let resource_manager = ResourceManager::with_heartbeats(
+            config.runtime.heartbeat_interval,
+            config.runtime.heartbeat_timeout,
+        )
+        .start();
         let dispatcher = Dispatcher::new(resource_manager.clone(), config.runtime.clone()).start();
         let resolver = PlanResolver::new(registry, config.default_parallelism);
         let transport = LocalTransport::default();
-        let task_managers = (0..config.task_managers)
-            .map(|_| {
+        let task_manager_ids: Vec<TaskManagerId> = (0..config.task_managers)
+            .map(|_| TaskManagerId::generate("taskmanager"))
+            .collect();
+        let task_managers = task_manager_ids
+            .iter()
+            .map(|id| {
                 TaskManager::new(
-                    TaskManagerId::generate("taskmanager"),
+                    id.clone(),
                     config.slots_per_task_manager,
                     resource_manager.clone(),
                     resolver.clone(),
@@ -82,6 +91,7 @@ impl MiniCluster {
             dispatcher,
             resource_manager,
             task_managers,
+            task_manager_ids,
             resolver,
             transport,
             config,
@@ -249,6 +259,25 @@ impl MiniCluster {
     ) -> Result<JobResult, ClusterError> {
         let job = self.submit(env, parallelism).await?;
         self.wait(job).await
+    }
+
+    /// The ids of the TaskManagers, in the order they were started.
+    pub fn task_manager_ids(&self) -> &[TaskManagerId] {
+        &self.task_manager_ids
+    }
+
+    /// Stops TaskManager `id` and its slot threads at once, without telling anyone (Flink's
+    /// `MiniCluster.terminateTaskManager`): its subtasks stop where they are, and the
+    /// ResourceManager notices at its next heartbeat round that it is gone. Returns whether
+    /// there was such a TaskManager.
+    pub fn terminate_task_manager(&self, id: &TaskManagerId) -> bool {
+        match self.task_manager_ids.iter().position(|t| t == id) {
+            Some(i) => {
+                self.task_managers[i].do_send(Shutdown);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops the TaskManagers (and their slot threads).

@@ -136,6 +136,9 @@ impl ResourceManager {
             .task_managers
             .iter()
             .filter_map(|(id, r)| {
+                if r.gateway.is_stopped_local() {
+                    return Some((id.clone(), "it stopped".to_string()));
+                }
                 let peer = r.gateway.peer()?;
                 let silent = now.duration_since(r.last_seen);
                 if silent > timeout {

@@ -142,11 +142,17 @@ pub struct JobMaster {
     regions: Regions,
     /// The subtasks of regions waiting to restart (the job stays RUNNING meanwhile).
     restarting_regions: BTreeSet<(usize, usize)>,
+    /// The subtasks of restarted regions waiting for slots in place of a lost TaskManager's;
+    /// they are deployed together once every one has a live slot.
+    relocating: BTreeSet<(usize, usize)>,
+    /// Slots asked for on behalf of `relocating` and not offered yet.
+    relocation_asked: usize,
     /// The exception history, oldest first.
     exceptions: VecDeque<JobException>,
     /// Entries dropped from the front of the history.
     exceptions_dropped: usize,
-    /// Restarts so far (full or of regions).
+    /// Failures that restarted the job or a region of it (two failures handled by one
+    /// redeployment count twice, as in Flink).
     restarts: u64,
 }
 
@@ -191,6 +197,8 @@ impl JobMaster {
             failover,
             regions,
             restarting_regions: BTreeSet::new(),
+            relocating: BTreeSet::new(),
+            relocation_asked: 0,
             restart_at: None,
             restart_scheduled: false,
             exceptions: VecDeque::new(),
@@ -387,7 +395,8 @@ impl JobMaster {
             restarted_subtasks: None,
             concurrent: Vec::new(),
         };
-        let region_restarting = at.is_some_and(|p| self.restarting_regions.contains(&p));
+        let region_restarting = at
+            .is_some_and(|p| self.restarting_regions.contains(&p) || self.relocating.contains(&p));
         if region_restarting
             || !matches!(self.graph.status(), JobStatus::Running | JobStatus::Created)
         {
@@ -402,17 +411,19 @@ impl JobMaster {
         let random = (crate::util::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
         match self.backoff.handle_failure(now, random) {
             RestartDecision::Restart(delay) => {
+                self.restarts += 1;
                 entry.outcome = JobStatus::Restarting;
                 entry.restart_delay = Some(delay);
                 let at_restart = now + delay;
                 self.restart_at = Some(self.restart_at.map_or(at_restart, |t| t.max(at_restart)));
-                // A subtask's own failure restarts its region, when the job has several.
+                // A subtask's failure (its own, or its TaskManager's loss) restarts its
+                // region, when the job has several.
                 let region = match (self.failover, at, kind) {
-                    (FailoverStrategy::Region, Some((v, s)), FailureKind::TaskFailure)
-                        if self.regions.count() > 1 =>
-                    {
-                        self.regions.region(v, s)
-                    }
+                    (
+                        FailoverStrategy::Region,
+                        Some((v, s)),
+                        FailureKind::TaskFailure | FailureKind::TaskManagerLost,
+                    ) if self.regions.count() > 1 => self.regions.region(v, s),
                     _ => None,
                 };
                 if let Some(r) = region {
@@ -445,6 +456,9 @@ impl JobMaster {
                 self.set_status(JobStatus::Failing);
             }
         }
+        // Everything stops: restarted regions waiting for slots wait no more.
+        self.relocating.clear();
+        self.relocation_asked = 0;
         self.cancel_all();
         self.check_end(ctx);
     }
@@ -487,7 +501,6 @@ impl JobMaster {
             self.restore_dir = Some(dir.clone());
         }
         self.graph.reset_attempts();
-        self.restarts += 1;
         self.scheduled = false;
         self.set_status(JobStatus::Running);
         let needed = self.job_graph.slots_needed();
@@ -498,8 +511,9 @@ impl JobMaster {
         }
     }
 
-    /// The next attempt of every subtask of the restarting regions, in the slots they had,
-    /// restored from the newest completed checkpoint; the other regions run on.
+    /// The next attempt of every subtask of the restarting regions, in the slots they had (or
+    /// in new ones where their TaskManager was lost), restored from the newest completed
+    /// checkpoint; the other regions run on.
     fn restart_regions(&mut self, ctx: &mut Context<Self>) {
         let members = std::mem::take(&mut self.restarting_regions);
         if let Some((id, dir)) = self.checkpoints.as_ref().and_then(|c| c.latest()) {
@@ -508,13 +522,101 @@ impl JobMaster {
         }
         self.graph
             .reset_attempts_of(|v, s| members.contains(&(v, s)));
-        self.restarts += 1;
-        for &(v, s) in &members {
+        self.relocating.extend(members);
+        self.place_relocating(ctx);
+    }
+
+    /// Deploys the subtasks of restarted regions once every one of them has a live slot. A
+    /// lost slot's subtasks move together into one free slot (they shared it); slots that
+    /// are missing are asked for, and if they do not come within the slot request timeout the
+    /// job fails over as a whole (its restart strategy decides).
+    fn place_relocating(&mut self, ctx: &mut Context<Self>) {
+        if self.relocating.is_empty() {
+            return;
+        }
+        let live: std::collections::HashSet<AllocationId> =
+            self.slots.iter().map(|s| s.allocation).collect();
+        let used: std::collections::HashSet<AllocationId> = self
+            .graph
+            .subtasks()
+            .filter_map(|(_, _, x)| x.location.as_ref().map(|l| l.allocation))
+            .collect();
+        let mut lost: Vec<AllocationId> = Vec::new();
+        for &(v, s) in &self.relocating {
+            let at = self.graph.vertices[v].subtasks[s]
+                .location
+                .as_ref()
+                .map(|l| l.allocation);
+            if let Some(a) = at.filter(|a| !live.contains(a) && !lost.contains(a)) {
+                lost.push(a);
+            }
+        }
+        let mut free = self
+            .slots
+            .iter()
+            .filter(|s| !used.contains(&s.allocation))
+            .map(|s| SlotLocation {
+                task_manager: s.task_manager.clone(),
+                allocation: s.allocation,
+            })
+            .collect::<Vec<_>>()
+            .into_iter();
+        let mut placed = 0;
+        for old in &lost {
+            let Some(new) = free.next() else {
+                break;
+            };
+            placed += 1;
+            for &(v, s) in &self.relocating {
+                let moves = self.graph.vertices[v].subtasks[s]
+                    .location
+                    .as_ref()
+                    .is_some_and(|l| l.allocation == *old);
+                if moves {
+                    self.graph.assign(v, s, new.clone());
+                }
+            }
+        }
+        let missing = lost.len() - placed;
+        if missing > 0 {
+            if missing > self.relocation_asked {
+                let ask = missing - self.relocation_asked;
+                self.relocation_asked += ask;
+                self.request_relocation_slots(ask, ctx);
+            }
+            return;
+        }
+        for (v, s) in std::mem::take(&mut self.relocating) {
             if let Err(e) = self.graph.update(v, s, ExecutionState::Scheduled, None) {
                 tracing::warn!(job_id = %self.job_id, error = %e, "rescheduling");
             }
         }
         self.deploy_scheduled(ctx);
+    }
+
+    /// Asks for `count` slots for restarted regions whose TaskManager was lost; a failure of
+    /// the job if they are still missing after the slot request timeout.
+    fn request_relocation_slots(&mut self, count: usize, ctx: &mut Context<Self>) {
+        tracing::info!(job_id = %self.job_id, count, "asking for slots in place of a lost TaskManager's");
+        self.resource_manager.do_send(RequestSlots {
+            job_id: self.job_id,
+            count,
+            job_master: ctx.address(),
+        });
+        let waiting = self.relocating.clone();
+        ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
+            // Void once those subtasks were placed, or the job restarted or ended since.
+            if act.relocating != waiting || act.graph.status() != JobStatus::Running {
+                return;
+            }
+            let message = format!(
+                "could not acquire the slots of a lost TaskManager within {:?} for {} restarted subtasks",
+                act.config.slot_request_timeout,
+                waiting.len()
+            );
+            act.relocation_asked = 0;
+            act.on_failure(FailureKind::JobFailure, None, None, message, ctx);
+        });
     }
 
     /// Asks the ResourceManager for `count` more slots; the job fails if it does not have all
@@ -654,11 +756,13 @@ impl Handler<OfferSlots> for JobMaster {
     fn handle(&mut self, msg: OfferSlots, ctx: &mut Self::Context) {
         self.task_managers
             .insert(msg.task_manager.clone(), msg.address.clone());
+        let relocating = !self.relocating.is_empty() && self.relocation_asked > 0;
         for o in msg.offers {
-            if self.scheduled || self.graph.status().is_terminal() {
+            if (self.scheduled && !relocating) || self.graph.status().is_terminal() {
                 msg.address.free_slot(o.allocation);
                 continue;
             }
+            self.relocation_asked = self.relocation_asked.saturating_sub(1);
             self.slots.push(OfferedSlot {
                 task_manager: msg.task_manager.clone(),
                 address: msg.address.clone(),
@@ -671,6 +775,8 @@ impl Handler<OfferSlots> for JobMaster {
             && self.slots.len() >= self.job_graph.slots_needed()
         {
             self.schedule(ctx);
+        } else if relocating {
+            self.place_relocating(ctx);
         }
     }
 }
@@ -780,6 +886,8 @@ impl Handler<TaskManagerLost> for JobMaster {
                 ctx,
             );
         }
+        // Restarted regions placed on it (not deployed yet) need other slots.
+        self.place_relocating(ctx);
     }
 }
 
