@@ -729,3 +729,89 @@ fn a_lost_taskmanager_restarts_only_the_region_it_ran() {
     });
     let _ = std::fs::remove_dir_all(scratch);
 }
+
+/// A restarted region whose lost slot is never replaced fails the job over as a whole after
+/// the slot request timeout; with no slots for the whole job either, the job fails, saying so.
+#[test]
+fn a_region_whose_lost_slot_never_comes_back_fails_the_job_over() {
+    common::init_logging();
+    let mut config = common::cluster(2, 1);
+    config.runtime.heartbeat_interval = Duration::from_millis(50);
+    config.runtime.slot_request_timeout = Duration::from_millis(300);
+    common::with_cluster(config, Duration::from_secs(60), |c| async move {
+        let env = StreamEnv::new("no spare slot");
+        env.set_restart_strategy(RestartStrategy::fixed_delay(3, Duration::from_millis(10)));
+        env.set_failover_strategy(rill::graph::FailoverStrategy::Region);
+        // Two endless pipelines in their own slot sharing groups: one slot each.
+        for (name, group) in [("A", "a"), ("B", "b")] {
+            env.add_source(
+                name,
+                rill::operators::sources::Generated::new(u64::MAX, |i| i),
+            )
+            .slot_sharing_group(group)
+            .map(|v: u64| {
+                std::thread::sleep(Duration::from_millis(1));
+                v
+            })
+            .add_sink(
+                "Discard",
+                rill::operators::sinks::DiscardSink::counting(Default::default()),
+            );
+        }
+        let job = c.submit(&env, Some(1)).await.expect("submitted");
+        let end = Instant::now() + Duration::from_secs(20);
+        let b_tm = loop {
+            let info = details(&c, job).await;
+            let b = info
+                .vertices
+                .iter()
+                .find(|v| v.name.contains("Source: B"))
+                .and_then(|v| v.subtasks.first())
+                .filter(|s| s.state == ExecutionState::Running)
+                .and_then(|s| s.task_manager.clone());
+            if let Some(tm) = b {
+                break tm;
+            }
+            assert!(Instant::now() < end, "B never ran: {info:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let id = c
+            .task_manager_ids()
+            .iter()
+            .find(|t| t.to_string() == b_tm)
+            .cloned()
+            .expect("B's TaskManager");
+        assert!(c.terminate_task_manager(&id));
+        c.wait(job).await.expect("result");
+        let info = details(&c, job).await;
+        assert_eq!(info.status, JobStatus::Failed);
+        let kinds: Vec<_> = info
+            .failures
+            .exceptions
+            .iter()
+            .map(|e| (e.kind, e.outcome))
+            .collect();
+        use rill::actors::job_info::FailureKind;
+        assert_eq!(
+            kinds,
+            vec![
+                (FailureKind::TaskManagerLost, JobStatus::Restarting),
+                (FailureKind::JobFailure, JobStatus::Restarting),
+            ],
+            "{:?}",
+            info.failures.exceptions
+        );
+        assert!(
+            info.failures.exceptions[1]
+                .message
+                .contains("could not acquire the slots of a lost TaskManager within 300ms"),
+            "{}",
+            info.failures.exceptions[1].message
+        );
+        let failure = info.failure.unwrap_or_default();
+        assert!(
+            failure.contains("could not acquire the 2 slots the job needs within 300ms"),
+            "{failure}"
+        );
+    });
+}
