@@ -609,6 +609,17 @@ fn a_savepoint_in_flight_when_the_job_restarts_fails_and_a_later_one_completes()
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Terminates the TaskManager that job details name `name`.
+fn terminate(c: &MiniCluster, name: &str) {
+    let id = c
+        .task_manager_ids()
+        .iter()
+        .find(|t| t.to_string() == name)
+        .cloned()
+        .expect("a TaskManager of the cluster");
+    assert!(c.terminate_task_manager(&id));
+}
+
 /// Region failover also when a TaskManager is lost: pipeline A and pipeline B (a keyed count)
 /// run in their own slot sharing groups on TaskManagers of one slot each, a third TaskManager
 /// spare. The TaskManager running B is terminated: only B restarts, in the spare slot,
@@ -690,13 +701,7 @@ fn a_lost_taskmanager_restarts_only_the_region_it_ran() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
         assert_ne!(lost, a_tm, "A and B share a TaskManager");
-        let id = c
-            .task_manager_ids()
-            .iter()
-            .find(|t| t.to_string() == lost)
-            .cloned()
-            .expect("B's TaskManager");
-        assert!(c.terminate_task_manager(&id));
+        terminate(&c, &lost);
 
         c.wait(job).await.expect("result");
         let info = details(&c, job).await;
@@ -775,13 +780,7 @@ fn a_region_whose_lost_slot_never_comes_back_fails_the_job_over() {
             assert!(Instant::now() < end, "B never ran: {info:?}");
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
-        let id = c
-            .task_manager_ids()
-            .iter()
-            .find(|t| t.to_string() == b_tm)
-            .cloned()
-            .expect("B's TaskManager");
-        assert!(c.terminate_task_manager(&id));
+        terminate(&c, &b_tm);
         c.wait(job).await.expect("result");
         let info = details(&c, job).await;
         assert_eq!(info.status, JobStatus::Failed);
