@@ -147,6 +147,9 @@ pub struct JobMaster {
     relocating: BTreeSet<(usize, usize)>,
     /// Slots asked for on behalf of `relocating` and not offered yet.
     relocation_asked: usize,
+    /// Advances whenever `relocating` is emptied (placed, or given up): a slot request
+    /// timeout of an earlier round is void.
+    relocation_round: u64,
     /// The exception history, oldest first.
     exceptions: VecDeque<JobException>,
     /// Entries dropped from the front of the history.
@@ -199,6 +202,7 @@ impl JobMaster {
             restarting_regions: BTreeSet::new(),
             relocating: BTreeSet::new(),
             relocation_asked: 0,
+            relocation_round: 0,
             restart_at: None,
             restart_scheduled: false,
             exceptions: VecDeque::new(),
@@ -457,8 +461,7 @@ impl JobMaster {
             }
         }
         // Everything stops: restarted regions waiting for slots wait no more.
-        self.relocating.clear();
-        self.relocation_asked = 0;
+        self.end_relocation();
         self.cancel_all();
         self.check_end(ctx);
     }
@@ -534,33 +537,8 @@ impl JobMaster {
         if self.relocating.is_empty() {
             return;
         }
-        let live: std::collections::HashSet<AllocationId> =
-            self.slots.iter().map(|s| s.allocation).collect();
-        let used: std::collections::HashSet<AllocationId> = self
-            .graph
-            .subtasks()
-            .filter_map(|(_, _, x)| x.location.as_ref().map(|l| l.allocation))
-            .collect();
-        let mut lost: Vec<AllocationId> = Vec::new();
-        for &(v, s) in &self.relocating {
-            let at = self.graph.vertices[v].subtasks[s]
-                .location
-                .as_ref()
-                .map(|l| l.allocation);
-            if let Some(a) = at.filter(|a| !live.contains(a) && !lost.contains(a)) {
-                lost.push(a);
-            }
-        }
-        let mut free = self
-            .slots
-            .iter()
-            .filter(|s| !used.contains(&s.allocation))
-            .map(|s| SlotLocation {
-                task_manager: s.task_manager.clone(),
-                allocation: s.allocation,
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
+        let lost = self.lost_slots_of_relocating();
+        let mut free = self.free_slots().into_iter();
         let mut placed = 0;
         for old in &lost {
             let Some(new) = free.next() else {
@@ -586,12 +564,55 @@ impl JobMaster {
             }
             return;
         }
-        for (v, s) in std::mem::take(&mut self.relocating) {
+        let members = std::mem::take(&mut self.relocating);
+        self.end_relocation();
+        for (v, s) in members {
             if let Err(e) = self.graph.update(v, s, ExecutionState::Scheduled, None) {
                 tracing::warn!(job_id = %self.job_id, error = %e, "rescheduling");
             }
         }
         self.deploy_scheduled(ctx);
+    }
+
+    /// The slots the relocating subtasks had that are gone, each once, in subtask order.
+    fn lost_slots_of_relocating(&self) -> Vec<AllocationId> {
+        let live: std::collections::HashSet<AllocationId> =
+            self.slots.iter().map(|s| s.allocation).collect();
+        let mut lost = Vec::new();
+        for &(v, s) in &self.relocating {
+            let had = self.graph.vertices[v].subtasks[s]
+                .location
+                .as_ref()
+                .map(|l| l.allocation);
+            if let Some(a) = had.filter(|a| !live.contains(a) && !lost.contains(a)) {
+                lost.push(a);
+            }
+        }
+        lost
+    }
+
+    /// The job's slots that no subtask is placed in.
+    fn free_slots(&self) -> Vec<SlotLocation> {
+        let used: std::collections::HashSet<AllocationId> = self
+            .graph
+            .subtasks()
+            .filter_map(|(_, _, x)| x.location.as_ref().map(|l| l.allocation))
+            .collect();
+        self.slots
+            .iter()
+            .filter(|s| !used.contains(&s.allocation))
+            .map(|s| SlotLocation {
+                task_manager: s.task_manager.clone(),
+                allocation: s.allocation,
+            })
+            .collect()
+    }
+
+    /// No restarted region waits for slots any more (placed, or given up).
+    fn end_relocation(&mut self) {
+        self.relocating.clear();
+        self.relocation_asked = 0;
+        self.relocation_round += 1;
     }
 
     /// Asks for `count` slots for restarted regions whose TaskManager was lost; a failure of
@@ -603,18 +624,17 @@ impl JobMaster {
             count,
             job_master: ctx.address(),
         });
-        let waiting = self.relocating.clone();
+        let round = self.relocation_round;
         ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
-            // Void once those subtasks were placed, or the job restarted or ended since.
-            if act.relocating != waiting || act.graph.status() != JobStatus::Running {
+            // Void once the waiting subtasks were placed, or the job restarted or ended since.
+            if act.relocation_round != round || act.graph.status() != JobStatus::Running {
                 return;
             }
             let message = format!(
                 "could not acquire the slots of a lost TaskManager within {:?} for {} restarted subtasks",
                 act.config.slot_request_timeout,
-                waiting.len()
+                act.relocating.len()
             );
-            act.relocation_asked = 0;
             act.on_failure(FailureKind::JobFailure, None, None, message, ctx);
         });
     }
