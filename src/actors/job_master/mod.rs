@@ -782,7 +782,9 @@ impl Handler<OfferSlots> for JobMaster {
                 msg.address.free_slot(o.allocation);
                 continue;
             }
-            self.relocation_asked = self.relocation_asked.saturating_sub(1);
+            if relocating {
+                self.relocation_asked = self.relocation_asked.saturating_sub(1);
+            }
             self.slots.push(OfferedSlot {
                 task_manager: msg.task_manager.clone(),
                 address: msg.address.clone(),
