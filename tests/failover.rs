@@ -127,192 +127,179 @@ fn attempts(info: &JobInfo) -> Vec<u32> {
         .collect()
 }
 
+/// Runs `f` on a cluster of one TaskManager with two slots, within 60 s.
+fn on_small_cluster<F, Fut>(f: F)
+where
+    F: FnOnce(Arc<MiniCluster>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    common::init_logging();
+    common::with_cluster(common::cluster(1, 2), Duration::from_secs(60), f);
+}
+
 #[test]
 fn fixed_delay_restarts_after_its_delay_and_the_job_finishes() {
-    common::init_logging();
-    common::with_cluster(
-        common::cluster(1, 2),
-        Duration::from_secs(60),
-        |c| async move {
-            let trace = Arc::new(Trace::default());
-            let (env, out) = failing_job("fixed-delay", 2, trace.clone());
-            let info = run_with(
-                &c,
-                &env,
-                RestartStrategy::fixed_delay(3, Duration::from_millis(300)),
-            )
-            .await;
-            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
-            assert_eq!(trace.failures.load(Ordering::SeqCst), 2);
-            assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 2]);
-            for e in &info.failures.exceptions {
-                assert_eq!(e.restart_delay, Some(Duration::from_millis(300)));
-                assert_eq!(e.kind, rill::actors::job_info::FailureKind::TaskFailure);
-                assert!(
-                    e.message.contains("failing on purpose at 500"),
-                    "{}",
-                    e.message
-                );
-                assert!(
-                    e.task.as_deref().is_some_and(|t| t.contains("(1/1)")),
-                    "{:?}",
-                    e.task
-                );
-            }
-            // Every subtask runs its third attempt (numbers start at 0).
+    on_small_cluster(|c| async move {
+        let trace = Arc::new(Trace::default());
+        let (env, out) = failing_job("fixed-delay", 2, trace.clone());
+        let info = run_with(
+            &c,
+            &env,
+            RestartStrategy::fixed_delay(3, Duration::from_millis(300)),
+        )
+        .await;
+        assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+        assert_eq!(trace.failures.load(Ordering::SeqCst), 2);
+        assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 2]);
+        for e in &info.failures.exceptions {
+            assert_eq!(e.restart_delay, Some(Duration::from_millis(300)));
+            assert_eq!(e.kind, rill::actors::job_info::FailureKind::TaskFailure);
             assert!(
-                attempts(&info).iter().all(|a| *a == 2),
-                "{:?}",
-                attempts(&info)
+                e.message.contains("failing on purpose at 500"),
+                "{}",
+                e.message
             );
-            let gaps = restart_gaps(&trace);
-            assert_eq!(gaps.len(), 2);
-            for g in gaps {
-                assert!(g >= Duration::from_millis(300), "restarted after {g:?}");
-            }
-            // Without checkpoints each attempt starts over: the last one delivers everything.
-            let got = out.take();
-            assert!(got.len() as u64 >= RECORDS);
-            assert_eq!(got.iter().filter(|v| **v == RECORDS).count(), 1);
-        },
-    );
+            assert!(
+                e.task.as_deref().is_some_and(|t| t.contains("(1/1)")),
+                "{:?}",
+                e.task
+            );
+        }
+        // Every subtask runs its third attempt (numbers start at 0).
+        assert!(
+            attempts(&info).iter().all(|a| *a == 2),
+            "{:?}",
+            attempts(&info)
+        );
+        let gaps = restart_gaps(&trace);
+        assert_eq!(gaps.len(), 2);
+        for g in gaps {
+            assert!(g >= Duration::from_millis(300), "restarted after {g:?}");
+        }
+        // Without checkpoints each attempt starts over: the last one delivers everything.
+        let got = out.take();
+        assert!(got.len() as u64 >= RECORDS);
+        assert_eq!(got.iter().filter(|v| **v == RECORDS).count(), 1);
+    });
 }
 
 #[test]
 fn fixed_delay_gives_up_after_its_attempts() {
-    common::with_cluster(
-        common::cluster(1, 2),
-        Duration::from_secs(60),
-        |c| async move {
-            let (info, trace) = run_failing(
-                &c,
-                "gives-up",
-                u32::MAX,
-                RestartStrategy::fixed_delay(2, Duration::from_millis(50)),
-            )
-            .await;
-            assert_eq!(info.status, JobStatus::Failed);
-            assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
-            assert_eq!(outcomes(&info), gave_up_after(2));
-            let failure = info.failure.unwrap_or_default();
-            assert!(failure.contains("failing on purpose"), "{failure}");
-            assert!(failure.contains("fixed-delay"), "{failure}");
-        },
-    );
+    on_small_cluster(|c| async move {
+        let (info, trace) = run_failing(
+            &c,
+            "gives-up",
+            u32::MAX,
+            RestartStrategy::fixed_delay(2, Duration::from_millis(50)),
+        )
+        .await;
+        assert_eq!(info.status, JobStatus::Failed);
+        assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
+        assert_eq!(outcomes(&info), gave_up_after(2));
+        let failure = info.failure.unwrap_or_default();
+        assert!(failure.contains("failing on purpose"), "{failure}");
+        assert!(failure.contains("fixed-delay"), "{failure}");
+    });
 }
 
 #[test]
 fn failure_rate_tolerates_spread_failures_and_gives_up_on_a_burst() {
-    common::with_cluster(
-        common::cluster(1, 2),
-        Duration::from_secs(60),
-        |c| async move {
-            // Spread: each failure is alone in its 200 ms, since restarts wait 300 ms.
-            let (info, trace) = run_failing(
-                &c,
-                "rate-spread",
-                3,
-                RestartStrategy::failure_rate(
-                    1,
-                    Duration::from_millis(200),
-                    Duration::from_millis(300),
-                ),
-            )
-            .await;
-            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
-            assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 3]);
-            assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
-            // A burst: three failures within 10 s, two tolerated.
-            let (info, trace) = run_failing(
-                &c,
-                "rate-burst",
-                u32::MAX,
-                RestartStrategy::failure_rate(
-                    2,
-                    Duration::from_secs(10),
-                    Duration::from_millis(20),
-                ),
-            )
-            .await;
-            assert_eq!(info.status, JobStatus::Failed);
-            assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
-            assert_eq!(outcomes(&info), gave_up_after(2));
-        },
-    );
+    on_small_cluster(|c| async move {
+        // Spread: each failure is alone in its 200 ms, since restarts wait 300 ms.
+        let (info, trace) = run_failing(
+            &c,
+            "rate-spread",
+            3,
+            RestartStrategy::failure_rate(
+                1,
+                Duration::from_millis(200),
+                Duration::from_millis(300),
+            ),
+        )
+        .await;
+        assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+        assert_eq!(outcomes(&info), vec![JobStatus::Restarting; 3]);
+        assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
+        // A burst: three failures within 10 s, two tolerated.
+        let (info, trace) = run_failing(
+            &c,
+            "rate-burst",
+            u32::MAX,
+            RestartStrategy::failure_rate(2, Duration::from_secs(10), Duration::from_millis(20)),
+        )
+        .await;
+        assert_eq!(info.status, JobStatus::Failed);
+        assert_eq!(trace.failures.load(Ordering::SeqCst), 3);
+        assert_eq!(outcomes(&info), gave_up_after(2));
+    });
 }
 
 #[test]
 fn exponential_delay_doubles_its_wait() {
-    common::with_cluster(
-        common::cluster(1, 2),
-        Duration::from_secs(60),
-        |c| async move {
-            let (info, trace) = run_failing(
-                &c,
-                "exponential",
-                3,
-                RestartStrategy::ExponentialDelay {
-                    initial_ms: 100,
-                    max_ms: 10_000,
-                    multiplier: 2.0,
-                    reset_after_ms: 60_000,
-                    jitter: 0.0,
-                },
-            )
-            .await;
-            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
-            let delays: Vec<u64> = info
-                .failures
-                .exceptions
-                .iter()
-                .filter_map(|e| e.restart_delay.map(|d| d.as_millis() as u64))
-                .collect();
-            assert_eq!(delays, vec![100, 200, 400]);
-            let gaps = restart_gaps(&trace);
-            assert_eq!(gaps.len(), 3);
-            for (g, d) in gaps.iter().zip(&delays) {
-                assert!(*g >= Duration::from_millis(*d), "waited {g:?}, not {d} ms");
-            }
-        },
-    );
+    on_small_cluster(|c| async move {
+        let (info, trace) = run_failing(
+            &c,
+            "exponential",
+            3,
+            RestartStrategy::ExponentialDelay {
+                initial_ms: 100,
+                max_ms: 10_000,
+                multiplier: 2.0,
+                reset_after_ms: 60_000,
+                jitter: 0.0,
+            },
+        )
+        .await;
+        assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+        let delays: Vec<u64> = info
+            .failures
+            .exceptions
+            .iter()
+            .filter_map(|e| e.restart_delay.map(|d| d.as_millis() as u64))
+            .collect();
+        assert_eq!(delays, vec![100, 200, 400]);
+        let gaps = restart_gaps(&trace);
+        assert_eq!(gaps.len(), 3);
+        for (g, d) in gaps.iter().zip(&delays) {
+            assert!(*g >= Duration::from_millis(*d), "waited {g:?}, not {d} ms");
+        }
+    });
 }
 
 #[test]
 fn none_fails_at_the_first_failure_and_checkpointing_jobs_default_to_exponential_delay() {
-    common::with_cluster(
-        common::cluster(1, 2),
-        Duration::from_secs(60),
-        |c| async move {
-            let (info, trace) = run_failing(&c, "none", 1, RestartStrategy::None).await;
-            assert_eq!(info.status, JobStatus::Failed);
-            assert_eq!(trace.failures.load(Ordering::SeqCst), 1);
-            assert_eq!(outcomes(&info), vec![JobStatus::Failing]);
-            assert_eq!(
+    on_small_cluster(|c| async move {
+        let (info, trace) = run_failing(&c, "none", 1, RestartStrategy::None).await;
+        assert_eq!(info.status, JobStatus::Failed);
+        assert_eq!(trace.failures.load(Ordering::SeqCst), 1);
+        assert_eq!(outcomes(&info), vec![JobStatus::Failing]);
+        assert_eq!(
             info.failure.as_deref(),
             Some("Source: Sequence -> Process -> Sink: Collect (1/1) failed: Process failed: failing on purpose at 500"),
         );
-            // No strategy named, checkpointing on: Flink's exponential delay (1 s ± 10%).
-            let trace = Arc::new(Trace::default());
-            let (env, _) = failing_job("default", 1, trace.clone());
-            env.set_checkpoint_settings(CheckpointSettings {
-                interval: Some(Duration::from_millis(100)),
-                dir: Some(common::temp_dir("failover-default")),
-                ..CheckpointSettings::default()
-            });
-            let job = c.submit(&env, None).await.expect("submitted");
-            c.wait(job).await.expect("result");
-            let info = details(&c, job).await;
-            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
-            assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
-            let d = info.failures.exceptions[0]
-                .restart_delay
-                .unwrap_or_default();
-            assert!(
-                d >= Duration::from_millis(900) && d <= Duration::from_millis(1100),
-                "{d:?}"
-            );
-        },
-    );
+        // No strategy named, checkpointing on: Flink's exponential delay (1 s ± 10%).
+        let trace = Arc::new(Trace::default());
+        let (env, _) = failing_job("default", 1, trace.clone());
+        let scratch = common::temp_dir("failover-default");
+        env.set_checkpoint_settings(CheckpointSettings {
+            interval: Some(Duration::from_millis(100)),
+            dir: Some(scratch.clone()),
+            ..CheckpointSettings::default()
+        });
+        let job = c.submit(&env, None).await.expect("submitted");
+        c.wait(job).await.expect("result");
+        let info = details(&c, job).await;
+        assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+        assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
+        let d = info.failures.exceptions[0]
+            .restart_delay
+            .unwrap_or_default();
+        assert!(
+            d >= Duration::from_millis(900) && d <= Duration::from_millis(1100),
+            "{d:?}"
+        );
+        let _ = std::fs::remove_dir_all(scratch);
+    });
 }
 
 /// Counts records per key in `ValueState`, emitting each new count.
@@ -465,38 +452,34 @@ fn attempts_of(info: &JobInfo, part: &str) -> Vec<u32> {
 
 #[test]
 fn region_failover_restarts_only_the_failed_pipeline() {
-    common::with_cluster(
-        common::cluster(1, 2),
-        Duration::from_secs(60),
-        |c| async move {
-            let trace = Arc::new(Trace::default());
-            let (env, b) = two_pipelines(trace.clone(), rill::graph::FailoverStrategy::Region);
-            let job = c.submit(&env, None).await.expect("submitted");
-            c.wait(job).await.expect("result");
-            let info = details(&c, job).await;
-            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
-            assert_eq!(trace.failures.load(Ordering::SeqCst), 2, "A failed once");
-            assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
-            assert_eq!(info.failures.exceptions[0].restarted_subtasks, Some(1));
-            assert_eq!(attempts_of(&info, "Process"), vec![1]);
-            assert_eq!(attempts_of(&info, "Map"), vec![0], "B was restarted");
-            // B ran once, uninterrupted: every number exactly once.
-            let got = b.take();
-            assert_eq!(got.len(), 100_000);
-            assert_eq!(got.iter().sum::<u64>(), 100_000 * 100_001 / 2);
+    on_small_cluster(|c| async move {
+        let trace = Arc::new(Trace::default());
+        let (env, b) = two_pipelines(trace.clone(), rill::graph::FailoverStrategy::Region);
+        let job = c.submit(&env, None).await.expect("submitted");
+        c.wait(job).await.expect("result");
+        let info = details(&c, job).await;
+        assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+        assert_eq!(trace.failures.load(Ordering::SeqCst), 2, "A failed once");
+        assert_eq!(outcomes(&info), vec![JobStatus::Restarting]);
+        assert_eq!(info.failures.exceptions[0].restarted_subtasks, Some(1));
+        assert_eq!(attempts_of(&info, "Process"), vec![1]);
+        assert_eq!(attempts_of(&info, "Map"), vec![0], "B was restarted");
+        // B ran once, uninterrupted: every number exactly once.
+        let got = b.take();
+        assert_eq!(got.len(), 100_000);
+        assert_eq!(got.iter().sum::<u64>(), 100_000 * 100_001 / 2);
 
-            // The same failure with full failover restarts B too.
-            let trace = Arc::new(Trace::default());
-            let (env, _) = two_pipelines(trace.clone(), rill::graph::FailoverStrategy::Full);
-            let job = c.submit(&env, None).await.expect("submitted");
-            c.wait(job).await.expect("result");
-            let info = details(&c, job).await;
-            assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
-            assert_eq!(info.failures.exceptions[0].restarted_subtasks, Some(2));
-            assert_eq!(attempts_of(&info, "Process"), vec![1]);
-            assert_eq!(attempts_of(&info, "Map"), vec![1]);
-        },
-    );
+        // The same failure with full failover restarts B too.
+        let trace = Arc::new(Trace::default());
+        let (env, _) = two_pipelines(trace.clone(), rill::graph::FailoverStrategy::Full);
+        let job = c.submit(&env, None).await.expect("submitted");
+        c.wait(job).await.expect("result");
+        let info = details(&c, job).await;
+        assert_eq!(info.status, JobStatus::Finished, "{:?}", info.failure);
+        assert_eq!(info.failures.exceptions[0].restarted_subtasks, Some(2));
+        assert_eq!(attempts_of(&info, "Process"), vec![1]);
+        assert_eq!(attempts_of(&info, "Map"), vec![1]);
+    });
 }
 
 #[test]
