@@ -27,7 +27,7 @@ mod checkpoints;
 
 pub use checkpoints::{RequestCheckpointStats, SavepointOutcome, TriggerSavepoint};
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -150,13 +150,10 @@ pub struct JobMaster {
     /// Advances whenever `relocating` is emptied (placed, or given up): a slot request
     /// timeout of an earlier round is void.
     relocation_round: u64,
-    /// The exception history, oldest first.
-    exceptions: VecDeque<JobException>,
-    /// Entries dropped from the front of the history.
-    exceptions_dropped: usize,
-    /// Failures that restarted the job or a region of it (two failures handled by one
-    /// redeployment count twice, as in Flink).
-    restarts: u64,
+    /// The exception history (the newest `EXCEPTION_HISTORY` entries) and the restarts:
+    /// failures handled with a restart of the job or of a region (two failures handled by
+    /// one redeployment count twice, as in Flink).
+    failures: FailureRecord,
 }
 
 impl JobMaster {
@@ -205,9 +202,7 @@ impl JobMaster {
             relocation_round: 0,
             restart_at: None,
             restart_scheduled: false,
-            exceptions: VecDeque::new(),
-            exceptions_dropped: 0,
-            restarts: 0,
+            failures: FailureRecord::default(),
         }
     }
 
@@ -404,7 +399,7 @@ impl JobMaster {
         if region_restarting
             || !matches!(self.graph.status(), JobStatus::Running | JobStatus::Created)
         {
-            if let Some(current) = self.exceptions.back_mut() {
+            if let Some(current) = self.failures.exceptions.last_mut() {
                 if current.concurrent.len() < CONCURRENT_EXCEPTIONS {
                     current.concurrent.push(entry);
                 }
@@ -415,7 +410,7 @@ impl JobMaster {
         let random = (crate::util::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
         match self.backoff.handle_failure(now, random) {
             RestartDecision::Restart(delay) => {
-                self.restarts += 1;
+                self.failures.restarts += 1;
                 entry.outcome = JobStatus::Restarting;
                 entry.restart_delay = Some(delay);
                 let at_restart = now + delay;
@@ -467,11 +462,12 @@ impl JobMaster {
     }
 
     fn record_exception(&mut self, e: JobException) {
-        if self.exceptions.len() == EXCEPTION_HISTORY {
-            self.exceptions.pop_front();
-            self.exceptions_dropped += 1;
+        let f = &mut self.failures;
+        if f.exceptions.len() == EXCEPTION_HISTORY {
+            f.exceptions.remove(0);
+            f.dropped += 1;
         }
-        self.exceptions.push_back(e);
+        f.exceptions.push(e);
     }
 
     /// Once every subtask of a restarting job stopped: restarts it when the strategy's delay
@@ -947,11 +943,7 @@ impl JobMaster {
                     (v.name.clone(), subtasks)
                 })
                 .collect(),
-            failures: FailureRecord {
-                exceptions: self.exceptions.iter().cloned().collect(),
-                dropped: self.exceptions_dropped,
-                restarts: self.restarts,
-            },
+            failures: self.failures.clone(),
         }
     }
 }
