@@ -6,5 +6,9 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rill-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-cargo test --lib --bins --tests
-cargo test --doc
+# Every test binary runs even when one fails (cargo stops at the first failing binary
+# otherwise); the script still exits non-zero if any test failed.
+status=0
+cargo test --no-fail-fast --lib --bins --tests || status=$?
+cargo test --no-fail-fast --doc || status=$?
+exit "$status"

@@ -4,7 +4,7 @@
 //! a panic leaves nothing running.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -56,6 +56,16 @@ pub struct ChildProcess {
 impl ChildProcess {
     /// Starts `exe` with `args` and the environment `env`.
     pub fn start(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, LaunchError> {
+        Self::start_logged(exe, args, env, None)
+    }
+
+    /// As [`ChildProcess::start`]; every line the process prints is also appended to `log`.
+    pub fn start_logged(
+        exe: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Result<Self, LaunchError> {
         let mut cmd = Command::new(exe);
         cmd.args(args)
             .stdin(Stdio::null())
@@ -82,13 +92,29 @@ impl ChildProcess {
         .into_iter()
         .flatten()
         .collect();
+        let log = match log {
+            Some(path) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| LaunchError::Spawn {
+                        exe: path.display().to_string(),
+                        source,
+                    })?;
+                Some(std::sync::Arc::new(std::sync::Mutex::new(f)))
+            }
+            None => None,
+        };
         for stream in streams {
-            let tx = tx.clone();
+            let (tx, log) = (tx.clone(), log.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        return;
+                    if let Some(Ok(mut f)) = log.as_ref().map(|l| l.lock()) {
+                        let _ = writeln!(f, "{line}");
                     }
+                    // The reader may be gone; the log still gets every line.
+                    let _ = tx.send(line);
                 }
             });
         }
@@ -139,6 +165,11 @@ pub struct ProcessCluster {
     exe: PathBuf,
     secret: String,
     config: Option<PathBuf>,
+    /// Where each process's output goes too (`jobmanager-<n>.log`, `taskmanager-<n>.log`),
+    /// and the log filter the processes run with.
+    logs: Option<(PathBuf, String)>,
+    /// Processes started so far (numbers their logs).
+    started: usize,
     /// The JobManager.
     pub job_manager: ChildProcess,
     /// The TaskManagers, in start order.
@@ -161,12 +192,28 @@ impl ProcessCluster {
         secret: &str,
         slots: &[usize],
     ) -> Result<Self, LaunchError> {
+        Self::start_logged(exe, config, secret, slots, None)
+    }
+
+    /// As [`ProcessCluster::start`]; with `logs` (`(directory, RILL_LOG filter)`), every
+    /// process's output is also written into a file of its own in the directory.
+    pub fn start_logged(
+        exe: &Path,
+        config: Option<&Path>,
+        secret: &str,
+        slots: &[usize],
+        logs: Option<(&Path, &str)>,
+    ) -> Result<Self, LaunchError> {
         let rpc = format!("127.0.0.1:{}", free_udp_port()?);
-        let (job_manager, rest) = start_job_manager(exe, config, secret, &rpc)?;
+        let logs = logs.map(|(d, f)| (d.to_path_buf(), f.to_string()));
+        let jm_log = logs.as_ref().map(|(d, f)| (d.join("jobmanager-0.log"), f.clone()));
+        let (job_manager, rest) = start_job_manager(exe, config, secret, &rpc, jm_log.as_ref())?;
         let mut c = Self {
             exe: exe.to_path_buf(),
             secret: secret.into(),
             config: config.map(Path::to_path_buf),
+            logs,
+            started: 1,
             job_manager,
             task_managers: Vec::new(),
             rpc,
@@ -194,22 +241,44 @@ impl ProcessCluster {
         extra: &[&str],
     ) -> Result<(), LaunchError> {
         let slots = slots.to_string();
+        let log = self.next_log("taskmanager");
         let mut args = vec!["taskmanager", "--jobmanager", &self.rpc, "--slots", &slots];
         let config = self.config.as_ref().map(|c| c.display().to_string());
         if let Some(c) = &config {
             args.extend(["--config", c]);
         }
         args.extend(extra);
-        let tm = ChildProcess::start(&self.exe, &args, &env(secret))?;
+        let filter = log.as_ref().map_or("warn", |(_, f)| f.as_str());
+        let tm = ChildProcess::start_logged(
+            &self.exe,
+            &args,
+            &env(secret, filter),
+            log.as_ref().map(|(p, _)| p.as_path()),
+        )?;
         self.task_managers.push(tm);
         Ok(())
+    }
+
+    /// The log file (and filter) of the next process started, if logs are kept.
+    fn next_log(&mut self, role: &str) -> Option<(PathBuf, String)> {
+        let n = self.started;
+        self.started += 1;
+        self.logs
+            .as_ref()
+            .map(|(d, f)| (d.join(format!("{role}-{n}.log")), f.clone()))
     }
 
     /// Kills the JobManager and starts a new one on the same RPC address.
     pub fn restart_job_manager(&mut self) -> Result<(), LaunchError> {
         self.job_manager.kill();
-        let (jm, rest) =
-            start_job_manager(&self.exe, self.config.as_deref(), &self.secret, &self.rpc)?;
+        let log = self.next_log("jobmanager");
+        let (jm, rest) = start_job_manager(
+            &self.exe,
+            self.config.as_deref(),
+            &self.secret,
+            &self.rpc,
+            log.as_ref(),
+        )?;
         self.job_manager = jm;
         self.client = RestClient::new(&rest);
         self.rest = rest;
@@ -304,8 +373,8 @@ impl ProcessCluster {
     }
 }
 
-fn env(secret: &str) -> [(&'static str, &str); 2] {
-    [("RILL_CLUSTER_SECRET", secret), ("RILL_LOG", "warn")]
+fn env<'a>(secret: &'a str, filter: &'a str) -> [(&'static str, &'a str); 2] {
+    [("RILL_CLUSTER_SECRET", secret), ("RILL_LOG", filter)]
 }
 
 fn start_job_manager(
@@ -313,13 +382,20 @@ fn start_job_manager(
     config: Option<&Path>,
     secret: &str,
     rpc: &str,
+    log: Option<&(PathBuf, String)>,
 ) -> Result<(ChildProcess, String), LaunchError> {
     let mut args = vec!["jobmanager", "--bind", rpc, "--rest", "127.0.0.1:0"];
     let config = config.map(|c| c.display().to_string());
     if let Some(c) = &config {
         args.extend(["--config", c]);
     }
-    let jm = ChildProcess::start(exe, &args, &env(secret))?;
+    let filter = log.map_or("warn", |(_, f)| f.as_str());
+    let jm = ChildProcess::start_logged(
+        exe,
+        &args,
+        &env(secret, filter),
+        log.map(|(p, _)| p.as_path()),
+    )?;
     let line = jm.wait_for("REST API listening on http://", STARTUP)?;
     let rest = line
         .split("http://")

@@ -6,10 +6,19 @@
 //! it has finished, its committed output must equal a failure-free run's, byte for byte.
 //!
 //! `RILL_CHAOS_SEED` replays a run's choices (the seed is printed); `RILL_CHAOS_KILLS` asks
-//! for more kills than the default ten (the input is sized for the default).
+//! for more kills than the default ten (the input is sized for the default);
+//! `RILL_CHAOS_CHECKPOINT_MS` sets another checkpoint interval than 500 ms (a shorter one puts
+//! more checkpoints in flight when something happens).
+//!
+//! Every process's log (the JobMaster's checkpoints and restores, the sinks' pre-commits,
+//! commits and restores) goes to `<target>/tmp/chaos-<seed>/`. When the output is not exact,
+//! `report.txt` there says which windows are missing or committed twice, which part files
+//! hold their neighbours, and what every part file holds; the logs are kept with it.
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -129,17 +138,28 @@ fn committed_output_is_exact_while_taskmanagers_are_killed_at_random() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(KILLS);
-    println!("chaos seed {seed} (RILL_CHAOS_SEED={seed} replays the driver's choices)");
+    let interval = std::env::var("RILL_CHAOS_CHECKPOINT_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    println!("chaos seed {seed} (RILL_CHAOS_SEED={seed} replays the driver's choices), checkpoints every {interval} ms");
     let mut choices = Choices(seed);
 
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chaos-{seed}"));
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).expect("artifact directory");
     let dir = common::temp_dir("chaos");
     let input = dir.join("events.csv");
     rill::bench::events::EventSpec::EVENTS
         .write_csv(&input, EVENTS)
         .expect("input");
     let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let mut c =
-        ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2, 2, 2]).expect("cluster");
+    let logs = (
+        artifacts.as_path(),
+        "warn,rill::actors::job_master=info,rill::operators::two_phase=debug",
+    );
+    let mut c = ProcessCluster::start_logged(exe, Some(&config(&dir)), SECRET, &[2, 2, 2], Some(logs))
+        .expect("cluster");
 
     // The failure-free run: every window once, sorted.
     let reference = dir.join("reference.csv");
@@ -159,7 +179,7 @@ fn committed_output_is_exact_while_taskmanagers_are_killed_at_random() {
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     let ck = dir.join("checkpoints");
     let options = SubmitOptions {
-        checkpoint_interval_ms: Some(500),
+        checkpoint_interval_ms: Some(interval),
         checkpoint_dir: Some(ck.clone()),
         restart_strategy: Some(RestartStrategy::fixed_delay(
             1_000,
@@ -219,18 +239,92 @@ fn committed_output_is_exact_while_taskmanagers_are_killed_at_random() {
         checkpoints["counts"]["completed"], checkpoints["counts"]["failed"]
     );
 
-    let mut got = common::committed_lines(&out).join("\n");
-    got.push('\n');
+    let got = common::committed_lines(&out);
     let want = std::fs::read_to_string(&reference).expect("reference");
-    assert_eq!(
-        got.lines().count(),
-        want.lines().count(),
-        "windows missing or committed twice"
-    );
-    assert!(
-        got == want,
-        "the committed output differs from the failure-free run's"
-    );
+    let want: Vec<&str> = want.lines().collect();
     drop(c);
+    if got != want {
+        let report = artifacts.join("report.txt");
+        std::fs::write(&report, diagnose(&got, &want, &out)).expect("report");
+        panic!(
+            "the committed output differs from the failure-free run's: {} windows committed, {} expected; see {} and the logs beside it",
+            got.len(),
+            want.len(),
+            report.display()
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(artifacts);
+}
+
+/// What went wrong, for the report: the windows missing or committed more than once (as
+/// `key,start,…` lines), the part files holding the same key's neighbouring windows, and
+/// every file in the output directory with its number of lines and window range.
+fn diagnose(got: &[String], want: &[&str], out: &Path) -> String {
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in want {
+        *counts.entry(l).or_default() -= 1;
+    }
+    for l in got {
+        *counts.entry(l.as_str()).or_default() += 1;
+    }
+    let wrong: Vec<(&str, i64)> = counts.into_iter().filter(|(_, n)| *n != 0).collect();
+    // Which part holds each (key, window start); which uncommitted files hold each line.
+    let mut holder: BTreeMap<(String, i64), BTreeSet<String>> = BTreeMap::new();
+    let mut uncommitted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut files = String::new();
+    let mut names: Vec<String> = std::fs::read_dir(out)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .unwrap_or_default();
+    names.sort();
+    for name in &names {
+        let text = std::fs::read_to_string(out.join(name)).unwrap_or_default();
+        let starts: Vec<i64> = text.lines().filter_map(|l| window_of(l).map(|w| w.1)).collect();
+        let _ = writeln!(
+            files,
+            "{name}: {} lines, windows {:?}..{:?}",
+            text.lines().count(),
+            starts.iter().min(),
+            starts.iter().max()
+        );
+        for l in text.lines() {
+            if !name.starts_with("part-") {
+                uncommitted.entry(l.to_string()).or_default().insert(name.clone());
+            } else if let Some(w) = window_of(l) {
+                holder.entry(w).or_default().insert(name.clone());
+            }
+        }
+    }
+    let mut r = String::new();
+    let missing = wrong.iter().filter(|(_, n)| *n < 0).count();
+    let _ = writeln!(
+        r,
+        "{missing} windows missing, {} committed more than once (n: committed minus expected)",
+        wrong.len() - missing
+    );
+    for (line, n) in wrong.iter().take(200) {
+        let _ = write!(r, "{n:+} {line}");
+        if let Some(files) = uncommitted.get(*line) {
+            let _ = write!(r, "; uncommitted in {files:?}");
+        }
+        if let Some((key, start)) = window_of(line) {
+            let before = holder.range(..(key.clone(), start)).next_back();
+            let after = holder.range((key.clone(), start + 1)..).next();
+            for (what, near) in [("before", before), ("after", after)] {
+                if let Some(((k, s), parts)) = near.filter(|((k, _), _)| *k == key) {
+                    let _ = write!(r, "; {what}: {k},{s} in {parts:?}");
+                }
+            }
+        }
+        r.push('\n');
+    }
+    let _ = writeln!(r, "\nfiles in {}:\n{files}", out.display());
+    r
+}
+
+/// The key and window start of a `key,start,end,count,sum` line.
+fn window_of(line: &str) -> Option<(String, i64)> {
+    let mut f = line.split(',');
+    let key = f.next()?.to_string();
+    Some((key, f.next()?.parse().ok()?))
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use rill::actors::MiniCluster;
 use rill::api::{
     BroadcastContext, BroadcastProcessFunction, Collector, KeyedContext, KeyedProcessFunction,
-    ProcessContext, ProcessFunction, ReadOnlyBroadcastContext, StreamEnv,
+    ProcessContext, ProcessFunction, ReadOnlyBroadcastContext, SourceFunction, SourcePoll,
+    StreamEnv,
 };
 use rill::checkpoint::storage::{self, checkpoint_ids};
 use rill::checkpoint::CheckpointSettings;
@@ -21,6 +22,7 @@ use rill::graph::JobStatus;
 use rill::ids::JobId;
 use rill::operators::sinks::CollectSink;
 use rill::operators::sources::Generated;
+use rill::operators::two_phase::TwoPhaseCommitFileSink;
 use rill::operators::UserError;
 use rill::state::{
     AggregatingStateDescriptor, ListMode, ListStateDescriptor, MapStateDescriptor,
@@ -645,4 +647,113 @@ fn broadcast_state_is_restored_whole_into_every_instance_at_another_parallelism(
             }
         },
     );
+}
+
+/// Emits `0..n`, then stays idle until a checkpoint took its position at the end, and ends
+/// with the poll right after it: the end of the input reaches the sinks right behind that
+/// checkpoint's barrier, before the checkpoint can have completed.
+#[derive(Clone)]
+struct EndsRightAfterACheckpoint {
+    n: u64,
+    next: u64,
+    checkpointed_at_end: bool,
+}
+
+impl SourceFunction<u64> for EndsRightAfterACheckpoint {
+    fn poll_next(&mut self, out: &mut Collector<'_, u64>, max: usize) -> Result<SourcePoll, UserError> {
+        if self.next == self.n {
+            return Ok(if self.checkpointed_at_end {
+                SourcePoll::Finished
+            } else {
+                SourcePoll::Idle
+            });
+        }
+        let end = (self.next + max as u64).min(self.n);
+        for i in self.next..end {
+            out.collect(i);
+        }
+        self.next = end;
+        Ok(SourcePoll::Ready)
+    }
+
+    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), UserError> {
+        if let Some(next) = restored.list::<u64>("next")?.first() {
+            self.next = *next;
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, snapshot: &mut OperatorSnapshot) -> Result<(), UserError> {
+        snapshot.add_list("next", ListMode::Split, &[self.next])?;
+        self.checkpointed_at_end |= self.next == self.n;
+        Ok(())
+    }
+}
+
+/// Issue 16's lost output, step by step: a two-phase-commit sink closed a part at checkpoint
+/// N (pending until N completes); the end of the input came right behind N's barrier. The
+/// subtasks used to finish at once, so N's notification found no sink to commit the part, and
+/// when a source had finished before N reached it, N was aborted and no later checkpoint
+/// came: the part's records were never committed. Now the subtasks wait for the final
+/// checkpoint. Once with the sink chained to the source, once behind a network shuffle.
+#[test]
+fn records_a_sink_received_before_the_end_of_input_are_all_committed() {
+    on_cluster("final-checkpoint", Duration::from_secs(60), |c, d| async move {
+        const N: u64 = 10_000;
+        let env = job_env("ends-right-after-a-checkpoint", Some(20));
+        let numbers = env.add_source(
+            "Numbers",
+            EndsRightAfterACheckpoint {
+                n: N,
+                next: 0,
+                checkpointed_at_end: false,
+            },
+        );
+        let (chained, shuffled) = (d.join("chained"), d.join("shuffled"));
+        numbers.add_sink("Chained", TwoPhaseCommitFileSink::<u64>::new(chained.clone()));
+        numbers
+            .rebalance()
+            .map(|i: u64| i)
+            .set_parallelism(2)
+            .add_sink("Shuffled", TwoPhaseCommitFileSink::<u64>::new(shuffled.clone()))
+            .set_parallelism(2);
+        let options = SubmitOptions {
+            checkpoint_dir: Some(d.join("checkpoints")),
+            ..SubmitOptions::default()
+        };
+        let job = c
+            .submit_with(&env, Some(1), &options)
+            .await
+            .expect("submitted");
+        let result = c.wait(job).await.expect("result");
+        assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+        let mut want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+        want.sort_unstable();
+        for out in [chained, shuffled] {
+            let got = common::committed_lines(&out);
+            assert_eq!(got.len(), want.len(), "records committed in {}", out.display());
+            assert!(got == want, "{} holds other records", out.display());
+            let leftovers: Vec<String> = std::fs::read_dir(&out)
+                .expect("output")
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| !n.starts_with("part-"))
+                .collect();
+            assert!(leftovers.is_empty(), "uncommitted files: {leftovers:?}");
+        }
+        // The final checkpoint holds the sources at their end: a job restored from it
+        // replays nothing.
+        let job_dir = d.join("checkpoints").join(job.to_string());
+        let finals = common::completed_checkpoints(&job_dir);
+        assert!(!finals.is_empty(), "the final checkpoint is retained");
+        let again = common::run_from(&c, &env, 1, job_dir, SubmitOptions::default()).await;
+        assert_eq!(again.status, JobStatus::Finished, "{:?}", again.failure);
+        for out in [d.join("chained"), d.join("shuffled")] {
+            assert!(
+                common::committed_lines(&out) == want,
+                "{} changed after a restore from the final checkpoint",
+                out.display()
+            );
+        }
+    });
 }

@@ -2,11 +2,17 @@
 //! source) aligned barriers wait behind every queued buffer and their checkpoints time out,
 //! while unaligned barriers overtake the queues and their checkpoints complete, holding the
 //! overtaken records; a job restored from one processes each of those records exactly once.
+//!
+//! The verdicts do not rest on this machine's speed: the slow operator waits at a gate (in a
+//! slot of its own) until its source is backpressured, so every queue is full before a barrier
+//! can pass; in the aligned run it never opens (no aligned barrier can get through), and the
+//! runs last until the checkpoints they wait for have an outcome, not for a fixed time.
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,18 +64,44 @@ fn slow(i: u64, every: u64) {
     }
 }
 
-/// A fast source, a rebalance, and an operator at about 10,000 records/s: its input queue and
-/// its producer's output queue stay full (one buffer takes it about 0.4 s).
-fn backpressured_job(checkpoints: CheckpointSettings) -> StreamEnv {
+/// Holds the slow operator back (its thread waits) until the test opens it.
+#[derive(Clone, Default)]
+struct Gate(Arc<AtomicBool>);
+
+impl Gate {
+    fn open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn pass(&self) {
+        while !self.0.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// A fast source (counting what it emitted into `emitted`), a rebalance, and an operator in a
+/// slot of its own that waits at `gate`, then runs at about 10,000 records/s: its input queue
+/// and its producer's output queue stay full (one buffer takes it about 0.4 s).
+fn backpressured_job(checkpoints: CheckpointSettings, gate: &Gate, emitted: &Arc<AtomicU64>) -> StreamEnv {
     let env = StreamEnv::new("backpressured");
     env.set_checkpoint_settings(checkpoints);
-    env.add_source("Numbers", Generated::new(u64::MAX, |i| i))
-        .rebalance()
-        .map(|i: u64| {
-            slow(i, 10);
+    let (gate, emitted) = (gate.clone(), emitted.clone());
+    env.add_source(
+        "Numbers",
+        Generated::new(u64::MAX, move |i| {
+            emitted.store(i, Ordering::Relaxed);
             i
-        })
-        .add_sink("Discard", DiscardSink::counting(Default::default()));
+        }),
+    )
+    .rebalance()
+    .map(move |i: u64| {
+        gate.pass();
+        slow(i, 10);
+        i
+    })
+    .slot_sharing_group("slow")
+    .add_sink("Discard", DiscardSink::counting(Default::default()));
     env
 }
 
@@ -82,18 +114,51 @@ async fn stats(c: &MiniCluster, job: JobId) -> CheckpointStats {
         .unwrap_or_default()
 }
 
-/// Runs `env` at parallelism 1 for `run`, cancels it, and returns its checkpoint statistics.
-async fn run_for(c: &MiniCluster, env: &StreamEnv, dir: &Path, run: Duration) -> CheckpointStats {
+/// Runs the backpressured job with `checkpoints` at parallelism 1 until `done` holds for its
+/// checkpoint statistics (60 s at most), cancels it, and returns the statistics. Its slow
+/// operator's gate opens once the source is backpressured (it emitted nothing new for a
+/// while), if `open` is set; else only to let the job be cancelled.
+async fn run_until(
+    c: &MiniCluster,
+    checkpoints: CheckpointSettings,
+    dir: &Path,
+    open: bool,
+    done: impl Fn(&CheckpointStats) -> bool,
+) -> CheckpointStats {
+    let (gate, emitted) = (Gate::default(), Arc::new(AtomicU64::new(0)));
+    let env = backpressured_job(checkpoints, &gate, &emitted);
     let options = SubmitOptions {
         checkpoint_dir: Some(dir.to_path_buf()),
         ..SubmitOptions::default()
     };
     let job = c
-        .submit_with(env, Some(1), &options)
+        .submit_with(&env, Some(1), &options)
         .await
         .expect("submitted");
-    tokio::time::sleep(run).await;
-    let s = stats(c, job).await;
+    let (mut last, mut still) = (u64::MAX, 0);
+    while still < 5 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = emitted.load(Ordering::Relaxed);
+        still = if now == last && now > 0 { still + 1 } else { 0 };
+        last = now;
+    }
+    if open {
+        gate.open();
+    }
+    let start = Instant::now();
+    let s = loop {
+        let s = stats(c, job).await;
+        if done(&s) {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no outcome in 60 s: {}",
+            summary(&s)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    gate.open();
     c.cancel(job).await.expect("cancelled");
     let result = c.wait(job).await.expect("result");
     assert_eq!(result.status, JobStatus::Canceled, "{:?}", result.failure);
@@ -142,12 +207,15 @@ fn summary(s: &CheckpointStats) -> String {
 fn unaligned_checkpoints_complete_under_backpressure_while_aligned_ones_time_out() {
     on_cluster(
         "unaligned-bp",
-        Duration::from_secs(90),
+        Duration::from_secs(240),
         |c, dir| async move {
-            let run = Duration::from_secs(6);
-            // Aligned: a barrier waits behind about 18 queued buffers (7 s) > the timeout.
-            let aligned = backpressured_job(settings(300, TIMEOUT_MS, false, 0));
-            let a = run_for(&c, &aligned, &dir.join("aligned"), run).await;
+            // Aligned: a barrier waits behind every queued buffer, and the slow operator
+            // never gets through them (its gate stays shut): its checkpoints time out.
+            let aligned = settings(300, TIMEOUT_MS, false, 0);
+            let a = run_until(&c, aligned, &dir.join("aligned"), false, |s| {
+                s.counts.failed >= 2
+            })
+            .await;
             eprintln!("aligned: {}", summary(&a));
             assert_eq!(a.counts.completed, 0, "aligned: {}", summary(&a));
             assert!(a.counts.failed >= 1, "aligned: {}", summary(&a));
@@ -161,8 +229,11 @@ fn unaligned_checkpoints_complete_under_backpressure_while_aligned_ones_time_out
             );
 
             // Unaligned from the start: barriers overtake the queues.
-            let unaligned = backpressured_job(settings(300, TIMEOUT_MS, true, 0));
-            let u = run_for(&c, &unaligned, &dir.join("unaligned"), run).await;
+            let unaligned = settings(300, TIMEOUT_MS, true, 0);
+            let u = run_until(&c, unaligned, &dir.join("unaligned"), true, |s| {
+                s.counts.completed >= 2
+            })
+            .await;
             eprintln!("unaligned: {}", summary(&u));
             assert!(u.counts.completed >= 2, "unaligned: {}", summary(&u));
             let completed: Vec<_> = u
@@ -179,8 +250,11 @@ fn unaligned_checkpoints_complete_under_backpressure_while_aligned_ones_time_out
             );
 
             // Aligned first, unaligned once a subtask has not aligned 100 ms after the trigger.
-            let switching = backpressured_job(settings(300, TIMEOUT_MS, true, 100));
-            let s = run_for(&c, &switching, &dir.join("switching"), run).await;
+            let switching = settings(300, TIMEOUT_MS, true, 100);
+            let s = run_until(&c, switching, &dir.join("switching"), true, |s| {
+                s.counts.completed >= 2
+            })
+            .await;
             eprintln!("aligned with a 100 ms timeout: {}", summary(&s));
             assert!(s.counts.completed >= 2, "switching: {}", summary(&s));
             assert!(

@@ -25,6 +25,16 @@
 //!   that barriers, credit and cancellation waiting in the mailbox are served between buffers.
 //! - A restored subtask first queues the output records its checkpoint persisted, and processes
 //!   the persisted input records before any channel's.
+//! - The end of the input (Flink's final checkpoint, FLIP-147): when the job checkpoints
+//!   periodically, a subtask whose input ended and whose outputs drained does not finish; it
+//!   stays RUNNING, tells the JobMaster, and takes every checkpoint triggered from then on
+//!   directly (its inputs and outputs have ended, so no barrier passes), with its source's
+//!   position at the end. The JobMaster triggers every subtask, not only sources: a subtask
+//!   with input left remembers the trigger and takes it at its end if no input brought the
+//!   barrier. A checkpoint triggered once every subtask had ended is *final*; a subtask
+//!   finishes when one it took completed, after its operators were told (a two-phase-commit
+//!   sink commits its last records then). So every record a sink received is committed by a
+//!   completed checkpoint, or replayed from one after a failure.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -219,6 +229,9 @@ enum Phase {
     Running,
     /// All input processed; waiting for outputs to drain.
     Ended,
+    /// Input ended and outputs drained; waiting for the final checkpoint to complete (only
+    /// when the job checkpoints periodically).
+    Finishing,
     Done,
 }
 
@@ -253,6 +266,16 @@ pub struct Subtask {
     deadline_set_for: u64,
     /// Restored in-flight input, processed before any channel's: `(input, records)`.
     restored_input: VecDeque<(usize, Batch)>,
+    /// The newest checkpoint whose state this subtask took.
+    taken: u64,
+    /// The newest checkpoint the JobMaster triggered here directly while the subtask still
+    /// had input: its barrier comes through the inputs, unless they all end first (then it is
+    /// taken at the end).
+    triggered: Option<CheckpointBarrier>,
+    /// The source's position at the end of its input (its state in checkpoints taken after).
+    source_at_end: Option<crate::state::OperatorSnapshot>,
+    /// The final checkpoint this subtask took: it finishes once one completed.
+    final_taken: Option<u64>,
     state: ExecutionState,
     metrics: Arc<IoMetrics>,
 }
@@ -292,6 +315,10 @@ impl Subtask {
             unaligned: None,
             deadline_set_for: 0,
             restored_input: VecDeque::new(),
+            taken: 0,
+            triggered: None,
+            source_at_end: None,
+            final_taken: None,
             state: ExecutionState::Deploying,
             metrics: Arc::default(),
         }
@@ -311,6 +338,7 @@ impl Subtask {
             state: to,
             failure,
             io: Some(self.metrics.snapshot()),
+            input_ended: false,
         });
     }
 
@@ -512,13 +540,16 @@ impl Subtask {
         let started = std::time::Instant::now();
         loop {
             self.send_ready()?;
+            if self.phase == Phase::Finishing {
+                return Ok(());
+            }
             if self.phase == Phase::Ended {
                 if self
                     .chain
                     .as_mut()
                     .is_none_or(|c| c.writers().iter().all(|w| w.is_drained()))
                 {
-                    self.finish(ctx);
+                    self.input_done(ctx)?;
                 }
                 return Ok(());
             }
@@ -637,6 +668,8 @@ impl Subtask {
         if chain.end_input(input)? {
             self.phase = Phase::Ended;
             if let Some(s) = self.source.as_mut() {
+                // Checkpoints taken from now on hold the source at its end.
+                self.source_at_end = Some(s.snapshot_state(self.taken)?);
                 s.close()?;
             }
             self.source = None;
@@ -797,12 +830,16 @@ impl Subtask {
     /// The state of the source (if any) and of every operator of the chain, for checkpoint
     /// `id` (copies, or handles to immutable data, to be written off this thread).
     fn take_state(&mut self, id: u64) -> TakenState {
+        self.taken = self.taken.max(id);
         let Some(chain) = self.chain.as_mut() else {
             return Ok(Vec::new());
         };
         let mut operators = Vec::new();
-        if let (Some(source), Some(head)) = (self.source.as_mut(), self.head_ctx.as_ref()) {
-            let s = source.snapshot_state(id).map_err(|e| e.to_string())?;
+        if let Some(head) = self.head_ctx.as_ref() {
+            let s = match self.source.as_mut() {
+                Some(source) => source.snapshot_state(id).map_err(|e| e.to_string())?,
+                None => self.source_at_end.clone().unwrap_or_default(),
+            };
             if !s.is_empty() {
                 operators.push((head.operator_id.clone(), s.into()));
             }
@@ -1191,6 +1228,45 @@ impl Subtask {
             .is_some_and(|c| c.writers().iter().any(|w| w.max_queued() >= cap))
     }
 
+    /// Everything is processed and sent. Without periodic checkpoints the subtask finishes
+    /// now. With them it waits for the final checkpoint: a two-phase-commit sink's last
+    /// records (and those pending for checkpoints that may never complete now) are committed
+    /// only by a checkpoint that completed after the end of every subtask's input. It tells
+    /// the JobMaster, which triggers that checkpoint once every subtask has ended.
+    fn input_done(&mut self, ctx: &mut Context<Self>) -> Result<(), OperatorError> {
+        if !self.tdd.final_checkpoint {
+            self.finish(ctx);
+            return Ok(());
+        }
+        self.phase = Phase::Finishing;
+        self.report.do_send(UpdateTaskExecutionState {
+            job_id: self.tdd.job_id,
+            attempt: self.tdd.attempt,
+            state: ExecutionState::Running,
+            failure: None,
+            io: Some(self.metrics.snapshot()),
+            input_ended: true,
+        });
+        // A checkpoint triggered while input remained, whose barrier no input brought.
+        if let Some(barrier) = self.triggered.take() {
+            self.checkpoint_at_end(barrier);
+        }
+        Ok(())
+    }
+
+    /// Takes checkpoint `barrier` at the end of the input: no barrier goes on (the outputs
+    /// have ended, and a consumer takes the checkpoint at its own end).
+    fn checkpoint_at_end(&mut self, barrier: CheckpointBarrier) {
+        if barrier.id <= self.taken {
+            return;
+        }
+        if barrier.is_final {
+            self.final_taken = Some(barrier.id);
+        }
+        let taken = self.take_state(barrier.id);
+        self.persist(barrier, taken, None);
+    }
+
     fn finish(&mut self, ctx: &mut Context<Self>) {
         let closed = self.chain.as_mut().map_or(Ok(()), |c| c.close());
         if let Err(e) = closed {
@@ -1407,19 +1483,30 @@ impl Handler<TriggerCheckpoint> for Subtask {
 
     fn handle(&mut self, msg: TriggerCheckpoint, ctx: &mut Self::Context) {
         let id = msg.barrier.id;
-        if self.phase != Phase::Running || self.source.is_none() {
-            // Its input has ended (or it is no source): not a failure of the checkpoint.
-            self.checkpoints.do_send(CheckpointResponse {
-                job_id: self.tdd.job_id,
-                attempt: self.tdd.attempt,
-                checkpoint_id: id,
-                result: Err(format!("{} has finished its input", self.tdd.task_name())),
-                not_running: true,
-            });
-            return;
+        match self.phase {
+            Phase::Running if self.source.is_some() => {
+                self.guarded(ctx, |act, _| act.checkpoint(msg.barrier));
+                self.pump(ctx);
+            }
+            Phase::Running | Phase::Ended => {
+                // The barrier comes through the inputs; if they all end first, it is taken at
+                // the end.
+                if id > self.taken && self.triggered.as_ref().is_none_or(|b| b.id < id) {
+                    self.triggered = Some(msg.barrier);
+                }
+            }
+            Phase::Finishing => self.checkpoint_at_end(msg.barrier),
+            Phase::Done => {
+                // Not a failure of the checkpoint.
+                self.checkpoints.do_send(CheckpointResponse {
+                    job_id: self.tdd.job_id,
+                    attempt: self.tdd.attempt,
+                    checkpoint_id: id,
+                    result: Err(format!("{} has finished", self.tdd.task_name())),
+                    not_running: true,
+                });
+            }
         }
-        self.guarded(ctx, |act, _| act.checkpoint(msg.barrier));
-        self.pump(ctx);
     }
 }
 
@@ -1452,6 +1539,10 @@ impl Handler<NotifyCheckpointComplete> for Subtask {
             }
             Ok(())
         });
+        if self.phase == Phase::Finishing && self.final_taken.is_some_and(|f| f <= id) {
+            self.finish(ctx);
+            return;
+        }
         self.pump(ctx);
     }
 }

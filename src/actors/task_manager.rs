@@ -87,6 +87,10 @@ pub struct UpdateTaskExecutionState {
     /// Its I/O counters at the change.
     #[serde(default)]
     pub io: Option<IoCounters>,
+    /// Not a change of state: the RUNNING subtask has ended its input and waits for the final
+    /// checkpoint (see [`crate::actors::subtask`]).
+    #[serde(default)]
+    pub input_ended: bool,
 }
 
 /// A subtask's answer to a checkpoint (subtask → TaskManager → JobMaster): its state file, or

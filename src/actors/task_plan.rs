@@ -191,6 +191,7 @@ pub fn build_task(
             state_backend: tdd.state_backend,
             local_state_dir: config.local_state_dir.clone(),
             rocksdb_cache_bytes: config.rocksdb_cache_bytes,
+            final_checkpoint: tdd.final_checkpoint,
         };
         let op: Box<dyn Operator> = match &node.factory {
             NodeFactory::Source(f) => {

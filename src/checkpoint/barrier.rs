@@ -40,6 +40,10 @@ pub struct CheckpointBarrier {
     /// Whether it waits for alignment or overtakes in-flight data.
     #[serde(default)]
     pub alignment: BarrierAlignment,
+    /// The final checkpoint: triggered once every subtask had ended its input, so each takes
+    /// it at its end, and finishes once it completed (its two-phase commits done).
+    #[serde(default)]
+    pub is_final: bool,
 }
 
 /// How a barrier passes the data ahead of it (Flink's aligned and unaligned checkpoints).
@@ -276,6 +280,7 @@ mod tests {
             kind: SnapshotKind::Checkpoint,
             dir: format!("/ck/chk-{id}"),
             alignment: BarrierAlignment::Aligned,
+            is_final: false,
         }
     }
 

@@ -257,6 +257,7 @@ mod tests {
             kind: SnapshotKind::Checkpoint,
             dir: String::new(),
             alignment: BarrierAlignment::Unaligned,
+            is_final: false,
         }
     }
 

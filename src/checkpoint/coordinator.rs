@@ -309,6 +309,7 @@ impl CheckpointCoordinator {
             kind,
             dir: dir.display().to_string(),
             alignment: self.settings.alignment(kind),
+            is_final: false,
         };
         let waiting = self.shape.iter().sum();
         self.pending.insert(

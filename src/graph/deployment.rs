@@ -96,6 +96,10 @@ pub struct TaskDeploymentDescriptor {
     /// Where keyed state lives.
     #[serde(default)]
     pub state_backend: crate::state::StateBackendKind,
+    /// The job checkpoints periodically: at the end of its input the subtask waits for the
+    /// final checkpoint (and its commits) before it finishes.
+    #[serde(default)]
+    pub final_checkpoint: bool,
 }
 
 impl TaskDeploymentDescriptor {

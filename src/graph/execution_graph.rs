@@ -317,6 +317,7 @@ impl ExecutionGraph {
             restore_from: None,
             at_least_once: false,
             state_backend: Default::default(),
+            final_checkpoint: false,
         }
     }
 }

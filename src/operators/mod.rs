@@ -73,6 +73,10 @@ pub struct RuntimeContext {
     pub local_state_dir: std::path::PathBuf,
     /// Bytes of the RocksDB backend's cache of value and list state (0: none).
     pub rocksdb_cache_bytes: usize,
+    /// The job checkpoints periodically, so the end of the input is followed by a final
+    /// checkpoint: a two-phase-commit sink commits its last records when that completes,
+    /// not at the end of its input.
+    pub final_checkpoint: bool,
 }
 
 impl RuntimeContext {
@@ -92,6 +96,7 @@ impl RuntimeContext {
             state_backend: crate::state::StateBackendKind::Heap,
             local_state_dir: std::env::temp_dir().join("rill-local-state"),
             rocksdb_cache_bytes: crate::state::rocksdb::DEFAULT_CACHE_BYTES,
+            final_checkpoint: false,
         }
     }
 }

@@ -5,20 +5,27 @@
 //! record exactly once, whatever failures and restores happened.
 //!
 //! ## Files
-//! - In progress: `.inprogress-<job>-<subtask>-<n>` (hidden; never part of the output).
-//! - Committed: `part-<epoch>-<subtask>`, where `epoch` is the id of the checkpoint that closed
-//!   it (the part written after the last checkpoint, at the end of input, gets the next id).
+//! - In progress: `.inprogress-<job>-<subtask>-<attempt>-<n>` (hidden; never part of the
+//!   output). The attempt makes every name new: a restarted subtask never writes over a file
+//!   of an earlier attempt, which may still wait to be committed.
+//! - Committed: `part-<checkpoint>-<subtask>`, where `checkpoint` is the id of the checkpoint
+//!   that closed it. Checkpoint ids only grow, also across restarts, so no two parts share a
+//!   name.
+//!
+//! ## The end of the input
+//! When the job checkpoints periodically, the end of the input commits nothing: the subtask
+//! waits for the final checkpoint (see [`crate::actors::subtask`]), which closes the last part
+//! and commits it with any part still pending when it completes. A part is thus committed only
+//! by a completed checkpoint that holds the records after it (or the end), so a failure at any
+//! point replays exactly what was not committed. Without periodic checkpoints the end of the
+//! input commits every part at once (there is no checkpoint to restore from, and to wait for).
 //!
 //! ## Recovery
-//! - On restore, pending files of the restored checkpoint are committed (that checkpoint
-//!   completed, since it is being restored), unless they already were.
-//! - In-progress files of earlier runs are removed: their records come again from the
-//!   restored sources.
-//! - The part a subtask commits at the end of input is named by the next checkpoint id after
-//!   the last one it took. A failure after that commit restores the last checkpoint, replays
-//!   the same records into a part of the same name, and replaces it: the output stays exact
-//!   for deterministic jobs (a job whose output after a checkpoint can differ from run to run
-//!   could leave one part written twice in that window).
+//! - The pending parts are union list state: every restored subtask sees all of them and
+//!   commits those its index stands for (their subtask modulo the parallelism), unless they
+//!   already were: the restored checkpoint completed, since it is being restored.
+//! - In-progress files of earlier attempts (or jobs) that its index stands for and that are
+//!   not pending are removed: their records come again from the restored sources.
 
 use std::fmt::Display;
 use std::fs::{self, File};
@@ -43,12 +50,40 @@ struct Pending {
 const PENDING: &str = "pending";
 const EPOCH: &str = "epoch";
 
+/// The fields of an in-progress file's name: `.inprogress-<job>-<subtask>-<attempt>-<n>`
+/// (files written before attempts were named have no attempt).
+struct InProgress<'a> {
+    job: &'a str,
+    subtask: usize,
+    attempt: Option<u32>,
+}
+
+impl<'a> InProgress<'a> {
+    fn parse(name: &'a str) -> Option<Self> {
+        let fields: Vec<&str> = name.strip_prefix(".inprogress-")?.split('-').collect();
+        let (job, subtask) = (fields.first()?, fields.get(1)?.parse().ok()?);
+        let attempt = match fields.len() {
+            3 => None,
+            4 => Some(fields[2].parse().ok()?),
+            _ => return None,
+        };
+        Some(Self {
+            job,
+            subtask,
+            attempt,
+        })
+    }
+}
+
 /// The two-phase-commit file sink.
 pub struct TwoPhaseCommitFileSink<T> {
     dir: PathBuf,
     subtask: usize,
     parallelism: usize,
     job: String,
+    attempt: u32,
+    /// A final checkpoint follows the end of the input (it commits the last part).
+    final_checkpoint: bool,
     name: String,
     /// The part being written: its writer and name.
     current: Option<(BufWriter<File>, String)>,
@@ -74,6 +109,8 @@ impl<T> TwoPhaseCommitFileSink<T> {
             subtask: 0,
             parallelism: 1,
             job: String::new(),
+            attempt: 0,
+            final_checkpoint: false,
             name: "two-phase-commit file sink".into(),
             current: None,
             parts: 0,
@@ -102,29 +139,34 @@ impl<T> TwoPhaseCommitFileSink<T> {
     fn commit(&self, p: &Pending) -> Result<(), UserError> {
         let (from, to) = (self.dir.join(&p.in_progress), self.dir.join(&p.committed));
         match fs::rename(&from, &to) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                tracing::debug!(subtask = self.subtask, attempt = self.attempt, checkpoint = p.checkpoint, from = %p.in_progress, to = %p.committed, "committed a part");
+                Ok(())
+            }
             Err(_) if to.exists() && !from.exists() => Ok(()),
             Err(e) => Err(self.io(&from, e)),
         }
     }
 
-    /// Removes in-progress files of earlier runs whose subtask this one now stands for.
+    /// Whether this subtask stands for the subtask that wrote in-progress file `name`.
+    fn stands_for(&self, name: &str) -> bool {
+        InProgress::parse(name)
+            .is_some_and(|f| f.subtask % self.parallelism.max(1) == self.subtask)
+    }
+
+    /// Removes in-progress files of earlier attempts or jobs whose subtask this one now
+    /// stands for, unless they are pending.
     fn remove_abandoned(&self) -> Result<(), UserError> {
         let entries = fs::read_dir(&self.dir).map_err(|e| self.io(&self.dir, e))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            let Some(rest) = name.strip_prefix(".inprogress-") else {
+            let Some(file) = InProgress::parse(&name) else {
                 continue;
             };
-            let mut fields = rest.split('-');
-            let (Some(job), Some(subtask)) = (fields.next(), fields.next()) else {
-                continue;
-            };
-            let mine = subtask
-                .parse::<usize>()
-                .is_ok_and(|s| s % self.parallelism.max(1) == self.subtask);
+            let earlier = file.job != self.job || file.attempt.is_none_or(|a| a < self.attempt);
             let kept = self.pending.iter().any(|p| p.in_progress == name);
-            if job != self.job && mine && !kept {
+            if earlier && self.stands_for(&name) && !kept {
+                tracing::debug!(subtask = self.subtask, attempt = self.attempt, file = %name, "removed an abandoned part");
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -137,13 +179,19 @@ impl<T: Display + Send + 'static> SinkFunction<T> for TwoPhaseCommitFileSink<T> 
         self.subtask = ctx.subtask_index;
         self.parallelism = ctx.parallelism;
         self.job = ctx.job_id.to_string();
+        self.attempt = ctx.attempt;
+        self.final_checkpoint = ctx.final_checkpoint;
         self.name = ctx.operator_name.clone();
         fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
-        // Restored pending parts belong to a completed checkpoint: commit them.
+        tracing::debug!(subtask = self.subtask, attempt = self.attempt, epoch = self.epoch, pending = ?self.pending, "opened");
+        self.remove_abandoned()?;
+        // Restored pending parts belong to a completed checkpoint: commit this subtask's.
         for p in std::mem::take(&mut self.pending) {
-            self.commit(&p)?;
+            if self.stands_for(&p.in_progress) {
+                self.commit(&p)?;
+            }
         }
-        self.remove_abandoned()
+        Ok(())
     }
 
     fn invoke(&mut self, value: T) -> Result<(), UserError> {
@@ -152,7 +200,10 @@ impl<T: Display + Send + 'static> SinkFunction<T> for TwoPhaseCommitFileSink<T> 
 
     fn invoke_batch(&mut self, values: Vec<T>) -> Result<(), UserError> {
         if self.current.is_none() {
-            let name = format!(".inprogress-{}-{}-{}", self.job, self.subtask, self.parts);
+            let name = format!(
+                ".inprogress-{}-{}-{}-{}",
+                self.job, self.subtask, self.attempt, self.parts
+            );
             self.parts += 1;
             let path = self.dir.join(&name);
             let f = File::create(&path).map_err(|e| self.io(&path, e))?;
@@ -170,14 +221,20 @@ impl<T: Display + Send + 'static> SinkFunction<T> for TwoPhaseCommitFileSink<T> 
         Ok(())
     }
 
-    /// The end of input: the last part is committed at once.
+    /// The end of input: the final checkpoint commits the last part. Without periodic
+    /// checkpoints there is none: every part is committed now.
     fn finish(&mut self) -> Result<(), UserError> {
+        if self.final_checkpoint {
+            return Ok(());
+        }
         if let Some(name) = self.close_current()? {
-            let p = Pending {
+            self.pending.push(Pending {
                 checkpoint: self.epoch,
                 in_progress: name,
                 committed: format!("part-{}-{}", self.epoch, self.subtask),
-            };
+            });
+        }
+        for p in std::mem::take(&mut self.pending) {
             self.commit(&p)?;
         }
         Ok(())
@@ -201,6 +258,7 @@ impl<T: Display + Send + 'static> SinkFunction<T> for TwoPhaseCommitFileSink<T> 
         snapshot: &mut OperatorSnapshot,
     ) -> Result<(), UserError> {
         if let Some(name) = self.close_current()? {
+            tracing::debug!(subtask = self.subtask, attempt = self.attempt, checkpoint, file = %name, "pre-committed a part");
             self.pending.push(Pending {
                 checkpoint,
                 in_progress: name,
@@ -208,7 +266,7 @@ impl<T: Display + Send + 'static> SinkFunction<T> for TwoPhaseCommitFileSink<T> 
             });
         }
         self.epoch = checkpoint + 1;
-        snapshot.add_list(PENDING, ListMode::Split, &self.pending)?;
+        snapshot.add_list(PENDING, ListMode::Union, &self.pending)?;
         snapshot.add_list(EPOCH, ListMode::Union, &[self.epoch])?;
         Ok(())
     }
@@ -255,6 +313,72 @@ mod tests {
             subtask_index: 0,
             parallelism: 1,
         }
+    }
+
+    /// Subtask `subtask` of 2, attempt `attempt`, of job 1.
+    fn ctx_of(subtask: usize, attempt: u32) -> RuntimeContext {
+        let mut c = ctx(1);
+        c.subtask_index = subtask;
+        c.parallelism = 2;
+        c.attempt = attempt;
+        c
+    }
+
+    /// A restored subtask never writes over a part that another restored subtask has still to
+    /// commit. Pending parts used to be dealt out over the restored subtasks (a split list)
+    /// and named by a counter that started again at 0 after each restart: subtask 0's second
+    /// pending part went to subtask 1, and subtask 0's own second part took its name before
+    /// subtask 1 committed it.
+    #[test]
+    fn restored_subtasks_commit_their_own_pending_parts_and_never_overwrite_them() {
+        let dir = std::env::temp_dir().join(format!("rill-2pc-restore-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (mut s0, mut s1) = (
+            TwoPhaseCommitFileSink::<u64>::new(dir.clone()),
+            TwoPhaseCommitFileSink::<u64>::new(dir.clone()),
+        );
+        s0.open(&ctx_of(0, 0)).expect("opens");
+        s1.open(&ctx_of(1, 0)).expect("opens");
+        s0.invoke_batch(vec![1]).expect("writes");
+        s0.snapshot_state(5, &mut OperatorSnapshot::default())
+            .expect("pre-commits");
+        // Checkpoint 5 completes, but subtask 0 is not told before the failure.
+        s0.invoke_batch(vec![2]).expect("writes");
+        s1.invoke_batch(vec![3]).expect("writes");
+        let (mut at_6_0, mut at_6_1) = (OperatorSnapshot::default(), OperatorSnapshot::default());
+        s0.snapshot_state(6, &mut at_6_0).expect("pre-commits");
+        s1.snapshot_state(6, &mut at_6_1).expect("pre-commits");
+        drop((s0, s1));
+
+        // Restored from checkpoint 6; subtask 0 opens, writes and checkpoints before
+        // subtask 1 opens.
+        let restored = |subtask| RestoredState {
+            snapshots: vec![at_6_0.clone(), at_6_1.clone()],
+            key_groups: key_group_range(128, 2, subtask),
+            subtask_index: subtask,
+            parallelism: 2,
+        };
+        let (mut r0, mut r1) = (
+            TwoPhaseCommitFileSink::<u64>::new(dir.clone()),
+            TwoPhaseCommitFileSink::<u64>::new(dir.clone()),
+        );
+        r0.initialize_state(&restored(0)).expect("restores");
+        r1.initialize_state(&restored(1)).expect("restores");
+        r0.open(&ctx_of(0, 1)).expect("opens");
+        for (i, checkpoint) in [(4, 7), (5, 8)] {
+            r0.invoke_batch(vec![i]).expect("writes");
+            r0.snapshot_state(checkpoint, &mut OperatorSnapshot::default())
+                .expect("pre-commits");
+        }
+        r1.open(&ctx_of(1, 1)).expect("opens");
+        r0.notify_checkpoint_complete(8).expect("commits");
+        let read = |name: &str| fs::read_to_string(dir.join(name)).expect(name);
+        assert_eq!(read("part-5-0"), "1\n");
+        assert_eq!(read("part-6-0"), "2\n");
+        assert_eq!(read("part-6-1"), "3\n");
+        assert_eq!(read("part-7-0"), "4\n");
+        assert_eq!(read("part-8-0"), "5\n");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -118,21 +118,43 @@ impl JobMaster {
         }
     }
 
-    /// Starts a checkpoint (or a savepoint into `target`) at every source subtask; returns its
-    /// id. `stop` (`Some(drain)`) makes it a stop-with-savepoint.
+    /// Whether every subtask runs with its input ended (waiting for the final checkpoint).
+    fn all_input_ended(&self) -> bool {
+        self.graph.subtasks().all(|(_, _, x)| {
+            x.state == ExecutionState::Running && self.input_ended.contains(&x.attempt)
+        })
+    }
+
+    /// A subtask's input ended. Once every subtask's has, the final checkpoint is triggered
+    /// (also by the periodic timer later, should this one fail).
+    pub(super) fn on_input_ended(&mut self, attempt: crate::ids::ExecutionAttemptId) {
+        if self.graph.find(attempt).is_none() {
+            return;
+        }
+        self.input_ended.insert(attempt);
+        if self.graph.status() == JobStatus::Running && self.all_input_ended() {
+            tracing::debug!(job_id = %self.job_id, "every subtask's input ended: the final checkpoint");
+            self.trigger_checkpoint(SnapshotKind::Checkpoint, None, None);
+        }
+    }
+
+    /// Starts a checkpoint (or a savepoint into `target`); returns its id. `stop`
+    /// (`Some(drain)`) makes it a stop-with-savepoint. Every subtask is triggered: a source
+    /// injects the barrier, a subtask whose input ended takes it directly, any other takes it
+    /// when the barrier comes through its inputs (or at their end, if it never does). One
+    /// triggered once every subtask's input ended is the final checkpoint.
     pub(super) fn trigger_checkpoint(
         &mut self,
         kind: SnapshotKind,
         target: Option<PathBuf>,
         stop: Option<bool>,
     ) -> Option<u64> {
+        let is_final = self.all_input_ended();
         let c = self.checkpoints.as_mut()?;
-        let barrier = c.trigger(kind, Instant::now(), processing_time_now(), target);
-        tracing::debug!(job_id = %self.job_id, checkpoint = barrier.id, "triggering");
-        for (v, _, x) in self.graph.subtasks() {
-            if !self.job_graph.vertices[v].is_source {
-                continue;
-            }
+        let mut barrier = c.trigger(kind, Instant::now(), processing_time_now(), target);
+        barrier.is_final = is_final;
+        tracing::debug!(job_id = %self.job_id, checkpoint = barrier.id, is_final, "triggering");
+        for (_, _, x) in self.graph.subtasks() {
             let tm = x
                 .location
                 .as_ref()

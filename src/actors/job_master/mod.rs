@@ -19,8 +19,11 @@
 //!
 //! ## Checkpoints
 //! The JobMaster drives its job's [`CheckpointCoordinator`] ([`checkpoints`]): it triggers
-//! checkpoints at the sources, collects the subtasks' answers, writes each completed
-//! checkpoint's `_metadata` and tells the subtasks. A job submitted with a restore location
+//! checkpoints (at every subtask: sources inject the barrier, the others take it through
+//! their inputs or, once their input ended, directly), collects the subtasks' answers, writes
+//! each completed checkpoint's `_metadata` and tells the subtasks. Once every subtask has
+//! ended its input, the final checkpoint is triggered at once; the subtasks finish when it
+//! completed. A job submitted with a restore location
 //! deploys every subtask with the resolved checkpoint to start from.
 
 mod checkpoints;
@@ -130,6 +133,8 @@ pub struct JobMaster {
     savepoints: std::collections::HashSet<u64>,
     /// The savepoint the job stops with, and whether it drains.
     stop_with: Option<(u64, bool)>,
+    /// Subtask attempts whose input has ended: RUNNING, waiting for the final checkpoint.
+    input_ended: std::collections::HashSet<crate::ids::ExecutionAttemptId>,
     /// The restart strategy's account of failures.
     backoff: RestartBackoff,
     /// When a restart decided on may start (once every subtask stopped).
@@ -193,6 +198,7 @@ impl JobMaster {
             restore_dir: None,
             savepoints: std::collections::HashSet::new(),
             stop_with: None,
+            input_ended: std::collections::HashSet::new(),
             backoff: RestartBackoff::new(strategy),
             failover,
             regions,
@@ -288,6 +294,7 @@ impl JobMaster {
                 .job_graph
                 .state_backend
                 .unwrap_or(self.config.state_backend);
+            tdd.final_checkpoint = self.job_graph.checkpointing.interval.is_some();
             for gate in &mut tdd.inputs {
                 for ch in &mut gate.channels {
                     ch.producer_address = self
@@ -321,6 +328,7 @@ impl JobMaster {
                             state: ExecutionState::Failed,
                             failure: Some(err),
                             io: None,
+                            input_ended: false,
                         },
                         ctx,
                     );
@@ -342,6 +350,10 @@ impl JobMaster {
     ) {
         if let Some(io) = msg.io {
             self.graph.record_io(msg.attempt, io);
+        }
+        if msg.input_ended {
+            self.on_input_ended(msg.attempt);
+            return;
         }
         let (v, s) = match self
             .graph
@@ -500,6 +512,7 @@ impl JobMaster {
             self.restore_dir = Some(dir.clone());
         }
         self.graph.reset_attempts();
+        self.input_ended.clear();
         self.scheduled = false;
         self.set_status(JobStatus::Running);
         let needed = self.job_graph.slots_needed();
@@ -899,6 +912,7 @@ impl Handler<TaskManagerLost> for JobMaster {
                     state: ExecutionState::Failed,
                     failure: Some(msg.cause.clone()),
                     io: None,
+                    input_ended: false,
                 },
                 FailureKind::TaskManagerLost,
                 ctx,
