@@ -757,3 +757,54 @@ fn records_a_sink_received_before_the_end_of_input_are_all_committed() {
         }
     });
 }
+
+/// Stop-with-savepoint, draining (`rill stop --drain`): the sources stop at the savepoint's
+/// barrier after the maximum watermark, end once it completed, and the job FINISHES with every
+/// record before the barrier committed by its two-phase-commit sink, none after it. (The
+/// sources used to go on: the stop was never handed to them.)
+#[test]
+fn a_drained_stop_finishes_the_job_with_exactly_what_came_before_its_savepoint() {
+    on_cluster("stop-drain", Duration::from_secs(60), |c, d| async move {
+        let env = job_env("stopped-with-drain", Some(50));
+        let out = d.join("out");
+        env.add_source("Numbers", Generated::new(u64::MAX, |i| i))
+            .map(|i: u64| {
+                pace(i);
+                i
+            })
+            .add_sink("Committed", TwoPhaseCommitFileSink::<u64>::new(out.clone()));
+        let options = SubmitOptions {
+            checkpoint_dir: Some(d.join("checkpoints")),
+            ..SubmitOptions::default()
+        };
+        let job = c
+            .submit_with(&env, Some(2), &options)
+            .await
+            .expect("submitted");
+        first_checkpoint(&d.join("checkpoints"), job).await;
+        let id = common::trigger_savepoint_with(&c, job, Some(true)).await;
+        let path = common::savepoint_outcome(&c, job, id).await.expect("the savepoint completes");
+        let result = c.wait(job).await.expect("result");
+        assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+        // Each source subtask's range, from its start: a prefix, once each, nothing after.
+        let mut got: Vec<u64> = common::committed_lines(&out)
+            .iter()
+            .map(|l| l.parse().expect("a number"))
+            .collect();
+        got.sort_unstable();
+        let (low, high): (Vec<u64>, Vec<u64>) = got.iter().partition(|&&i| i < u64::MAX / 4);
+        assert!(!low.is_empty() && !high.is_empty(), "both subtasks wrote");
+        let high_start = high[0];
+        assert!(high_start >= u64::MAX / 2 - 1, "the second range starts at {high_start}");
+        for (range, start) in [(low, 0), (high, high_start)] {
+            let n = range.len() as u64;
+            assert!(
+                range.iter().copied().eq(start..start + n),
+                "records from {start}: {n} records, not a gapless prefix"
+            );
+        }
+        // The savepoint holds the sources where they stopped: restored from it, the job
+        // starts after the last committed record of each range.
+        assert!(std::path::Path::new(&path).join(storage::METADATA_FILE).exists());
+    });
+}

@@ -1485,7 +1485,20 @@ impl Handler<TriggerCheckpoint> for Subtask {
         let id = msg.barrier.id;
         match self.phase {
             Phase::Running if self.source.is_some() => {
-                self.guarded(ctx, |act, _| act.checkpoint(msg.barrier));
+                let stop = msg.stop;
+                if let Some(drain) = stop {
+                    // Stop-with-savepoint: nothing is emitted after the savepoint's barrier.
+                    self.stopped_for = Some((id, drain));
+                }
+                self.guarded(ctx, |act, _| {
+                    if stop == Some(true) {
+                        // Draining: every event-time window and timer fires before it.
+                        if let Some(chain) = act.chain.as_mut() {
+                            chain.process_watermark(MAX_WATERMARK)?;
+                        }
+                    }
+                    act.checkpoint(msg.barrier)
+                });
                 self.pump(ctx);
             }
             Phase::Running | Phase::Ended => {

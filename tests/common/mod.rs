@@ -217,6 +217,11 @@ pub fn committed_lines(dir: &std::path::Path) -> Vec<String> {
 /// Triggers a savepoint of `job` (retrying while its subtasks are not all running yet) and
 /// returns its id.
 pub async fn trigger_savepoint(c: &MiniCluster, job: JobId) -> u64 {
+    trigger_savepoint_with(c, job, None).await
+}
+
+/// As [`trigger_savepoint`]; `stop` (`Some(drain)`) stops the job with it.
+pub async fn trigger_savepoint_with(c: &MiniCluster, job: JobId, stop: Option<bool>) -> u64 {
     use rill::actors::dispatcher::TriggerJobSavepoint;
     let start = Instant::now();
     loop {
@@ -225,7 +230,7 @@ pub async fn trigger_savepoint(c: &MiniCluster, job: JobId) -> u64 {
             .send(TriggerJobSavepoint {
                 job_id: job,
                 target: None,
-                stop: None,
+                stop,
             })
             .await
             .expect("dispatcher")

@@ -2,7 +2,10 @@
 //! cleaning up (the bookkeeping itself is [`CheckpointCoordinator`]'s).
 //!
 //! ## Rules
-//! - A periodic checkpoint is triggered only while every subtask runs.
+//! - A periodic checkpoint is triggered only while every subtask runs (a subtask whose input
+//!   ended still runs until the final checkpoint completed). It is sent to every subtask.
+//! - Once every subtask has reported the end of its input, the final checkpoint is triggered
+//!   at once (and every later one is final too); its completion lets the subtasks finish.
 //! - A completed checkpoint's `_metadata` is written before any subtask is told it completed.
 //! - When the job ends FAILED its retained checkpoints stay (to restore from); when it is
 //!   CANCELED or FINISHED they are removed, unless `retain_on_cancellation` is set.
