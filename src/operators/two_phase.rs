@@ -22,10 +22,13 @@
 //!
 //! ## Recovery
 //! - The pending parts are union list state: every restored subtask sees all of them and
-//!   commits those its index stands for (their subtask modulo the parallelism), unless they
-//!   already were: the restored checkpoint completed, since it is being restored.
-//! - In-progress files of earlier attempts (or jobs) that its index stands for and that are
-//!   not pending are removed: their records come again from the restored sources.
+//!   commits them (the restored checkpoint completed, since it is being restored). A commit
+//!   is a rename that is done already when only the committed name exists, so subtasks
+//!   committing the same part concurrently, or again after a later failure, is harmless.
+//! - In-progress files of earlier attempts (or jobs) that its index stands for (their subtask
+//!   modulo the parallelism) and that are not pending are removed: their records come again
+//!   from the restored sources. Files named before attempts were (older versions, whose
+//!   pending parts were dealt out over the subtasks) are removed only when of another job.
 
 use std::fmt::Display;
 use std::fs::{self, File};
@@ -163,7 +166,7 @@ impl<T> TwoPhaseCommitFileSink<T> {
             let Some(file) = InProgress::parse(&name) else {
                 continue;
             };
-            let earlier = file.job != self.job || file.attempt.is_none_or(|a| a < self.attempt);
+            let earlier = file.job != self.job || file.attempt.is_some_and(|a| a < self.attempt);
             let kept = self.pending.iter().any(|p| p.in_progress == name);
             if earlier && self.stands_for(&name) && !kept {
                 tracing::debug!(subtask = self.subtask, attempt = self.attempt, file = %name, "removed an abandoned part");
@@ -185,11 +188,9 @@ impl<T: Display + Send + 'static> SinkFunction<T> for TwoPhaseCommitFileSink<T> 
         fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
         tracing::debug!(subtask = self.subtask, attempt = self.attempt, epoch = self.epoch, pending = ?self.pending, "opened");
         self.remove_abandoned()?;
-        // Restored pending parts belong to a completed checkpoint: commit this subtask's.
+        // Restored pending parts belong to a completed checkpoint: commit them.
         for p in std::mem::take(&mut self.pending) {
-            if self.stands_for(&p.in_progress) {
-                self.commit(&p)?;
-            }
+            self.commit(&p)?;
         }
         Ok(())
     }
@@ -330,7 +331,7 @@ mod tests {
     /// pending part went to subtask 1, and subtask 0's own second part took its name before
     /// subtask 1 committed it.
     #[test]
-    fn restored_subtasks_commit_their_own_pending_parts_and_never_overwrite_them() {
+    fn restored_subtasks_never_overwrite_a_pending_part() {
         let dir = std::env::temp_dir().join(format!("rill-2pc-restore-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let (mut s0, mut s1) = (
