@@ -206,7 +206,9 @@ impl ProcessCluster {
     ) -> Result<Self, LaunchError> {
         let rpc = format!("127.0.0.1:{}", free_udp_port()?);
         let logs = logs.map(|(d, f)| (d.to_path_buf(), f.to_string()));
-        let jm_log = logs.as_ref().map(|(d, f)| (d.join("jobmanager-0.log"), f.clone()));
+        let jm_log = logs
+            .as_ref()
+            .map(|(d, f)| (d.join("jobmanager-0.log"), f.clone()));
         let (job_manager, rest) = start_job_manager(exe, config, secret, &rpc, jm_log.as_ref())?;
         let mut c = Self {
             exe: exe.to_path_buf(),

@@ -158,8 +158,9 @@ fn committed_output_is_exact_while_taskmanagers_are_killed_at_random() {
         artifacts.as_path(),
         "warn,rill::actors::job_master=info,rill::operators::two_phase=debug",
     );
-    let mut c = ProcessCluster::start_logged(exe, Some(&config(&dir)), SECRET, &[2, 2, 2], Some(logs))
-        .expect("cluster");
+    let mut c =
+        ProcessCluster::start_logged(exe, Some(&config(&dir)), SECRET, &[2, 2, 2], Some(logs))
+            .expect("cluster");
 
     // The failure-free run: every window once, sorted.
     let reference = dir.join("reference.csv");
@@ -274,12 +275,19 @@ fn diagnose(got: &[String], want: &[&str], out: &Path) -> String {
     let mut uncommitted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut files = String::new();
     let mut names: Vec<String> = std::fs::read_dir(out)
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     for name in &names {
         let text = std::fs::read_to_string(out.join(name)).unwrap_or_default();
-        let starts: Vec<i64> = text.lines().filter_map(|l| window_of(l).map(|w| w.1)).collect();
+        let starts: Vec<i64> = text
+            .lines()
+            .filter_map(|l| window_of(l).map(|w| w.1))
+            .collect();
         let _ = writeln!(
             files,
             "{name}: {} lines, windows {:?}..{:?}",
@@ -289,7 +297,10 @@ fn diagnose(got: &[String], want: &[&str], out: &Path) -> String {
         );
         for l in text.lines() {
             if !name.starts_with("part-") {
-                uncommitted.entry(l.to_string()).or_default().insert(name.clone());
+                uncommitted
+                    .entry(l.to_string())
+                    .or_default()
+                    .insert(name.clone());
             } else if let Some(w) = window_of(l) {
                 holder.entry(w).or_default().insert(name.clone());
             }

@@ -660,7 +660,11 @@ struct EndsRightAfterACheckpoint {
 }
 
 impl SourceFunction<u64> for EndsRightAfterACheckpoint {
-    fn poll_next(&mut self, out: &mut Collector<'_, u64>, max: usize) -> Result<SourcePoll, UserError> {
+    fn poll_next(
+        &mut self,
+        out: &mut Collector<'_, u64>,
+        max: usize,
+    ) -> Result<SourcePoll, UserError> {
         if self.next == self.n {
             return Ok(if self.checkpointed_at_end {
                 SourcePoll::Finished
@@ -698,64 +702,79 @@ impl SourceFunction<u64> for EndsRightAfterACheckpoint {
 /// checkpoint. Once with the sink chained to the source, once behind a network shuffle.
 #[test]
 fn records_a_sink_received_before_the_end_of_input_are_all_committed() {
-    on_cluster("final-checkpoint", Duration::from_secs(60), |c, d| async move {
-        const N: u64 = 10_000;
-        let env = job_env("ends-right-after-a-checkpoint", Some(20));
-        let numbers = env.add_source(
-            "Numbers",
-            EndsRightAfterACheckpoint {
-                n: N,
-                next: 0,
-                checkpointed_at_end: false,
-            },
-        );
-        let (chained, shuffled) = (d.join("chained"), d.join("shuffled"));
-        numbers.add_sink("Chained", TwoPhaseCommitFileSink::<u64>::new(chained.clone()));
-        numbers
-            .rebalance()
-            .map(|i: u64| i)
-            .set_parallelism(2)
-            .add_sink("Shuffled", TwoPhaseCommitFileSink::<u64>::new(shuffled.clone()))
-            .set_parallelism(2);
-        let options = SubmitOptions {
-            checkpoint_dir: Some(d.join("checkpoints")),
-            ..SubmitOptions::default()
-        };
-        let job = c
-            .submit_with(&env, Some(1), &options)
-            .await
-            .expect("submitted");
-        let result = c.wait(job).await.expect("result");
-        assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
-        let mut want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
-        want.sort_unstable();
-        for out in [chained, shuffled] {
-            let got = common::committed_lines(&out);
-            assert_eq!(got.len(), want.len(), "records committed in {}", out.display());
-            assert!(got == want, "{} holds other records", out.display());
-            let leftovers: Vec<String> = std::fs::read_dir(&out)
-                .expect("output")
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| !n.starts_with("part-"))
-                .collect();
-            assert!(leftovers.is_empty(), "uncommitted files: {leftovers:?}");
-        }
-        // The final checkpoint holds the sources at their end: a job restored from it
-        // replays nothing.
-        let job_dir = d.join("checkpoints").join(job.to_string());
-        let finals = common::completed_checkpoints(&job_dir);
-        assert!(!finals.is_empty(), "the final checkpoint is retained");
-        let again = common::run_from(&c, &env, 1, job_dir, SubmitOptions::default()).await;
-        assert_eq!(again.status, JobStatus::Finished, "{:?}", again.failure);
-        for out in [d.join("chained"), d.join("shuffled")] {
-            assert!(
-                common::committed_lines(&out) == want,
-                "{} changed after a restore from the final checkpoint",
-                out.display()
+    on_cluster(
+        "final-checkpoint",
+        Duration::from_secs(60),
+        |c, d| async move {
+            const N: u64 = 10_000;
+            let env = job_env("ends-right-after-a-checkpoint", Some(20));
+            let numbers = env.add_source(
+                "Numbers",
+                EndsRightAfterACheckpoint {
+                    n: N,
+                    next: 0,
+                    checkpointed_at_end: false,
+                },
             );
-        }
-    });
+            let (chained, shuffled) = (d.join("chained"), d.join("shuffled"));
+            numbers.add_sink(
+                "Chained",
+                TwoPhaseCommitFileSink::<u64>::new(chained.clone()),
+            );
+            numbers
+                .rebalance()
+                .map(|i: u64| i)
+                .set_parallelism(2)
+                .add_sink(
+                    "Shuffled",
+                    TwoPhaseCommitFileSink::<u64>::new(shuffled.clone()),
+                )
+                .set_parallelism(2);
+            let options = SubmitOptions {
+                checkpoint_dir: Some(d.join("checkpoints")),
+                ..SubmitOptions::default()
+            };
+            let job = c
+                .submit_with(&env, Some(1), &options)
+                .await
+                .expect("submitted");
+            let result = c.wait(job).await.expect("result");
+            assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
+            let mut want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+            want.sort_unstable();
+            for out in [chained, shuffled] {
+                let got = common::committed_lines(&out);
+                assert_eq!(
+                    got.len(),
+                    want.len(),
+                    "records committed in {}",
+                    out.display()
+                );
+                assert!(got == want, "{} holds other records", out.display());
+                let leftovers: Vec<String> = std::fs::read_dir(&out)
+                    .expect("output")
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| !n.starts_with("part-"))
+                    .collect();
+                assert!(leftovers.is_empty(), "uncommitted files: {leftovers:?}");
+            }
+            // The final checkpoint holds the sources at their end: a job restored from it
+            // replays nothing.
+            let job_dir = d.join("checkpoints").join(job.to_string());
+            let finals = common::completed_checkpoints(&job_dir);
+            assert!(!finals.is_empty(), "the final checkpoint is retained");
+            let again = common::run_from(&c, &env, 1, job_dir, SubmitOptions::default()).await;
+            assert_eq!(again.status, JobStatus::Finished, "{:?}", again.failure);
+            for out in [d.join("chained"), d.join("shuffled")] {
+                assert!(
+                    common::committed_lines(&out) == want,
+                    "{} changed after a restore from the final checkpoint",
+                    out.display()
+                );
+            }
+        },
+    );
 }
 
 /// Stop-with-savepoint, draining (`rill stop --drain`): the sources stop at the savepoint's
@@ -783,7 +802,9 @@ fn a_drained_stop_finishes_the_job_with_exactly_what_came_before_its_savepoint()
             .expect("submitted");
         first_checkpoint(&d.join("checkpoints"), job).await;
         let id = common::trigger_savepoint_with(&c, job, Some(true)).await;
-        let path = common::savepoint_outcome(&c, job, id).await.expect("the savepoint completes");
+        let path = common::savepoint_outcome(&c, job, id)
+            .await
+            .expect("the savepoint completes");
         let result = c.wait(job).await.expect("result");
         assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
         // Each source subtask's range, from its start: a prefix, once each, nothing after.
@@ -795,7 +816,10 @@ fn a_drained_stop_finishes_the_job_with_exactly_what_came_before_its_savepoint()
         let (low, high): (Vec<u64>, Vec<u64>) = got.iter().partition(|&&i| i < u64::MAX / 4);
         assert!(!low.is_empty() && !high.is_empty(), "both subtasks wrote");
         let high_start = high[0];
-        assert!(high_start >= u64::MAX / 2 - 1, "the second range starts at {high_start}");
+        assert!(
+            high_start >= u64::MAX / 2 - 1,
+            "the second range starts at {high_start}"
+        );
         for (range, start) in [(low, 0), (high, high_start)] {
             let n = range.len() as u64;
             assert!(
@@ -805,6 +829,8 @@ fn a_drained_stop_finishes_the_job_with_exactly_what_came_before_its_savepoint()
         }
         // The savepoint holds the sources where they stopped: restored from it, the job
         // starts after the last committed record of each range.
-        assert!(std::path::Path::new(&path).join(storage::METADATA_FILE).exists());
+        assert!(std::path::Path::new(&path)
+            .join(storage::METADATA_FILE)
+            .exists());
     });
 }

@@ -83,7 +83,11 @@ impl Gate {
 /// A fast source (counting what it emitted into `emitted`), a rebalance, and an operator in a
 /// slot of its own that waits at `gate`, then runs at about 10,000 records/s: its input queue
 /// and its producer's output queue stay full (one buffer takes it about 0.4 s).
-fn backpressured_job(checkpoints: CheckpointSettings, gate: &Gate, emitted: &Arc<AtomicU64>) -> StreamEnv {
+fn backpressured_job(
+    checkpoints: CheckpointSettings,
+    gate: &Gate,
+    emitted: &Arc<AtomicU64>,
+) -> StreamEnv {
     let env = StreamEnv::new("backpressured");
     env.set_checkpoint_settings(checkpoints);
     let (gate, emitted) = (gate.clone(), emitted.clone());

@@ -153,8 +153,7 @@ impl<T> TwoPhaseCommitFileSink<T> {
 
     /// Whether this subtask stands for the subtask that wrote in-progress file `name`.
     fn stands_for(&self, name: &str) -> bool {
-        InProgress::parse(name)
-            .is_some_and(|f| f.subtask % self.parallelism.max(1) == self.subtask)
+        InProgress::parse(name).is_some_and(|f| f.subtask % self.parallelism.max(1) == self.subtask)
     }
 
     /// Removes in-progress files of earlier attempts or jobs whose subtask this one now
