@@ -70,6 +70,17 @@ fn counting_job(n: u64, sink: CollectSink<(u64, u64)>, checkpoint_ms: Option<u64
     env
 }
 
+/// Submits `env` at parallelism `p` with its checkpoints under `dir`.
+async fn submit_checkpointed(c: &MiniCluster, env: &StreamEnv, p: usize, dir: PathBuf) -> JobId {
+    let options = SubmitOptions {
+        checkpoint_dir: Some(dir),
+        ..SubmitOptions::default()
+    };
+    c.submit_with(env, Some(p), &options)
+        .await
+        .expect("submitted")
+}
+
 /// Waits until the job's checkpoint directory holds a completed checkpoint.
 async fn first_checkpoint(dir: &Path, job: JobId) -> PathBuf {
     let job_dir = dir.join(job.to_string());
@@ -92,14 +103,7 @@ async fn first_checkpoint(dir: &Path, job: JobId) -> PathBuf {
 /// Runs `env` at parallelism `p` with checkpoints under `dir`, cancels it once a checkpoint
 /// completed, and returns its checkpoint directory.
 async fn checkpoint_then_cancel(c: &MiniCluster, env: &StreamEnv, p: usize, dir: &Path) -> PathBuf {
-    let options = SubmitOptions {
-        checkpoint_dir: Some(dir.to_path_buf()),
-        ..SubmitOptions::default()
-    };
-    let job = c
-        .submit_with(env, Some(p), &options)
-        .await
-        .expect("submitted");
+    let job = submit_checkpointed(&c, env, p, dir.to_path_buf()).await;
     let job_dir = first_checkpoint(dir, job).await;
     c.cancel(job).await.expect("cancelled");
     let result = c.wait(job).await.expect("result");
@@ -335,14 +339,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
     let n = 1_000_000;
     on_cluster("damaged", Duration::from_secs(120), |c, d| async move {
         let env = counting_job(n, CollectSink::new(), Some(20));
-        let options = SubmitOptions {
-            checkpoint_dir: Some(d.clone()),
-            ..SubmitOptions::default()
-        };
-        let job = c
-            .submit_with(&env, Some(2), &options)
-            .await
-            .expect("submitted");
+        let job = submit_checkpointed(&c, &env, 2, d.clone()).await;
         let job_dir = d.join(job.to_string());
         // Two retained checkpoints.
         let start = Instant::now();
@@ -500,14 +497,7 @@ fn bounded_jobs_checkpointing_constantly_still_finish() {
         for run in 0..10 {
             let sink = CollectSink::new();
             let env = counting_job(20_000 + run * 1000, sink.clone(), Some(1));
-            let options = SubmitOptions {
-                checkpoint_dir: Some(d.clone()),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
+            let job = submit_checkpointed(&c, &env, 2, d.clone()).await;
             let result = c.wait(job).await.expect("result");
             assert_eq!(
                 result.status,
@@ -531,14 +521,7 @@ fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
             let mut settings = env.checkpoint_settings();
             settings.retain_on_cancellation = false;
             env.set_checkpoint_settings(settings);
-            let options = SubmitOptions {
-                checkpoint_dir: Some(d.clone()),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(2), &options)
-                .await
-                .expect("submitted");
+            let job = submit_checkpointed(&c, &env, 2, d.clone()).await;
             let id = common::trigger_savepoint(&c, job).await;
             let location = common::savepoint_outcome(&c, job, id)
                 .await
@@ -730,14 +713,7 @@ fn records_a_sink_received_before_the_end_of_input_are_all_committed() {
                     TwoPhaseCommitFileSink::<u64>::new(shuffled.clone()),
                 )
                 .set_parallelism(2);
-            let options = SubmitOptions {
-                checkpoint_dir: Some(d.join("checkpoints")),
-                ..SubmitOptions::default()
-            };
-            let job = c
-                .submit_with(&env, Some(1), &options)
-                .await
-                .expect("submitted");
+            let job = submit_checkpointed(&c, &env, 1, d.join("checkpoints")).await;
             let result = c.wait(job).await.expect("result");
             assert_eq!(result.status, JobStatus::Finished, "{:?}", result.failure);
             let mut want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
@@ -792,14 +768,7 @@ fn a_drained_stop_finishes_the_job_with_exactly_what_came_before_its_savepoint()
                 i
             })
             .add_sink("Committed", TwoPhaseCommitFileSink::<u64>::new(out.clone()));
-        let options = SubmitOptions {
-            checkpoint_dir: Some(d.join("checkpoints")),
-            ..SubmitOptions::default()
-        };
-        let job = c
-            .submit_with(&env, Some(2), &options)
-            .await
-            .expect("submitted");
+        let job = submit_checkpointed(&c, &env, 2, d.join("checkpoints")).await;
         first_checkpoint(&d.join("checkpoints"), job).await;
         let id = common::trigger_savepoint_with(&c, job, Some(true)).await;
         let path = common::savepoint_outcome(&c, job, id)
