@@ -677,7 +677,8 @@ fn local_cluster(
             cluster.resource_manager().clone(),
             registry,
             cluster.default_parallelism(),
-        );
+        )
+        .with_actors(cluster.actors().clone());
         let (server, addr) = crate::rest::serve(bind, handle)
             .map_err(|source| LocalError::Rest { addr: bind, source })?;
         let server_handle = server.handle();

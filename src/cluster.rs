@@ -36,33 +36,25 @@
 //! private_key = "key.pem"
 //! ```
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use serde::Deserialize;
 
-use crate::actors::dispatcher::{Dispatcher, ToJobMaster};
-use crate::actors::gateway::TaskManagerGateway;
-use crate::actors::job_master::OfferSlots;
-use crate::actors::resource_manager::{
-    RegisterTaskManager, ResourceManager, SlotAvailable, TaskManagerDisconnected,
-};
-use crate::actors::task_manager::{RemoteSetup, Shutdown, TaskManager};
+use crate::actors::dispatcher::{Dispatcher, DISPATCHER_PATH};
+use crate::actors::remote::{ActorRegistry, NodeInbound};
+use crate::actors::resource_manager::{ResourceManager, TaskManagerDisconnected};
+use crate::actors::task_manager::{RemoteSetup, Shutdown, TaskManager, RESOURCE_MANAGER_PATH};
 use crate::actors::task_plan::PlanResolver;
 use crate::config::RuntimeConfig;
 use crate::ids::TaskManagerId;
 use crate::jobs::JobRegistry;
 use crate::net::quic::{ClusterSecret, NodeRole, QuicNode, QuicSettings};
-use crate::net::remote::{DataHandler, RemoteNetwork};
-use crate::net::rpc::{
-    self, LocalFuture, PartitionRequest, RemotePeer, Reply, Request, RequestHandler,
-};
+use crate::net::remote::RemoteNetwork;
+use crate::net::rpc::{self, RemotePeer};
 
 /// The environment variable holding the cluster secret.
 pub const SECRET_ENV: &str = "RILL_CLUSTER_SECRET";
@@ -300,21 +292,19 @@ pub fn run_jobmanager(
                 s
             }
         };
-        let rm = ResourceManager::with_heartbeats(
-            opts.runtime.heartbeat_interval,
-            opts.runtime.heartbeat_timeout,
-        )
-        .start();
-        let dispatcher = Dispatcher::new(rm.clone(), opts.runtime.clone()).start();
+        let node_id = format!("jobmanager-{:08x}", crate::util::random_u64() as u32);
+        let actors = ActorRegistry::new(&node_id);
+        let (rm, dispatcher) = start_jobmanager_actors(&opts.runtime, &actors);
         let node = QuicNode::bind(
             opts.bind,
             ClusterSecret::new(&secret),
-            format!("jobmanager-{:08x}", crate::util::random_u64() as u32),
+            node_id,
             NodeRole::JobManager,
             &opts.quic,
         )?;
         let rpc_addr = node.local_addr()?;
-        let handle = crate::rest::RestHandle::new(dispatcher.clone(), rm.clone(), registry, 1);
+        let handle = crate::rest::RestHandle::new(dispatcher.clone(), rm.clone(), registry, 1)
+            .with_actors(actors.clone());
         let (server, rest_addr) = crate::rest::serve(opts.rest, handle).map_err(|source| {
             StartError::Rest {
                 addr: opts.rest,
@@ -325,11 +315,24 @@ pub fn run_jobmanager(
         actix_rt::spawn(server);
         println!("JobManager RPC listening on {rpc_addr}");
         println!("REST API listening on http://{rest_addr}");
-        let handler = JobManagerHandler {
-            rm,
-            dispatcher,
-            gateways: Rc::new(RefCell::new(HashMap::new())),
-        };
+        // A TaskManager's connection that closes makes the ResourceManager check whether it
+        // was the one the TaskManager is registered through.
+        let lost_rm = rm.clone();
+        let handler = NodeInbound::new(
+            actors,
+            None,
+            Some(Arc::new(move |from: &RemotePeer, reason: &str| {
+                let msg = TaskManagerDisconnected {
+                    id: TaskManagerId(from.node_id().to_string()),
+                    connection: from.connection().stable_id(),
+                    reason: reason.to_string(),
+                };
+                if let Err(e) = lost_rm.try_send(msg) {
+                    // Its heartbeats find the TaskManager gone instead.
+                    tracing::warn!(error = %e, "ResourceManager not told of a closed connection");
+                }
+            })),
+        );
         let accept_node = node.clone();
         let rpc_timeout = opts.runtime.rpc_timeout;
         actix_rt::spawn(async move {
@@ -361,119 +364,30 @@ pub fn run_jobmanager(
     })
 }
 
-/// Serves TaskManagers' connections on the JobManager.
-#[derive(Clone)]
-struct JobManagerHandler {
-    rm: Addr<ResourceManager>,
-    dispatcher: Addr<Dispatcher>,
-    gateways: Rc<RefCell<HashMap<TaskManagerId, TaskManagerGateway>>>,
-}
-
-impl RequestHandler for JobManagerHandler {
-    fn tell(&self, from: &RemotePeer, req: Request) {
-        match req {
-            Request::OfferSlots {
-                job_id,
-                task_manager,
-                offers,
-            } => {
-                let gateway = self.gateways.borrow().get(&task_manager).cloned();
-                match gateway {
-                    Some(address) if task_manager.0 == from.node_id() => {
-                        self.dispatcher.do_send(ToJobMaster::OfferSlots(
-                            job_id,
-                            OfferSlots {
-                                task_manager,
-                                address,
-                                offers,
-                            },
-                        ))
-                    }
-                    _ => {
-                        tracing::warn!(peer = %from.address(), %task_manager, "slot offer from an unregistered TaskManager ignored")
-                    }
-                }
-            }
-            Request::UpdateTaskExecutionState(u) => self.dispatcher.do_send(ToJobMaster::Update(u)),
-            Request::CheckpointResponse(r) => self.dispatcher.do_send(ToJobMaster::Checkpoint(r)),
-            Request::SlotAvailable { allocation, .. } => {
-                self.rm.do_send(SlotAvailable { allocation })
-            }
-            other => {
-                tracing::warn!(peer = %from.address(), message = other.name(), "message not for a JobManager ignored")
-            }
-        }
-    }
-
-    fn call(&self, from: &RemotePeer, req: Request) -> LocalFuture<Reply> {
-        match req {
-            Request::RegisterTaskManager {
-                id,
-                data_address,
-                slots,
-            } => {
-                if id.0 != from.node_id() {
-                    let msg = format!(
-                        "TaskManager id {id} differs from the connection's node id {}",
-                        from.node_id()
-                    );
-                    return Box::pin(async move { Reply::Error(msg) });
-                }
-                let gateway = TaskManagerGateway::Remote {
-                    peer: from.clone(),
-                    data_address,
-                };
-                self.gateways
-                    .borrow_mut()
-                    .insert(id.clone(), gateway.clone());
-                let fut = self.rm.send(RegisterTaskManager {
-                    id,
-                    address: gateway,
-                    slots,
-                });
-                Box::pin(async move {
-                    match fut.await {
-                        Ok(ack) => Reply::Registered {
-                            resource_manager: ack.resource_manager,
-                        },
-                        Err(e) => Reply::Error(format!("ResourceManager unavailable: {e}")),
-                    }
-                })
-            }
-            other => {
-                let msg = format!("{} is not served by a JobManager", other.name());
-                Box::pin(async move { Reply::Error(msg) })
-            }
-        }
-    }
-
-    fn partition(
-        &self,
-        from: &RemotePeer,
-        _req: PartitionRequest,
-        _send: quinn::SendStream,
-        _recv: quinn::RecvStream,
-    ) {
-        tracing::warn!(peer = %from.address(), "data channel requested from the JobManager; refused");
-    }
-
-    fn closed(&self, from: &RemotePeer, reason: String) {
-        let id = TaskManagerId(from.node_id().to_string());
-        let stable = from.connection().stable_id();
-        let mut gateways = self.gateways.borrow_mut();
-        if gateways
-            .get(&id)
-            .and_then(TaskManagerGateway::peer)
-            .is_some_and(|p| p.connection().stable_id() == stable)
-        {
-            gateways.remove(&id);
-        }
-        self.rm.do_send(TaskManagerDisconnected {
-            id,
-            connection: stable,
-            reason,
-        });
-    }
+/// Starts a JobManager's ResourceManager and Dispatcher, registered in `registry` at their
+/// paths.
+pub fn start_jobmanager_actors(
+    runtime: &RuntimeConfig,
+    registry: &ActorRegistry,
+) -> (Addr<ResourceManager>, Addr<Dispatcher>) {
+    let rm =
+        ResourceManager::with_heartbeats(runtime.heartbeat_interval, runtime.heartbeat_timeout)
+            .with_mailbox_capacity(runtime.mailbox_capacity)
+            .start();
+    registry.register(
+        RESOURCE_MANAGER_PATH,
+        None,
+        rm.clone(),
+        runtime.mailbox_capacity,
+    );
+    let dispatcher = Dispatcher::new(rm.clone(), runtime.clone(), registry.clone()).start();
+    registry.register(
+        DISPATCHER_PATH,
+        None,
+        dispatcher.clone(),
+        runtime.mailbox_capacity,
+    );
+    (rm, dispatcher)
 }
 
 /// A TaskManager's settings.
@@ -525,6 +439,7 @@ pub fn run_taskmanager(
             &opts.quic,
         )?;
         let data_address = SocketAddr::new(advertised_ip, node.local_addr()?.port());
+        let actors = ActorRegistry::new(&provisional);
         let id = TaskManagerId(provisional);
         println!(
             "TaskManager {id} listening on {data_address}, {} slots, JobManager {}",
@@ -536,6 +451,11 @@ pub fn run_taskmanager(
             crate::net::LocalTransport::default(),
             opts.runtime.clone(),
         );
+        let inbound = NodeInbound::new(actors.clone(), Some(network.clone()), None);
+        {
+            let inbound = inbound.clone();
+            network.set_serve(Arc::new(move |peer| rpc::serve(peer, inbound.clone())));
+        }
         let resolver = PlanResolver::new(registry, 1);
         let tm = TaskManager::remote(
             id,
@@ -547,19 +467,21 @@ pub fn run_taskmanager(
                 network: network.clone(),
             },
             opts.runtime.clone(),
+            actors,
         )
         .start();
         let rpc_timeout = opts.runtime.rpc_timeout;
         let accept_node = node.clone();
         actix_rt::spawn(async move {
             while let Some(incoming) = accept_node.accept().await {
-                let (node, network) = (accept_node.clone(), network.clone());
+                let (node, network, inbound) =
+                    (accept_node.clone(), network.clone(), inbound.clone());
                 actix_rt::spawn(async move {
                     match node.authenticate(incoming).await {
                         Ok((peer, _)) => {
                             let peer = RemotePeer::new(peer, rpc_timeout);
                             network.add_peer(peer.clone());
-                            rpc::serve(peer, DataHandler(network));
+                            rpc::serve(peer, inbound);
                         }
                         Err(e) => tracing::debug!(error = %e, "incoming connection failed"),
                     }

@@ -54,6 +54,20 @@ pub struct ChildProcess {
 }
 
 impl ChildProcess {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its resident set size in KiB (Linux `/proc`); `None` once it has exited.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Starts `exe` with `args` and the environment `env`.
     pub fn start(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, LaunchError> {
         Self::start_logged(exe, args, env, None)

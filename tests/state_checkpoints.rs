@@ -103,7 +103,7 @@ async fn first_checkpoint(dir: &Path, job: JobId) -> PathBuf {
 /// Runs `env` at parallelism `p` with checkpoints under `dir`, cancels it once a checkpoint
 /// completed, and returns its checkpoint directory.
 async fn checkpoint_then_cancel(c: &MiniCluster, env: &StreamEnv, p: usize, dir: &Path) -> PathBuf {
-    let job = submit_checkpointed(&c, env, p, dir.to_path_buf()).await;
+    let job = submit_checkpointed(c, env, p, dir.to_path_buf()).await;
     let job_dir = first_checkpoint(dir, job).await;
     c.cancel(job).await.expect("cancelled");
     let result = c.wait(job).await.expect("result");

@@ -15,6 +15,7 @@ use crate::actors::job_master::{
     CancelJob as CancelJobMaster, JobDetails, JobMaster, RequestCheckpointStats,
     RequestJobDetails as RequestJobMasterDetails, SavepointOutcome, TriggerSavepoint,
 };
+use crate::actors::remote::{ActorRegistry, Supervise};
 use crate::actors::resource_manager::ResourceManager;
 use crate::actors::ClusterError;
 use crate::api::RuntimeMode;
@@ -23,6 +24,7 @@ use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
 use crate::graph::{JobGraph, JobStatus};
 use crate::ids::JobId;
+use crate::remote_message;
 
 /// Finished jobs kept in the history.
 const MAX_HISTORY: usize = 1000;
@@ -139,20 +141,29 @@ impl JobRecord {
     }
 }
 
+/// Where the Dispatcher is registered on the JobManager's node.
+pub const DISPATCHER_PATH: &str = "/jobmanager/dispatcher";
+
 /// Accepts and tracks jobs.
 pub struct Dispatcher {
     resource_manager: Addr<ResourceManager>,
     config: RuntimeConfig,
+    registry: ActorRegistry,
     jobs: HashMap<JobId, JobRecord>,
     history: VecDeque<JobId>,
 }
 
 impl Dispatcher {
-    /// A Dispatcher using `resource_manager`.
-    pub fn new(resource_manager: Addr<ResourceManager>, config: RuntimeConfig) -> Self {
+    /// A Dispatcher using `resource_manager`, whose JobMasters register in `registry`.
+    pub fn new(
+        resource_manager: Addr<ResourceManager>,
+        config: RuntimeConfig,
+        registry: ActorRegistry,
+    ) -> Self {
         Self {
             resource_manager,
             config,
+            registry,
             jobs: HashMap::new(),
             history: VecDeque::new(),
         }
@@ -161,7 +172,17 @@ impl Dispatcher {
 
 impl Actor for Dispatcher {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.config.mailbox_capacity);
+    }
 }
+
+impl Supervise for Dispatcher {
+    const KIND: &'static str = "Dispatcher";
+}
+
+remote_message!(inject_panic Dispatcher);
 
 impl Handler<SubmitJob> for Dispatcher {
     type Result = Result<JobId, ClusterError>;
@@ -179,6 +200,7 @@ impl Handler<SubmitJob> for Dispatcher {
             self.resource_manager.clone(),
             ctx.address(),
             self.config.clone(),
+            self.registry.clone(),
         )
         .start();
         self.jobs.insert(
@@ -293,43 +315,6 @@ impl Handler<ListJobs> for Dispatcher {
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         MessageResult(list)
-    }
-}
-
-/// A message for the JobMaster of a job, from a remote TaskManager.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub enum ToJobMaster {
-    /// Slots offered to the job.
-    OfferSlots(JobId, crate::actors::job_master::OfferSlots),
-    /// A subtask's new state.
-    Update(crate::actors::task_manager::UpdateTaskExecutionState),
-    /// A subtask's answer to a checkpoint.
-    Checkpoint(crate::actors::task_manager::CheckpointResponse),
-}
-
-impl Handler<ToJobMaster> for Dispatcher {
-    type Result = ();
-
-    fn handle(&mut self, msg: ToJobMaster, _ctx: &mut Self::Context) {
-        let job = match &msg {
-            ToJobMaster::OfferSlots(job, _) => *job,
-            ToJobMaster::Update(u) => u.job_id,
-            ToJobMaster::Checkpoint(r) => r.job_id,
-        };
-        let jm = self.jobs.get(&job).and_then(|r| r.job_master.clone());
-        match (jm, msg) {
-            (Some(jm), ToJobMaster::OfferSlots(_, offer)) => jm.do_send(offer),
-            (Some(jm), ToJobMaster::Update(u)) => jm.do_send(u),
-            (Some(jm), ToJobMaster::Checkpoint(r)) => jm.do_send(r),
-            // The job has ended: give its slots back.
-            (None, ToJobMaster::OfferSlots(_, offer)) => {
-                for o in offer.offers {
-                    offer.address.free_slot(o.allocation);
-                }
-            }
-            (None, ToJobMaster::Update(_) | ToJobMaster::Checkpoint(_)) => {}
-        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use crate::actors::dispatcher::{CancelJob, Dispatcher, JobResult, RequestJobResult, SubmitJob};
+use crate::actors::remote::ActorRegistry;
 use crate::actors::resource_manager::{RequestResourceOverview, ResourceManager, ResourceOverview};
 use crate::actors::task_manager::{Shutdown, TaskManager};
 use crate::actors::task_plan::{PlanResolver, ResolvedPlan};
@@ -54,6 +55,7 @@ pub struct MiniCluster {
     resolver: PlanResolver,
     transport: LocalTransport,
     config: MiniClusterConfig,
+    actors: ActorRegistry,
 }
 
 impl MiniCluster {
@@ -62,12 +64,12 @@ impl MiniCluster {
         config: MiniClusterConfig,
         registry: Arc<JobRegistry>,
     ) -> Result<Self, ClusterError> {
-        let resource_manager = ResourceManager::with_heartbeats(
-            config.runtime.heartbeat_interval,
-            config.runtime.heartbeat_timeout,
-        )
-        .start();
-        let dispatcher = Dispatcher::new(resource_manager.clone(), config.runtime.clone()).start();
+        let actors = ActorRegistry::new(&format!("local-{:08x}", crate::util::random_u64() as u32));
+        let (resource_manager, dispatcher) =
+            crate::cluster::start_jobmanager_actors(&config.runtime, &actors);
+        let rm_ref = actors
+            .lookup::<ResourceManager>(crate::actors::task_manager::RESOURCE_MANAGER_PATH)
+            .ok_or_else(|| ClusterError::Startup("the ResourceManager is not registered".into()))?;
         let resolver = PlanResolver::new(registry, config.default_parallelism);
         let transport = LocalTransport::default();
         let task_manager_ids: Vec<TaskManagerId> = (0..config.task_managers)
@@ -79,10 +81,11 @@ impl MiniCluster {
                 TaskManager::new(
                     id.clone(),
                     config.slots_per_task_manager,
-                    resource_manager.clone(),
+                    rm_ref.clone(),
                     resolver.clone(),
                     transport.clone(),
                     config.runtime.clone(),
+                    actors.clone(),
                 )
                 .start()
             })
@@ -95,6 +98,7 @@ impl MiniCluster {
             resolver,
             transport,
             config,
+            actors,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -128,6 +132,11 @@ impl MiniCluster {
     /// The ResourceManager.
     pub fn resource_manager(&self) -> &Addr<ResourceManager> {
         &self.resource_manager
+    }
+
+    /// The actor registry of this process: every actor reachable by path, with its figures.
+    pub fn actors(&self) -> &ActorRegistry {
+        &self.actors
     }
 
     /// The in-process transport (its table empties as jobs end).

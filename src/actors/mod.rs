@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod job_info;
 pub mod job_master;
 pub mod minicluster;
+pub mod remote;
 pub mod resource_manager;
 pub mod slot;
 pub mod slot_table;

@@ -4,19 +4,22 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_master::{JobMaster, TaskManagerLost};
+use crate::actors::remote::{ActorRef, Supervise};
 use crate::actors::slot_table::{SlotGrant, SlotTable, TaskManagerSlots};
+use crate::actors::task_manager::Heartbeat;
 use crate::ids::{AllocationId, JobId, TaskManagerId};
-use crate::net::rpc::{Reply, Request};
+use crate::remote_message;
 
 /// The most slot requests that may wait for TaskManagers at once.
 const MAX_PENDING_REQUESTS: usize = 256;
 
 /// A TaskManager announces itself and its slots.
-#[derive(Message)]
-#[rtype(result = "AcknowledgeRegistration")]
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<AcknowledgeRegistration, String>")]
 pub struct RegisterTaskManager {
     /// Its id.
     pub id: TaskManagerId,
@@ -27,7 +30,7 @@ pub struct RegisterTaskManager {
 }
 
 /// The answer to a registration.
-#[derive(Debug, Clone, MessageResponse)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AcknowledgeRegistration {
     /// The ResourceManager's id.
     pub resource_manager: String,
@@ -42,11 +45,11 @@ pub struct RequestSlots {
     /// How many.
     pub count: usize,
     /// Who gets the offers.
-    pub job_master: Addr<JobMaster>,
+    pub job_master: ActorRef<JobMaster>,
 }
 
 /// A TaskManager's slot is free again.
-#[derive(Message)]
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
 #[rtype(result = "()")]
 pub struct SlotAvailable {
     /// The allocation that ended.
@@ -80,7 +83,7 @@ pub struct ResourceOverview {
 struct Pending {
     job_id: JobId,
     count: usize,
-    job_master: Addr<JobMaster>,
+    job_master: ActorRef<JobMaster>,
 }
 
 /// A registered TaskManager.
@@ -95,11 +98,12 @@ struct Registered {
 pub struct ResourceManager {
     table: SlotTable,
     task_managers: HashMap<TaskManagerId, Registered>,
-    job_masters: HashMap<JobId, Addr<JobMaster>>,
+    job_masters: HashMap<JobId, ActorRef<JobMaster>>,
     pending: VecDeque<Pending>,
     id: String,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
+    mailbox_capacity: usize,
 }
 
 impl Default for ResourceManager {
@@ -126,7 +130,14 @@ impl ResourceManager {
             id: format!("resourcemanager-{:08x}", crate::util::random_u64() as u32),
             heartbeat_interval: interval,
             heartbeat_timeout: timeout,
+            mailbox_capacity: crate::config::RuntimeConfig::default().mailbox_capacity,
         }
+    }
+
+    /// Sets its mailbox's capacity.
+    pub fn with_mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = capacity;
+        self
     }
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
@@ -136,12 +147,13 @@ impl ResourceManager {
             .task_managers
             .iter()
             .filter_map(|(id, r)| {
-                if r.gateway.is_stopped_local() {
-                    return Some((id.clone(), "it stopped".to_string()));
-                }
-                let peer = r.gateway.peer()?;
                 let silent = now.duration_since(r.last_seen);
-                if silent > timeout {
+                if !r.gateway.actor.is_alive() {
+                    Some((
+                        id.clone(),
+                        "it stopped (its actor or connection is gone)".into(),
+                    ))
+                } else if silent > timeout {
                     Some((
                         id.clone(),
                         format!(
@@ -150,8 +162,6 @@ impl ResourceManager {
                             timeout
                         ),
                     ))
-                } else if !peer.is_open() {
-                    Some((id.clone(), "its connection closed".to_string()))
                 } else {
                     None
                 }
@@ -161,25 +171,27 @@ impl ResourceManager {
             self.lose(&id, &cause);
         }
         for (id, r) in &self.task_managers {
-            let Some(peer) = r.gateway.peer().cloned() else {
-                continue;
-            };
-            let (id, rm) = (id.clone(), self.id.clone());
-            async move {
-                peer.call(Request::Heartbeat {
-                    resource_manager: rm,
+            let id = id.clone();
+            r.gateway
+                .actor
+                .ask(Heartbeat {
+                    resource_manager: self.id.clone(),
                 })
-                .await
-            }
-            .into_actor(self)
-            .map(move |res, act, _| {
-                if let Ok(Reply::HeartbeatAck { .. }) = res {
-                    if let Some(r) = act.task_managers.get_mut(&id) {
-                        r.last_seen = Instant::now();
+                .into_actor(self)
+                .map(move |res, act, _| match res {
+                    Ok(Ok(_)) => {
+                        if let Some(r) = act.task_managers.get_mut(&id) {
+                            r.last_seen = Instant::now();
+                        }
                     }
-                }
-            })
-            .spawn(ctx);
+                    Ok(Err(e)) => {
+                        tracing::debug!(task_manager = %id, error = %e, "heartbeat refused")
+                    }
+                    Err(e) => {
+                        tracing::debug!(task_manager = %id, error = %e, "heartbeat unanswered")
+                    }
+                })
+                .spawn(ctx);
         }
     }
 
@@ -201,7 +213,7 @@ impl ResourceManager {
         }
         for job in self.table.unregister(id) {
             if let Some(jm) = self.job_masters.get(&job) {
-                jm.do_send(TaskManagerLost {
+                jm.tell_or_log(TaskManagerLost {
                     task_manager: id.clone(),
                     cause: cause.clone(),
                 });
@@ -209,7 +221,7 @@ impl ResourceManager {
         }
     }
 
-    fn offer(&mut self, grants: Vec<SlotGrant>, job_id: JobId, jm: &Addr<JobMaster>) {
+    fn offer(&mut self, grants: Vec<SlotGrant>, job_id: JobId, jm: &ActorRef<JobMaster>) {
         for g in grants {
             if let Some(tm) = self.task_managers.get(&g.task_manager) {
                 tm.gateway
@@ -220,7 +232,7 @@ impl ResourceManager {
 
     fn serve_pending(&mut self) {
         while let Some(p) = self.pending.front() {
-            if !p.job_master.connected() {
+            if !p.job_master.is_alive() {
                 self.pending.pop_front();
                 continue;
             }
@@ -241,14 +253,40 @@ impl Actor for ResourceManager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.mailbox_capacity);
         ctx.run_interval(self.heartbeat_interval, |act, ctx| act.heartbeat(ctx));
     }
 }
 
+impl Supervise for ResourceManager {
+    const KIND: &'static str = "ResourceManager";
+
+    /// Keeps its registry and slot table (each handler changes them in single steps) and
+    /// serves the waiting slot requests again.
+    fn recover(&mut self, _cause: &str, _ctx: &mut Context<Self>) {
+        self.serve_pending();
+    }
+}
+
+remote_message!(ResourceManager: RegisterTaskManager = "rill.rm.RegisterTaskManager");
+remote_message!(ResourceManager: SlotAvailable = "rill.rm.SlotAvailable");
+remote_message!(inject_panic ResourceManager);
+
 impl Handler<RegisterTaskManager> for ResourceManager {
-    type Result = AcknowledgeRegistration;
+    type Result = Result<AcknowledgeRegistration, String>;
 
     fn handle(&mut self, msg: RegisterTaskManager, _ctx: &mut Self::Context) -> Self::Result {
+        if let Some(node) = msg.address.actor.remote_node() {
+            if node != msg.id.0 {
+                return Err(format!(
+                    "TaskManager id {} differs from its node id {node}",
+                    msg.id
+                ));
+            }
+            if msg.address.data_address.is_none() {
+                return Err("a TaskManager in another process needs a data address".into());
+            }
+        }
         if self.task_managers.contains_key(&msg.id) {
             // The same TaskManager again (it lost its connection and came back): what it held
             // is gone with the old connection.
@@ -265,9 +303,9 @@ impl Handler<RegisterTaskManager> for ResourceManager {
             },
         );
         self.serve_pending();
-        AcknowledgeRegistration {
+        Ok(AcknowledgeRegistration {
             resource_manager: self.id.clone(),
-        }
+        })
     }
 }
 

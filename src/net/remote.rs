@@ -37,7 +37,7 @@ use crate::ids::ChannelIndex;
 use crate::net::frame::{read_frame, write_frame, write_message};
 use crate::net::local::LocalTransport;
 use crate::net::quic::{NetError, QuicNode};
-use crate::net::rpc::{PartitionRequest, RemotePeer, RequestHandler, StreamOpen};
+use crate::net::rpc::{PartitionRequest, RemotePeer, StreamOpen};
 use crate::net::StreamElement;
 use crate::operators::OperatorError;
 
@@ -165,7 +165,13 @@ pub struct RemoteNetwork {
     dials: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     local: LocalTransport,
     config: RuntimeConfig,
+    /// Serves a connection this network dialed (the node's inbound side: the actor registry
+    /// and these data channels), set once the node is assembled.
+    serve: Arc<std::sync::OnceLock<ServeConnection>>,
 }
+
+/// Serves the streams a peer opens on a new connection.
+pub type ServeConnection = Arc<dyn Fn(RemotePeer) + Send + Sync>;
 
 impl RemoteNetwork {
     /// The network of a TaskManager whose endpoint is `node`, running on `arbiter`.
@@ -182,6 +188,23 @@ impl RemoteNetwork {
             dials: Arc::new(Mutex::new(HashMap::new())),
             local,
             config,
+            serve: Arc::default(),
+        }
+    }
+
+    /// Sets how connections this network dials are served (once; later calls are ignored).
+    pub fn set_serve(&self, serve: ServeConnection) {
+        let _ = self.serve.set(serve);
+    }
+
+    /// A connection ended: forget it, so the next channel to that node dials again.
+    pub fn connection_closed(&self, from: &RemotePeer) {
+        let mut peers = self.peers();
+        if peers
+            .get(from.node_id())
+            .is_some_and(|p| p.connection().stable_id() == from.connection().stable_id())
+        {
+            peers.remove(from.node_id());
         }
     }
 
@@ -224,7 +247,12 @@ impl RemoteNetwork {
         }
         tracing::debug!(%node, %addr, "opening a data connection");
         let peer = RemotePeer::new(self.node.connect(addr).await?, self.config.rpc_timeout);
-        crate::net::rpc::serve(peer.clone(), DataHandler(self.clone()));
+        match self.serve.get() {
+            Some(serve) => serve(peer.clone()),
+            None => {
+                tracing::warn!(%node, "a dialed connection is not served: the node has no inbound side")
+            }
+        }
         self.add_peer(peer.clone());
         Ok(peer)
     }
@@ -421,47 +449,6 @@ async fn receive_credits(
                 tracing::debug!(error = %e, "credit stream ended");
                 return;
             }
-        }
-    }
-}
-
-/// Serves data-channel requests on connections between TaskManagers (they carry no control
-/// messages: those come only from the JobManager).
-#[derive(Clone)]
-pub struct DataHandler(pub RemoteNetwork);
-
-impl RequestHandler for DataHandler {
-    fn tell(&self, from: &RemotePeer, req: crate::net::rpc::Request) {
-        tracing::warn!(peer = %from.address(), message = req.name(), "control message on a data connection ignored");
-    }
-
-    fn call(
-        &self,
-        _from: &RemotePeer,
-        req: crate::net::rpc::Request,
-    ) -> crate::net::rpc::LocalFuture<crate::net::rpc::Reply> {
-        let msg = format!("{} is not served on a data connection", req.name());
-        Box::pin(async move { crate::net::rpc::Reply::Error(msg) })
-    }
-
-    fn partition(
-        &self,
-        _from: &RemotePeer,
-        req: PartitionRequest,
-        send: SendStream,
-        recv: RecvStream,
-    ) {
-        self.0.serve_partition(req, send, recv);
-    }
-
-    fn closed(&self, from: &RemotePeer, reason: String) {
-        tracing::debug!(peer = %from.address(), %reason, "data connection closed");
-        let mut peers = self.0.peers();
-        if peers
-            .get(from.node_id())
-            .is_some_and(|p| p.connection().stable_id() == from.connection().stable_id())
-        {
-            peers.remove(from.node_id());
         }
     }
 }

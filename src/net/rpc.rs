@@ -1,31 +1,40 @@
-//! Actor messages between processes: the wire forms of the control-plane messages, a handle that
-//! sends them to a remote node ([`RemotePeer`]), and the loop that serves a connection.
+//! Actor messages between processes, without knowing any of them: the envelope a typed message
+//! travels in ([`Envelope`]: the target actor's path, the message's wire tag, its rmp-serde
+//! bytes), a handle that sends envelopes to a remote node ([`RemotePeer`]), and the loop that
+//! serves a connection ([`serve`]). Which Rust type a tag decodes to, and which actor a path
+//! names, is the actor registry's business (`actors::remote`), so adding a message never touches
+//! this file.
 //!
 //! ## Streams on a connection
 //! - One unidirectional stream per direction carries one-way messages ("tells") in order, so
 //!   that, say, RUNNING never overtakes FINISHED for the same subtask.
-//! - A request that wants an answer opens its own bidirectional stream: one [`StreamOpen::Call`]
-//!   frame, one [`Reply`] frame, with a timeout.
+//! - A message that wants an answer ("ask") opens its own bidirectional stream: one
+//!   [`StreamOpen::Ask`] frame, one reply frame (`Result<bytes, RemoteError>`), with a timeout.
 //! - A data channel is a bidirectional stream opened with [`StreamOpen::Partition`]; it lives as
 //!   long as the channel (see `net::remote`).
 //!
-//! Anything that does not decode (garbage, an unknown message type, an oversized frame) closes
-//! the connection with a logged reason; it never reaches an actor.
+//! ## Bounds
+//! What a peer sends is bounded three times: QUIC flow control (a connection's receive window),
+//! the asks served at once per connection ([`ASKS_IN_FLIGHT`]; further ask streams wait unread),
+//! and the target actor's mailbox. A tell the target's mailbox cannot take closes the
+//! connection with the reason (logged here; the peer logs the close reason it receives).
+//! Anything that does not decode (garbage, an unknown tag, an oversized frame) also closes the
+//! connection with a logged reason; an unknown path is answered with an error (asks) or logged
+//! and dropped (tells: an actor that just stopped, such as a finished job's JobMaster, is not a
+//! protocol error). Nothing a peer sends can panic the node.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use quinn::{RecvStream, SendStream};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
-use crate::actors::job_master::SlotOffer;
-use crate::actors::task_manager::UpdateTaskExecutionState;
-use crate::graph::TaskDeploymentDescriptor;
-use crate::ids::{AllocationId, ExecutionAttemptId, JobId, ResultPartitionId, TaskManagerId};
-use crate::metrics::IoCounters;
+use crate::ids::ResultPartitionId;
 use crate::net::frame::{read_message, write_message, FrameError};
 use crate::net::quic::{close, NetError, Peer};
 
@@ -33,139 +42,75 @@ use crate::net::quic::{close, NetError, Peer};
 pub const CONTROL_FRAME_LIMIT: usize = 4 * 1024 * 1024;
 /// One-way messages queued for a peer before the connection is judged stuck and closed.
 pub const TELL_QUEUE: usize = 4096;
+/// Asks served at once on one connection; more wait, unread, behind QUIC flow control.
+pub const ASKS_IN_FLIGHT: usize = 32;
 
-/// A control-plane message.
+/// A message on its way to an actor in another process.
 #[derive(Serialize, Deserialize, Debug, Clone)]
-pub enum Request {
-    /// TaskManager → ResourceManager: join the cluster.
-    RegisterTaskManager {
-        /// The TaskManager.
-        id: TaskManagerId,
-        /// Where its endpoint accepts data channels.
-        data_address: SocketAddr,
-        /// Its slots.
-        slots: usize,
-    },
-    /// TaskManager → JobMaster: slots allocated to the job.
-    OfferSlots {
-        /// The job.
-        job_id: JobId,
-        /// The TaskManager.
-        task_manager: TaskManagerId,
-        /// The slots.
-        offers: Vec<SlotOffer>,
-    },
-    /// TaskManager → JobMaster: a subtask changed state.
-    UpdateTaskExecutionState(UpdateTaskExecutionState),
-    /// TaskManager → ResourceManager: a slot is free again.
-    SlotAvailable {
-        /// The TaskManager.
-        task_manager: TaskManagerId,
-        /// The allocation that ended.
-        allocation: AllocationId,
-    },
-    /// ResourceManager → TaskManager: are you there?
-    Heartbeat {
-        /// The ResourceManager's id.
-        resource_manager: String,
-    },
-    /// ResourceManager → TaskManager: allocate a slot to a job.
-    RequestSlot {
-        /// The allocation.
-        allocation: AllocationId,
-        /// The slot.
-        slot: usize,
-        /// The job.
-        job_id: JobId,
-    },
-    /// JobMaster → TaskManager: run a subtask.
-    DeployTask(Box<TaskDeploymentDescriptor>),
-    /// JobMaster → TaskManager: cancel a subtask.
-    CancelTask {
-        /// The attempt.
-        attempt: ExecutionAttemptId,
-    },
-    /// JobMaster → TaskManager: release a slot.
-    FreeSlot {
-        /// The allocation.
-        allocation: AllocationId,
-    },
-    /// JobMaster → TaskManager: the I/O counters of the job's subtasks there.
-    RequestTaskIo {
-        /// The job.
-        job_id: JobId,
-    },
-    /// JobMaster → TaskManager: start a checkpoint at a source subtask.
-    TriggerCheckpoint {
-        /// The source subtask.
-        attempt: ExecutionAttemptId,
-        /// The barrier to inject.
-        barrier: crate::checkpoint::CheckpointBarrier,
-        /// Stop-with-savepoint (`Some(drain)`).
-        #[serde(default)]
-        stop: Option<bool>,
-    },
-    /// JobMaster → TaskManager: a checkpoint of the job completed.
-    NotifyCheckpointComplete {
-        /// The job.
-        job_id: JobId,
-        /// The checkpoint.
-        checkpoint_id: u64,
-        /// It failed instead.
-        #[serde(default)]
-        aborted: bool,
-    },
-    /// TaskManager → JobMaster: a subtask acknowledged or declined a checkpoint.
-    CheckpointResponse(crate::actors::task_manager::CheckpointResponse),
+pub struct Envelope {
+    /// The target actor's path in the receiving node's registry.
+    pub to: String,
+    /// The message's stable wire tag.
+    pub tag: String,
+    /// The message, rmp-serde.
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
 }
 
-impl Request {
-    /// The message's name, for logs and errors.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::RegisterTaskManager { .. } => "RegisterTaskManager",
-            Self::OfferSlots { .. } => "OfferSlots",
-            Self::UpdateTaskExecutionState(_) => "UpdateTaskExecutionState",
-            Self::SlotAvailable { .. } => "SlotAvailable",
-            Self::Heartbeat { .. } => "Heartbeat",
-            Self::RequestSlot { .. } => "RequestSlot",
-            Self::DeployTask(_) => "DeployTask",
-            Self::CancelTask { .. } => "CancelTask",
-            Self::FreeSlot { .. } => "FreeSlot",
-            Self::RequestTaskIo { .. } => "RequestTaskIo",
-            Self::TriggerCheckpoint { .. } => "TriggerCheckpoint",
-            Self::NotifyCheckpointComplete { .. } => "NotifyCheckpointComplete",
-            Self::CheckpointResponse(_) => "CheckpointResponse",
-        }
+/// Why a remote message was not handled.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    /// No actor is registered at the path.
+    #[error("no actor at {0}")]
+    NoActor(String),
+    /// The actor at the path does not take messages with this tag.
+    #[error("the actor at {path} ({kind}) takes no message {tag}")]
+    UnknownMessage {
+        /// The path.
+        path: String,
+        /// The actor's kind.
+        kind: String,
+        /// The tag.
+        tag: String,
+    },
+    /// The message (or its answer) did not decode.
+    #[error("{tag} does not decode: {reason}")]
+    Undecodable {
+        /// The tag.
+        tag: String,
+        /// The decoder's error.
+        reason: String,
+    },
+    /// The actor's mailbox is full.
+    #[error("the mailbox of {0} is full")]
+    MailboxFull(String),
+    /// The actor has stopped.
+    #[error("{0} has stopped")]
+    Stopped(String),
+    /// The handler failed (it panicked; the actor was restarted).
+    #[error("{0}")]
+    Failed(String),
+    /// The actor's node could not be reached (connection failed, closed or timed out).
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+}
+
+impl RemoteError {
+    /// Whether the peer broke the protocol (the connection is closed), rather than asking for
+    /// something that is not there.
+    pub fn is_protocol_error(&self) -> bool {
+        matches!(self, Self::UnknownMessage { .. } | Self::Undecodable { .. })
     }
 }
 
-/// The answer to a call.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// Done.
-    Ack,
-    /// The TaskManager is registered.
-    Registered {
-        /// The ResourceManager's id.
-        resource_manager: String,
-    },
-    /// The heartbeat's answer.
-    HeartbeatAck {
-        /// Subtasks running on the TaskManager.
-        tasks: usize,
-    },
-    /// The I/O counters of a job's subtasks on a TaskManager, by attempt.
-    TaskIo(Vec<(ExecutionAttemptId, IoCounters)>),
-    /// The request failed, with the reason.
-    Error(String),
-}
+/// An ask's answer: the reply's rmp-serde bytes, or why there is none.
+pub type AskReply = Result<serde_bytes::ByteBuf, RemoteError>;
 
 /// The first frame of a bidirectional stream.
 #[derive(Serialize, Deserialize, Debug)]
 pub enum StreamOpen {
-    /// A request that wants one reply.
-    Call(Request),
+    /// A message that wants one reply.
+    Ask(Envelope),
     /// A data channel: the consumer asks for a subpartition.
     Partition(PartitionRequest),
 }
@@ -184,19 +129,21 @@ pub struct PartitionRequest {
 /// A future that may hold actor handles (not `Send`); runs on the connection's arbiter.
 pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
-/// A remote node's actors, as this node addresses them.
+/// A connection to a remote node, through which envelopes reach its actors.
 #[derive(Clone, Debug)]
 pub struct RemotePeer {
     peer: Peer,
-    tells: mpsc::Sender<Request>,
+    tells: mpsc::Sender<Envelope>,
     call_timeout: Duration,
+    /// Why this node closed the connection, when it did.
+    closed_because: Arc<OnceLock<String>>,
 }
 
 impl RemotePeer {
     /// Wraps an authenticated connection; starts its ordered one-way stream. Must run on an
     /// actix/tokio local runtime.
     pub fn new(peer: Peer, call_timeout: Duration) -> Self {
-        let (tells, mut rx) = mpsc::channel::<Request>(TELL_QUEUE);
+        let (tells, mut rx) = mpsc::channel::<Envelope>(TELL_QUEUE);
         let conn = peer.connection.clone();
         let addr = peer.address;
         actix_rt::spawn(async move {
@@ -207,8 +154,8 @@ impl RemotePeer {
                     return;
                 }
             };
-            while let Some(req) = rx.recv().await {
-                if let Err(e) = write_message(&mut send, &req).await {
+            while let Some(env) = rx.recv().await {
+                if let Err(e) = write_message(&mut send, &env).await {
                     tracing::debug!(peer = %addr, error = %e, "one-way stream ended");
                     return;
                 }
@@ -219,6 +166,7 @@ impl RemotePeer {
             peer,
             tells,
             call_timeout,
+            closed_because: Arc::default(),
         }
     }
 
@@ -242,27 +190,42 @@ impl RemotePeer {
         self.peer.connection.close_reason().is_none()
     }
 
+    /// Closes the connection, logging why.
+    pub fn close(&self, code: quinn::VarInt, reason: &str) {
+        tracing::warn!(peer = %self.peer.address, node = %self.peer.node_id, %reason, "closing the connection");
+        let _ = self.closed_because.set(reason.to_string());
+        self.peer.connection.close(code, reason.as_bytes());
+    }
+
+    /// Why the connection ended: the reason this node closed it for, or what the transport
+    /// reports (the peer's reason, a timeout); `None` while it is open.
+    pub fn close_reason(&self) -> Option<String> {
+        let error = self.peer.connection.close_reason()?;
+        Some(match self.closed_because.get() {
+            Some(why) => format!("closed by this node: {why}"),
+            None => error.to_string(),
+        })
+    }
+
     /// Sends a one-way message, in order with the others. A peer that lets [`TELL_QUEUE`] of
     /// them pile up is stuck: its connection is closed (heartbeats then declare it lost).
-    pub fn tell(&self, req: Request) {
-        if let Err(e) = self.tells.try_send(req) {
-            let reason = match e {
-                mpsc::error::TrySendError::Full(r) => {
-                    format!("{} dropped: the peer is not reading", r.name())
-                }
-                mpsc::error::TrySendError::Closed(r) => {
-                    format!("{} dropped: the connection is closed", r.name())
-                }
-            };
-            tracing::warn!(peer = %self.peer.address, %reason, "one-way message lost");
-            self.peer
-                .connection
-                .close(close::PROTOCOL, b"control queue overflow");
+    pub fn tell(&self, env: Envelope) -> Result<(), NetError> {
+        match self.tells.try_send(env) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(env)) => {
+                let reason = format!("{} to {} dropped: the peer is not reading", env.tag, env.to);
+                self.close(close::OVERLOADED, &reason);
+                Err(NetError::Connection(reason))
+            }
+            Err(mpsc::error::TrySendError::Closed(env)) => Err(NetError::Connection(format!(
+                "{} to {} dropped: the connection is closed",
+                env.tag, env.to
+            ))),
         }
     }
 
-    /// Sends a request and waits for its reply (at most the call timeout).
-    pub async fn call(&self, req: Request) -> Result<Reply, NetError> {
+    /// Sends a message and waits for its answer (at most the call timeout).
+    pub async fn ask(&self, env: Envelope) -> Result<Vec<u8>, RemoteError> {
         let conn = self.peer.connection.clone();
         let addr = self.peer.address;
         let exchange = async move {
@@ -270,27 +233,35 @@ impl RemotePeer {
                 .open_bi()
                 .await
                 .map_err(|e| NetError::Connection(e.to_string()))?;
-            write_message(&mut send, &StreamOpen::Call(req)).await?;
+            write_message(&mut send, &StreamOpen::Ask(env)).await?;
             let _ = send.finish();
-            read_message::<Reply>(&mut recv, CONTROL_FRAME_LIMIT)
+            read_message::<AskReply>(&mut recv, CONTROL_FRAME_LIMIT)
                 .await?
                 .ok_or_else(|| NetError::Connection("the peer closed the stream unanswered".into()))
         };
-        tokio::time::timeout(self.call_timeout, exchange)
+        let reply: Result<AskReply, NetError> = tokio::time::timeout(self.call_timeout, exchange)
             .await
-            .map_err(|_| NetError::Timeout {
+            .unwrap_or(Err(NetError::Timeout {
                 addr,
                 timeout: self.call_timeout,
-            })?
+            }));
+        match reply {
+            Ok(r) => r.map(serde_bytes::ByteBuf::into_vec),
+            Err(e) => Err(RemoteError::Unreachable(format!(
+                "node {} ({addr}): {e}",
+                self.peer.node_id
+            ))),
+        }
     }
 }
 
 /// What a node does with what its peers send.
-pub trait RequestHandler: Clone + 'static {
-    /// A one-way message.
-    fn tell(&self, from: &RemotePeer, req: Request);
-    /// A call; the reply is sent back.
-    fn call(&self, from: &RemotePeer, req: Request) -> LocalFuture<Reply>;
+pub trait Inbound: Clone + 'static {
+    /// A one-way message. An error closes the connection when it is a protocol error or a
+    /// full mailbox; otherwise it is logged.
+    fn tell(&self, from: &RemotePeer, env: Envelope) -> Result<(), RemoteError>;
+    /// A message that wants an answer.
+    fn ask(&self, from: &RemotePeer, env: Envelope) -> LocalFuture<AskReply>;
     /// A data channel opened by a consumer on the peer.
     fn partition(
         &self,
@@ -304,8 +275,8 @@ pub trait RequestHandler: Clone + 'static {
 }
 
 /// Serves the streams the peer opens on `peer`'s connection until it closes.
-pub fn serve<H: RequestHandler>(peer: RemotePeer, handler: H) {
-    // One-way streams: read in order.
+pub fn serve<H: Inbound>(peer: RemotePeer, handler: H) {
+    // One-way streams: read in order, each message delivered before the next is read.
     {
         let (peer, handler) = (peer.clone(), handler.clone());
         actix_rt::spawn(async move {
@@ -317,8 +288,28 @@ pub fn serve<H: RequestHandler>(peer: RemotePeer, handler: H) {
                 let (peer, handler) = (peer.clone(), handler.clone());
                 actix_rt::spawn(async move {
                     loop {
-                        match read_message::<Request>(&mut recv, CONTROL_FRAME_LIMIT).await {
-                            Ok(Some(req)) => handler.tell(&peer, req),
+                        match read_message::<Envelope>(&mut recv, CONTROL_FRAME_LIMIT).await {
+                            Ok(Some(env)) => {
+                                let (tag, to) = (env.tag.clone(), env.to.clone());
+                                match handler.tell(&peer, env) {
+                                    Ok(()) => {}
+                                    Err(
+                                        e @ (RemoteError::MailboxFull(_)
+                                        | RemoteError::UnknownMessage { .. }
+                                        | RemoteError::Undecodable { .. }),
+                                    ) => {
+                                        let code = if e.is_protocol_error() {
+                                            close::PROTOCOL
+                                        } else {
+                                            close::OVERLOADED
+                                        };
+                                        return peer.close(code, &format!("{tag} to {to}: {e}"));
+                                    }
+                                    Err(e) => {
+                                        tracing::debug!(peer = %peer.address(), %tag, %to, error = %e, "one-way message not delivered")
+                                    }
+                                }
+                            }
                             Ok(None) => return,
                             Err(e) => return protocol_error(&peer, &e),
                         }
@@ -327,23 +318,41 @@ pub fn serve<H: RequestHandler>(peer: RemotePeer, handler: H) {
             }
         });
     }
-    // Bidirectional streams: calls and data channels.
+    // Bidirectional streams: asks and data channels.
     actix_rt::spawn(async move {
+        let asks = Rc::new(Semaphore::new(ASKS_IN_FLIGHT));
         let reason = loop {
             let (mut send, mut recv) = match peer.connection().accept_bi().await {
                 Ok(s) => s,
-                Err(e) => break e.to_string(),
+                Err(e) => break peer.close_reason().unwrap_or_else(|| e.to_string()),
             };
-            let (peer, handler) = (peer.clone(), handler.clone());
+            let (peer, handler, asks) = (peer.clone(), handler.clone(), asks.clone());
             actix_rt::spawn(async move {
+                // A data channel holds its permit only while its first frame is read.
+                let Ok(permit) = asks.acquire().await else {
+                    return;
+                };
                 match read_message::<StreamOpen>(&mut recv, CONTROL_FRAME_LIMIT).await {
-                    Ok(Some(StreamOpen::Call(req))) => {
-                        let reply = handler.call(&peer, req).await;
+                    Ok(Some(StreamOpen::Ask(env))) => {
+                        let (tag, to) = (env.tag.clone(), env.to.clone());
+                        let reply = handler.ask(&peer, env).await;
+                        drop(permit);
+                        let closing = match &reply {
+                            Err(e) if e.is_protocol_error() => Some(format!("{tag} to {to}: {e}")),
+                            _ => None,
+                        };
                         if write_message(&mut send, &reply).await.is_ok() {
                             let _ = send.finish();
                         }
+                        if let Some(reason) = closing {
+                            // The error reaches the asker before the connection closes.
+                            let _ =
+                                tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+                            peer.close(close::PROTOCOL, &reason);
+                        }
                     }
                     Ok(Some(StreamOpen::Partition(req))) => {
+                        drop(permit);
                         handler.partition(&peer, req, send, recv)
                     }
                     Ok(None) => {}
@@ -356,7 +365,5 @@ pub fn serve<H: RequestHandler>(peer: RemotePeer, handler: H) {
 }
 
 fn protocol_error(peer: &RemotePeer, e: &FrameError) {
-    tracing::warn!(peer = %peer.address(), node = %peer.node_id(), error = %e, "closing connection: protocol error");
-    peer.connection()
-        .close(close::PROTOCOL, e.to_string().as_bytes());
+    peer.close(close::PROTOCOL, &format!("protocol error: {e}"));
 }

@@ -68,6 +68,7 @@ pub struct RestHandle {
     resource_manager: Addr<ResourceManager>,
     registry: Arc<JobRegistry>,
     default_parallelism: usize,
+    actors: Option<crate::actors::remote::ActorRegistry>,
 }
 
 impl RestHandle {
@@ -84,7 +85,14 @@ impl RestHandle {
             resource_manager,
             registry,
             default_parallelism: default_parallelism.max(1),
+            actors: None,
         }
+    }
+
+    /// Serves the actor registry of the JobManager's node at `GET /actors`.
+    pub fn with_actors(mut self, actors: crate::actors::remote::ActorRegistry) -> Self {
+        self.actors = Some(actors);
+        self
     }
 
     /// Builds the registered job a submission names and hands it to the Dispatcher.
@@ -140,6 +148,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .service(resource("/overview").route(web::get().to(overview)))
+        .service(resource("/actors").route(web::get().to(actors)))
         .service(resource("/taskmanagers").route(web::get().to(taskmanagers)))
         .service(resource("/taskmanagers/{id}").route(web::get().to(taskmanager)))
         .service(

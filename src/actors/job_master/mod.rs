@@ -39,8 +39,9 @@ use actix::prelude::*;
 use crate::actors::dispatcher::{ArchiveJobDetails, Dispatcher, JobStatusChanged};
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_info::{FailureKind, FailureRecord, JobException, SubtaskInfo};
+use crate::actors::remote::{ActorRef, ActorRegistry, Supervise};
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
-use crate::actors::task_manager::UpdateTaskExecutionState;
+use crate::actors::task_manager::{CheckpointResponse, UpdateTaskExecutionState};
 use crate::checkpoint::CheckpointCoordinator;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
@@ -49,6 +50,7 @@ use crate::graph::regions::{FailoverStrategy, Regions};
 use crate::graph::restart::{RestartBackoff, RestartDecision, RestartStrategy};
 use crate::graph::{ExecutionGraph, ExecutionState, JobGraph, JobStatus};
 use crate::ids::{AllocationId, JobId, TaskManagerId};
+use crate::remote_message;
 
 /// How long a status query waits for a TaskManager's I/O counters (below the Dispatcher's
 /// wait for the JobMaster).
@@ -70,7 +72,7 @@ pub struct SlotOffer {
 }
 
 /// A TaskManager offers slots the ResourceManager allocated to this job.
-#[derive(Message)]
+#[derive(Message, Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct OfferSlots {
     /// The TaskManager.
@@ -122,6 +124,9 @@ pub struct JobMaster {
     resource_manager: Addr<ResourceManager>,
     dispatcher: Addr<Dispatcher>,
     config: RuntimeConfig,
+    registry: ActorRegistry,
+    /// Its own reference, once registered (started).
+    me: Option<ActorRef<JobMaster>>,
     slots: Vec<OfferedSlot>,
     task_managers: HashMap<TaskManagerId, TaskManagerGateway>,
     scheduled: bool,
@@ -170,6 +175,7 @@ impl JobMaster {
         resource_manager: Addr<ResourceManager>,
         dispatcher: Addr<Dispatcher>,
         config: RuntimeConfig,
+        registry: ActorRegistry,
     ) -> Self {
         let graph = ExecutionGraph::new(job_id, &job_graph);
         let strategy = job_graph
@@ -191,6 +197,8 @@ impl JobMaster {
             resource_manager,
             dispatcher,
             config,
+            registry,
+            me: None,
             slots: Vec::new(),
             task_managers: HashMap::new(),
             scheduled: false,
@@ -628,11 +636,13 @@ impl JobMaster {
     /// the job if they are still missing after the slot request timeout.
     fn request_relocation_slots(&mut self, count: usize, ctx: &mut Context<Self>) {
         tracing::info!(job_id = %self.job_id, count, "asking for slots in place of a lost TaskManager's");
-        self.resource_manager.do_send(RequestSlots {
-            job_id: self.job_id,
-            count,
-            job_master: ctx.address(),
-        });
+        if let Some(me) = self.me.clone() {
+            self.resource_manager.do_send(RequestSlots {
+                job_id: self.job_id,
+                count,
+                job_master: me,
+            });
+        }
         let round = self.relocation_round;
         ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
             // Void once the waiting subtasks were placed, or the job restarted or ended since.
@@ -651,11 +661,13 @@ impl JobMaster {
     /// Asks the ResourceManager for `count` more slots; the job fails if it does not have all
     /// it needs within the slot request timeout.
     fn request_slots(&mut self, count: usize, ctx: &mut Context<Self>) {
-        self.resource_manager.do_send(RequestSlots {
-            job_id: self.job_id,
-            count,
-            job_master: ctx.address(),
-        });
+        if let Some(me) = self.me.clone() {
+            self.resource_manager.do_send(RequestSlots {
+                job_id: self.job_id,
+                count,
+                job_master: me,
+            });
+        }
         let generation = self.generation();
         let needed = self.job_graph.slots_needed();
         ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
@@ -767,6 +779,12 @@ impl Actor for JobMaster {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.config.mailbox_capacity);
+        self.me = Some(self.registry.register(
+            &Self::path_of(self.job_id),
+            Some(crate::actors::dispatcher::DISPATCHER_PATH),
+            ctx.address(),
+            self.config.mailbox_capacity,
+        ));
         self.set_status(JobStatus::Running);
         if let Err(cause) = self.start_checkpointing(ctx) {
             self.graph.set_failure(cause);
@@ -777,12 +795,49 @@ impl Actor for JobMaster {
         }
         self.request_slots(self.job_graph.slots_needed(), ctx);
     }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.registry.unregister(&Self::path_of(self.job_id));
+    }
 }
+
+impl JobMaster {
+    /// The path a job's JobMaster registers at.
+    pub fn path_of(job_id: JobId) -> String {
+        format!("/jobmanager/jobmaster-{job_id}")
+    }
+}
+
+impl Supervise for JobMaster {
+    const KIND: &'static str = "JobMaster";
+
+    /// Fails the job over through its restart strategy, with the panic as the cause: its
+    /// subtasks are cancelled and redeployed from the latest completed checkpoint (or the job
+    /// fails when the strategy gives up).
+    fn recover(&mut self, cause: &str, ctx: &mut Context<Self>) {
+        self.on_failure(FailureKind::JobFailure, None, None, cause.to_string(), ctx);
+    }
+}
+
+remote_message!(JobMaster: OfferSlots = "rill.jm.OfferSlots");
+remote_message!(JobMaster: UpdateTaskExecutionState = "rill.jm.UpdateTaskExecutionState");
+remote_message!(JobMaster: CheckpointResponse = "rill.jm.CheckpointResponse");
+remote_message!(JobMaster: TaskManagerLost = "rill.jm.TaskManagerLost");
+remote_message!(inject_panic JobMaster);
 
 impl Handler<OfferSlots> for JobMaster {
     type Result = ();
 
     fn handle(&mut self, msg: OfferSlots, ctx: &mut Self::Context) {
+        if msg
+            .address
+            .actor
+            .remote_node()
+            .is_some_and(|node| node != msg.task_manager.0)
+        {
+            tracing::warn!(job_id = %self.job_id, task_manager = %msg.task_manager, "slot offer naming another TaskManager ignored");
+            return;
+        }
         self.task_managers
             .insert(msg.task_manager.clone(), msg.address.clone());
         let relocating = !self.relocating.is_empty() && self.relocation_asked > 0;
@@ -877,7 +932,7 @@ impl Handler<RequestJobDetails> for JobMaster {
 }
 
 /// A TaskManager that held slots of this job was declared lost.
-#[derive(Message)]
+#[derive(Message, Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct TaskManagerLost {
     /// The TaskManager.

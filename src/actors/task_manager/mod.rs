@@ -15,173 +15,39 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use crate::actors::gateway::{JobMasterGateway, ResourceManagerGateway};
-use crate::actors::job_master::SlotOffer;
+use crate::actors::gateway::TaskManagerGateway;
+use crate::actors::job_master::{JobMaster, OfferSlots, SlotOffer};
+use crate::actors::remote::{ActorRef, ActorRegistry, NodeInbound, Supervise};
+use crate::actors::resource_manager::{RegisterTaskManager, ResourceManager, SlotAvailable};
 use crate::actors::slot::{Slot, StartSubtask};
 use crate::actors::subtask::{CancelTask, NotifyCheckpointComplete, Subtask, TriggerCheckpoint};
-use crate::actors::task_plan::{PlanError, PlanResolver};
+use crate::actors::task_plan::PlanResolver;
 use crate::config::RuntimeConfig;
-use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
+use crate::graph::TaskDeploymentDescriptor;
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId, TaskManagerId};
 use crate::metrics::{IoCounters, IoMetrics};
-use crate::net::remote::{DataHandler, RemoteNetwork};
-use crate::net::rpc::{LocalFuture, PartitionRequest, RemotePeer, Reply, Request, RequestHandler};
+use crate::net::remote::RemoteNetwork;
+use crate::net::rpc::RemotePeer;
 use crate::net::NetworkEnvironment;
+use crate::remote_message;
 
-/// The ResourceManager assigns one of this TaskManager's slots to a job.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RequestSlot {
-    /// The allocation.
-    pub allocation: AllocationId,
-    /// Which slot.
-    pub slot: usize,
-    /// The job.
-    pub job_id: JobId,
-    /// The job's JobMaster, to offer the slot to.
-    pub job_master: JobMasterGateway,
-}
+mod messages;
 
-/// Runs a subtask.
-#[derive(Message)]
-#[rtype(result = "Result<(), DeployError>")]
-pub struct DeployTask {
-    /// What to run.
-    pub tdd: TaskDeploymentDescriptor,
-}
+pub use messages::*;
 
-/// Why a deployment was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeployError {
-    /// The slot is not allocated to this job here.
-    #[error("no slot with allocation {0} for this job on this TaskManager")]
-    NoSuchSlot(AllocationId),
-    /// The program could not be obtained.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// The slot's thread is gone.
-    #[error("the slot's thread has stopped")]
-    SlotStopped,
-}
-
-/// Cancels a deployed subtask.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CancelDeployedTask {
-    /// The attempt.
-    pub attempt: ExecutionAttemptId,
-}
-
-/// A subtask's state changed (subtask → TaskManager → JobMaster).
-#[derive(Message, Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[rtype(result = "()")]
-pub struct UpdateTaskExecutionState {
-    /// The job.
-    pub job_id: JobId,
-    /// The attempt.
-    pub attempt: ExecutionAttemptId,
-    /// Its new state.
-    pub state: ExecutionState,
-    /// Why it failed.
-    pub failure: Option<String>,
-    /// Its I/O counters at the change.
-    #[serde(default)]
-    pub io: Option<IoCounters>,
-    /// Not a change of state: the RUNNING subtask has ended its input and waits for the final
-    /// checkpoint (see [`crate::actors::subtask`]).
-    #[serde(default)]
-    pub input_ended: bool,
-}
-
-/// A subtask's answer to a checkpoint (subtask → TaskManager → JobMaster): its state file, or
-/// why it declined.
-#[derive(Message, Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[rtype(result = "()")]
-pub struct CheckpointResponse {
-    /// The job.
-    pub job_id: JobId,
-    /// The attempt.
-    pub attempt: ExecutionAttemptId,
-    /// The checkpoint.
-    pub checkpoint_id: u64,
-    /// Acknowledged with its state file (`None`: no state), or declined with the reason.
-    pub result: Result<Option<crate::checkpoint::storage::StateHandle>, String>,
-    /// Declined because the subtask no longer runs (its input ended): not a failure.
-    #[serde(default)]
-    pub not_running: bool,
-}
-
-/// The JobMaster starts a checkpoint at a source subtask (JobMaster → TaskManager → subtask).
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct TriggerTaskCheckpoint {
-    /// The source subtask's attempt.
-    pub attempt: ExecutionAttemptId,
-    /// The barrier to inject.
-    pub barrier: crate::checkpoint::CheckpointBarrier,
-    /// Stop-with-savepoint: `Some(drain)` stops the source before the barrier (after the
-    /// maximum watermark when draining); it ends once the savepoint completes.
-    pub stop: Option<bool>,
-}
-
-/// A checkpoint of a job completed (JobMaster → TaskManager → the job's subtasks).
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct NotifyJobCheckpointComplete {
-    /// The job.
-    pub job_id: JobId,
-    /// The checkpoint.
-    pub checkpoint_id: u64,
-    /// It failed instead (a source stopped for it resumes).
-    pub aborted: bool,
-}
-
-/// A deployed subtask has started on its slot (subtask → TaskManager), before it reports any
-/// state, so a cancellation either finds it or is applied when it starts.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct TaskStarted {
-    /// The attempt.
-    pub attempt: ExecutionAttemptId,
-    /// The job.
-    pub job_id: JobId,
-    /// The subtask.
-    pub address: Addr<Subtask>,
-    /// Its I/O counters.
-    pub metrics: Arc<IoMetrics>,
-}
-
-/// The JobMaster releases a slot.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct FreeSlot {
-    /// The allocation.
-    pub allocation: AllocationId,
-}
-
-/// Stops the TaskManager and its slot threads.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Shutdown;
+/// Where the ResourceManager is registered on the JobManager's node.
+pub const RESOURCE_MANAGER_PATH: &str = "/jobmanager/resourcemanager";
 
 struct SlotEntry {
     arbiter: Arbiter,
     addr: Addr<Slot>,
-    allocation: Option<(AllocationId, JobId, JobMasterGateway)>,
+    allocation: Option<(AllocationId, JobId, ActorRef<JobMaster>)>,
 }
 
 struct TaskEntry {
     addr: Addr<Subtask>,
     job_id: JobId,
     metrics: Arc<IoMetrics>,
-}
-
-/// Asks for the I/O counters of a job's subtasks running here, by attempt.
-#[derive(Message)]
-#[rtype(result = "Vec<(ExecutionAttemptId, IoCounters)>")]
-pub struct RequestTaskIo {
-    /// The job.
-    pub job_id: JobId,
 }
 
 /// How a TaskManager in its own process reaches the JobManager.
@@ -207,7 +73,12 @@ pub struct TaskManager {
     tasks: HashMap<ExecutionAttemptId, TaskEntry>,
     /// Attempts cancelled while their subtask was still being started.
     cancelled_early: HashSet<ExecutionAttemptId>,
-    resource_manager: Option<ResourceManagerGateway>,
+    /// The ResourceManager it is registered with, and that ResourceManager's id.
+    resource_manager: Option<(ActorRef<ResourceManager>, String)>,
+    /// The ResourceManager of this process, when there is one (`rill local`).
+    local_resource_manager: Option<ActorRef<ResourceManager>>,
+    registry: ActorRegistry,
+    me: Option<ActorRef<TaskManager>>,
     resolver: PlanResolver,
     network: NetworkEnvironment,
     config: RuntimeConfig,
@@ -221,15 +92,16 @@ impl TaskManager {
     pub fn new(
         id: TaskManagerId,
         slots: usize,
-        resource_manager: Addr<crate::actors::resource_manager::ResourceManager>,
+        resource_manager: ActorRef<ResourceManager>,
         resolver: PlanResolver,
         transport: crate::net::LocalTransport,
         config: RuntimeConfig,
+        registry: ActorRegistry,
     ) -> Self {
         Self::build(
             id,
             slots,
-            Some(ResourceManagerGateway::Local(resource_manager)),
+            Some(resource_manager),
             resolver,
             NetworkEnvironment {
                 local: transport,
@@ -237,6 +109,7 @@ impl TaskManager {
             },
             config,
             None,
+            registry,
         )
     }
 
@@ -247,6 +120,7 @@ impl TaskManager {
         resolver: PlanResolver,
         setup: RemoteSetup,
         config: RuntimeConfig,
+        registry: ActorRegistry,
     ) -> Self {
         // One table for this process: remote partition requests are matched against the same
         // producers the local subtasks register in.
@@ -254,17 +128,28 @@ impl TaskManager {
             local: setup.network.local().clone(),
             remote: Some(setup.network.clone()),
         };
-        Self::build(id, slots, None, resolver, network, config, Some(setup))
+        Self::build(
+            id,
+            slots,
+            None,
+            resolver,
+            network,
+            config,
+            Some(setup),
+            registry,
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
         id: TaskManagerId,
         slot_count: usize,
-        resource_manager: Option<ResourceManagerGateway>,
+        local_resource_manager: Option<ActorRef<ResourceManager>>,
         resolver: PlanResolver,
         network: NetworkEnvironment,
         config: RuntimeConfig,
         remote: Option<RemoteSetup>,
+        registry: ActorRegistry,
     ) -> Self {
         Self {
             id,
@@ -272,7 +157,10 @@ impl TaskManager {
             slots: Vec::new(),
             tasks: HashMap::new(),
             cancelled_early: HashSet::new(),
-            resource_manager,
+            resource_manager: None,
+            local_resource_manager,
+            registry,
+            me: None,
             resolver,
             network,
             config,
@@ -282,7 +170,16 @@ impl TaskManager {
         }
     }
 
-    fn job_master_of(&self, job: JobId) -> Option<JobMasterGateway> {
+    /// The path a TaskManager registers at in its node's registry.
+    pub fn path_of(id: &TaskManagerId) -> String {
+        if id.0.starts_with("taskmanager-") {
+            format!("/{}", id.0)
+        } else {
+            format!("/taskmanager-{}", id.0)
+        }
+    }
+
+    fn job_master_of(&self, job: JobId) -> Option<ActorRef<JobMaster>> {
         self.slots.iter().find_map(|s| {
             s.allocation
                 .as_ref()
@@ -291,20 +188,32 @@ impl TaskManager {
         })
     }
 
-    fn register(&mut self, rm: ResourceManagerGateway, ctx: &mut Context<Self>) {
-        let data_address = self.remote.as_ref().map(|r| r.data_address);
-        rm.register(
-            self.id.clone(),
-            ctx.address(),
-            self.slot_count,
-            data_address,
-        )
+    fn gateway(&self) -> Option<TaskManagerGateway> {
+        Some(TaskManagerGateway {
+            actor: self.me.clone()?,
+            data_address: self.remote.as_ref().map(|r| r.data_address),
+        })
+    }
+
+    fn register(&mut self, rm: ActorRef<ResourceManager>, ctx: &mut Context<Self>) {
+        let Some(address) = self.gateway() else {
+            return;
+        };
+        rm.ask(RegisterTaskManager {
+            id: self.id.clone(),
+            address,
+            slots: self.slot_count,
+        })
         .into_actor(self)
         .map(move |res, act, ctx| match res {
-            Ok(rm_id) => {
-                tracing::info!(task_manager = %act.id, resource_manager = %rm_id, "registered");
-                act.resource_manager = Some(rm);
+            Ok(Ok(ack)) => {
+                tracing::info!(task_manager = %act.id, resource_manager = %ack.resource_manager, "registered");
+                act.resource_manager = Some((rm, ack.resource_manager));
                 act.connecting = false;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(task_manager = %act.id, error = %e, "registration refused");
+                act.disconnect("registration refused", ctx);
             }
             Err(e) => {
                 tracing::warn!(task_manager = %act.id, error = %e, "registration failed");
@@ -331,16 +240,14 @@ impl TaskManager {
                     let peer = RemotePeer::new(peer, act.config.rpc_timeout);
                     crate::net::rpc::serve(
                         peer.clone(),
-                        JobManagerLink {
-                            tm: ctx.address(),
-                            data: DataHandler(network),
-                        },
+                        NodeInbound::new(act.registry.clone(), Some(network), None),
                     );
                     act.connected = Some(Connected {
                         peer: peer.clone(),
                         last_heartbeat: Instant::now(),
                     });
-                    act.register(ResourceManagerGateway::Remote(peer), ctx);
+                    let rm = ActorRef::remote(peer, RESOURCE_MANAGER_PATH, act.registry.clone());
+                    act.register(rm, ctx);
                 }
                 Err(e) => {
                     tracing::warn!(task_manager = %act.id, jobmanager = %jm, error = %e, "cannot reach the JobManager; retrying");
@@ -351,9 +258,9 @@ impl TaskManager {
             .spawn(ctx);
     }
 
-    /// Gives the JobManager up: cancels every subtask, frees every slot, dials again.
-    fn disconnect(&mut self, reason: &str, ctx: &mut Context<Self>) {
-        tracing::warn!(task_manager = %self.id, %reason, "disconnected from the JobManager; cancelling tasks and registering again");
+    /// Cancels every subtask and frees every slot: what it ran belonged to a session that is
+    /// over.
+    fn drop_session(&mut self) {
         for t in self.tasks.values() {
             t.addr.do_send(CancelTask);
         }
@@ -363,12 +270,18 @@ impl TaskManager {
                 self.network.local.forget_job(job);
             }
         }
+        self.resource_manager = None;
+    }
+
+    /// Gives the JobManager up: cancels every subtask, frees every slot, dials again.
+    fn disconnect(&mut self, reason: &str, ctx: &mut Context<Self>) {
+        tracing::warn!(task_manager = %self.id, %reason, "disconnected from the JobManager; cancelling tasks and registering again");
+        self.drop_session();
         if let Some(c) = self.connected.take() {
             c.peer
                 .connection()
                 .close(crate::net::quic::close::SHUTDOWN, reason.as_bytes());
         }
-        self.resource_manager = None;
         self.connecting = false;
         ctx.run_later(Duration::from_secs(1), |act, ctx| act.connect(ctx));
     }
@@ -391,26 +304,43 @@ impl TaskManager {
     }
 
     fn request_slot(&mut self, msg: RequestSlot, ctx: &mut Context<Self>) {
+        if self.resource_manager.is_none() {
+            tracing::warn!(task_manager = %self.id, "slot request while not registered; ignored");
+            return;
+        }
+        let Some(address) = self.gateway() else {
+            return;
+        };
         let Some(slot) = self.slots.get_mut(msg.slot) else {
             return;
         };
         slot.allocation = Some((msg.allocation, msg.job_id, msg.job_master.clone()));
-        msg.job_master.offer_slots(
-            msg.job_id,
-            self.id.clone(),
-            ctx.address(),
-            vec![SlotOffer {
-                allocation: msg.allocation,
-                slot: msg.slot,
-            }],
-        );
+        let allocation = msg.allocation;
+        msg.job_master
+            .ask(OfferSlots {
+                task_manager: self.id.clone(),
+                address,
+                offers: vec![SlotOffer {
+                    allocation,
+                    slot: msg.slot,
+                }],
+            })
+            .into_actor(self)
+            .map(move |res, act, _| {
+                // The job's JobMaster is gone (the job ended): the slot is free again.
+                if let Err(e) = res {
+                    tracing::info!(task_manager = %act.id, %allocation, error = %e, "slot offer not taken; freeing the slot");
+                    act.free_slot(allocation);
+                }
+            })
+            .spawn(ctx);
     }
 
     fn deploy(
         &mut self,
         mut tdd: TaskDeploymentDescriptor,
         ctx: &mut Context<Self>,
-    ) -> ResponseActFuture<Self, Result<(), DeployError>> {
+    ) -> ResponseActFuture<Self, Result<(), String>> {
         let slot = self
             .slots
             .iter()
@@ -418,11 +348,12 @@ impl TaskManager {
         let Some(slot) = slot else {
             return Box::pin(actix::fut::ready(Err(DeployError::NoSuchSlot(
                 tdd.allocation,
-            ))));
+            )
+            .to_string())));
         };
         let plan = match self.resolver.resolve(&tdd.plan) {
             Ok(p) => p,
-            Err(e) => return Box::pin(actix::fut::ready(Err(e.into()))),
+            Err(e) => return Box::pin(actix::fut::ready(Err(DeployError::from(e).to_string()))),
         };
         // Producers on this TaskManager are reached in memory.
         for gate in &mut tdd.inputs {
@@ -450,7 +381,7 @@ impl TaskManager {
                     Ok(_) => Ok(()),
                     Err(_) => {
                         act.cancelled_early.remove(&attempt);
-                        Err(DeployError::SlotStopped)
+                        Err(DeployError::SlotStopped.to_string())
                     }
                 }),
         )
@@ -480,10 +411,39 @@ impl TaskManager {
                 self.network.local.forget_job(job);
                 self.tasks.retain(|_, t| t.job_id != job);
             }
-            if let Some(rm) = &self.resource_manager {
-                rm.slot_available(self.id.clone(), allocation);
+            if let Some((rm, _)) = &self.resource_manager {
+                rm.tell_or_log(SlotAvailable { allocation });
             }
         }
+    }
+
+    fn trigger_checkpoint(&mut self, msg: TriggerTaskCheckpoint) {
+        match self.tasks.get(&msg.attempt) {
+            Some(t) => t.addr.do_send(TriggerCheckpoint {
+                barrier: msg.barrier,
+                stop: msg.stop,
+            }),
+            None => {
+                tracing::debug!(attempt = %msg.attempt, "checkpoint trigger for a subtask not running here")
+            }
+        }
+    }
+
+    fn notify_checkpoint_complete(&mut self, msg: NotifyJobCheckpointComplete) {
+        for t in self.tasks.values().filter(|t| t.job_id == msg.job_id) {
+            t.addr.do_send(NotifyCheckpointComplete {
+                checkpoint_id: msg.checkpoint_id,
+                aborted: msg.aborted,
+            });
+        }
+    }
+
+    fn task_io(&self, job_id: JobId) -> Vec<(ExecutionAttemptId, IoCounters)> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.job_id == job_id)
+            .map(|(a, t)| (*a, t.metrics.snapshot()))
+            .collect()
     }
 }
 
@@ -492,6 +452,12 @@ impl Actor for TaskManager {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.config.mailbox_capacity);
+        self.me = Some(self.registry.register(
+            &Self::path_of(&self.id),
+            None,
+            ctx.address(),
+            self.config.mailbox_capacity,
+        ));
         for index in 0..self.slot_count {
             let arbiter = Arbiter::new();
             let addr = Slot::start_in_arbiter(&arbiter.handle(), move |_| Slot { index });
@@ -508,17 +474,45 @@ impl Actor for TaskManager {
                 .heartbeat_interval
                 .min(Duration::from_millis(500));
             ctx.run_interval(every, |act, ctx| act.watchdog(ctx));
-        } else if let Some(rm) = self.resource_manager.clone() {
+        } else if let Some(rm) = self.local_resource_manager.clone() {
             self.register(rm, ctx);
         }
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.registry.unregister(&Self::path_of(&self.id));
         for s in &self.slots {
             s.arbiter.stop();
         }
     }
 }
+
+impl Supervise for TaskManager {
+    const KIND: &'static str = "TaskManager";
+
+    /// Starts a new session: its subtasks are cancelled, its slots freed, and it registers
+    /// again (dialling the JobManager anew when in its own process).
+    fn recover(&mut self, cause: &str, ctx: &mut Context<Self>) {
+        if self.remote.is_some() {
+            self.disconnect(cause, ctx);
+        } else {
+            self.drop_session();
+            if let Some(rm) = self.local_resource_manager.clone() {
+                self.register(rm, ctx);
+            }
+        }
+    }
+}
+
+remote_message!(TaskManager: RequestSlot = "rill.tm.RequestSlot");
+remote_message!(TaskManager: Heartbeat = "rill.tm.Heartbeat");
+remote_message!(TaskManager: DeployTask = "rill.tm.DeployTask");
+remote_message!(TaskManager: CancelDeployedTask = "rill.tm.CancelTask");
+remote_message!(TaskManager: TriggerTaskCheckpoint = "rill.tm.TriggerCheckpoint");
+remote_message!(TaskManager: NotifyJobCheckpointComplete = "rill.tm.NotifyCheckpointComplete");
+remote_message!(TaskManager: RequestTaskIo = "rill.tm.RequestTaskIo");
+remote_message!(TaskManager: FreeSlot = "rill.tm.FreeSlot");
+remote_message!(inject_panic TaskManager);
 
 impl Handler<RequestSlot> for TaskManager {
     type Result = ();
@@ -528,8 +522,29 @@ impl Handler<RequestSlot> for TaskManager {
     }
 }
 
+impl Handler<Heartbeat> for TaskManager {
+    type Result = Result<HeartbeatAck, String>;
+
+    fn handle(&mut self, msg: Heartbeat, _ctx: &mut Self::Context) -> Self::Result {
+        match &self.resource_manager {
+            Some((_, id)) if *id == msg.resource_manager => {
+                if let Some(c) = self.connected.as_mut() {
+                    c.last_heartbeat = Instant::now();
+                }
+                Ok(HeartbeatAck {
+                    tasks: self.tasks.len(),
+                })
+            }
+            _ => Err(format!(
+                "{} is not registered with ResourceManager {}",
+                self.id, msg.resource_manager
+            )),
+        }
+    }
+}
+
 impl Handler<DeployTask> for TaskManager {
-    type Result = ResponseActFuture<Self, Result<(), DeployError>>;
+    type Result = ResponseActFuture<Self, Result<(), String>>;
 
     fn handle(&mut self, msg: DeployTask, ctx: &mut Self::Context) -> Self::Result {
         self.deploy(msg.tdd, ctx)
@@ -570,7 +585,7 @@ impl Handler<UpdateTaskExecutionState> for TaskManager {
             self.tasks.remove(&msg.attempt);
         }
         if let Some(jm) = self.job_master_of(msg.job_id) {
-            jm.update(msg);
+            jm.tell_or_log(msg);
         }
     }
 }
@@ -580,7 +595,7 @@ impl Handler<CheckpointResponse> for TaskManager {
 
     fn handle(&mut self, msg: CheckpointResponse, _ctx: &mut Self::Context) {
         if let Some(jm) = self.job_master_of(msg.job_id) {
-            jm.checkpoint_response(msg);
+            jm.tell_or_log(msg);
         }
     }
 }
@@ -598,37 +613,6 @@ impl Handler<NotifyJobCheckpointComplete> for TaskManager {
 
     fn handle(&mut self, msg: NotifyJobCheckpointComplete, _ctx: &mut Self::Context) {
         self.notify_checkpoint_complete(msg);
-    }
-}
-
-impl TaskManager {
-    fn trigger_checkpoint(&mut self, msg: TriggerTaskCheckpoint) {
-        match self.tasks.get(&msg.attempt) {
-            Some(t) => t.addr.do_send(TriggerCheckpoint {
-                barrier: msg.barrier,
-                stop: msg.stop,
-            }),
-            None => {
-                tracing::debug!(attempt = %msg.attempt, "checkpoint trigger for a subtask not running here")
-            }
-        }
-    }
-
-    fn notify_checkpoint_complete(&mut self, msg: NotifyJobCheckpointComplete) {
-        for t in self.tasks.values().filter(|t| t.job_id == msg.job_id) {
-            t.addr.do_send(NotifyCheckpointComplete {
-                checkpoint_id: msg.checkpoint_id,
-                aborted: msg.aborted,
-            });
-        }
-    }
-
-    fn task_io(&self, job_id: JobId) -> Vec<(ExecutionAttemptId, IoCounters)> {
-        self.tasks
-            .iter()
-            .filter(|(_, t)| t.job_id == job_id)
-            .map(|(a, t)| (*a, t.metrics.snapshot()))
-            .collect()
     }
 }
 
@@ -659,151 +643,5 @@ impl Handler<Shutdown> for TaskManager {
             );
         }
         ctx.stop();
-    }
-}
-
-/// A message from the JobManager's actors, received over the connection.
-#[derive(Message)]
-#[rtype(result = "Reply")]
-pub struct FromJobManager {
-    /// The message.
-    pub request: Request,
-    /// The connection it came on.
-    pub peer: RemotePeer,
-}
-
-impl Handler<FromJobManager> for TaskManager {
-    type Result = ResponseActFuture<Self, Reply>;
-
-    fn handle(&mut self, msg: FromJobManager, ctx: &mut Self::Context) -> Self::Result {
-        let current = self
-            .connected
-            .as_ref()
-            .is_some_and(|c| c.peer.connection().stable_id() == msg.peer.connection().stable_id());
-        if !current {
-            return Box::pin(actix::fut::ready(Reply::Error(
-                "not the JobManager this TaskManager is registered with".into(),
-            )));
-        }
-        let reply = match msg.request {
-            Request::Heartbeat { .. } => {
-                if let Some(c) = self.connected.as_mut() {
-                    c.last_heartbeat = Instant::now();
-                }
-                Reply::HeartbeatAck {
-                    tasks: self.tasks.len(),
-                }
-            }
-            Request::RequestSlot {
-                allocation,
-                slot,
-                job_id,
-            } => {
-                let job_master = JobMasterGateway::Remote(msg.peer);
-                self.request_slot(
-                    RequestSlot {
-                        allocation,
-                        slot,
-                        job_id,
-                        job_master,
-                    },
-                    ctx,
-                );
-                Reply::Ack
-            }
-            Request::DeployTask(tdd) => {
-                return Box::pin(self.deploy(*tdd, ctx).map(|res, _, _| match res {
-                    Ok(()) => Reply::Ack,
-                    Err(e) => Reply::Error(e.to_string()),
-                }))
-            }
-            Request::CancelTask { attempt } => {
-                self.cancel_task(attempt);
-                Reply::Ack
-            }
-            Request::FreeSlot { allocation } => {
-                self.free_slot(allocation);
-                Reply::Ack
-            }
-            Request::RequestTaskIo { job_id } => Reply::TaskIo(self.task_io(job_id)),
-            Request::TriggerCheckpoint {
-                attempt,
-                barrier,
-                stop,
-            } => {
-                self.trigger_checkpoint(TriggerTaskCheckpoint {
-                    attempt,
-                    barrier,
-                    stop,
-                });
-                Reply::Ack
-            }
-            Request::NotifyCheckpointComplete {
-                job_id,
-                checkpoint_id,
-                aborted,
-            } => {
-                self.notify_checkpoint_complete(NotifyJobCheckpointComplete {
-                    job_id,
-                    checkpoint_id,
-                    aborted,
-                });
-                Reply::Ack
-            }
-            other => Reply::Error(format!("{} is not for a TaskManager", other.name())),
-        };
-        Box::pin(actix::fut::ready(reply))
-    }
-}
-
-/// Serves the TaskManager's connection to the JobManager: control messages go to the
-/// TaskManager actor; data channels (none are expected from the JobManager) to the network.
-#[derive(Clone)]
-struct JobManagerLink {
-    tm: Addr<TaskManager>,
-    data: DataHandler,
-}
-
-impl RequestHandler for JobManagerLink {
-    fn tell(&self, from: &RemotePeer, request: Request) {
-        let msg = FromJobManager {
-            request,
-            peer: from.clone(),
-        };
-        if let Err(e) = self.tm.try_send(msg) {
-            // A one-way message that cannot be delivered must not vanish: closing the
-            // connection makes the TaskManager give up this JobManager session (cancelling its
-            // subtasks) and register again, and the JobManager sees the TaskManager go.
-            tracing::warn!(error = %e, "TaskManager mailbox full: closing the connection to the JobManager");
-            from.connection().close(
-                crate::net::quic::close::OVERLOADED,
-                b"TaskManager mailbox full",
-            );
-        }
-    }
-
-    fn call(&self, from: &RemotePeer, request: Request) -> LocalFuture<Reply> {
-        let fut = self.tm.send(FromJobManager {
-            request,
-            peer: from.clone(),
-        });
-        Box::pin(async move {
-            fut.await
-                .unwrap_or_else(|e| Reply::Error(format!("TaskManager unavailable: {e}")))
-        })
-    }
-
-    fn partition(
-        &self,
-        from: &RemotePeer,
-        req: PartitionRequest,
-        send: quinn::SendStream,
-        recv: quinn::RecvStream,
-    ) {
-        self.data.partition(from, req, send, recv);
-    }
-
-    fn closed(&self, _from: &RemotePeer, reason: String) {
-        tracing::info!(%reason, "connection to the JobManager closed");
     }
 }

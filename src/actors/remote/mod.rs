@@ -1,0 +1,567 @@
+//! Location-transparent actors: a typed message is sent the same way to an actor in this
+//! process or in another one.
+//!
+//! - A **remote message** is one Rust type with a stable wire tag, declared beside its handler
+//!   with [`remote_message!`](crate::remote_message): `remote_message!(TaskManager: FreeSlot =
+//!   "rill.tm.FreeSlot");`. That one line is all the plumbing a new message needs: it records
+//!   (at link time) how the tag decodes and which actor kind handles it, and wraps the handler
+//!   in supervision and figures.
+//! - An [`ActorRef<A>`] reaches an actor of kind `A` wherever it lives: [`ActorRef::tell`]
+//!   (one-way, never past the mailbox's capacity) and [`ActorRef::ask`] (with an answer) take
+//!   any remote message `A` handles. In this process the message goes into the actor's mailbox
+//!   typed; in another it is serialized into an [`Envelope`](crate::net::rpc::Envelope) to the
+//!   actor's path, and the receiving node's [`ActorRegistry`] delivers it typed.
+//! - An `ActorRef` inside a message travels as `(node, path)` and is resolved on arrival (an
+//!   actor of the receiving node, or one behind the connection the message came on), so a
+//!   TaskManager can send its own reference in a registration, as Akka does.
+//! - **Supervision**: a handler that panics is caught, logged with the message's tag, counted
+//!   in the actor's figures, and the actor's [`Supervise::recover`] brings it back to a state it
+//!   can serve from; an ask answers [`RemoteError::Failed`] with the panic's message.
+
+mod registry;
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::dev::{MessageResponse, OneshotSender};
+use actix::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use inventory;
+pub use registry::{
+    ActorFigures, ActorInfo, ActorRegistry, ClosedHook, MessageFigures, NodeInbound,
+};
+
+use crate::net::rpc::{Envelope, LocalFuture, RemoteError, RemotePeer};
+
+/// A message that may cross processes: serde, with a stable wire tag. Declare it with
+/// [`remote_message!`](crate::remote_message).
+pub trait RemoteMessage: Message + Serialize + DeserializeOwned + Send + 'static {
+    /// The wire tag: stable across builds, unique in the cluster.
+    const TAG: &'static str;
+}
+
+/// An actor that receives remote messages: it has a kind (for figures and logs) and recovers
+/// from a handler's panic.
+pub trait Supervise: Actor<Context = Context<Self>> {
+    /// The actor's kind, as the registry shows it.
+    const KIND: &'static str;
+
+    /// A handler panicked (`cause` names the message and the panic): bring the actor back to a
+    /// state it can serve from. The default keeps the state as it is.
+    fn recover(&mut self, cause: &str, ctx: &mut Context<Self>) {
+        let _ = (cause, ctx);
+    }
+}
+
+/// Declares remote messages.
+///
+/// - `remote_message!(Actor: Msg = "tag")`: `Msg` is a remote message with the wire tag `tag`,
+///   handled by `Actor` (the usual form, written beside the handler).
+/// - `remote_message!(message Msg = "tag")` and `remote_message!(handler Actor: Msg)`: the two
+///   halves, for a message that several kinds of actor handle.
+/// - `remote_message!(inject_panic Actor)`: `Actor` takes [`InjectPanic`].
+#[macro_export]
+macro_rules! remote_message {
+    (message $msg:ty = $tag:literal) => {
+        impl $crate::actors::remote::RemoteMessage for $msg {
+            const TAG: &'static str = $tag;
+        }
+    };
+    (handler $actor:ty : $msg:ty) => {
+        impl ::actix::Handler<$crate::actors::remote::Delivery<$msg>> for $actor {
+            type Result =
+                $crate::actors::remote::Supervised<<$actor as ::actix::Handler<$msg>>::Result>;
+
+            fn handle(
+                &mut self,
+                delivery: $crate::actors::remote::Delivery<$msg>,
+                ctx: &mut Self::Context,
+            ) -> Self::Result {
+                $crate::actors::remote::supervise(
+                    self,
+                    delivery,
+                    ctx,
+                    <$actor as ::actix::Handler<$msg>>::handle,
+                )
+            }
+        }
+        $crate::actors::remote::inventory::submit! {
+            $crate::actors::remote::Route::new::<$actor, $msg>()
+        }
+    };
+    ($actor:ty : $msg:ty = $tag:literal) => {
+        $crate::remote_message!(message $msg = $tag);
+        $crate::remote_message!(handler $actor: $msg);
+    };
+    (inject_panic $actor:ty) => {
+        $crate::remote_message!(handler $actor: $crate::actors::remote::InjectPanic);
+        impl ::actix::Handler<$crate::actors::remote::InjectPanic> for $actor {
+            type Result = ::std::result::Result<(), ::std::string::String>;
+
+            fn handle(
+                &mut self,
+                msg: $crate::actors::remote::InjectPanic,
+                _ctx: &mut Self::Context,
+            ) -> Self::Result {
+                $crate::actors::remote::inject_panic(
+                    <$actor as $crate::actors::remote::Supervise>::KIND,
+                    msg,
+                )
+            }
+        }
+    };
+}
+
+/// Makes the receiving control actor's handler panic, to test supervision. Honoured only by a
+/// node started with `RILL_FAULT_INJECTION=1` in its environment; others answer an error.
+#[derive(Message, Serialize, Deserialize, Debug, Clone)]
+#[rtype(result = "Result<(), String>")]
+pub struct InjectPanic {
+    /// The panic's message.
+    pub reason: String,
+}
+
+crate::remote_message!(message InjectPanic = "rill.test.InjectPanic");
+
+/// The environment variable that lets [`InjectPanic`] panic a handler.
+pub const FAULT_INJECTION_ENV: &str = "RILL_FAULT_INJECTION";
+
+/// Handles [`InjectPanic`] for an actor of `kind`: panics when fault injection is on.
+pub fn inject_panic(kind: &str, msg: InjectPanic) -> Result<(), String> {
+    if std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {
+        return Err(format!(
+            "fault injection is off on this node ({FAULT_INJECTION_ENV} is not 1)"
+        ));
+    }
+    tracing::warn!(actor = kind, reason = %msg.reason, "injecting a panic");
+    // The one deliberate panic: a test asked for it on a node started for tests.
+    #[allow(clippy::panic)]
+    {
+        panic!("injected: {}", msg.reason)
+    }
+}
+
+/// Why a handler gave no answer: it panicked, or its actor dropped the answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ActorFailure(pub String);
+
+/// A remote message on its way into a mailbox, with the figures of the actor it goes to.
+pub struct Delivery<M> {
+    msg: M,
+    figures: Arc<ActorFigures>,
+}
+
+impl<M: Message> Message for Delivery<M> {
+    type Result = Result<M::Result, ActorFailure>;
+}
+
+/// A handler's response, or the panic that replaced it.
+pub enum Supervised<R> {
+    /// The handler returned.
+    Ran(R),
+    /// The handler panicked.
+    Panicked(ActorFailure),
+}
+
+impl<A, M, R> MessageResponse<A, Delivery<M>> for Supervised<R>
+where
+    A: Actor,
+    M: Message,
+    M::Result: Send,
+    R: MessageResponse<A, M>,
+{
+    fn handle(
+        self,
+        ctx: &mut A::Context,
+        tx: Option<OneshotSender<Result<M::Result, ActorFailure>>>,
+    ) {
+        match (self, tx) {
+            (Self::Ran(r), None) => r.handle(ctx, None),
+            (Self::Ran(r), Some(tx)) => {
+                let (inner_tx, mut inner_rx) = tokio::sync::oneshot::channel();
+                r.handle(ctx, Some(inner_tx));
+                let dropped = || ActorFailure("the actor dropped the answer".into());
+                match inner_rx.try_recv() {
+                    Ok(v) => {
+                        let _ = tx.send(Ok(v));
+                    }
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                        let _ = tx.send(Err(dropped()));
+                    }
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                        actix_rt::spawn(async move {
+                            let _ = tx.send(inner_rx.await.map_err(|_| dropped()));
+                        });
+                    }
+                }
+            }
+            (Self::Panicked(f), Some(tx)) => {
+                let _ = tx.send(Err(f));
+            }
+            (Self::Panicked(_), None) => {}
+        }
+    }
+}
+
+/// Runs `handle` under supervision: times it, counts it, and turns a panic into a recovery.
+pub fn supervise<A, M, R>(
+    act: &mut A,
+    delivery: Delivery<M>,
+    ctx: &mut Context<A>,
+    handle: fn(&mut A, M, &mut Context<A>) -> R,
+) -> Supervised<R>
+where
+    A: Supervise,
+    M: RemoteMessage,
+{
+    let Delivery { msg, figures } = delivery;
+    let start = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| handle(act, msg, ctx)));
+    figures.handled(M::TAG, start.elapsed());
+    match outcome {
+        Ok(r) => Supervised::Ran(r),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            let cause = format!("{} panicked handling {}: {what}", A::KIND, M::TAG);
+            tracing::error!(actor = A::KIND, message = M::TAG, %cause, "handler panicked; recovering the actor");
+            figures.failed(&cause);
+            act.recover(&cause, ctx);
+            Supervised::Panicked(ActorFailure(cause))
+        }
+    }
+}
+
+type TellRoute = fn(&registry::Entry, &[u8], &DecodeScope) -> Result<(), RemoteError>;
+type AskRoute = fn(
+    &registry::Entry,
+    &[u8],
+    &DecodeScope,
+) -> Result<LocalFuture<crate::net::rpc::AskReply>, RemoteError>;
+
+/// How a remote message's tag reaches its handler: recorded by
+/// [`remote_message!`](crate::remote_message), collected at link time.
+pub struct Route {
+    actor: fn() -> TypeId,
+    tag: fn() -> &'static str,
+    tell: TellRoute,
+    ask: AskRoute,
+}
+
+inventory::collect!(Route);
+
+impl Route {
+    /// The route of `M` to actors of kind `A`.
+    pub const fn new<A, M>() -> Self
+    where
+        A: Supervise + Handler<Delivery<M>>,
+        M: RemoteMessage,
+        M::Result: Serialize + Send,
+    {
+        Self {
+            actor: TypeId::of::<A>,
+            tag: tag_of::<M>,
+            tell: registry::deliver_tell::<A, M>,
+            ask: registry::deliver_ask::<A, M>,
+        }
+    }
+}
+
+fn tag_of<M: RemoteMessage>() -> &'static str {
+    M::TAG
+}
+
+/// Where the actor references inside a message from `peer` resolve: actors of `registry`'s
+/// node, or actors behind `peer`.
+#[derive(Clone)]
+pub(crate) struct DecodeScope {
+    pub(crate) registry: ActorRegistry,
+    pub(crate) peer: Option<RemotePeer>,
+}
+
+thread_local! {
+    static DECODING: RefCell<Option<DecodeScope>> = const { RefCell::new(None) };
+}
+
+impl DecodeScope {
+    /// Decodes `bytes` with actor references resolved in this scope.
+    pub(crate) fn decode<T: DeserializeOwned>(
+        &self,
+        tag: &str,
+        bytes: &[u8],
+    ) -> Result<T, RemoteError> {
+        let previous = DECODING.with(|d| d.replace(Some(self.clone())));
+        let out = rmp_serde::from_slice(bytes);
+        DECODING.with(|d| *d.borrow_mut() = previous);
+        out.map_err(|e| RemoteError::Undecodable {
+            tag: tag.to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn encode<T: Serialize>(tag: &str, value: &T) -> Result<Vec<u8>, RemoteError> {
+    rmp_serde::to_vec(value).map_err(|e| RemoteError::Undecodable {
+        tag: tag.to_string(),
+        reason: format!("does not encode: {e}"),
+    })
+}
+
+/// A reference to an actor of kind `A`, in this process or another.
+pub struct ActorRef<A: Actor> {
+    path: Arc<str>,
+    target: Target<A>,
+}
+
+enum Target<A: Actor> {
+    Local {
+        addr: Addr<A>,
+        node: Arc<str>,
+        figures: Arc<ActorFigures>,
+    },
+    Remote {
+        peer: RemotePeer,
+        home: ActorRegistry,
+    },
+}
+
+impl<A: Actor> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        Self {
+            path: self.path.clone(),
+            target: match &self.target {
+                Target::Local {
+                    addr,
+                    node,
+                    figures,
+                } => Target::Local {
+                    addr: addr.clone(),
+                    node: node.clone(),
+                    figures: figures.clone(),
+                },
+                Target::Remote { peer, home } => Target::Remote {
+                    peer: peer.clone(),
+                    home: home.clone(),
+                },
+            },
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.target {
+            Target::Local { node, .. } => write!(f, "ActorRef({node}{})", self.path),
+            Target::Remote { peer, .. } => {
+                write!(
+                    f,
+                    "ActorRef({}{} at {})",
+                    peer.node_id(),
+                    self.path,
+                    peer.address()
+                )
+            }
+        }
+    }
+}
+
+impl<A: Supervise> ActorRef<A> {
+    /// The actor at `path` behind `peer` (its kind is the caller's word, checked by the
+    /// remote node for every message). `home` resolves references in its answers.
+    pub fn remote(peer: RemotePeer, path: &str, home: ActorRegistry) -> Self {
+        Self {
+            path: path.into(),
+            target: Target::Remote { peer, home },
+        }
+    }
+
+    /// Its path in its node's registry.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The node it lives on, when that is another process.
+    pub fn remote_node(&self) -> Option<&str> {
+        match &self.target {
+            Target::Local { .. } => None,
+            Target::Remote { peer, .. } => Some(peer.node_id()),
+        }
+    }
+
+    /// The connection it is reached through, when in another process.
+    pub fn peer(&self) -> Option<&RemotePeer> {
+        match &self.target {
+            Target::Local { .. } => None,
+            Target::Remote { peer, .. } => Some(peer),
+        }
+    }
+
+    /// Whether messages can still reach it (the actor runs, or its connection is open).
+    pub fn is_alive(&self) -> bool {
+        match &self.target {
+            Target::Local { addr, .. } => addr.connected(),
+            Target::Remote { peer, .. } => peer.is_open(),
+        }
+    }
+
+    /// Sends a one-way message. In this process it goes into the mailbox only if there is
+    /// room; to another process it is queued on the connection (a connection that cannot take
+    /// it is closed). The error says why it was not sent.
+    pub fn tell<M>(&self, msg: M) -> Result<(), RemoteError>
+    where
+        M: RemoteMessage,
+        M::Result: Serialize + DeserializeOwned + Send,
+        A: Handler<Delivery<M>>,
+    {
+        match &self.target {
+            Target::Local { addr, figures, .. } => {
+                figures.sent();
+                addr.try_send(Delivery {
+                    msg,
+                    figures: figures.clone(),
+                })
+                .map_err(|e| {
+                    figures.unsent();
+                    match e {
+                        SendError::Full(_) => RemoteError::MailboxFull(self.path.to_string()),
+                        SendError::Closed(_) => RemoteError::Stopped(self.path.to_string()),
+                    }
+                })
+            }
+            Target::Remote { peer, .. } => {
+                let env = Envelope {
+                    to: self.path.to_string(),
+                    tag: M::TAG.to_string(),
+                    payload: encode(M::TAG, &msg)?,
+                };
+                peer.tell(env)
+                    .map_err(|e| RemoteError::Unreachable(e.to_string()))
+            }
+        }
+    }
+
+    /// Like [`ActorRef::tell`], logging a message that could not be sent.
+    pub fn tell_or_log<M>(&self, msg: M)
+    where
+        M: RemoteMessage,
+        M::Result: Serialize + DeserializeOwned + Send,
+        A: Handler<Delivery<M>>,
+    {
+        if let Err(e) = self.tell(msg) {
+            tracing::warn!(to = %self.path, message = M::TAG, error = %e, "message not sent");
+        }
+    }
+
+    /// Sends a message and resolves to its answer. In this process the send waits for room
+    /// in the mailbox; to another process the answer comes within the RPC timeout.
+    pub fn ask<M>(&self, msg: M) -> LocalFuture<Result<M::Result, RemoteError>>
+    where
+        M: RemoteMessage,
+        M::Result: Serialize + DeserializeOwned + Send,
+        A: Handler<Delivery<M>>,
+    {
+        let path = self.path.clone();
+        match &self.target {
+            Target::Local { addr, figures, .. } => {
+                figures.sent();
+                let fut = addr.send(Delivery {
+                    msg,
+                    figures: figures.clone(),
+                });
+                Box::pin(async move {
+                    match fut.await {
+                        Ok(Ok(v)) => Ok(v),
+                        Ok(Err(f)) => Err(RemoteError::Failed(f.0)),
+                        Err(_) => Err(RemoteError::Stopped(path.to_string())),
+                    }
+                })
+            }
+            Target::Remote { peer, home } => {
+                let env = match encode(M::TAG, &msg) {
+                    Ok(payload) => Envelope {
+                        to: path.to_string(),
+                        tag: M::TAG.to_string(),
+                        payload,
+                    },
+                    Err(e) => return Box::pin(async move { Err(e) }),
+                };
+                let scope = DecodeScope {
+                    registry: home.clone(),
+                    peer: Some(peer.clone()),
+                };
+                let peer = peer.clone();
+                Box::pin(async move {
+                    let bytes = peer.ask(env).await?;
+                    scope.decode(M::TAG, &bytes)
+                })
+            }
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireRef {
+    node: String,
+    path: String,
+}
+
+impl<A: Actor> Serialize for ActorRef<A> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let node = match &self.target {
+            Target::Local { node, .. } => node.to_string(),
+            Target::Remote { peer, .. } => peer.node_id().to_string(),
+        };
+        WireRef {
+            node,
+            path: self.path.to_string(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de, A: Supervise> Deserialize<'de> for ActorRef<A> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let wire = WireRef::deserialize(d)?;
+        let scope = DECODING.with(|c| c.borrow().clone()).ok_or_else(|| {
+            D::Error::custom("an actor reference decodes only in a message between nodes")
+        })?;
+        if wire.node == scope.registry.node_id() {
+            return scope.registry.lookup::<A>(&wire.path).ok_or_else(|| {
+                D::Error::custom(format!("no {} at {} on this node", A::KIND, wire.path))
+            });
+        }
+        match scope.peer {
+            Some(peer) if peer.node_id() == wire.node => {
+                Ok(ActorRef::remote(peer, &wire.path, scope.registry))
+            }
+            _ => Err(D::Error::custom(format!(
+                "{} on node {} is neither on this node nor on the sender's",
+                wire.path, wire.node
+            ))),
+        }
+    }
+}
+
+impl<A: Supervise> ActorRef<A> {
+    fn local(addr: Addr<A>, path: &str, node: Arc<str>, figures: Arc<ActorFigures>) -> Self {
+        Self {
+            path: path.into(),
+            target: Target::Local {
+                addr,
+                node,
+                figures,
+            },
+        }
+    }
+}

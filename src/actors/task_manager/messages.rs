@@ -1,0 +1,174 @@
+//! The TaskManager's messages: what the JobManager's actors send it (remote messages, declared
+//! with their handlers in the parent module) and what its subtasks report through it.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::actors::job_master::JobMaster;
+use crate::actors::remote::ActorRef;
+use crate::actors::subtask::Subtask;
+use crate::actors::task_plan::PlanError;
+use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
+use crate::ids::{AllocationId, ExecutionAttemptId, JobId};
+use crate::metrics::{IoCounters, IoMetrics};
+
+/// The ResourceManager assigns one of this TaskManager's slots to a job.
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct RequestSlot {
+    /// The allocation.
+    pub allocation: AllocationId,
+    /// Which slot.
+    pub slot: usize,
+    /// The job.
+    pub job_id: JobId,
+    /// The job's JobMaster, to offer the slot to.
+    pub job_master: ActorRef<JobMaster>,
+}
+
+/// The ResourceManager asks whether the TaskManager is alive (and still registered with it).
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<HeartbeatAck, String>")]
+pub struct Heartbeat {
+    /// The ResourceManager's id.
+    pub resource_manager: String,
+}
+
+/// The answer to a heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeartbeatAck {
+    /// Subtasks running on the TaskManager.
+    pub tasks: usize,
+}
+
+/// Runs a subtask; answers the TaskManager's refusal, if any.
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), String>")]
+pub struct DeployTask {
+    /// What to run.
+    pub tdd: TaskDeploymentDescriptor,
+}
+
+/// Why a deployment was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    /// The slot is not allocated to this job here.
+    #[error("no slot with allocation {0} for this job on this TaskManager")]
+    NoSuchSlot(AllocationId),
+    /// The program could not be obtained.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The slot's thread is gone.
+    #[error("the slot's thread has stopped")]
+    SlotStopped,
+}
+
+/// Cancels a deployed subtask.
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct CancelDeployedTask {
+    /// The attempt.
+    pub attempt: ExecutionAttemptId,
+}
+
+/// A subtask's state changed (subtask → TaskManager → JobMaster).
+#[derive(Message, Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "()")]
+pub struct UpdateTaskExecutionState {
+    /// The job.
+    pub job_id: JobId,
+    /// The attempt.
+    pub attempt: ExecutionAttemptId,
+    /// Its new state.
+    pub state: ExecutionState,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// Its I/O counters at the change.
+    #[serde(default)]
+    pub io: Option<IoCounters>,
+    /// Not a change of state: the RUNNING subtask has ended its input and waits for the final
+    /// checkpoint (see [`crate::actors::subtask`]).
+    #[serde(default)]
+    pub input_ended: bool,
+}
+
+/// A subtask's answer to a checkpoint (subtask → TaskManager → JobMaster): its state file, or
+/// why it declined.
+#[derive(Message, Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "()")]
+pub struct CheckpointResponse {
+    /// The job.
+    pub job_id: JobId,
+    /// The attempt.
+    pub attempt: ExecutionAttemptId,
+    /// The checkpoint.
+    pub checkpoint_id: u64,
+    /// Acknowledged with its state file (`None`: no state), or declined with the reason.
+    pub result: Result<Option<crate::checkpoint::storage::StateHandle>, String>,
+    /// Declined because the subtask no longer runs (its input ended): not a failure.
+    #[serde(default)]
+    pub not_running: bool,
+}
+
+/// The JobMaster starts a checkpoint at a source subtask (JobMaster → TaskManager → subtask).
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct TriggerTaskCheckpoint {
+    /// The source subtask's attempt.
+    pub attempt: ExecutionAttemptId,
+    /// The barrier to inject.
+    pub barrier: crate::checkpoint::CheckpointBarrier,
+    /// Stop-with-savepoint: `Some(drain)` stops the source before the barrier (after the
+    /// maximum watermark when draining); it ends once the savepoint completes.
+    pub stop: Option<bool>,
+}
+
+/// A checkpoint of a job completed (JobMaster → TaskManager → the job's subtasks).
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct NotifyJobCheckpointComplete {
+    /// The job.
+    pub job_id: JobId,
+    /// The checkpoint.
+    pub checkpoint_id: u64,
+    /// It failed instead (a source stopped for it resumes).
+    pub aborted: bool,
+}
+
+/// A deployed subtask has started on its slot (subtask → TaskManager), before it reports any
+/// state, so a cancellation either finds it or is applied when it starts.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TaskStarted {
+    /// The attempt.
+    pub attempt: ExecutionAttemptId,
+    /// The job.
+    pub job_id: JobId,
+    /// The subtask.
+    pub address: Addr<Subtask>,
+    /// Its I/O counters.
+    pub metrics: Arc<IoMetrics>,
+}
+
+/// The JobMaster releases a slot.
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct FreeSlot {
+    /// The allocation.
+    pub allocation: AllocationId,
+}
+
+/// Stops the TaskManager and its slot threads.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// Asks for the I/O counters of a job's subtasks running here, by attempt.
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "Vec<(ExecutionAttemptId, IoCounters)>")]
+pub struct RequestTaskIo {
+    /// The job.
+    pub job_id: JobId,
+}
