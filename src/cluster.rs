@@ -468,8 +468,12 @@ pub fn run_taskmanager(
             },
             opts.runtime.clone(),
             actors,
-        )
-        .start();
+        );
+        // The TaskManager actor (and its connection to the JobManager) gets a thread of its
+        // own: this one runs the endpoint and the data channels, so heartbeats never wait
+        // behind a busy shuffle.
+        let tm_thread = Arbiter::new();
+        let tm = TaskManager::start_in_arbiter(&tm_thread.handle(), move |_| tm);
         let rpc_timeout = opts.runtime.rpc_timeout;
         let accept_node = node.clone();
         actix_rt::spawn(async move {
@@ -492,6 +496,7 @@ pub fn run_taskmanager(
         tracing::info!("TaskManager shutting down");
         tm.do_send(Shutdown);
         tokio::time::sleep(Duration::from_millis(100)).await;
+        tm_thread.stop();
         node.close();
         System::current().stop();
         Ok(())

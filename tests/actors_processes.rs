@@ -16,7 +16,7 @@ use rill::graph::job_graph::SubmitOptions;
 use rill::graph::RestartStrategy;
 use rill::ids::{AllocationId, TaskManagerId};
 use rill::launch::ProcessCluster;
-use rill::net::frame::write_message;
+use rill::net::frame::encode;
 use rill::net::quic::{ClusterSecret, NodeRole, QuicNode, QuicSettings};
 use rill::net::rpc::{Envelope, RemoteError, RemotePeer};
 
@@ -63,7 +63,8 @@ async fn raw_peer(addr: std::net::SocketAddr) -> (RemotePeer, ActorRegistry) {
 }
 
 /// Writes `tag` envelopes to `to` as fast as the connection takes them, until it closes or
-/// `limit` have gone; returns how many went.
+/// `limit` have gone; returns how many went. The frames are encoded once and written in
+/// chunks of 4,096, so that the flooded node, which decodes each, is the slower side.
 async fn flood(
     peer: &RemotePeer,
     to: &str,
@@ -71,20 +72,29 @@ async fn flood(
     payload: impl Fn(u64) -> Vec<u8>,
     limit: u64,
 ) -> u64 {
+    const CHUNK: u64 = 4096;
     let Ok(mut send) = peer.connection().open_uni().await else {
         return 0;
     };
-    for n in 0..limit {
+    let mut chunk = Vec::new();
+    for n in 0..CHUNK {
         let env = Envelope {
             to: to.into(),
             tag: tag.into(),
             payload: payload(n),
         };
-        if write_message(&mut send, &env).await.is_err() {
-            return n;
-        }
+        let frame = encode(&env).expect("encode");
+        chunk.extend_from_slice(&u32::try_from(frame.len()).expect("len").to_be_bytes());
+        chunk.extend_from_slice(&frame);
     }
-    limit
+    let mut sent = 0;
+    while sent < limit {
+        if send.write_all(&chunk).await.is_err() {
+            return sent;
+        }
+        sent += CHUNK;
+    }
+    sent
 }
 
 /// Waits (at most 30 s) until the flooded node has closed `peer`, before all was sent.
@@ -315,6 +325,66 @@ async fn panics_in_control_actors_are_supervised_and_counted() {
         restarts(&c) >= 2 && state(&c) == "RUNNING"
     });
     c.get("/overview").expect("REST still answers");
+    drop(c);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// Heartbeats keep their period while a TaskManager receives a full-speed shuffle: every
+/// record of the `shuffle` job crosses from one TaskManager to the other, and the JobManager's
+/// view of each TaskManager's last answered heartbeat (sampled every 20 ms) never grows much
+/// beyond the 200 ms interval.
+#[test]
+fn heartbeats_keep_their_period_during_a_full_speed_shuffle() {
+    let d = dir("heartbeats");
+    let c = cluster(&d, 2);
+    let out = d.join("out");
+    let job = c
+        .submit(
+            "shuffle",
+            &[
+                "--records",
+                "30000000",
+                "--output",
+                &out.display().to_string(),
+            ],
+            2,
+        )
+        .expect("submitted");
+    let state = |c: &ProcessCluster| c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+    wait_until("the shuffle runs", Duration::from_secs(30), || {
+        state(&c) == "RUNNING"
+    });
+    let (mut worst, mut samples) = (0u64, 0u64);
+    let end = Instant::now() + Duration::from_secs(60);
+    while state(&c) == "RUNNING" && Instant::now() < end {
+        let tms = c.get("/taskmanagers").expect("taskmanagers");
+        for tm in tms["taskmanagers"].as_array().expect("list") {
+            worst = worst.max(tm["timeSinceLastHeartbeat"].as_u64().expect("age"));
+        }
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let j = c.get(&format!("/jobs/{job}")).expect("job");
+    let read: u64 = j["vertices"]
+        .as_array()
+        .expect("vertices")
+        .iter()
+        .map(|v| v["metrics"]["read-records"].as_u64().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "heartbeat interval 200 ms: the longest time since a heartbeat answer over {samples} samples was {worst} ms; the sink had read {read} records"
+    );
+    assert!(
+        samples > 20,
+        "the shuffle ended too soon to measure ({samples} samples)"
+    );
+    assert!(read > 0, "no record crossed: {j}");
+    // Generous: the sampling itself runs beside the two busy processes on two cores.
+    assert!(
+        worst < 200 + 800,
+        "a heartbeat was answered {worst} ms after the last"
+    );
     drop(c);
     let _ = std::fs::remove_dir_all(d);
 }

@@ -15,8 +15,9 @@
 //! the consumer granted; the queue's capacity is the most a gate can grant one channel
 //! (exclusive + floating credits + end of partition), and a consumer that grants more breaks the
 //! protocol and fails the producer rather than growing the queue. Credits to send are a counter,
-//! not a queue. Network I/O runs on the TaskManager's network thread; serialization happens on
-//! the producer's slot thread and deserialization on the network thread.
+//! not a queue. Network I/O runs on the TaskManager's network thread, which only moves frames:
+//! serialization happens on the producer's slot thread and deserialization on the consumer's
+//! ([`DeliverFrame`]), so decoding never delays the network or the TaskManager actor.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,7 +29,7 @@ use quinn::{RecvStream, SendStream};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::actors::subtask::{
-    AddCredit, ChannelFailed, ConnectConsumer, ConsumerEnd, DeliverElement, Subtask,
+    AddCredit, ChannelFailed, ConnectConsumer, ConsumerEnd, DeliverFrame, Subtask,
 };
 use crate::config::RuntimeConfig;
 use crate::eventtime::WatermarkStatus;
@@ -354,65 +355,80 @@ async fn receive(
             Ok(None) => return Err("the producer closed the channel before its end".into()),
             Err(e) => return Err(e.to_string()),
         };
-        let (kind, backlog, payload) = match frame.as_slice() {
-            [kind, b0, b1, b2, b3, payload @ ..] => {
-                (*kind, u32::from_be_bytes([*b0, *b1, *b2, *b3]), payload)
-            }
-            _ => {
-                return Err(format!(
-                    "a data frame of {} bytes is too short",
-                    frame.len()
-                ))
-            }
-        };
-        let element = match kind {
-            KIND_RECORDS => StreamElement::Records(decode(payload).map_err(|e| e.to_string())?),
-            KIND_TIMED_RECORDS => {
-                let (ts, records) = split_timestamps(payload)?;
-                let mut batch = decode(records).map_err(|e| e.to_string())?;
-                if batch.len() != ts.len() {
-                    return Err(format!(
-                        "a timed buffer of {} records carries {} timestamps",
-                        batch.len(),
-                        ts.len()
-                    ));
-                }
-                batch.set_timestamps(Some(ts));
-                StreamElement::Records(batch)
-            }
-            KIND_END => StreamElement::EndOfPartition,
-            KIND_WATERMARK => match <[u8; 8]>::try_from(payload) {
-                Ok(b) => StreamElement::Watermark(i64::from_be_bytes(b)),
-                Err(_) => {
-                    return Err(format!(
-                        "a watermark frame carries {} bytes, not 8",
-                        payload.len()
-                    ))
-                }
-            },
-            KIND_STATUS => match payload {
-                [0] => StreamElement::Status(WatermarkStatus::Active),
-                [1] => StreamElement::Status(WatermarkStatus::Idle),
-                _ => return Err("a watermark status frame must carry one byte, 0 or 1".into()),
-            },
-            KIND_BARRIER => StreamElement::Barrier(
-                crate::net::frame::decode(payload)
-                    .map_err(|e| format!("a barrier frame does not decode: {e}"))?,
-            ),
-            other => return Err(format!("unknown data frame kind {other}")),
-        };
-        let end = matches!(element, StreamElement::EndOfPartition);
-        // Sent only against credit, so the consumer's mailbox holds at most its credits.
-        consumer.do_send(DeliverElement {
+        let end = frame.first() == Some(&KIND_END);
+        // Decoded by the consumer, on its slot's thread: this (network) thread only moves
+        // bytes. Sent only against credit, so the consumer's mailbox holds at most its
+        // credits; a mailbox that cannot take it means the producer broke the protocol.
+        match consumer.try_send(DeliverFrame {
             channel,
-            element,
-            backlog,
-            wire_bytes: u32::try_from(frame.len()).unwrap_or(u32::MAX),
-        });
+            frame,
+            decode,
+        }) {
+            Ok(()) => {}
+            Err(actix::dev::SendError::Full(_)) => {
+                return Err(
+                    "the consumer's mailbox is full: the producer sent beyond its credit".into(),
+                )
+            }
+            // The consumer has ended: nothing more to deliver.
+            Err(actix::dev::SendError::Closed(_)) => return Ok(()),
+        }
         if end {
             return Ok(());
         }
     }
+}
+
+/// Decodes one data frame into its element and the producer's backlog.
+pub fn decode_frame(frame: &[u8], decode: BatchDecoder) -> Result<(StreamElement, u32), String> {
+    let (kind, backlog, payload) = match frame {
+        [kind, b0, b1, b2, b3, payload @ ..] => {
+            (*kind, u32::from_be_bytes([*b0, *b1, *b2, *b3]), payload)
+        }
+        _ => {
+            return Err(format!(
+                "a data frame of {} bytes is too short",
+                frame.len()
+            ))
+        }
+    };
+    let element = match kind {
+        KIND_RECORDS => StreamElement::Records(decode(payload).map_err(|e| e.to_string())?),
+        KIND_TIMED_RECORDS => {
+            let (ts, records) = split_timestamps(payload)?;
+            let mut batch = decode(records).map_err(|e| e.to_string())?;
+            if batch.len() != ts.len() {
+                return Err(format!(
+                    "a timed buffer of {} records carries {} timestamps",
+                    batch.len(),
+                    ts.len()
+                ));
+            }
+            batch.set_timestamps(Some(ts));
+            StreamElement::Records(batch)
+        }
+        KIND_END => StreamElement::EndOfPartition,
+        KIND_WATERMARK => match <[u8; 8]>::try_from(payload) {
+            Ok(b) => StreamElement::Watermark(i64::from_be_bytes(b)),
+            Err(_) => {
+                return Err(format!(
+                    "a watermark frame carries {} bytes, not 8",
+                    payload.len()
+                ))
+            }
+        },
+        KIND_STATUS => match payload {
+            [0] => StreamElement::Status(WatermarkStatus::Active),
+            [1] => StreamElement::Status(WatermarkStatus::Idle),
+            _ => return Err("a watermark status frame must carry one byte, 0 or 1".into()),
+        },
+        KIND_BARRIER => StreamElement::Barrier(
+            crate::net::frame::decode(payload)
+                .map_err(|e| format!("a barrier frame does not decode: {e}"))?,
+        ),
+        other => return Err(format!("unknown data frame kind {other}")),
+    };
+    Ok((element, backlog))
 }
 
 async fn send_frames(mut send: SendStream, mut rx: mpsc::Receiver<Vec<u8>>) {

@@ -104,6 +104,19 @@ pub struct DeliverElement {
     pub wire_bytes: u32,
 }
 
+/// A data frame from a producer in another process, decoded by the consumer on its slot's
+/// thread (see `net::remote`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverFrame {
+    /// The consumer's channel.
+    pub channel: ChannelIndex,
+    /// The frame: kind, backlog, payload.
+    pub frame: Vec<u8>,
+    /// Decodes the channel's record buffers.
+    pub decode: crate::graph::partitioner::BatchDecoder,
+}
+
 /// Credit announced by a consumer for one subpartition.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -1086,6 +1099,34 @@ impl Handler<ProducerConnected> for Subtask {
                 writer: msg.writer,
                 subpartition: msg.subpartition,
             });
+        }
+    }
+}
+
+impl Handler<DeliverFrame> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverFrame, ctx: &mut Self::Context) {
+        let wire_bytes = u32::try_from(msg.frame.len()).unwrap_or(u32::MAX);
+        match crate::net::remote::decode_frame(&msg.frame, msg.decode) {
+            Ok((element, backlog)) => <Self as Handler<DeliverElement>>::handle(
+                self,
+                DeliverElement {
+                    channel: msg.channel,
+                    element,
+                    backlog,
+                    wire_bytes,
+                },
+                ctx,
+            ),
+            Err(cause) => <Self as Handler<ChannelFailed>>::handle(
+                self,
+                ChannelFailed {
+                    channel: msg.channel,
+                    cause: format!("a remote channel sent a frame that does not decode: {cause}"),
+                },
+                ctx,
+            ),
         }
     }
 }
