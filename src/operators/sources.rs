@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::api::functions::{user_error, user_snapshot};
 use crate::api::{Collector, Data, SourceFunction, SourcePoll};
+use crate::operators::batch::BufferBound;
 use crate::operators::{Batch, OperatorError, RuntimeContext, UserError};
 use crate::state::{OperatorSnapshot, RestoredState};
 
@@ -40,6 +41,39 @@ pub trait SourceDriver: Send {
     /// A checkpoint completed.
     fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<(), OperatorError> {
         Ok(())
+    }
+}
+
+/// How many records a source subtask polls its source for at once: as many as fill one
+/// buffer ([`BufferBound`]) by the larger of the polled records' size and what its chain
+/// wrote to its network outputs per record polled, both estimated on the poll before. The
+/// first poll takes one record, so a source of large records (or one whose chain makes large
+/// records of small ones) never holds a buffer's count of them.
+#[derive(Clone, Debug)]
+pub struct PollSize {
+    bound: BufferBound,
+    next: usize,
+}
+
+impl PollSize {
+    /// Starts at one record.
+    pub fn new(bound: BufferBound) -> Self {
+        Self { bound, next: 1 }
+    }
+
+    /// The records to poll for next.
+    pub fn next(&self) -> usize {
+        self.next
+    }
+
+    /// Learns from a poll of `records` records of about `record_bytes` serialized bytes each,
+    /// after which the chain wrote about `written_bytes` to its outputs.
+    pub fn observe(&mut self, records: usize, record_bytes: usize, written_bytes: u64) {
+        let Some(per_record) = written_bytes.checked_div(records as u64) else {
+            return;
+        };
+        let written = usize::try_from(per_record).unwrap_or(usize::MAX);
+        self.next = self.bound.records_for(record_bytes.max(written));
     }
 }
 
@@ -707,6 +741,24 @@ mod tests {
             vec!["good", "also good"]
         );
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn polls_fill_a_buffer_by_the_larger_of_what_is_polled_and_what_is_written() {
+        let mut p = PollSize::new(BufferBound::new(4096, 32 * 1024));
+        assert_eq!(p.next(), 1);
+        // Small records, written as they came.
+        p.observe(1, 10, 10);
+        assert_eq!(p.next(), 3276);
+        // A chain that makes 100 KiB records of them.
+        p.observe(3276, 10, 3276 * 100 * 1024);
+        assert_eq!(p.next(), 1);
+        // A chain that writes nothing (a sink in it): the polled size alone.
+        p.observe(1, 4, 0);
+        assert_eq!(p.next(), 4096);
+        // An empty poll teaches nothing.
+        p.observe(0, 0, 0);
+        assert_eq!(p.next(), 4096);
     }
 
     #[test]
