@@ -1,9 +1,14 @@
-//! `shuffle [--records N] [--payload pair|string] [--partition rebalance|hash]
-//! [--sink-rate R] [--output DIR]`: moves the numbers 1..=N through one exchange and counts
-//! them at the sink; the job behind the shuffle benchmark and the network backpressure test.
+//! `shuffle [--records N] [--payload pair|string|large] [--record-bytes B]
+//! [--partition rebalance|hash] [--sink-rate R] [--output DIR]`: moves the numbers 1..=N
+//! through one exchange and counts them at the sink; the job behind the shuffle benchmark and
+//! the network backpressure and large-record tests.
 //!
 //! - `pair` sends `(x, x * 7)` as `(u64, u64)`; `string` sends `x` as a 100-byte string (20
 //!   digits and 80 filler bytes), so the payload is fixed and known.
+//! - `large` sends `x` as a string of B bytes (`--record-bytes`, default 100 KiB, at least 30):
+//!   its 20 digits, B in 10 digits, then letters that depend on `x`. The sink checks every
+//!   byte and counts a record that is not exactly what was sent as 0, so the sum shows it. The
+//!   map that makes the records is named `Large records`.
 //! - The source (with the map that builds the payload) is in the slot sharing group `source`,
 //!   the sink in `sink`. Groups take slots in order and the JobMaster orders slots by
 //!   TaskManager, so with two TaskManagers of P slots each at parallelism P every source runs
@@ -19,7 +24,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::api::{RuntimeMode, SinkFunction, StreamEnv};
+use crate::api::{Data, DataStream, Key, RuntimeMode, SinkFunction, StreamEnv};
 use crate::jobs::{JobArgs, JobError, JobSpec};
 use crate::operators::{OperatorError, RuntimeContext, UserError};
 
@@ -28,8 +33,8 @@ pub fn spec() -> JobSpec {
     JobSpec {
         name: "shuffle",
         description: "numbers as (u64,u64) or 100-byte strings through one exchange to a counting sink",
-        usage: "[--records N] [--payload pair|string] [--partition rebalance|hash] [--sink-rate R] [--output DIR]",
-        arguments: &["records", "payload", "partition", "sink-rate", "output"],
+        usage: "[--records N] [--payload pair|string|large] [--record-bytes B] [--partition rebalance|hash] [--sink-rate R] [--output DIR]",
+        arguments: &["records", "payload", "record-bytes", "partition", "sink-rate", "output"],
         build,
     }
 }
@@ -54,6 +59,56 @@ pub fn string_record(x: u64) -> String {
     s
 }
 
+/// The default size of a `large` record: 100 KiB.
+pub const LARGE_RECORD_BYTES: usize = 100 * 1024;
+
+/// Digits, then the length: where the letters of a `large` record start.
+const LARGE_HEADER: usize = 30;
+
+/// The 26 letters a `large` record of `x` repeats after its header.
+fn large_pattern(x: u64) -> [u8; 26] {
+    let mut p = [0u8; 26];
+    for (i, b) in p.iter_mut().enumerate() {
+        *b = b'a' + (((x % 26) as usize + i) % 26) as u8;
+    }
+    p
+}
+
+/// The `large` payload of `x`: `bytes` bytes (at least the 30 of the header).
+pub fn large_record(x: u64, bytes: usize) -> String {
+    let bytes = bytes.max(LARGE_HEADER);
+    let mut s = String::with_capacity(bytes);
+    s.push_str(&format!("{x:020}{bytes:010}"));
+    let pattern = large_pattern(x);
+    // Only ASCII letters were written.
+    let pattern = std::str::from_utf8(&pattern).unwrap_or_default();
+    while s.len() + pattern.len() <= bytes {
+        s.push_str(pattern);
+    }
+    s.push_str(&pattern[..bytes - s.len()]);
+    s
+}
+
+/// The number a `large` record carries, or 0 unless every byte is as [`large_record`] made it.
+fn large_value(s: &str) -> u64 {
+    let (Some(x), Some(len)) = (
+        s.get(..20).and_then(|d| d.parse::<u64>().ok()),
+        s.get(20..LARGE_HEADER)
+            .and_then(|d| d.parse::<usize>().ok()),
+    ) else {
+        return 0;
+    };
+    let pattern = large_pattern(x);
+    let letters_ok = s.as_bytes()[LARGE_HEADER..]
+        .chunks(pattern.len())
+        .all(|c| c == &pattern[..c.len()]);
+    if s.len() == len && letters_ok {
+        x
+    } else {
+        0
+    }
+}
+
 fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
     let records: u64 = args.parse_or("records", 10_000_000)?;
     let rate: u64 = args.parse_or("sink-rate", 0)?;
@@ -72,43 +127,56 @@ fn build(env: &StreamEnv, args: &JobArgs) -> Result<(), JobError> {
     env.set_runtime_mode(RuntimeMode::Batch);
     let numbers = env.sequence(1, records).slot_sharing_group("source");
     match args.get("payload").unwrap_or("pair") {
-        "pair" => {
-            let pairs = numbers
+        "pair" => exchange(
+            numbers
                 .map(|x| (x, x.wrapping_mul(7)))
                 .name("Pair")
-                .slot_sharing_group("source");
-            let exchanged = if hash {
-                pairs.key_by(|t: &(u64, u64)| t.0).as_stream()
-            } else {
-                pairs.rebalance()
-            };
-            exchanged
-                .add_sink(
-                    "Count",
-                    CountingSink::new(output, rate, |t: &(u64, u64)| t.0),
-                )
-                .slot_sharing_group("sink");
-        }
-        "string" => {
-            let strings = numbers
+                .slot_sharing_group("source"),
+            hash,
+            |t: &(u64, u64)| t.0,
+            CountingSink::new(output, rate, |t: &(u64, u64)| t.0),
+        ),
+        "string" => exchange(
+            numbers
                 .map(string_record)
                 .name("String")
-                .slot_sharing_group("source");
-            let exchanged = if hash {
-                strings.key_by(|s: &String| s.clone()).as_stream()
-            } else {
-                strings.rebalance()
-            };
-            exchanged
-                .add_sink(
-                    "Count",
-                    CountingSink::new(output, rate, |s: &String| string_value(s)),
-                )
-                .slot_sharing_group("sink");
+                .slot_sharing_group("source"),
+            hash,
+            |s: &String| s.clone(),
+            CountingSink::new(output, rate, |s: &String| string_value(s)),
+        ),
+        "large" => {
+            let bytes: usize = args.parse_or("record-bytes", LARGE_RECORD_BYTES)?;
+            exchange(
+                numbers
+                    .map(move |x| large_record(x, bytes))
+                    .name("Large records")
+                    .slot_sharing_group("source"),
+                hash,
+                // The number identifies a record: no need to hash all of it.
+                |s: &String| s.get(..20).unwrap_or_default().to_string(),
+                CountingSink::new(output, rate, |s: &String| large_value(s)),
+            )
         }
-        other => return Err(bad("payload", other, "expected pair or string")),
+        other => return Err(bad("payload", other, "expected pair, string or large")),
     }
     Ok(())
+}
+
+/// Sends `records` through the exchange (by `key` when `hash`, else round robin) to `sink`,
+/// in the slot sharing group `sink`.
+fn exchange<T: Data, K: Key>(
+    records: DataStream<T>,
+    hash: bool,
+    key: impl Fn(&T) -> K + Send + Sync + 'static,
+    sink: CountingSink<T>,
+) {
+    let exchanged = if hash {
+        records.key_by(key).as_stream()
+    } else {
+        records.rebalance()
+    };
+    exchanged.add_sink("Count", sink).slot_sharing_group("sink");
 }
 
 /// The number a `string` record carries (0 for a malformed one, which the sum then exposes).
@@ -128,6 +196,23 @@ mod tests {
             assert_eq!(string_value(&s), x);
         }
         assert_eq!(&string_record(42)[..22], "00000000000000000042..");
+    }
+
+    #[test]
+    fn large_records_have_their_size_and_any_changed_byte_shows() {
+        for (x, bytes) in [(1, 30), (7, 31), (123, 1000), (u64::MAX, 100 * 1024)] {
+            let s = large_record(x, bytes);
+            assert_eq!(s.len(), bytes);
+            assert_eq!(large_value(&s), x);
+            let mut changed = s.clone().into_bytes();
+            if let Some(b) = changed.last_mut() {
+                *b = b'#';
+            }
+            let changed = String::from_utf8(changed).expect("ascii");
+            assert_eq!(large_value(&changed), 0);
+            assert_eq!(large_value(&s[..bytes - 1]), 0);
+        }
+        assert_eq!(&large_record(2, 34)[28..], "34cdef");
     }
 }
 

@@ -21,7 +21,8 @@
 //! heartbeat_timeout_ms = 10000
 //! rpc_timeout_ms = 10000
 //! slot_request_timeout_ms = 30000
-//! buffer_size = 4096              # records per network buffer
+//! buffer_size = 4096              # records per network buffer, at most
+//! buffer_bytes = 32768            # serialized bytes per network buffer, about
 //! exclusive_credits = 2           # buffers per input channel
 //! floating_credits = 8            # buffers shared by an input gate
 //! buffer_timeout_ms = 100
@@ -136,6 +137,8 @@ pub struct RuntimeSection {
     pub slot_request_timeout_ms: Option<u64>,
     /// Records per buffer.
     pub buffer_size: Option<usize>,
+    /// Serialized bytes per buffer.
+    pub buffer_bytes: Option<usize>,
     /// Exclusive credits per channel.
     pub exclusive_credits: Option<u32>,
     /// Floating credits per gate.
@@ -193,6 +196,9 @@ impl FileConfig {
         }
         if let Some(v) = r.buffer_size {
             c.buffer_size = v.max(1);
+        }
+        if let Some(v) = r.buffer_bytes {
+            c.buffer_bytes = v.max(1);
         }
         if let Some(v) = r.exclusive_credits {
             c.exclusive_credits = v;

@@ -153,6 +153,11 @@ impl ChildProcess {
         }
     }
 
+    /// The process's id (for reading its `/proc` entries).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -119,7 +119,7 @@ fn wordcount_across_two_taskmanagers_equals_the_exact_and_parallelism_1_results(
     assert_eq!(distributed, expected);
     // The keyed exchange crossed processes: its subtasks ran on both TaskManagers and
     // received serialized buffers.
-    let ids = vertex_ids(&d);
+    let ids = common::vertex_ids(&d);
     assert_eq!(ids.len(), 3, "source+tokenizer, keyed sum, sink: {d}");
     assert_eq!(placement(&c, &job, &ids[1]).len(), 2);
     let read_bytes = d["vertices"]
@@ -302,16 +302,6 @@ fn taskmanagers_register_again_after_the_jobmanager_restarts() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Ids of a job's vertices, in topological order.
-fn vertex_ids(d: &serde_json::Value) -> Vec<String> {
-    d["vertices"]
-        .as_array()
-        .expect("vertices")
-        .iter()
-        .map(|v| v["id"].as_str().expect("id").to_string())
-        .collect()
-}
-
 /// The TaskManagers a vertex's subtasks ran on.
 fn placement(c: &Cluster, job: &str, vertex: &str) -> std::collections::BTreeSet<String> {
     c.0.placement(job, vertex).expect("placement")
@@ -386,7 +376,7 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
         "the sink never held the source back ({max_in_flight} in flight at most)"
     );
     // Every record crossed: the sources ran on one TaskManager, the sinks on the other.
-    let ids = vertex_ids(&last);
+    let ids = common::vertex_ids(&last);
     let (sources, sinks) = (placement(&c, &job, &ids[0]), placement(&c, &job, &ids[1]));
     assert_eq!(sources.len(), 1, "{sources:?}");
     assert_eq!(sinks.len(), 1, "{sinks:?}");
@@ -451,7 +441,7 @@ fn event_time_windows_across_two_taskmanagers_match_flink() {
     );
     let d = c.wait_end(&job, Duration::from_secs(120));
     assert_eq!(d["state"], "FINISHED", "{d}");
-    let ids = vertex_ids(&d);
+    let ids = common::vertex_ids(&d);
     assert_eq!(
         placement(&c, &job, &ids[1]).len(),
         2,

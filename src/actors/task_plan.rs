@@ -165,10 +165,15 @@ pub fn build_task(
                 num_channels: out.consumers.len(),
                 producer_subtask: subtask,
                 max_parallelism: jg.vertices[e.target].max_parallelism,
-                buffer_size: config.buffer_size,
+                buffer: config.buffer_bound(),
                 seed: random_u64(),
             };
-            RecordWriter::new(sg.router(e.stream_edge, &ctx), out.consumers.len())
+            let producer = &sg.nodes[sg.edges[e.stream_edge].source.0 as usize].name;
+            RecordWriter::new(
+                sg.router(e.stream_edge, &ctx),
+                out.consumers.len(),
+                format!("{producer} ({}/{})", subtask + 1, jv.parallelism),
+            )
         })
         .collect();
 

@@ -13,7 +13,7 @@ use crate::graph::stream_graph::{NodeFactory, StreamEdge};
 use crate::graph::{GraphError, StreamGraph};
 use crate::ids::NodeId;
 use crate::operators::sources::{
-    DecodePolicy, Driver, FromElements, Sequence, SocketTextSource, TextFileSource,
+    DecodePolicy, Driver, FromElements, Sequence, SocketOptions, SocketTextSource, TextFileSource,
 };
 use crate::operators::{Operator, OperatorFactory, RuntimeContext};
 
@@ -211,11 +211,23 @@ impl StreamEnv {
         })
     }
 
-    /// Lines read from a TCP socket (non-parallel, unbounded until the peer closes).
+    /// Lines read from a TCP socket (non-parallel, unbounded until the peer closes); a line
+    /// longer than 1 MiB fails the job.
     pub fn socket_text_stream(&self, host: &str, port: u16) -> DataStream<String> {
+        self.socket_text_stream_with(host, port, SocketOptions::default())
+    }
+
+    /// Lines read from a TCP socket, with `options` for the longest line and what becomes of
+    /// longer ones.
+    pub fn socket_text_stream_with(
+        &self,
+        host: &str,
+        port: u16,
+        options: SocketOptions,
+    ) -> DataStream<String> {
         let host = host.to_string();
         self.source_node("Source: Socket Stream", true, move |_| {
-            SocketTextSource::new(host.clone(), port)
+            SocketTextSource::with_options(host.clone(), port, options)
         })
     }
 

@@ -202,7 +202,7 @@ impl<T: Data> DataStream<T> {
                 "hash",
                 FnSelector(move |r: &T| select(r, max, n)),
                 n,
-                ctx.buffer_size,
+                ctx.buffer,
             )) as Box<dyn ChannelRouter>
         });
         self.partitioned(PartitionerKind::Hash, Some(router))
@@ -222,7 +222,7 @@ impl<T: Data> DataStream<T> {
                 "custom",
                 FnSelector(move |r: &T| p(&k(r), n)),
                 n,
-                ctx.buffer_size,
+                ctx.buffer,
             )) as Box<dyn ChannelRouter>
         });
         self.partitioned(PartitionerKind::Custom, Some(router))

@@ -159,7 +159,7 @@ impl RecordType {
 
 fn make_router<T: Data>(kind: PartitionerKind, ctx: &RouterContext) -> Box<dyn ChannelRouter> {
     let n = ctx.num_channels.max(1);
-    let bs = ctx.buffer_size;
+    let bs = ctx.buffer;
     match kind {
         PartitionerKind::Forward | PartitionerKind::Global => {
             Box::new(SingleChannelRouter::<T>::new(0, bs))

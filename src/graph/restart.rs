@@ -4,6 +4,12 @@
 //! [`RestartStrategy`] is the configuration a job carries; [`RestartBackoff`] is the
 //! JobMaster's running account of one job's failures, asked at each failure whether (and
 //! when) to restart. Time comes in as arguments, so the decisions are tested without waiting.
+//!
+//! ## Non-recoverable failures
+//! A failure whose cause contains [`NON_RECOVERABLE`] is one no restart can cure (a record
+//! larger than a network frame may be): every strategy gives up at once, as Flink does for a
+//! `SuppressRestartsException`, instead of restarting into the same failure. The mark is text
+//! because failure causes travel as text; user code may use it too.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -173,6 +179,15 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Marks a failure cause that no restart can cure: the job fails at once, whatever its
+/// restart strategy.
+pub const NON_RECOVERABLE: &str = "[non-recoverable]";
+
+/// Whether `cause` is a failure that no restart can cure.
+pub fn is_non_recoverable(cause: &str) -> bool {
+    cause.contains(NON_RECOVERABLE)
+}
+
 /// What to do after a failure.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RestartDecision {
@@ -219,6 +234,18 @@ impl RestartBackoff {
     /// Restarts granted so far.
     pub fn restarts(&self) -> u32 {
         self.restarts
+    }
+
+    /// Counts a failure with `cause` at `now`: as [`RestartBackoff::handle_failure`], except
+    /// that a non-recoverable cause ([`NON_RECOVERABLE`]) gives up at once.
+    pub fn handle_failure_of(&mut self, cause: &str, now: Instant, random: f64) -> RestartDecision {
+        if is_non_recoverable(cause) {
+            self.last_failure = Some(now);
+            return RestartDecision::GiveUp(
+                "restarts are suppressed for a non-recoverable failure".to_string(),
+            );
+        }
+        self.handle_failure(now, random)
     }
 
     /// Counts a failure at `now`; `random` in [0, 1) spreads exponential delays.
@@ -381,6 +408,29 @@ mod tests {
         assert_eq!(delays(&mut b, &[0], 0.0), vec![Some(900)]);
         assert_eq!(delays(&mut b, &[0], 1.0), vec![Some(1_100)]);
         assert_eq!(delays(&mut b, &[0], 0.5), vec![Some(1_000)]);
+    }
+
+    #[test]
+    fn a_non_recoverable_failure_gives_up_whatever_the_strategy() {
+        let t0 = Instant::now();
+        for s in [
+            RestartStrategy::fixed_delay(3, ms(10)),
+            RestartStrategy::failure_rate(5, ms(1_000), ms(10)),
+            RestartStrategy::exponential_delay(),
+        ] {
+            let mut b = RestartBackoff::new(s);
+            let cause = format!("Map (1/1) failed: too large {NON_RECOVERABLE}");
+            assert!(matches!(
+                b.handle_failure_of(&cause, t0, 0.5),
+                RestartDecision::GiveUp(_)
+            ));
+            assert_eq!(b.restarts(), 0);
+            // Other failures still restart.
+            assert!(matches!(
+                b.handle_failure_of("Map (1/1) failed: boom", t0, 0.5),
+                RestartDecision::Restart(_)
+            ));
+        }
     }
 
     #[test]

@@ -36,7 +36,8 @@ impl ChannelLink {
     /// Sends one element; `backlog` is what the producer still has queued for the channel.
     /// Sent only with credit, so the consumer's mailbox (or the stream's queue) holds at most
     /// its granted credits. Returns the bytes serialized (none for a consumer in this process).
-    pub fn send(&self, element: StreamElement, backlog: u32) -> Result<usize, OperatorError> {
+    /// An element too large for one data frame is handed back, unsent.
+    pub fn send(&self, element: StreamElement, backlog: u32) -> Result<usize, LinkError> {
         match self {
             Self::Local { consumer, channel } => {
                 consumer.do_send(DeliverElement {
@@ -47,8 +48,31 @@ impl ChannelLink {
                 });
                 Ok(0)
             }
-            Self::Remote(out) => out.send(&element, backlog),
+            Self::Remote(out) => out.send(element, backlog),
         }
+    }
+}
+
+/// Why a channel did not take an element.
+#[derive(Debug)]
+pub enum LinkError {
+    /// Serialized, the element takes `bytes`, more than the data frame limit `limit`: it is
+    /// handed back unsent, for its records to be split over several frames.
+    FrameTooLarge {
+        /// The element.
+        element: StreamElement,
+        /// Its frame's size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The channel failed.
+    Failed(OperatorError),
+}
+
+impl From<OperatorError> for LinkError {
+    fn from(e: OperatorError) -> Self {
+        Self::Failed(e)
     }
 }
 

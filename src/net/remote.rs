@@ -18,6 +18,11 @@
 //! not a queue. Network I/O runs on the TaskManager's network thread, which only moves frames:
 //! serialization happens on the producer's slot thread and deserialization on the consumer's
 //! ([`DeliverFrame`]), so decoding never delays the network or the TaskManager actor.
+//!
+//! ## Frame limit
+//! No data frame exceeds [`DATA_FRAME_LIMIT`]: the producer checks each frame it serializes
+//! and hands an element that would exceed it back to its record writer, which splits the
+//! buffer (see [`crate::net::writer`]); the consumer refuses a larger frame.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,7 +41,7 @@ use crate::eventtime::WatermarkStatus;
 use crate::graph::partitioner::BatchDecoder;
 use crate::ids::ChannelIndex;
 use crate::net::frame::{read_frame, write_frame, write_message};
-use crate::net::local::LocalTransport;
+use crate::net::local::{LinkError, LocalTransport};
 use crate::net::quic::{NetError, QuicNode};
 use crate::net::rpc::{PartitionRequest, RemotePeer, StreamOpen};
 use crate::net::StreamElement;
@@ -54,7 +59,8 @@ const KIND_BARRIER: u8 = 5;
 /// Room in a channel's send queue for unaligned barriers, which travel without credit. One
 /// that finds no room is dropped (its checkpoint then expires): it carries no data.
 const PRIORITY_FRAMES: usize = 8;
-/// The largest data frame accepted (a buffer of large records).
+/// The largest data frame sent or accepted. A producer splits a buffer whose frame would be
+/// larger over several frames; a single record that is larger fails its job, without restarts.
 pub const DATA_FRAME_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Where a subtask's channels go: this process's transport, and the network when the
@@ -92,19 +98,37 @@ impl CreditCell {
 #[derive(Clone, Debug)]
 pub struct RemoteOutput {
     frames: mpsc::Sender<Vec<u8>>,
+    frame_limit: usize,
 }
 
 impl RemoteOutput {
+    /// Queues frames on `frames`, each at most [`DATA_FRAME_LIMIT`] bytes.
+    pub fn new(frames: mpsc::Sender<Vec<u8>>) -> Self {
+        Self {
+            frames,
+            frame_limit: DATA_FRAME_LIMIT,
+        }
+    }
+
+    /// The same, with frames of at most `limit` bytes (for tests of the limit).
+    pub fn with_frame_limit(mut self, limit: usize) -> Self {
+        self.frame_limit = limit;
+        self
+    }
+
     /// Serializes and queues one element (sent only with credit); returns the frame's size.
-    pub fn send(&self, element: &StreamElement, backlog: u32) -> Result<usize, OperatorError> {
-        let mut frame = Vec::with_capacity(match element {
+    /// An element whose frame would exceed the limit is handed back unsent (the receiver
+    /// refuses such frames and closes the channel, so sending one would only fail the job
+    /// there, and again after every restart).
+    pub fn send(&self, element: StreamElement, backlog: u32) -> Result<usize, LinkError> {
+        let mut frame = Vec::with_capacity(match &element {
             StreamElement::Records(b) => 20 + b.len() * 24,
             StreamElement::Watermark(_) => 13,
             StreamElement::Status(_) => 6,
             StreamElement::EndOfPartition => 5,
             StreamElement::Barrier(b) => 32 + b.dir.len(),
         });
-        let kind = match element {
+        let kind = match &element {
             StreamElement::Records(b) if b.timestamps().is_some() => KIND_TIMED_RECORDS,
             StreamElement::Records(_) => KIND_RECORDS,
             StreamElement::Watermark(_) => KIND_WATERMARK,
@@ -114,7 +138,7 @@ impl RemoteOutput {
         };
         frame.push(kind);
         frame.extend_from_slice(&backlog.to_be_bytes());
-        match element {
+        match &element {
             StreamElement::Records(b) => {
                 if let Some(ts) = b.timestamps() {
                     frame.extend_from_slice(&(ts.len() as u32).to_be_bytes());
@@ -137,6 +161,13 @@ impl RemoteOutput {
             }
         }
         let size = frame.len();
+        if size > self.frame_limit {
+            return Err(LinkError::FrameTooLarge {
+                element,
+                bytes: size,
+                limit: self.frame_limit,
+            });
+        }
         match self.frames.try_send(frame) {
             Ok(()) => Ok(size),
             // The consumer went away (its job ended or its TaskManager was lost): nothing to
@@ -146,10 +177,13 @@ impl RemoteOutput {
                 tracing::warn!("a remote channel's send queue is full; an unaligned barrier is dropped and its checkpoint will expire");
                 Ok(0)
             }
-            Err(mpsc::error::TrySendError::Full(_)) => Err(OperatorError::Failed {
-                operator: "network".into(),
-                message: "a remote consumer granted more credit than its input gate holds".into(),
-            }),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(LinkError::Failed(OperatorError::Failed {
+                    operator: "network".into(),
+                    message: "a remote consumer granted more credit than its input gate holds"
+                        .into(),
+                }))
+            }
         }
     }
 }
@@ -314,7 +348,7 @@ impl RemoteNetwork {
             writer: 0,
             subpartition: req.subpartition as usize,
             consumer: ConsumerEnd::Remote {
-                output: RemoteOutput { frames },
+                output: RemoteOutput::new(frames),
                 connected: Arc::new(Mutex::new(Some(connected_tx))),
             },
             channel: ChannelIndex(0),

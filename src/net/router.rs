@@ -1,5 +1,8 @@
 //! Channel selection: which output channel each record of a buffer goes to, by partitioner,
-//! gathering records into per-channel buffers of up to `buffer_size` records.
+//! gathering records into per-channel buffers bounded by a [`BufferBound`]: a buffer is cut at
+//! the record count the bound allows for the routed buffer's estimated record size
+//! ([`Batch::estimate_record_bytes`], taken once per routed buffer by the caller), never by
+//! measuring records one by one.
 //!
 //! ## Rules (Flink's `ChannelSelector`s)
 //! - forward, global: channel 0 (forward has one channel per producer; global's channel 0 is
@@ -17,16 +20,18 @@
 use std::marker::PhantomData;
 
 use crate::api::Data;
-use crate::operators::batch::BatchBuilder;
+use crate::operators::batch::{BatchBuilder, BufferBound};
 use crate::operators::{Batch, OperatorError};
 use crate::util::FastRng;
 
 /// Splits buffers into per-channel buffers. One per output edge of a subtask.
 pub trait ChannelRouter: Send {
-    /// Routes a buffer; calls `emit(channel, buffer)` for each buffer that is full.
+    /// Routes a buffer whose records take about `record_bytes` serialized bytes each; calls
+    /// `emit(channel, buffer)` for each buffer that is full.
     fn route(
         &mut self,
         batch: Batch,
+        record_bytes: usize,
         emit: &mut dyn FnMut(usize, Batch),
     ) -> Result<(), OperatorError>;
     /// Emits every partly filled buffer.
@@ -44,8 +49,8 @@ pub struct RouterContext {
     pub producer_subtask: usize,
     /// Max parallelism of the consumer (number of key groups).
     pub max_parallelism: usize,
-    /// Records per buffer.
-    pub buffer_size: usize,
+    /// How large a buffer may grow.
+    pub buffer: BufferBound,
     /// Seed for the shuffle partitioner and rebalance's start.
     pub seed: u64,
 }
@@ -123,17 +128,20 @@ impl<T, F: FnMut(&T) -> usize + Send> Selector<T> for FnSelector<F> {
 pub struct SelectingRouter<T, S> {
     selector: S,
     pending: Vec<BatchBuilder<T>>,
-    buffer_size: usize,
+    bound: BufferBound,
+    /// Records per buffer for the buffer being routed.
+    limit: usize,
     name: &'static str,
 }
 
 impl<T: Data, S: Selector<T>> SelectingRouter<T, S> {
     /// A router over `n` channels.
-    pub fn new(name: &'static str, selector: S, n: usize, buffer_size: usize) -> Self {
+    pub fn new(name: &'static str, selector: S, n: usize, bound: BufferBound) -> Self {
         Self {
             selector,
             pending: (0..n.max(1)).map(|_| BatchBuilder::new()).collect(),
-            buffer_size: buffer_size.max(1),
+            bound,
+            limit: bound.records,
             name,
         }
     }
@@ -154,11 +162,11 @@ impl<T: Data, S: Selector<T>> SelectingRouter<T, S> {
             });
         };
         if buf.capacity() == 0 {
-            buf.reserve_exact(self.buffer_size);
+            buf.reserve_exact(self.limit);
         }
         buf.push(record, timestamp);
-        if buf.len() >= self.buffer_size {
-            emit(ch, buf.take(self.buffer_size));
+        if buf.len() >= self.limit {
+            emit(ch, buf.take(self.limit));
         }
         Ok(())
     }
@@ -168,8 +176,10 @@ impl<T: Data, S: Selector<T>> ChannelRouter for SelectingRouter<T, S> {
     fn route(
         &mut self,
         batch: Batch,
+        record_bytes: usize,
         emit: &mut dyn FnMut(usize, Batch),
     ) -> Result<(), OperatorError> {
+        self.limit = self.bound.records_for(record_bytes);
         match batch.into_parts::<T>()? {
             (records, None) => {
                 for record in records {
@@ -198,21 +208,21 @@ impl<T: Data, S: Selector<T>> ChannelRouter for SelectingRouter<T, S> {
     }
 }
 
-/// One channel (forward, global with one consumer): buffers pass through whole when large,
-/// small ones are gathered.
+/// One channel (forward, global with one consumer): buffers pass through whole when at least
+/// half full, cut when over the bound; small ones are gathered.
 pub struct SingleChannelRouter<T> {
     channel: usize,
     pending: BatchBuilder<T>,
-    buffer_size: usize,
+    bound: BufferBound,
 }
 
 impl<T: Data> SingleChannelRouter<T> {
     /// Sends everything to `channel`.
-    pub fn new(channel: usize, buffer_size: usize) -> Self {
+    pub fn new(channel: usize, bound: BufferBound) -> Self {
         Self {
             channel,
             pending: BatchBuilder::new(),
-            buffer_size: buffer_size.max(1),
+            bound,
         }
     }
 }
@@ -221,15 +231,23 @@ impl<T: Data> ChannelRouter for SingleChannelRouter<T> {
     fn route(
         &mut self,
         batch: Batch,
+        record_bytes: usize,
         emit: &mut dyn FnMut(usize, Batch),
     ) -> Result<(), OperatorError> {
-        if self.pending.is_empty() && batch.len() * 2 >= self.buffer_size {
-            emit(self.channel, batch);
+        let limit = self.bound.records_for(record_bytes);
+        if self.pending.is_empty() && batch.len() * 2 >= limit {
+            if batch.len() <= limit {
+                emit(self.channel, batch);
+            } else {
+                for part in batch.split_into(limit) {
+                    emit(self.channel, part);
+                }
+            }
             return Ok(());
         }
         let (records, ts) = batch.into_parts::<T>()?;
         self.pending.extend(records, ts);
-        if self.pending.len() >= self.buffer_size {
+        if self.pending.len() >= limit {
             emit(self.channel, self.pending.take(0));
         }
         Ok(())
@@ -255,10 +273,10 @@ pub struct BroadcastRouter<T> {
 
 impl<T: Data> BroadcastRouter<T> {
     /// Broadcast over `n` channels.
-    pub fn new(n: usize, buffer_size: usize) -> Self {
+    pub fn new(n: usize, bound: BufferBound) -> Self {
         Self {
             n: n.max(1),
-            inner: SingleChannelRouter::new(0, buffer_size),
+            inner: SingleChannelRouter::new(0, bound),
             _t: PhantomData,
         }
     }
@@ -277,10 +295,11 @@ impl<T: Data> ChannelRouter for BroadcastRouter<T> {
     fn route(
         &mut self,
         batch: Batch,
+        record_bytes: usize,
         emit: &mut dyn FnMut(usize, Batch),
     ) -> Result<(), OperatorError> {
         let mut fan = Self::fan_out(self.n, emit);
-        self.inner.route(batch, &mut fan)
+        self.inner.route(batch, record_bytes, &mut fan)
     }
 
     fn flush(&mut self, emit: &mut dyn FnMut(usize, Batch)) {
@@ -298,10 +317,24 @@ mod tests {
     use super::*;
     use crate::operators::batch::NO_TIMESTAMP;
 
+    /// A bound of `n` records only.
+    fn records(n: usize) -> BufferBound {
+        BufferBound::new(n, usize::MAX)
+    }
+
+    fn route<R: ChannelRouter>(
+        r: &mut R,
+        b: Batch,
+        emit: &mut dyn FnMut(usize, Batch),
+    ) -> Result<(), OperatorError> {
+        let bytes = b.estimate_record_bytes();
+        r.route(b, bytes, emit)
+    }
+
     fn route_all<R: ChannelRouter>(mut r: R, records: Vec<u64>, n: usize) -> Vec<Vec<u64>> {
         let mut out = vec![Vec::new(); n];
         let mut emit = |ch: usize, b: Batch| out[ch].extend(b.downcast::<u64>().expect("u64"));
-        r.route(Batch::new(records), &mut emit).expect("route");
+        route(&mut r, Batch::new(records), &mut emit).expect("route");
         r.flush(&mut emit);
         out
     }
@@ -309,7 +342,7 @@ mod tests {
     #[test]
     fn round_robin_from_start() {
         let out = route_all(
-            SelectingRouter::<u64, _>::new("rebalance", RoundRobin::new(2, 3), 3, 4),
+            SelectingRouter::<u64, _>::new("rebalance", RoundRobin::new(2, 3), 3, records(4)),
             (0..7).collect(),
             3,
         );
@@ -318,9 +351,10 @@ mod tests {
 
     #[test]
     fn full_buffers_are_emitted_early() {
-        let mut r = SelectingRouter::<u64, _>::new("rebalance", RoundRobin::new(0, 2), 2, 2);
+        let mut r =
+            SelectingRouter::<u64, _>::new("rebalance", RoundRobin::new(0, 2), 2, records(2));
         let mut seen = Vec::new();
-        r.route(Batch::new((0..5u64).collect()), &mut |ch, b| {
+        route(&mut r, Batch::new((0..5u64).collect()), &mut |ch, b| {
             seen.push((ch, b.len()))
         })
         .expect("route");
@@ -330,48 +364,94 @@ mod tests {
 
     #[test]
     fn timestamps_follow_their_records_and_untimed_ones_get_the_marker() {
-        let mut r =
-            SelectingRouter::<u64, _>::new("hash", FnSelector(|v: &u64| (*v % 2) as usize), 2, 8);
+        let mut r = SelectingRouter::<u64, _>::new(
+            "hash",
+            FnSelector(|v: &u64| (*v % 2) as usize),
+            2,
+            records(8),
+        );
         let mut out: Vec<Vec<(u64, i64)>> = vec![Vec::new(); 2];
         let mut emit = |ch: usize, b: Batch| {
             let (records, ts) = b.into_parts::<u64>().expect("u64");
             let ts = ts.expect("a timed buffer");
             out[ch].extend(records.into_iter().zip(ts));
         };
-        r.route(Batch::new(vec![0u64, 1]), &mut emit)
-            .expect("route");
-        r.route(Batch::timed(vec![2u64, 3, 4], vec![20, 30, 40]), &mut emit)
-            .expect("route");
-        r.route(Batch::new(vec![5u64]), &mut emit).expect("route");
+        route(&mut r, Batch::new(vec![0u64, 1]), &mut emit).expect("route");
+        route(
+            &mut r,
+            Batch::timed(vec![2u64, 3, 4], vec![20, 30, 40]),
+            &mut emit,
+        )
+        .expect("route");
+        route(&mut r, Batch::new(vec![5u64]), &mut emit).expect("route");
         r.flush(&mut emit);
         assert_eq!(out[0], [(0, NO_TIMESTAMP), (2, 20), (4, 40)]);
         assert_eq!(out[1], [(1, NO_TIMESTAMP), (3, 30), (5, NO_TIMESTAMP)]);
 
-        let mut single = SingleChannelRouter::<u64>::new(0, 8);
+        let mut single = SingleChannelRouter::<u64>::new(0, records(8));
         let mut got = Vec::new();
-        single
-            .route(Batch::timed(vec![1u64], vec![7]), &mut |_, b| got.push(b))
-            .expect("route");
-        single
-            .route(Batch::new(vec![2u64]), &mut |_, b| got.push(b))
-            .expect("route");
+        route(
+            &mut single,
+            Batch::timed(vec![1u64], vec![7]),
+            &mut |_, b| got.push(b),
+        )
+        .expect("route");
+        route(&mut single, Batch::new(vec![2u64]), &mut |_, b| got.push(b)).expect("route");
         single.flush(&mut |_, b| got.push(b));
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].timestamps(), Some(&[7, NO_TIMESTAMP][..]));
     }
 
     #[test]
+    fn buffers_are_cut_by_the_estimated_bytes_before_the_record_count() {
+        // 1,000-byte strings (1,003 serialized) under a 4,000-byte bound: 3 per buffer.
+        let big = |n: usize| -> Vec<String> { (0..n).map(|i| format!("{i:0>1000}")).collect() };
+        let bound = BufferBound::new(4096, 4000);
+        let mut r = SelectingRouter::<String, _>::new("rebalance", RoundRobin::new(0, 2), 2, bound);
+        let mut seen = Vec::new();
+        route(&mut r, Batch::new(big(14)), &mut |ch, b| {
+            seen.push((ch, b.len()))
+        })
+        .expect("route");
+        assert_eq!(seen, [(0, 3), (1, 3), (0, 3), (1, 3)]);
+        assert_eq!(r.pending_records(), 2);
+
+        // One channel: a buffer over the bound is cut in order, a smaller one passes whole.
+        let mut single = SingleChannelRouter::<String>::new(0, bound);
+        let mut got = Vec::new();
+        route(&mut single, Batch::new(big(7)), &mut |_, b| got.push(b)).expect("route");
+        route(&mut single, Batch::new(big(2)), &mut |_, b| got.push(b)).expect("route");
+        let lens: Vec<usize> = got.iter().map(Batch::len).collect();
+        assert_eq!(lens, [3, 3, 1, 2]);
+        let order: Vec<String> = got
+            .into_iter()
+            .flat_map(|b| b.downcast::<String>().expect("strings"))
+            .collect();
+        let mut expected = big(7);
+        expected.extend(big(2));
+        assert_eq!(order, expected);
+
+        // Small records are still cut at the record count.
+        let mut small = SingleChannelRouter::<u64>::new(0, BufferBound::new(4, 1 << 20));
+        let mut lens = Vec::new();
+        route(&mut small, Batch::new((0..10u64).collect()), &mut |_, b| {
+            lens.push(b.len())
+        })
+        .expect("route");
+        assert_eq!(lens, [4, 4, 2]);
+    }
+
+    #[test]
     fn broadcast_reaches_every_channel() {
-        let out = route_all(BroadcastRouter::<u64>::new(3, 8), vec![1, 2], 3);
+        let out = route_all(BroadcastRouter::<u64>::new(3, records(8)), vec![1, 2], 3);
         assert_eq!(out, vec![vec![1, 2]; 3]);
     }
 
     #[test]
     fn out_of_range_custom_channel_is_an_error() {
-        let mut r = SelectingRouter::<u64, _>::new("custom", FnSelector(|_: &u64| 5), 2, 4);
-        let err = r
-            .route(Batch::new(vec![1u64]), &mut |_, _| {})
-            .expect_err("must fail");
+        let mut r =
+            SelectingRouter::<u64, _>::new("custom", FnSelector(|_: &u64| 5), 2, records(4));
+        let err = route(&mut r, Batch::new(vec![1u64]), &mut |_, _| {}).expect_err("must fail");
         assert!(err.to_string().contains("only 2"), "{err}");
     }
 

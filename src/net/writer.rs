@@ -3,10 +3,19 @@
 //!
 //! ## Bounds
 //! A subpartition's queue holds what the router emitted and the consumer has no credit for.
-//! The subtask stops taking input while any queue is at `queue_capacity`; one input buffer adds
-//! at most one buffer per subpartition (input buffers are never larger than `buffer_size`), so no
-//! queue exceeds the capacity, and records held per subpartition stay below
-//! `(queue_capacity + 1) * buffer_size` (queued buffers plus the router's partial one).
+//! The subtask stops taking input while any queue is at `queue_capacity`. The router cuts
+//! buffers at `buffer_size` records or about `buffer_bytes` bytes (see
+//! [`crate::operators::batch`]); an input buffer of at most `buffer_size` records adds at most
+//! one record-count-cut buffer per subpartition, plus as many byte-cut ones as its bytes fill,
+//! so what a queue holds stays below `queue_capacity + 1` buffers plus one input buffer's
+//! records and bytes.
+//!
+//! ## Frames
+//! A buffer whose frame to a consumer in another process would exceed the data frame limit
+//! comes back from the channel unsent: it is split into parts expected to take half the limit
+//! each, which go back to the head of the queue (the credit taken for it is returned), so a
+//! buffer is never failed for its size. A single record over the limit fails the subtask with
+//! [`OperatorError::RecordTooLarge`], which the JobMaster does not restart.
 
 use std::collections::VecDeque;
 
@@ -14,7 +23,7 @@ use crate::checkpoint::channel_state::OvertakenOutput;
 use crate::checkpoint::{BarrierAlignment, CheckpointBarrier};
 use crate::eventtime::{Timestamp, WatermarkStatus};
 use crate::net::credit::OutputCredit;
-use crate::net::local::ChannelLink;
+use crate::net::local::{ChannelLink, LinkError};
 use crate::net::router::ChannelRouter;
 use crate::net::StreamElement;
 use crate::operators::{Batch, OperatorError};
@@ -48,26 +57,34 @@ impl Subpartition {
 pub struct RecordWriter {
     router: Box<dyn ChannelRouter>,
     subpartitions: Vec<Subpartition>,
+    /// The operator writing (with its subtask), named in errors.
+    producer: String,
     records_out: u64,
     bytes_out: u64,
+    /// Serialized bytes of the records written, as estimated per buffer.
+    estimated_bytes: u64,
 }
 
 impl RecordWriter {
-    /// A writer with one subpartition per channel of `router`.
-    pub fn new(router: Box<dyn ChannelRouter>, channels: usize) -> Self {
+    /// A writer with one subpartition per channel of `router`, for the operator `producer`.
+    pub fn new(router: Box<dyn ChannelRouter>, channels: usize, producer: String) -> Self {
         Self {
             router,
             subpartitions: (0..channels).map(|_| Subpartition::default()).collect(),
+            producer,
             records_out: 0,
             bytes_out: 0,
+            estimated_bytes: 0,
         }
     }
 
     /// Routes a buffer of records.
     pub fn write(&mut self, batch: Batch) -> Result<(), OperatorError> {
         self.records_out += batch.len() as u64;
+        let record_bytes = batch.estimate_record_bytes();
+        self.estimated_bytes += (record_bytes * batch.len()) as u64;
         let subs = &mut self.subpartitions;
-        self.router.route(batch, &mut |ch, b| {
+        self.router.route(batch, record_bytes, &mut |ch, b| {
             if let Some(s) = subs.get_mut(ch) {
                 s.queue.push_back(StreamElement::Records(b));
             }
@@ -229,18 +246,38 @@ impl RecordWriter {
     }
 
     /// Sends every queued element that has credit (unaligned barriers need none); returns how
-    /// many were sent.
+    /// many were sent. A buffer too large for one frame is split (see the module's rules).
     pub fn send_ready(&mut self) -> Result<usize, OperatorError> {
         let mut sent = 0;
         for s in &mut self.subpartitions {
             let Some(link) = &s.link else { continue };
             while let Some(front) = s.queue.front() {
-                if !front.travels_without_credit() && !s.credit.try_take() {
+                let with_credit = !front.travels_without_credit();
+                if with_credit && !s.credit.try_take() {
                     break;
                 }
-                if let Some(el) = s.queue.pop_front() {
-                    self.bytes_out += link.send(el, s.queue.len() as u32)? as u64;
-                    sent += 1;
+                let Some(el) = s.queue.pop_front() else { break };
+                match link.send(el, s.queue.len() as u32) {
+                    Ok(bytes) => {
+                        self.bytes_out += bytes as u64;
+                        sent += 1;
+                    }
+                    Err(LinkError::FrameTooLarge {
+                        element,
+                        bytes,
+                        limit,
+                    }) => {
+                        if with_credit {
+                            s.credit.add(1);
+                        }
+                        for part in split_for_frames(element, bytes, limit, &self.producer)?
+                            .into_iter()
+                            .rev()
+                        {
+                            s.queue.push_front(StreamElement::Records(part));
+                        }
+                    }
+                    Err(LinkError::Failed(e)) => return Err(e),
                 }
             }
         }
@@ -259,6 +296,12 @@ impl RecordWriter {
     /// Whether every subpartition has sent its end of partition.
     pub fn is_drained(&self) -> bool {
         self.subpartitions.iter().all(Subpartition::is_drained)
+    }
+
+    /// Serialized bytes of the records written so far, as estimated per buffer (whether or not
+    /// they cross processes).
+    pub fn estimated_bytes_out(&self) -> u64 {
+        self.estimated_bytes
     }
 
     /// Records written so far.
@@ -280,5 +323,96 @@ impl RecordWriter {
                 .flat_map(|s| s.queue.iter())
                 .map(StreamElement::record_count)
                 .sum::<usize>()
+    }
+}
+
+/// Splits the records of an element whose frame took `bytes`, over `limit`, into parts
+/// expected to take half the limit each; a single record cannot be split and fails the
+/// subtask, naming `producer` and the record's size.
+fn split_for_frames(
+    element: StreamElement,
+    bytes: usize,
+    limit: usize,
+    producer: &str,
+) -> Result<Vec<Batch>, OperatorError> {
+    let batch = match element {
+        StreamElement::Records(b) if b.len() > 1 => b,
+        StreamElement::Records(b) => {
+            return Err(OperatorError::RecordTooLarge {
+                operator: producer.to_string(),
+                bytes: b.estimate_record_bytes(),
+                limit,
+            })
+        }
+        other => {
+            return Err(OperatorError::Failed {
+                operator: producer.to_string(),
+                message: format!(
+                    "a {other:?} takes {bytes} bytes, more than the data frame limit of {limit}"
+                ),
+            })
+        }
+    };
+    let parts = bytes.div_ceil((limit / 2).max(1)).clamp(2, batch.len());
+    let per_part = batch.len().div_ceil(parts);
+    Ok(batch.split_into(per_part))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::remote::RemoteOutput;
+    use crate::net::router::SingleChannelRouter;
+    use crate::operators::batch::BufferBound;
+    use tokio::sync::mpsc;
+
+    /// A writer of strings to one consumer in "another process", with frames of at most
+    /// `limit` bytes and `credit` credits.
+    fn remote_writer(limit: usize, credit: u32) -> (RecordWriter, mpsc::Receiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::channel(64);
+        let router = SingleChannelRouter::<String>::new(0, BufferBound::new(4096, usize::MAX));
+        let mut w = RecordWriter::new(Box::new(router), 1, "Big (1/1)".into());
+        let link = ChannelLink::Remote(RemoteOutput::new(tx).with_frame_limit(limit));
+        assert!(w.connect(0, link, credit));
+        (w, rx)
+    }
+
+    #[test]
+    fn a_buffer_over_the_frame_limit_is_split_and_a_record_over_it_fails_the_subtask() {
+        let (mut w, mut rx) = remote_writer(4096, 1);
+        let records: Vec<String> = (0..10).map(|i| format!("{i:0>1000}")).collect();
+        w.write(Batch::new(records.clone())).expect("write");
+        w.flush();
+        // The refused frame gives its credit back: the first part goes with it.
+        assert_eq!(w.send_ready().expect("send"), 1);
+        w.add_credit(0, 100);
+        assert!(w.send_ready().expect("send") >= 1);
+        let mut received = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            assert!(frame.len() <= 4096, "a frame of {} bytes", frame.len());
+            let batch = Batch::decode::<String>(&frame[5..]).expect("decodes");
+            received.extend(batch.downcast::<String>().expect("strings"));
+        }
+        assert_eq!(received, records);
+        assert_eq!(w.max_queued(), 0);
+
+        w.write(Batch::new(vec!["x".repeat(5000)])).expect("write");
+        w.flush();
+        let err = w.send_ready().expect_err("a record over the limit");
+        match &err {
+            OperatorError::RecordTooLarge {
+                operator,
+                bytes,
+                limit,
+            } => assert_eq!(
+                (operator.as_str(), *bytes, *limit),
+                ("Big (1/1)", 5003, 4096)
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            crate::graph::restart::is_non_recoverable(&err.to_string()),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,15 @@
 //! A buffer of records of one type, type-erased so that the runtime is not generic over user
 //! types. Downcasting happens once per buffer, never per record.
 //!
+//! ## Size
+//! A buffer is bounded twice ([`BufferBound`]): at `buffer_size` records and at about
+//! `buffer_bytes` serialized bytes, whichever comes first. Records are not serialized to be
+//! measured: [`Batch::estimate_record_bytes`] serializes a few records spread over a buffer
+//! ([`SAMPLED_RECORDS`]) into a byte counter, once per buffer, and the routers cut their buffers
+//! at the record count that estimate allows. A buffer of records of very uneven size can so
+//! come out larger than the bound; what must hold exactly (the data frame limit) is checked
+//! where a buffer is serialized.
+//!
 //! ## Timestamps
 //! Records may carry event-time timestamps, as a column beside the records (`timestamps[i]` is
 //! record `i`'s). A buffer without the column is the common, untimed case and costs nothing
@@ -19,6 +28,21 @@ trait ErasedVec: Send {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
     fn type_name(&self) -> &'static str;
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error>;
+    fn sampled_bytes(&self, samples: usize) -> usize;
+    fn split_off(&mut self, at: usize) -> Box<dyn ErasedVec>;
+}
+
+/// Counts the bytes written to it and keeps none.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<T: Data> ErasedVec for Vec<T> {
@@ -36,6 +60,49 @@ impl<T: Data> ErasedVec for Vec<T> {
     }
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error> {
         rmp_serde::encode::write(out, self)
+    }
+    fn sampled_bytes(&self, samples: usize) -> usize {
+        let (n, k) = (self.len(), samples.min(self.len()));
+        let mut count = ByteCount(0);
+        for i in 0..k {
+            // A record that does not serialize counts what it wrote; sending it fails later,
+            // with the codec's error.
+            let _ = rmp_serde::encode::write(&mut count, &self[i * n / k]);
+        }
+        count.0.checked_div(k).unwrap_or(0)
+    }
+    fn split_off(&mut self, at: usize) -> Box<dyn ErasedVec> {
+        Box::new(Vec::split_off(self, at.min(self.len())))
+    }
+}
+
+/// Records [`Batch::estimate_record_bytes`] serializes to estimate a buffer's size.
+pub const SAMPLED_RECORDS: usize = 4;
+
+/// How large a buffer may grow: `records` records or about `bytes` serialized bytes, whichever
+/// comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferBound {
+    /// The most records in a buffer.
+    pub records: usize,
+    /// About the most serialized bytes in a buffer (a single larger record still makes one).
+    pub bytes: usize,
+}
+
+impl BufferBound {
+    /// A bound of `records` records and `bytes` bytes (each at least 1).
+    pub fn new(records: usize, bytes: usize) -> Self {
+        Self {
+            records: records.max(1),
+            bytes: bytes.max(1),
+        }
+    }
+
+    /// How many records of about `record_bytes` serialized bytes each fill a buffer: at least
+    /// one, at most `records`.
+    #[inline]
+    pub fn records_for(&self, record_bytes: usize) -> usize {
+        (self.bytes / record_bytes.max(1)).clamp(1, self.records)
     }
 }
 
@@ -101,6 +168,35 @@ impl Batch {
     /// The name of the record type, for error messages.
     pub fn type_name(&self) -> &'static str {
         self.data.type_name()
+    }
+
+    /// About how many bytes one record takes serialized, timestamp included (at least 1):
+    /// the mean of [`SAMPLED_RECORDS`] records spread over the buffer, counted without being
+    /// kept. 0 for an empty buffer.
+    pub fn estimate_record_bytes(&self) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        let timestamp = if self.timestamps.is_some() { 8 } else { 0 };
+        (self.data.sampled_bytes(SAMPLED_RECORDS) + timestamp).max(1)
+    }
+
+    /// Cuts the buffer into buffers of at most `records` records each, in order (the last may
+    /// be shorter). Each record moves once.
+    pub fn split_into(mut self, records: usize) -> Vec<Batch> {
+        let records = records.max(1);
+        let mut tails = Vec::with_capacity(self.len().div_ceil(records));
+        while self.len() > records {
+            let at = (self.len() - 1) / records * records;
+            let timestamps = self.timestamps.as_mut().map(|ts| ts.split_off(at));
+            tails.push(Batch {
+                data: self.data.split_off(at),
+                timestamps,
+            });
+        }
+        tails.push(self);
+        tails.reverse();
+        tails
     }
 
     /// Appends the records' serialized form (rmp-serde) to `out`, for a channel that crosses
@@ -273,5 +369,46 @@ mod tests {
         );
         assert_eq!(Batch::new(vec![1u8]).timestamps(), None);
         assert_eq!(format!("{b:?}"), "Batch<u8>[3, timed]");
+    }
+
+    #[test]
+    fn split_keeps_order_and_timestamps() {
+        let b = Batch::timed((0..7u32).collect(), (0..7).map(|t| t * 10).collect());
+        let parts = b.split_into(3);
+        let lens: Vec<usize> = parts.iter().map(Batch::len).collect();
+        assert_eq!(lens, [3, 3, 1]);
+        let (mut records, mut ts) = (Vec::new(), Vec::new());
+        for p in parts {
+            let (r, t) = p.into_parts::<u32>().expect("u32");
+            records.extend(r);
+            ts.extend(t.expect("timed"));
+        }
+        assert_eq!(records, (0..7).collect::<Vec<u32>>());
+        assert_eq!(ts, (0..7).map(|t| t * 10).collect::<Vec<i64>>());
+        assert_eq!(Batch::new(vec![1u8]).split_into(0).len(), 1);
+    }
+
+    #[test]
+    fn record_size_estimate_is_close_for_even_records_and_bounds_buffers() {
+        let strings: Vec<String> = (0..100).map(|i| format!("{i:0>100}")).collect();
+        let b = Batch::new(strings.clone());
+        let mut exact = Vec::new();
+        b.encode_into(&mut exact).expect("encode");
+        let estimate = b.estimate_record_bytes();
+        assert!(
+            estimate * 100 <= exact.len() && exact.len() <= estimate * 100 + 5,
+            "{estimate}"
+        );
+        assert_eq!(
+            Batch::timed(strings, vec![1; 100]).estimate_record_bytes(),
+            estimate + 8
+        );
+        assert_eq!(Batch::new(Vec::<u8>::new()).estimate_record_bytes(), 0);
+
+        let bound = BufferBound::new(4096, 32 * 1024);
+        assert_eq!(bound.records_for(0), 4096);
+        assert_eq!(bound.records_for(4), 4096);
+        assert_eq!(bound.records_for(100), 327);
+        assert_eq!(bound.records_for(10 << 20), 1);
     }
 }

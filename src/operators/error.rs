@@ -60,6 +60,30 @@ pub enum OperatorError {
         /// What the parser said.
         message: String,
     },
+    /// A record is larger, serialized, than a data frame may be, so it cannot reach its
+    /// consumer in another process. No restart can change that: the job fails without
+    /// restarting (the message carries [`crate::graph::restart::NON_RECOVERABLE`]).
+    #[error("{operator}: a record of {bytes} bytes (serialized) is larger than the network's data frame limit of {limit} bytes, so it cannot be sent to another process {}", crate::graph::restart::NON_RECOVERABLE)]
+    RecordTooLarge {
+        /// The operator that emitted it, with its subtask.
+        operator: String,
+        /// Its serialized size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A socket source read a line longer than its maximum and the policy is to fail.
+    #[error("{operator}: {source_address}: a line of more than {max} bytes (at least {length} read without a line break; policy: fail; skip drops such lines)")]
+    LineTooLong {
+        /// The operator's name.
+        operator: String,
+        /// The peer's address.
+        source_address: String,
+        /// Bytes of the line read so far.
+        length: u64,
+        /// The maximum line length.
+        max: usize,
+    },
     /// A batch of one type reached an operator expecting another: a graph wiring bug.
     #[error("record type mismatch: expected {expected}, found {found}")]
     TypeMismatch {

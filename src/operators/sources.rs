@@ -1,21 +1,18 @@
 //! Source drivers and the built-in sources: elements, number sequences, text files split across
-//! subtasks, and sockets.
+//! subtasks ([`crate::operators::text_file_source`]) and sockets
+//! ([`crate::operators::socket_source`]), re-exported here.
 //!
-//! ## Undecodable input
-//! Text sources decode UTF-8. A line that is not valid UTF-8 follows the source's
-//! [`DecodePolicy`]: `Fail` (the default) fails the job with the file and byte offset of the
-//! line; `Skip` drops the line, counts it, and logs the count when the source ends. A socket
-//! source always drops such a line with a warning: a live stream has no offset to report.
+//! ## Poll size
+//! A source subtask polls as many records as fill one network buffer ([`PollSize`]), so a
+//! source of large records never holds a buffer's record count of them.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::api::functions::{user_error, user_snapshot};
 use crate::api::{Collector, Data, SourceFunction, SourcePoll};
+use crate::operators::batch::BufferBound;
+pub use crate::operators::socket_source::{SocketOptions, SocketTextSource};
+pub use crate::operators::text_file_source::{DecodePolicy, LineParser, TextFileSource};
 use crate::operators::{Batch, OperatorError, RuntimeContext, UserError};
 use crate::state::{OperatorSnapshot, RestoredState};
 
@@ -40,6 +37,39 @@ pub trait SourceDriver: Send {
     /// A checkpoint completed.
     fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<(), OperatorError> {
         Ok(())
+    }
+}
+
+/// How many records a source subtask polls its source for at once: as many as fill one
+/// buffer ([`BufferBound`]) by the larger of the polled records' size and what its chain
+/// wrote to its network outputs per record polled, both estimated on the poll before. The
+/// first poll takes one record, so a source of large records (or one whose chain makes large
+/// records of small ones) never holds a buffer's count of them.
+#[derive(Clone, Debug)]
+pub struct PollSize {
+    bound: BufferBound,
+    next: usize,
+}
+
+impl PollSize {
+    /// Starts at one record.
+    pub fn new(bound: BufferBound) -> Self {
+        Self { bound, next: 1 }
+    }
+
+    /// The records to poll for next.
+    pub fn next(&self) -> usize {
+        self.next
+    }
+
+    /// Learns from a poll of `records` records of about `record_bytes` serialized bytes each,
+    /// after which the chain wrote about `written_bytes` to its outputs.
+    pub fn observe(&mut self, records: usize, record_bytes: usize, written_bytes: u64) {
+        let Some(per_record) = written_bytes.checked_div(records as u64) else {
+            return;
+        };
+        let written = usize::try_from(per_record).unwrap_or(usize::MAX);
+        self.next = self.bound.records_for(record_bytes.max(written));
     }
 }
 
@@ -183,17 +213,17 @@ const SPLITS: &str = "splits";
 /// A source's unread ranges of positions `[start, end)`: the one being read and the ones
 /// after it. A source restored at another parallelism may own several, or none.
 #[derive(Debug, Clone, Default)]
-struct Ranges {
-    next: u64,
-    end: u64,
+pub(crate) struct Ranges {
+    pub(crate) next: u64,
+    pub(crate) end: u64,
     rest: Vec<(u64, u64)>,
     /// Ranges restored from a checkpoint, used instead of the initial split.
-    restored: Option<Vec<(u64, u64)>>,
+    pub(crate) restored: Option<Vec<(u64, u64)>>,
 }
 
 impl Ranges {
     /// Starts at `initial` unless ranges were restored.
-    fn start(&mut self, initial: (u64, u64)) {
+    pub(crate) fn start(&mut self, initial: (u64, u64)) {
         let mut ranges = self.restored.take().unwrap_or_else(|| vec![initial]);
         ranges.retain(|(s, e)| s < e);
         ranges.reverse();
@@ -204,7 +234,7 @@ impl Ranges {
     }
 
     /// Moves to the next range once the current one is read; returns whether there is one.
-    fn advance(&mut self) -> bool {
+    pub(crate) fn advance(&mut self) -> bool {
         match self.rest.pop() {
             Some((s, e)) => {
                 self.next = s;
@@ -215,12 +245,12 @@ impl Ranges {
         }
     }
 
-    fn restore(&mut self, restored: &RestoredState) -> Result<(), UserError> {
+    pub(crate) fn restore(&mut self, restored: &RestoredState) -> Result<(), UserError> {
         self.restored = Some(restored.list(SPLITS)?);
         Ok(())
     }
 
-    fn snapshot(&self, snapshot: &mut OperatorSnapshot) -> Result<(), UserError> {
+    pub(crate) fn snapshot(&self, snapshot: &mut OperatorSnapshot) -> Result<(), UserError> {
         let unread: Vec<(u64, u64)> = std::iter::once((self.next, self.end))
             .chain(self.rest.iter().rev().copied())
             .filter(|(s, e)| s < e)
@@ -355,358 +385,26 @@ impl Sequence {
     }
 }
 
-/// What a text source does with a line that is not valid UTF-8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DecodePolicy {
-    /// Fail the job, naming the file and the line's byte offset.
-    #[default]
-    Fail,
-    /// Drop the line and count it.
-    Skip,
-}
-
-impl std::str::FromStr for DecodePolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "fail" => Ok(Self::Fail),
-            "skip" => Ok(Self::Skip),
-            other => Err(format!("unknown policy '{other}' (expected fail or skip)")),
-        }
-    }
-}
-
-/// Turns a line (without its line break) into a record, or says why it is not one.
-pub type LineParser<T> = Arc<dyn Fn(&str) -> Result<T, String> + Send + Sync>;
-
-/// The lines of a text file, each made a record by a parser (by default the line itself);
-/// subtask `i` of `p` reads the lines that start in the `i`-th of `p` equal byte ranges of the
-/// file (a line crossing a range's end belongs to the range it starts in), so every line is
-/// read exactly once. Lines are parsed from a reused buffer: a parser that needs no copy of
-/// the line makes none.
-pub struct TextFileSource<T = String> {
-    path: PathBuf,
-    policy: DecodePolicy,
-    parse: LineParser<T>,
-    reader: Option<BufReader<File>>,
-    /// Byte ranges of whole lines still to read (`next` is the next line's first byte).
-    ranges: Ranges,
-    line: Vec<u8>,
-    skipped: u64,
-    name: String,
-}
-
-impl TextFileSource<String> {
-    /// Reads `path` with `policy` for undecodable lines.
-    pub fn new(path: PathBuf, policy: DecodePolicy) -> Self {
-        Self::parsed(path, policy, Arc::new(|line: &str| Ok(line.to_string())))
-    }
-}
-
-impl<T> TextFileSource<T> {
-    /// Reads `path`, making each line a record with `parse`; `policy` says what becomes of a
-    /// line that is not UTF-8 or that `parse` rejects.
-    pub fn parsed(path: PathBuf, policy: DecodePolicy, parse: LineParser<T>) -> Self {
-        Self {
-            path,
-            policy,
-            parse,
-            reader: None,
-            ranges: Ranges::default(),
-            line: Vec::new(),
-            skipped: 0,
-            name: "text file".into(),
-        }
-    }
-
-    fn io(&self, e: &std::io::Error) -> UserError {
-        Box::new(OperatorError::io(&self.name, self.path.display(), e))
-    }
-}
-
-impl<T: Data> SourceFunction<T> for TextFileSource<T> {
-    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
-        self.name = ctx.operator_name.clone();
-        let file = File::open(&self.path).map_err(|e| self.io(&e))?;
-        let len = file.metadata().map_err(|e| self.io(&e))?.len();
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
-        if self.ranges.restored.is_some() {
-            // Restored ranges start at line starts.
-            self.ranges.start((0, 0));
-            reader
-                .seek(SeekFrom::Start(self.ranges.next))
-                .map_err(|e| self.io(&e))?;
-            self.reader = Some(reader);
-            return Ok(());
-        }
-        let (start, end) = Sequence::split(len, ctx.subtask_index, ctx.parallelism);
-        let mut pos = start;
-        if start > 0 {
-            // The line in progress at `start` belongs to the previous range unless `start` is a
-            // line's first byte, i.e. the byte before it is a newline.
-            reader
-                .seek(SeekFrom::Start(start - 1))
-                .map_err(|e| self.io(&e))?;
-            let mut skip = Vec::new();
-            pos = start - 1
-                + reader
-                    .read_until(b'\n', &mut skip)
-                    .map_err(|e| self.io(&e))? as u64;
-        }
-        self.ranges.start((pos, end));
-        self.reader = Some(reader);
-        Ok(())
-    }
-
-    fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), UserError> {
-        self.ranges.restore(restored)
-    }
-
-    fn snapshot_state(&mut self, snapshot: &mut OperatorSnapshot) -> Result<(), UserError> {
-        self.ranges.snapshot(snapshot)
-    }
-
-    fn poll_next(
-        &mut self,
-        out: &mut Collector<'_, T>,
-        max: usize,
-    ) -> Result<SourcePoll, UserError> {
-        let mut emitted = 0;
-        while emitted < max {
-            if self.ranges.next >= self.ranges.end {
-                if !self.ranges.advance() {
-                    return Ok(SourcePoll::Finished);
-                }
-                let next = self.ranges.next;
-                if let Some(reader) = self.reader.as_mut() {
-                    reader
-                        .seek(SeekFrom::Start(next))
-                        .map_err(|e| self.io(&e))?;
-                }
-            }
-            let Some(reader) = self.reader.as_mut() else {
-                return Ok(SourcePoll::Finished);
-            };
-            self.line.clear();
-            let n = match reader.read_until(b'\n', &mut self.line) {
-                Ok(n) => n,
-                Err(e) => return Err(self.io(&e)),
-            };
-            if n == 0 {
-                return Ok(SourcePoll::Finished);
-            }
-            let offset = self.ranges.next;
-            self.ranges.next += n as u64;
-            let mut bytes = self.line.as_slice();
-            if let Some(b) = bytes.strip_suffix(b"\n") {
-                bytes = b.strip_suffix(b"\r").unwrap_or(b);
-            }
-            let parsed = match std::str::from_utf8(bytes) {
-                Ok(line) => (self.parse)(line).map_err(|message| OperatorError::BadRecord {
-                    operator: self.name.clone(),
-                    path: self.path.display().to_string(),
-                    offset,
-                    message,
-                }),
-                Err(_) => Err(OperatorError::Undecodable {
-                    operator: self.name.clone(),
-                    path: self.path.display().to_string(),
-                    offset,
-                }),
-            };
-            match parsed {
-                Ok(record) => {
-                    out.collect(record);
-                    emitted += 1;
-                }
-                Err(e) => match self.policy {
-                    DecodePolicy::Fail => return Err(Box::new(e)),
-                    DecodePolicy::Skip => self.skipped += 1,
-                },
-            }
-        }
-        Ok(SourcePoll::Ready)
-    }
-
-    fn close(&mut self) -> Result<(), UserError> {
-        if self.skipped > 0 {
-            tracing::warn!(path = %self.path.display(), skipped = self.skipped, "skipped lines that are not valid UTF-8 or not records");
-        }
-        Ok(())
-    }
-}
-
-/// Lines read from a TCP socket; unbounded until the peer closes the connection.
-pub struct SocketTextSource {
-    host: String,
-    port: u16,
-    stream: Option<TcpStream>,
-    buf: Vec<u8>,
-    cancelled: bool,
-    name: String,
-}
-
-impl SocketTextSource {
-    /// Connects to `host:port` when opened.
-    pub fn new(host: String, port: u16) -> Self {
-        Self {
-            host,
-            port,
-            stream: None,
-            buf: Vec::new(),
-            cancelled: false,
-            name: "socket".into(),
-        }
-    }
-
-    fn target(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-
-    fn emit_line(&mut self, mut line: Vec<u8>, out: &mut Collector<'_, String>) {
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        match String::from_utf8(line) {
-            Ok(s) => out.collect(s),
-            Err(_) => {
-                tracing::warn!(source = %self.target(), "dropped a line that is not valid UTF-8")
-            }
-        }
-    }
-}
-
-impl SourceFunction<String> for SocketTextSource {
-    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
-        self.name = ctx.operator_name.clone();
-        let target = self.target();
-        let io = |e: std::io::Error| -> UserError {
-            Box::new(OperatorError::io(&ctx.operator_name, &target, &e))
-        };
-        let addr = target
-            .to_socket_addrs()
-            .map_err(io)?
-            .next()
-            .ok_or_else(|| io(std::io::Error::new(ErrorKind::NotFound, "no address")))?;
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(io)?;
-        stream.set_nonblocking(true).map_err(io)?;
-        self.stream = Some(stream);
-        Ok(())
-    }
-
-    fn poll_next(
-        &mut self,
-        out: &mut Collector<'_, String>,
-        max: usize,
-    ) -> Result<SourcePoll, UserError> {
-        if self.cancelled {
-            return Ok(SourcePoll::Finished);
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Ok(SourcePoll::Finished);
-        };
-        let mut chunk = [0u8; 64 * 1024];
-        let mut eof = false;
-        let mut idle = false;
-        match stream.read(&mut chunk) {
-            Ok(0) => eof = true,
-            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => idle = true,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(Box::new(OperatorError::io(&self.name, self.target(), &e))),
-        }
-        let mut start = 0;
-        while out.len() < max {
-            let Some(nl) = self.buf[start..].iter().position(|&b| b == b'\n') else {
-                break;
-            };
-            let line = self.buf[start..start + nl].to_vec();
-            start += nl + 1;
-            self.emit_line(line, out);
-        }
-        self.buf.drain(..start);
-        if eof {
-            if !self.buf.is_empty() {
-                let rest = std::mem::take(&mut self.buf);
-                self.emit_line(rest, out);
-            }
-            return Ok(SourcePoll::Finished);
-        }
-        Ok(if idle && out.is_empty() {
-            SourcePoll::Idle
-        } else {
-            SourcePoll::Ready
-        })
-    }
-
-    fn cancel(&mut self) {
-        self.cancelled = true;
-        if let Some(s) = self.stream.take() {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn read_split(
-        path: &std::path::Path,
-        i: usize,
-        p: usize,
-        policy: DecodePolicy,
-    ) -> Result<Vec<String>, UserError> {
-        let mut src = TextFileSource::new(path.to_path_buf(), policy);
-        let mut ctx = RuntimeContext::standalone("text");
-        ctx.subtask_index = i;
-        ctx.parallelism = p;
-        src.open(&ctx)?;
-        let mut out = Vec::new();
-        loop {
-            let st = src.poll_next(&mut Collector::new(&mut out), 3)?;
-            if st == SourcePoll::Finished {
-                return Ok(out);
-            }
-        }
-    }
 
     #[test]
-    fn splits_read_every_line_exactly_once() {
-        let dir = std::env::temp_dir().join(format!("rill-split-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("lines.txt");
-        let lines: Vec<String> = (0..200)
-            .map(|i| "x".repeat(i % 17) + &i.to_string())
-            .collect();
-        std::fs::File::create(&path)
-            .expect("create")
-            .write_all((lines.join("\n") + "\n").as_bytes())
-            .expect("write");
-        for p in 1..=7 {
-            let mut all = Vec::new();
-            for i in 0..p {
-                all.extend(read_split(&path, i, p, DecodePolicy::Fail).expect("read"));
-            }
-            assert_eq!(all, lines, "parallelism {p}");
-        }
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn undecodable_lines_fail_or_are_skipped() {
-        let dir = std::env::temp_dir().join(format!("rill-utf8-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("bad.txt");
-        std::fs::write(&path, b"good\n\xff\xfebad\r\nalso good\n").expect("write");
-        let err = read_split(&path, 0, 1, DecodePolicy::Fail).expect_err("must fail");
-        assert!(err.to_string().contains("byte 5"), "{err}");
-        assert_eq!(
-            read_split(&path, 0, 1, DecodePolicy::Skip).expect("skip"),
-            vec!["good", "also good"]
-        );
-        std::fs::remove_dir_all(&dir).ok();
+    fn polls_fill_a_buffer_by_the_larger_of_what_is_polled_and_what_is_written() {
+        let mut p = PollSize::new(BufferBound::new(4096, 32 * 1024));
+        assert_eq!(p.next(), 1);
+        // Small records, written as they came.
+        p.observe(1, 10, 10);
+        assert_eq!(p.next(), 3276);
+        // A chain that makes 100 KiB records of them.
+        p.observe(3276, 10, 3276 * 100 * 1024);
+        assert_eq!(p.next(), 1);
+        // A chain that writes nothing (a sink in it): the polled size alone.
+        p.observe(1, 4, 0);
+        assert_eq!(p.next(), 4096);
+        // An empty poll teaches nothing.
+        p.observe(0, 0, 0);
+        assert_eq!(p.next(), 4096);
     }
 
     #[test]

@@ -270,3 +270,13 @@ pub async fn savepoint_outcome(c: &MiniCluster, job: JobId, id: u64) -> Result<S
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Ids of a job's vertices (from `GET /jobs/{id}`), in topological order.
+pub fn vertex_ids(d: &serde_json::Value) -> Vec<String> {
+    d["vertices"]
+        .as_array()
+        .expect("vertices")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_string())
+        .collect()
+}

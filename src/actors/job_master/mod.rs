@@ -428,7 +428,7 @@ impl JobMaster {
         }
         let now = Instant::now();
         let random = (crate::util::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        match self.backoff.handle_failure(now, random) {
+        match self.backoff.handle_failure_of(&cause, now, random) {
             RestartDecision::Restart(delay) => {
                 self.failures.restarts += 1;
                 entry.outcome = JobStatus::Restarting;

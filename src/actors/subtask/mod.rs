@@ -63,7 +63,7 @@ use crate::net::credit::{Grant, InputGateCredits};
 use crate::net::remote::{CreditCell, RemoteOutput};
 use crate::net::rpc::PartitionRequest;
 use crate::net::{ChannelLink, NetworkEnvironment, StreamElement};
-use crate::operators::sources::SourceDriver;
+use crate::operators::sources::{PollSize, SourceDriver};
 use crate::operators::{Batch, Chain, OperatorError, RuntimeContext};
 use crate::state::StateSnapshot;
 use crate::util::panic_message;
@@ -293,6 +293,8 @@ pub struct Subtask {
     final_taken: Option<u64>,
     state: ExecutionState,
     metrics: Arc<IoMetrics>,
+    /// How many records the source is polled for at once.
+    poll_size: PollSize,
 }
 
 impl Subtask {
@@ -309,6 +311,7 @@ impl Subtask {
         Self {
             tdd,
             plan,
+            poll_size: PollSize::new(config.buffer_bound()),
             config,
             network,
             report,
@@ -607,9 +610,17 @@ impl Subtask {
         let Some(source) = self.source.as_mut() else {
             return Ok(false);
         };
-        let (batch, status) = source.poll(self.config.buffer_size)?;
+        let (batch, status) = source.poll(self.poll_size.next())?;
         if let (Some(b), Some(chain)) = (batch, self.chain.as_mut()) {
+            let (records, record_bytes) = (b.len(), b.estimate_record_bytes());
+            let written = |c: &mut Chain| -> u64 {
+                c.writers().iter().map(|w| w.estimated_bytes_out()).sum()
+            };
+            let before = written(chain);
             chain.process(0, b)?;
+            let after = written(chain);
+            self.poll_size
+                .observe(records, record_bytes, after.saturating_sub(before));
         }
         match status {
             SourcePoll::Ready => Ok(true),
