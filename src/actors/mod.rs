@@ -10,6 +10,7 @@
 //! | [`Slot`](slot::Slot) | one thread (Arbiter) running its subtasks |
 //! | [`Subtask`](subtask::Subtask) | one operator chain instance and its channels |
 
+pub mod blocking;
 pub mod dispatcher;
 pub mod error;
 pub mod gateway;

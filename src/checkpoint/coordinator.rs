@@ -404,9 +404,23 @@ impl CheckpointCoordinator {
         counts: bool,
     ) -> Option<CoordinatorAction> {
         let p = self.pending.remove(&id)?;
+        Some(self.not_completed(&p, reason, now, counts))
+    }
+
+    /// A checkpoint every subtask acknowledged could not be completed after all (its metadata
+    /// was not written, or the job restarted meanwhile): it fails, counting towards the
+    /// tolerable failures when `counts`.
+    pub fn not_completed(
+        &mut self,
+        p: &PendingCheckpoint,
+        reason: String,
+        now: Instant,
+        counts: bool,
+    ) -> CoordinatorAction {
+        let id = p.barrier.id;
         self.counts.1 += 1;
         self.record(
-            &p,
+            p,
             "FAILED",
             CheckpointSizes::default(),
             now,
@@ -419,11 +433,11 @@ impl CheckpointCoordinator {
         } else {
             false
         };
-        Some(CoordinatorAction::Failed {
+        CoordinatorAction::Failed {
             id,
             reason,
             fail_job,
-        })
+        }
     }
 
     /// Fails every pending checkpoint older than the timeout.

@@ -6,7 +6,11 @@
 //!   ended still runs until the final checkpoint completed). It is sent to every subtask.
 //! - Once every subtask has reported the end of its input, the final checkpoint is triggered
 //!   at once (and every later one is final too); its completion lets the subtasks finish.
-//! - A completed checkpoint's `_metadata` is written before any subtask is told it completed.
+//! - A completed checkpoint's `_metadata` is written before any subtask is told it completed,
+//!   on the JobMaster's I/O thread (as are removals), never on the actor's thread; writes
+//!   complete in the order the checkpoints did. A checkpoint whose metadata was still being
+//!   written when the job restarted is discarded: its execution is gone, and restoring it
+//!   later could repeat what the restarted execution already committed.
 //! - When the job ends FAILED its retained checkpoints stay (to restore from); when it is
 //!   CANCELED or FINISHED they are removed, unless `retain_on_cancellation` is set.
 //! - Restoring from a snapshot that holds state for operators the job does not have fails the
@@ -20,7 +24,9 @@ use actix::prelude::*;
 
 use crate::actors::job_master::JobMaster;
 use crate::actors::task_manager::CheckpointResponse;
-use crate::checkpoint::coordinator::{CheckpointSizes, CheckpointStats, CoordinatorAction};
+use crate::checkpoint::coordinator::{
+    CheckpointSizes, CheckpointStats, CoordinatorAction, PendingCheckpoint,
+};
 use crate::checkpoint::storage::{self, checkpoint_dir, CheckpointMetadata, VertexMetadata};
 use crate::checkpoint::{CheckpointCoordinator, SnapshotKind};
 use crate::eventtime::processing_time_now;
@@ -170,7 +176,6 @@ impl JobMaster {
     }
 
     fn on_checkpoint_action(&mut self, action: CoordinatorAction, ctx: &mut Context<Self>) {
-        let now = Instant::now();
         match action {
             CoordinatorAction::Complete(p) => {
                 let metadata = CheckpointMetadata {
@@ -194,48 +199,15 @@ impl JobMaster {
                         })
                         .collect(),
                 };
-                if let Err(e) = storage::write_metadata(&p.dir, &metadata) {
-                    let failed = self.checkpoints.as_mut().and_then(|c| {
-                        c.fail(p.barrier.id, format!("writing its metadata: {e}"), now)
-                    });
-                    if let Some(a) = failed {
-                        self.on_checkpoint_action(a, ctx);
-                    }
-                    return;
-                }
-                let Some(c) = self.checkpoints.as_mut() else {
-                    return;
-                };
-                let sizes = CheckpointSizes {
-                    state: metadata.state_size(),
-                    checkpointed: metadata.checkpointed_size(),
-                    persisted: metadata.persisted_size(),
-                };
-                let dropped = c.completed(&p, sizes, now);
-                tracing::info!(job_id = %self.job_id, checkpoint = p.barrier.id, kind = ?p.barrier.kind, bytes = sizes.state, written = sizes.checkpointed, in_flight = sizes.persisted, "checkpoint completed");
-                storage::discard(c.job_dir(), &dropped, &c.retained_ids());
-                for tm in self.task_managers.values() {
-                    tm.notify_checkpoint_complete(self.job_id, p.barrier.id, false);
-                }
-                if self.savepoints.remove(&p.barrier.id) {
-                    self.dispatcher.do_send(SavepointOutcome {
-                        job_id: self.job_id,
-                        id: p.barrier.id,
-                        result: Ok(p.dir.display().to_string()),
-                    });
-                }
-                if let Some((id, drain)) = self.stop_with {
-                    if id == p.barrier.id {
-                        self.stop_with = None;
-                        // Drained sources end on their own; the others are cancelled, so that
-                        // nothing is emitted after the savepoint.
-                        if !drain && self.graph.status() == JobStatus::Running {
-                            self.set_status(JobStatus::Cancelling);
-                            self.cancel_all();
-                            self.check_end(ctx);
-                        }
-                    }
-                }
+                let (epoch, dir) = (self.checkpoint_epoch, p.dir.clone());
+                self.blocking(move || {
+                    storage::write_metadata(&dir, &metadata)
+                        .map(|()| metadata)
+                        .map_err(|e| e.to_string())
+                })
+                .into_actor(self)
+                .map(move |written, act, ctx| act.metadata_written(p, epoch, written, ctx))
+                .spawn(ctx);
             }
             CoordinatorAction::Failed {
                 id,
@@ -246,7 +218,10 @@ impl JobMaster {
                 let savepoint = self.savepoints.remove(&id).then_some(());
                 if let Some(c) = self.checkpoints.as_ref() {
                     if savepoint.is_none() {
-                        let _ = std::fs::remove_dir_all(checkpoint_dir(c.job_dir(), id));
+                        let dir = checkpoint_dir(c.job_dir(), id);
+                        self.blocking_detached(move || {
+                            let _ = std::fs::remove_dir_all(dir);
+                        });
                     }
                 }
                 if savepoint.is_some() {
@@ -283,6 +258,8 @@ impl JobMaster {
     /// Aborts every pending checkpoint and savepoint (the job restarts): they do not count
     /// as checkpoint failures; savepoints report the reason.
     pub(super) fn abort_checkpoints(&mut self, reason: &str, ctx: &mut Context<Self>) {
+        // A checkpoint whose metadata is being written belongs to the execution that stops.
+        self.checkpoint_epoch += 1;
         let now = Instant::now();
         let Some(c) = self.checkpoints.as_mut() else {
             return;
@@ -306,7 +283,103 @@ impl JobMaster {
         c.abort_all(&format!("the job ended {end:?}"), Instant::now());
         let keep = end == JobStatus::Failed || c.settings().retain_on_cancellation;
         if !keep && c.settings().interval.is_some() {
-            let _ = std::fs::remove_dir_all(c.job_dir());
+            let dir = c.job_dir().to_path_buf();
+            self.blocking_detached(move || {
+                let _ = std::fs::remove_dir_all(dir);
+            });
+        }
+    }
+
+    /// Runs blocking I/O on the JobMaster's I/O thread (inline when it has none); resolves to
+    /// `None` when the thread's queue is full.
+    fn blocking<T, F>(
+        &self,
+        f: F,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<T>>>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        match &self.io {
+            Some(io) => Box::pin(io.run(f)),
+            None => {
+                let out = f();
+                Box::pin(async move { Some(out) })
+            }
+        }
+    }
+
+    /// Runs blocking I/O on the I/O thread without waiting for it.
+    fn blocking_detached(&self, f: impl FnOnce() + Send + 'static) {
+        match &self.io {
+            Some(io) => io.spawn(f),
+            None => f(),
+        }
+    }
+
+    /// A completed checkpoint's `_metadata` was written (or not): it completes, and the
+    /// subtasks are told, unless the job restarted meanwhile (then it is discarded, as its
+    /// execution is gone).
+    fn metadata_written(
+        &mut self,
+        p: PendingCheckpoint,
+        epoch: u64,
+        written: Option<Result<CheckpointMetadata, String>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let now = Instant::now();
+        let current = epoch == self.checkpoint_epoch;
+        let Some(c) = self.checkpoints.as_mut() else {
+            return;
+        };
+        let metadata = match written {
+            Some(Ok(m)) if current => m,
+            other => {
+                let (reason, counts) = match other {
+                    Some(Ok(_)) => (
+                        "discarded: the job restarted while its metadata was written".to_string(),
+                        false,
+                    ),
+                    Some(Err(e)) => (format!("writing its metadata: {e}"), true),
+                    None => (
+                        "the JobMaster's I/O thread did not take its metadata".to_string(),
+                        true,
+                    ),
+                };
+                let a = c.not_completed(&p, reason, now, counts);
+                return self.on_checkpoint_action(a, ctx);
+            }
+        };
+        let sizes = CheckpointSizes {
+            state: metadata.state_size(),
+            checkpointed: metadata.checkpointed_size(),
+            persisted: metadata.persisted_size(),
+        };
+        let dropped = c.completed(&p, sizes, now);
+        tracing::info!(job_id = %self.job_id, checkpoint = p.barrier.id, kind = ?p.barrier.kind, bytes = sizes.state, written = sizes.checkpointed, in_flight = sizes.persisted, "checkpoint completed");
+        let (dir, retained) = (c.job_dir().to_path_buf(), c.retained_ids());
+        self.blocking_detached(move || storage::discard(&dir, &dropped, &retained));
+        for tm in self.task_managers.values() {
+            tm.notify_checkpoint_complete(self.job_id, p.barrier.id, false);
+        }
+        if self.savepoints.remove(&p.barrier.id) {
+            self.dispatcher.do_send(SavepointOutcome {
+                job_id: self.job_id,
+                id: p.barrier.id,
+                result: Ok(p.dir.display().to_string()),
+            });
+        }
+        if let Some((id, drain)) = self.stop_with {
+            if id == p.barrier.id {
+                self.stop_with = None;
+                // Drained sources end on their own; the others are cancelled, so that
+                // nothing is emitted after the savepoint.
+                if !drain && self.graph.status() == JobStatus::Running {
+                    self.set_status(JobStatus::Cancelling);
+                    self.cancel_all();
+                    self.check_end(ctx);
+                }
+            }
         }
     }
 }

@@ -132,6 +132,12 @@ pub struct JobMaster {
     registry: ActorRegistry,
     /// Its own reference, once registered (started).
     me: Option<ActorRef<JobMaster>>,
+    /// Its blocking I/O (checkpoint metadata, removals), off the actor's thread; `None` when
+    /// the thread could not be started (the I/O then runs inline).
+    io: Option<crate::actors::blocking::BlockingWorker>,
+    /// Counts the restarts that aborted checkpoints: a checkpoint whose metadata was still
+    /// being written across one is discarded.
+    checkpoint_epoch: u64,
     slots: Vec<OfferedSlot>,
     task_managers: HashMap<TaskManagerId, TaskManagerGateway>,
     scheduled: bool,
@@ -204,6 +210,10 @@ impl JobMaster {
             config,
             registry,
             me: None,
+            io: crate::actors::blocking::BlockingWorker::start(&format!("jm-io-{job_id}"))
+                .map_err(|e| tracing::warn!(%job_id, error = %e, "no I/O thread; checkpoint I/O runs on the JobMaster's thread"))
+                .ok(),
+            checkpoint_epoch: 0,
             slots: Vec::new(),
             task_managers: HashMap::new(),
             scheduled: false,
