@@ -333,6 +333,11 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
         ..rill::config::RuntimeConfig::default()
     };
     let bound = config.max_in_flight_records(4, 2) as u64;
+    // The same bound in bytes: as many buffers, each at most `BUFFER_SIZE` pairs of at most
+    // 19 bytes (MessagePack: array header and two u64s) and its frame header.
+    let buffers = bound / BUFFER_SIZE as u64;
+    let bytes_bound = buffers * (BUFFER_SIZE as u64 * 19 + 64);
+    let mut max_bytes_in_flight = 0u64;
     let (mut samples, mut max_in_flight, mut ahead_checked) = (0, 0u64, 0);
     let end = Instant::now() + Duration::from_secs(60);
     let last = loop {
@@ -352,6 +357,9 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
                 .as_u64()
                 .expect("read-records");
             max_in_flight = max_in_flight.max(emitted.saturating_sub(consumed));
+            let sent = d["vertices"][0]["metrics"]["write-bytes"].as_u64().unwrap_or(0);
+            let received = d["vertices"][1]["metrics"]["read-bytes"].as_u64().unwrap_or(0);
+            max_bytes_in_flight = max_bytes_in_flight.max(sent.saturating_sub(received));
             samples += 1;
             if consumed > 0 && consumed < N / 2 {
                 // The source is held back: it has not run ahead of the slow sink.
@@ -370,6 +378,10 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
     assert!(
         max_in_flight <= bound,
         "{max_in_flight} records in flight, bound {bound}"
+    );
+    assert!(
+        max_bytes_in_flight <= bytes_bound,
+        "{max_bytes_in_flight} bytes in flight, bound {bytes_bound} ({buffers} buffers)"
     );
     assert!(
         max_in_flight >= 2 * config.buffer_size as u64,
@@ -411,7 +423,7 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
         assert_eq!(field("after="), field("records="), "{line}");
     }
     assert_eq!((records, sum), (N, N * (N + 1) / 2));
-    eprintln!("backpressure across processes: at most {max_in_flight} of {N} records in flight (bound {bound}), {samples} samples");
+    eprintln!("backpressure across processes: at most {max_in_flight} of {N} records in flight (bound {bound}), at most {max_bytes_in_flight} bytes (bound {bytes_bound}), {samples} samples");
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
