@@ -333,9 +333,11 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
         ..rill::config::RuntimeConfig::default()
     };
     let bound = config.max_in_flight_records(4, 2) as u64;
-    // The same bound in bytes: as many buffers, each at most `BUFFER_SIZE` pairs of at most
-    // 19 bytes (MessagePack: array header and two u64s) and its frame header.
-    let buffers = bound / BUFFER_SIZE as u64;
+    // Bytes serialized and not yet received are on the wire, sent only against credit: at
+    // most the credits (exclusive per channel, floating per gate) in buffers, each at most
+    // `BUFFER_SIZE` pairs of at most 19 bytes (MessagePack: array header and two u64s) and
+    // its frame header.
+    let buffers = u64::from(4 * config.exclusive_credits + 2 * config.floating_credits);
     let bytes_bound = buffers * (BUFFER_SIZE as u64 * 19 + 64);
     let mut max_bytes_in_flight = 0u64;
     let (mut samples, mut max_in_flight, mut ahead_checked) = (0, 0u64, 0);
@@ -357,8 +359,12 @@ fn a_slow_sink_on_one_taskmanager_slows_the_source_on_the_other() {
                 .as_u64()
                 .expect("read-records");
             max_in_flight = max_in_flight.max(emitted.saturating_sub(consumed));
-            let sent = d["vertices"][0]["metrics"]["write-bytes"].as_u64().unwrap_or(0);
-            let received = d["vertices"][1]["metrics"]["read-bytes"].as_u64().unwrap_or(0);
+            let sent = d["vertices"][0]["metrics"]["write-bytes"]
+                .as_u64()
+                .unwrap_or(0);
+            let received = d["vertices"][1]["metrics"]["read-bytes"]
+                .as_u64()
+                .unwrap_or(0);
             max_bytes_in_flight = max_bytes_in_flight.max(sent.saturating_sub(received));
             samples += 1;
             if consumed > 0 && consumed < N / 2 {
