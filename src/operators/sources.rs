@@ -3,8 +3,9 @@
 //! ([`crate::operators::socket_source`]), re-exported here.
 //!
 //! ## Poll size
-//! A source subtask polls as many records as fill one network buffer ([`PollSize`]), so a
-//! source of large records never holds a buffer's record count of them.
+//! A source subtask polls at most a buffer's record count and about [`POLL_BYTES`] of what its
+//! chain writes ([`PollSize`]), so a source of large records never holds a buffer's record
+//! count of them, and one of small records is not polled a network buffer at a time.
 
 use std::sync::Arc;
 
@@ -51,9 +52,15 @@ pub struct PollSize {
     next: usize,
 }
 
+/// About the most bytes one source poll builds (what its chain writes, by estimate): a poll
+/// bounds memory, not a network frame, so it may span several buffers, which the writer cuts.
+pub const POLL_BYTES: usize = 1 << 20;
+
 impl PollSize {
-    /// Starts at one record.
+    /// Starts at one record; polls at most `bound.records` records and about [`POLL_BYTES`]
+    /// (or the bound's bytes, if more).
     pub fn new(bound: BufferBound) -> Self {
+        let bound = BufferBound::new(bound.records, bound.bytes.max(POLL_BYTES));
         Self { bound, next: 1 }
     }
 
@@ -390,14 +397,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn polls_fill_a_buffer_by_the_larger_of_what_is_polled_and_what_is_written() {
+    fn polls_hold_about_a_mebibyte_by_the_larger_of_what_is_polled_and_what_is_written() {
         let mut p = PollSize::new(BufferBound::new(4096, 32 * 1024));
         assert_eq!(p.next(), 1);
-        // Small records, written as they came.
+        // Small records, written as they came: the record count bounds the poll.
         p.observe(1, 10, 10);
-        assert_eq!(p.next(), 3276);
-        // A chain that makes 100 KiB records of them.
-        p.observe(3276, 10, 3276 * 100 * 1024);
+        assert_eq!(p.next(), 4096);
+        // A chain that makes 100 KiB records of them: ten make a mebibyte.
+        p.observe(4096, 10, 4096 * 100 * 1024);
+        assert_eq!(p.next(), 10);
+        // 10 MiB records: one at a time.
+        p.observe(10, 10, 10 * 10 * 1024 * 1024);
         assert_eq!(p.next(), 1);
         // A chain that writes nothing (a sink in it): the polled size alone.
         p.observe(1, 4, 0);
