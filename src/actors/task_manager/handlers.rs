@@ -1,0 +1,167 @@
+//! The TaskManager's supervision and the messages it handles (the remote ones declared here,
+//! beside their handlers).
+
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use super::*;
+
+impl Supervise for TaskManager {
+    const KIND: &'static str = "TaskManager";
+
+    /// Starts a new session: its subtasks are cancelled, its slots freed, and it registers
+    /// again (dialling the JobManager anew when in its own process).
+    fn recover(&mut self, cause: &str, ctx: &mut Context<Self>) {
+        if self.remote.is_some() {
+            self.disconnect(cause, ctx);
+        } else {
+            self.drop_session();
+            if let Some(rm) = self.local_resource_manager.clone() {
+                self.register(rm, ctx);
+            }
+        }
+    }
+}
+
+remote_message!(TaskManager: RequestSlot = "rill.tm.RequestSlot");
+remote_message!(TaskManager: Heartbeat = "rill.tm.Heartbeat");
+remote_message!(TaskManager: DeployTask = "rill.tm.DeployTask");
+remote_message!(TaskManager: CancelDeployedTask = "rill.tm.CancelTask");
+remote_message!(TaskManager: TriggerTaskCheckpoint = "rill.tm.TriggerCheckpoint");
+remote_message!(TaskManager: NotifyJobCheckpointComplete = "rill.tm.NotifyCheckpointComplete");
+remote_message!(TaskManager: RequestTaskIo = "rill.tm.RequestTaskIo");
+remote_message!(TaskManager: FreeSlot = "rill.tm.FreeSlot");
+remote_message!(inject_panic TaskManager);
+
+impl Handler<RequestSlot> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: RequestSlot, ctx: &mut Self::Context) {
+        self.request_slot(msg, ctx);
+    }
+}
+
+impl Handler<Heartbeat> for TaskManager {
+    type Result = Result<HeartbeatAck, String>;
+
+    fn handle(&mut self, msg: Heartbeat, _ctx: &mut Self::Context) -> Self::Result {
+        match &self.resource_manager {
+            Some((_, id)) if *id == msg.resource_manager => {
+                if let Some(c) = self.connected.as_mut() {
+                    c.last_heartbeat = Instant::now();
+                }
+                Ok(HeartbeatAck {
+                    tasks: self.tasks.len(),
+                })
+            }
+            _ => Err(format!(
+                "{} is not registered with ResourceManager {}",
+                self.id, msg.resource_manager
+            )),
+        }
+    }
+}
+
+impl Handler<DeployTask> for TaskManager {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
+
+    fn handle(&mut self, msg: DeployTask, ctx: &mut Self::Context) -> Self::Result {
+        self.deploy(msg.tdd, ctx)
+    }
+}
+
+impl Handler<CancelDeployedTask> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: CancelDeployedTask, _ctx: &mut Self::Context) {
+        self.cancel_task(msg.attempt);
+    }
+}
+
+impl Handler<TaskStarted> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: TaskStarted, _ctx: &mut Self::Context) {
+        if self.cancelled_early.remove(&msg.attempt) {
+            msg.address.do_send(CancelTask);
+        }
+        self.tasks.insert(
+            msg.attempt,
+            TaskEntry {
+                addr: msg.address,
+                job_id: msg.job_id,
+                metrics: msg.metrics,
+            },
+        );
+    }
+}
+
+impl Handler<UpdateTaskExecutionState> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateTaskExecutionState, _ctx: &mut Self::Context) {
+        if msg.state.is_terminal() {
+            self.tasks.remove(&msg.attempt);
+        }
+        if let Some(jm) = self.job_master_of(msg.job_id) {
+            jm.tell_or_log(msg);
+        }
+    }
+}
+
+impl Handler<CheckpointResponse> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: CheckpointResponse, _ctx: &mut Self::Context) {
+        if let Some(jm) = self.job_master_of(msg.job_id) {
+            jm.tell_or_log(msg);
+        }
+    }
+}
+
+impl Handler<TriggerTaskCheckpoint> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: TriggerTaskCheckpoint, _ctx: &mut Self::Context) {
+        self.trigger_checkpoint(msg);
+    }
+}
+
+impl Handler<NotifyJobCheckpointComplete> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyJobCheckpointComplete, _ctx: &mut Self::Context) {
+        self.notify_checkpoint_complete(msg);
+    }
+}
+
+impl Handler<RequestTaskIo> for TaskManager {
+    type Result = Vec<(ExecutionAttemptId, IoCounters)>;
+
+    fn handle(&mut self, msg: RequestTaskIo, _ctx: &mut Self::Context) -> Self::Result {
+        self.task_io(msg.job_id)
+    }
+}
+
+impl Handler<FreeSlot> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: FreeSlot, _ctx: &mut Self::Context) {
+        self.free_slot(msg.allocation);
+    }
+}
+
+impl Handler<Shutdown> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        if let Some(c) = self.connected.take() {
+            c.peer.connection().close(
+                crate::net::quic::close::SHUTDOWN,
+                b"TaskManager shutting down",
+            );
+        }
+        ctx.stop();
+    }
+}
