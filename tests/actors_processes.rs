@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use rill::actors::dispatcher::{Dispatcher, DISPATCHER_PATH};
 use rill::actors::job_master::JobMaster;
-use rill::actors::remote::{ActorRef, ActorRegistry, InjectPanic, FAULT_INJECTION_ENV};
+use rill::actors::remote::{
+    ActorRef, ActorRegistry, FaultInjectionOff, InjectPanic, FAULT_INJECTION_ENV,
+};
 use rill::actors::resource_manager::{ResourceManager, SlotAvailable};
 use rill::actors::task_manager::{FreeSlot, TaskManager, RESOURCE_MANAGER_PATH};
 use rill::graph::job_graph::SubmitOptions;
@@ -218,7 +220,7 @@ fn restarts_of(c: &ProcessCluster, path: &str) -> u64 {
         .map_or(0, |a| a["restarts"].as_u64().unwrap_or(0))
 }
 
-fn assert_injected(answer: Result<Result<(), String>, RemoteError>, kind: &str) {
+fn assert_injected(answer: Result<Result<(), FaultInjectionOff>, RemoteError>, kind: &str) {
     match answer {
         Err(RemoteError::Failed(m)) => {
             assert!(

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::actors::job_master::JobMaster;
 use crate::actors::remote::ActorRef;
 use crate::actors::task_manager::{
-    CancelDeployedTask, DeployTask, FreeSlot, NotifyJobCheckpointComplete, RequestSlot,
-    RequestTaskIo, TaskManager, TriggerTaskCheckpoint,
+    CancelDeployedTask, DeployError, DeployTask, FreeSlot, NotifyJobCheckpointComplete,
+    RequestSlot, RequestTaskIo, TaskManager, TriggerTaskCheckpoint,
 };
 use crate::checkpoint::CheckpointBarrier;
 use crate::graph::TaskDeploymentDescriptor;
@@ -56,14 +56,9 @@ impl TaskManagerGateway {
     }
 
     /// Deploys a subtask; resolves to the TaskManager's refusal, if any.
-    pub fn deploy(&self, tdd: TaskDeploymentDescriptor) -> LocalFuture<Result<(), String>> {
+    pub fn deploy(&self, tdd: TaskDeploymentDescriptor) -> LocalFuture<Result<(), DeployError>> {
         let fut = self.actor.ask(DeployTask { tdd });
-        Box::pin(async move {
-            match fut.await {
-                Ok(answer) => answer,
-                Err(e) => Err(format!("TaskManager unreachable: {e}")),
-            }
-        })
+        Box::pin(async move { fut.await.map_err(DeployError::Unreachable)? })
     }
 
     /// Starts a checkpoint at a subtask (`stop`: stop-with-savepoint, draining or not).

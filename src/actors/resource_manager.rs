@@ -19,7 +19,7 @@ const MAX_PENDING_REQUESTS: usize = 256;
 
 /// A TaskManager announces itself and its slots.
 #[derive(Message, Debug, Clone, Serialize, Deserialize)]
-#[rtype(result = "Result<AcknowledgeRegistration, String>")]
+#[rtype(result = "Result<AcknowledgeRegistration, RegistrationRefused>")]
 pub struct RegisterTaskManager {
     /// Its id.
     pub id: TaskManagerId,
@@ -27,6 +27,22 @@ pub struct RegisterTaskManager {
     pub address: TaskManagerGateway,
     /// Its number of slots.
     pub slots: usize,
+}
+
+/// Why a registration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum RegistrationRefused {
+    /// The TaskManager claims an id other than its connection's node id.
+    #[error("TaskManager id {id} differs from its node id {node}")]
+    IdMismatch {
+        /// The id it claims.
+        id: String,
+        /// Its connection's node id.
+        node: String,
+    },
+    /// A TaskManager in another process gave no address for data channels.
+    #[error("a TaskManager in another process needs a data address")]
+    NoDataAddress,
 }
 
 /// The answer to a registration.
@@ -273,18 +289,18 @@ remote_message!(ResourceManager: SlotAvailable = "rill.rm.SlotAvailable");
 remote_message!(inject_panic ResourceManager);
 
 impl Handler<RegisterTaskManager> for ResourceManager {
-    type Result = Result<AcknowledgeRegistration, String>;
+    type Result = Result<AcknowledgeRegistration, RegistrationRefused>;
 
     fn handle(&mut self, msg: RegisterTaskManager, _ctx: &mut Self::Context) -> Self::Result {
         if let Some(node) = msg.address.actor.remote_node() {
             if node != msg.id.0 {
-                return Err(format!(
-                    "TaskManager id {} differs from its node id {node}",
-                    msg.id
-                ));
+                return Err(RegistrationRefused::IdMismatch {
+                    id: msg.id.to_string(),
+                    node: node.to_string(),
+                });
             }
             if msg.address.data_address.is_none() {
-                return Err("a TaskManager in another process needs a data address".into());
+                return Err(RegistrationRefused::NoDataAddress);
             }
         }
         if self.task_managers.contains_key(&msg.id) {

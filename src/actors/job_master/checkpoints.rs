@@ -200,14 +200,10 @@ impl JobMaster {
                         .collect(),
                 };
                 let (epoch, dir) = (self.checkpoint_epoch, p.dir.clone());
-                self.blocking(move || {
-                    storage::write_metadata(&dir, &metadata)
-                        .map(|()| metadata)
-                        .map_err(|e| e.to_string())
-                })
-                .into_actor(self)
-                .map(move |written, act, ctx| act.metadata_written(p, epoch, written, ctx))
-                .spawn(ctx);
+                self.blocking(move || storage::write_metadata(&dir, &metadata).map(|()| metadata))
+                    .into_actor(self)
+                    .map(move |written, act, ctx| act.metadata_written(p, epoch, written, ctx))
+                    .spawn(ctx);
             }
             CoordinatorAction::Failed {
                 id,
@@ -324,7 +320,7 @@ impl JobMaster {
         &mut self,
         p: PendingCheckpoint,
         epoch: u64,
-        written: Option<Result<CheckpointMetadata, String>>,
+        written: Option<Result<CheckpointMetadata, storage::StorageError>>,
         ctx: &mut Context<Self>,
     ) {
         let now = Instant::now();

@@ -349,7 +349,7 @@ impl JobMaster {
                             job_id: act.job_id,
                             attempt,
                             state: ExecutionState::Failed,
-                            failure: Some(err),
+                            failure: Some(err.to_string()),
                             io: None,
                             input_ended: false,
                         },

@@ -102,7 +102,8 @@ macro_rules! remote_message {
     (inject_panic $actor:ty) => {
         $crate::remote_message!(handler $actor: $crate::actors::remote::InjectPanic);
         impl ::actix::Handler<$crate::actors::remote::InjectPanic> for $actor {
-            type Result = ::std::result::Result<(), ::std::string::String>;
+            type Result =
+                ::std::result::Result<(), $crate::actors::remote::FaultInjectionOff>;
 
             fn handle(
                 &mut self,
@@ -121,7 +122,7 @@ macro_rules! remote_message {
 /// Makes the receiving control actor's handler panic, to test supervision. Honoured only by a
 /// node started with `RILL_FAULT_INJECTION=1` in its environment; others answer an error.
 #[derive(Message, Serialize, Deserialize, Debug, Clone)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), FaultInjectionOff>")]
 pub struct InjectPanic {
     /// The panic's message.
     pub reason: String,
@@ -132,12 +133,15 @@ crate::remote_message!(message InjectPanic = "rill.test.InjectPanic");
 /// The environment variable that lets [`InjectPanic`] panic a handler.
 pub const FAULT_INJECTION_ENV: &str = "RILL_FAULT_INJECTION";
 
+/// [`InjectPanic`] reached a node not started for tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("fault injection is off on this node ({FAULT_INJECTION_ENV} is not 1)")]
+pub struct FaultInjectionOff;
+
 /// Handles [`InjectPanic`] for an actor of `kind`: panics when fault injection is on.
-pub fn inject_panic(kind: &str, msg: InjectPanic) -> Result<(), String> {
+pub fn inject_panic(kind: &str, msg: InjectPanic) -> Result<(), FaultInjectionOff> {
     if std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {
-        return Err(format!(
-            "fault injection is off on this node ({FAULT_INJECTION_ENV} is not 1)"
-        ));
+        return Err(FaultInjectionOff);
     }
     tracing::warn!(actor = kind, reason = %msg.reason, "injecting a panic");
     // The one deliberate panic: a test asked for it on a node started for tests.
@@ -228,11 +232,7 @@ where
     match outcome {
         Ok(r) => Supervised::Ran(r),
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".into());
+            let what = crate::util::panic_message(&*panic);
             let cause = format!("{} panicked handling {}: {what}", A::KIND, M::TAG);
             tracing::error!(actor = A::KIND, message = M::TAG, %cause, "handler panicked; recovering the actor");
             figures.failed(&cause);

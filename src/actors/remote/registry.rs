@@ -202,11 +202,6 @@ impl ActorRegistry {
         ))
     }
 
-    /// The figures of the actor at `path`.
-    pub fn figures(&self, path: &str) -> Option<Arc<ActorFigures>> {
-        self.actors().get(path).map(|e| e.figures.clone())
-    }
-
     /// Every registered actor and its figures, by path.
     pub fn snapshot(&self) -> Vec<ActorInfo> {
         let entries: Vec<Arc<Entry>> = self.actors().values().cloned().collect();

@@ -980,17 +980,7 @@ impl Actor for Subtask {
             address: ctx.address(),
             metrics: self.metrics.clone(),
         });
-        match catch_unwind(AssertUnwindSafe(|| self.start(ctx))) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.fail(e, ctx),
-            Err(p) => {
-                let e = OperatorError::Panicked {
-                    operator: self.tdd.vertex_name.clone(),
-                    message: panic_message(&*p),
-                };
-                self.fail(e, ctx);
-            }
-        }
+        self.guarded(ctx, |act, ctx| act.start(ctx));
     }
 }
 

@@ -43,7 +43,7 @@ impl Handler<RequestSlot> for TaskManager {
 }
 
 impl Handler<Heartbeat> for TaskManager {
-    type Result = Result<HeartbeatAck, String>;
+    type Result = Result<HeartbeatAck, NotRegistered>;
 
     fn handle(&mut self, msg: Heartbeat, _ctx: &mut Self::Context) -> Self::Result {
         match &self.resource_manager {
@@ -55,16 +55,16 @@ impl Handler<Heartbeat> for TaskManager {
                     tasks: self.tasks.len(),
                 })
             }
-            _ => Err(format!(
-                "{} is not registered with ResourceManager {}",
-                self.id, msg.resource_manager
-            )),
+            _ => Err(NotRegistered {
+                task_manager: self.id.to_string(),
+                resource_manager: msg.resource_manager,
+            }),
         }
     }
 }
 
 impl Handler<DeployTask> for TaskManager {
-    type Result = ResponseActFuture<Self, Result<(), String>>;
+    type Result = ResponseActFuture<Self, Result<(), DeployError>>;
 
     fn handle(&mut self, msg: DeployTask, ctx: &mut Self::Context) -> Self::Result {
         self.deploy(msg.tdd, ctx)

@@ -30,9 +30,19 @@ pub struct RequestSlot {
 
 /// The ResourceManager asks whether the TaskManager is alive (and still registered with it).
 #[derive(Message, Debug, Clone, Serialize, Deserialize)]
-#[rtype(result = "Result<HeartbeatAck, String>")]
+#[rtype(result = "Result<HeartbeatAck, NotRegistered>")]
 pub struct Heartbeat {
     /// The ResourceManager's id.
+    pub resource_manager: String,
+}
+
+/// A heartbeat from a ResourceManager the TaskManager is not registered with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{task_manager} is not registered with ResourceManager {resource_manager}")]
+pub struct NotRegistered {
+    /// The TaskManager.
+    pub task_manager: String,
+    /// The ResourceManager that sent the heartbeat.
     pub resource_manager: String,
 }
 
@@ -45,24 +55,33 @@ pub struct HeartbeatAck {
 
 /// Runs a subtask; answers the TaskManager's refusal, if any.
 #[derive(Message, Debug, Clone, Serialize, Deserialize)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), DeployError>")]
 pub struct DeployTask {
     /// What to run.
     pub tdd: TaskDeploymentDescriptor,
 }
 
 /// Why a deployment was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum DeployError {
     /// The slot is not allocated to this job here.
     #[error("no slot with allocation {0} for this job on this TaskManager")]
     NoSuchSlot(AllocationId),
-    /// The program could not be obtained.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
+    /// The program could not be obtained (the [`PlanError`], as text: it crosses processes).
+    #[error("{0}")]
+    Plan(String),
     /// The slot's thread is gone.
     #[error("the slot's thread has stopped")]
     SlotStopped,
+    /// The TaskManager could not be asked.
+    #[error("TaskManager unreachable: {0}")]
+    Unreachable(crate::net::rpc::RemoteError),
+}
+
+impl From<PlanError> for DeployError {
+    fn from(e: PlanError) -> Self {
+        Self::Plan(e.to_string())
+    }
 }
 
 /// Cancels a deployed subtask.

@@ -341,7 +341,7 @@ impl TaskManager {
         &mut self,
         mut tdd: TaskDeploymentDescriptor,
         ctx: &mut Context<Self>,
-    ) -> ResponseActFuture<Self, Result<(), String>> {
+    ) -> ResponseActFuture<Self, Result<(), DeployError>> {
         let slot = self
             .slots
             .iter()
@@ -349,12 +349,11 @@ impl TaskManager {
         let Some(slot) = slot else {
             return Box::pin(actix::fut::ready(Err(DeployError::NoSuchSlot(
                 tdd.allocation,
-            )
-            .to_string())));
+            ))));
         };
         let plan = match self.resolver.resolve(&tdd.plan) {
             Ok(p) => p,
-            Err(e) => return Box::pin(actix::fut::ready(Err(DeployError::from(e).to_string()))),
+            Err(e) => return Box::pin(actix::fut::ready(Err(DeployError::from(e)))),
         };
         // Producers on this TaskManager are reached in memory.
         for gate in &mut tdd.inputs {
@@ -382,7 +381,7 @@ impl TaskManager {
                     Ok(_) => Ok(()),
                     Err(_) => {
                         act.cancelled_early.remove(&attempt);
-                        Err(DeployError::SlotStopped.to_string())
+                        Err(DeployError::SlotStopped)
                     }
                 }),
         )
