@@ -1,6 +1,8 @@
 //! Backpressure in process: a sink that is slow per buffer holds the source back, and the
 //! records the source has emitted but the sink has not yet consumed stay below the bound the
-//! credits allow (`RuntimeConfig::max_in_flight_records`), sampled throughout the run.
+//! credits allow (`RuntimeConfig::max_in_flight_records`), sampled throughout the run. And the
+//! actor registry shows the subtasks under their slots, with their status and credits, and
+//! their mailboxes (input queues) within the capacity the credits make.
 
 mod common;
 
@@ -134,4 +136,114 @@ fn a_slow_sink_bounds_the_records_in_flight() {
         "only {max_in_flight} in flight: the sink never pushed back (bound {bound})"
     );
     eprintln!("max in flight {max_in_flight} of bound {bound} over {samples} samples");
+}
+
+#[test]
+fn the_registry_shows_subtasks_with_status_and_credits_and_their_mailboxes_hold() {
+    const RECORDS: u64 = 400_000;
+    let flow = Arc::new(Flow::default());
+    let env = StreamEnv::new("registry");
+    env.add_source(
+        "Counting Source",
+        CountingSource {
+            flow: flow.clone(),
+            left: RECORDS,
+        },
+    )
+    .set_parallelism(1)
+    .rebalance()
+    .add_sink(
+        "Slow Sink",
+        SlowSink {
+            flow: flow.clone(),
+            pause: Duration::from_millis(5),
+        },
+    )
+    .set_parallelism(2)
+    .slot_sharing_group("slow");
+    let config = RuntimeConfig::default();
+    // A channel's queue: its exclusive buffers, every floating one of its gate, and room for
+    // unaligned barriers.
+    let per_channel = (config.exclusive_credits + config.floating_credits) as usize
+        + rill::net::channel::PRIORITY_ELEMENTS;
+
+    common::with_cluster(common::cluster(1, 3), Duration::from_secs(120), |c| {
+        let flow = flow.clone();
+        async move {
+            let job = c.submit(&env, None).await.expect("submitted");
+            let (mut samples, mut queued_max, mut seen_running) = (0, 0, false);
+            while flow.consumed.load(Ordering::SeqCst) < RECORDS / 2 {
+                let actors = c.actors().snapshot();
+                let subtasks: Vec<_> = actors.iter().filter(|a| a.kind == "Subtask").collect();
+                for s in &subtasks {
+                    let info = s.subtask.as_ref().expect("a subtask's figures");
+                    // Under its slot, which is under its TaskManager.
+                    let slot = s.parent.as_deref().expect("a parent");
+                    assert!(
+                        s.path.starts_with(&format!("{slot}/subtask-")),
+                        "{}",
+                        s.path
+                    );
+                    let slot_entry = actors.iter().find(|a| a.path == slot).expect("slot");
+                    assert_eq!(slot_entry.kind, "Slot");
+                    let tm = slot_entry
+                        .parent
+                        .as_deref()
+                        .expect("the slot's TaskManager");
+                    assert!(actors
+                        .iter()
+                        .any(|a| a.path == tm && a.kind == "TaskManager"));
+                    for input in &info.inputs {
+                        assert_eq!(input.capacity, per_channel);
+                        assert!(input.queued <= input.capacity, "{info:?}");
+                        assert!(input.credit <= config.exclusive_credits + config.floating_credits);
+                    }
+                    assert_eq!(s.mailbox_capacity, info.inputs.len() * per_channel);
+                    assert!(s.mailbox_len as usize <= s.mailbox_capacity);
+                    for out in &info.outputs {
+                        assert!(out.credit <= config.exclusive_credits + config.floating_credits);
+                    }
+                    if info.status == rill::graph::ExecutionState::Running {
+                        seen_running = true;
+                    }
+                    queued_max = queued_max.max(s.mailbox_len);
+                }
+                if subtasks.len() == 3 {
+                    samples += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            assert!(seen_running, "no subtask was seen RUNNING");
+            assert!(samples > 20, "only {samples} samples with all 3 subtasks");
+            // The sinks were slow: buffers waited in their queues (the bound above was tested
+            // under pressure).
+            assert!(
+                queued_max >= u64::from(config.exclusive_credits),
+                "at most {queued_max} buffers waited in a sink's queue"
+            );
+            let r = c.wait(job).await.expect("result");
+            assert_eq!(r.status, JobStatus::Finished, "{:?}", r.failure);
+            // Ended subtasks leave the registry (each right after it reported its end).
+            let registered = || -> Vec<String> {
+                c.actors()
+                    .snapshot()
+                    .into_iter()
+                    .filter(|a| a.kind == "Subtask")
+                    .map(|a| a.path)
+                    .collect()
+            };
+            for _ in 0..500 {
+                if registered().is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(
+                registered().is_empty(),
+                "still registered: {:?}",
+                registered()
+            );
+            eprintln!("{samples} samples, at most {queued_max} elements queued at a sink");
+        }
+    });
 }

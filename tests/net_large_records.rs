@@ -136,7 +136,14 @@ fn a_record_over_the_frame_limit_fails_the_job_once_naming_operator_and_size() {
     std::thread::sleep(Duration::from_millis(500));
     let d = c.get(&format!("/jobs/{job}")).expect("job");
     assert_eq!(d["state"], "FAILED", "{d}");
-    assert_eq!(d["num-restarts"], 0, "{d}");
+    assert_eq!(
+        d["num-restarts"],
+        0,
+        "{d}\n{}",
+        c.get(&format!("/jobs/{job}/exceptions"))
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    );
     let ex = c
         .get(&format!("/jobs/{job}/exceptions"))
         .expect("exceptions");

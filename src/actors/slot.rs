@@ -1,9 +1,12 @@
 //! The Slot actor: one thread (its own Arbiter) on which the subtasks placed in the slot run.
+//! It registers each subtask it starts in its node's actor registry, under its own path
+//! (`/taskmanager-<id>/slot-<n>/subtask-<vertex>-<index>`); the subtask leaves it when it stops.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 
+use crate::actors::remote::{ActorRegistry, Supervise};
 use crate::actors::subtask::Subtask;
 use crate::actors::task_manager::{CheckpointResponse, TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::ResolvedPlan;
@@ -34,10 +37,18 @@ pub struct StartSubtask {
 pub struct Slot {
     /// Its index within the TaskManager.
     pub index: usize,
+    /// Its node's registry.
+    pub registry: ActorRegistry,
+    /// Its path there.
+    pub path: String,
 }
 
 impl Actor for Slot {
     type Context = Context<Self>;
+}
+
+impl Supervise for Slot {
+    const KIND: &'static str = "Slot";
 }
 
 impl Handler<StartSubtask> for Slot {
@@ -45,9 +56,11 @@ impl Handler<StartSubtask> for Slot {
 
     fn handle(&mut self, msg: StartSubtask, _ctx: &mut Self::Context) -> Self::Result {
         tracing::debug!(slot = self.index, task = %msg.tdd.task_name(), "starting subtask");
+        let (registry, slot) = (self.registry.clone(), self.path.clone());
         // `create` starts the actor on the current arbiter: this slot's thread.
-        MessageResult(Subtask::create(move |_| {
-            Subtask::new(
+        MessageResult(Subtask::create(move |ctx| {
+            let path = format!("{slot}/subtask-{}-{}", msg.tdd.vertex, msg.tdd.subtask);
+            let subtask = Subtask::new(
                 msg.tdd,
                 msg.plan,
                 msg.config,
@@ -55,7 +68,9 @@ impl Handler<StartSubtask> for Slot {
                 msg.report,
                 msg.started,
                 msg.checkpoints,
-            )
+            );
+            registry.register_subtask(&path, &slot, ctx.address(), subtask.figures());
+            subtask.registered_at(registry, path)
         }))
     }
 }

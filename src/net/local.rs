@@ -1,14 +1,16 @@
 //! The in-process transport: connects a consumer's input channel to its producer's
-//! subpartition when both run in this process, handing buffers over as actor messages without
-//! serialization. Touched only when channels are set up and torn down, never per buffer.
+//! subpartition when both run in this process. The two share the channel's [`InputQueue`]:
+//! the producer hands typed buffers over onto it, without serialization, and takes its credit
+//! from it. Touched only when channels are set up and torn down, never per buffer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::Addr;
 
-use crate::actors::subtask::{ConnectConsumer, DeliverElement, Subtask};
-use crate::ids::{ChannelIndex, JobId, ResultPartitionId};
+use crate::actors::subtask::{ConnectConsumer, Subtask};
+use crate::ids::{JobId, ResultPartitionId};
+use crate::net::channel::{InputQueue, QueueError, SharedCredit};
 use crate::net::remote::RemoteOutput;
 use crate::net::StreamElement;
 use crate::operators::OperatorError;
@@ -16,37 +18,53 @@ use crate::operators::OperatorError;
 /// The consumer end of one channel, as its producer sees it.
 #[derive(Clone)]
 pub enum ChannelLink {
-    /// A consumer in this process: typed buffers handed over as actor messages.
-    Local {
-        /// The consumer.
-        consumer: Addr<Subtask>,
-        /// Its channel.
-        channel: ChannelIndex,
-    },
+    /// A consumer in this process: typed buffers handed over on the channel's queue, whose
+    /// credit the queue also holds.
+    Local(Arc<InputQueue>),
     /// A consumer in another process: serialized onto its QUIC stream.
     Remote(RemoteOutput),
 }
 
 impl ChannelLink {
-    /// A link to `channel` of `consumer` in this process.
-    pub fn new(consumer: Addr<Subtask>, channel: ChannelIndex) -> Self {
-        Self::Local { consumer, channel }
+    /// The credit this channel's consumer grants its producer.
+    pub fn credit(&self) -> &SharedCredit {
+        match self {
+            Self::Local(queue) => queue.credit(),
+            Self::Remote(out) => out.credit(),
+        }
+    }
+
+    /// The producer failed with `cause`: the consumer's channel fails with it.
+    pub fn producer_failed(&self, cause: &str) {
+        match self {
+            Self::Local(queue) => queue.fail(format!("the producer failed: {cause}")),
+            Self::Remote(out) => out.producer_failed(cause),
+        }
     }
 
     /// Sends one element; `backlog` is what the producer still has queued for the channel.
-    /// Sent only with credit, so the consumer's mailbox (or the stream's queue) holds at most
-    /// its granted credits. Returns the bytes serialized (none for a consumer in this process).
+    /// Sent only with credit, so the consumer's queue (or the stream's) holds at most its
+    /// granted credits. Returns the bytes serialized (none for a consumer in this process).
     /// An element too large for one data frame is handed back, unsent.
     pub fn send(&self, element: StreamElement, backlog: u32) -> Result<usize, LinkError> {
         match self {
-            Self::Local { consumer, channel } => {
-                consumer.do_send(DeliverElement {
-                    channel: *channel,
-                    element,
-                    backlog,
-                    wire_bytes: 0,
-                });
-                Ok(0)
+            Self::Local(queue) => {
+                let priority = element.travels_without_credit();
+                match queue.offer(element, backlog) {
+                    // A consumer that ended takes nothing more; the JobMaster learns of its
+                    // end by its own path.
+                    Ok(()) | Err(QueueError::Closed) => Ok(0),
+                    Err(QueueError::Overrun(_)) if priority => {
+                        tracing::warn!("a channel's queue is full; an unaligned barrier is dropped and its checkpoint will expire");
+                        Ok(0)
+                    }
+                    Err(e @ QueueError::Overrun(_)) => {
+                        Err(LinkError::Failed(OperatorError::Failed {
+                            operator: "local channel".into(),
+                            message: e.to_string(),
+                        }))
+                    }
+                }
             }
             Self::Remote(out) => out.send(element, backlog),
         }

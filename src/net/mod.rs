@@ -1,9 +1,11 @@
 //! The network layer: what travels on data channels, how records are routed to channels, credit
-//! accounting, and the transports. In one process a channel is an actor message carrying a typed
-//! buffer; between processes it is a QUIC stream of length-prefixed rmp-serde frames
-//! ([`quic`], [`frame`], [`remote`]), behind the same types. Control messages between the
+//! accounting, and the transports. Every input channel has a queue ([`channel`]), its consumer's
+//! mailbox for data, bounded by the credits it grants: in one process the producer hands typed
+//! buffers over onto it; from another process the frames of a QUIC stream arrive on it
+//! ([`quic`], [`frame`], [`remote`]), decoded by the consumer. Control messages between the
 //! JobManager and TaskManagers travel over the same endpoint ([`rpc`]).
 
+pub mod channel;
 pub mod credit;
 pub mod element;
 pub mod frame;

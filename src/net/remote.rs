@@ -5,9 +5,10 @@
 //!
 //! ## Frames
 //! - producer → consumer: `[kind u8][backlog u32 BE][payload]`, kind 0 = a buffer of records
-//!   (rmp-serde `Vec<T>`), 1 = end of partition, 2 = a watermark (`i64` BE). Elements of one
-//!   channel stay in order because a stream is ordered, so a watermark follows the records sent
-//!   before it.
+//!   (rmp-serde `Vec<T>`), 1 = end of partition, 2 = a watermark (`i64` BE), 3 = a buffer
+//!   with timestamps, 4 = a watermark status, 5 = a barrier, 6 = the producer failed (its
+//!   cause, the last frame). Elements of one channel stay in order because a stream is
+//!   ordered, so a watermark follows the records sent before it.
 //! - consumer → producer: `[credits u32 BE]`.
 //!
 //! ## Bounds
@@ -17,7 +18,8 @@
 //! protocol and fails the producer rather than growing the queue. Credits to send are a counter,
 //! not a queue. Network I/O runs on the TaskManager's network thread, which only moves frames:
 //! serialization happens on the producer's slot thread and deserialization on the consumer's
-//! ([`DeliverFrame`]), so decoding never delays the network or the TaskManager actor.
+//! (frames wait on the channel's [`InputQueue`], whose capacity is the credit the consumer can
+//! grant), so decoding never delays the network or the TaskManager actor.
 //!
 //! ## Frame limit
 //! No data frame exceeds [`DATA_FRAME_LIMIT`]: the producer checks each frame it serializes
@@ -29,17 +31,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use actix::{Addr, ArbiterHandle};
+use actix::ArbiterHandle;
 use quinn::{RecvStream, SendStream};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 
-use crate::actors::subtask::{
-    AddCredit, ChannelFailed, ConnectConsumer, ConsumerEnd, DeliverFrame, Subtask,
-};
+use crate::actors::subtask::{ConnectConsumer, ConsumerEnd};
 use crate::config::RuntimeConfig;
 use crate::eventtime::WatermarkStatus;
 use crate::graph::partitioner::BatchDecoder;
-use crate::ids::ChannelIndex;
+use crate::net::channel::{InputQueue, QueueError, SharedCredit};
 use crate::net::frame::{read_frame, write_frame, write_message};
 use crate::net::local::{LinkError, LocalTransport};
 use crate::net::quic::{NetError, QuicNode};
@@ -56,6 +56,10 @@ const KIND_TIMED_RECORDS: u8 = 3;
 const KIND_STATUS: u8 = 4;
 /// A checkpoint barrier (rmp-serde).
 const KIND_BARRIER: u8 = 5;
+/// The producer failed: its cause (UTF-8), the stream's last frame.
+const KIND_PRODUCER_FAILED: u8 = 6;
+/// The most bytes of a producer's failure cause sent to its consumers.
+const FAILURE_CAUSE_BYTES: usize = 16 * 1024;
 /// Room in a channel's send queue for unaligned barriers, which travel without credit. One
 /// that finds no room is dropped (its checkpoint then expires): it carries no data.
 const PRIORITY_FRAMES: usize = 8;
@@ -94,20 +98,45 @@ impl CreditCell {
     }
 }
 
-/// The producer's end of a remote channel: serialized elements, queued for the stream writer.
-#[derive(Clone, Debug)]
+/// The producer's end of a remote channel: serialized elements, queued for the stream writer,
+/// and the credit the consumer's frames brought.
+#[derive(Clone)]
 pub struct RemoteOutput {
     frames: mpsc::Sender<Vec<u8>>,
     frame_limit: usize,
+    credit: Arc<SharedCredit>,
 }
 
 impl RemoteOutput {
-    /// Queues frames on `frames`, each at most [`DATA_FRAME_LIMIT`] bytes.
+    /// Queues frames on `frames`, each at most [`DATA_FRAME_LIMIT`] bytes; starts without
+    /// credit.
     pub fn new(frames: mpsc::Sender<Vec<u8>>) -> Self {
         Self {
             frames,
             frame_limit: DATA_FRAME_LIMIT,
+            credit: Arc::new(SharedCredit::new(0)),
         }
+    }
+
+    /// The credit the consumer granted and the producer has not spent.
+    pub fn credit(&self) -> &SharedCredit {
+        &self.credit
+    }
+
+    /// The producer failed with `cause`: the consumer's channel fails with it (Flink's
+    /// `ProducerFailedException`), so a cause no restart cures reaches the JobMaster from
+    /// either side. Sent without credit (the send queue keeps room for it); lost only when the
+    /// consumer is gone.
+    pub fn producer_failed(&self, cause: &str) {
+        let mut end = cause.len().min(FAILURE_CAUSE_BYTES);
+        while !cause.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut frame = Vec::with_capacity(5 + end);
+        frame.push(KIND_PRODUCER_FAILED);
+        frame.extend_from_slice(&0u32.to_be_bytes());
+        frame.extend_from_slice(&cause.as_bytes()[..end]);
+        let _ = self.frames.try_send(frame);
     }
 
     /// The same, with frames of at most `limit` bytes (for tests of the limit).
@@ -292,28 +321,21 @@ impl RemoteNetwork {
         Ok(peer)
     }
 
-    /// Opens a remote channel from the producer on `node` at `addr` to `consumer`'s `channel`.
-    /// Returns the cell through which the consumer grants credit.
-    #[allow(clippy::too_many_arguments)]
+    /// Opens a remote channel from the producer on `node` at `addr` onto a consumer's input
+    /// queue `inbox`. Returns the cell through which the consumer grants credit.
     pub fn request_partition(
         &self,
         node: String,
         addr: SocketAddr,
         req: PartitionRequest,
-        consumer: Addr<Subtask>,
-        channel: ChannelIndex,
-        decode: BatchDecoder,
+        inbox: Arc<InputQueue>,
     ) -> Arc<CreditCell> {
         let cell = Arc::new(CreditCell::default());
         let (net, credits) = (self.clone(), cell.clone());
         self.arbiter.spawn(async move {
-            let fail = |cause: String| {
-                consumer.do_send(ChannelFailed {
-                    channel,
-                    cause: format!("remote channel from {node} ({addr}): {cause}"),
-                })
-            };
-            tracing::debug!(%node, %addr, ?channel, "requesting a remote subpartition");
+            let fail =
+                |cause: String| inbox.fail(format!("remote channel from {node} ({addr}): {cause}"));
+            tracing::debug!(%node, %addr, partition = ?req.partition, "requesting a remote subpartition");
             let peer = match net.peer_for(&node, addr).await {
                 Ok(p) => p,
                 Err(e) => return fail(e.to_string()),
@@ -326,7 +348,7 @@ impl RemoteNetwork {
                 return fail(e.to_string());
             }
             actix_rt::spawn(send_credits(send, credits.clone()));
-            let outcome = receive(&mut recv, &consumer, channel, decode).await;
+            let outcome = receive(&mut recv, &inbox).await;
             credits.close();
             if let Err(cause) = outcome {
                 fail(cause);
@@ -342,24 +364,17 @@ impl RemoteNetwork {
             + 2
             + PRIORITY_FRAMES;
         let (frames, rx) = mpsc::channel::<Vec<u8>>(cap);
-        let (connected_tx, connected_rx) = oneshot::channel();
+        let output = RemoteOutput::new(frames);
+        output.credit().grant(req.credit);
+        let credit = output.credit.clone();
         self.local.request_partition(ConnectConsumer {
             partition: req.partition,
             writer: 0,
             subpartition: req.subpartition as usize,
-            consumer: ConsumerEnd::Remote {
-                output: RemoteOutput::new(frames),
-                connected: Arc::new(Mutex::new(Some(connected_tx))),
-            },
-            channel: ChannelIndex(0),
-            credit: req.credit,
+            consumer: ConsumerEnd::Remote(output),
         });
         actix_rt::spawn(send_frames(send, rx));
-        actix_rt::spawn(receive_credits(
-            recv,
-            connected_rx,
-            req.subpartition as usize,
-        ));
+        actix_rt::spawn(receive_credits(recv, credit));
     }
 }
 
@@ -377,35 +392,27 @@ async fn send_credits(mut send: SendStream, cell: Arc<CreditCell>) {
     }
 }
 
-async fn receive(
-    recv: &mut RecvStream,
-    consumer: &Addr<Subtask>,
-    channel: ChannelIndex,
-    decode: BatchDecoder,
-) -> Result<(), String> {
+async fn receive(recv: &mut RecvStream, inbox: &InputQueue) -> Result<(), String> {
     loop {
         let frame = match read_frame(recv, DATA_FRAME_LIMIT).await {
             Ok(Some(f)) => f,
             Ok(None) => return Err("the producer closed the channel before its end".into()),
             Err(e) => return Err(e.to_string()),
         };
+        if frame.first() == Some(&KIND_PRODUCER_FAILED) {
+            let cause = String::from_utf8_lossy(frame.get(5..).unwrap_or_default());
+            inbox.fail(format!("the producer failed: {cause}"));
+            return Ok(());
+        }
         let end = frame.first() == Some(&KIND_END);
         // Decoded by the consumer, on its slot's thread: this (network) thread only moves
-        // bytes. Sent only against credit, so the consumer's mailbox holds at most its
-        // credits; a mailbox that cannot take it means the producer broke the protocol.
-        match consumer.try_send(DeliverFrame {
-            channel,
-            frame,
-            decode,
-        }) {
+        // bytes. Sent only against credit, so the consumer's queue holds at most its credits;
+        // a queue that cannot take it means the producer broke the protocol.
+        match inbox.push_frame(frame) {
             Ok(()) => {}
-            Err(actix::dev::SendError::Full(_)) => {
-                return Err(
-                    "the consumer's mailbox is full: the producer sent beyond its credit".into(),
-                )
-            }
+            Err(e @ QueueError::Overrun(_)) => return Err(e.to_string()),
             // The consumer has ended: nothing more to deliver.
-            Err(actix::dev::SendError::Closed(_)) => return Ok(()),
+            Err(QueueError::Closed) => return Ok(()),
         }
         if end {
             return Ok(());
@@ -474,33 +481,26 @@ async fn send_frames(mut send: SendStream, mut rx: mpsc::Receiver<Vec<u8>>) {
     let _ = send.finish();
 }
 
-async fn receive_credits(
-    mut recv: RecvStream,
-    connected: oneshot::Receiver<(Addr<Subtask>, usize)>,
-    subpartition: usize,
-) {
-    let Ok((producer, writer)) = connected.await else {
-        return;
-    };
-    tracing::trace!(subpartition, "remote consumer connected to its producer");
+/// Reads the consumer's credit frames into the producer's credit (a counter: a consumer that
+/// announces more than its gate holds overruns the send queue, which fails the producer).
+async fn receive_credits(mut recv: RecvStream, credit: Arc<SharedCredit>) {
     loop {
         match read_frame(&mut recv, 4).await {
-            Ok(Some(f)) if f.len() == 4 => producer.do_send(AddCredit {
-                writer,
-                subpartition,
-                credits: u32::from_be_bytes([f[0], f[1], f[2], f[3]]),
-            }),
-            Ok(None) => return,
+            Ok(Some(f)) if f.len() == 4 => {
+                credit.grant(u32::from_be_bytes([f[0], f[1], f[2], f[3]]))
+            }
+            Ok(None) => break,
             Ok(Some(f)) => {
                 tracing::warn!(len = f.len(), "bad credit frame; closing the channel");
-                return;
+                break;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "credit stream ended");
-                return;
+                break;
             }
         }
     }
+    credit.disconnect_producer();
 }
 
 /// Splits a timed buffer's payload into its timestamps and the serialized records.

@@ -22,7 +22,6 @@ use std::collections::VecDeque;
 use crate::checkpoint::channel_state::OvertakenOutput;
 use crate::checkpoint::{BarrierAlignment, CheckpointBarrier};
 use crate::eventtime::{Timestamp, WatermarkStatus};
-use crate::net::credit::OutputCredit;
 use crate::net::local::{ChannelLink, LinkError};
 use crate::net::router::ChannelRouter;
 use crate::net::StreamElement;
@@ -36,7 +35,6 @@ fn is_barrier(e: &StreamElement, id: u64) -> bool {
 #[derive(Default)]
 pub struct Subpartition {
     queue: VecDeque<StreamElement>,
-    credit: OutputCredit,
     link: Option<ChannelLink>,
     ended: bool,
 }
@@ -226,22 +224,14 @@ impl RecordWriter {
         self.subpartitions.len()
     }
 
-    /// Connects subpartition `sub` to its consumer, with the consumer's initial credit.
-    pub fn connect(&mut self, sub: usize, link: ChannelLink, credit: u32) -> bool {
+    /// Connects subpartition `sub` to its consumer (whose credit the link carries).
+    pub fn connect(&mut self, sub: usize, link: ChannelLink) -> bool {
         match self.subpartitions.get_mut(sub) {
             Some(s) => {
                 s.link = Some(link);
-                s.credit.add(credit);
                 true
             }
             None => false,
-        }
-    }
-
-    /// Adds credit announced by the consumer of `sub`.
-    pub fn add_credit(&mut self, sub: usize, credit: u32) {
-        if let Some(s) = self.subpartitions.get_mut(sub) {
-            s.credit.add(credit);
         }
     }
 
@@ -253,7 +243,7 @@ impl RecordWriter {
             let Some(link) = &s.link else { continue };
             while let Some(front) = s.queue.front() {
                 let with_credit = !front.travels_without_credit();
-                if with_credit && !s.credit.try_take() {
+                if with_credit && !link.credit().try_take() {
                     break;
                 }
                 let Some(el) = s.queue.pop_front() else { break };
@@ -268,7 +258,7 @@ impl RecordWriter {
                         limit,
                     }) => {
                         if with_credit {
-                            s.credit.add(1);
+                            link.credit().give_back();
                         }
                         for part in split_for_frames(element, bytes, limit, &self.producer)?
                             .into_iter()
@@ -291,6 +281,16 @@ impl RecordWriter {
             .map(Subpartition::queued)
             .max()
             .unwrap_or(0)
+    }
+
+    /// The producing subtask failed with `cause`: every consumer's channel fails with it.
+    pub fn producer_failed(&mut self, cause: &str) {
+        for s in &mut self.subpartitions {
+            s.queue.clear();
+            if let Some(link) = &s.link {
+                link.producer_failed(cause);
+            }
+        }
     }
 
     /// Whether every subpartition has sent its end of partition.
@@ -366,14 +366,21 @@ mod tests {
     use crate::operators::batch::BufferBound;
     use tokio::sync::mpsc;
 
+    fn grant(w: &RecordWriter, credits: u32) {
+        if let Some(link) = &w.subpartitions[0].link {
+            link.credit().grant(credits);
+        }
+    }
+
     /// A writer of strings to one consumer in "another process", with frames of at most
     /// `limit` bytes and `credit` credits.
     fn remote_writer(limit: usize, credit: u32) -> (RecordWriter, mpsc::Receiver<Vec<u8>>) {
         let (tx, rx) = mpsc::channel(64);
         let router = SingleChannelRouter::<String>::new(0, BufferBound::new(4096, usize::MAX));
         let mut w = RecordWriter::new(Box::new(router), 1, "Big (1/1)".into());
-        let link = ChannelLink::Remote(RemoteOutput::new(tx).with_frame_limit(limit));
-        assert!(w.connect(0, link, credit));
+        let out = RemoteOutput::new(tx).with_frame_limit(limit);
+        out.credit().grant(credit);
+        assert!(w.connect(0, ChannelLink::Remote(out)));
         (w, rx)
     }
 
@@ -385,7 +392,7 @@ mod tests {
         w.flush();
         // The refused frame gives its credit back: the first part goes with it.
         assert_eq!(w.send_ready().expect("send"), 1);
-        w.add_credit(0, 100);
+        grant(&w, 100);
         assert!(w.send_ready().expect("send") >= 1);
         let mut received = Vec::new();
         while let Ok(frame) = rx.try_recv() {

@@ -12,6 +12,8 @@ use actix::prelude::*;
 use serde::Serialize;
 
 use super::{ActorRef, DecodeScope, Delivery, RemoteMessage, Route, Supervise};
+use crate::actors::subtask::figures::{SubtaskFigures, SubtaskInfo};
+use crate::actors::subtask::Subtask;
 use crate::net::remote::RemoteNetwork;
 use crate::net::rpc::{
     AskReply, Envelope, Inbound, LocalFuture, PartitionRequest, RemoteError, RemotePeer,
@@ -96,9 +98,11 @@ pub struct ActorInfo {
     pub kind: &'static str,
     /// Its supervisor's path (none for a node's top-level actors).
     pub parent: Option<String>,
-    /// Messages sent to it through references and not yet handled.
+    /// Messages sent to it through references and not yet handled (for a subtask: elements
+    /// waiting in its input queues, its mailbox for data).
     pub mailbox_len: u64,
-    /// Its mailbox's capacity.
+    /// Its mailbox's capacity (for a subtask: what its input queues hold, the credit it
+    /// grants).
     pub mailbox_capacity: usize,
     /// Messages handled, by tag.
     pub messages: Vec<MessageFigures>,
@@ -108,6 +112,9 @@ pub struct ActorInfo {
     pub last_failure: Option<(u64, String)>,
     /// Whether it still runs.
     pub alive: bool,
+    /// A subtask's status and credits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subtask: Option<SubtaskInfo>,
 }
 
 pub(crate) struct Entry {
@@ -117,6 +124,7 @@ pub(crate) struct Entry {
     alive: Box<dyn Fn() -> bool + Send + Sync>,
     parent: Option<String>,
     figures: Arc<ActorFigures>,
+    subtask: Option<Arc<SubtaskFigures>>,
     path: Arc<str>,
 }
 
@@ -179,15 +187,53 @@ impl ActorRegistry {
             alive: Box::new(move || watch.connected()),
             parent: parent.map(str::to_string),
             figures: figures.clone(),
+            subtask: None,
             path: path.into(),
         };
         self.actors().insert(path.to_string(), Arc::new(entry));
         ActorRef::local(addr, path, self.node.clone(), figures)
     }
 
+    /// Registers the subtask `addr` at `path` under its slot `parent`, shown with its
+    /// `figures`. Subtasks take no messages from other processes (their data comes on
+    /// channels), so nothing is routed to them.
+    pub fn register_subtask(
+        &self,
+        path: &str,
+        parent: &str,
+        addr: Addr<Subtask>,
+        figures: Arc<SubtaskFigures>,
+    ) {
+        let watch = addr.clone();
+        let entry = Entry {
+            kind: "Subtask",
+            actor: TypeId::of::<Subtask>(),
+            addr: Box::new(addr),
+            alive: Box::new(move || watch.connected()),
+            parent: Some(parent.to_string()),
+            figures: Arc::default(),
+            subtask: Some(figures),
+            path: path.into(),
+        };
+        self.actors().insert(path.to_string(), Arc::new(entry));
+    }
+
     /// Removes the actor at `path`.
     pub fn unregister(&self, path: &str) {
         self.actors().remove(path);
+    }
+
+    /// Removes the subtask at `path` if it is the one with `figures` (a later attempt may
+    /// have taken the path since).
+    pub fn unregister_subtask(&self, path: &str, figures: &Arc<SubtaskFigures>) {
+        let mut actors = self.actors();
+        let same = actors
+            .get(path)
+            .and_then(|e| e.subtask.as_ref())
+            .is_some_and(|f| Arc::ptr_eq(f, figures));
+        if same {
+            actors.remove(path);
+        }
     }
 
     /// The actor of kind `A` at `path`, if one is registered there.
@@ -209,12 +255,20 @@ impl ActorRegistry {
             .iter()
             .map(|e| {
                 let f = &e.figures;
+                let subtask = e.subtask.as_ref().map(|s| s.snapshot());
+                let (queued, capacity) = match &subtask {
+                    Some(s) => (s.queued() as u64, s.capacity()),
+                    None => (
+                        u64::try_from(f.queued.load(Ordering::Relaxed)).unwrap_or(0),
+                        f.capacity,
+                    ),
+                };
                 ActorInfo {
                     path: e.path.to_string(),
                     kind: e.kind,
                     parent: e.parent.clone(),
-                    mailbox_len: u64::try_from(f.queued.load(Ordering::Relaxed)).unwrap_or(0),
-                    mailbox_capacity: f.capacity,
+                    mailbox_len: queued,
+                    mailbox_capacity: capacity,
                     messages: lock(&f.kinds).clone(),
                     restarts: f.restarts(),
                     last_failure: lock(&f.last_failure).as_ref().map(|(at, what)| {
@@ -224,6 +278,7 @@ impl ActorRegistry {
                         (ms, what.clone())
                     }),
                     alive: (e.alive)(),
+                    subtask,
                 }
             })
             .collect()

@@ -143,6 +143,7 @@ impl Subtask {
             if let Some(pos) = queued_barrier {
                 // It is overtaken where it waits; its buffer is free again.
                 self.channels[ch].queue.remove(pos);
+                self.channels[ch].inbox.processed();
                 let (gate, gc) = (self.channels[ch].gate, self.channels[ch].gate_channel);
                 let grant = self.gates[gate]
                     .on_consumed(gc)

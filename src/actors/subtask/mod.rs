@@ -2,9 +2,18 @@
 //! It runs on its slot's thread and shares it cooperatively with the slot's other subtasks.
 //!
 //! ## Rules
-//! - Input arrives as [`DeliverElement`] messages, one buffer or event each, only against
-//!   credit; elements of one channel are processed in order.
-//! - A buffer's credit goes back to its producer once the buffer is processed.
+//! - Input arrives on each channel's queue ([`crate::net::channel`]), one buffer or event per
+//!   element, only against credit; a [`ChannelReady`] message wakes the subtask when a queue
+//!   turns non-empty, and it takes everything queued. Elements of one channel are processed in
+//!   order. The queues are the subtask's mailbox for data: their capacity is the credit it
+//!   grants (exclusive and floating buffers), so credit and the mailbox bound are one
+//!   mechanism; its actor mailbox carries control messages and at most one wake-up per
+//!   channel.
+//! - A buffer's credit goes back to its producer once the buffer is processed: onto the
+//!   channel's queue for a producer in this process (which it wakes only if it waited for
+//!   credit), in a credit frame for one in another.
+//! - A subtask that fails fails its consumers' channels with its cause (Flink's
+//!   `ProducerFailedException`).
 //! - While any output queue is full the subtask takes no input (and a source is not polled):
 //!   its channels' credits run out and its producers stop in turn.
 //! - A source is polled at most `buffers_per_turn` times per turn, then the subtask yields, so
@@ -38,11 +47,10 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::oneshot;
 
 use crate::actors::task_manager::{CheckpointResponse, TaskStarted, UpdateTaskExecutionState};
 use crate::actors::task_plan::{build_task, ResolvedPlan};
@@ -59,6 +67,7 @@ use crate::graph::partitioner::PartitionerKind;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::{ChannelIndex, ResultPartitionId};
 use crate::metrics::IoMetrics;
+use crate::net::channel::{Arrival, InputQueue, Wake};
 use crate::net::credit::{Grant, InputGateCredits};
 use crate::net::remote::{CreditCell, RemoteOutput};
 use crate::net::rpc::PartitionRequest;
@@ -69,6 +78,9 @@ use crate::state::StateSnapshot;
 use crate::util::panic_message;
 
 mod checkpoints;
+pub mod figures;
+
+use figures::SubtaskFigures;
 
 /// The longest a subtask processes buffers before it serves its mailbox.
 pub const TURN_BUDGET: Duration = Duration::from_millis(2);
@@ -90,44 +102,20 @@ struct PendingUnaligned {
     outputs_pending: bool,
 }
 
-/// One buffer or event for an input channel.
+/// Wakes a consumer: elements wait on the input queue of `channel` (sent when the queue turns
+/// non-empty, so at most one is on its way per channel).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct DeliverElement {
+pub struct ChannelReady {
     /// The consumer's channel.
     pub channel: ChannelIndex,
-    /// The element.
-    pub element: StreamElement,
-    /// Elements the producer still holds for this channel.
-    pub backlog: u32,
-    /// The element's serialized size, when it crossed from another process (else 0).
-    pub wire_bytes: u32,
 }
 
-/// A data frame from a producer in another process, decoded by the consumer on its slot's
-/// thread (see `net::remote`).
+/// Wakes a producer that waited for credit from a consumer in this process: its queue holds
+/// some now (sent once per wait).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct DeliverFrame {
-    /// The consumer's channel.
-    pub channel: ChannelIndex,
-    /// The frame: kind, backlog, payload.
-    pub frame: Vec<u8>,
-    /// Decodes the channel's record buffers.
-    pub decode: crate::graph::partitioner::BatchDecoder,
-}
-
-/// Credit announced by a consumer for one subpartition.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AddCredit {
-    /// The producer's record writer.
-    pub writer: usize,
-    /// The subpartition.
-    pub subpartition: usize,
-    /// Credits to add.
-    pub credits: u32,
-}
+pub struct CreditAvailable;
 
 /// A consumer asks for a subpartition (the partition request).
 #[derive(Message, Clone)]
@@ -139,65 +127,25 @@ pub struct ConnectConsumer {
     pub writer: usize,
     /// The subpartition.
     pub subpartition: usize,
-    /// The consumer.
+    /// The consumer (with the credit it grants).
     pub consumer: ConsumerEnd,
-    /// The consumer's channel.
-    pub channel: ChannelIndex,
-    /// The consumer's initial credit.
-    pub credit: u32,
 }
-
-/// Where a remote channel learns its producer and writer once connected (taken once).
-pub type ProducerSlot = Arc<Mutex<Option<oneshot::Sender<(Addr<Subtask>, usize)>>>>;
 
 /// Where a partition request came from.
 #[derive(Clone)]
 pub enum ConsumerEnd {
-    /// A subtask in this process.
-    Local(Addr<Subtask>),
+    /// A subtask in this process, through the channel's queue.
+    Local(Arc<InputQueue>),
     /// A subtask in another process, behind a QUIC stream.
-    Remote {
-        /// The stream's send queue.
-        output: RemoteOutput,
-        /// Told the producer and its writer once connected (taken once).
-        connected: ProducerSlot,
-    },
-}
-
-/// A remote input channel failed (its connection or stream broke, or a frame was bad).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ChannelFailed {
-    /// The channel.
-    pub channel: ChannelIndex,
-    /// Why.
-    pub cause: String,
+    Remote(RemoteOutput),
 }
 
 /// How a consumer returns credit to the producer of one channel.
 enum ProducerHandle {
-    /// In this process.
-    Local {
-        producer: Addr<Subtask>,
-        writer: usize,
-        subpartition: usize,
-    },
+    /// In this process: the credit goes on the channel's queue, where the producer takes it.
+    Local(Arc<InputQueue>),
     /// In another process.
     Remote(Arc<CreditCell>),
-}
-
-/// The producer accepted a partition request.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProducerConnected {
-    /// The consumer's channel.
-    pub channel: ChannelIndex,
-    /// The producer.
-    pub producer: Addr<Subtask>,
-    /// The producer's writer.
-    pub writer: usize,
-    /// The subpartition.
-    pub subpartition: usize,
 }
 
 /// Cancels the subtask.
@@ -234,7 +182,12 @@ struct InputChannel {
     input: usize,
     gate: usize,
     gate_channel: usize,
-    producer: Option<ProducerHandle>,
+    producer: ProducerHandle,
+    /// What arrives from the producer, waiting to be delivered.
+    inbox: Arc<InputQueue>,
+    /// Decodes the frames of a producer in another process.
+    decode: Option<crate::graph::partitioner::BatchDecoder>,
+    /// Delivered elements, waiting to be processed (alignment can hold them).
     queue: VecDeque<StreamElement>,
     ended: bool,
 }
@@ -295,6 +248,10 @@ pub struct Subtask {
     metrics: Arc<IoMetrics>,
     /// How many records the source is polled for at once.
     poll_size: PollSize,
+    /// What the actor registry shows of it.
+    figures: Arc<SubtaskFigures>,
+    /// Its registry and its path there, left when it stops.
+    registered: Option<(crate::actors::remote::ActorRegistry, String)>,
 }
 
 impl Subtask {
@@ -339,12 +296,32 @@ impl Subtask {
             final_taken: None,
             state: ExecutionState::Deploying,
             metrics: Arc::default(),
+            figures: Arc::default(),
+            registered: None,
         }
+    }
+
+    /// What the actor registry shows of it.
+    pub fn figures(&self) -> Arc<SubtaskFigures> {
+        self.figures.clone()
+    }
+
+    /// It is registered at `path` in `registry`, which it leaves when it stops.
+    pub fn registered_at(
+        mut self,
+        registry: crate::actors::remote::ActorRegistry,
+        path: String,
+    ) -> Self {
+        self.registered = Some((registry, path));
+        self
     }
 
     fn set_state(&mut self, to: ExecutionState, failure: Option<String>) {
         match self.state.transition(to) {
-            Ok(s) => self.state = s,
+            Ok(s) => {
+                self.state = s;
+                self.figures.set_status(s);
+            }
             Err(e) => {
                 tracing::warn!(task = %self.tdd.task_name(), error = %e, "ignored state change");
                 return;
@@ -406,8 +383,16 @@ impl Subtask {
                 self.config.exclusive_credits,
                 self.config.floating_credits,
             );
+            // What one channel may hold at once: its exclusive buffers and every floating one.
+            let holds = (self.config.exclusive_credits + self.config.floating_credits) as usize;
             for (gc, ch) in gate.channels.iter().enumerate() {
-                let producer = match (ch.producer_address, &self.network.remote) {
+                let channel = ChannelIndex(index);
+                let wake: Wake = {
+                    let me = me.clone();
+                    Arc::new(move || me.do_send(ChannelReady { channel }))
+                };
+                let inbox = InputQueue::new(holds, credits.initial_credit(), wake);
+                let (producer, decode) = match (ch.producer_address, &self.network.remote) {
                     (Some(addr), Some(remote)) => {
                         let decode =
                             self.plan
@@ -424,22 +409,18 @@ impl Subtask {
                                 subpartition: ch.subpartition,
                                 credit: credits.initial_credit(),
                             },
-                            me.clone(),
-                            ChannelIndex(index),
-                            decode,
+                            inbox.clone(),
                         );
-                        Some(ProducerHandle::Remote(cell))
+                        (ProducerHandle::Remote(cell), Some(decode))
                     }
                     _ => {
                         self.network.local.request_partition(ConnectConsumer {
                             partition: ch.partition,
                             writer: 0,
                             subpartition: ch.subpartition as usize,
-                            consumer: ConsumerEnd::Local(me.clone()),
-                            channel: ChannelIndex(index),
-                            credit: credits.initial_credit(),
+                            consumer: ConsumerEnd::Local(inbox.clone()),
                         });
-                        None
+                        (ProducerHandle::Local(inbox.clone()), None)
                     }
                 };
                 self.channels.push(InputChannel {
@@ -447,6 +428,8 @@ impl Subtask {
                     gate: g,
                     gate_channel: gc,
                     producer,
+                    inbox,
+                    decode,
                     queue: VecDeque::new(),
                     ended: false,
                 });
@@ -454,6 +437,8 @@ impl Subtask {
             }
             self.gates.push(credits);
         }
+        self.figures
+            .set_inputs(self.channels.iter().map(|c| c.inbox.clone()).collect());
         self.watermarks = WatermarkValve::new(self.channels.len());
         self.aligner = BarrierAligner::with_blocking(self.channels.len(), !self.tdd.at_least_once);
         let inputs = self
@@ -719,6 +704,7 @@ impl Subtask {
         let Some(element) = self.channels[ch].queue.pop_front() else {
             return Ok(());
         };
+        self.channels[ch].inbox.processed();
         let (input, gate, gc) = (
             self.channels[ch].input,
             self.channels[ch].gate,
@@ -882,17 +868,8 @@ impl Subtask {
             return;
         };
         match &ch.producer {
-            Some(ProducerHandle::Local {
-                producer,
-                writer,
-                subpartition,
-            }) => producer.do_send(AddCredit {
-                writer: *writer,
-                subpartition: *subpartition,
-                credits: g.credits,
-            }),
-            Some(ProducerHandle::Remote(cell)) => cell.add(g.credits),
-            None => {}
+            ProducerHandle::Local(queue) => queue.credit().grant(g.credits),
+            ProducerHandle::Remote(cell) => cell.add(g.credits),
         }
     }
 
@@ -945,6 +922,15 @@ impl Subtask {
         }
         tracing::warn!(task = %self.tdd.task_name(), error = %e, "subtask failed");
         self.phase = Phase::Done;
+        // Its consumers fail with its cause (rather than with a channel that just closed), so
+        // the JobMaster meets the cause whichever failure it hears of first.
+        if let Some(chain) = self.chain.as_mut() {
+            let cause = format!("{} failed: {e}", self.tdd.task_name());
+            chain
+                .writers()
+                .iter_mut()
+                .for_each(|w| w.producer_failed(&cause));
+        }
         self.close_quietly();
         self.release();
         self.set_state(ExecutionState::Failed, Some(e.to_string()));
@@ -965,6 +951,13 @@ impl Subtask {
         for out in &self.tdd.outputs {
             self.network.local.unregister_producer(&out.partition);
         }
+        // Producers hand nothing more over; what waits is dropped.
+        for ch in &self.channels {
+            ch.inbox.close();
+        }
+        if let Some((registry, path)) = self.registered.take() {
+            registry.unregister_subtask(&path, &self.figures);
+        }
         ctx.stop();
     }
 }
@@ -984,24 +977,25 @@ impl Actor for Subtask {
     }
 }
 
-impl Handler<DeliverElement> for Subtask {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeliverElement, ctx: &mut Self::Context) {
-        if self.phase == Phase::Done {
-            return;
-        }
-        let index = msg.channel.get();
+impl Subtask {
+    /// One element arrived on channel `index` (the producer still holds `backlog`): it takes
+    /// its credit and waits in the channel's queue to be processed, or, an unaligned barrier,
+    /// is handled at once.
+    fn deliver(
+        &mut self,
+        index: usize,
+        element: StreamElement,
+        backlog: u32,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(ch) = self.channels.get(index) else {
             return;
         };
         let (gate, gc) = (ch.gate, ch.gate_channel);
-        self.metrics.add_bytes_in(u64::from(msg.wire_bytes));
-        let element = msg.element;
         // An unaligned barrier came without credit and takes no buffer.
         let credited = !element.travels_without_credit();
         if credited {
-            match self.gates[gate].on_element(gc, msg.backlog) {
+            match self.gates[gate].on_element(gc, backlog) {
                 Ok(grant) => self.grant(gate, grant),
                 Err(e) => {
                     let e = self.protocol(e);
@@ -1023,7 +1017,6 @@ impl Handler<DeliverElement> for Subtask {
                     }
                     act.on_priority_barrier(index, b)
                 });
-                self.schedule_pump(ctx, None);
                 return;
             }
             self.set_alignment_deadline(b, ctx);
@@ -1035,24 +1028,71 @@ impl Handler<DeliverElement> for Subtask {
         if let Some(ch) = self.channels.get_mut(index) {
             ch.queue.push_back(element);
         }
-        // Processed once the mailbox is drained: a barrier delivered behind this buffer is
-        // seen before the next buffer is processed.
-        self.schedule_pump(ctx, None);
+    }
+
+    /// A frame from a producer in another process: decoded here, on the slot's thread.
+    fn deliver_frame(&mut self, index: usize, frame: &[u8], ctx: &mut Context<Self>) {
+        let Some(decode) = self.channels.get(index).and_then(|c| c.decode) else {
+            return;
+        };
+        self.metrics.add_bytes_in(frame.len() as u64);
+        match crate::net::remote::decode_frame(frame, decode) {
+            Ok((element, backlog)) => self.deliver(index, element, backlog, ctx),
+            Err(cause) => self.channel_failed(
+                index,
+                format!("a remote channel sent a frame that does not decode: {cause}"),
+                ctx,
+            ),
+        }
+    }
+
+    /// The channel broke: unless it had ended anyway, the subtask fails.
+    fn channel_failed(&mut self, index: usize, cause: String, ctx: &mut Context<Self>) {
+        let ended = self.channels.get(index).is_none_or(|c| c.ended);
+        if self.phase == Phase::Done || ended {
+            return;
+        }
+        let e = OperatorError::Failed {
+            operator: self.tdd.task_name(),
+            message: cause,
+        };
+        self.fail(e, ctx);
     }
 }
 
-impl Handler<AddCredit> for Subtask {
+impl Handler<ChannelReady> for Subtask {
     type Result = ();
 
-    fn handle(&mut self, msg: AddCredit, ctx: &mut Self::Context) {
-        if let Some(w) = self
-            .chain
-            .as_mut()
-            .and_then(|c| c.writers().get_mut(msg.writer))
-        {
-            w.add_credit(msg.subpartition, msg.credits);
+    fn handle(&mut self, msg: ChannelReady, ctx: &mut Self::Context) {
+        let index = msg.channel.get();
+        let Some(inbox) = self.channels.get(index).map(|c| c.inbox.clone()) else {
+            return;
+        };
+        let mut arrivals = VecDeque::new();
+        inbox.take_all(&mut arrivals);
+        let queued = |act: &Self| act.channels.get(index).map_or(0, |c| c.queue.len());
+        for arrival in arrivals {
+            let before = queued(self);
+            if self.phase != Phase::Done {
+                match arrival {
+                    Arrival::Element(element, backlog) => {
+                        self.deliver(index, element, backlog, ctx)
+                    }
+                    Arrival::Frame(frame) => self.deliver_frame(index, &frame, ctx),
+                    Arrival::Failed(cause) => self.channel_failed(index, cause, ctx),
+                }
+            }
+            // What was not queued to be processed (a barrier handled at once, a failure, or
+            // anything after the end) holds no buffer any more.
+            if queued(self) <= before {
+                inbox.processed();
+            }
         }
-        self.guarded(ctx, |act, _| act.send_ready());
+        if self.phase == Phase::Done {
+            return;
+        }
+        // Processed once the mailbox is drained: a barrier delivered behind these buffers is
+        // seen before the next buffer is processed.
         self.schedule_pump(ctx, None);
     }
 }
@@ -1061,90 +1101,33 @@ impl Handler<ConnectConsumer> for Subtask {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectConsumer, ctx: &mut Self::Context) {
-        let link = match &msg.consumer {
-            ConsumerEnd::Local(consumer) => ChannelLink::new(consumer.clone(), msg.channel),
-            ConsumerEnd::Remote { output, .. } => ChannelLink::Remote(output.clone()),
+        let link = match msg.consumer {
+            ConsumerEnd::Local(queue) => ChannelLink::Local(queue),
+            ConsumerEnd::Remote(output) => ChannelLink::Remote(output),
         };
-        let connected = self
+        // Credit the consumer grants after this producer waited for some wakes it, once.
+        let me = ctx.address();
+        link.credit()
+            .connect_producer(Arc::new(move || me.do_send(CreditAvailable)));
+        if let Some(w) = self
             .chain
             .as_mut()
             .and_then(|c| c.writers().get_mut(msg.writer))
-            .is_some_and(|w| w.connect(msg.subpartition, link, msg.credit));
-        if connected {
-            match &msg.consumer {
-                ConsumerEnd::Local(consumer) => consumer.do_send(ProducerConnected {
-                    channel: msg.channel,
-                    producer: ctx.address(),
-                    writer: msg.writer,
-                    subpartition: msg.subpartition,
-                }),
-                ConsumerEnd::Remote { connected, .. } => {
-                    let tx = connected.lock().ok().and_then(|mut t| t.take());
-                    if let Some(tx) = tx {
-                        let _ = tx.send((ctx.address(), msg.writer));
-                    }
-                }
-            }
+        {
+            self.figures
+                .output_connected(msg.writer, msg.subpartition, link.clone());
+            w.connect(msg.subpartition, link);
         }
         self.pump(ctx);
     }
 }
 
-impl Handler<ProducerConnected> for Subtask {
+impl Handler<CreditAvailable> for Subtask {
     type Result = ();
 
-    fn handle(&mut self, msg: ProducerConnected, _ctx: &mut Self::Context) {
-        if let Some(ch) = self.channels.get_mut(msg.channel.get()) {
-            ch.producer = Some(ProducerHandle::Local {
-                producer: msg.producer,
-                writer: msg.writer,
-                subpartition: msg.subpartition,
-            });
-        }
-    }
-}
-
-impl Handler<DeliverFrame> for Subtask {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeliverFrame, ctx: &mut Self::Context) {
-        let wire_bytes = u32::try_from(msg.frame.len()).unwrap_or(u32::MAX);
-        match crate::net::remote::decode_frame(&msg.frame, msg.decode) {
-            Ok((element, backlog)) => <Self as Handler<DeliverElement>>::handle(
-                self,
-                DeliverElement {
-                    channel: msg.channel,
-                    element,
-                    backlog,
-                    wire_bytes,
-                },
-                ctx,
-            ),
-            Err(cause) => <Self as Handler<ChannelFailed>>::handle(
-                self,
-                ChannelFailed {
-                    channel: msg.channel,
-                    cause: format!("a remote channel sent a frame that does not decode: {cause}"),
-                },
-                ctx,
-            ),
-        }
-    }
-}
-
-impl Handler<ChannelFailed> for Subtask {
-    type Result = ();
-
-    fn handle(&mut self, msg: ChannelFailed, ctx: &mut Self::Context) {
-        let ended = self.channels.get(msg.channel.get()).is_none_or(|c| c.ended);
-        if self.phase == Phase::Done || ended {
-            return;
-        }
-        let e = OperatorError::Failed {
-            operator: self.tdd.task_name(),
-            message: msg.cause,
-        };
-        self.fail(e, ctx);
+    fn handle(&mut self, _: CreditAvailable, ctx: &mut Self::Context) {
+        self.guarded(ctx, |act, _| act.send_ready());
+        self.schedule_pump(ctx, None);
     }
 }
 

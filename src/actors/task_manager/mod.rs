@@ -458,9 +458,19 @@ impl Actor for TaskManager {
             ctx.address(),
             self.config.mailbox_capacity,
         ));
+        let me = Self::path_of(&self.id);
         for index in 0..self.slot_count {
             let arbiter = Arbiter::new();
-            let addr = Slot::start_in_arbiter(&arbiter.handle(), move |_| Slot { index });
+            let (registry, path) = (self.registry.clone(), format!("{me}/slot-{index}"));
+            let addr = Slot::start_in_arbiter(&arbiter.handle(), {
+                let path = path.clone();
+                move |_| Slot {
+                    index,
+                    registry,
+                    path,
+                }
+            });
+            self.registry.register(&path, Some(&me), addr.clone(), 0);
             self.slots.push(SlotEntry {
                 arbiter,
                 addr,
