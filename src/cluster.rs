@@ -23,6 +23,7 @@
 //! slot_request_timeout_ms = 30000
 //! buffer_size = 4096              # records per network buffer, at most
 //! buffer_bytes = 32768            # serialized bytes per network buffer, about
+//! memory_buffer_bytes = 1048576   # bytes per buffer in memory, about
 //! exclusive_credits = 2           # buffers per input channel
 //! floating_credits = 8            # buffers shared by an input gate
 //! buffer_timeout_ms = 100
@@ -139,6 +140,8 @@ pub struct RuntimeSection {
     pub buffer_size: Option<usize>,
     /// Serialized bytes per buffer.
     pub buffer_bytes: Option<usize>,
+    /// About the most bytes of a buffer in memory.
+    pub memory_buffer_bytes: Option<usize>,
     /// Exclusive credits per channel.
     pub exclusive_credits: Option<u32>,
     /// Floating credits per gate.
@@ -199,6 +202,9 @@ impl FileConfig {
         }
         if let Some(v) = r.buffer_bytes {
             c.buffer_bytes = v.max(1);
+        }
+        if let Some(v) = r.memory_buffer_bytes {
+            c.memory_buffer_bytes = v.max(1);
         }
         if let Some(v) = r.exclusive_credits {
             c.exclusive_credits = v;

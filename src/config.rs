@@ -7,11 +7,16 @@ use std::time::Duration;
 pub struct RuntimeConfig {
     /// The most records per network buffer (and per source poll).
     pub buffer_size: usize,
-    /// About the most serialized bytes per network buffer (and per source poll): a buffer is
-    /// cut at `buffer_size` records or at this many bytes by the records' estimated size,
-    /// whichever comes first (see [`crate::operators::batch`]). A single larger record still
+    /// About the serialized bytes of a network buffer sent to another process: a buffer whose
+    /// records' estimated size is more than half again as much is cut into parts of about
+    /// this size when it is sent (see [`crate::net::remote`]). A single larger record still
     /// makes a buffer of one.
     pub buffer_bytes: usize,
+    /// About the most bytes of a buffer in memory (and of a source poll): a buffer is cut at
+    /// `buffer_size` records or at this many bytes by the records' estimated size, whichever
+    /// comes first (see [`crate::data::batch`]). Channels within a process hand such
+    /// buffers over whole; across processes they travel cut at `buffer_bytes`.
+    pub memory_buffer_bytes: usize,
     /// Credits (buffers) owned by each input channel.
     pub exclusive_credits: u32,
     /// Credits shared by the channels of one input gate.
@@ -59,6 +64,7 @@ impl Default for RuntimeConfig {
             // records from making large buffers (Flink's 32 KiB memory segments).
             buffer_size: 4096,
             buffer_bytes: DEFAULT_BUFFER_BYTES,
+            memory_buffer_bytes: DEFAULT_MEMORY_BUFFER_BYTES,
             exclusive_credits: 2,
             floating_credits: 8,
             outbox_capacity: 2,
@@ -80,13 +86,20 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// The default of [`RuntimeConfig::buffer_bytes`]: 32 KiB.
+/// The default of [`RuntimeConfig::buffer_bytes`]: 32 KiB (Flink's memory segment).
 pub const DEFAULT_BUFFER_BYTES: usize = 32 * 1024;
 
+/// The default of [`RuntimeConfig::memory_buffer_bytes`]: 1 MiB. Measured with `rill bench
+/// --shuffle` (in one process, 100-byte strings, 2 cores): buffers cut at 32 KiB in memory
+/// moved 25-35% fewer records per second than buffers of 4,096 records (~410 KiB), with the
+/// same code and every cost per record unchanged; at 1 MiB a buffer of small records holds
+/// `buffer_size` records again, and one of 100 KiB records ten.
+pub const DEFAULT_MEMORY_BUFFER_BYTES: usize = 1024 * 1024;
+
 impl RuntimeConfig {
-    /// The size bound of a network buffer.
-    pub fn buffer_bound(&self) -> crate::operators::batch::BufferBound {
-        crate::operators::batch::BufferBound::new(self.buffer_size, self.buffer_bytes)
+    /// The size bound of a buffer in memory (what routers cut at).
+    pub fn buffer_bound(&self) -> crate::data::batch::BufferBound {
+        crate::data::batch::BufferBound::new(self.buffer_size, self.memory_buffer_bytes)
     }
 
     /// The most records that can be between an operator that emits into one edge and the

@@ -16,7 +16,7 @@ pub enum Error {
     Cluster(#[from] crate::actors::ClusterError),
     /// An operator failed.
     #[error(transparent)]
-    Operator(#[from] crate::operators::OperatorError),
+    Operator(#[from] crate::data::OperatorError),
 }
 
 /// Rill's result.

@@ -11,8 +11,10 @@
 //! it into an [`ExecutionGraph`](graph::ExecutionGraph), asks the ResourceManager for slots, and
 //! deploys one Subtask actor per parallel instance into the TaskManagers' slots (each slot is its
 //! own thread). A subtask runs its operator chain as plain function calls on buffers of records
-//! ([`operators`]); between subtasks, buffers travel as messages against credits ([`net`]), so a
-//! slow consumer slows its producers and no queue grows without bound.
+//! ([`operators`]); between subtasks, buffers travel on channel queues against credits
+//! ([`net`]), so a slow consumer slows its producers and no queue grows without bound. The
+//! types every layer shares (buffers, stream elements, barriers, timestamps) are in [`data`],
+//! at the bottom.
 //!
 //! ## Word count
 //! ```
@@ -42,6 +44,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod data;
 mod error;
 pub mod eventtime;
 pub mod graph;

@@ -6,10 +6,10 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::api::Data;
+use crate::data::batch::NO_TIMESTAMP;
+use crate::data::Data;
 use crate::eventtime::{ProcessingClock, Timestamp};
 use crate::metrics::IoMetrics;
-use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::chain::{ChainNode, OutputTarget, Target};
 use crate::operators::{Batch, Chain, Operator, OperatorError, Output, RuntimeContext};
 

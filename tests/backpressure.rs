@@ -72,18 +72,14 @@ impl SinkFunction<u64> for SlowSink {
     }
 }
 
-#[test]
-fn a_slow_sink_bounds_the_records_in_flight() {
-    const RECORDS: u64 = 400_000;
-    const SINKS: usize = 2;
-    let flow = Arc::new(Flow::default());
-
+/// `records` from one source, rebalanced over `sinks` sinks that sleep `pause` per buffer.
+fn slow_sink_job(flow: &Arc<Flow>, records: u64, sinks: usize, pause: Duration) -> StreamEnv {
     let env = StreamEnv::new("backpressure");
     env.add_source(
         "Counting Source",
         CountingSource {
             flow: flow.clone(),
-            left: RECORDS,
+            left: records,
         },
     )
     .set_parallelism(1)
@@ -92,12 +88,21 @@ fn a_slow_sink_bounds_the_records_in_flight() {
         "Slow Sink",
         SlowSink {
             flow: flow.clone(),
-            pause: Duration::from_millis(2),
+            pause,
         },
     )
-    .set_parallelism(SINKS)
+    .set_parallelism(sinks)
     // Own slots, so the sink's sleeping never blocks the source's thread: only credits can.
     .slot_sharing_group("slow");
+    env
+}
+
+#[test]
+fn a_slow_sink_bounds_the_records_in_flight() {
+    const RECORDS: u64 = 400_000;
+    const SINKS: usize = 2;
+    let flow = Arc::new(Flow::default());
+    let env = slow_sink_job(&flow, RECORDS, SINKS, Duration::from_millis(2));
 
     // One producer subpartition per sink: SINKS channels, SINKS gates.
     let bound = RuntimeConfig::default().max_in_flight_records(SINKS, SINKS) as u64;
@@ -142,25 +147,7 @@ fn a_slow_sink_bounds_the_records_in_flight() {
 fn the_registry_shows_subtasks_with_status_and_credits_and_their_mailboxes_hold() {
     const RECORDS: u64 = 400_000;
     let flow = Arc::new(Flow::default());
-    let env = StreamEnv::new("registry");
-    env.add_source(
-        "Counting Source",
-        CountingSource {
-            flow: flow.clone(),
-            left: RECORDS,
-        },
-    )
-    .set_parallelism(1)
-    .rebalance()
-    .add_sink(
-        "Slow Sink",
-        SlowSink {
-            flow: flow.clone(),
-            pause: Duration::from_millis(5),
-        },
-    )
-    .set_parallelism(2)
-    .slot_sharing_group("slow");
+    let env = slow_sink_job(&flow, RECORDS, 2, Duration::from_millis(5));
     let config = RuntimeConfig::default();
     // A channel's queue: its exclusive buffers, every floating one of its gate, and room for
     // unaligned barriers.

@@ -14,8 +14,9 @@
 
 use crate::api::functions::SideOutputs;
 use crate::api::{Collector, Data, DataStream, Key, OutputTag};
+use crate::data::UserError;
 use crate::graph::partitioner::RecordType;
-use crate::operators::{RuntimeContext, UserError};
+use crate::operators::RuntimeContext;
 use crate::state::broadcast::{BroadcastState, BroadcastStates, ReadOnlyBroadcastState};
 use crate::state::{MapStateDescriptor, StateError};
 

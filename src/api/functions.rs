@@ -5,8 +5,8 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::api::Data;
-use crate::operators::batch::BatchBuilder;
+use crate::data::batch::BatchBuilder;
+use crate::data::Data;
 use crate::operators::{Batch, OperatorError, Output, RuntimeContext, UserError};
 
 /// Emits records from a user function.

@@ -4,9 +4,10 @@
 
 use crate::api::functions::SideOutputs;
 use crate::api::{Collector, Data, Key, OutputTag};
+use crate::data::UserError;
 use crate::eventtime::timers::TimerService;
 use crate::eventtime::Timestamp;
-use crate::operators::{RuntimeContext, UserError};
+use crate::operators::RuntimeContext;
 use crate::state::keyed::{AggregatingState, ListState, MapState, ReducingState, ValueState};
 use crate::state::{
     AggregatingStateDescriptor, KeyedStateBackend, ListStateDescriptor, MapStateDescriptor,

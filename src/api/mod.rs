@@ -3,7 +3,6 @@
 
 pub mod broadcast;
 pub mod connected;
-pub mod data;
 pub mod env;
 pub mod functions;
 pub mod joins;
@@ -12,12 +11,12 @@ pub mod keyed_process;
 pub mod stream;
 pub mod windowed;
 
+pub use crate::data::{Data, Key};
 pub use broadcast::{
     BroadcastConnectedStreams, BroadcastContext, BroadcastProcessFunction, BroadcastStream,
     ReadOnlyBroadcastContext,
 };
 pub use connected::ConnectedStreams;
-pub use data::{Data, Key};
 pub use env::{RuntimeMode, StreamEnv};
 pub use functions::{
     Collector, OutputTag, ProcessContext, ProcessFunction, SinkFunction, SourceFunction, SourcePoll,

@@ -148,7 +148,7 @@ where
             (status, _) => Some(format!("it ended {status:?}: {:?}", result.failure)),
         };
         if let Some(message) = problem {
-            return Err(crate::operators::OperatorError::Failed {
+            return Err(crate::data::OperatorError::Failed {
                 operator: name.into(),
                 message: format!("benchmark job failed: {message}"),
             }

@@ -15,10 +15,10 @@ use actix::System;
 use crate::api::{Collector, KeyedContext, KeyedProcessFunction, StreamEnv};
 use crate::bench::{bench_cluster_with, measure, BenchResult};
 use crate::checkpoint::CheckpointSettings;
+use crate::data::UserError;
 use crate::jobs::JobRegistry;
 use crate::operators::sinks::DiscardSink;
 use crate::operators::sources::Generated;
-use crate::operators::UserError;
 use crate::state::{StateBackendKind, ValueStateDescriptor};
 
 /// Adds each record's value to its key's sum in a `ValueState`, and emits the new sum.

@@ -17,12 +17,12 @@ use actix::System;
 use crate::api::StreamEnv;
 use crate::bench::events::EventSpec;
 use crate::bench::{bench_cluster, measure, BenchResult};
+use crate::data::OperatorError;
 use crate::eventtime::WatermarkStrategy;
 use crate::jobs::windowed_count::CountSum;
 use crate::jobs::JobRegistry;
 use crate::operators::sinks::DiscardSink;
 use crate::operators::sources::Generated;
-use crate::operators::OperatorError;
 use crate::windowing::assigners::TimeWindows;
 
 /// An in-memory event: timestamp, key index, value.

@@ -23,9 +23,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointBarrier;
+use crate::data::StreamElement;
+use crate::data::{Batch, OperatorError};
 use crate::graph::partitioner::BatchDecoder;
-use crate::net::StreamElement;
-use crate::operators::{Batch, OperatorError};
 
 /// A subtask's persisted in-flight data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,8 @@ use crate::checkpoint::storage::{
     read_metadata, read_subtask_state, CheckpointMetadata, StateHandle, StorageError,
     SubtaskSnapshot, VertexMetadata,
 };
-use crate::operators::{OperatorError, RuntimeContext};
+use crate::data::OperatorError;
+use crate::state::context::RuntimeContext;
 use crate::state::key_group::key_group_range;
 use crate::state::RestoredState;
 

@@ -19,24 +19,7 @@ pub mod valve;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Milliseconds since the epoch (event time) — Flink's `long` timestamps.
-pub type Timestamp = i64;
-
-/// The watermark before any was emitted.
-pub const MIN_WATERMARK: Timestamp = i64::MIN;
-
-/// The watermark a bounded input ends with: every event-time window and timer fires.
-pub const MAX_WATERMARK: Timestamp = i64::MAX;
-
-/// Whether a stream may hold back event time (Flink's `WatermarkStatus`): an idle stream's
-/// watermark is left out of the minimum downstream until it is active again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatermarkStatus {
-    /// The stream has records and its watermark counts.
-    Active,
-    /// The stream has no records for now; its watermark does not hold others back.
-    Idle,
-}
+pub use crate::data::time::{Timestamp, WatermarkStatus, MAX_WATERMARK, MIN_WATERMARK};
 
 /// The current processing time: milliseconds since the Unix epoch by the system clock.
 pub fn processing_time_now() -> Timestamp {

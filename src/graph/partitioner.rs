@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::Data;
+use crate::data::Data;
 use crate::net::router::{
     BroadcastRouter, ChannelRouter, RoundRobin, RouterContext, SelectingRouter, Shuffle,
     SingleChannelRouter,
@@ -127,8 +127,7 @@ pub struct RecordType {
 }
 
 /// Decodes a serialized buffer of one record type (see [`RecordType::decoder`]).
-pub type BatchDecoder =
-    fn(&[u8]) -> Result<crate::operators::Batch, crate::operators::OperatorError>;
+pub type BatchDecoder = fn(&[u8]) -> Result<crate::data::Batch, crate::data::OperatorError>;
 
 impl std::fmt::Debug for RecordType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -142,7 +141,7 @@ impl RecordType {
         Self {
             name: std::any::type_name::<T>(),
             make_router: make_router::<T>,
-            decode: crate::operators::Batch::decode::<T>,
+            decode: crate::data::Batch::decode::<T>,
         }
     }
 

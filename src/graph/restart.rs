@@ -179,14 +179,7 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Marks a failure cause that no restart can cure: the job fails at once, whatever its
-/// restart strategy.
-pub const NON_RECOVERABLE: &str = "[non-recoverable]";
-
-/// Whether `cause` is a failure that no restart can cure.
-pub fn is_non_recoverable(cause: &str) -> bool {
-    cause.contains(NON_RECOVERABLE)
-}
+pub use crate::data::error::{is_non_recoverable, NON_RECOVERABLE};
 
 /// What to do after a failure.
 #[derive(Debug, Clone, PartialEq)]

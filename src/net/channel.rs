@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::net::StreamElement;
+use crate::data::StreamElement;
 
 /// Room on a queue for unaligned barriers beyond the credited elements.
 pub const PRIORITY_ELEMENTS: usize = 8;

@@ -6,14 +6,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use actix::Addr;
+use actix::{Message, Recipient};
 
-use crate::actors::subtask::{ConnectConsumer, Subtask};
+use crate::data::OperatorError;
+use crate::data::StreamElement;
 use crate::ids::{JobId, ResultPartitionId};
 use crate::net::channel::{InputQueue, QueueError, SharedCredit};
 use crate::net::remote::RemoteOutput;
-use crate::net::StreamElement;
-use crate::operators::OperatorError;
 
 /// The consumer end of one channel, as its producer sees it.
 #[derive(Clone)]
@@ -84,6 +83,14 @@ pub enum LinkError {
         /// The limit.
         limit: usize,
     },
+    /// The element is a buffer larger than the channel's buffers: it is handed back unsent, to
+    /// be cut into `parts` buffers.
+    Oversize {
+        /// The element.
+        element: StreamElement,
+        /// Into how many buffers to cut it.
+        parts: usize,
+    },
     /// The channel failed.
     Failed(OperatorError),
 }
@@ -94,9 +101,35 @@ impl From<OperatorError> for LinkError {
     }
 }
 
+/// A consumer asks for a subpartition (the partition request).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ConnectConsumer {
+    /// The partition.
+    pub partition: ResultPartitionId,
+    /// The producer's writer for it (filled in by the transport).
+    pub writer: usize,
+    /// The subpartition.
+    pub subpartition: usize,
+    /// The consumer (with the credit it grants).
+    pub consumer: ConsumerEnd,
+}
+
+/// Where a partition request came from.
+#[derive(Clone)]
+pub enum ConsumerEnd {
+    /// A subtask in this process, through the channel's queue.
+    Local(Arc<InputQueue>),
+    /// A subtask in another process, behind a QUIC stream.
+    Remote(RemoteOutput),
+}
+
+/// A producer's end of the transport: where its partition requests go.
+pub type Producer = Recipient<ConnectConsumer>;
+
 #[derive(Default)]
 struct Table {
-    producers: HashMap<ResultPartitionId, (Addr<Subtask>, usize)>,
+    producers: HashMap<ResultPartitionId, (Producer, usize)>,
     pending: HashMap<ResultPartitionId, Vec<ConnectConsumer>>,
 }
 
@@ -117,7 +150,7 @@ impl LocalTransport {
     pub fn register_producer(
         &self,
         partition: ResultPartitionId,
-        producer: Addr<Subtask>,
+        producer: Producer,
         writer: usize,
     ) {
         let waiting = {

@@ -7,7 +7,6 @@
 
 pub mod channel;
 pub mod credit;
-pub mod element;
 pub mod frame;
 pub mod local;
 pub mod quic;
@@ -16,7 +15,7 @@ pub mod router;
 pub mod rpc;
 pub mod writer;
 
-pub use element::StreamElement;
+pub use crate::data::StreamElement;
 pub use local::{ChannelLink, LocalTransport};
 pub use remote::NetworkEnvironment;
 pub use writer::RecordWriter;

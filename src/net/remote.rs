@@ -35,17 +35,16 @@ use actix::ArbiterHandle;
 use quinn::{RecvStream, SendStream};
 use tokio::sync::{mpsc, Notify};
 
-use crate::actors::subtask::{ConnectConsumer, ConsumerEnd};
 use crate::config::RuntimeConfig;
+use crate::data::OperatorError;
+use crate::data::StreamElement;
 use crate::eventtime::WatermarkStatus;
 use crate::graph::partitioner::BatchDecoder;
 use crate::net::channel::{InputQueue, QueueError, SharedCredit};
 use crate::net::frame::{read_frame, write_frame, write_message};
-use crate::net::local::{LinkError, LocalTransport};
+use crate::net::local::{ConnectConsumer, ConsumerEnd, LinkError, LocalTransport};
 use crate::net::quic::{NetError, QuicNode};
 use crate::net::rpc::{PartitionRequest, RemotePeer, StreamOpen};
-use crate::net::StreamElement;
-use crate::operators::OperatorError;
 
 const KIND_RECORDS: u8 = 0;
 const KIND_END: u8 = 1;
@@ -104,18 +103,26 @@ impl CreditCell {
 pub struct RemoteOutput {
     frames: mpsc::Sender<Vec<u8>>,
     frame_limit: usize,
+    buffer_bytes: usize,
     credit: Arc<SharedCredit>,
 }
 
 impl RemoteOutput {
-    /// Queues frames on `frames`, each at most [`DATA_FRAME_LIMIT`] bytes; starts without
-    /// credit.
+    /// Queues frames on `frames`, each at most [`DATA_FRAME_LIMIT`] bytes and about
+    /// [`crate::config::DEFAULT_BUFFER_BYTES`] of records; starts without credit.
     pub fn new(frames: mpsc::Sender<Vec<u8>>) -> Self {
         Self {
             frames,
             frame_limit: DATA_FRAME_LIMIT,
+            buffer_bytes: crate::config::DEFAULT_BUFFER_BYTES,
             credit: Arc::new(SharedCredit::new(0)),
         }
+    }
+
+    /// The same, with buffers of about `bytes` serialized bytes.
+    pub fn with_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.buffer_bytes = bytes.max(1);
+        self
     }
 
     /// The credit the consumer granted and the producer has not spent.
@@ -146,10 +153,22 @@ impl RemoteOutput {
     }
 
     /// Serializes and queues one element (sent only with credit); returns the frame's size.
-    /// An element whose frame would exceed the limit is handed back unsent (the receiver
-    /// refuses such frames and closes the channel, so sending one would only fail the job
-    /// there, and again after every restart).
+    /// A buffer of several records estimated at more than half again the network buffer size
+    /// is handed back unsent, to be cut into parts of about that size; an element whose frame
+    /// would exceed the limit too (the receiver refuses such frames and closes the channel,
+    /// so sending one would only fail the job there, and again after every restart).
     pub fn send(&self, element: StreamElement, backlog: u32) -> Result<usize, LinkError> {
+        if let StreamElement::Records(b) = &element {
+            let estimate = b.estimate_record_bytes().saturating_mul(b.len());
+            // The nearest whole number of network buffers: 1 up to 1.5 buffers' bytes.
+            let parts = (estimate + self.buffer_bytes / 2) / self.buffer_bytes;
+            if parts > 1 && b.len() > 1 {
+                return Err(LinkError::Oversize {
+                    parts: parts.min(b.len()),
+                    element,
+                });
+            }
+        }
         let mut frame = Vec::with_capacity(match &element {
             StreamElement::Records(b) => 20 + b.len() * 24,
             StreamElement::Watermark(_) => 13,
@@ -364,7 +383,7 @@ impl RemoteNetwork {
             + 2
             + PRIORITY_FRAMES;
         let (frames, rx) = mpsc::channel::<Vec<u8>>(cap);
-        let output = RemoteOutput::new(frames);
+        let output = RemoteOutput::new(frames).with_buffer_bytes(self.config.buffer_bytes);
         output.credit().grant(req.credit);
         let credit = output.credit.clone();
         self.local.request_partition(ConnectConsumer {

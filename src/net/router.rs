@@ -19,9 +19,9 @@
 
 use std::marker::PhantomData;
 
-use crate::api::Data;
-use crate::operators::batch::{BatchBuilder, BufferBound};
-use crate::operators::{Batch, OperatorError};
+use crate::data::batch::{BatchBuilder, BufferBound};
+use crate::data::Data;
+use crate::data::{Batch, OperatorError};
 use crate::util::FastRng;
 
 /// Splits buffers into per-channel buffers. One per output edge of a subtask.
@@ -315,7 +315,7 @@ impl<T: Data> ChannelRouter for BroadcastRouter<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operators::batch::NO_TIMESTAMP;
+    use crate::data::batch::NO_TIMESTAMP;
 
     /// A bound of `n` records only.
     fn records(n: usize) -> BufferBound {

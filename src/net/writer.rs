@@ -5,7 +5,7 @@
 //! A subpartition's queue holds what the router emitted and the consumer has no credit for.
 //! The subtask stops taking input while any queue is at `queue_capacity`. The router cuts
 //! buffers at `buffer_size` records or about `buffer_bytes` bytes (see
-//! [`crate::operators::batch`]); an input buffer of at most `buffer_size` records adds at most
+//! [`crate::data::batch`]); an input buffer of at most `buffer_size` records adds at most
 //! one record-count-cut buffer per subpartition, plus as many byte-cut ones as its bytes fill,
 //! so what a queue holds stays below `queue_capacity + 1` buffers plus one input buffer's
 //! records and bytes.
@@ -20,12 +20,12 @@
 use std::collections::VecDeque;
 
 use crate::checkpoint::channel_state::OvertakenOutput;
-use crate::checkpoint::{BarrierAlignment, CheckpointBarrier};
-use crate::eventtime::{Timestamp, WatermarkStatus};
+use crate::data::StreamElement;
+use crate::data::{BarrierAlignment, CheckpointBarrier};
+use crate::data::{Batch, OperatorError};
+use crate::data::{Timestamp, WatermarkStatus};
 use crate::net::local::{ChannelLink, LinkError};
 use crate::net::router::ChannelRouter;
-use crate::net::StreamElement;
-use crate::operators::{Batch, OperatorError};
 
 fn is_barrier(e: &StreamElement, id: u64) -> bool {
     matches!(e, StreamElement::Barrier(b) if b.id == id)
@@ -267,6 +267,18 @@ impl RecordWriter {
                             s.queue.push_front(StreamElement::Records(part));
                         }
                     }
+                    Err(LinkError::Oversize { element, parts }) => {
+                        if with_credit {
+                            link.credit().give_back();
+                        }
+                        let StreamElement::Records(batch) = element else {
+                            continue;
+                        };
+                        let per_part = batch.len().div_ceil(parts.max(1));
+                        for part in batch.split_into(per_part).into_iter().rev() {
+                            s.queue.push_front(StreamElement::Records(part));
+                        }
+                    }
                     Err(LinkError::Failed(e)) => return Err(e),
                 }
             }
@@ -361,9 +373,9 @@ fn split_for_frames(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::batch::BufferBound;
     use crate::net::remote::RemoteOutput;
     use crate::net::router::SingleChannelRouter;
-    use crate::operators::batch::BufferBound;
     use tokio::sync::mpsc;
 
     fn grant(w: &RecordWriter, credits: u32) {
@@ -382,6 +394,36 @@ mod tests {
         out.credit().grant(credit);
         assert!(w.connect(0, ChannelLink::Remote(out)));
         (w, rx)
+    }
+
+    #[test]
+    fn a_buffer_larger_than_a_network_buffer_crosses_processes_cut_into_network_buffers() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let router = SingleChannelRouter::<String>::new(0, BufferBound::new(4096, usize::MAX));
+        let mut w = RecordWriter::new(Box::new(router), 1, "Cut (1/1)".into());
+        let out = RemoteOutput::new(tx).with_buffer_bytes(1000);
+        out.credit().grant(100);
+        assert!(w.connect(0, ChannelLink::Remote(out)));
+        let records: Vec<String> = (0..100).map(|i| format!("{i:0>100}")).collect();
+        w.write(Batch::new(records.clone())).expect("write");
+        w.flush();
+        // ~10,200 bytes of records: ten buffers of about 1,000 bytes, one credit each.
+        assert_eq!(w.send_ready().expect("send"), 10);
+        let mut received = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            assert!(frame.len() <= 1500, "a frame of {} bytes", frame.len());
+            let batch = Batch::decode::<String>(&frame[5..]).expect("decodes");
+            received.extend(batch.downcast::<String>().expect("strings"));
+        }
+        assert_eq!(received, records);
+        assert_eq!(grant_left(&w), 90);
+    }
+
+    fn grant_left(w: &RecordWriter) -> u32 {
+        w.subpartitions[0]
+            .link
+            .as_ref()
+            .map_or(0, |l| l.credit().available())
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::checkpoint::CheckpointBarrier;
-use crate::eventtime::{Timestamp, WatermarkStatus};
+use crate::data::{Timestamp, WatermarkStatus};
 use crate::net::RecordWriter;
 use crate::operators::{Batch, Operator, OperatorError, RuntimeContext};
 use crate::state::{RestoredState, StateSnapshot};

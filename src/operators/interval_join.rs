@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::{Collector, Data, Key};
+use crate::data::batch::{BatchBuilder, NO_TIMESTAMP};
 use crate::eventtime::{Timestamp, MIN_WATERMARK};
-use crate::operators::batch::{BatchBuilder, NO_TIMESTAMP};
 use crate::operators::keyed::KeyFn;
 use crate::operators::{Batch, Operator, OperatorError, Output};
 use crate::util::FastMap;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::api::functions::{user_error, user_snapshot};
 use crate::api::{Collector, Data, SourceFunction, SourcePoll};
-use crate::operators::batch::BufferBound;
+use crate::data::batch::BufferBound;
 pub use crate::operators::socket_source::{SocketOptions, SocketTextSource};
 pub use crate::operators::text_file_source::{DecodePolicy, LineParser, TextFileSource};
 use crate::operators::{Batch, OperatorError, RuntimeContext, UserError};

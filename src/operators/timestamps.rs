@@ -15,12 +15,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::Data;
+use crate::data::batch::NO_TIMESTAMP;
+use crate::data::Data;
 use crate::eventtime::{
     Clock, Timestamp, WatermarkGenerator, WatermarkOutput, WatermarkStatus, WatermarkStrategy,
     MAX_WATERMARK, MIN_WATERMARK,
 };
-use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
 
 /// What a generator emitted during one call.

@@ -10,9 +10,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Data, Key};
+use crate::data::{Data, Key};
 use crate::eventtime::ProcessingClock;
-use crate::operators::RuntimeContext;
+use crate::state::context::RuntimeContext;
 use crate::state::keyed::{
     AggregatingState, HeapKeyedStateBackend, ListState, MapState, ReducingState, ValueState,
 };

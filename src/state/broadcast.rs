@@ -8,7 +8,7 @@
 
 use std::any::Any;
 
-use crate::api::{Data, Key};
+use crate::data::{Data, Key};
 use crate::state::snapshot::ListMode;
 use crate::state::{MapStateDescriptor, OperatorSnapshot, RestoredState, StateError};
 use crate::util::FastMap;

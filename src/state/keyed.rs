@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Data, Key};
+use crate::data::{Data, Key};
 use crate::eventtime::{ProcessingClock, Timestamp};
 use crate::state::rocksdb::RocksCell;
 use crate::state::snapshot::{DeferredPart, KeyedStateSnapshot, StateError};
@@ -997,7 +997,7 @@ where
 mod tests {
     use super::*;
     use crate::checkpoint::barrier::SnapshotKind;
-    use crate::operators::RuntimeContext;
+    use crate::state::context::RuntimeContext;
     use crate::state::key_group::key_group_range;
     use crate::state::{KeyedStateBackend, OperatorSnapshot, SnapshotTarget, StateBackendKind};
     use std::sync::atomic::{AtomicI64, Ordering};

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod broadcast;
+pub mod context;
 pub mod key_group;
 pub mod keyed;
 mod rocks_cache;

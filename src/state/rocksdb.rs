@@ -48,9 +48,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::api::{Data, Key};
+use crate::data::{Data, Key};
 use crate::eventtime::ProcessingClock;
-use crate::operators::RuntimeContext;
+use crate::state::context::RuntimeContext;
 use crate::state::key_group::{assign_to_key_group, key_group_range, KeyGroupRange};
 use crate::state::keyed::{
     carry_untouched, declared_otherwise, restored_lists, restored_maps, restored_values, ListState,

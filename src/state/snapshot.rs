@@ -53,6 +53,16 @@ pub enum StateError {
     Backend(String),
 }
 
+impl crate::data::OperatorError {
+    /// Operator `operator`'s state could not be written or read.
+    pub fn state(operator: &str, e: StateError) -> Self {
+        Self::Failed {
+            operator: operator.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// One keyed state of one operator: per key group, its entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyedStateSnapshot {

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::data::batch::NO_TIMESTAMP;
 use crate::eventtime::Timestamp;
-use crate::operators::batch::NO_TIMESTAMP;
 use crate::windowing::Window;
 
 /// An element of a window's contents with its timestamp ([`NO_TIMESTAMP`] if it has none).

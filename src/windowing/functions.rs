@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use crate::api::functions::SideOutputs;
 use crate::api::{Collector, Data, OutputTag};
+use crate::data::UserError;
 use crate::eventtime::Timestamp;
-use crate::operators::{RuntimeContext, UserError};
+use crate::operators::RuntimeContext;
 use crate::windowing::evictors::{Evictor, EvictorContext, TimestampedValue};
 use crate::windowing::Window;
 

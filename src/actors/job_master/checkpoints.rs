@@ -43,13 +43,17 @@ impl JobMaster {
             .join(self.job_id.to_string())
     }
 
-    /// Resolves the restore location, creates the coordinator and starts periodic
-    /// checkpoints. An unusable restore location is the job's failure cause.
-    pub(super) fn start_checkpointing(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
+    /// Checks the resolved restore location against the job, creates the coordinator and
+    /// starts periodic checkpoints. An unusable restore location is the job's failure cause.
+    pub(super) fn start_checkpointing(
+        &mut self,
+        resolved: Option<Result<storage::Resolved, String>>,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), String> {
         let mut first_id = 1;
         let mut restored = None;
-        if let Some(r) = self.job_graph.restore.clone() {
-            let resolved = storage::resolve(&r.path).map_err(|e| format!("cannot restore: {e}"))?;
+        if let (Some(r), Some(resolved)) = (self.job_graph.restore.clone(), resolved) {
+            let resolved = resolved?;
             for skipped in &resolved.skipped {
                 tracing::warn!(job_id = %self.job_id, error = %skipped, "passed over a damaged checkpoint");
             }
@@ -288,7 +292,7 @@ impl JobMaster {
 
     /// Runs blocking I/O on the JobMaster's I/O thread (inline when it has none); resolves to
     /// `None` when the thread's queue is full.
-    fn blocking<T, F>(
+    pub(super) fn blocking<T, F>(
         &self,
         f: F,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<T>>>>

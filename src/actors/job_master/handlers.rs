@@ -4,6 +4,7 @@
 use actix::prelude::*;
 
 use super::*;
+use crate::checkpoint::storage;
 
 impl Actor for JobMaster {
     type Context = Context<Self>;
@@ -17,7 +18,41 @@ impl Actor for JobMaster {
             self.config.mailbox_capacity,
         ));
         self.set_status(JobStatus::Running);
-        if let Err(cause) = self.start_checkpointing(ctx) {
+        match self.job_graph.restore.clone() {
+            // Resolving reads and checks every state file of the checkpoint: on the JobMaster's
+            // I/O thread, never on the actor's.
+            Some(r) => {
+                let resolving = self.blocking(move || storage::resolve(&r.path));
+                ctx.spawn(resolving.into_actor(self).map(|resolved, act, ctx| {
+                    let resolved = match resolved {
+                        Some(r) => r.map_err(|e| format!("cannot restore: {e}")),
+                        None => Err("cannot restore: the JobMaster's I/O queue is full".into()),
+                    };
+                    act.begin(Some(resolved), ctx);
+                }));
+            }
+            None => self.begin(None, ctx),
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.registry.unregister(&Self::path_of(self.job_id));
+    }
+}
+
+impl JobMaster {
+    /// Starts the job once its restore location (if any) is resolved: checkpointing, then the
+    /// slots. A job cancelled meanwhile stays as it is; an unusable restore location is its
+    /// failure cause.
+    fn begin(
+        &mut self,
+        resolved: Option<Result<storage::Resolved, String>>,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.graph.status() != JobStatus::Running {
+            return;
+        }
+        if let Err(cause) = self.start_checkpointing(resolved, ctx) {
             self.graph.set_failure(cause);
             self.set_status(JobStatus::Failing);
             self.cancel_all();
@@ -27,12 +62,6 @@ impl Actor for JobMaster {
         self.request_slots(self.job_graph.slots_needed(), ctx);
     }
 
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.registry.unregister(&Self::path_of(self.job_id));
-    }
-}
-
-impl JobMaster {
     /// The path a job's JobMaster registers at.
     pub fn path_of(job_id: JobId) -> String {
         format!("/jobmanager/jobmaster-{job_id}")

@@ -382,4 +382,160 @@ impl Subtask {
         let taken = self.take_state(barrier.id);
         self.persist(barrier, taken, None);
     }
+
+    /// Queues the output records a restored unaligned checkpoint persisted (ahead of anything
+    /// new) and keeps its input records to process first.
+    pub(super) fn restore_in_flight(
+        &mut self,
+        chain: &mut Chain,
+        state: ChannelState,
+    ) -> Result<(), OperatorError> {
+        let failed = |message: String| OperatorError::Failed {
+            operator: self.tdd.task_name(),
+            message,
+        };
+        for input in state.inputs {
+            let gate = self.tdd.inputs.iter().find(|g| g.input == input.input);
+            let decode = gate
+                .and_then(|g| self.plan.decoder(g.edge))
+                .ok_or_else(|| {
+                    failed(format!(
+                        "the checkpoint holds records for input {}, which the job does not have",
+                        input.input
+                    ))
+                })?;
+            for b in &input.buffers {
+                self.restored_input
+                    .push_back((input.input, b.decode(decode)?));
+            }
+        }
+        for output in state.outputs {
+            let edge = self.tdd.outputs.get(output.writer).map(|o| o.edge);
+            let decode = edge.and_then(|e| self.plan.decoder(e));
+            let writer = chain.writers().get_mut(output.writer);
+            let (Some(edge), Some(decode), Some(writer)) = (edge, decode, writer) else {
+                return Err(failed(format!(
+                    "the checkpoint holds records for output {}, which the job does not have",
+                    output.writer
+                )));
+            };
+            let same = writer.subpartition_count() == output.subpartitions;
+            let broadcast = self
+                .plan
+                .job_graph
+                .edges
+                .iter()
+                .any(|e| e.id == edge && e.partitioner == PartitionerKind::Broadcast);
+            if !same && broadcast {
+                return Err(failed(format!(
+                    "the checkpoint holds in-flight broadcast records for {} consumers, the job now has {}",
+                    output.subpartitions,
+                    writer.subpartition_count()
+                )));
+            }
+            for b in &output.buffers {
+                let batch = b.decode(decode)?;
+                if same {
+                    writer.requeue(output.subpartition, batch);
+                } else {
+                    writer.write(batch)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    pub(super) fn respond(
+        &self,
+        checkpoint_id: u64,
+        result: Result<Option<crate::checkpoint::storage::StateHandle>, String>,
+    ) {
+        self.checkpoints.do_send(CheckpointResponse {
+            job_id: self.tdd.job_id,
+            attempt: self.tdd.attempt,
+            checkpoint_id,
+            result,
+            not_running: false,
+        });
+    }
+}
+
+impl Handler<TriggerCheckpoint> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: TriggerCheckpoint, ctx: &mut Self::Context) {
+        let id = msg.barrier.id;
+        match self.phase {
+            Phase::Running if self.source.is_some() => {
+                let stop = msg.stop;
+                if let Some(drain) = stop {
+                    // Stop-with-savepoint: nothing is emitted after the savepoint's barrier.
+                    self.stopped_for = Some((id, drain));
+                }
+                self.guarded(ctx, |act, _| {
+                    if stop == Some(true) {
+                        // Draining: every event-time window and timer fires before it.
+                        if let Some(chain) = act.chain.as_mut() {
+                            chain.process_watermark(MAX_WATERMARK)?;
+                        }
+                    }
+                    act.checkpoint(msg.barrier)
+                });
+                self.pump(ctx);
+            }
+            Phase::Running | Phase::Ended => {
+                // The barrier comes through the inputs; if they all end first, it is taken at
+                // the end.
+                if id > self.taken && self.triggered.as_ref().is_none_or(|b| b.id < id) {
+                    self.triggered = Some(msg.barrier);
+                }
+            }
+            Phase::Finishing => self.checkpoint_at_end(msg.barrier),
+            Phase::Done => {
+                // Not a failure of the checkpoint.
+                self.checkpoints.do_send(CheckpointResponse {
+                    job_id: self.tdd.job_id,
+                    attempt: self.tdd.attempt,
+                    checkpoint_id: id,
+                    result: Err(format!("{} has finished", self.tdd.task_name())),
+                    not_running: true,
+                });
+            }
+        }
+    }
+}
+impl Handler<NotifyCheckpointComplete> for Subtask {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyCheckpointComplete, ctx: &mut Self::Context) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        let id = msg.checkpoint_id;
+        if msg.aborted {
+            if self.stopped_for.is_some_and(|(s, _)| s == id) {
+                self.stopped_for = None;
+            }
+            self.pump(ctx);
+            return;
+        }
+        self.guarded(ctx, |act, _| {
+            if let Some(s) = act.source.as_mut() {
+                s.notify_checkpoint_complete(id)?;
+            }
+            if let Some(c) = act.chain.as_mut() {
+                c.notify_checkpoint_complete(id)?;
+            }
+            // A source drained for this savepoint ends now.
+            if act.stopped_for == Some((id, true)) {
+                act.stopped_for = None;
+                act.end_input(0)?;
+            }
+            Ok(())
+        });
+        if self.phase == Phase::Finishing && self.final_taken.is_some_and(|f| f <= id) {
+            self.finish(ctx);
+            return;
+        }
+        self.pump(ctx);
+    }
 }

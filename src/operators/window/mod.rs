@@ -29,9 +29,9 @@ use std::sync::Arc;
 
 use crate::api::functions::{user_error, SideOutputs};
 use crate::api::{Data, Key, OutputTag};
+use crate::data::batch::NO_TIMESTAMP;
 use crate::eventtime::{ProcessingClock, Timestamp, MIN_WATERMARK};
 use crate::metrics::IoMetrics;
-use crate::operators::batch::NO_TIMESTAMP;
 use crate::operators::keyed::{KeyFn, KeyRefFn};
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
 use crate::state::{RestoredState, StateSnapshot};

@@ -19,8 +19,8 @@
 use std::any::Any;
 use std::fmt;
 
-use crate::api::Data;
-use crate::operators::OperatorError;
+use crate::data::Data;
+use crate::data::OperatorError;
 
 trait ErasedVec: Send {
     fn len(&self) -> usize;

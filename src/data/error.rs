@@ -62,8 +62,8 @@ pub enum OperatorError {
     },
     /// A record is larger, serialized, than a data frame may be, so it cannot reach its
     /// consumer in another process. No restart can change that: the job fails without
-    /// restarting (the message carries [`crate::graph::restart::NON_RECOVERABLE`]).
-    #[error("{operator}: a record of {bytes} bytes (serialized) is larger than the network's data frame limit of {limit} bytes, so it cannot be sent to another process {}", crate::graph::restart::NON_RECOVERABLE)]
+    /// restarting (the message carries [`NON_RECOVERABLE`]).
+    #[error("{operator}: a record of {bytes} bytes (serialized) is larger than the network's data frame limit of {limit} bytes, so it cannot be sent to another process {}", NON_RECOVERABLE)]
     RecordTooLarge {
         /// The operator that emitted it, with its subtask.
         operator: String,
@@ -95,14 +95,6 @@ pub enum OperatorError {
 }
 
 impl OperatorError {
-    /// Operator `operator`'s state could not be written or read.
-    pub fn state(operator: &str, e: crate::state::StateError) -> Self {
-        Self::Failed {
-            operator: operator.to_string(),
-            message: e.to_string(),
-        }
-    }
-
     /// Wraps a user function's error.
     pub fn user(operator: &str, err: &UserError) -> Self {
         Self::Failed {
@@ -119,4 +111,13 @@ impl OperatorError {
             message: err.to_string(),
         }
     }
+}
+
+/// Marks a failure cause that no restart can cure: the job fails at once, whatever its
+/// restart strategy.
+pub const NON_RECOVERABLE: &str = "[non-recoverable]";
+
+/// Whether `cause` is a failure that no restart can cure.
+pub fn is_non_recoverable(cause: &str) -> bool {
+    cause.contains(NON_RECOVERABLE)
 }

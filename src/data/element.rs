@@ -1,8 +1,8 @@
 //! What travels on a channel, in order: record buffers and in-band events.
 
-use crate::checkpoint::{BarrierAlignment, CheckpointBarrier};
-use crate::eventtime::{Timestamp, WatermarkStatus};
-use crate::operators::Batch;
+use crate::data::Batch;
+use crate::data::{BarrierAlignment, CheckpointBarrier};
+use crate::data::{Timestamp, WatermarkStatus};
 
 /// One element on a data channel. Elements of one channel are delivered in the order sent.
 #[derive(Debug, Clone)]
