@@ -41,10 +41,16 @@ pub struct Slot {
     pub registry: ActorRegistry,
     /// Its path there.
     pub path: String,
+    /// Its mailbox's capacity.
+    pub capacity: usize,
 }
 
 impl Actor for Slot {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.capacity);
+    }
 }
 
 impl Supervise for Slot {

@@ -462,15 +462,18 @@ impl Actor for TaskManager {
         for index in 0..self.slot_count {
             let arbiter = Arbiter::new();
             let (registry, path) = (self.registry.clone(), format!("{me}/slot-{index}"));
+            let capacity = self.config.mailbox_capacity;
             let addr = Slot::start_in_arbiter(&arbiter.handle(), {
                 let path = path.clone();
                 move |_| Slot {
                     index,
                     registry,
                     path,
+                    capacity,
                 }
             });
-            self.registry.register(&path, Some(&me), addr.clone(), 0);
+            self.registry
+                .register(&path, Some(&me), addr.clone(), capacity);
             self.slots.push(SlotEntry {
                 arbiter,
                 addr,
