@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod credit;
+pub mod data_frame;
 pub mod frame;
 pub mod local;
 pub mod quic;

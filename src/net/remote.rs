@@ -39,29 +39,13 @@ use crate::config::RuntimeConfig;
 use crate::data::OperatorError;
 use crate::data::StreamElement;
 use crate::eventtime::WatermarkStatus;
-use crate::graph::partitioner::BatchDecoder;
-use crate::net::channel::{InputQueue, QueueError, SharedCredit};
-use crate::net::frame::{read_frame, write_frame, write_message};
+use crate::net::channel::{InputQueue, QueueError, SharedCredit, PRIORITY_ELEMENTS};
+use crate::net::data_frame::*;
+use crate::net::frame::{read_frame, write_frame, write_message, FrameError};
 use crate::net::local::{ConnectConsumer, ConsumerEnd, LinkError, LocalTransport};
 use crate::net::quic::{NetError, QuicNode};
 use crate::net::rpc::{PartitionRequest, RemotePeer, StreamOpen};
 
-const KIND_RECORDS: u8 = 0;
-const KIND_END: u8 = 1;
-const KIND_WATERMARK: u8 = 2;
-/// A record buffer with timestamps: `u32` count, that many `i64` (big endian), the records.
-const KIND_TIMED_RECORDS: u8 = 3;
-/// A watermark status: one byte, 0 active, 1 idle.
-const KIND_STATUS: u8 = 4;
-/// A checkpoint barrier (rmp-serde).
-const KIND_BARRIER: u8 = 5;
-/// The producer failed: its cause (UTF-8), the stream's last frame.
-const KIND_PRODUCER_FAILED: u8 = 6;
-/// The most bytes of a producer's failure cause sent to its consumers.
-const FAILURE_CAUSE_BYTES: usize = 16 * 1024;
-/// Room in a channel's send queue for unaligned barriers, which travel without credit. One
-/// that finds no room is dropped (its checkpoint then expires): it carries no data.
-const PRIORITY_FRAMES: usize = 8;
 /// The largest data frame sent or accepted. A producer splits a buffer whose frame would be
 /// larger over several frames; a single record that is larger fails its job, without restarts.
 pub const DATA_FRAME_LIMIT: usize = 64 * 1024 * 1024;
@@ -370,7 +354,7 @@ impl RemoteNetwork {
             let outcome = receive(&mut recv, &inbox).await;
             credits.close();
             if let Err(cause) = outcome {
-                fail(cause);
+                fail(cause.to_string());
             }
         });
         cell
@@ -379,9 +363,11 @@ impl RemoteNetwork {
     /// Serves a consumer's request for a subpartition produced in this process.
     pub fn serve_partition(&self, req: PartitionRequest, send: SendStream, recv: RecvStream) {
         tracing::debug!(partition = ?req.partition, subpartition = req.subpartition, "serving a remote subpartition");
+        // What the consumer may grant, its end of partition and a producer's failure, and
+        // room for unaligned barriers (one beyond it is dropped; its checkpoint expires).
         let cap = (self.config.exclusive_credits + self.config.floating_credits) as usize
             + 2
-            + PRIORITY_FRAMES;
+            + PRIORITY_ELEMENTS;
         let (frames, rx) = mpsc::channel::<Vec<u8>>(cap);
         let output = RemoteOutput::new(frames).with_buffer_bytes(self.config.buffer_bytes);
         output.credit().grant(req.credit);
@@ -411,12 +397,21 @@ async fn send_credits(mut send: SendStream, cell: Arc<CreditCell>) {
     }
 }
 
-async fn receive(recv: &mut RecvStream, inbox: &InputQueue) -> Result<(), String> {
+/// Why a channel from another process broke.
+#[derive(Debug, thiserror::Error)]
+enum ChannelError {
+    #[error("the producer closed the channel before its end")]
+    ClosedEarly,
+    #[error(transparent)]
+    Read(#[from] FrameError),
+    #[error(transparent)]
+    Overrun(QueueError),
+}
+
+async fn receive(recv: &mut RecvStream, inbox: &InputQueue) -> Result<(), ChannelError> {
     loop {
-        let frame = match read_frame(recv, DATA_FRAME_LIMIT).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return Err("the producer closed the channel before its end".into()),
-            Err(e) => return Err(e.to_string()),
+        let Some(frame) = read_frame(recv, DATA_FRAME_LIMIT).await? else {
+            return Err(ChannelError::ClosedEarly);
         };
         if frame.first() == Some(&KIND_PRODUCER_FAILED) {
             let cause = String::from_utf8_lossy(frame.get(5..).unwrap_or_default());
@@ -429,7 +424,7 @@ async fn receive(recv: &mut RecvStream, inbox: &InputQueue) -> Result<(), String
         // a queue that cannot take it means the producer broke the protocol.
         match inbox.push_frame(frame) {
             Ok(()) => {}
-            Err(e @ QueueError::Overrun(_)) => return Err(e.to_string()),
+            Err(e @ QueueError::Overrun(_)) => return Err(ChannelError::Overrun(e)),
             // The consumer has ended: nothing more to deliver.
             Err(QueueError::Closed) => return Ok(()),
         }
@@ -437,58 +432,6 @@ async fn receive(recv: &mut RecvStream, inbox: &InputQueue) -> Result<(), String
             return Ok(());
         }
     }
-}
-
-/// Decodes one data frame into its element and the producer's backlog.
-pub fn decode_frame(frame: &[u8], decode: BatchDecoder) -> Result<(StreamElement, u32), String> {
-    let (kind, backlog, payload) = match frame {
-        [kind, b0, b1, b2, b3, payload @ ..] => {
-            (*kind, u32::from_be_bytes([*b0, *b1, *b2, *b3]), payload)
-        }
-        _ => {
-            return Err(format!(
-                "a data frame of {} bytes is too short",
-                frame.len()
-            ))
-        }
-    };
-    let element = match kind {
-        KIND_RECORDS => StreamElement::Records(decode(payload).map_err(|e| e.to_string())?),
-        KIND_TIMED_RECORDS => {
-            let (ts, records) = split_timestamps(payload)?;
-            let mut batch = decode(records).map_err(|e| e.to_string())?;
-            if batch.len() != ts.len() {
-                return Err(format!(
-                    "a timed buffer of {} records carries {} timestamps",
-                    batch.len(),
-                    ts.len()
-                ));
-            }
-            batch.set_timestamps(Some(ts));
-            StreamElement::Records(batch)
-        }
-        KIND_END => StreamElement::EndOfPartition,
-        KIND_WATERMARK => match <[u8; 8]>::try_from(payload) {
-            Ok(b) => StreamElement::Watermark(i64::from_be_bytes(b)),
-            Err(_) => {
-                return Err(format!(
-                    "a watermark frame carries {} bytes, not 8",
-                    payload.len()
-                ))
-            }
-        },
-        KIND_STATUS => match payload {
-            [0] => StreamElement::Status(WatermarkStatus::Active),
-            [1] => StreamElement::Status(WatermarkStatus::Idle),
-            _ => return Err("a watermark status frame must carry one byte, 0 or 1".into()),
-        },
-        KIND_BARRIER => StreamElement::Barrier(
-            crate::net::frame::decode(payload)
-                .map_err(|e| format!("a barrier frame does not decode: {e}"))?,
-        ),
-        other => return Err(format!("unknown data frame kind {other}")),
-    };
-    Ok((element, backlog))
 }
 
 async fn send_frames(mut send: SendStream, mut rx: mpsc::Receiver<Vec<u8>>) {
@@ -520,43 +463,4 @@ async fn receive_credits(mut recv: RecvStream, credit: Arc<SharedCredit>) {
         }
     }
     credit.disconnect_producer();
-}
-
-/// Splits a timed buffer's payload into its timestamps and the serialized records.
-fn split_timestamps(payload: &[u8]) -> Result<(Vec<i64>, &[u8]), String> {
-    let bad = || format!("a timed buffer of {} bytes is cut short", payload.len());
-    let (count, rest) = payload.split_first_chunk::<4>().ok_or_else(bad)?;
-    let n = u32::from_be_bytes(*count) as usize;
-    let bytes = n
-        .checked_mul(8)
-        .filter(|b| *b <= rest.len())
-        .ok_or_else(bad)?;
-    let (ts, records) = rest.split_at(bytes);
-    let ts = ts
-        .chunks_exact(8)
-        .map(|c| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            i64::from_be_bytes(b)
-        })
-        .collect();
-    Ok((ts, records))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timed_payload_splits_and_short_ones_are_refused() {
-        let mut p = 2u32.to_be_bytes().to_vec();
-        p.extend_from_slice(&(-5i64).to_be_bytes());
-        p.extend_from_slice(&7i64.to_be_bytes());
-        p.extend_from_slice(b"rest");
-        let (ts, rest) = split_timestamps(&p).expect("well formed");
-        assert_eq!((ts, rest), (vec![-5, 7], &b"rest"[..]));
-        assert!(split_timestamps(&p[..10]).is_err());
-        assert!(split_timestamps(&[0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(split_timestamps(&[1]).is_err());
-    }
 }

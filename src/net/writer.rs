@@ -384,38 +384,41 @@ mod tests {
         }
     }
 
-    /// A writer of strings to one consumer in "another process", with frames of at most
-    /// `limit` bytes and `credit` credits.
-    fn remote_writer(limit: usize, credit: u32) -> (RecordWriter, mpsc::Receiver<Vec<u8>>) {
+    /// A writer of strings to one consumer in "another process" (its output made by
+    /// `output`), with `credit` credits.
+    fn remote_writer(
+        output: impl FnOnce(RemoteOutput) -> RemoteOutput,
+        credit: u32,
+    ) -> (RecordWriter, mpsc::Receiver<Vec<u8>>) {
         let (tx, rx) = mpsc::channel(64);
         let router = SingleChannelRouter::<String>::new(0, BufferBound::new(4096, usize::MAX));
         let mut w = RecordWriter::new(Box::new(router), 1, "Big (1/1)".into());
-        let out = RemoteOutput::new(tx).with_frame_limit(limit);
+        let out = output(RemoteOutput::new(tx));
         out.credit().grant(credit);
         assert!(w.connect(0, ChannelLink::Remote(out)));
         (w, rx)
     }
 
+    /// The strings of every frame sent, each frame at most `max` bytes.
+    fn received(rx: &mut mpsc::Receiver<Vec<u8>>, max: usize) -> Vec<String> {
+        let mut received = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            assert!(frame.len() <= max, "a frame of {} bytes", frame.len());
+            let batch = Batch::decode::<String>(&frame[5..]).expect("decodes");
+            received.extend(batch.downcast::<String>().expect("strings"));
+        }
+        received
+    }
+
     #[test]
     fn a_buffer_larger_than_a_network_buffer_crosses_processes_cut_into_network_buffers() {
-        let (tx, mut rx) = mpsc::channel(64);
-        let router = SingleChannelRouter::<String>::new(0, BufferBound::new(4096, usize::MAX));
-        let mut w = RecordWriter::new(Box::new(router), 1, "Cut (1/1)".into());
-        let out = RemoteOutput::new(tx).with_buffer_bytes(1000);
-        out.credit().grant(100);
-        assert!(w.connect(0, ChannelLink::Remote(out)));
+        let (mut w, mut rx) = remote_writer(|o| o.with_buffer_bytes(1000), 100);
         let records: Vec<String> = (0..100).map(|i| format!("{i:0>100}")).collect();
         w.write(Batch::new(records.clone())).expect("write");
         w.flush();
         // ~10,200 bytes of records: ten buffers of about 1,000 bytes, one credit each.
         assert_eq!(w.send_ready().expect("send"), 10);
-        let mut received = Vec::new();
-        while let Ok(frame) = rx.try_recv() {
-            assert!(frame.len() <= 1500, "a frame of {} bytes", frame.len());
-            let batch = Batch::decode::<String>(&frame[5..]).expect("decodes");
-            received.extend(batch.downcast::<String>().expect("strings"));
-        }
-        assert_eq!(received, records);
+        assert_eq!(received(&mut rx, 1500), records);
         assert_eq!(grant_left(&w), 90);
     }
 
@@ -428,7 +431,7 @@ mod tests {
 
     #[test]
     fn a_buffer_over_the_frame_limit_is_split_and_a_record_over_it_fails_the_subtask() {
-        let (mut w, mut rx) = remote_writer(4096, 1);
+        let (mut w, mut rx) = remote_writer(|o| o.with_frame_limit(4096), 1);
         let records: Vec<String> = (0..10).map(|i| format!("{i:0>1000}")).collect();
         w.write(Batch::new(records.clone())).expect("write");
         w.flush();
@@ -436,13 +439,7 @@ mod tests {
         assert_eq!(w.send_ready().expect("send"), 1);
         grant(&w, 100);
         assert!(w.send_ready().expect("send") >= 1);
-        let mut received = Vec::new();
-        while let Ok(frame) = rx.try_recv() {
-            assert!(frame.len() <= 4096, "a frame of {} bytes", frame.len());
-            let batch = Batch::decode::<String>(&frame[5..]).expect("decodes");
-            received.extend(batch.downcast::<String>().expect("strings"));
-        }
-        assert_eq!(received, records);
+        assert_eq!(received(&mut rx, 4096), records);
         assert_eq!(w.max_queued(), 0);
 
         w.write(Batch::new(vec!["x".repeat(5000)])).expect("write");

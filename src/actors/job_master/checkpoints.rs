@@ -32,6 +32,25 @@ use crate::checkpoint::{CheckpointCoordinator, SnapshotKind};
 use crate::eventtime::processing_time_now;
 use crate::graph::{ExecutionState, JobStatus};
 
+/// Why a job cannot start from the checkpoint or savepoint it names.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// No usable checkpoint is there.
+    #[error("cannot restore: {0}")]
+    Resolve(#[from] storage::StorageError),
+    /// The JobMaster's I/O thread took no more work.
+    #[error("cannot restore: the JobMaster's I/O queue is full")]
+    Busy,
+    /// The checkpoint holds state of operators the job does not have.
+    #[error("cannot restore from {dir}: it holds state for operators this job does not have ({operators}); allow non-restored state to start without it")]
+    Unmatched {
+        /// The checkpoint.
+        dir: String,
+        /// The operators, comma-separated.
+        operators: String,
+    },
+}
+
 impl JobMaster {
     /// The directory of this job's checkpoints.
     fn job_checkpoint_dir(&self) -> PathBuf {
@@ -47,9 +66,9 @@ impl JobMaster {
     /// starts periodic checkpoints. An unusable restore location is the job's failure cause.
     pub(super) fn start_checkpointing(
         &mut self,
-        resolved: Option<Result<storage::Resolved, String>>,
+        resolved: Option<Result<storage::Resolved, RestoreError>>,
         ctx: &mut Context<Self>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RestoreError> {
         let mut first_id = 1;
         let mut restored = None;
         if let (Some(r), Some(resolved)) = (self.job_graph.restore.clone(), resolved) {
@@ -76,11 +95,10 @@ impl JobMaster {
             unmatched.sort_unstable();
             unmatched.dedup();
             if !unmatched.is_empty() && !r.allow_non_restored_state {
-                return Err(format!(
-                    "cannot restore from {}: it holds state for operators this job does not have ({}); allow non-restored state to start without it",
-                    cp.dir.display(),
-                    unmatched.join(", ")
-                ));
+                return Err(RestoreError::Unmatched {
+                    dir: cp.dir.display().to_string(),
+                    operators: unmatched.join(", "),
+                });
             }
             tracing::info!(job_id = %self.job_id, checkpoint = cp.metadata.checkpoint_id, dir = %cp.dir.display(), "restoring");
             first_id = cp.metadata.checkpoint_id + 1;

@@ -4,6 +4,7 @@
 use actix::prelude::*;
 
 use super::*;
+use crate::actors::job_master::checkpoints::RestoreError;
 use crate::checkpoint::storage;
 
 impl Actor for JobMaster {
@@ -25,8 +26,8 @@ impl Actor for JobMaster {
                 let resolving = self.blocking(move || storage::resolve(&r.path));
                 ctx.spawn(resolving.into_actor(self).map(|resolved, act, ctx| {
                     let resolved = match resolved {
-                        Some(r) => r.map_err(|e| format!("cannot restore: {e}")),
-                        None => Err("cannot restore: the JobMaster's I/O queue is full".into()),
+                        Some(r) => r.map_err(RestoreError::from),
+                        None => Err(RestoreError::Busy),
                     };
                     act.begin(Some(resolved), ctx);
                 }));
@@ -46,14 +47,14 @@ impl JobMaster {
     /// failure cause.
     fn begin(
         &mut self,
-        resolved: Option<Result<storage::Resolved, String>>,
+        resolved: Option<Result<storage::Resolved, RestoreError>>,
         ctx: &mut Context<Self>,
     ) {
         if self.graph.status() != JobStatus::Running {
             return;
         }
         if let Err(cause) = self.start_checkpointing(resolved, ctx) {
-            self.graph.set_failure(cause);
+            self.graph.set_failure(cause.to_string());
             self.set_status(JobStatus::Failing);
             self.cancel_all();
             self.check_end(ctx);

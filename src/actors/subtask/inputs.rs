@@ -118,16 +118,16 @@ impl Subtask {
 impl Subtask {
     /// One element arrived on channel `index` (the producer still holds `backlog`): it takes
     /// its credit and waits in the channel's queue to be processed, or, an unaligned barrier,
-    /// is handled at once.
+    /// is handled at once. Returns whether it was queued.
     pub(super) fn deliver(
         &mut self,
         index: usize,
         element: StreamElement,
         backlog: u32,
         ctx: &mut Context<Self>,
-    ) {
+    ) -> bool {
         let Some(ch) = self.channels.get(index) else {
-            return;
+            return false;
         };
         let (gate, gc) = (ch.gate, ch.gate_channel);
         // An unaligned barrier came without credit and takes no buffer.
@@ -138,7 +138,7 @@ impl Subtask {
                 Err(e) => {
                     let e = self.protocol(e);
                     self.fail(e, ctx);
-                    return;
+                    return false;
                 }
             }
         }
@@ -155,7 +155,7 @@ impl Subtask {
                     }
                     act.on_priority_barrier(index, b)
                 });
-                return;
+                return false;
             }
             self.set_alignment_deadline(b, ctx);
         }
@@ -163,24 +163,37 @@ impl Subtask {
             p.capture.record(index, &element);
             self.persist_unaligned_if_complete();
         }
-        if let Some(ch) = self.channels.get_mut(index) {
-            ch.queue.push_back(element);
+        match self.channels.get_mut(index) {
+            Some(ch) => {
+                ch.queue.push_back(element);
+                true
+            }
+            None => false,
         }
     }
 
     /// A frame from a producer in another process: decoded here, on the slot's thread.
-    pub(super) fn deliver_frame(&mut self, index: usize, frame: &[u8], ctx: &mut Context<Self>) {
+    /// Returns whether its element was queued.
+    pub(super) fn deliver_frame(
+        &mut self,
+        index: usize,
+        frame: &[u8],
+        ctx: &mut Context<Self>,
+    ) -> bool {
         let Some(decode) = self.channels.get(index).and_then(|c| c.decode) else {
-            return;
+            return false;
         };
         self.metrics.add_bytes_in(frame.len() as u64);
-        match crate::net::remote::decode_frame(frame, decode) {
+        match crate::net::data_frame::decode_frame(frame, decode) {
             Ok((element, backlog)) => self.deliver(index, element, backlog, ctx),
-            Err(cause) => self.channel_failed(
-                index,
-                format!("a remote channel sent a frame that does not decode: {cause}"),
-                ctx,
-            ),
+            Err(cause) => {
+                self.channel_failed(
+                    index,
+                    format!("a remote channel sent a frame that does not decode: {cause}"),
+                    ctx,
+                );
+                false
+            }
         }
     }
 
@@ -197,6 +210,7 @@ impl Subtask {
         self.fail(e, ctx);
     }
 }
+
 impl Handler<ChannelReady> for Subtask {
     type Result = ();
 
@@ -207,21 +221,21 @@ impl Handler<ChannelReady> for Subtask {
         };
         let mut arrivals = VecDeque::new();
         inbox.take_all(&mut arrivals);
-        let queued = |act: &Self| act.channels.get(index).map_or(0, |c| c.queue.len());
         for arrival in arrivals {
-            let before = queued(self);
-            if self.phase != Phase::Done {
-                match arrival {
+            let queued = self.phase != Phase::Done
+                && match arrival {
                     Arrival::Element(element, backlog) => {
                         self.deliver(index, element, backlog, ctx)
                     }
                     Arrival::Frame(frame) => self.deliver_frame(index, &frame, ctx),
-                    Arrival::Failed(cause) => self.channel_failed(index, cause, ctx),
-                }
-            }
+                    Arrival::Failed(cause) => {
+                        self.channel_failed(index, cause, ctx);
+                        false
+                    }
+                };
             // What was not queued to be processed (a barrier handled at once, a failure, or
             // anything after the end) holds no buffer any more.
-            if queued(self) <= before {
+            if !queued {
                 inbox.processed();
             }
         }
