@@ -382,23 +382,17 @@ pub fn start_jobmanager_actors(
     runtime: &RuntimeConfig,
     registry: &ActorRegistry,
 ) -> (Addr<ResourceManager>, Addr<Dispatcher>) {
-    let rm =
+    let capacity = runtime.mailbox_capacity;
+    let rm = ResourceManager::create(|ctx| {
+        let me = registry.register(RESOURCE_MANAGER_PATH, None, ctx.address(), capacity);
         ResourceManager::with_heartbeats(runtime.heartbeat_interval, runtime.heartbeat_timeout)
-            .with_mailbox_capacity(runtime.mailbox_capacity)
-            .start();
-    registry.register(
-        RESOURCE_MANAGER_PATH,
-        None,
-        rm.clone(),
-        runtime.mailbox_capacity,
-    );
-    let dispatcher = Dispatcher::new(rm.clone(), runtime.clone(), registry.clone()).start();
-    registry.register(
-        DISPATCHER_PATH,
-        None,
-        dispatcher.clone(),
-        runtime.mailbox_capacity,
-    );
+            .with_mailbox_capacity(capacity)
+            .registered_as(&me)
+    });
+    let dispatcher = Dispatcher::create(|ctx| {
+        let me = registry.register(DISPATCHER_PATH, None, ctx.address(), capacity);
+        Dispatcher::new(rm.clone(), runtime.clone(), registry.clone()).registered_as(&me)
+    });
     (rm, dispatcher)
 }
 

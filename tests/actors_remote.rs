@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use rill::actors::remote::{ActorRef, ActorRegistry, ClosedHook, NodeInbound, Supervise};
+use rill::actors::remote::{ActorRef, ActorRegistry, ClosedHook, Handles, NodeInbound, Supervise};
 use rill::net::quic::{ClusterSecret, NodeRole, QuicNode, QuicSettings};
 use rill::net::rpc::{self, Envelope, RemoteError, RemotePeer};
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ struct Add {
 
 rill::remote_message!(Counter: Add = "test.counter.Add");
 
-impl Handler<Add> for Counter {
+impl Handles<Add> for Counter {
     type Result = u64;
 
     fn handle(&mut self, msg: Add, _ctx: &mut Context<Self>) -> u64 {
@@ -63,7 +63,7 @@ struct Introduce {
 
 rill::remote_message!(Counter: Introduce = "test.counter.Introduce");
 
-impl Handler<Introduce> for Counter {
+impl Handles<Introduce> for Counter {
     type Result = ();
 
     fn handle(&mut self, msg: Introduce, _ctx: &mut Context<Self>) {
@@ -82,7 +82,7 @@ struct Greet {
 
 rill::remote_message!(Counter: Greet = "test.counter.Greet");
 
-impl Handler<Greet> for Counter {
+impl Handles<Greet> for Counter {
     type Result = ();
 
     fn handle(&mut self, msg: Greet, _ctx: &mut Context<Self>) {
@@ -96,7 +96,7 @@ struct Seen;
 
 rill::remote_message!(Counter: Seen = "test.counter.Seen");
 
-impl Handler<Seen> for Counter {
+impl Handles<Seen> for Counter {
     type Result = Vec<String>;
 
     fn handle(&mut self, _: Seen, _ctx: &mut Context<Self>) -> Vec<String> {
@@ -111,7 +111,7 @@ struct Nap;
 
 rill::remote_message!(Counter: Nap = "test.counter.Nap");
 
-impl Handler<Nap> for Counter {
+impl Handles<Nap> for Counter {
     type Result = ();
 
     fn handle(&mut self, _: Nap, _ctx: &mut Context<Self>) {
@@ -409,4 +409,138 @@ async fn a_panicking_handler_is_supervised_counted_and_answered() {
         .last_failure
         .as_ref()
         .is_some_and(|(_, what)| what.contains("thirteen is unlucky")));
+}
+
+/// A control actor with messages that never leave the process, to test that their handlers,
+/// their later answers and its timers are supervised too.
+struct Keeper {
+    figures: Option<Arc<rill::actors::remote::ActorFigures>>,
+    recovered: Vec<String>,
+}
+
+impl Actor for Keeper {
+    type Context = Context<Self>;
+}
+
+impl Supervise for Keeper {
+    const KIND: &'static str = "Keeper";
+
+    fn recover(&mut self, cause: &str, _ctx: &mut Context<Self>) {
+        self.recovered.push(cause.to_string());
+    }
+
+    fn figures(&self) -> Option<&Arc<rill::actors::remote::ActorFigures>> {
+        self.figures.as_ref()
+    }
+}
+
+/// Panics in its handler when `blow`, else answers 7.
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct Local {
+    blow: bool,
+}
+
+/// Answers after a pause; the continuation panics.
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct LaterBlow;
+
+/// Arms a timer that panics.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ArmTimer;
+
+/// The causes the keeper recovered from.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+struct Recovered;
+
+rill::local_messages!(Keeper: Local, LaterBlow, ArmTimer, Recovered);
+
+impl Handles<Local> for Keeper {
+    type Result = u64;
+
+    fn handle(&mut self, msg: Local, _ctx: &mut Context<Self>) -> u64 {
+        assert!(!msg.blow, "told to blow");
+        7
+    }
+}
+
+impl Handles<LaterBlow> for Keeper {
+    type Result = rill::actors::remote::Reply<Self, u64>;
+
+    fn handle(&mut self, _: LaterBlow, _ctx: &mut Context<Self>) -> Self::Result {
+        let pause = actix::fut::wrap_future(tokio::time::sleep(Duration::from_millis(5)));
+        rill::actors::remote::Reply::new::<LaterBlow>(pause.map(|(), act: &mut Keeper, _| {
+            assert!(act.recovered.len() > 99, "the answer blew up");
+            1
+        }))
+    }
+}
+
+impl Handles<ArmTimer> for Keeper {
+    type Result = ();
+
+    fn handle(&mut self, _: ArmTimer, ctx: &mut Context<Self>) {
+        use rill::actors::remote::SupervisedContext;
+        ctx.supervised_later("blowing timer", Duration::from_millis(5), |act, _| {
+            assert!(act.recovered.len() > 99, "the timer blew up");
+        });
+    }
+}
+
+impl Handles<Recovered> for Keeper {
+    type Result = Vec<String>;
+
+    fn handle(&mut self, _: Recovered, _ctx: &mut Context<Self>) -> Vec<String> {
+        self.recovered.clone()
+    }
+}
+
+#[actix_rt::test]
+async fn local_handlers_answers_and_timers_of_a_control_actor_are_supervised() {
+    let registry = ActorRegistry::new("node-k");
+    let keeper = Keeper::create(|ctx| {
+        let me = registry.register("/keeper", None, ctx.address(), 8);
+        Keeper {
+            figures: me.figures().cloned(),
+            recovered: Vec::new(),
+        }
+    });
+    assert_eq!(keeper.send(Local { blow: false }).await, Ok(7));
+    // A panicking handler gives no answer (the asker sees the mailbox closed) and the actor
+    // lives on.
+    assert_eq!(
+        keeper.send(Local { blow: true }).await,
+        Err(MailboxError::Closed)
+    );
+    assert_eq!(keeper.send(Local { blow: false }).await, Ok(7));
+    // So does a later answer whose continuation panics.
+    assert_eq!(keeper.send(LaterBlow).await, Err(MailboxError::Closed));
+    // And a timer.
+    keeper.send(ArmTimer).await.expect("armed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let recovered = loop {
+        let r = keeper.send(Recovered).await.expect("alive");
+        if r.len() == 3 || tokio::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(recovered.len(), 3, "{recovered:?}");
+    assert!(recovered[0].contains("Keeper panicked handling Local: told to blow"));
+    assert!(recovered[1].contains("Keeper panicked handling LaterBlow: the answer blew up"));
+    assert!(recovered[2].contains("Keeper panicked handling blowing timer: the timer blew up"));
+    let info = registry.snapshot();
+    let k = info
+        .iter()
+        .find(|i| i.path == "/keeper")
+        .expect("registered");
+    assert_eq!(k.restarts, 3);
+    assert!(k.alive);
+    let count = |tag: &str| k.messages.iter().find(|m| m.tag == tag).map(|m| m.count);
+    assert_eq!(count("Local"), Some(3));
+    assert_eq!(count("Recovered").map(|c| c >= 1), Some(true));
+    assert_eq!(count("blowing timer"), Some(1));
 }

@@ -15,7 +15,7 @@ use crate::actors::job_master::{
     CancelJob as CancelJobMaster, JobDetails, JobMaster, RequestCheckpointStats,
     RequestJobDetails as RequestJobMasterDetails, SavepointOutcome, TriggerSavepoint,
 };
-use crate::actors::remote::{ActorRegistry, Supervise};
+use crate::actors::remote::{ActorFigures, ActorRef, ActorRegistry, Handles, Reply, Supervise};
 use crate::actors::resource_manager::ResourceManager;
 use crate::actors::ClusterError;
 use crate::api::RuntimeMode;
@@ -151,6 +151,7 @@ pub struct Dispatcher {
     registry: ActorRegistry,
     jobs: HashMap<JobId, JobRecord>,
     history: VecDeque<JobId>,
+    figures: Option<Arc<ActorFigures>>,
 }
 
 impl Dispatcher {
@@ -166,7 +167,14 @@ impl Dispatcher {
             registry,
             jobs: HashMap::new(),
             history: VecDeque::new(),
+            figures: None,
         }
+    }
+
+    /// Counts what it handles in the figures of its registration `me`.
+    pub fn registered_as(mut self, me: &ActorRef<Self>) -> Self {
+        self.figures = me.figures().cloned();
+        self
     }
 }
 
@@ -180,11 +188,29 @@ impl Actor for Dispatcher {
 
 impl Supervise for Dispatcher {
     const KIND: &'static str = "Dispatcher";
+
+    fn figures(&self) -> Option<&Arc<ActorFigures>> {
+        self.figures.as_ref()
+    }
 }
 
 remote_message!(inject_panic Dispatcher);
+crate::local_messages!(
+    Dispatcher: SubmitJob,
+    CancelJob,
+    JobStatusChanged,
+    RequestJobResult,
+    ListJobs,
+    RequestJobDetails,
+    RequestJobsOverview,
+    ArchiveJobDetails,
+    SavepointOutcome,
+    RequestJobCheckpoints,
+    TriggerJobSavepoint,
+    RequestSavepointStatus,
+);
 
-impl Handler<SubmitJob> for Dispatcher {
+impl Handles<SubmitJob> for Dispatcher {
     type Result = Result<JobId, ClusterError>;
 
     fn handle(&mut self, msg: SubmitJob, ctx: &mut Self::Context) -> Self::Result {
@@ -228,7 +254,7 @@ impl Handler<SubmitJob> for Dispatcher {
     }
 }
 
-impl Handler<CancelJob> for Dispatcher {
+impl Handles<CancelJob> for Dispatcher {
     type Result = Result<(), ClusterError>;
 
     fn handle(&mut self, msg: CancelJob, _ctx: &mut Self::Context) -> Self::Result {
@@ -243,7 +269,7 @@ impl Handler<CancelJob> for Dispatcher {
     }
 }
 
-impl Handler<JobStatusChanged> for Dispatcher {
+impl Handles<JobStatusChanged> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, msg: JobStatusChanged, _ctx: &mut Self::Context) {
@@ -276,7 +302,7 @@ impl Handler<JobStatusChanged> for Dispatcher {
     }
 }
 
-impl Handler<RequestJobResult> for Dispatcher {
+impl Handles<RequestJobResult> for Dispatcher {
     type Result = ResponseFuture<Result<JobResult, ClusterError>>;
 
     fn handle(&mut self, msg: RequestJobResult, _ctx: &mut Self::Context) -> Self::Result {
@@ -300,7 +326,7 @@ impl Handler<RequestJobResult> for Dispatcher {
     }
 }
 
-impl Handler<ListJobs> for Dispatcher {
+impl Handles<ListJobs> for Dispatcher {
     type Result = MessageResult<ListJobs>;
 
     fn handle(&mut self, _: ListJobs, _ctx: &mut Self::Context) -> Self::Result {
@@ -409,16 +435,18 @@ async fn query_live(job_master: Option<Addr<JobMaster>>, refresh_io: bool) -> Op
         .ok()
 }
 
-impl Handler<RequestJobDetails> for Dispatcher {
-    type Result = ResponseActFuture<Self, Result<JobInfo, ClusterError>>;
+impl Handles<RequestJobDetails> for Dispatcher {
+    type Result = Reply<Self, Result<JobInfo, ClusterError>>;
 
     fn handle(&mut self, msg: RequestJobDetails, _ctx: &mut Self::Context) -> Self::Result {
         let job_id = msg.job_id;
         let Some(rec) = self.jobs.get(&job_id) else {
-            return Box::pin(actix::fut::ready(Err(ClusterError::JobNotFound(job_id))));
+            return Reply::new::<RequestJobDetails>(actix::fut::ready(Err(
+                ClusterError::JobNotFound(job_id),
+            )));
         };
         let info = rec.info(job_id);
-        Box::pin(
+        Reply::new::<RequestJobDetails>(
             query_live(rec.live_job_master(), true)
                 .into_actor(self)
                 .map(move |live, act, _| Ok(act.complete(info, live))),
@@ -426,8 +454,8 @@ impl Handler<RequestJobDetails> for Dispatcher {
     }
 }
 
-impl Handler<RequestJobsOverview> for Dispatcher {
-    type Result = ResponseActFuture<Self, Vec<JobInfo>>;
+impl Handles<RequestJobsOverview> for Dispatcher {
+    type Result = Reply<Self, Vec<JobInfo>>;
 
     fn handle(&mut self, _: RequestJobsOverview, _ctx: &mut Self::Context) -> Self::Result {
         let pending: Vec<(JobInfo, Option<Addr<JobMaster>>)> = self
@@ -442,7 +470,7 @@ impl Handler<RequestJobsOverview> for Dispatcher {
             }
             answered
         };
-        Box::pin(queries.into_actor(self).map(|answered, act, _| {
+        Reply::new::<RequestJobsOverview>(queries.into_actor(self).map(|answered, act, _| {
             let mut list: Vec<JobInfo> = answered
                 .into_iter()
                 .map(|(info, live)| act.complete(info, live))
@@ -457,7 +485,7 @@ impl Handler<RequestJobsOverview> for Dispatcher {
     }
 }
 
-impl Handler<ArchiveJobDetails> for Dispatcher {
+impl Handles<ArchiveJobDetails> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, msg: ArchiveJobDetails, _ctx: &mut Self::Context) {
@@ -470,7 +498,7 @@ impl Handler<ArchiveJobDetails> for Dispatcher {
     }
 }
 
-impl Handler<SavepointOutcome> for Dispatcher {
+impl Handles<SavepointOutcome> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, msg: SavepointOutcome, _ctx: &mut Self::Context) {
@@ -488,7 +516,7 @@ pub struct RequestJobCheckpoints {
     pub job_id: JobId,
 }
 
-impl Handler<RequestJobCheckpoints> for Dispatcher {
+impl Handles<RequestJobCheckpoints> for Dispatcher {
     type Result = ResponseFuture<Result<Option<CheckpointStats>, ClusterError>>;
 
     fn handle(&mut self, msg: RequestJobCheckpoints, _ctx: &mut Self::Context) -> Self::Result {
@@ -520,17 +548,21 @@ pub struct TriggerJobSavepoint {
     pub stop: Option<bool>,
 }
 
-impl Handler<TriggerJobSavepoint> for Dispatcher {
-    type Result = ResponseActFuture<Self, Result<Result<u64, String>, ClusterError>>;
+impl Handles<TriggerJobSavepoint> for Dispatcher {
+    type Result = Reply<Self, Result<Result<u64, String>, ClusterError>>;
 
     fn handle(&mut self, msg: TriggerJobSavepoint, _ctx: &mut Self::Context) -> Self::Result {
         let job_id = msg.job_id;
         let jm = match self.jobs.get(&job_id) {
-            None => return Box::pin(actix::fut::ready(Err(ClusterError::JobNotFound(job_id)))),
+            None => {
+                return Reply::new::<TriggerJobSavepoint>(actix::fut::ready(Err(
+                    ClusterError::JobNotFound(job_id),
+                )))
+            }
             Some(rec) => rec.job_master.clone(),
         };
         let Some(jm) = jm else {
-            return Box::pin(actix::fut::ready(Ok(Err(
+            return Reply::new::<TriggerJobSavepoint>(actix::fut::ready(Ok(Err(
                 "the job has ended: savepoints are taken of running jobs".to_string(),
             ))));
         };
@@ -538,7 +570,7 @@ impl Handler<TriggerJobSavepoint> for Dispatcher {
             target: msg.target,
             stop: msg.stop,
         });
-        Box::pin(ask.into_actor(self).map(move |res, act, _| {
+        Reply::new::<TriggerJobSavepoint>(ask.into_actor(self).map(move |res, act, _| {
             let res = res.map_err(|_| ClusterError::Unavailable("job master"))?;
             if let (Ok(id), Some(rec)) = (&res, act.jobs.get_mut(&job_id)) {
                 // The outcome may have arrived first.
@@ -560,7 +592,7 @@ pub struct RequestSavepointStatus {
     pub id: u64,
 }
 
-impl Handler<RequestSavepointStatus> for Dispatcher {
+impl Handles<RequestSavepointStatus> for Dispatcher {
     type Result = Result<Option<Result<String, String>>, ClusterError>;
 
     fn handle(&mut self, msg: RequestSavepointStatus, _ctx: &mut Self::Context) -> Self::Result {

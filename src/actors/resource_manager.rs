@@ -1,6 +1,7 @@
 //! The ResourceManager actor: the TaskManager registry and the slot table.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
@@ -8,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_master::{JobMaster, TaskManagerLost};
-use crate::actors::remote::{ActorRef, Supervise};
+use crate::actors::remote::{
+    ActorFigures, ActorRef, Handles, Supervise, SupervisedContext, SupervisedFuture,
+};
 use crate::actors::slot_table::{SlotGrant, SlotTable, TaskManagerSlots};
 use crate::actors::task_manager::Heartbeat;
 use crate::ids::{AllocationId, JobId, TaskManagerId};
@@ -120,6 +123,7 @@ pub struct ResourceManager {
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
     mailbox_capacity: usize,
+    figures: Option<Arc<ActorFigures>>,
 }
 
 impl Default for ResourceManager {
@@ -147,7 +151,14 @@ impl ResourceManager {
             heartbeat_interval: interval,
             heartbeat_timeout: timeout,
             mailbox_capacity: crate::config::RuntimeConfig::default().mailbox_capacity,
+            figures: None,
         }
+    }
+
+    /// Counts what it handles in the figures of its registration `me`.
+    pub fn registered_as(mut self, me: &ActorRef<Self>) -> Self {
+        self.figures = me.figures().cloned();
+        self
     }
 
     /// Sets its mailbox's capacity.
@@ -207,7 +218,7 @@ impl ResourceManager {
                         tracing::debug!(task_manager = %id, error = %e, "heartbeat unanswered")
                     }
                 })
-                .spawn(ctx);
+                .spawn_supervised("heartbeat answer", ctx);
         }
     }
 
@@ -270,7 +281,9 @@ impl Actor for ResourceManager {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.mailbox_capacity);
-        ctx.run_interval(self.heartbeat_interval, |act, ctx| act.heartbeat(ctx));
+        ctx.supervised_interval("heartbeat", self.heartbeat_interval, |act, ctx| {
+            act.heartbeat(ctx)
+        });
     }
 }
 
@@ -282,13 +295,24 @@ impl Supervise for ResourceManager {
     fn recover(&mut self, _cause: &str, _ctx: &mut Context<Self>) {
         self.serve_pending();
     }
+
+    fn figures(&self) -> Option<&Arc<ActorFigures>> {
+        self.figures.as_ref()
+    }
 }
 
 remote_message!(ResourceManager: RegisterTaskManager = "rill.rm.RegisterTaskManager");
 remote_message!(ResourceManager: SlotAvailable = "rill.rm.SlotAvailable");
 remote_message!(inject_panic ResourceManager);
+crate::local_messages!(
+    ResourceManager: RequestSlots,
+    CancelSlotRequest,
+    RequestResourceOverview,
+    TaskManagerDisconnected,
+    RequestTaskManagers,
+);
 
-impl Handler<RegisterTaskManager> for ResourceManager {
+impl Handles<RegisterTaskManager> for ResourceManager {
     type Result = Result<AcknowledgeRegistration, RegistrationRefused>;
 
     fn handle(&mut self, msg: RegisterTaskManager, _ctx: &mut Self::Context) -> Self::Result {
@@ -325,7 +349,7 @@ impl Handler<RegisterTaskManager> for ResourceManager {
     }
 }
 
-impl Handler<RequestSlots> for ResourceManager {
+impl Handles<RequestSlots> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, msg: RequestSlots, _ctx: &mut Self::Context) {
@@ -349,7 +373,7 @@ impl Handler<RequestSlots> for ResourceManager {
     }
 }
 
-impl Handler<SlotAvailable> for ResourceManager {
+impl Handles<SlotAvailable> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, msg: SlotAvailable, _ctx: &mut Self::Context) {
@@ -358,7 +382,7 @@ impl Handler<SlotAvailable> for ResourceManager {
     }
 }
 
-impl Handler<CancelSlotRequest> for ResourceManager {
+impl Handles<CancelSlotRequest> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, msg: CancelSlotRequest, _ctx: &mut Self::Context) {
@@ -367,7 +391,7 @@ impl Handler<CancelSlotRequest> for ResourceManager {
     }
 }
 
-impl Handler<RequestResourceOverview> for ResourceManager {
+impl Handles<RequestResourceOverview> for ResourceManager {
     type Result = ResourceOverview;
 
     fn handle(&mut self, _: RequestResourceOverview, _ctx: &mut Self::Context) -> Self::Result {
@@ -391,7 +415,7 @@ pub struct TaskManagerDisconnected {
     pub reason: String,
 }
 
-impl Handler<TaskManagerDisconnected> for ResourceManager {
+impl Handles<TaskManagerDisconnected> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, msg: TaskManagerDisconnected, _ctx: &mut Self::Context) {
@@ -424,7 +448,7 @@ pub struct TaskManagerInfo {
     pub since_heartbeat: Duration,
 }
 
-impl Handler<RequestTaskManagers> for ResourceManager {
+impl Handles<RequestTaskManagers> for ResourceManager {
     type Result = MessageResult<RequestTaskManagers>;
 
     fn handle(&mut self, _: RequestTaskManagers, _ctx: &mut Self::Context) -> Self::Result {

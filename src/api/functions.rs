@@ -26,6 +26,12 @@ impl<'a, T> Collector<'a, T> {
         self.buf.push(value);
     }
 
+    /// Emits every record of `values` (one reservation for an iterator of known length).
+    #[inline]
+    pub fn collect_all(&mut self, values: impl IntoIterator<Item = T>) {
+        self.buf.extend(values);
+    }
+
     /// Records collected so far in this call.
     pub fn len(&self) -> usize {
         self.buf.len()

@@ -138,16 +138,22 @@ where
         let mut emitted = Vec::with_capacity(if streaming { records.len() } else { 0 });
         for r in records {
             let k = (self.key)(&r);
-            let updated = match self.state.get_mut(&k) {
+            // The update is emitted from the value in hand, before it is stored: reading it
+            // back from the table just after writing it stalls the load (store forwarding).
+            match self.state.get_mut(&k) {
                 Some(acc) => {
                     let next = (self.reduce)(acc.clone(), r);
+                    if streaming {
+                        emitted.push(next.clone());
+                    }
                     *acc = next;
-                    acc
                 }
-                None => self.state.entry(k).or_insert(r),
-            };
-            if streaming {
-                emitted.push(updated.clone());
+                None => {
+                    if streaming {
+                        emitted.push(r.clone());
+                    }
+                    self.state.insert(k, r);
+                }
             }
         }
         out.emit(Batch::new(emitted))

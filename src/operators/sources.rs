@@ -348,9 +348,7 @@ impl<T: Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<
             return Ok(SourcePoll::Finished);
         }
         let stop = r.end.min(r.next.saturating_add(max as u64));
-        for i in r.next..stop {
-            out.collect((self.make)(i));
-        }
+        out.collect_all((r.next..stop).map(&self.make));
         r.next = stop;
         Ok(if stop >= r.end && r.rest.is_empty() {
             SourcePoll::Finished

@@ -23,6 +23,7 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use crate::actors::job_master::JobMaster;
+use crate::actors::remote::{Handles, SupervisedContext, SupervisedFuture};
 use crate::actors::task_manager::CheckpointResponse;
 use crate::checkpoint::coordinator::{
     CheckpointSizes, CheckpointStats, CoordinatorAction, PendingCheckpoint,
@@ -119,7 +120,9 @@ impl JobMaster {
         );
         coordinator.restored = restored;
         if let Some(interval) = self.job_graph.checkpointing.interval {
-            ctx.run_interval(interval, |act, ctx| act.periodic_checkpoint(ctx));
+            ctx.supervised_interval("periodic checkpoint", interval, |act, ctx| {
+                act.periodic_checkpoint(ctx)
+            });
         }
         self.checkpoints = Some(coordinator);
         Ok(())
@@ -225,7 +228,7 @@ impl JobMaster {
                 self.blocking(move || storage::write_metadata(&dir, &metadata).map(|()| metadata))
                     .into_actor(self)
                     .map(move |written, act, ctx| act.metadata_written(p, epoch, written, ctx))
-                    .spawn(ctx);
+                    .spawn_supervised("checkpoint metadata written", ctx);
             }
             CoordinatorAction::Failed {
                 id,
@@ -407,7 +410,7 @@ impl JobMaster {
 #[rtype(result = "Option<CheckpointStats>")]
 pub struct RequestCheckpointStats;
 
-impl Handler<RequestCheckpointStats> for JobMaster {
+impl Handles<RequestCheckpointStats> for JobMaster {
     type Result = Option<CheckpointStats>;
 
     fn handle(&mut self, _: RequestCheckpointStats, _ctx: &mut Self::Context) -> Self::Result {
@@ -427,7 +430,7 @@ pub struct TriggerSavepoint {
     pub stop: Option<bool>,
 }
 
-impl Handler<TriggerSavepoint> for JobMaster {
+impl Handles<TriggerSavepoint> for JobMaster {
     type Result = Result<u64, String>;
 
     fn handle(&mut self, msg: TriggerSavepoint, _ctx: &mut Self::Context) -> Self::Result {
@@ -479,7 +482,7 @@ pub struct SavepointOutcome {
     pub result: Result<String, String>,
 }
 
-impl Handler<CheckpointResponse> for JobMaster {
+impl Handles<CheckpointResponse> for JobMaster {
     type Result = ();
 
     fn handle(&mut self, msg: CheckpointResponse, ctx: &mut Self::Context) {

@@ -122,7 +122,7 @@ impl JobMaster {
         let wait = self.restart_at.map_or(Duration::ZERO, |at| {
             at.saturating_duration_since(Instant::now())
         });
-        ctx.run_later(wait, |act, ctx| act.restart(ctx));
+        ctx.supervised_later("restart", wait, |act, ctx| act.restart(ctx));
     }
 
     /// Every subtask's next attempt, restored from the newest completed checkpoint, into the
@@ -266,7 +266,7 @@ impl JobMaster {
             });
         }
         let round = self.relocation_round;
-        ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
+        ctx.supervised_later("slot request timeout", self.config.slot_request_timeout, move |act, ctx| {
             // Void once the waiting subtasks were placed, or the job restarted or ended since.
             if act.relocation_round != round || act.graph.status() != JobStatus::Running {
                 return;
@@ -292,19 +292,26 @@ impl JobMaster {
         }
         let generation = self.generation();
         let needed = self.job_graph.slots_needed();
-        ctx.run_later(self.config.slot_request_timeout, move |act, ctx| {
-            // Void once the job scheduled, ended, or restarted since.
-            if act.scheduled || act.graph.status().is_terminal() || act.generation() != generation {
-                return;
-            }
-            act.graph.set_failure(format!(
-                "could not acquire the {needed} slots the job needs within {:?} ({} offered)",
-                act.config.slot_request_timeout,
-                act.slots.len()
-            ));
-            act.set_status(JobStatus::Failing);
-            act.cancel_all();
-            act.check_end(ctx);
-        });
+        ctx.supervised_later(
+            "slot request timeout",
+            self.config.slot_request_timeout,
+            move |act, ctx| {
+                // Void once the job scheduled, ended, or restarted since.
+                if act.scheduled
+                    || act.graph.status().is_terminal()
+                    || act.generation() != generation
+                {
+                    return;
+                }
+                act.graph.set_failure(format!(
+                    "could not acquire the {needed} slots the job needs within {:?} ({} offered)",
+                    act.config.slot_request_timeout,
+                    act.slots.len()
+                ));
+                act.set_status(JobStatus::Failing);
+                act.cancel_all();
+                act.check_end(ctx);
+            },
+        );
     }
 }

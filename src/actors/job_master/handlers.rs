@@ -24,13 +24,16 @@ impl Actor for JobMaster {
             // I/O thread, never on the actor's.
             Some(r) => {
                 let resolving = self.blocking(move || storage::resolve(&r.path));
-                ctx.spawn(resolving.into_actor(self).map(|resolved, act, ctx| {
-                    let resolved = match resolved {
-                        Some(r) => r.map_err(RestoreError::from),
-                        None => Err(RestoreError::Busy),
-                    };
-                    act.begin(Some(resolved), ctx);
-                }));
+                resolving
+                    .into_actor(self)
+                    .map(|resolved, act, ctx| {
+                        let resolved = match resolved {
+                            Some(r) => r.map_err(RestoreError::from),
+                            None => Err(RestoreError::Busy),
+                        };
+                        act.begin(Some(resolved), ctx);
+                    })
+                    .spawn_supervised("restore", ctx);
             }
             None => self.begin(None, ctx),
         }
@@ -78,6 +81,10 @@ impl Supervise for JobMaster {
     fn recover(&mut self, cause: &str, ctx: &mut Context<Self>) {
         self.on_failure(FailureKind::JobFailure, None, None, cause.to_string(), ctx);
     }
+
+    fn figures(&self) -> Option<&Arc<ActorFigures>> {
+        self.me.as_ref().and_then(ActorRef::figures)
+    }
 }
 
 remote_message!(JobMaster: OfferSlots = "rill.jm.OfferSlots");
@@ -85,8 +92,9 @@ remote_message!(JobMaster: UpdateTaskExecutionState = "rill.jm.UpdateTaskExecuti
 remote_message!(JobMaster: CheckpointResponse = "rill.jm.CheckpointResponse");
 remote_message!(JobMaster: TaskManagerLost = "rill.jm.TaskManagerLost");
 remote_message!(inject_panic JobMaster);
+crate::local_messages!(JobMaster: CancelJob, RequestJobDetails, RequestCheckpointStats, TriggerSavepoint);
 
-impl Handler<OfferSlots> for JobMaster {
+impl Handles<OfferSlots> for JobMaster {
     type Result = ();
 
     fn handle(&mut self, msg: OfferSlots, ctx: &mut Self::Context) {
@@ -128,7 +136,7 @@ impl Handler<OfferSlots> for JobMaster {
     }
 }
 
-impl Handler<UpdateTaskExecutionState> for JobMaster {
+impl Handles<UpdateTaskExecutionState> for JobMaster {
     type Result = ();
 
     fn handle(&mut self, msg: UpdateTaskExecutionState, ctx: &mut Self::Context) {
@@ -136,7 +144,7 @@ impl Handler<UpdateTaskExecutionState> for JobMaster {
     }
 }
 
-impl Handler<CancelJob> for JobMaster {
+impl Handles<CancelJob> for JobMaster {
     type Result = ();
 
     fn handle(&mut self, _: CancelJob, ctx: &mut Self::Context) {
@@ -153,12 +161,14 @@ impl Handler<CancelJob> for JobMaster {
     }
 }
 
-impl Handler<RequestJobDetails> for JobMaster {
-    type Result = ResponseActFuture<Self, JobDetails>;
+impl Handles<RequestJobDetails> for JobMaster {
+    type Result = Reply<Self, JobDetails>;
 
     fn handle(&mut self, msg: RequestJobDetails, _ctx: &mut Self::Context) -> Self::Result {
         if !msg.refresh_io || self.graph.status().is_globally_terminal() {
-            return Box::pin(actix::fut::ready(self.details(self.graph.status())));
+            return Reply::new::<RequestJobDetails>(actix::fut::ready(
+                self.details(self.graph.status()),
+            ));
         }
         // Every TaskManager is asked at once, so the counters of subtasks in different
         // processes are read at nearly the same moment.
@@ -183,7 +193,7 @@ impl Handler<RequestJobDetails> for JobMaster {
             }
             all
         };
-        Box::pin(answers.into_actor(self).map(|answers, act, _| {
+        Reply::new::<RequestJobDetails>(answers.into_actor(self).map(|answers, act, _| {
             for (attempt, io) in answers {
                 act.graph.record_io(attempt, io);
             }
@@ -202,7 +212,7 @@ pub struct TaskManagerLost {
     pub cause: String,
 }
 
-impl Handler<TaskManagerLost> for JobMaster {
+impl Handles<TaskManagerLost> for JobMaster {
     type Result = ();
 
     fn handle(&mut self, msg: TaskManagerLost, ctx: &mut Self::Context) {

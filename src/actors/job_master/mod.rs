@@ -39,7 +39,10 @@ use actix::prelude::*;
 use crate::actors::dispatcher::{ArchiveJobDetails, Dispatcher, JobStatusChanged};
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_info::{FailureKind, FailureRecord, JobException, SubtaskInfo};
-use crate::actors::remote::{ActorRef, ActorRegistry, Supervise};
+use crate::actors::remote::{
+    ActorFigures, ActorRef, ActorRegistry, Handles, Reply, Supervise, SupervisedContext,
+    SupervisedFuture,
+};
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
 use crate::actors::task_manager::{CheckpointResponse, UpdateTaskExecutionState};
 use crate::checkpoint::CheckpointCoordinator;
@@ -356,7 +359,7 @@ impl JobMaster {
                         ctx,
                     );
                 })
-                .spawn(ctx);
+                .spawn_supervised("deployment", ctx);
         }
     }
 

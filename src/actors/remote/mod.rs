@@ -14,20 +14,21 @@
 //! - An `ActorRef` inside a message travels as `(node, path)` and is resolved on arrival (an
 //!   actor of the receiving node, or one behind the connection the message came on), so a
 //!   TaskManager can send its own reference in a registration, as Akka does.
-//! - **Supervision**: a handler that panics is caught, logged with the message's tag, counted
-//!   in the actor's figures, and the actor's [`Supervise::recover`] brings it back to a state it
-//!   can serve from; an ask answers [`RemoteError::Failed`] with the panic's message.
+//! - **Supervision** ([`supervise`](self::supervise)): a handler, timer or continuation of a
+//!   control actor that panics is caught, logged with the message's tag, counted in the actor's
+//!   figures, and the actor's [`Supervise::recover`] brings it back to a state it can serve
+//!   from; an ask answers [`RemoteError::Failed`] with the panic's message. Handlers are
+//!   written as [`Handles<M>`]; messages that never leave the process are declared with
+//!   [`local_messages!`](crate::local_messages).
 
 mod registry;
+mod supervise;
 
 use std::any::TypeId;
 use std::cell::RefCell;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
 
-use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -35,6 +36,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use inventory;
 pub use registry::{
     ActorFigures, ActorInfo, ActorRegistry, ClosedHook, MessageFigures, NodeInbound,
+};
+pub use supervise::{
+    guard, supervise, type_tag, ActorFailure, Delivery, Guarded, Handles, Reply, Supervise,
+    Supervised, SupervisedContext, SupervisedFuture,
 };
 
 use crate::net::rpc::{Envelope, LocalFuture, RemoteError, RemotePeer};
@@ -44,19 +49,6 @@ use crate::net::rpc::{Envelope, LocalFuture, RemoteError, RemotePeer};
 pub trait RemoteMessage: Message + Serialize + DeserializeOwned + Send + 'static {
     /// The wire tag: stable across builds, unique in the cluster.
     const TAG: &'static str;
-}
-
-/// An actor that receives remote messages: it has a kind (for figures and logs) and recovers
-/// from a handler's panic.
-pub trait Supervise: Actor<Context = Context<Self>> {
-    /// The actor's kind, as the registry shows it.
-    const KIND: &'static str;
-
-    /// A handler panicked (`cause` names the message and the panic): bring the actor back to a
-    /// state it can serve from. The default keeps the state as it is.
-    fn recover(&mut self, cause: &str, ctx: &mut Context<Self>) {
-        let _ = (cause, ctx);
-    }
 }
 
 /// Declares remote messages.
@@ -75,8 +67,9 @@ macro_rules! remote_message {
     };
     (handler $actor:ty : $msg:ty) => {
         impl ::actix::Handler<$crate::actors::remote::Delivery<$msg>> for $actor {
-            type Result =
-                $crate::actors::remote::Supervised<<$actor as ::actix::Handler<$msg>>::Result>;
+            type Result = $crate::actors::remote::Supervised<
+                <$actor as $crate::actors::remote::Handles<$msg>>::Result,
+            >;
 
             fn handle(
                 &mut self,
@@ -87,10 +80,11 @@ macro_rules! remote_message {
                     self,
                     delivery,
                     ctx,
-                    <$actor as ::actix::Handler<$msg>>::handle,
+                    <$actor as $crate::actors::remote::Handles<$msg>>::handle,
                 )
             }
         }
+        $crate::local_messages!($actor: $msg);
         $crate::actors::remote::inventory::submit! {
             $crate::actors::remote::Route::new::<$actor, $msg>()
         }
@@ -101,7 +95,7 @@ macro_rules! remote_message {
     };
     (inject_panic $actor:ty) => {
         $crate::remote_message!(handler $actor: $crate::actors::remote::InjectPanic);
-        impl ::actix::Handler<$crate::actors::remote::InjectPanic> for $actor {
+        impl $crate::actors::remote::Handles<$crate::actors::remote::InjectPanic> for $actor {
             type Result =
                 ::std::result::Result<(), $crate::actors::remote::FaultInjectionOff>;
 
@@ -148,97 +142,6 @@ pub fn inject_panic(kind: &str, msg: InjectPanic) -> Result<(), FaultInjectionOf
     #[allow(clippy::panic)]
     {
         panic!("injected: {}", msg.reason)
-    }
-}
-
-/// Why a handler gave no answer: it panicked, or its actor dropped the answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ActorFailure(pub String);
-
-/// A remote message on its way into a mailbox, with the figures of the actor it goes to.
-pub struct Delivery<M> {
-    msg: M,
-    figures: Arc<ActorFigures>,
-}
-
-impl<M: Message> Message for Delivery<M> {
-    type Result = Result<M::Result, ActorFailure>;
-}
-
-/// A handler's response, or the panic that replaced it.
-pub enum Supervised<R> {
-    /// The handler returned.
-    Ran(R),
-    /// The handler panicked.
-    Panicked(ActorFailure),
-}
-
-impl<A, M, R> MessageResponse<A, Delivery<M>> for Supervised<R>
-where
-    A: Actor,
-    M: Message,
-    M::Result: Send,
-    R: MessageResponse<A, M>,
-{
-    fn handle(
-        self,
-        ctx: &mut A::Context,
-        tx: Option<OneshotSender<Result<M::Result, ActorFailure>>>,
-    ) {
-        match (self, tx) {
-            (Self::Ran(r), None) => r.handle(ctx, None),
-            (Self::Ran(r), Some(tx)) => {
-                let (inner_tx, mut inner_rx) = tokio::sync::oneshot::channel();
-                r.handle(ctx, Some(inner_tx));
-                let dropped = || ActorFailure("the actor dropped the answer".into());
-                match inner_rx.try_recv() {
-                    Ok(v) => {
-                        let _ = tx.send(Ok(v));
-                    }
-                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                        let _ = tx.send(Err(dropped()));
-                    }
-                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
-                        actix_rt::spawn(async move {
-                            let _ = tx.send(inner_rx.await.map_err(|_| dropped()));
-                        });
-                    }
-                }
-            }
-            (Self::Panicked(f), Some(tx)) => {
-                let _ = tx.send(Err(f));
-            }
-            (Self::Panicked(_), None) => {}
-        }
-    }
-}
-
-/// Runs `handle` under supervision: times it, counts it, and turns a panic into a recovery.
-pub fn supervise<A, M, R>(
-    act: &mut A,
-    delivery: Delivery<M>,
-    ctx: &mut Context<A>,
-    handle: fn(&mut A, M, &mut Context<A>) -> R,
-) -> Supervised<R>
-where
-    A: Supervise,
-    M: RemoteMessage,
-{
-    let Delivery { msg, figures } = delivery;
-    let start = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| handle(act, msg, ctx)));
-    figures.handled(M::TAG, start.elapsed());
-    match outcome {
-        Ok(r) => Supervised::Ran(r),
-        Err(panic) => {
-            let what = crate::util::panic_message(&*panic);
-            let cause = format!("{} panicked handling {}: {what}", A::KIND, M::TAG);
-            tracing::error!(actor = A::KIND, message = M::TAG, %cause, "handler panicked; recovering the actor");
-            figures.failed(&cause);
-            act.recover(&cause, ctx);
-            Supervised::Panicked(ActorFailure(cause))
-        }
     }
 }
 
@@ -403,6 +306,14 @@ impl<A: Supervise> ActorRef<A> {
         match &self.target {
             Target::Local { .. } => None,
             Target::Remote { peer, .. } => Some(peer),
+        }
+    }
+
+    /// The figures of the actor, when it lives in this process.
+    pub fn figures(&self) -> Option<&Arc<ActorFigures>> {
+        match &self.target {
+            Target::Local { figures, .. } => Some(figures),
+            Target::Remote { .. } => None,
         }
     }
 

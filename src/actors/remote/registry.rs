@@ -61,8 +61,13 @@ impl ActorFigures {
         self.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
-    pub(super) fn handled(&self, tag: &'static str, took: Duration) {
+    /// A message sent through a reference left the mailbox.
+    pub(super) fn taken(&self) {
         self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A handler (or a timer, or a continuation) named `tag` ran for `took`.
+    pub(super) fn handled(&self, tag: &'static str, took: Duration) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let mut kinds = lock(&self.kinds);
         match kinds.iter_mut().find(|k| k.tag == tag) {

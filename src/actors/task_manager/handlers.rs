@@ -22,6 +22,10 @@ impl Supervise for TaskManager {
             }
         }
     }
+
+    fn figures(&self) -> Option<&Arc<ActorFigures>> {
+        self.me.as_ref().and_then(ActorRef::figures)
+    }
 }
 
 remote_message!(TaskManager: RequestSlot = "rill.tm.RequestSlot");
@@ -33,8 +37,9 @@ remote_message!(TaskManager: NotifyJobCheckpointComplete = "rill.tm.NotifyCheckp
 remote_message!(TaskManager: RequestTaskIo = "rill.tm.RequestTaskIo");
 remote_message!(TaskManager: FreeSlot = "rill.tm.FreeSlot");
 remote_message!(inject_panic TaskManager);
+crate::local_messages!(TaskManager: TaskStarted, UpdateTaskExecutionState, CheckpointResponse, Shutdown);
 
-impl Handler<RequestSlot> for TaskManager {
+impl Handles<RequestSlot> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: RequestSlot, ctx: &mut Self::Context) {
@@ -42,7 +47,7 @@ impl Handler<RequestSlot> for TaskManager {
     }
 }
 
-impl Handler<Heartbeat> for TaskManager {
+impl Handles<Heartbeat> for TaskManager {
     type Result = Result<HeartbeatAck, NotRegistered>;
 
     fn handle(&mut self, msg: Heartbeat, _ctx: &mut Self::Context) -> Self::Result {
@@ -63,15 +68,15 @@ impl Handler<Heartbeat> for TaskManager {
     }
 }
 
-impl Handler<DeployTask> for TaskManager {
-    type Result = ResponseActFuture<Self, Result<(), DeployError>>;
+impl Handles<DeployTask> for TaskManager {
+    type Result = Reply<Self, Result<(), DeployError>>;
 
     fn handle(&mut self, msg: DeployTask, ctx: &mut Self::Context) -> Self::Result {
         self.deploy(msg.tdd, ctx)
     }
 }
 
-impl Handler<CancelDeployedTask> for TaskManager {
+impl Handles<CancelDeployedTask> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: CancelDeployedTask, _ctx: &mut Self::Context) {
@@ -79,7 +84,7 @@ impl Handler<CancelDeployedTask> for TaskManager {
     }
 }
 
-impl Handler<TaskStarted> for TaskManager {
+impl Handles<TaskStarted> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: TaskStarted, _ctx: &mut Self::Context) {
@@ -97,7 +102,7 @@ impl Handler<TaskStarted> for TaskManager {
     }
 }
 
-impl Handler<UpdateTaskExecutionState> for TaskManager {
+impl Handles<UpdateTaskExecutionState> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: UpdateTaskExecutionState, _ctx: &mut Self::Context) {
@@ -110,7 +115,7 @@ impl Handler<UpdateTaskExecutionState> for TaskManager {
     }
 }
 
-impl Handler<CheckpointResponse> for TaskManager {
+impl Handles<CheckpointResponse> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: CheckpointResponse, _ctx: &mut Self::Context) {
@@ -120,7 +125,7 @@ impl Handler<CheckpointResponse> for TaskManager {
     }
 }
 
-impl Handler<TriggerTaskCheckpoint> for TaskManager {
+impl Handles<TriggerTaskCheckpoint> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: TriggerTaskCheckpoint, _ctx: &mut Self::Context) {
@@ -128,7 +133,7 @@ impl Handler<TriggerTaskCheckpoint> for TaskManager {
     }
 }
 
-impl Handler<NotifyJobCheckpointComplete> for TaskManager {
+impl Handles<NotifyJobCheckpointComplete> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: NotifyJobCheckpointComplete, _ctx: &mut Self::Context) {
@@ -136,7 +141,7 @@ impl Handler<NotifyJobCheckpointComplete> for TaskManager {
     }
 }
 
-impl Handler<RequestTaskIo> for TaskManager {
+impl Handles<RequestTaskIo> for TaskManager {
     type Result = Vec<(ExecutionAttemptId, IoCounters)>;
 
     fn handle(&mut self, msg: RequestTaskIo, _ctx: &mut Self::Context) -> Self::Result {
@@ -144,7 +149,7 @@ impl Handler<RequestTaskIo> for TaskManager {
     }
 }
 
-impl Handler<FreeSlot> for TaskManager {
+impl Handles<FreeSlot> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: FreeSlot, _ctx: &mut Self::Context) {
@@ -152,7 +157,7 @@ impl Handler<FreeSlot> for TaskManager {
     }
 }
 
-impl Handler<Shutdown> for TaskManager {
+impl Handles<Shutdown> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {

@@ -17,7 +17,10 @@ use actix::prelude::*;
 
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_master::{JobMaster, OfferSlots, SlotOffer};
-use crate::actors::remote::{ActorRef, ActorRegistry, NodeInbound, Supervise};
+use crate::actors::remote::{
+    ActorFigures, ActorRef, ActorRegistry, Handles, NodeInbound, Reply, Supervise,
+    SupervisedContext, SupervisedFuture,
+};
 use crate::actors::resource_manager::{RegisterTaskManager, ResourceManager, SlotAvailable};
 use crate::actors::slot::{Slot, StartSubtask};
 use crate::actors::subtask::{CancelTask, NotifyCheckpointComplete, Subtask, TriggerCheckpoint};
@@ -221,7 +224,7 @@ impl TaskManager {
                 act.disconnect("registration failed", ctx);
             }
         })
-        .wait(ctx);
+        .wait_supervised("registration", ctx);
     }
 
     /// Dials the JobManager (remote mode), retrying every second.
@@ -253,10 +256,12 @@ impl TaskManager {
                 Err(e) => {
                     tracing::warn!(task_manager = %act.id, jobmanager = %jm, error = %e, "cannot reach the JobManager; retrying");
                     act.connecting = false;
-                    ctx.run_later(Duration::from_secs(1), |act, ctx| act.connect(ctx));
+                    ctx.supervised_later("reconnect", Duration::from_secs(1), |act, ctx| {
+                        act.connect(ctx)
+                    });
                 }
             })
-            .spawn(ctx);
+            .spawn_supervised("connection", ctx);
     }
 
     /// Cancels every subtask and frees every slot: what it ran belonged to a session that is
@@ -284,7 +289,9 @@ impl TaskManager {
                 .close(crate::net::quic::close::SHUTDOWN, reason.as_bytes());
         }
         self.connecting = false;
-        ctx.run_later(Duration::from_secs(1), |act, ctx| act.connect(ctx));
+        ctx.supervised_later("reconnect", Duration::from_secs(1), |act, ctx| {
+            act.connect(ctx)
+        });
     }
 
     fn watchdog(&mut self, ctx: &mut Context<Self>) {
@@ -334,26 +341,28 @@ impl TaskManager {
                     act.free_slot(allocation);
                 }
             })
-            .spawn(ctx);
+            .spawn_supervised("slot offer", ctx);
     }
 
     fn deploy(
         &mut self,
         mut tdd: TaskDeploymentDescriptor,
         ctx: &mut Context<Self>,
-    ) -> ResponseActFuture<Self, Result<(), DeployError>> {
+    ) -> Reply<Self, Result<(), DeployError>> {
         let slot = self
             .slots
             .iter()
             .find(|s| matches!(&s.allocation, Some((a, j, _)) if *a == tdd.allocation && *j == tdd.job_id));
         let Some(slot) = slot else {
-            return Box::pin(actix::fut::ready(Err(DeployError::NoSuchSlot(
+            return Reply::new::<DeployTask>(actix::fut::ready(Err(DeployError::NoSuchSlot(
                 tdd.allocation,
             ))));
         };
         let plan = match self.resolver.resolve(&tdd.plan) {
             Ok(p) => p,
-            Err(e) => return Box::pin(actix::fut::ready(Err(DeployError::from(e)))),
+            Err(e) => {
+                return Reply::new::<DeployTask>(actix::fut::ready(Err(DeployError::from(e))))
+            }
         };
         // Producers on this TaskManager are reached in memory.
         for gate in &mut tdd.inputs {
@@ -373,7 +382,7 @@ impl TaskManager {
             started: ctx.address().recipient(),
             checkpoints: ctx.address().recipient(),
         };
-        Box::pin(
+        Reply::new::<DeployTask>(
             slot.addr
                 .send(start)
                 .into_actor(self)
@@ -486,7 +495,7 @@ impl Actor for TaskManager {
                 .config
                 .heartbeat_interval
                 .min(Duration::from_millis(500));
-            ctx.run_interval(every, |act, ctx| act.watchdog(ctx));
+            ctx.supervised_interval("watchdog", every, |act, ctx| act.watchdog(ctx));
         } else if let Some(rm) = self.local_resource_manager.clone() {
             self.register(rm, ctx);
         }
