@@ -62,8 +62,8 @@ pub enum OperatorError {
     },
     /// A record is larger, serialized, than a data frame may be, so it cannot reach its
     /// consumer in another process. No restart can change that: the job fails without
-    /// restarting (the message carries [`NON_RECOVERABLE`]).
-    #[error("{operator}: a record of {bytes} bytes (serialized) is larger than the network's data frame limit of {limit} bytes, so it cannot be sent to another process {}", NON_RECOVERABLE)]
+    /// restarting ([`OperatorError::is_recoverable`]).
+    #[error("{operator}: a record of {bytes} bytes (serialized) is larger than the network's data frame limit of {limit} bytes, so it cannot be sent to another process (no restart can change that)")]
     RecordTooLarge {
         /// The operator that emitted it, with its subtask.
         operator: String,
@@ -83,6 +83,15 @@ pub enum OperatorError {
         length: u64,
         /// The maximum line length.
         max: usize,
+    },
+    /// An input channel failed because its producer did (Flink's
+    /// `ProducerFailedException`): the producer's cause, and whether a restart can cure it.
+    #[error("{operator}: {cause}")]
+    InputFailed {
+        /// The consuming subtask.
+        operator: String,
+        /// Why its channel failed.
+        cause: FailureCause,
     },
     /// A batch of one type reached an operator expecting another: a graph wiring bug.
     #[error("record type mismatch: expected {expected}, found {found}")]
@@ -113,11 +122,57 @@ impl OperatorError {
     }
 }
 
-/// Marks a failure cause that no restart can cure: the job fails at once, whatever its
-/// restart strategy.
-pub const NON_RECOVERABLE: &str = "[non-recoverable]";
+impl OperatorError {
+    /// Whether a restart can cure it: not for a record too large to send, nor for an input
+    /// whose producer failed with such a cause. The job then fails at once, whatever its
+    /// restart strategy (Flink's `SuppressRestartsException`).
+    pub fn is_recoverable(&self) -> bool {
+        match self {
+            Self::RecordTooLarge { .. } => false,
+            Self::InputFailed { cause, .. } => cause.recoverable,
+            _ => true,
+        }
+    }
 
-/// Whether `cause` is a failure that no restart can cure.
-pub fn is_non_recoverable(cause: &str) -> bool {
-    cause.contains(NON_RECOVERABLE)
+    /// The failure as it travels to the JobMaster and to the subtask's consumers.
+    pub fn cause(&self) -> FailureCause {
+        FailureCause {
+            message: self.to_string(),
+            recoverable: self.is_recoverable(),
+        }
+    }
+}
+
+/// Why something failed, as it travels between subtasks, TaskManagers and the JobMaster: the
+/// message, and whether a restart can cure it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailureCause {
+    /// What failed and why.
+    pub message: String,
+    /// Whether restarting the job can cure it.
+    pub recoverable: bool,
+}
+
+impl FailureCause {
+    /// A cause a restart may cure.
+    pub fn recoverable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            recoverable: true,
+        }
+    }
+
+    /// The same cause, its message prefixed with `context`.
+    pub fn within(&self, context: impl std::fmt::Display) -> Self {
+        Self {
+            message: format!("{context}: {}", self.message),
+            recoverable: self.recoverable,
+        }
+    }
+}
+
+impl std::fmt::Display for FailureCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }

@@ -15,6 +15,6 @@ pub mod time;
 pub use barrier::{BarrierAlignment, CheckpointBarrier, SnapshotKind};
 pub use batch::{Batch, BatchBuilder, BufferBound, NO_TIMESTAMP};
 pub use element::StreamElement;
-pub use error::{OperatorError, UserError};
+pub use error::{FailureCause, OperatorError, UserError};
 pub use record::{Data, Key};
 pub use time::{Timestamp, WatermarkStatus, MAX_WATERMARK, MIN_WATERMARK};

@@ -6,10 +6,10 @@
 //! when) to restart. Time comes in as arguments, so the decisions are tested without waiting.
 //!
 //! ## Non-recoverable failures
-//! A failure whose cause contains [`NON_RECOVERABLE`] is one no restart can cure (a record
-//! larger than a network frame may be): every strategy gives up at once, as Flink does for a
-//! `SuppressRestartsException`, instead of restarting into the same failure. The mark is text
-//! because failure causes travel as text; user code may use it too.
+//! A failure whose [`FailureCause`](crate::data::FailureCause) is not recoverable is one no
+//! restart can cure (a record larger than a network frame may be): every strategy gives up at
+//! once, as Flink does for a `SuppressRestartsException`, instead of restarting into the same
+//! failure.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -179,8 +179,6 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-pub use crate::data::error::{is_non_recoverable, NON_RECOVERABLE};
-
 /// What to do after a failure.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RestartDecision {
@@ -229,10 +227,15 @@ impl RestartBackoff {
         self.restarts
     }
 
-    /// Counts a failure with `cause` at `now`: as [`RestartBackoff::handle_failure`], except
-    /// that a non-recoverable cause ([`NON_RECOVERABLE`]) gives up at once.
-    pub fn handle_failure_of(&mut self, cause: &str, now: Instant, random: f64) -> RestartDecision {
-        if is_non_recoverable(cause) {
+    /// Counts a failure at `now`: as [`RestartBackoff::handle_failure`], except that one no
+    /// restart can cure (not `recoverable`) gives up at once.
+    pub fn handle_failure_of(
+        &mut self,
+        recoverable: bool,
+        now: Instant,
+        random: f64,
+    ) -> RestartDecision {
+        if !recoverable {
             self.last_failure = Some(now);
             return RestartDecision::GiveUp(
                 "restarts are suppressed for a non-recoverable failure".to_string(),
@@ -412,15 +415,14 @@ mod tests {
             RestartStrategy::exponential_delay(),
         ] {
             let mut b = RestartBackoff::new(s);
-            let cause = format!("Map (1/1) failed: too large {NON_RECOVERABLE}");
             assert!(matches!(
-                b.handle_failure_of(&cause, t0, 0.5),
+                b.handle_failure_of(false, t0, 0.5),
                 RestartDecision::GiveUp(_)
             ));
             assert_eq!(b.restarts(), 0);
             // Other failures still restart.
             assert!(matches!(
-                b.handle_failure_of("Map (1/1) failed: boom", t0, 0.5),
+                b.handle_failure_of(true, t0, 0.5),
                 RestartDecision::Restart(_)
             ));
         }

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::data::StreamElement;
+use crate::data::{FailureCause, StreamElement};
 
 /// Room on a queue for unaligned barriers beyond the credited elements.
 pub const PRIORITY_ELEMENTS: usize = 8;
@@ -42,8 +42,8 @@ pub enum Arrival {
     /// A data frame from a producer in another process, decoded by the consumer on its own
     /// thread.
     Frame(Vec<u8>),
-    /// The channel broke (its connection or stream failed).
-    Failed(String),
+    /// The channel broke (its connection or stream failed, or its producer did).
+    Failed(FailureCause),
 }
 
 /// Why a queue did not take an arrival.
@@ -240,7 +240,7 @@ impl InputQueue {
     }
 
     /// The channel broke: the consumer learns it after what arrived before.
-    pub fn fail(&self, cause: String) {
+    pub fn fail(&self, cause: FailureCause) {
         let wake = {
             let mut s = self.shared();
             if s.closed {

@@ -17,8 +17,11 @@ pub(crate) const KIND_TIMED_RECORDS: u8 = 3;
 pub(crate) const KIND_STATUS: u8 = 4;
 /// A checkpoint barrier (rmp-serde).
 pub(crate) const KIND_BARRIER: u8 = 5;
-/// The producer failed: its cause (UTF-8), the stream's last frame.
+/// The producer failed: its cause (UTF-8), the stream's last frame. Its backlog field says
+/// whether a restart can cure the cause ([`CAUSE_NOT_RECOVERABLE`] set when not).
 pub(crate) const KIND_PRODUCER_FAILED: u8 = 6;
+/// In a [`KIND_PRODUCER_FAILED`] frame's backlog field: no restart can cure the cause.
+pub(crate) const CAUSE_NOT_RECOVERABLE: u32 = 1;
 /// The most bytes of a producer's failure cause sent to its consumers.
 pub(crate) const FAILURE_CAUSE_BYTES: usize = 16 * 1024;
 /// Why a data frame does not decode (the channel then fails with it).

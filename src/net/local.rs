@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::{Message, Recipient};
 
-use crate::data::OperatorError;
-use crate::data::StreamElement;
+use crate::data::{FailureCause, OperatorError, StreamElement};
 use crate::ids::{JobId, ResultPartitionId};
 use crate::net::channel::{InputQueue, QueueError, SharedCredit};
 use crate::net::remote::RemoteOutput;
@@ -34,9 +33,9 @@ impl ChannelLink {
     }
 
     /// The producer failed with `cause`: the consumer's channel fails with it.
-    pub fn producer_failed(&self, cause: &str) {
+    pub fn producer_failed(&self, cause: &FailureCause) {
         match self {
-            Self::Local(queue) => queue.fail(format!("the producer failed: {cause}")),
+            Self::Local(queue) => queue.fail(cause.within("the producer failed")),
             Self::Remote(out) => out.producer_failed(cause),
         }
     }

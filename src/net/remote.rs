@@ -36,8 +36,7 @@ use quinn::{RecvStream, SendStream};
 use tokio::sync::{mpsc, Notify};
 
 use crate::config::RuntimeConfig;
-use crate::data::OperatorError;
-use crate::data::StreamElement;
+use crate::data::{FailureCause, OperatorError, StreamElement};
 use crate::eventtime::WatermarkStatus;
 use crate::net::channel::{InputQueue, QueueError, SharedCredit, PRIORITY_ELEMENTS};
 use crate::net::data_frame::*;
@@ -118,14 +117,20 @@ impl RemoteOutput {
     /// `ProducerFailedException`), so a cause no restart cures reaches the JobMaster from
     /// either side. Sent without credit (the send queue keeps room for it); lost only when the
     /// consumer is gone.
-    pub fn producer_failed(&self, cause: &str) {
+    pub fn producer_failed(&self, failure: &FailureCause) {
+        let cause = failure.message.as_str();
         let mut end = cause.len().min(FAILURE_CAUSE_BYTES);
         while !cause.is_char_boundary(end) {
             end -= 1;
         }
         let mut frame = Vec::with_capacity(5 + end);
         frame.push(KIND_PRODUCER_FAILED);
-        frame.extend_from_slice(&0u32.to_be_bytes());
+        let flags = if failure.recoverable {
+            0
+        } else {
+            CAUSE_NOT_RECOVERABLE
+        };
+        frame.extend_from_slice(&flags.to_be_bytes());
         frame.extend_from_slice(&cause.as_bytes()[..end]);
         let _ = self.frames.try_send(frame);
     }
@@ -336,8 +341,11 @@ impl RemoteNetwork {
         let cell = Arc::new(CreditCell::default());
         let (net, credits) = (self.clone(), cell.clone());
         self.arbiter.spawn(async move {
-            let fail =
-                |cause: String| inbox.fail(format!("remote channel from {node} ({addr}): {cause}"));
+            let fail = |cause: String| {
+                inbox.fail(FailureCause::recoverable(format!(
+                    "remote channel from {node} ({addr}): {cause}"
+                )))
+            };
             tracing::debug!(%node, %addr, partition = ?req.partition, "requesting a remote subpartition");
             let peer = match net.peer_for(&node, addr).await {
                 Ok(p) => p,
@@ -414,8 +422,17 @@ async fn receive(recv: &mut RecvStream, inbox: &InputQueue) -> Result<(), Channe
             return Err(ChannelError::ClosedEarly);
         };
         if frame.first() == Some(&KIND_PRODUCER_FAILED) {
-            let cause = String::from_utf8_lossy(frame.get(5..).unwrap_or_default());
-            inbox.fail(format!("the producer failed: {cause}"));
+            let flags = frame
+                .get(1..5)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, u32::from_be_bytes);
+            inbox.fail(FailureCause {
+                message: format!(
+                    "the producer failed: {}",
+                    String::from_utf8_lossy(frame.get(5..).unwrap_or_default())
+                ),
+                recoverable: flags & CAUSE_NOT_RECOVERABLE == 0,
+            });
             return Ok(());
         }
         let end = frame.first() == Some(&KIND_END);

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use crate::checkpoint::channel_state::OvertakenOutput;
 use crate::data::StreamElement;
 use crate::data::{BarrierAlignment, CheckpointBarrier};
-use crate::data::{Batch, OperatorError};
+use crate::data::{Batch, FailureCause, OperatorError};
 use crate::data::{Timestamp, WatermarkStatus};
 use crate::net::local::{ChannelLink, LinkError};
 use crate::net::router::ChannelRouter;
@@ -296,7 +296,7 @@ impl RecordWriter {
     }
 
     /// The producing subtask failed with `cause`: every consumer's channel fails with it.
-    pub fn producer_failed(&mut self, cause: &str) {
+    pub fn producer_failed(&mut self, cause: &FailureCause) {
         for s in &mut self.subpartitions {
             s.queue.clear();
             if let Some(link) = &s.link {
@@ -456,9 +456,6 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
-        assert!(
-            crate::graph::restart::is_non_recoverable(&err.to_string()),
-            "{err}"
-        );
+        assert!(!err.is_recoverable(), "{err}");
     }
 }

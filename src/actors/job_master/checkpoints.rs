@@ -269,6 +269,7 @@ impl JobMaster {
                         None,
                         None,
                         message,
+                        true,
                         ctx,
                     );
                 }

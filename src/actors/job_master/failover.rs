@@ -17,6 +17,7 @@ impl JobMaster {
         subtask: Option<(usize, usize, String)>,
         task_manager: Option<String>,
         message: String,
+        recoverable: bool,
         ctx: &mut Context<Self>,
     ) {
         let cause = match &subtask {
@@ -50,7 +51,7 @@ impl JobMaster {
         }
         let now = Instant::now();
         let random = (crate::util::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        match self.backoff.handle_failure_of(&cause, now, random) {
+        match self.backoff.handle_failure_of(recoverable, now, random) {
             RestartDecision::Restart(delay) => {
                 self.failures.restarts += 1;
                 entry.outcome = JobStatus::Restarting;
@@ -276,7 +277,7 @@ impl JobMaster {
                 act.config.slot_request_timeout,
                 act.relocating.len()
             );
-            act.on_failure(FailureKind::JobFailure, None, None, message, ctx);
+            act.on_failure(FailureKind::JobFailure, None, None, message, true, ctx);
         });
     }
 

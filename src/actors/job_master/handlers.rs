@@ -79,7 +79,8 @@ impl Supervise for JobMaster {
     /// subtasks are cancelled and redeployed from the latest completed checkpoint (or the job
     /// fails when the strategy gives up).
     fn recover(&mut self, cause: &str, ctx: &mut Context<Self>) {
-        self.on_failure(FailureKind::JobFailure, None, None, cause.to_string(), ctx);
+        let cause = cause.to_string();
+        self.on_failure(FailureKind::JobFailure, None, None, cause, true, ctx);
     }
 
     fn figures(&self) -> Option<&Arc<ActorFigures>> {
@@ -236,7 +237,7 @@ impl Handles<TaskManagerLost> for JobMaster {
                     job_id: self.job_id,
                     attempt,
                     state: ExecutionState::Failed,
-                    failure: Some(msg.cause.clone()),
+                    failure: Some(crate::data::FailureCause::recoverable(msg.cause.clone())),
                     io: None,
                     input_ended: false,
                 },

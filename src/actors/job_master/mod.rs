@@ -352,7 +352,7 @@ impl JobMaster {
                             job_id: act.job_id,
                             attempt,
                             state: ExecutionState::Failed,
-                            failure: Some(err.to_string()),
+                            failure: Some(crate::data::FailureCause::recoverable(err.to_string())),
                             io: None,
                             input_ended: false,
                         },
@@ -381,10 +381,11 @@ impl JobMaster {
             self.on_input_ended(msg.attempt);
             return;
         }
-        let (v, s) = match self
-            .graph
-            .update_attempt(msg.attempt, msg.state, msg.failure.clone())
-        {
+        let (v, s) = match self.graph.update_attempt(
+            msg.attempt,
+            msg.state,
+            msg.failure.as_ref().map(|f| f.message.clone()),
+        ) {
             Ok(pos) => pos,
             Err(e) => {
                 tracing::debug!(job_id = %self.job_id, error = %e, "ignored subtask update");
@@ -398,8 +399,11 @@ impl JobMaster {
                 .location
                 .as_ref()
                 .map(|l| l.task_manager.to_string());
-            let message = msg.failure.unwrap_or_default();
-            self.on_failure(kind, Some((v, s, task)), task_manager, message, ctx);
+            let (message, recoverable) = msg
+                .failure
+                .map_or((String::new(), true), |f| (f.message, f.recoverable));
+            let at = Some((v, s, task));
+            self.on_failure(kind, at, task_manager, message, recoverable, ctx);
         }
         self.check_end(ctx);
     }

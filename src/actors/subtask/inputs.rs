@@ -189,7 +189,9 @@ impl Subtask {
             Err(cause) => {
                 self.channel_failed(
                     index,
-                    format!("a remote channel sent a frame that does not decode: {cause}"),
+                    crate::data::FailureCause::recoverable(format!(
+                        "a remote channel sent a frame that does not decode: {cause}"
+                    )),
                     ctx,
                 );
                 false
@@ -198,14 +200,19 @@ impl Subtask {
     }
 
     /// The channel broke: unless it had ended anyway, the subtask fails.
-    pub(super) fn channel_failed(&mut self, index: usize, cause: String, ctx: &mut Context<Self>) {
+    pub(super) fn channel_failed(
+        &mut self,
+        index: usize,
+        cause: crate::data::FailureCause,
+        ctx: &mut Context<Self>,
+    ) {
         let ended = self.channels.get(index).is_none_or(|c| c.ended);
         if self.phase == Phase::Done || ended {
             return;
         }
-        let e = OperatorError::Failed {
+        let e = OperatorError::InputFailed {
             operator: self.tdd.task_name(),
-            message: cause,
+            cause,
         };
         self.fail(e, ctx);
     }

@@ -296,7 +296,7 @@ impl Subtask {
         self
     }
 
-    fn set_state(&mut self, to: ExecutionState, failure: Option<String>) {
+    fn set_state(&mut self, to: ExecutionState, failure: Option<crate::data::FailureCause>) {
         match self.state.transition(to) {
             Ok(s) => {
                 self.state = s;
@@ -487,7 +487,7 @@ impl Subtask {
         // Its consumers fail with its cause (rather than with a channel that just closed), so
         // the JobMaster meets the cause whichever failure it hears of first.
         if let Some(chain) = self.chain.as_mut() {
-            let cause = format!("{} failed: {e}", self.tdd.task_name());
+            let cause = e.cause().within(format!("{} failed", self.tdd.task_name()));
             chain
                 .writers()
                 .iter_mut()
@@ -495,7 +495,7 @@ impl Subtask {
         }
         self.close_quietly();
         self.release();
-        self.set_state(ExecutionState::Failed, Some(e.to_string()));
+        self.set_state(ExecutionState::Failed, Some(e.cause()));
         self.stop(ctx);
     }
 

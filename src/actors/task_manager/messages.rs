@@ -103,7 +103,7 @@ pub struct UpdateTaskExecutionState {
     /// Its new state.
     pub state: ExecutionState,
     /// Why it failed.
-    pub failure: Option<String>,
+    pub failure: Option<crate::data::FailureCause>,
     /// Its I/O counters at the change.
     #[serde(default)]
     pub io: Option<IoCounters>,
