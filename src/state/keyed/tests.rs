@@ -2,10 +2,16 @@
 
 use super::*;
 use crate::checkpoint::barrier::SnapshotKind;
+use crate::eventtime::ProcessingClock;
 use crate::state::context::RuntimeContext;
 use crate::state::key_group::key_group_range;
-use crate::state::{KeyedStateBackend, OperatorSnapshot, SnapshotTarget, StateBackendKind};
+use crate::state::{
+    KeyedStateBackend, OperatorSnapshot, RestoredState, SnapshotTarget, StateBackendKind,
+    StateSnapshot,
+};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A backend of `kind` (RocksDB under `dir`) whose clock reads `time`.
 fn backend_at(

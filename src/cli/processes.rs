@@ -1,0 +1,105 @@
+//! The commands that start one process of a standalone cluster, `jobmanager` and
+//! `taskmanager`, from their flags and a settings file.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::jobs::JobRegistry;
+
+use super::{usage_error, EXIT_JOB_FAILED};
+
+fn load_config(
+    path: Option<std::path::PathBuf>,
+) -> Result<crate::cluster::FileConfig, crate::cluster::StartError> {
+    match path {
+        Some(p) => crate::cluster::FileConfig::load(&p),
+        None => Ok(crate::cluster::FileConfig::default()),
+    }
+}
+
+fn start_outcome(r: Result<(), crate::cluster::StartError>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(crate::cluster::StartError::Config(m)) => usage_error(m),
+        Err(e) => {
+            eprintln!("rill: {e}");
+            ExitCode::from(EXIT_JOB_FAILED)
+        }
+    }
+}
+
+pub(super) fn jobmanager(
+    registry: Arc<JobRegistry>,
+    bind: Option<std::net::SocketAddr>,
+    rest: Option<std::net::SocketAddr>,
+    secret: Option<String>,
+    config: Option<std::path::PathBuf>,
+) -> ExitCode {
+    use crate::cluster::{run_jobmanager, JobManagerOptions};
+    let run = || {
+        let file = load_config(config)?;
+        let runtime = file.runtime()?;
+        let opts = JobManagerOptions {
+            bind: bind
+                .or(file.jobmanager.bind)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 6123))),
+            rest: rest
+                .or(file.jobmanager.rest)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8081))),
+            secret: crate::cluster::secret(secret, &file),
+            quic: file.quic(&runtime)?,
+            runtime,
+        };
+        run_jobmanager(opts, registry)
+    };
+    start_outcome(run())
+}
+
+/// Where a TaskManager listens, and the address it gives others.
+pub(super) struct Endpoint {
+    pub(super) bind: Option<std::net::SocketAddr>,
+    pub(super) advertise: Option<std::net::IpAddr>,
+}
+
+pub(super) fn taskmanager(
+    registry: Arc<JobRegistry>,
+    jobmanager: Option<std::net::SocketAddr>,
+    slots: Option<usize>,
+    endpoint: Endpoint,
+    secret: Option<String>,
+    config: Option<std::path::PathBuf>,
+) -> ExitCode {
+    use crate::cluster::{run_taskmanager, StartError, TaskManagerOptions, SECRET_ENV};
+    let run = || {
+        let file = load_config(config)?;
+        let runtime = file.runtime()?;
+        let jobmanager = jobmanager.or(file.taskmanager.jobmanager).ok_or_else(|| {
+            StartError::Config(
+                "--jobmanager HOST:PORT is required (or [taskmanager] jobmanager)".into(),
+            )
+        })?;
+        let secret = crate::cluster::secret(secret, &file).ok_or_else(|| {
+            StartError::Config(format!(
+                "a cluster secret is required: --secret, `secret` in the config file, or {SECRET_ENV}"
+            ))
+        })?;
+        let slots = slots.or(file.taskmanager.slots).unwrap_or(2);
+        if slots == 0 {
+            return Err(StartError::Config("--slots must be at least 1".into()));
+        }
+        let opts = TaskManagerOptions {
+            jobmanager,
+            bind: endpoint
+                .bind
+                .or(file.taskmanager.bind)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            advertise: endpoint.advertise.or(file.taskmanager.advertise),
+            slots,
+            secret,
+            quic: file.quic(&runtime)?,
+            runtime,
+        };
+        run_taskmanager(opts, registry)
+    };
+    start_outcome(run())
+}
