@@ -3,6 +3,8 @@
 # mimalloc allocator is C, built by the `cc` crate), gzip (the window oracles in tests/data
 # are gzipped), and RocksDB: Debian's librocksdb (linked instead of building RocksDB's C++
 # sources, see .cargo/config.toml) with the libclang that the `rocksdb` crate's bindgen needs.
+# With `--tests`, also what the tests run against: Debian's `prometheus` (the server, and the
+# `promtool` that checks the metrics exposition).
 # Installs what is missing with apt-get when run as root.
 set -euo pipefail
 missing=()
@@ -11,11 +13,22 @@ command -v gzip >/dev/null 2>&1 || missing+=(gzip)
 for pkg in librocksdb-dev libclang1-14 libclang-common-14-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+lean=()
+if [ "${1:-}" = "--tests" ]; then
+  command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
+fi
+if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    apt-get update -q
+    if [ ${#missing[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    fi
+    # Without recommends: Prometheus's pull in a web console's JavaScript the tests do not use.
+    if [ ${#lean[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${lean[@]}"
+    fi
   else
-    echo "rill: please install: ${missing[*]}" >&2
+    echo "rill: please install: ${missing[*]} ${lean[*]}" >&2
     exit 1
   fi
 fi

@@ -11,12 +11,11 @@ use crate::actors::job_master::JobMaster;
 use crate::actors::remote::ActorRef;
 use crate::actors::task_manager::{
     CancelDeployedTask, DeployError, DeployTask, FreeSlot, NotifyJobCheckpointComplete,
-    RequestSlot, RequestTaskIo, TaskManager, TriggerTaskCheckpoint,
+    RequestSlot, RequestTaskIo, TaskIo, TaskManager, TriggerTaskCheckpoint,
 };
 use crate::checkpoint::CheckpointBarrier;
 use crate::graph::TaskDeploymentDescriptor;
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId};
-use crate::metrics::IoCounters;
 use crate::net::rpc::{LocalFuture, RemotePeer};
 
 /// A TaskManager, as the JobManager's actors address it.
@@ -90,9 +89,9 @@ impl TaskManagerGateway {
         self.actor.tell_or_log(CancelDeployedTask { attempt });
     }
 
-    /// The I/O counters of `job_id`'s subtasks on the TaskManager, by attempt; empty when it
-    /// does not answer.
-    pub fn task_io(&self, job_id: JobId) -> LocalFuture<Vec<(ExecutionAttemptId, IoCounters)>> {
+    /// The counters and rates of `job_id`'s subtasks on the TaskManager; empty when it does
+    /// not answer.
+    pub fn task_io(&self, job_id: JobId) -> LocalFuture<Vec<TaskIo>> {
         let fut = self.actor.ask(RequestTaskIo { job_id });
         Box::pin(async move { fut.await.unwrap_or_default() })
     }

@@ -16,7 +16,7 @@ use crate::ids::{JobId, VertexId};
 use crate::metrics::IoCounters;
 
 /// One subtask as status queries show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubtaskInfo {
     /// Its state.
     pub state: ExecutionState,
@@ -26,6 +26,8 @@ pub struct SubtaskInfo {
     pub task_manager: Option<String>,
     /// Its I/O counters, as last reported.
     pub io: IoCounters,
+    /// Its rates, as its TaskManager last sampled them.
+    pub rates: Option<crate::metrics::TaskRates>,
 }
 
 impl SubtaskInfo {
@@ -36,6 +38,7 @@ impl SubtaskInfo {
             attempt: 0,
             task_manager: None,
             io: IoCounters::default(),
+            rates: None,
         }
     }
 }
@@ -97,7 +100,7 @@ pub struct JobException {
 }
 
 /// One JobVertex as status queries show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VertexInfo {
     /// The vertex.
     pub id: VertexId,
@@ -161,7 +164,7 @@ impl VertexInfo {
 }
 
 /// A job as status queries show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobInfo {
     /// The job.
     pub job_id: JobId,

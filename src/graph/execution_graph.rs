@@ -12,7 +12,7 @@ use crate::ids::{
     AllocationId, ExecutionAttemptId, JobId, ResultPartitionId, SubtaskIndex, TaskManagerId,
     VertexId,
 };
-use crate::metrics::IoCounters;
+use crate::metrics::{IoCounters, TaskRates};
 
 /// Where a subtask runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct ExecutionVertex {
     pub failure: Option<String>,
     /// The current attempt's I/O counters, as last reported.
     pub io: IoCounters,
+    /// The current attempt's rates, as last reported by its TaskManager.
+    pub rates: Option<TaskRates>,
 }
 
 impl ExecutionVertex {
@@ -49,6 +51,7 @@ impl ExecutionVertex {
         self.attempt_number += 1;
         self.failure = None;
         self.io = IoCounters::default();
+        self.rates = None;
     }
 }
 
@@ -103,6 +106,7 @@ impl ExecutionGraph {
                         location: None,
                         failure: None,
                         io: IoCounters::default(),
+                        rates: None,
                     })
                     .collect(),
             })
@@ -202,6 +206,14 @@ impl ExecutionGraph {
         if let Some((v, s)) = self.find(attempt) {
             let x = &mut self.vertices[v].subtasks[s];
             x.io = x.io.max(io);
+        }
+    }
+
+    /// Records the rates of `attempt`'s subtask, as its TaskManager sampled them last.
+    pub fn record_rates(&mut self, attempt: ExecutionAttemptId, rates: Option<TaskRates>) {
+        if let Some((v, s)) = self.find(attempt) {
+            let x = &mut self.vertices[v].subtasks[s];
+            x.rates = rates.or(x.rates);
         }
     }
 

@@ -61,6 +61,8 @@ pub struct RecordWriter {
     bytes_out: u64,
     /// Serialized bytes of the records written, as estimated per buffer.
     estimated_bytes: u64,
+    /// The watermark broadcast last.
+    last_watermark: Option<Timestamp>,
 }
 
 impl RecordWriter {
@@ -73,7 +75,13 @@ impl RecordWriter {
             records_out: 0,
             bytes_out: 0,
             estimated_bytes: 0,
+            last_watermark: None,
         }
+    }
+
+    /// The watermark broadcast last, if any.
+    pub fn last_watermark(&self) -> Option<Timestamp> {
+        self.last_watermark
     }
 
     /// Routes a buffer of records.
@@ -102,6 +110,7 @@ impl RecordWriter {
     /// Flushes, then queues a watermark on every subpartition that has not ended, so that it
     /// follows every record written before it.
     pub fn broadcast_watermark(&mut self, watermark: Timestamp) {
+        self.last_watermark = Some(watermark);
         self.broadcast_event(StreamElement::Watermark(watermark));
     }
 

@@ -52,7 +52,7 @@ where
         })
 }
 
-fn echo(s: &str) -> String {
+pub(crate) fn echo(s: &str) -> String {
     match s.char_indices().nth(MAX_ECHO) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
@@ -151,7 +151,10 @@ pub async fn jobs_overview(h: Handle) -> Result<web::Json<JobsOverview>, RestErr
     }))
 }
 
-async fn job_info(h: &RestHandle, id: &str) -> Result<crate::actors::job_info::JobInfo, RestError> {
+pub(crate) async fn job_info(
+    h: &RestHandle,
+    id: &str,
+) -> Result<crate::actors::job_info::JobInfo, RestError> {
     let job_id = parse_job_id(id)?;
     Ok(ask(&h.dispatcher, RequestJobDetails { job_id }, "dispatcher").await??)
 }
@@ -169,16 +172,29 @@ pub async fn job_vertex(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<JobVertexSubtasks>, RestError> {
     let (id, vertex) = path.into_inner();
-    let info = job_info(&h, &id).await?;
-    let v = info
+    let (info, index) = job_vertex_info(&h, &id, &vertex).await?;
+    Ok(web::Json(JobVertexSubtasks::new(
+        &info.vertices[index],
+        SystemTime::now(),
+    )))
+}
+
+/// The job `id` and the index of its vertex `vertex`; 404 for either unknown.
+pub(crate) async fn job_vertex_info(
+    h: &RestHandle,
+    id: &str,
+    vertex: &str,
+) -> Result<(crate::actors::job_info::JobInfo, usize), RestError> {
+    let info = job_info(h, id).await?;
+    let index = info
         .vertices
         .iter()
-        .find(|v| v.id.to_string() == vertex)
+        .position(|v| v.id.to_string() == vertex)
         .ok_or_else(|| RestError::VertexNotFound {
             job_id: info.job_id,
-            vertex: echo(&vertex),
+            vertex: echo(vertex),
         })?;
-    Ok(web::Json(JobVertexSubtasks::new(v, SystemTime::now())))
+    Ok((info, index))
 }
 
 /// `GET /jobs/{id}/exceptions`.

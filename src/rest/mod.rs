@@ -44,7 +44,9 @@ use crate::jobs::JobRegistry;
 pub mod client;
 pub mod error;
 pub mod handlers;
+pub mod metrics;
 pub mod model;
+pub mod prometheus;
 
 pub use client::{ClientError, RestClient};
 pub use error::RestError;
@@ -149,6 +151,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .service(resource("/overview").route(web::get().to(overview)))
         .service(resource("/actors").route(web::get().to(actors)))
+        .service(resource("/metrics").route(web::get().to(prometheus::metrics)))
         .service(resource("/taskmanagers").route(web::get().to(taskmanagers)))
         .service(resource("/taskmanagers/{id}").route(web::get().to(taskmanager)))
         .service(
@@ -170,6 +173,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
         )
         .service(resource("/jobs/{id}/stop").route(web::post().to(job_stop)))
         .service(resource("/jobs/{id}/vertices/{vertex}").route(web::get().to(job_vertex)))
+        .service(
+            resource("/jobs/{id}/vertices/{vertex}/backpressure")
+                .route(web::get().to(metrics::vertex_backpressure)),
+        )
+        .service(
+            resource("/jobs/{id}/vertices/{vertex}/watermarks")
+                .route(web::get().to(metrics::vertex_watermarks)),
+        )
+        .service(
+            resource("/jobs/{id}/vertices/{vertex}/metrics")
+                .route(web::get().to(metrics::vertex_metrics)),
+        )
+        .service(
+            resource("/jobs/{id}/vertices/{vertex}/subtasks/metrics")
+                .route(web::get().to(metrics::subtasks_metrics)),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -195,8 +195,9 @@ impl Handles<RequestJobDetails> for JobMaster {
             all
         };
         Reply::new::<RequestJobDetails>(answers.into_actor(self).map(|answers, act, _| {
-            for (attempt, io) in answers {
-                act.graph.record_io(attempt, io);
+            for t in answers {
+                act.graph.record_io(t.attempt, t.io);
+                act.graph.record_rates(t.attempt, t.rates);
             }
             act.details(act.graph.status())
         }))

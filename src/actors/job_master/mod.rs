@@ -525,6 +525,7 @@ impl JobMaster {
                             attempt: s.attempt_number,
                             task_manager: s.location.as_ref().map(|l| l.task_manager.to_string()),
                             io: s.io,
+                            rates: s.rates,
                         })
                         .collect();
                     (v.name.clone(), subtasks)

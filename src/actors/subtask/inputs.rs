@@ -88,7 +88,15 @@ impl Subtask {
         ch: usize,
         w: Timestamp,
     ) -> Result<(), OperatorError> {
-        match (self.watermarks.input_watermark(ch, w), self.chain.as_mut()) {
+        let advanced = self.watermarks.input_watermark(ch, w);
+        if let Some(w) = advanced {
+            self.metrics.set_input_watermark(w);
+            // Without network outputs, what it processed last is what it shows as emitted.
+            if self.chain.as_mut().is_some_and(|c| c.writers().is_empty()) {
+                self.metrics.set_output_watermark(w);
+            }
+        }
+        match (advanced, self.chain.as_mut()) {
             (Some(out), Some(chain)) => chain.process_watermark(out),
             _ => Ok(()),
         }

@@ -48,7 +48,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
@@ -66,7 +66,7 @@ use crate::eventtime::{processing_time_now, Timestamp, WatermarkStatus, MAX_WATE
 use crate::graph::partitioner::PartitionerKind;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
 use crate::ids::ChannelIndex;
-use crate::metrics::IoMetrics;
+use crate::metrics::{IoMetrics, Spent};
 use crate::net::channel::{Arrival, InputQueue, Wake};
 use crate::net::credit::{Grant, InputGateCredits};
 use crate::net::local::{ConnectConsumer, ConsumerEnd};
@@ -203,6 +203,8 @@ pub struct Subtask {
     next_channel: usize,
     phase: Phase,
     pump_scheduled: bool,
+    /// The scheduled pump waits (a source's idle backoff): the subtask is idle meanwhile.
+    pump_later: bool,
     /// The savepoint a stopped source waits for, and whether it drains (then it ends once
     /// the savepoint completes; otherwise the JobMaster cancels the job).
     stopped_for: Option<(u64, bool)>,
@@ -265,6 +267,7 @@ impl Subtask {
             next_channel: 0,
             phase: Phase::Running,
             pump_scheduled: false,
+            pump_later: false,
             stopped_for: None,
             timer_at: None,
             unaligned: None,

@@ -9,13 +9,37 @@ impl Subtask {
         if self.phase == Phase::Done {
             return;
         }
+        self.metrics.turn_starts(Instant::now());
         self.guarded(ctx, |act, ctx| act.pump_inner(ctx));
         self.schedule_processing_time(ctx);
+        self.end_turn();
         let waiting = self.unaligned.as_ref().filter(|p| p.outputs_pending);
         if let Some(barrier) = waiting.map(|p| p.capture.barrier().clone()) {
             self.set_alignment_deadline(&barrier, ctx);
         }
     }
+    /// Books the turn that ends and what the subtask now waits for, and the watermark its
+    /// outputs carry.
+    fn end_turn(&mut self) {
+        let waiting = if self.output_blocked() {
+            Spent::BackPressured
+        } else if self.pump_scheduled && !self.pump_later {
+            Spent::Busy
+        } else {
+            Spent::Idle
+        };
+        self.metrics.turn_ends(Instant::now(), waiting);
+        let writers = self
+            .chain
+            .as_mut()
+            .map(|c| c.writers())
+            .filter(|w| !w.is_empty());
+        if let Some(w) = writers.and_then(|w| w.iter().map(|w| w.last_watermark()).min().flatten())
+        {
+            self.metrics.set_output_watermark(w);
+        }
+    }
+
     /// Runs `f`; an error or a panic fails the subtask.
     pub(super) fn guarded(
         &mut self,
@@ -163,6 +187,7 @@ impl Subtask {
             return;
         }
         self.pump_scheduled = true;
+        self.pump_later = false;
         let woken_elsewhere = tokio::time::sleep(Duration::from_millis(1));
         ctx.spawn(woken_elsewhere.into_actor(self).map(|_, act, ctx| {
             act.pump_scheduled = false;
@@ -178,6 +203,7 @@ impl Subtask {
             return;
         }
         self.pump_scheduled = true;
+        self.pump_later = delay.is_some();
         match delay {
             // Yield to the slot's other subtasks once, then go on.
             None => {

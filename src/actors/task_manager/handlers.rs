@@ -97,6 +97,8 @@ impl Handles<TaskStarted> for TaskManager {
                 addr: msg.address,
                 job_id: msg.job_id,
                 metrics: msg.metrics,
+                sampled: None,
+                rates: None,
             },
         );
     }
@@ -142,7 +144,7 @@ impl Handles<NotifyJobCheckpointComplete> for TaskManager {
 }
 
 impl Handles<RequestTaskIo> for TaskManager {
-    type Result = Vec<(ExecutionAttemptId, IoCounters)>;
+    type Result = Vec<TaskIo>;
 
     fn handle(&mut self, msg: RequestTaskIo, _ctx: &mut Self::Context) -> Self::Result {
         self.task_io(msg.job_id)

@@ -184,9 +184,20 @@ pub struct FreeSlot {
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-/// Asks for the I/O counters of a job's subtasks running here, by attempt.
+/// One subtask's counters and rates, as its TaskManager reports them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskIo {
+    /// The attempt.
+    pub attempt: ExecutionAttemptId,
+    /// Its counters now.
+    pub io: IoCounters,
+    /// Its rates over the TaskManager's last sampling period (none before the first).
+    pub rates: Option<crate::metrics::TaskRates>,
+}
+
+/// Asks for the counters and rates of a job's subtasks running here.
 #[derive(Message, Debug, Clone, Serialize, Deserialize)]
-#[rtype(result = "Vec<(ExecutionAttemptId, IoCounters)>")]
+#[rtype(result = "Vec<TaskIo>")]
 pub struct RequestTaskIo {
     /// The job.
     pub job_id: JobId,

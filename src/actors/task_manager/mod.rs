@@ -28,7 +28,7 @@ use crate::actors::task_plan::PlanResolver;
 use crate::config::RuntimeConfig;
 use crate::graph::TaskDeploymentDescriptor;
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId, TaskManagerId};
-use crate::metrics::{IoCounters, IoMetrics};
+use crate::metrics::{IoCounters, IoMetrics, TaskRates};
 use crate::net::remote::RemoteNetwork;
 use crate::net::rpc::RemotePeer;
 use crate::net::NetworkEnvironment;
@@ -52,7 +52,14 @@ struct TaskEntry {
     addr: Addr<Subtask>,
     job_id: JobId,
     metrics: Arc<IoMetrics>,
+    /// Its counters at the last sample, and when.
+    sampled: Option<(Instant, IoCounters)>,
+    /// Its rates over the last sampling period.
+    rates: Option<TaskRates>,
 }
+
+/// How often a TaskManager samples its subtasks' counters into rates.
+pub const RATE_SAMPLE_PERIOD: Duration = Duration::from_secs(1);
 
 /// How a TaskManager in its own process reaches the JobManager.
 pub struct RemoteSetup {
@@ -447,12 +454,31 @@ impl TaskManager {
         }
     }
 
-    fn task_io(&self, job_id: JobId) -> Vec<(ExecutionAttemptId, IoCounters)> {
+    fn task_io(&self, job_id: JobId) -> Vec<TaskIo> {
         self.tasks
             .iter()
             .filter(|(_, t)| t.job_id == job_id)
-            .map(|(a, t)| (*a, t.metrics.snapshot()))
+            .map(|(a, t)| TaskIo {
+                attempt: *a,
+                io: t.metrics.snapshot(),
+                rates: t.rates,
+            })
             .collect()
+    }
+
+    /// Turns each subtask's counters since the last sample into its rates.
+    fn sample_rates(&mut self) {
+        let now = Instant::now();
+        for t in self.tasks.values_mut() {
+            let io = t.metrics.snapshot_at(now);
+            if let Some((then, before)) = &t.sampled {
+                let seconds = now.saturating_duration_since(*then).as_secs_f64();
+                if let Some(r) = TaskRates::between(before, &io, seconds) {
+                    t.rates = Some(r);
+                }
+            }
+            t.sampled = Some((now, io));
+        }
     }
 }
 
@@ -461,6 +487,9 @@ impl Actor for TaskManager {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.config.mailbox_capacity);
+        ctx.supervised_interval("rate sample", RATE_SAMPLE_PERIOD, |act, _| {
+            act.sample_rates()
+        });
         self.me = Some(self.registry.register(
             &Self::path_of(&self.id),
             None,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod cluster;
 mod jobs;
+pub mod metrics;
 
 pub use cluster::*;
 pub use jobs::*;

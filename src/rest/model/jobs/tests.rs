@@ -15,6 +15,7 @@ fn sub(state: ExecutionState, records_out: u64) -> SubtaskInfo {
             records_out,
             ..IoCounters::default()
         },
+        rates: None,
     }
 }
 

@@ -1,0 +1,431 @@
+//! Task metrics over REST and Prometheus, against a mini cluster in this process: a slow sink
+//! shows as high backpressure upstream and a busy sink, its input queue full in `/actors`;
+//! watermarks advance while an event-time job runs; metrics per subtask and aggregated answer
+//! with Flink's names, unknown ids 404 and bad parameters 400; `/metrics` is Prometheus text
+//! whose records-out counter grows between two scrapes.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rill::actors::MiniCluster;
+use rill::api::{Collector, SinkFunction, SourceFunction, SourcePoll, StreamEnv};
+use rill::config::RuntimeConfig;
+use rill::eventtime::WatermarkStrategy;
+use rill::jobs::JobRegistry;
+use rill::operators::UserError;
+use rill::rest::RestHandle;
+use serde_json::Value;
+
+/// Endless numbers, `pause` between polls.
+#[derive(Clone)]
+struct Numbers {
+    next: u64,
+    pause: Duration,
+}
+
+impl SourceFunction<u64> for Numbers {
+    fn poll_next(
+        &mut self,
+        out: &mut Collector<'_, u64>,
+        max: usize,
+    ) -> Result<SourcePoll, UserError> {
+        std::thread::sleep(self.pause);
+        for _ in 0..max.min(100) {
+            out.collect(self.next);
+            self.next += 1;
+        }
+        Ok(SourcePoll::Ready)
+    }
+}
+
+/// Sleeps `pause` per buffer.
+#[derive(Clone)]
+struct SlowSink {
+    pause: Duration,
+}
+
+impl SinkFunction<u64> for SlowSink {
+    fn invoke(&mut self, _value: u64) -> Result<(), UserError> {
+        Ok(())
+    }
+
+    fn invoke_batch(&mut self, _values: Vec<u64>) -> Result<(), UserError> {
+        std::thread::sleep(self.pause);
+        Ok(())
+    }
+}
+
+fn slow_sink_job() -> StreamEnv {
+    let env = StreamEnv::new("slow sink");
+    env.add_source(
+        "Numbers",
+        Numbers {
+            next: 0,
+            pause: Duration::ZERO,
+        },
+    )
+    .set_parallelism(1)
+    .rebalance()
+    .add_sink(
+        "Slow Sink",
+        SlowSink {
+            pause: Duration::from_millis(20),
+        },
+    )
+    .set_parallelism(1)
+    .slot_sharing_group("slow");
+    env
+}
+
+/// Numbers whose event time is 10 ms each, watermarks as they go, into a sink that discards.
+fn event_time_job() -> StreamEnv {
+    let env = StreamEnv::new("event time");
+    env.add_source(
+        "Ticks",
+        Numbers {
+            next: 0,
+            pause: Duration::from_millis(5),
+        },
+    )
+    .set_parallelism(1)
+    .assign_timestamps_and_watermarks(
+        WatermarkStrategy::for_monotonous_timestamps()
+            .with_timestamp_assigner(|n: &u64, _| (*n * 10) as i64),
+    )
+    .rebalance()
+    .add_sink(
+        "Discard",
+        SlowSink {
+            pause: Duration::ZERO,
+        },
+    )
+    .set_parallelism(1);
+    env
+}
+
+/// `GET url` off the actors' thread (they answer the REST server).
+async fn get(url: String) -> common::HttpAnswer {
+    tokio::task::spawn_blocking(move || common::http("GET", &url, None))
+        .await
+        .expect("request thread")
+}
+
+async fn get_ok(url: String) -> Value {
+    let a = get(url.clone()).await;
+    assert_eq!(a.status, 200, "GET {url}: {}", a.json);
+    a.json
+}
+
+async fn get_text(url: String) -> (String, String) {
+    tokio::task::spawn_blocking(move || {
+        let r = ureq::get(&url)
+            .timeout(Duration::from_secs(10))
+            .call()
+            .expect("an answer");
+        let ct = r.content_type().to_string();
+        (ct, r.into_string().expect("a body"))
+    })
+    .await
+    .expect("request thread")
+}
+
+fn serve(c: &MiniCluster) -> String {
+    let handle = RestHandle::new(
+        c.dispatcher().clone(),
+        c.resource_manager().clone(),
+        Arc::new(JobRegistry::bundled()),
+        1,
+    )
+    .with_actors(c.actors().clone());
+    let (server, addr) =
+        rill::rest::serve("127.0.0.1:0".parse().expect("address"), handle).expect("binds");
+    actix::spawn(async move {
+        let _ = server.await;
+    });
+    format!("http://{addr}")
+}
+
+fn vertex_ids(job: &Value) -> Vec<String> {
+    job["vertices"]
+        .as_array()
+        .expect("vertices")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// Sum of a Prometheus family's samples whose line contains `filter`.
+fn sample_sum(text: &str, family: &str, filter: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with(family) && l[family.len()..].starts_with('{') && l.contains(filter)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// `promtool check metrics` finds no problem in `text` (Debian's `prometheus` package, which
+/// scripts/deps.sh installs for the tests).
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (scripts/deps.sh installs Debian's prometheus package)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("written");
+    let out = child.wait_with_output().expect("promtool ends");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A real Prometheus server on loopback scrapes `target` (host:port) once a second; returns
+/// what its query API answers for the records-out series once it has any (or the last answer).
+fn prometheus_scrapes(target: &str) -> String {
+    let dir = common::temp_dir("prometheus");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let config = dir.join("prom.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs: [{{job_name: rill, honor_labels: true, static_configs: [{{targets: ['{target}']}}]}}]\n"
+        ),
+    )
+    .expect("config written");
+    let mut server = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus starts (scripts/deps.sh installs it)");
+    let query = format!("http://127.0.0.1:{port}/api/v1/query?query=rill_task_records_out_total");
+    let mut last = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = ureq::get(&query).timeout(Duration::from_secs(2)).call() {
+            last = r.into_string().unwrap_or_default();
+            if last.contains("\"result\":[{") {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    last
+}
+
+#[test]
+fn a_slow_sink_shows_as_backpressure_upstream_and_a_busy_full_sink() {
+    common::init_logging();
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(90),
+        |c| async move {
+            let base = serve(&c);
+            let job = c.submit(&slow_sink_job(), None).await.expect("submitted");
+            let id = job.to_string();
+            let details = get_ok(format!("{base}/jobs/{id}")).await;
+            let [source, sink] =
+                <[String; 2]>::try_from(vertex_ids(&details)).expect("two vertices");
+
+            // Rates come from one-second samples: wait for the source to be seen backpressured.
+            let mut bp = Value::Null;
+            for _ in 0..100 {
+                bp = get_ok(format!("{base}/jobs/{id}/vertices/{source}/backpressure")).await;
+                if bp["backpressure-level"] == "high" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(bp["backpressure-level"], "high", "{bp}");
+            assert_eq!(bp["status"], "ok");
+            assert!(bp["end-timestamp"].as_i64().is_some_and(|t| t > 0), "{bp}");
+            let s0 = &bp["subtasks"][0];
+            assert_eq!(s0["subtask"], 0);
+            assert_eq!(s0["backpressure-level"], "high");
+            assert!(s0["ratio"].as_f64().is_some_and(|r| r > 0.5), "{s0}");
+            for f in ["attempt-number", "idleRatio", "busyRatio"] {
+                assert!(s0.get(f).is_some(), "{f} missing: {s0}");
+            }
+
+            let sink_bp = get_ok(format!("{base}/jobs/{id}/vertices/{sink}/backpressure")).await;
+            let busy = sink_bp["subtasks"][0]["busyRatio"]
+                .as_f64()
+                .expect("busyRatio");
+            assert!(busy > 0.5, "the sink is not busy: {sink_bp}");
+            assert_eq!(sink_bp["backpressure-level"], "ok", "{sink_bp}");
+
+            // Aggregated over the sink's subtasks, by Flink's names.
+            let agg = get_ok(format!(
+            "{base}/jobs/{id}/vertices/{sink}/subtasks/metrics?get=busyTimeMsPerSecond,numRecordsIn&agg=max,sum"
+        ))
+        .await;
+            let busy_max = agg
+                .as_array()
+                .and_then(|a| a.iter().find(|m| m["id"] == "busyTimeMsPerSecond"))
+                .and_then(|m| m["max"].as_f64())
+                .expect("busyTimeMsPerSecond max");
+            assert!(busy_max > 500.0, "{agg}");
+            assert!(
+                agg[0].get("min").is_none(),
+                "only max and sum were asked: {agg}"
+            );
+            let names = get_ok(format!("{base}/jobs/{id}/vertices/{sink}/subtasks/metrics")).await;
+            assert!(names
+                .as_array()
+                .is_some_and(|n| n.iter().any(|m| m["id"] == "backPressuredTimeMsPerSecond")));
+            let per = get_ok(format!("{base}/jobs/{id}/vertices/{source}/metrics?get=0.numRecordsOut,0.backPressuredTimeMsPerSecond")).await;
+            let out: f64 = per[0]["value"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .expect("a value");
+            assert!(out > 0.0, "{per}");
+
+            // The sink's input queue (its mailbox for data) is full: it holds every buffer it
+            // granted credit for, and its producer has none left. The source has no input queue.
+            let exclusive = u64::from(RuntimeConfig::default().exclusive_credits);
+            let mut full = None;
+            for _ in 0..100 {
+                let actors = get_ok(format!("{base}/actors")).await;
+                let subtasks: Vec<&Value> = actors["actors"]
+                    .as_array()
+                    .expect("actors")
+                    .iter()
+                    .filter(|a| a["kind"] == "Subtask")
+                    .collect();
+                let find = |name: &str| {
+                    subtasks
+                        .iter()
+                        .find(|a| a["path"].as_str().is_some_and(|p| p.contains(name)))
+                        .copied()
+                };
+                let src = find(&source).expect("the source subtask");
+                assert_eq!(
+                    src["mailbox_len"], 0,
+                    "the source has no input queue: {src}"
+                );
+                assert_eq!(src["subtask"]["inputs"].as_array().map(Vec::len), Some(0));
+                let snk = find(&sink).expect("the sink subtask");
+                let input = &snk["subtask"]["inputs"][0];
+                let queued = input["queued"].as_u64().expect("queued");
+                if input["credit"] == 0 && queued >= exclusive {
+                    full = Some(snk.clone());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let full =
+                full.expect("the sink's queue was never seen full with its producer out of credit");
+            assert!(full["mailbox_len"].as_u64() >= Some(exclusive), "{full}");
+
+            // Unknown ids 404, bad parameters 400, as JSON.
+            let missing = get(format!(
+                "{base}/jobs/{id}/vertices/{}/backpressure",
+                "0".repeat(32)
+            ))
+            .await;
+            common::assert_error(&missing, 404, "no vertex");
+            let bad = get(format!(
+                "{base}/jobs/{id}/vertices/{sink}/subtasks/metrics?get=numRecordsIn&agg=median"
+            ))
+            .await;
+            common::assert_error(&bad, 400, "median");
+            let no_job = get(format!(
+                "{base}/jobs/{}/vertices/{sink}/watermarks",
+                "f".repeat(32)
+            ))
+            .await;
+            common::assert_error(&no_job, 404, "no job");
+
+            // Prometheus: a counter that grows between two scrapes.
+            let (ct, first) = get_text(format!("{base}/metrics")).await;
+            assert!(ct.starts_with("text/plain"), "{ct}");
+            assert!(
+                first.contains("# TYPE rill_task_records_out_total counter"),
+                "{first}"
+            );
+            assert!(first.contains("rill_taskmanagers 1"), "{first}");
+            assert!(first.contains("rill_actor_mailbox_length{"), "{first}");
+            let out1 = sample_sum(&first, "rill_task_records_out_total", "Numbers");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let (_, second) = get_text(format!("{base}/metrics")).await;
+            let out2 = sample_sum(&second, "rill_task_records_out_total", "Numbers");
+            assert!(out2 > out1 && out1 > 0.0, "records out {out1} then {out2}");
+            promtool_accepts(&second);
+            let addr = base.trim_start_matches("http://").to_string();
+            let series = tokio::task::spawn_blocking(move || prometheus_scrapes(&addr))
+                .await
+                .expect("prometheus thread");
+            assert!(
+                series.contains("rill_task_records_out_total") && series.contains("slow sink"),
+                "{series}"
+            );
+
+            c.cancel(job).await.expect("cancelled");
+            let _ = c.wait(job).await;
+        },
+    );
+}
+
+#[test]
+fn watermarks_advance_while_an_event_time_job_runs() {
+    common::init_logging();
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let base = serve(&c);
+            let job = c.submit(&event_time_job(), None).await.expect("submitted");
+            let id = job.to_string();
+            let details = get_ok(format!("{base}/jobs/{id}")).await;
+            let sink = vertex_ids(&details).pop().expect("a sink vertex");
+            let read = |w: &Value, name: &str| -> Option<i64> {
+                w.as_array()?.iter().find(|m| m["id"] == name)?["value"]
+                    .as_str()?
+                    .parse()
+                    .ok()
+            };
+            let mut seen = Vec::new();
+            for _ in 0..200 {
+                let w = get_ok(format!("{base}/jobs/{id}/vertices/{sink}/watermarks")).await;
+                if let Some(v) = read(&w, "0.currentInputWatermark").filter(|v| *v > i64::MIN) {
+                    if seen.last() != Some(&v) {
+                        seen.push(v);
+                    }
+                    assert_eq!(read(&w, "0.currentOutputWatermark"), Some(v), "{w}");
+                }
+                if seen.len() >= 3 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(seen.len() >= 3, "the watermark did not advance: {seen:?}");
+            assert!(seen.windows(2).all(|p| p[0] < p[1]), "{seen:?}");
+            c.cancel(job).await.expect("cancelled");
+            let _ = c.wait(job).await;
+        },
+    );
+}
