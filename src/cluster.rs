@@ -24,6 +24,7 @@
 //! buffer_size = 4096              # records per network buffer, at most
 //! buffer_bytes = 32768            # serialized bytes per network buffer, about
 //! memory_buffer_bytes = 1048576   # bytes per buffer in memory, about
+//! task_metrics = true             # busy/backpressured/idle time, watermarks, rates
 //! exclusive_credits = 2           # buffers per input channel
 //! floating_credits = 8            # buffers shared by an input gate
 //! buffer_timeout_ms = 100
@@ -142,6 +143,8 @@ pub struct RuntimeSection {
     pub buffer_bytes: Option<usize>,
     /// About the most bytes of a buffer in memory.
     pub memory_buffer_bytes: Option<usize>,
+    /// Whether subtasks keep their time and watermark metrics.
+    pub task_metrics: Option<bool>,
     /// Exclusive credits per channel.
     pub exclusive_credits: Option<u32>,
     /// Floating credits per gate.
@@ -205,6 +208,9 @@ impl FileConfig {
         }
         if let Some(v) = r.memory_buffer_bytes {
             c.memory_buffer_bytes = v.max(1);
+        }
+        if let Some(v) = r.task_metrics {
+            c.task_metrics = v;
         }
         if let Some(v) = r.exclusive_credits {
             c.exclusive_credits = v;

@@ -54,6 +54,10 @@ pub struct RuntimeConfig {
     pub restart_strategy: Option<crate::graph::RestartStrategy>,
     /// The failover strategy of jobs that name none.
     pub failover_strategy: crate::graph::FailoverStrategy,
+    /// Whether subtasks book their busy, backpressured and idle time and their watermarks,
+    /// and TaskManagers sample rates (records and bytes are counted either way). Off only to
+    /// measure what the metrics cost.
+    pub task_metrics: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -82,6 +86,7 @@ impl Default for RuntimeConfig {
             rocksdb_cache_bytes: crate::state::rocksdb::DEFAULT_CACHE_BYTES,
             restart_strategy: None,
             failover_strategy: crate::graph::FailoverStrategy::Region,
+            task_metrics: true,
         }
     }
 }

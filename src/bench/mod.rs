@@ -11,7 +11,7 @@ pub mod shuffle;
 pub mod state;
 pub mod windows;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -101,9 +101,22 @@ fn keyed(n: u64, sink: DiscardSink) -> StreamEnv {
     env
 }
 
+/// Whether the in-process benchmarks run with task metrics (`rill bench --no-task-metrics`
+/// turns them off, to measure what they cost in one build).
+static TASK_METRICS: AtomicBool = AtomicBool::new(true);
+
+/// Runs the in-process benchmarks with task metrics on or off.
+pub fn set_task_metrics(on: bool) {
+    TASK_METRICS.store(on, Ordering::Relaxed);
+}
+
 /// The cluster the in-process benchmarks run on: one TaskManager of 2 slots.
 pub(crate) async fn bench_cluster(registry: JobRegistry) -> Result<MiniCluster, crate::Error> {
-    bench_cluster_with(registry, crate::config::RuntimeConfig::default()).await
+    let runtime = crate::config::RuntimeConfig {
+        task_metrics: TASK_METRICS.load(Ordering::Relaxed),
+        ..crate::config::RuntimeConfig::default()
+    };
+    bench_cluster_with(registry, runtime).await
 }
 
 /// As [`bench_cluster`], with `runtime` settings.

@@ -189,6 +189,10 @@ enum Command {
         /// Runs of each.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Run (a), (b) and (d) without task metrics (busy/backpressured/idle time,
+        /// watermarks, rates), to measure what they cost.
+        #[arg(long)]
+        no_task_metrics: bool,
         /// Run (c) instead: the shuffle between TaskManager processes over QUIC, beside the
         /// same job in one process.
         #[arg(long)]
@@ -394,6 +398,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             chained_records,
             keyed_records,
             runs,
+            no_task_metrics,
             shuffle,
             shuffle_records,
             windows,
@@ -413,6 +418,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             rocksdb_cache_mb,
         } => {
             init_logging("warn");
+            crate::bench::set_task_metrics(!no_task_metrics);
             let lines = if state_checkpoints {
                 crate::bench::state::run_checkpoint_sizes(state_bytes)
             } else if recovery {

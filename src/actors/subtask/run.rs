@@ -9,10 +9,15 @@ impl Subtask {
         if self.phase == Phase::Done {
             return;
         }
-        self.metrics.turn_starts(Instant::now());
+        let timed = self.config.task_metrics;
+        if timed {
+            self.metrics.turn_starts(Instant::now());
+        }
         self.guarded(ctx, |act, ctx| act.pump_inner(ctx));
         self.schedule_processing_time(ctx);
-        self.end_turn();
+        if timed {
+            self.end_turn();
+        }
         let waiting = self.unaligned.as_ref().filter(|p| p.outputs_pending);
         if let Some(barrier) = waiting.map(|p| p.capture.barrier().clone()) {
             self.set_alignment_deadline(&barrier, ctx);

@@ -487,9 +487,11 @@ impl Actor for TaskManager {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.config.mailbox_capacity);
-        ctx.supervised_interval("rate sample", RATE_SAMPLE_PERIOD, |act, _| {
-            act.sample_rates()
-        });
+        if self.config.task_metrics {
+            ctx.supervised_interval("rate sample", RATE_SAMPLE_PERIOD, |act, _| {
+                act.sample_rates()
+            });
+        }
         self.me = Some(self.registry.register(
             &Self::path_of(&self.id),
             None,
