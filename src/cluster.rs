@@ -322,7 +322,8 @@ pub fn run_jobmanager(
         )?;
         let rpc_addr = node.local_addr()?;
         let handle = crate::rest::RestHandle::new(dispatcher.clone(), rm.clone(), registry, 1)
-            .with_actors(actors.clone());
+            .with_actors(actors.clone())
+            .with_config(opts.runtime.clone());
         let (server, rest_addr) = crate::rest::serve(opts.rest, handle).map_err(|source| {
             StartError::Rest {
                 addr: opts.rest,

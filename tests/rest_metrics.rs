@@ -429,3 +429,104 @@ fn watermarks_advance_while_an_event_time_job_runs() {
         },
     );
 }
+
+#[test]
+fn plan_and_configuration_follow_flinks_shapes() {
+    common::init_logging();
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let base = serve(&c);
+            let config = get_ok(format!("{base}/config")).await;
+            for f in [
+                "refresh-interval",
+                "timezone-name",
+                "timezone-offset",
+                "rill-version",
+            ] {
+                assert!(config.get(f).is_some(), "{f} missing: {config}");
+            }
+            assert_eq!(config["features"]["web-submit"], true);
+            let jm = get_ok(format!("{base}/jobmanager/config")).await;
+            let value = |key: &str| {
+                jm.as_array()?.iter().find(|e| e["key"] == key)?["value"]
+                    .as_str()
+                    .map(str::to_string)
+            };
+            assert_eq!(value("exclusive_credits").as_deref(), Some("2"), "{jm}");
+            assert_eq!(value("task_metrics").as_deref(), Some("true"), "{jm}");
+
+            let env = slow_sink_job();
+            env.enable_checkpointing(Duration::from_secs(30));
+            let job = c.submit(&env, None).await.expect("submitted");
+            let id = job.to_string();
+            let plan = get_ok(format!("{base}/jobs/{id}/plan")).await;
+            let p = &plan["plan"];
+            assert_eq!(p["jid"], id.as_str());
+            assert_eq!(p["type"], "STREAMING");
+            let nodes = p["nodes"].as_array().expect("nodes");
+            assert_eq!(nodes.len(), 2, "{plan}");
+            // Sinks first, as Flink lists them; the sink's input is the source, rebalanced.
+            let input = &nodes[0]["inputs"][0];
+            assert_eq!(input["id"], nodes[1]["id"], "{plan}");
+            assert_eq!(input["ship_strategy"], "REBALANCE");
+            assert_eq!(input["exchange"], "pipelined_bounded");
+            assert!(
+                nodes[1].get("inputs").is_none(),
+                "a source has no inputs: {plan}"
+            );
+            for f in [
+                "id",
+                "operator",
+                "parallelism",
+                "operator_strategy",
+                "description",
+                "optimizer_properties",
+            ] {
+                assert!(nodes[0].get(f).is_some(), "{f} missing: {plan}");
+            }
+            assert!(
+                nodes[1]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("Numbers")),
+                "{plan}"
+            );
+
+            let cc = get_ok(format!("{base}/jobs/{id}/checkpoints/config")).await;
+            assert_eq!(cc["mode"], "exactly_once");
+            assert_eq!(cc["interval"], 30_000);
+            for f in [
+                "timeout",
+                "min_pause",
+                "max_concurrent",
+                "externalization",
+                "state_backend",
+                "checkpoint_storage",
+                "unaligned_checkpoints",
+                "tolerable_failed_checkpoints",
+                "aligned_checkpoint_timeout",
+            ] {
+                assert!(cc.get(f).is_some(), "{f} missing: {cc}");
+            }
+            let jc = get_ok(format!("{base}/jobs/{id}/config")).await;
+            assert_eq!(jc["jid"], id.as_str());
+            assert_eq!(jc["execution-config"]["execution-mode"], "PIPELINED");
+            assert_eq!(jc["execution-config"]["job-parallelism"], 1);
+
+            // A job without checkpoints has no checkpoint config; unknown jobs and bad ids.
+            let other = c.submit(&event_time_job(), None).await.expect("submitted");
+            let none = get(format!("{base}/jobs/{other}/checkpoints/config")).await;
+            common::assert_error(&none, 404, "not enabled");
+            let unknown = get(format!("{base}/jobs/{}/plan", "a".repeat(32))).await;
+            common::assert_error(&unknown, 404, "no job");
+            let bad = get(format!("{base}/jobs/not-an-id/config")).await;
+            assert_eq!(bad.status, 400, "{}", bad.json);
+
+            for j in [job, other] {
+                c.cancel(j).await.expect("cancelled");
+                let _ = c.wait(j).await;
+            }
+        },
+    );
+}

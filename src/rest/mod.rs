@@ -46,6 +46,7 @@ pub mod error;
 pub mod handlers;
 pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod prometheus;
 
 pub use client::{ClientError, RestClient};
@@ -71,6 +72,7 @@ pub struct RestHandle {
     registry: Arc<JobRegistry>,
     default_parallelism: usize,
     actors: Option<crate::actors::remote::ActorRegistry>,
+    config: crate::config::RuntimeConfig,
 }
 
 impl RestHandle {
@@ -88,7 +90,15 @@ impl RestHandle {
             registry,
             default_parallelism: default_parallelism.max(1),
             actors: None,
+            config: crate::config::RuntimeConfig::default(),
         }
+    }
+
+    /// Shows `config` as the cluster's settings (`/jobmanager/config`, and the defaults in
+    /// a job's settings).
+    pub fn with_config(mut self, config: crate::config::RuntimeConfig) -> Self {
+        self.config = config;
+        self
     }
 
     /// Serves the actor registry of the JobManager's node at `GET /actors`.
@@ -152,6 +162,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
         .service(resource("/overview").route(web::get().to(overview)))
         .service(resource("/actors").route(web::get().to(actors)))
         .service(resource("/metrics").route(web::get().to(prometheus::metrics)))
+        .service(resource("/config").route(web::get().to(plan::dashboard_config)))
+        .service(resource("/jobmanager/config").route(web::get().to(plan::jobmanager_config)))
+        .service(resource("/jobs/{id}/plan").route(web::get().to(plan::job_plan)))
+        .service(resource("/jobs/{id}/config").route(web::get().to(plan::job_config)))
+        .service(
+            resource("/jobs/{id}/checkpoints/config").route(web::get().to(plan::checkpoint_config)),
+        )
         .service(resource("/taskmanagers").route(web::get().to(taskmanagers)))
         .service(resource("/taskmanagers/{id}").route(web::get().to(taskmanager)))
         .service(

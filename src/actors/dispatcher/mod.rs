@@ -129,6 +129,8 @@ struct JobRecord {
     /// Savepoints triggered through the Dispatcher: `None` while in progress, then the
     /// directory or why it failed.
     savepoints: HashMap<u64, Option<Result<String, String>>>,
+    /// The job as submitted (its plan and settings).
+    graph: Arc<JobGraph>,
 }
 
 impl JobRecord {
@@ -212,6 +214,7 @@ crate::local_messages!(
     RequestJobCheckpoints,
     TriggerJobSavepoint,
     RequestSavepointStatus,
+    RequestJobGraph,
 );
 
 impl Handles<SubmitJob> for Dispatcher {
@@ -223,9 +226,10 @@ impl Handles<SubmitJob> for Dispatcher {
         let name = msg.job_graph.name.clone();
         let job_type = msg.job_graph.runtime_mode;
         let vertices = VertexInfo::from_job_graph(&msg.job_graph);
+        let graph = Arc::new(msg.job_graph);
         let jm = JobMaster::new(
             job_id,
-            Arc::new(msg.job_graph),
+            graph.clone(),
             msg.plan,
             self.resource_manager.clone(),
             ctx.address(),
@@ -252,6 +256,7 @@ impl Handles<SubmitJob> for Dispatcher {
                 failures: Default::default(),
                 checkpoints: None,
                 savepoints: HashMap::new(),
+                graph,
             },
         );
         Ok(job_id)

@@ -1,5 +1,6 @@
 //! The Dispatcher's checkpoint and savepoint requests: a job's checkpoint statistics, savepoints
-//! triggered over REST, and their outcomes as JobMasters report them.
+//! triggered over REST, and their outcomes as JobMasters report them; and a job's graph as
+//! submitted, for its plan and settings.
 
 use super::*;
 
@@ -109,5 +110,24 @@ impl Handles<RequestSavepointStatus> for Dispatcher {
             Some(outcome) => Ok(outcome.clone()),
             None => Err(ClusterError::SavepointNotFound(msg.id)),
         }
+    }
+}
+
+/// Asks for a job's graph as submitted (its plan and settings).
+#[derive(Message)]
+#[rtype(result = "Result<Arc<JobGraph>, ClusterError>")]
+pub struct RequestJobGraph {
+    /// The job.
+    pub job_id: JobId,
+}
+
+impl Handles<RequestJobGraph> for Dispatcher {
+    type Result = Result<Arc<JobGraph>, ClusterError>;
+
+    fn handle(&mut self, msg: RequestJobGraph, _ctx: &mut Self::Context) -> Self::Result {
+        self.jobs
+            .get(&msg.job_id)
+            .map(|r| r.graph.clone())
+            .ok_or(ClusterError::JobNotFound(msg.job_id))
     }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 mod cluster;
 mod jobs;
 pub mod metrics;
+pub mod plan;
 
 pub use cluster::*;
 pub use jobs::*;
