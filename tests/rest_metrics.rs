@@ -369,6 +369,11 @@ fn a_slow_sink_shows_as_backpressure_upstream_and_a_busy_full_sink() {
             );
             assert!(first.contains("rill_taskmanagers 1"), "{first}");
             assert!(first.contains("rill_actor_mailbox_length{"), "{first}");
+            assert!(
+                first.contains("rill_taskmanager_resident_memory_bytes{taskmanager="),
+                "{first}"
+            );
+            assert!(first.contains("rill_process_threads "), "{first}");
             let out1 = sample_sum(&first, "rill_task_records_out_total", "Numbers");
             tokio::time::sleep(Duration::from_millis(300)).await;
             let (_, second) = get_text(format!("{base}/metrics")).await;
@@ -456,6 +461,34 @@ fn plan_and_configuration_follow_flinks_shapes() {
             };
             assert_eq!(value("exclusive_credits").as_deref(), Some("2"), "{jm}");
             assert_eq!(value("task_metrics").as_deref(), Some("true"), "{jm}");
+
+            // The JobManager's and a TaskManager's own metrics (Flink's list-then-get shape).
+            let names = get_ok(format!("{base}/jobmanager/metrics")).await;
+            assert!(
+                names
+                    .as_array()
+                    .is_some_and(|n| n.iter().any(|m| m["id"] == "numRegisteredTaskManagers")),
+                "{names}"
+            );
+            let jm_values = get_ok(format!("{base}/jobmanager/metrics?get=numRegisteredTaskManagers,Status.Process.Memory.RSS,nothing")).await;
+            assert_eq!(jm_values.as_array().map(Vec::len), Some(2), "{jm_values}");
+            assert_eq!(jm_values[0]["value"], "1");
+            let tms = get_ok(format!("{base}/taskmanagers")).await;
+            let tm = tms["taskmanagers"][0]["id"]
+                .as_str()
+                .expect("a TaskManager")
+                .to_string();
+            let tm_values = get_ok(format!("{base}/taskmanagers/{tm}/metrics?get=Status.Process.Memory.RSS,Status.Process.Threads.Count,Status.TaskSlots.Total")).await;
+            let num = |i: usize| {
+                tm_values[i]["value"]
+                    .as_str()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .expect("a number")
+            };
+            assert!(num(0) > 1e6 && num(1) >= 2.0, "{tm_values}");
+            assert_eq!(num(2), 2.0, "{tm_values}");
+            let unknown_tm = get(format!("{base}/taskmanagers/nobody/metrics")).await;
+            common::assert_error(&unknown_tm, 404, "no TaskManager");
 
             let env = slow_sink_job();
             env.enable_checkpointing(Duration::from_secs(30));

@@ -15,6 +15,7 @@ use crate::actors::remote::{
 use crate::actors::slot_table::{SlotGrant, SlotTable, TaskManagerSlots};
 use crate::actors::task_manager::Heartbeat;
 use crate::ids::{AllocationId, JobId, TaskManagerId};
+use crate::metrics::process::ProcessStats;
 use crate::remote_message;
 
 /// The most slot requests that may wait for TaskManagers at once.
@@ -110,6 +111,8 @@ struct Registered {
     gateway: TaskManagerGateway,
     last_seen: Instant,
     registered_at: SystemTime,
+    /// Its process's figures, from its last heartbeat.
+    process: Option<ProcessStats>,
 }
 
 /// Owns the TaskManager registry and the slot table; sends heartbeats to remote TaskManagers
@@ -206,9 +209,10 @@ impl ResourceManager {
                 })
                 .into_actor(self)
                 .map(move |res, act, _| match res {
-                    Ok(Ok(_)) => {
+                    Ok(Ok(ack)) => {
                         if let Some(r) = act.task_managers.get_mut(&id) {
                             r.last_seen = Instant::now();
+                            r.process = ack.process.or(r.process);
                         }
                     }
                     Ok(Err(e)) => {
@@ -340,6 +344,7 @@ impl Handles<RegisterTaskManager> for ResourceManager {
                 gateway: msg.address,
                 last_seen: Instant::now(),
                 registered_at: SystemTime::now(),
+                process: None,
             },
         );
         self.serve_pending();
@@ -446,6 +451,9 @@ pub struct TaskManagerInfo {
     pub data_address: Option<std::net::SocketAddr>,
     /// How long since it last answered a heartbeat (or registered).
     pub since_heartbeat: Duration,
+    /// Its process's memory and threads (in this process: read now; in another: from its
+    /// last heartbeat).
+    pub process: Option<ProcessStats>,
 }
 
 impl Handles<RequestTaskManagers> for ResourceManager {
@@ -462,6 +470,10 @@ impl Handles<RequestTaskManagers> for ResourceManager {
                         registered_at: r.map_or(SystemTime::UNIX_EPOCH, |r| r.registered_at),
                         data_address: r.and_then(|r| r.gateway.data_address()),
                         since_heartbeat: r.map_or(Duration::ZERO, |r| r.last_seen.elapsed()),
+                        process: match r {
+                            Some(r) if r.gateway.data_address().is_some() => r.process,
+                            _ => ProcessStats::current(),
+                        },
                         slots: s,
                     }
                 })

@@ -22,6 +22,7 @@
 //! TaskManager reads them when the JobMaster asks, and the subtask's final counts travel with
 //! its terminal state.
 
+pub mod process;
 pub mod prometheus;
 pub mod rates;
 

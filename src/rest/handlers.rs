@@ -83,8 +83,16 @@ pub async fn actors(h: Handle) -> Result<web::Json<serde_json::Value>, RestError
     ))
 }
 
-/// `GET /overview`.
-pub async fn overview(h: Handle) -> Result<web::Json<ClusterOverview>, RestError> {
+/// The ResourceManager's overview and the Dispatcher's job list.
+pub(crate) async fn cluster_state(
+    h: &RestHandle,
+) -> Result<
+    (
+        crate::actors::resource_manager::ResourceOverview,
+        Vec<crate::actors::dispatcher::JobSummary>,
+    ),
+    RestError,
+> {
     let res = ask(
         &h.resource_manager,
         RequestResourceOverview,
@@ -92,6 +100,12 @@ pub async fn overview(h: Handle) -> Result<web::Json<ClusterOverview>, RestError
     )
     .await?;
     let jobs = ask(&h.dispatcher, ListJobs, "dispatcher").await?;
+    Ok((res, jobs))
+}
+
+/// `GET /overview`.
+pub async fn overview(h: Handle) -> Result<web::Json<ClusterOverview>, RestError> {
+    let (res, jobs) = cluster_state(&h).await?;
     let count = |s: JobStatus| jobs.iter().filter(|j| j.status == s).count();
     Ok(web::Json(ClusterOverview {
         taskmanagers: res.task_managers,

@@ -163,6 +163,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
         .service(resource("/actors").route(web::get().to(actors)))
         .service(resource("/metrics").route(web::get().to(prometheus::metrics)))
         .service(resource("/config").route(web::get().to(plan::dashboard_config)))
+        .service(resource("/jobmanager/metrics").route(web::get().to(metrics::jobmanager_metrics)))
+        .service(
+            resource("/taskmanagers/{id}/metrics")
+                .route(web::get().to(metrics::taskmanager_metrics)),
+        )
         .service(resource("/jobmanager/config").route(web::get().to(plan::jobmanager_config)))
         .service(resource("/jobs/{id}/plan").route(web::get().to(plan::job_plan)))
         .service(resource("/jobs/{id}/config").route(web::get().to(plan::job_config)))

@@ -12,25 +12,21 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::actors::dispatcher::{ListJobs, RequestJobDetails};
+use crate::actors::dispatcher::RequestJobDetails;
 use crate::actors::job_info::JobInfo;
 use crate::actors::remote::ActorInfo;
-use crate::actors::resource_manager::RequestResourceOverview;
+use crate::actors::resource_manager::{RequestTaskManagers, TaskManagerInfo};
 use crate::graph::JobStatus;
+use crate::metrics::process::ProcessStats;
 use crate::metrics::prometheus::{Exposition, Family, Kind, CONTENT_TYPE};
 use crate::rest::error::RestError;
-use crate::rest::handlers::ask;
+use crate::rest::handlers::{ask, cluster_state};
 use crate::rest::RestHandle;
 
 /// `GET /metrics`.
 pub async fn metrics(h: web::Data<RestHandle>) -> Result<HttpResponse, RestError> {
-    let res = ask(
-        &h.resource_manager,
-        RequestResourceOverview,
-        "resource manager",
-    )
-    .await?;
-    let jobs = ask(&h.dispatcher, ListJobs, "dispatcher").await?;
+    let (res, jobs) = cluster_state(&h).await?;
+    let tms = ask(&h.resource_manager, RequestTaskManagers, "resource manager").await?;
     let mut details = Vec::with_capacity(jobs.len());
     for j in &jobs {
         // A job that ended meanwhile, or whose JobMaster does not answer, is left out.
@@ -52,6 +48,7 @@ pub async fn metrics(h: web::Data<RestHandle>) -> Result<HttpResponse, RestError
         res.slots_available,
         &details,
     );
+    process_families(&mut e, &tms);
     job_families(&mut e, &details);
     task_families(&mut e, &details);
     if let Some(r) = &h.actors {
@@ -96,6 +93,47 @@ fn cluster(e: &mut Exposition, tms: usize, slots: usize, free: usize, jobs: &[Jo
         by_status.sample(&[("status", &status.to_string())], n as f64);
     }
     e.family(by_status);
+}
+
+/// The JobManager's process, and each TaskManager's (from its last heartbeat; in this process,
+/// this process's).
+fn process_families(e: &mut Exposition, tms: &[TaskManagerInfo]) {
+    if let Some(p) = ProcessStats::current() {
+        e.family(gauge(
+            "rill_process_resident_memory_bytes",
+            "Resident memory of the JobManager's process.",
+            p.rss_bytes as f64,
+        ))
+        .family(gauge(
+            "rill_process_threads",
+            "Threads of the JobManager's process.",
+            p.threads as f64,
+        ));
+    }
+    let mut rss = Family::new(
+        "rill_taskmanager_resident_memory_bytes",
+        Kind::Gauge,
+        "Resident memory of a TaskManager's process.",
+    );
+    let mut threads = Family::new(
+        "rill_taskmanager_threads",
+        Kind::Gauge,
+        "Threads of a TaskManager's process.",
+    );
+    let mut used = Family::new(
+        "rill_taskmanager_slots_used",
+        Kind::Gauge,
+        "A TaskManager's allocated slots.",
+    );
+    for t in tms {
+        let labels = [("taskmanager", t.slots.id.0.as_str())];
+        used.sample(&labels, t.slots.allocated.len() as f64);
+        if let Some(p) = t.process {
+            rss.sample(&labels, p.rss_bytes as f64);
+            threads.sample(&labels, p.threads as f64);
+        }
+    }
+    e.family(rss).family(threads).family(used);
 }
 
 fn job_families(e: &mut Exposition, jobs: &[JobInfo]) {

@@ -58,6 +58,7 @@ impl Handles<Heartbeat> for TaskManager {
                 }
                 Ok(HeartbeatAck {
                     tasks: self.tasks.len(),
+                    process: crate::metrics::process::ProcessStats::current(),
                 })
             }
             _ => Err(NotRegistered {

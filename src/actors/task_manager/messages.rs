@@ -51,6 +51,9 @@ pub struct NotRegistered {
 pub struct HeartbeatAck {
     /// Subtasks running on the TaskManager.
     pub tasks: usize,
+    /// Its process's memory and threads.
+    #[serde(default)]
+    pub process: Option<crate::metrics::process::ProcessStats>,
 }
 
 /// Runs a subtask; answers the TaskManager's refusal, if any.
