@@ -46,7 +46,7 @@ impl MetricsQuery {
             None => Ok(Aggregate::ALL.to_vec()),
             Some(list) => Aggregate::parse_list(list).map_err(|bad| RestError::InvalidParameter {
                 what: "aggregation",
-                value: echo(&bad),
+                value: echo(&bad.0),
                 reason: "the aggregations are min, max, avg, sum and skew",
             }),
         }

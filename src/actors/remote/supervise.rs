@@ -160,7 +160,7 @@ where
         handle(act, msg, ctx)
     }) {
         Ok(r) => Supervised::Ran(r),
-        Err(cause) => Supervised::Panicked(ActorFailure(cause)),
+        Err(failure) => Supervised::Panicked(failure),
     }
 }
 
@@ -223,13 +223,13 @@ fn run_guarded<A: Supervise, R>(
     what: &'static str,
     figures: Option<Arc<ActorFigures>>,
     f: impl FnOnce(&mut A, &mut Context<A>) -> R,
-) -> Result<R, String> {
+) -> Result<R, ActorFailure> {
     let start = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| f(act, ctx)));
     if let Some(figures) = &figures {
         figures.handled(what, start.elapsed());
     }
-    outcome.map_err(|panic| recover(act, ctx, what, &*panic, figures.as_deref()))
+    outcome.map_err(|panic| ActorFailure(recover(act, ctx, what, &*panic, figures.as_deref())))
 }
 
 fn recover<A: Supervise>(

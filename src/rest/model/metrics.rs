@@ -99,6 +99,11 @@ pub struct AggregatedMetric {
     pub skew: Option<f64>,
 }
 
+/// An `agg` name that is none of `min`, `max`, `avg`, `sum`, `skew`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown aggregation '{0}'")]
+pub struct UnknownAggregate(pub String);
+
 /// An aggregate of `…/subtasks/metrics?agg=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aggregate {
@@ -118,8 +123,8 @@ impl Aggregate {
     /// Every aggregate, the default when `agg` is not given.
     pub const ALL: [Aggregate; 5] = [Self::Min, Self::Max, Self::Avg, Self::Sum, Self::Skew];
 
-    /// Parses `agg`'s comma-separated list; the unknown name is the error.
-    pub fn parse_list(list: &str) -> Result<Vec<Aggregate>, String> {
+    /// Parses `agg`'s comma-separated list.
+    pub fn parse_list(list: &str) -> Result<Vec<Aggregate>, UnknownAggregate> {
         list.split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|s| match s.trim() {
@@ -128,7 +133,7 @@ impl Aggregate {
                 "avg" => Ok(Self::Avg),
                 "sum" => Ok(Self::Sum),
                 "skew" => Ok(Self::Skew),
-                other => Err(other.to_string()),
+                other => Err(UnknownAggregate(other.to_string())),
             })
             .collect()
     }
@@ -390,7 +395,7 @@ mod tests {
         );
         assert_eq!(
             Aggregate::parse_list("min,median"),
-            Err("median".to_string())
+            Err(UnknownAggregate("median".to_string()))
         );
         let w = watermarks(&v);
         assert_eq!(w[0].id, "0.currentInputWatermark");
