@@ -51,6 +51,7 @@ pub mod graph;
 pub mod ids;
 pub mod jobs;
 pub mod launch;
+pub mod logs;
 pub mod metrics;
 pub mod net;
 pub mod operators;

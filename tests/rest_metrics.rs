@@ -490,6 +490,22 @@ fn plan_and_configuration_follow_flinks_shapes() {
             let unknown_tm = get(format!("{base}/taskmanagers/nobody/metrics")).await;
             common::assert_error(&unknown_tm, 404, "no TaskManager");
 
+            // The JobManager's recent log lines (Flink's list of logs, then one log's text).
+            rill::logs::push("rest-metrics-test: a line the ring keeps");
+            let logs = get_ok(format!("{base}/jobmanager/logs")).await;
+            assert_eq!(logs["logs"][0]["name"], "jobmanager.log", "{logs}");
+            assert!(logs["logs"][0]["size"].as_u64() > Some(0), "{logs}");
+            for path in ["/jobmanager/logs/jobmanager.log", "/jobmanager/log"] {
+                let (ct, text) = get_text(format!("{base}{path}")).await;
+                assert!(ct.starts_with("text/plain"), "{ct}");
+                assert!(
+                    text.contains("rest-metrics-test: a line the ring keeps"),
+                    "{path}: {text}"
+                );
+            }
+            let no_log = get(format!("{base}/jobmanager/logs/other.log")).await;
+            common::assert_error(&no_log, 404, "no log");
+
             let env = slow_sink_job();
             env.enable_checkpointing(Duration::from_secs(30));
             let job = c.submit(&env, None).await.expect("submitted");

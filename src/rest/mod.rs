@@ -169,6 +169,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
                 .route(web::get().to(metrics::taskmanager_metrics)),
         )
         .service(resource("/jobmanager/config").route(web::get().to(plan::jobmanager_config)))
+        .service(resource("/jobmanager/logs").route(web::get().to(plan::jobmanager_logs)))
+        .service(resource("/jobmanager/logs/{name}").route(web::get().to(plan::jobmanager_log)))
+        .service(resource("/jobmanager/log").route(web::get().to(plan::jobmanager_log)))
         .service(resource("/jobs/{id}/plan").route(web::get().to(plan::job_plan)))
         .service(resource("/jobs/{id}/config").route(web::get().to(plan::job_config)))
         .service(

@@ -1,10 +1,10 @@
-//! The endpoints of configuration and plans: the server's (`/config`,
-//! `/jobmanager/config`) and a job's (`/jobs/{id}/plan`, `/jobs/{id}/config`,
+//! The endpoints of configuration, logs and plans: the server's (`/config`,
+//! `/jobmanager/config`, `/jobmanager/logs`) and a job's (`/jobs/{id}/plan`, `/jobs/{id}/config`,
 //! `/jobs/{id}/checkpoints/config`), shaped by [`model::plan`](crate::rest::model::plan).
 
 use std::sync::Arc;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 
 use crate::actors::dispatcher::RequestJobGraph;
 use crate::graph::JobGraph;
@@ -61,4 +61,32 @@ pub async fn checkpoint_config(
     CheckpointConfigInfo::new(&graph, &h.config)
         .map(web::Json)
         .ok_or_else(|| RestError::NotFound("Checkpointing is not enabled for this job".into()))
+}
+
+/// The one log `/jobmanager/logs` lists: this process's recent lines.
+pub const LOG_NAME: &str = "jobmanager.log";
+
+/// `GET /jobmanager/logs`: Flink's list of log files; here the one ring of recent lines.
+pub async fn jobmanager_logs() -> web::Json<serde_json::Value> {
+    let (_, bytes) = crate::logs::recent();
+    web::Json(serde_json::json!({ "logs": [{ "name": LOG_NAME, "size": bytes }] }))
+}
+
+/// `GET /jobmanager/logs/{name}` (and Flink's `GET /jobmanager/log`): the recent lines as
+/// text, oldest first.
+pub async fn jobmanager_log(name: Option<web::Path<String>>) -> Result<HttpResponse, RestError> {
+    if let Some(n) = name.filter(|n| n.as_str() != LOG_NAME) {
+        return Err(RestError::NotFound(format!(
+            "no log {}: the JobManager keeps {LOG_NAME}",
+            crate::rest::handlers::echo(&n)
+        )));
+    }
+    let (lines, _) = crate::logs::recent();
+    let mut text = lines.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(text))
 }
