@@ -460,6 +460,8 @@ impl Handles<RequestTaskManagers> for ResourceManager {
     type Result = MessageResult<RequestTaskManagers>;
 
     fn handle(&mut self, _: RequestTaskManagers, _ctx: &mut Self::Context) -> Self::Result {
+        // TaskManagers in this process share its figures: read once.
+        let here = ProcessStats::current();
         MessageResult(
             self.table
                 .task_manager_slots()
@@ -472,7 +474,7 @@ impl Handles<RequestTaskManagers> for ResourceManager {
                         since_heartbeat: r.map_or(Duration::ZERO, |r| r.last_seen.elapsed()),
                         process: match r {
                             Some(r) if r.gateway.data_address().is_some() => r.process,
-                            _ => ProcessStats::current(),
+                            _ => here,
                         },
                         slots: s,
                     }

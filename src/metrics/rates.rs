@@ -63,21 +63,6 @@ impl TaskRates {
     pub fn idle_ratio(&self) -> f64 {
         (self.idle_ms_per_second / 1000.0).clamp(0.0, 1.0)
     }
-
-    /// Field-wise sum (a vertex's rates over its subtasks).
-    pub fn sum<'a>(all: impl IntoIterator<Item = &'a TaskRates>) -> TaskRates {
-        all.into_iter()
-            .fold(TaskRates::default(), |a, r| TaskRates {
-                records_in_per_second: a.records_in_per_second + r.records_in_per_second,
-                records_out_per_second: a.records_out_per_second + r.records_out_per_second,
-                bytes_in_per_second: a.bytes_in_per_second + r.bytes_in_per_second,
-                bytes_out_per_second: a.bytes_out_per_second + r.bytes_out_per_second,
-                busy_ms_per_second: a.busy_ms_per_second + r.busy_ms_per_second,
-                backpressured_ms_per_second: a.backpressured_ms_per_second
-                    + r.backpressured_ms_per_second,
-                idle_ms_per_second: a.idle_ms_per_second + r.idle_ms_per_second,
-            })
-    }
 }
 
 /// Flink's backpressure level: `ok` up to a ratio of 0.1, `low` up to 0.5, `high` above.
