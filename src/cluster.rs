@@ -11,11 +11,13 @@
 //! [jobmanager]
 //! bind = "127.0.0.1:6123"         # RPC (QUIC, UDP)
 //! rest = "127.0.0.1:8081"         # REST API (HTTP, TCP)
+//! actors_stream_interval_ms = 1000  # how often /actors/stream publishes while clients listen
 //! [taskmanager]
 //! jobmanager = "127.0.0.1:6123"
 //! bind = "127.0.0.1:0"            # this TaskManager's endpoint (data channels); 0 picks a port
 //! advertise = "10.0.0.5"        # the IP other nodes reach it at (needed if bind is 0.0.0.0)
 //! slots = 2
+//! metrics = "127.0.0.1:9249"      # serve GET /metrics (Prometheus) here; not served if unset
 //! [runtime]
 //! heartbeat_interval_ms = 2000
 //! heartbeat_timeout_ms = 10000
@@ -71,6 +73,14 @@ pub enum StartError {
     /// The network layer failed.
     #[error(transparent)]
     Net(#[from] crate::net::quic::NetError),
+    /// A TaskManager's metrics server could not start.
+    #[error("metrics endpoint on {addr}: {source}")]
+    Metrics {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The REST server could not start.
     #[error("REST API on {addr}: {source}")]
     Rest {
@@ -109,6 +119,8 @@ pub struct JobManagerSection {
     pub bind: Option<SocketAddr>,
     /// REST address.
     pub rest: Option<SocketAddr>,
+    /// How often `/actors/stream` gathers the topology while clients listen.
+    pub actors_stream_interval_ms: Option<u64>,
 }
 
 /// `[taskmanager]`.
@@ -123,6 +135,8 @@ pub struct TaskManagerSection {
     pub advertise: Option<std::net::IpAddr>,
     /// Slots.
     pub slots: Option<usize>,
+    /// Where it serves its Prometheus metrics.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// `[runtime]`.
@@ -288,6 +302,8 @@ pub struct JobManagerOptions {
     pub bind: SocketAddr,
     /// REST address.
     pub rest: SocketAddr,
+    /// How often `/actors/stream` publishes while clients listen.
+    pub actors_stream_interval: Duration,
     /// The cluster secret; generated and printed when absent.
     pub secret: Option<String>,
     /// Runtime settings.
@@ -323,7 +339,8 @@ pub fn run_jobmanager(
         let rpc_addr = node.local_addr()?;
         let handle = crate::rest::RestHandle::new(dispatcher.clone(), rm.clone(), registry, 1)
             .with_actors(actors.clone())
-            .with_config(opts.runtime.clone());
+            .with_config(opts.runtime.clone())
+            .with_stream_interval(opts.actors_stream_interval);
         let (server, rest_addr) = crate::rest::serve(opts.rest, handle).map_err(|source| {
             StartError::Rest {
                 addr: opts.rest,
@@ -394,6 +411,7 @@ pub fn start_jobmanager_actors(
         let me = registry.register(RESOURCE_MANAGER_PATH, None, ctx.address(), capacity);
         ResourceManager::with_heartbeats(runtime.heartbeat_interval, runtime.heartbeat_timeout)
             .with_mailbox_capacity(capacity)
+            .with_registry(registry.clone())
             .registered_as(&me)
     });
     let dispatcher = Dispatcher::create(|ctx| {
@@ -411,6 +429,8 @@ pub struct TaskManagerOptions {
     pub bind: SocketAddr,
     /// The IP address other nodes reach it at, if not the bind address's.
     pub advertise: Option<std::net::IpAddr>,
+    /// Where it serves its Prometheus metrics, if anywhere.
+    pub metrics: Option<SocketAddr>,
     /// Slots.
     pub slots: usize,
     /// The cluster secret.
@@ -480,13 +500,24 @@ pub fn run_taskmanager(
                 network: network.clone(),
             },
             opts.runtime.clone(),
-            actors,
+            actors.clone(),
         );
         // The TaskManager actor (and its connection to the JobManager) gets a thread of its
         // own: this one runs the endpoint and the data channels, so heartbeats never wait
         // behind a busy shuffle.
         let tm_thread = Arbiter::new();
         let tm = TaskManager::start_in_arbiter(&tm_thread.handle(), move |_| tm);
+        let metrics = match opts.metrics {
+            Some(bind) => {
+                let (server, addr) = crate::rest::taskmanager::serve(bind, tm.clone(), actors)
+                    .map_err(|source| StartError::Metrics { addr: bind, source })?;
+                println!("TaskManager metrics on http://{addr}/metrics");
+                let handle = server.handle();
+                actix_rt::spawn(server);
+                Some(handle)
+            }
+            None => None,
+        };
         let rpc_timeout = opts.runtime.rpc_timeout;
         let accept_node = node.clone();
         actix_rt::spawn(async move {
@@ -508,6 +539,9 @@ pub fn run_taskmanager(
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("TaskManager shutting down");
         tm.do_send(Shutdown);
+        if let Some(m) = metrics {
+            m.stop(true).await;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
         tm_thread.stop();
         node.close();

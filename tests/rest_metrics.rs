@@ -186,77 +186,6 @@ fn sample_sum(text: &str, family: &str, filter: &str) -> f64 {
         .sum()
 }
 
-/// `promtool check metrics` finds no problem in `text` (Debian's `prometheus` package, which
-/// scripts/deps.sh installs for the tests).
-fn promtool_accepts(text: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool runs (scripts/deps.sh installs Debian's prometheus package)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("written");
-    let out = child.wait_with_output().expect("promtool ends");
-    assert!(
-        out.status.success(),
-        "promtool: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A real Prometheus server on loopback scrapes `target` (host:port) once a second; returns
-/// what its query API answers for the records-out series once it has any (or the last answer).
-fn prometheus_scrapes(target: &str) -> String {
-    let dir = common::temp_dir("prometheus");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let config = dir.join("prom.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global: {{scrape_interval: 1s}}\nscrape_configs: [{{job_name: rill, honor_labels: true, static_configs: [{{targets: ['{target}']}}]}}]\n"
-        ),
-    )
-    .expect("config written");
-    let mut server = std::process::Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("prometheus starts (scripts/deps.sh installs it)");
-    let query = format!("http://127.0.0.1:{port}/api/v1/query?query=rill_task_records_out_total");
-    let mut last = String::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        if let Ok(r) = ureq::get(&query).timeout(Duration::from_secs(2)).call() {
-            last = r.into_string().unwrap_or_default();
-            if last.contains("\"result\":[{") {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    last
-}
-
 #[test]
 fn a_slow_sink_shows_as_backpressure_upstream_and_a_busy_full_sink() {
     with_rest(Duration::from_secs(90), |c, base| async move {
@@ -393,11 +322,13 @@ fn a_slow_sink_shows_as_backpressure_upstream_and_a_busy_full_sink() {
         let (_, second) = get_text(format!("{base}/metrics")).await;
         let out2 = sample_sum(&second, "rill_task_records_out_total", "Numbers");
         assert!(out2 > out1 && out1 > 0.0, "records out {out1} then {out2}");
-        promtool_accepts(&second);
+        common::prometheus::promtool_accepts(&second);
         let addr = base.trim_start_matches("http://").to_string();
-        let series = tokio::task::spawn_blocking(move || prometheus_scrapes(&addr))
-            .await
-            .expect("prometheus thread");
+        let series = tokio::task::spawn_blocking(move || {
+            common::prometheus::scrape(&[addr.as_str()], "rill_task_records_out_total", 1)
+        })
+        .await
+        .expect("prometheus thread");
         assert!(
             series.contains("rill_task_records_out_total") && series.contains("slow sink"),
             "{series}"

@@ -8,15 +8,16 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::job_master::JobMaster;
-use crate::actors::remote::ActorRef;
+use crate::actors::remote::{ActorInfo, ActorRef};
 use crate::actors::task_manager::{
-    CancelDeployedTask, DeployError, DeployTask, FreeSlot, NotifyJobCheckpointComplete,
-    RequestSlot, RequestTaskIo, TaskIo, TaskManager, TriggerTaskCheckpoint,
+    CancelDeployedTask, DeployError, DeployTask, FreeSlot, LogLines, NotifyJobCheckpointComplete,
+    RequestActors, RequestLog, RequestSlot, RequestTaskIo, TaskIo, TaskManager,
+    TriggerTaskCheckpoint,
 };
 use crate::checkpoint::CheckpointBarrier;
 use crate::graph::TaskDeploymentDescriptor;
 use crate::ids::{AllocationId, ExecutionAttemptId, JobId};
-use crate::net::rpc::{LocalFuture, RemotePeer};
+use crate::net::rpc::{LocalFuture, RemoteError, RemotePeer};
 
 /// A TaskManager, as the JobManager's actors address it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -94,6 +95,16 @@ impl TaskManagerGateway {
     pub fn task_io(&self, job_id: JobId) -> LocalFuture<Vec<TaskIo>> {
         let fut = self.actor.ask(RequestTaskIo { job_id });
         Box::pin(async move { fut.await.unwrap_or_default() })
+    }
+
+    /// The actors of the TaskManager's node and their figures.
+    pub fn actors(&self) -> LocalFuture<Result<Vec<ActorInfo>, RemoteError>> {
+        self.actor.ask(RequestActors)
+    }
+
+    /// The TaskManager process's recent log lines.
+    pub fn log(&self) -> LocalFuture<Result<LogLines, RemoteError>> {
+        self.actor.ask(RequestLog)
     }
 
     /// Releases a slot.

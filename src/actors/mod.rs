@@ -24,6 +24,7 @@ pub mod slot_table;
 pub mod subtask;
 pub mod task_manager;
 pub mod task_plan;
+pub mod topology;
 
 pub use error::ClusterError;
 pub use minicluster::{MiniCluster, MiniClusterConfig};

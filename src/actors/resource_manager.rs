@@ -127,6 +127,8 @@ pub struct ResourceManager {
     heartbeat_timeout: Duration,
     mailbox_capacity: usize,
     figures: Option<Arc<ActorFigures>>,
+    /// Its node's actor registry, sampled into rates and shown with the TaskManagers'.
+    registry: Option<crate::actors::remote::ActorRegistry>,
 }
 
 impl Default for ResourceManager {
@@ -155,6 +157,7 @@ impl ResourceManager {
             heartbeat_timeout: timeout,
             mailbox_capacity: crate::config::RuntimeConfig::default().mailbox_capacity,
             figures: None,
+            registry: None,
         }
     }
 
@@ -162,6 +165,23 @@ impl ResourceManager {
     pub fn registered_as(mut self, me: &ActorRef<Self>) -> Self {
         self.figures = me.figures().cloned();
         self
+    }
+
+    /// Samples its node's actor `registry` into rates, and shows it with the TaskManagers'
+    /// nodes.
+    pub fn with_registry(mut self, registry: crate::actors::remote::ActorRegistry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Its node's actor registry, if it was given one.
+    pub(crate) fn registry(&self) -> Option<&crate::actors::remote::ActorRegistry> {
+        self.registry.as_ref()
+    }
+
+    /// The registered TaskManagers' gateways.
+    pub(crate) fn gateways(&self) -> impl Iterator<Item = (&TaskManagerId, &TaskManagerGateway)> {
+        self.task_managers.iter().map(|(id, r)| (id, &r.gateway))
     }
 
     /// Sets its mailbox's capacity.
@@ -288,6 +308,17 @@ impl Actor for ResourceManager {
         ctx.supervised_interval("heartbeat", self.heartbeat_interval, |act, ctx| {
             act.heartbeat(ctx)
         });
+        if self.registry.is_some() {
+            ctx.supervised_interval(
+                "actor sample",
+                crate::actors::remote::SAMPLE_PERIOD,
+                |act, _| {
+                    if let Some(r) = &act.registry {
+                        r.sample();
+                    }
+                },
+            );
+        }
     }
 }
 

@@ -75,6 +75,10 @@ enum Command {
         /// --bind is unspecified, e.g. 0.0.0.0:6124) [default: the --bind address].
         #[arg(long, value_name = "IP")]
         advertise: Option<std::net::IpAddr>,
+        /// Serve this TaskManager's Prometheus metrics (`GET /metrics`) on this address, e.g.
+        /// 127.0.0.1:9249 [default: not served].
+        #[arg(long, value_name = "HOST:PORT")]
+        metrics: Option<std::net::SocketAddr>,
         /// The cluster secret (else the config file, else $RILL_CLUSTER_SECRET).
         #[arg(long)]
         secret: Option<String>,
@@ -380,11 +384,16 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             slots,
             bind,
             advertise,
+            metrics,
             secret,
             config,
         } => {
             init_logging("info");
-            let endpoint = Endpoint { bind, advertise };
+            let endpoint = Endpoint {
+                bind,
+                advertise,
+                metrics,
+            };
             taskmanager(registry, jobmanager, slots, endpoint, secret, config)
         }
         Command::Local {

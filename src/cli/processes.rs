@@ -46,6 +46,12 @@ pub(super) fn jobmanager(
             rest: rest
                 .or(file.jobmanager.rest)
                 .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8081))),
+            actors_stream_interval: file
+                .jobmanager
+                .actors_stream_interval_ms
+                .map_or(crate::rest::stream::DEFAULT_INTERVAL, |ms| {
+                    std::time::Duration::from_millis(ms.max(10))
+                }),
             secret: crate::cluster::secret(secret, &file),
             quic: file.quic(&runtime)?,
             runtime,
@@ -59,6 +65,7 @@ pub(super) fn jobmanager(
 pub(super) struct Endpoint {
     pub(super) bind: Option<std::net::SocketAddr>,
     pub(super) advertise: Option<std::net::IpAddr>,
+    pub(super) metrics: Option<std::net::SocketAddr>,
 }
 
 pub(super) fn taskmanager(
@@ -94,6 +101,7 @@ pub(super) fn taskmanager(
                 .or(file.taskmanager.bind)
                 .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             advertise: endpoint.advertise.or(file.taskmanager.advertise),
+            metrics: endpoint.metrics.or(file.taskmanager.metrics),
             slots,
             secret,
             quic: file.quic(&runtime)?,

@@ -23,7 +23,7 @@
 //!   a message per buffer.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::data::{FailureCause, StreamElement};
@@ -145,6 +145,66 @@ struct Shared {
     closed: bool,
 }
 
+/// What arrived on a channel, by kind, and the credit its consumer returned: counted per
+/// element (a buffer of records is one element), read by the actor registry.
+#[derive(Debug, Default)]
+pub struct ChannelCounts {
+    records: AtomicU64,
+    buffers: AtomicU64,
+    watermarks: AtomicU64,
+    barriers: AtomicU64,
+    credits: AtomicU64,
+}
+
+/// [`ChannelCounts`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelTotals {
+    /// Records, in all buffers.
+    pub records: u64,
+    /// Buffers of records.
+    pub buffers: u64,
+    /// Watermarks and watermark statuses.
+    pub watermarks: u64,
+    /// Checkpoint barriers.
+    pub barriers: u64,
+    /// Credit granted back to the producer, in buffers.
+    pub credits: u64,
+}
+
+impl ChannelCounts {
+    /// `element` arrived.
+    pub fn arrived(&self, element: &StreamElement) {
+        let counter = match element {
+            StreamElement::Records(batch) => {
+                self.records
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                &self.buffers
+            }
+            StreamElement::Watermark(_) | StreamElement::Status(_) => &self.watermarks,
+            StreamElement::Barrier(_) => &self.barriers,
+            StreamElement::EndOfPartition => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The consumer granted `credits` to the producer.
+    pub fn granted(&self, credits: u32) {
+        self.credits
+            .fetch_add(u64::from(credits), Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub fn totals(&self) -> ChannelTotals {
+        ChannelTotals {
+            records: self.records.load(Ordering::Relaxed),
+            buffers: self.buffers.load(Ordering::Relaxed),
+            watermarks: self.watermarks.load(Ordering::Relaxed),
+            barriers: self.barriers.load(Ordering::Relaxed),
+            credits: self.credits.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// The queue of one input channel, shared by its consumer and its producer (or the network
 /// task that receives the producer's frames).
 pub struct InputQueue {
@@ -155,6 +215,7 @@ pub struct InputQueue {
     credit: SharedCredit,
     /// Elements the consumer took and has not processed yet (they still hold their buffer).
     taken: AtomicUsize,
+    counts: ChannelCounts,
 }
 
 impl InputQueue {
@@ -171,7 +232,13 @@ impl InputQueue {
             capacity: credits + PRIORITY_ELEMENTS,
             credit: SharedCredit::new(initial_credit),
             taken: AtomicUsize::new(0),
+            counts: ChannelCounts::default(),
         })
+    }
+
+    /// What arrived on the channel, by kind, and the credit returned.
+    pub fn counts(&self) -> &ChannelCounts {
+        &self.counts
     }
 
     fn shared(&self) -> MutexGuard<'_, Shared> {

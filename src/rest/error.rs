@@ -76,6 +76,9 @@ pub enum RestError {
     /// An actor did not answer in time.
     #[error("the {0} did not answer in time")]
     Unresponsive(&'static str),
+    /// A bounded resource is full; the client may try again later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// The cluster could not serve the request.
     #[error(transparent)]
     Cluster(ClusterError),
@@ -104,7 +107,7 @@ impl ResponseError for RestError {
             | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::AlreadyTerminal { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unresponsive(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unresponsive(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Cluster(e) => match e {
                 ClusterError::Graph(_) | ClusterError::Plan(_) => StatusCode::BAD_REQUEST,
                 ClusterError::JobNotFound(_) | ClusterError::SavepointNotFound(_) => {

@@ -72,17 +72,6 @@ pub(crate) fn parse_job_id(s: &str) -> Result<JobId, RestError> {
     s.parse().map_err(|_| bad())
 }
 
-/// `GET /actors`: the JobManager node's registered actors and their live figures.
-pub async fn actors(h: Handle) -> Result<web::Json<serde_json::Value>, RestError> {
-    let (node, actors) = match &h.actors {
-        Some(r) => (r.node_id().to_string(), r.snapshot()),
-        None => (String::new(), Vec::new()),
-    };
-    Ok(web::Json(
-        serde_json::json!({ "node": node, "actors": actors }),
-    ))
-}
-
 /// The ResourceManager's overview and the Dispatcher's job list.
 pub(crate) async fn cluster_state(
     h: &RestHandle,

@@ -41,6 +41,7 @@ use crate::graph::JobGraph;
 use crate::ids::JobId;
 use crate::jobs::JobRegistry;
 
+pub mod actors;
 pub mod client;
 pub mod error;
 pub mod handlers;
@@ -48,6 +49,8 @@ pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod prometheus;
+pub mod stream;
+pub mod taskmanager;
 
 pub use client::{ClientError, RestClient};
 pub use error::RestError;
@@ -73,6 +76,7 @@ pub struct RestHandle {
     default_parallelism: usize,
     actors: Option<crate::actors::remote::ActorRegistry>,
     config: crate::config::RuntimeConfig,
+    stream: Arc<stream::ActorStream>,
 }
 
 impl RestHandle {
@@ -91,7 +95,14 @@ impl RestHandle {
             default_parallelism: default_parallelism.max(1),
             actors: None,
             config: crate::config::RuntimeConfig::default(),
+            stream: Arc::new(stream::ActorStream::new(stream::DEFAULT_INTERVAL)),
         }
+    }
+
+    /// Gathers the actor topology for `/actors/stream` every `interval` while clients listen.
+    pub fn with_stream_interval(mut self, interval: Duration) -> Self {
+        self.stream = Arc::new(stream::ActorStream::new(interval));
+        self
     }
 
     /// Shows `config` as the cluster's settings (`/jobmanager/config`, and the defaults in
@@ -160,7 +171,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .service(resource("/overview").route(web::get().to(overview)))
-        .service(resource("/actors").route(web::get().to(actors)))
+        .service(resource("/actors").route(web::get().to(actors::actors)))
+        .service(resource("/actors/stream").route(web::get().to(stream::actors_stream)))
+        .service(resource("/taskmanagers/{id}/logs").route(web::get().to(actors::taskmanager_logs)))
+        .service(
+            resource("/taskmanagers/{id}/logs/{name}")
+                .route(web::get().to(actors::taskmanager_log)),
+        )
+        .service(resource("/taskmanagers/{id}/log").route(web::get().to(actors::taskmanager_log)))
         .service(resource("/metrics").route(web::get().to(prometheus::metrics)))
         .service(resource("/config").route(web::get().to(plan::dashboard_config)))
         .service(resource("/jobmanager/metrics").route(web::get().to(metrics::jobmanager_metrics)))
@@ -240,12 +258,18 @@ pub fn serve(
     .disable_signals()
     .shutdown_timeout(1)
     .bind(bind)?;
-    let addr = server.addrs().into_iter().next().ok_or_else(|| {
+    let addr = bound(server.addrs(), "REST API")?;
+    Ok((server.run(), addr))
+}
+
+/// The address a server bound (the first), logged as `what` listening there.
+pub(crate) fn bound(addrs: Vec<SocketAddr>, what: &str) -> io::Result<SocketAddr> {
+    let addr = addrs.into_iter().next().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::AddrNotAvailable,
-            "the REST server bound no address",
+            format!("the {what} server bound no address"),
         )
     })?;
-    tracing::info!(%addr, "REST API listening");
-    Ok((server.run(), addr))
+    tracing::info!(%addr, "{what} listening");
+    Ok(addr)
 }

@@ -19,6 +19,7 @@ use crate::actors::resource_manager::{RequestTaskManagers, TaskManagerInfo};
 use crate::graph::JobStatus;
 use crate::metrics::process::ProcessStats;
 use crate::metrics::prometheus::{Exposition, Family, Kind, CONTENT_TYPE};
+use crate::metrics::{IoCounters, TaskRates};
 use crate::rest::error::RestError;
 use crate::rest::handlers::{ask, cluster_state};
 use crate::rest::RestHandle;
@@ -52,8 +53,20 @@ pub async fn metrics(h: web::Data<RestHandle>) -> Result<HttpResponse, RestError
     job_families(&mut e, &details);
     task_families(&mut e, &details);
     if let Some(r) = &h.actors {
-        actor_families(&mut e, r.node_id(), &r.snapshot());
+        actor_families(&mut e, &r.snapshot());
     }
+    e.family(gauge(
+        "rill_rest_stream_clients",
+        "Clients following /actors/stream.",
+        h.stream.clients() as f64,
+    ));
+    let mut dropped = Family::new(
+        "rill_rest_stream_dropped_total",
+        Kind::Counter,
+        "/actors/stream clients dropped for not reading.",
+    );
+    dropped.sample(&[], h.stream.dropped() as f64);
+    e.family(dropped);
     Ok(HttpResponse::Ok()
         .content_type(CONTENT_TYPE)
         .body(e.finish()))
@@ -167,7 +180,7 @@ type TaskFigure = (
     &'static str,
     Kind,
     &'static str,
-    fn(&crate::actors::job_info::SubtaskInfo) -> Option<f64>,
+    fn(&IoCounters, Option<&TaskRates>) -> Option<f64>,
 );
 
 const TASK_FIGURES: [TaskFigure; 14] = [
@@ -175,118 +188,140 @@ const TASK_FIGURES: [TaskFigure; 14] = [
         "rill_task_records_in_total",
         Kind::Counter,
         "Records read from network inputs.",
-        |s| Some(s.io.records_in as f64),
+        |io, _| Some(io.records_in as f64),
     ),
     (
         "rill_task_records_out_total",
         Kind::Counter,
         "Records written to network outputs.",
-        |s| Some(s.io.records_out as f64),
+        |io, _| Some(io.records_out as f64),
     ),
     (
         "rill_task_bytes_in_total",
         Kind::Counter,
         "Serialized bytes received from other processes.",
-        |s| Some(s.io.bytes_in as f64),
+        |io, _| Some(io.bytes_in as f64),
     ),
     (
         "rill_task_bytes_out_total",
         Kind::Counter,
         "Serialized bytes sent to other processes.",
-        |s| Some(s.io.bytes_out as f64),
+        |io, _| Some(io.bytes_out as f64),
     ),
     (
         "rill_task_late_records_dropped_total",
         Kind::Counter,
         "Records dropped as late by windows.",
-        |s| Some(s.io.late_records_dropped as f64),
+        |io, _| Some(io.late_records_dropped as f64),
     ),
     (
         "rill_task_records_out_per_second",
         Kind::Gauge,
         "Records written per second over the last sample.",
-        |s| s.rates.map(|r| r.records_out_per_second),
+        |_, r| r.map(|r| r.records_out_per_second),
     ),
     (
         "rill_task_busy_seconds_total",
         Kind::Counter,
         "Seconds spent busy (rate() of it is Flink's busyTimeMsPerSecond / 1000).",
-        |s| Some(s.io.busy_ms as f64 / 1000.0),
+        |io, _| Some(io.busy_ms as f64 / 1000.0),
     ),
     (
         "rill_task_backpressured_seconds_total",
         Kind::Counter,
         "Seconds spent backpressured (waiting for credit or output room).",
-        |s| Some(s.io.backpressured_ms as f64 / 1000.0),
+        |io, _| Some(io.backpressured_ms as f64 / 1000.0),
     ),
     (
         "rill_task_idle_seconds_total",
         Kind::Counter,
         "Seconds spent idle (waiting for input).",
-        |s| Some(s.io.idle_ms as f64 / 1000.0),
+        |io, _| Some(io.idle_ms as f64 / 1000.0),
     ),
     (
         "rill_task_busy_ratio",
         Kind::Gauge,
         "Share of the last sampled second spent busy (0 to 1).",
-        |s| s.rates.map(|r| r.busy_ratio()),
+        |_, r| r.map(|r| r.busy_ratio()),
     ),
     (
         "rill_task_backpressured_ratio",
         Kind::Gauge,
         "Share of the last sampled second spent backpressured (0 to 1).",
-        |s| s.rates.map(|r| r.backpressure_ratio()),
+        |_, r| r.map(|r| r.backpressure_ratio()),
     ),
     (
         "rill_task_idle_ratio",
         Kind::Gauge,
         "Share of the last sampled second spent idle (0 to 1).",
-        |s| s.rates.map(|r| r.idle_ratio()),
+        |_, r| r.map(|r| r.idle_ratio()),
     ),
     (
         "rill_task_current_input_watermark",
         Kind::Gauge,
         "The watermark the subtask's inputs advanced to (ms).",
-        |s| s.io.input_watermark.map(|w| w as f64),
+        |io, _| io.input_watermark.map(|w| w as f64),
     ),
     (
         "rill_task_current_output_watermark",
         Kind::Gauge,
         "The watermark the subtask emitted last (ms).",
-        |s| s.io.output_watermark.map(|w| w as f64),
+        |io, _| io.output_watermark.map(|w| w as f64),
     ),
 ];
 
-fn task_families(e: &mut Exposition, jobs: &[JobInfo]) {
+/// One subtask's labels and figures.
+pub struct TaskRow<'a> {
+    /// `job_id`, `job_name`, `vertex`, `subtask`, `taskmanager`.
+    pub labels: [(&'static str, &'a str); 5],
+    /// Its counters.
+    pub io: &'a IoCounters,
+    /// Its rates, once sampled.
+    pub rates: Option<&'a TaskRates>,
+}
+
+/// The subtask families (`rill_task_…`) of `rows`.
+pub fn task_rows(e: &mut Exposition, rows: &[TaskRow<'_>]) {
     for (name, kind, help, read) in TASK_FIGURES {
         let mut f = Family::new(name, kind, help);
-        for j in jobs.iter().filter(|j| !j.status.is_globally_terminal()) {
-            let (id, job_name) = (j.job_id.to_string(), j.name.as_str());
-            for v in &j.vertices {
-                for (i, s) in v.subtasks.iter().enumerate() {
-                    let Some(value) = read(s) else { continue };
-                    let index = i.to_string();
-                    let tm = s.task_manager.as_deref().unwrap_or("");
-                    f.sample(
-                        &[
-                            ("job_id", &id),
-                            ("job_name", job_name),
-                            ("vertex", &v.name),
-                            ("subtask", &index),
-                            ("taskmanager", tm),
-                        ],
-                        value,
-                    );
-                }
+        for r in rows {
+            if let Some(value) = read(r.io, r.rates) {
+                f.sample(&r.labels, value);
             }
         }
         e.family(f);
     }
 }
 
+fn task_families(e: &mut Exposition, jobs: &[JobInfo]) {
+    let mut names = Vec::new();
+    for j in jobs.iter().filter(|j| !j.status.is_globally_terminal()) {
+        for v in &j.vertices {
+            for (i, s) in v.subtasks.iter().enumerate() {
+                names.push((j, v, s, j.job_id.to_string(), i.to_string()));
+            }
+        }
+    }
+    let rows: Vec<TaskRow<'_>> = names
+        .iter()
+        .map(|(j, v, s, id, index)| TaskRow {
+            labels: [
+                ("job_id", id.as_str()),
+                ("job_name", j.name.as_str()),
+                ("vertex", v.name.as_str()),
+                ("subtask", index.as_str()),
+                ("taskmanager", s.task_manager.as_deref().unwrap_or("")),
+            ],
+            io: &s.io,
+            rates: s.rates.as_ref(),
+        })
+        .collect();
+    task_rows(e, &rows);
+}
+
 /// The figures of a node's actors: mailbox length and capacity, messages handled by tag,
 /// restarts.
-pub fn actor_families(e: &mut Exposition, node: &str, actors: &[ActorInfo]) {
+pub fn actor_families(e: &mut Exposition, actors: &[ActorInfo]) {
     let mut len = Family::new(
         "rill_actor_mailbox_length",
         Kind::Gauge,
@@ -308,7 +343,8 @@ pub fn actor_families(e: &mut Exposition, node: &str, actors: &[ActorInfo]) {
         "Restarts after a handler panicked.",
     );
     for a in actors {
-        let labels = [("node", node), ("path", a.path.as_str()), ("kind", a.kind)];
+        let (node, kind) = (a.node.as_str(), a.kind.as_str());
+        let labels = [("node", node), ("path", a.path.as_str()), ("kind", kind)];
         len.sample(&labels, a.mailbox_len as f64);
         cap.sample(&labels, a.mailbox_capacity as f64);
         restarts.sample(&labels, a.restarts as f64);
@@ -317,8 +353,8 @@ pub fn actor_families(e: &mut Exposition, node: &str, actors: &[ActorInfo]) {
                 &[
                     ("node", node),
                     ("path", a.path.as_str()),
-                    ("kind", a.kind),
-                    ("tag", m.tag),
+                    ("kind", kind),
+                    ("tag", m.tag.as_str()),
                 ],
                 m.count as f64,
             );

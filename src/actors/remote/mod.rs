@@ -21,6 +21,7 @@
 //!   written as [`Handles<M>`]; messages that never leave the process are declared with
 //!   [`local_messages!`](crate::local_messages).
 
+mod figures;
 mod registry;
 mod supervise;
 
@@ -33,10 +34,9 @@ use actix::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use figures::{ActorFigures, ActorInfo, MessageFigures, MessageInfo, Rates, SenderFigures};
 pub use inventory;
-pub use registry::{
-    ActorFigures, ActorInfo, ActorRegistry, ClosedHook, MessageFigures, NodeInbound,
-};
+pub use registry::{ActorRegistry, ClosedHook, NodeInbound, SAMPLE_PERIOD};
 pub use supervise::{
     guard, supervise, type_tag, ActorFailure, Delivery, Guarded, Handles, Reply, Supervise,
     Supervised, SupervisedContext, SupervisedFuture,

@@ -4,123 +4,20 @@
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde::Serialize;
 
+use super::figures::{lock, ActorFigures, ActorInfo, Rates};
 use super::{ActorRef, DecodeScope, Delivery, RemoteMessage, Route, Supervise};
-use crate::actors::subtask::figures::{SubtaskFigures, SubtaskInfo};
+use crate::actors::subtask::figures::SubtaskFigures;
 use crate::actors::subtask::Subtask;
 use crate::net::remote::RemoteNetwork;
 use crate::net::rpc::{
     AskReply, Envelope, Inbound, LocalFuture, PartitionRequest, RemoteError, RemotePeer,
 };
-
-/// Figures of one message kind at one actor.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct MessageFigures {
-    /// The message's tag.
-    pub tag: &'static str,
-    /// Messages handled.
-    pub count: u64,
-    /// Time spent in their handlers, in microseconds (the synchronous part).
-    pub handler_micros: u64,
-}
-
-/// An actor's live figures, counted per message (control messages only, never per record).
-#[derive(Debug, Default)]
-pub struct ActorFigures {
-    capacity: usize,
-    queued: AtomicI64,
-    restarts: AtomicU64,
-    kinds: Mutex<Vec<MessageFigures>>,
-    last_failure: Mutex<Option<(SystemTime, String)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each update is a single field write: a poisoned lock still holds consistent figures.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl ActorFigures {
-    fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            ..Self::default()
-        }
-    }
-
-    pub(super) fn sent(&self) {
-        self.queued.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn unsent(&self) {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// A message sent through a reference left the mailbox.
-    pub(super) fn taken(&self) {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// A handler (or a timer, or a continuation) named `tag` ran for `took`.
-    pub(super) fn handled(&self, tag: &'static str, took: Duration) {
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let mut kinds = lock(&self.kinds);
-        match kinds.iter_mut().find(|k| k.tag == tag) {
-            Some(k) => {
-                k.count += 1;
-                k.handler_micros = k.handler_micros.saturating_add(micros);
-            }
-            None => kinds.push(MessageFigures {
-                tag,
-                count: 1,
-                handler_micros: micros,
-            }),
-        }
-    }
-
-    pub(super) fn failed(&self, cause: &str) {
-        self.restarts.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.last_failure) = Some((SystemTime::now(), cause.to_string()));
-    }
-
-    /// Restarts after a handler's panic.
-    pub fn restarts(&self) -> u64 {
-        self.restarts.load(Ordering::Relaxed)
-    }
-}
-
-/// One registered actor as the registry shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ActorInfo {
-    /// Its path.
-    pub path: String,
-    /// Its kind.
-    pub kind: &'static str,
-    /// Its supervisor's path (none for a node's top-level actors).
-    pub parent: Option<String>,
-    /// Messages sent to it through references and not yet handled (for a subtask: elements
-    /// waiting in its input queues, its mailbox for data).
-    pub mailbox_len: u64,
-    /// Its mailbox's capacity (for a subtask: what its input queues hold, the credit it
-    /// grants).
-    pub mailbox_capacity: usize,
-    /// Messages handled, by tag.
-    pub messages: Vec<MessageFigures>,
-    /// Restarts after a handler panicked.
-    pub restarts: u64,
-    /// The last failure: when (ms since the epoch) and what.
-    pub last_failure: Option<(u64, String)>,
-    /// Whether it still runs.
-    pub alive: bool,
-    /// A subtask's status and credits.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subtask: Option<SubtaskInfo>,
-}
 
 pub(crate) struct Entry {
     kind: &'static str,
@@ -131,6 +28,7 @@ pub(crate) struct Entry {
     figures: Arc<ActorFigures>,
     subtask: Option<Arc<SubtaskFigures>>,
     path: Arc<str>,
+    rates: Mutex<Rates>,
 }
 
 impl Entry {
@@ -141,11 +39,18 @@ impl Entry {
     }
 }
 
+/// How often a node samples its actors' counters into rates.
+pub const SAMPLE_PERIOD: Duration = Duration::from_secs(1);
+
+/// The counter of an actor's handler time (microseconds), as [`Rates`] keys it.
+pub(super) const HANDLER_MICROS: &str = "\u{1}handler-micros";
+
 /// A node's actors reachable from other processes, by path.
 #[derive(Clone)]
 pub struct ActorRegistry {
     node: Arc<str>,
     actors: Arc<Mutex<BTreeMap<String, Arc<Entry>>>>,
+    sampled: Arc<Mutex<Option<Instant>>>,
 }
 
 impl fmt::Debug for ActorRegistry {
@@ -162,6 +67,7 @@ impl ActorRegistry {
         Self {
             node: node.into(),
             actors: Arc::default(),
+            sampled: Arc::default(),
         }
     }
 
@@ -194,6 +100,7 @@ impl ActorRegistry {
             figures: figures.clone(),
             subtask: None,
             path: path.into(),
+            rates: Mutex::default(),
         };
         self.actors().insert(path.to_string(), Arc::new(entry));
         ActorRef::local(addr, path, self.node.clone(), figures)
@@ -219,6 +126,7 @@ impl ActorRegistry {
             figures: Arc::default(),
             subtask: Some(figures),
             path: path.into(),
+            rates: Mutex::default(),
         };
         self.actors().insert(path.to_string(), Arc::new(entry));
     }
@@ -260,33 +168,51 @@ impl ActorRegistry {
             .iter()
             .map(|e| {
                 let f = &e.figures;
-                let subtask = e.subtask.as_ref().map(|s| s.snapshot());
+                let rates = lock(&e.rates);
+                let subtask = e.subtask.as_ref().map(|s| s.snapshot(&rates));
                 let (queued, capacity) = match &subtask {
                     Some(s) => (s.queued() as u64, s.capacity()),
-                    None => (
-                        u64::try_from(f.queued.load(Ordering::Relaxed)).unwrap_or(0),
-                        f.capacity,
-                    ),
+                    None => (f.queued(), f.capacity()),
                 };
                 ActorInfo {
                     path: e.path.to_string(),
-                    kind: e.kind,
+                    node: self.node.to_string(),
+                    kind: e.kind.to_string(),
                     parent: e.parent.clone(),
                     mailbox_len: queued,
                     mailbox_capacity: capacity,
-                    messages: lock(&f.kinds).clone(),
+                    messages: f.messages(&self.node, &rates),
+                    handler_micros_per_second: rates.get(HANDLER_MICROS),
                     restarts: f.restarts(),
-                    last_failure: lock(&f.last_failure).as_ref().map(|(at, what)| {
-                        let ms = at
-                            .duration_since(SystemTime::UNIX_EPOCH)
-                            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                        (ms, what.clone())
-                    }),
+                    last_failure: f.last_failure(),
                     alive: (e.alive)(),
                     subtask,
                 }
             })
             .collect()
+    }
+
+    /// Samples every actor's counters into its rates, at most once per [`SAMPLE_PERIOD`]
+    /// however many callers there are (a mini cluster's JobManager and TaskManagers share
+    /// one registry).
+    pub fn sample(&self) {
+        let now = Instant::now();
+        {
+            let mut last = lock(&self.sampled);
+            if last.is_some_and(|t| now.saturating_duration_since(t) < SAMPLE_PERIOD * 9 / 10) {
+                return;
+            }
+            *last = Some(now);
+        }
+        let entries: Vec<Arc<Entry>> = self.actors().values().cloned().collect();
+        for e in entries {
+            let mut counters = Vec::new();
+            e.figures.counters(&mut counters);
+            if let Some(s) = &e.subtask {
+                s.counters(&mut counters);
+            }
+            lock(&e.rates).sample(now, counters);
+        }
     }
 
     fn route(&self, env: &Envelope) -> Result<(Arc<Entry>, &'static Route), RemoteError> {
@@ -313,15 +239,20 @@ impl ActorRegistry {
         env: &Envelope,
     ) -> Result<(), RemoteError> {
         let (entry, route) = self.route(env)?;
+        if let Some(p) = peer {
+            entry.figures.received_from(p.node_id(), route_tag(route));
+        }
         (route.tell)(&entry, &env.payload, &self.scope(peer))
     }
 
     /// Delivers a message from `peer` that wants an answer.
     pub fn deliver_ask(&self, peer: Option<&RemotePeer>, env: &Envelope) -> LocalFuture<AskReply> {
-        match self
-            .route(env)
-            .and_then(|(entry, route)| (route.ask)(&entry, &env.payload, &self.scope(peer)))
-        {
+        match self.route(env).and_then(|(entry, route)| {
+            if let Some(p) = peer {
+                entry.figures.received_from(p.node_id(), route_tag(route));
+            }
+            (route.ask)(&entry, &env.payload, &self.scope(peer))
+        }) {
             Ok(fut) => fut,
             Err(e) => Box::pin(async move { Err(e) }),
         }
@@ -333,6 +264,10 @@ impl ActorRegistry {
             peer: peer.cloned(),
         }
     }
+}
+
+fn route_tag(route: &Route) -> &'static str {
+    (route.tag)()
 }
 
 type RouteTable = HashMap<(TypeId, &'static str), &'static Route>;

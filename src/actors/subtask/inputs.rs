@@ -116,6 +116,7 @@ impl Subtask {
         else {
             return;
         };
+        ch.inbox.counts().granted(g.credits);
         match &ch.producer {
             ProducerHandle::Local(queue) => queue.credit().grant(g.credits),
             ProducerHandle::Remote(cell) => cell.add(g.credits),
@@ -137,6 +138,7 @@ impl Subtask {
         let Some(ch) = self.channels.get(index) else {
             return false;
         };
+        ch.inbox.counts().arrived(&element);
         let (gate, gc) = (ch.gate, ch.gate_channel);
         // An unaligned barrier came without credit and takes no buffer.
         let credited = !element.travels_without_credit();

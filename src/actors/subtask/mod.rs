@@ -159,6 +159,8 @@ pub struct NotifyCheckpointComplete {
 struct Pump;
 
 struct InputChannel {
+    /// The producing subtask's attempt.
+    producer_attempt: crate::ids::ExecutionAttemptId,
     input: usize,
     gate: usize,
     gate_channel: usize,
@@ -247,6 +249,7 @@ impl Subtask {
         started: Recipient<TaskStarted>,
         checkpoints: Recipient<CheckpointResponse>,
     ) -> Self {
+        let identity = figures::SubtaskIdentity::of(&tdd);
         Self {
             tdd,
             plan,
@@ -279,7 +282,7 @@ impl Subtask {
             final_taken: None,
             state: ExecutionState::Deploying,
             metrics: Arc::default(),
-            figures: Arc::default(),
+            figures: Arc::new(SubtaskFigures::new(identity)),
             registered: None,
         }
     }
@@ -407,6 +410,7 @@ impl Subtask {
                     }
                 };
                 self.channels.push(InputChannel {
+                    producer_attempt: ch.partition.attempt,
                     input: gate.input,
                     gate: g,
                     gate_channel: gc,
@@ -420,8 +424,12 @@ impl Subtask {
             }
             self.gates.push(credits);
         }
-        self.figures
-            .set_inputs(self.channels.iter().map(|c| c.inbox.clone()).collect());
+        self.figures.set_inputs(
+            self.channels
+                .iter()
+                .map(|c| (c.inbox.clone(), c.producer_attempt.to_string()))
+                .collect(),
+        );
         self.watermarks = WatermarkValve::new(self.channels.len());
         self.aligner = BarrierAligner::with_blocking(self.channels.len(), !self.tdd.at_least_once);
         let inputs = self
@@ -540,6 +548,7 @@ impl Actor for Subtask {
             job_id: self.tdd.job_id,
             address: ctx.address(),
             metrics: self.metrics.clone(),
+            identity: self.figures.identity().clone(),
         });
         self.guarded(ctx, |act, ctx| act.start(ctx));
     }

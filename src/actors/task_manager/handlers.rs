@@ -36,8 +36,16 @@ remote_message!(TaskManager: TriggerTaskCheckpoint = "rill.tm.TriggerCheckpoint"
 remote_message!(TaskManager: NotifyJobCheckpointComplete = "rill.tm.NotifyCheckpointComplete");
 remote_message!(TaskManager: RequestTaskIo = "rill.tm.RequestTaskIo");
 remote_message!(TaskManager: FreeSlot = "rill.tm.FreeSlot");
+remote_message!(TaskManager: RequestActors = "rill.tm.RequestActors");
+remote_message!(TaskManager: RequestLog = "rill.tm.RequestLog");
 remote_message!(inject_panic TaskManager);
-crate::local_messages!(TaskManager: TaskStarted, UpdateTaskExecutionState, CheckpointResponse, Shutdown);
+crate::local_messages!(
+    TaskManager: TaskStarted,
+    UpdateTaskExecutionState,
+    CheckpointResponse,
+    Shutdown,
+    RequestTaskManagerFigures,
+);
 
 impl Handles<RequestSlot> for TaskManager {
     type Result = ();
@@ -97,6 +105,7 @@ impl Handles<TaskStarted> for TaskManager {
             TaskEntry {
                 addr: msg.address,
                 job_id: msg.job_id,
+                identity: msg.identity,
                 metrics: msg.metrics,
                 sampled: None,
                 rates: None,
@@ -149,6 +158,31 @@ impl Handles<RequestTaskIo> for TaskManager {
 
     fn handle(&mut self, msg: RequestTaskIo, _ctx: &mut Self::Context) -> Self::Result {
         self.task_io(msg.job_id)
+    }
+}
+
+impl Handles<RequestActors> for TaskManager {
+    type Result = Vec<crate::actors::remote::ActorInfo>;
+
+    fn handle(&mut self, _: RequestActors, _ctx: &mut Self::Context) -> Self::Result {
+        self.registry.snapshot()
+    }
+}
+
+impl Handles<RequestLog> for TaskManager {
+    type Result = MessageResult<RequestLog>;
+
+    fn handle(&mut self, _: RequestLog, _ctx: &mut Self::Context) -> Self::Result {
+        let (lines, bytes) = crate::logs::recent();
+        MessageResult(LogLines { lines, bytes })
+    }
+}
+
+impl Handles<RequestTaskManagerFigures> for TaskManager {
+    type Result = MessageResult<RequestTaskManagerFigures>;
+
+    fn handle(&mut self, _: RequestTaskManagerFigures, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.figures_now())
     }
 }
 

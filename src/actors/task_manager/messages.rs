@@ -7,7 +7,9 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::job_master::JobMaster;
+use crate::actors::remote::ActorInfo;
 use crate::actors::remote::ActorRef;
+use crate::actors::subtask::figures::SubtaskIdentity;
 use crate::actors::subtask::Subtask;
 use crate::actors::task_plan::PlanError;
 use crate::graph::{ExecutionState, TaskDeploymentDescriptor};
@@ -172,6 +174,8 @@ pub struct TaskStarted {
     pub address: Addr<Subtask>,
     /// Its I/O counters.
     pub metrics: Arc<IoMetrics>,
+    /// Which subtask it is (for the TaskManager's own metrics).
+    pub identity: SubtaskIdentity,
 }
 
 /// The JobMaster releases a slot.
@@ -204,4 +208,53 @@ pub struct TaskIo {
 pub struct RequestTaskIo {
     /// The job.
     pub job_id: JobId,
+}
+
+/// Asks a TaskManager for its node's actors and their figures (the JobManager gathers every
+/// node's for `GET /actors`).
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "Vec<ActorInfo>")]
+pub struct RequestActors;
+
+/// Asks a TaskManager for its process's recent log lines.
+#[derive(Message, Debug, Clone, Serialize, Deserialize)]
+#[rtype(result = "LogLines")]
+pub struct RequestLog;
+
+/// A process's recent log lines, oldest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LogLines {
+    /// The lines.
+    pub lines: Vec<String>,
+    /// Their bytes.
+    pub bytes: usize,
+}
+
+/// One subtask's figures as the TaskManager's own `/metrics` shows them.
+#[derive(Debug, Clone)]
+pub struct TaskFigures {
+    /// Which subtask.
+    pub identity: SubtaskIdentity,
+    /// Its counters now.
+    pub io: IoCounters,
+    /// Its rates over the last sampling period.
+    pub rates: Option<crate::metrics::TaskRates>,
+}
+
+/// Asks the TaskManager (in its own process) for all its subtasks' figures.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "TaskManagerFigures")]
+pub struct RequestTaskManagerFigures;
+
+/// What a TaskManager's own `/metrics` shows.
+#[derive(Debug, Clone, Default)]
+pub struct TaskManagerFigures {
+    /// Its id.
+    pub id: String,
+    /// Its slots.
+    pub slots: usize,
+    /// Slots allocated to jobs.
+    pub slots_used: usize,
+    /// Its subtasks.
+    pub tasks: Vec<TaskFigures>,
 }

@@ -51,6 +51,7 @@ struct SlotEntry {
 struct TaskEntry {
     addr: Addr<Subtask>,
     job_id: JobId,
+    identity: crate::actors::subtask::figures::SubtaskIdentity,
     metrics: Arc<IoMetrics>,
     /// Its counters at the last sample, and when.
     sampled: Option<(Instant, IoCounters)>,
@@ -466,6 +467,24 @@ impl TaskManager {
             .collect()
     }
 
+    /// Every subtask's figures, for this TaskManager's own `/metrics`.
+    fn figures_now(&self) -> TaskManagerFigures {
+        TaskManagerFigures {
+            id: self.id.0.clone(),
+            slots: self.slots.len(),
+            slots_used: self.slots.iter().filter(|s| s.allocation.is_some()).count(),
+            tasks: self
+                .tasks
+                .values()
+                .map(|t| TaskFigures {
+                    identity: t.identity.clone(),
+                    io: t.metrics.snapshot(),
+                    rates: t.rates,
+                })
+                .collect(),
+        }
+    }
+
     /// Turns each subtask's counters since the last sample into its rates.
     fn sample_rates(&mut self) {
         let now = Instant::now();
@@ -492,6 +511,11 @@ impl Actor for TaskManager {
                 act.sample_rates()
             });
         }
+        ctx.supervised_interval(
+            "actor sample",
+            crate::actors::remote::SAMPLE_PERIOD,
+            |act, _| act.registry.sample(),
+        );
         self.me = Some(self.registry.register(
             &Self::path_of(&self.id),
             None,
