@@ -11,91 +11,25 @@
 //!   job.
 //! - The newest `retained` completed checkpoints are kept; older ones are removed once a newer
 //!   one completes. Savepoints are never removed.
+//! - Each acknowledgement brings the subtask's figures ([`SubtaskCheckpointStats`]); they are
+//!   kept with the pending checkpoint and, once it completed or failed, in the history of the
+//!   newest [`HISTORY`] checkpoints (Flink's `web.checkpoints.history` default).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-use crate::checkpoint::barrier::{BarrierAlignment, CheckpointBarrier, SnapshotKind};
+use crate::checkpoint::barrier::{CheckpointBarrier, SnapshotKind};
 use crate::checkpoint::storage::{checkpoint_dir, StateHandle};
 
-/// Exactly-once (aligned barriers) or at-least-once (barriers not aligned).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum CheckpointingMode {
-    /// Barriers are aligned: each checkpoint holds exactly the records before it.
-    #[default]
-    ExactlyOnce,
-    /// Barriers are not aligned: after a restore some records may be processed again.
-    AtLeastOnce,
-}
+mod settings;
+mod stats;
 
-/// A job's checkpoint settings (Flink's `CheckpointConfig`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckpointSettings {
-    /// How often to checkpoint; `None`: never (savepoints can still be taken).
-    pub interval: Option<Duration>,
-    /// A checkpoint not completed in this time fails.
-    pub timeout: Duration,
-    /// The least time between a checkpoint's completion and the next trigger.
-    pub min_pause: Duration,
-    /// How many checkpoints may be pending at once.
-    pub max_concurrent: usize,
-    /// Failed checkpoints in a row the job survives.
-    pub tolerable_failures: u32,
-    /// How many completed checkpoints to keep.
-    pub retained: usize,
-    /// Where the job's `chk-N` directories go (`<dir>/<job id>/chk-N`); `None`: the cluster's.
-    pub dir: Option<PathBuf>,
-    /// Exactly-once or at-least-once.
-    pub mode: CheckpointingMode,
-    /// Keep the retained checkpoints when the job is cancelled.
-    pub retain_on_cancellation: bool,
-    /// Unaligned checkpoints (exactly-once mode only; savepoints stay aligned): barriers
-    /// overtake in-flight data, which becomes part of the checkpoint.
-    #[serde(default)]
-    pub unaligned: bool,
-    /// With `unaligned`: checkpoints start aligned and a subtask goes unaligned once this much
-    /// time has passed since the trigger without its alignment completing (Flink's
-    /// `aligned-checkpoint-timeout`); zero: unaligned from the start.
-    #[serde(default)]
-    pub aligned_timeout: Duration,
-}
-
-impl CheckpointSettings {
-    /// How the barriers of a checkpoint (or savepoint) of `kind` pass in-flight data.
-    pub fn alignment(&self, kind: SnapshotKind) -> BarrierAlignment {
-        let unaligned = self.unaligned
-            && kind == SnapshotKind::Checkpoint
-            && self.mode == CheckpointingMode::ExactlyOnce;
-        match (unaligned, self.aligned_timeout.as_millis()) {
-            (false, _) => BarrierAlignment::Aligned,
-            (true, 0) => BarrierAlignment::Unaligned,
-            (true, ms) => BarrierAlignment::AlignedWithTimeout {
-                after_ms: u64::try_from(ms).unwrap_or(u64::MAX),
-            },
-        }
-    }
-}
-
-impl Default for CheckpointSettings {
-    fn default() -> Self {
-        Self {
-            interval: None,
-            timeout: Duration::from_secs(600),
-            min_pause: Duration::ZERO,
-            max_concurrent: 1,
-            tolerable_failures: 0,
-            retained: 1,
-            dir: None,
-            mode: CheckpointingMode::ExactlyOnce,
-            retain_on_cancellation: false,
-            unaligned: false,
-            aligned_timeout: Duration::ZERO,
-        }
-    }
-}
+pub use settings::{CheckpointSettings, CheckpointingMode};
+pub use stats::{
+    CheckpointCounts, CheckpointRecord, CheckpointSizes, CheckpointStats, LatestCheckpoints,
+    RestoredRecord, SubtaskCheckpointStats, TaskStats, VertexCheckpointStats,
+};
 
 /// A checkpoint waiting for acknowledgements.
 #[derive(Debug)]
@@ -108,96 +42,9 @@ pub struct PendingCheckpoint {
     pub started: Instant,
     /// Per vertex, per subtask: its acknowledgement (`Some(handle or none)`) once in.
     pub acks: Vec<Vec<Option<Option<StateHandle>>>>,
+    /// Per vertex, per subtask: the figures it acknowledged with, once in.
+    pub stats: TaskStats,
     waiting: usize,
-}
-
-/// How a checkpoint ended, for statistics and the REST API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckpointRecord {
-    /// Its id.
-    pub id: u64,
-    /// Checkpoint or savepoint.
-    pub kind: SnapshotKind,
-    /// `COMPLETED` or `FAILED` (or `IN_PROGRESS` in listings).
-    pub status: &'static str,
-    /// When it was triggered (ms since the epoch).
-    pub trigger_timestamp: i64,
-    /// How long it took (ms).
-    pub duration_ms: u64,
-    /// The full size of its state (files shared with earlier checkpoints included).
-    pub state_size: u64,
-    /// The bytes written for it (Flink's `checkpointed_size`: less than `state_size` for
-    /// incremental checkpoints).
-    pub checkpointed_size: u64,
-    /// Bytes of in-flight data it persisted (unaligned checkpoints; Flink's
-    /// `persisted_data`).
-    pub persisted_data: u64,
-    /// Whether its barriers overtook in-flight data (it started unaligned, or some subtask
-    /// went unaligned after the alignment timeout and persisted in-flight data).
-    pub is_unaligned: bool,
-    /// Its directory.
-    pub external_path: String,
-    /// Why it failed.
-    pub failure: Option<String>,
-}
-
-/// How big a completed checkpoint is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CheckpointSizes {
-    /// The full state.
-    pub state: u64,
-    /// What was written for it.
-    pub checkpointed: u64,
-    /// In-flight data persisted (unaligned checkpoints).
-    pub persisted: u64,
-}
-
-/// A job's checkpoint statistics (the model of `GET /jobs/{id}/checkpoints`, after Flink's).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CheckpointStats {
-    /// Counts.
-    pub counts: CheckpointCounts,
-    /// The newest of each kind.
-    pub latest: LatestCheckpoints,
-    /// Recent checkpoints, newest first.
-    pub history: Vec<CheckpointRecord>,
-}
-
-/// Checkpoint counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CheckpointCounts {
-    /// 1 if the job was restored from a checkpoint or savepoint.
-    pub restored: u64,
-    /// Triggered.
-    pub total: u64,
-    /// Pending.
-    pub in_progress: u64,
-    /// Completed.
-    pub completed: u64,
-    /// Failed.
-    pub failed: u64,
-}
-
-/// The newest completed checkpoint, savepoint and failed checkpoint, and the restore.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct LatestCheckpoints {
-    /// The newest completed checkpoint.
-    pub completed: Option<CheckpointRecord>,
-    /// The newest completed savepoint.
-    pub savepoint: Option<CheckpointRecord>,
-    /// The newest failed one.
-    pub failed: Option<CheckpointRecord>,
-    /// What the job restored from.
-    pub restored: Option<RestoredRecord>,
-}
-
-/// What a job restored from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RestoredRecord {
-    /// The checkpoint's id.
-    pub id: u64,
-    /// Its directory.
-    pub external_path: String,
 }
 
 /// What the coordinator asks the JobMaster to do after an event.
@@ -238,7 +85,7 @@ pub struct CheckpointCoordinator {
 }
 
 /// How many finished checkpoints the history keeps (as Flink's default of 10).
-const HISTORY: usize = 10;
+pub const HISTORY: usize = 10;
 
 impl CheckpointCoordinator {
     /// A coordinator for a job whose vertices have `shape` subtasks each, writing under
@@ -319,19 +166,22 @@ impl CheckpointCoordinator {
                 dir,
                 started: now,
                 acks: self.shape.iter().map(|p| vec![None; *p]).collect(),
+                stats: self.shape.iter().map(|p| vec![None; *p]).collect(),
                 waiting,
             },
         );
         barrier
     }
 
-    /// Subtask `subtask` of vertex `vertex` acknowledged checkpoint `id`.
+    /// Subtask `subtask` of vertex `vertex` acknowledged checkpoint `id` with `handle` and
+    /// `stats`.
     pub fn acknowledge(
         &mut self,
         id: u64,
         vertex: usize,
         subtask: usize,
         handle: Option<StateHandle>,
+        stats: SubtaskCheckpointStats,
     ) -> Option<CoordinatorAction> {
         let p = self.pending.get_mut(&id)?;
         let slot = p.acks.get_mut(vertex)?.get_mut(subtask)?;
@@ -339,6 +189,9 @@ impl CheckpointCoordinator {
             return None;
         }
         *slot = Some(handle);
+        if let Some(s) = p.stats.get_mut(vertex).and_then(|v| v.get_mut(subtask)) {
+            *s = Some(stats);
+        }
         p.waiting -= 1;
         if p.waiting > 0 {
             return None;
@@ -357,7 +210,7 @@ impl CheckpointCoordinator {
         self.failures_in_row = 0;
         self.last_completed = Some(now);
         self.counts.0 += 1;
-        self.record(p, "COMPLETED", sizes, now, None);
+        self.record(p, "COMPLETED", Some(sizes), now, None);
         // Older pending checkpoints can never complete once a newer one did (Flink drops them).
         let older: Vec<u64> = self
             .pending
@@ -419,13 +272,7 @@ impl CheckpointCoordinator {
     ) -> CoordinatorAction {
         let id = p.barrier.id;
         self.counts.1 += 1;
-        self.record(
-            p,
-            "FAILED",
-            CheckpointSizes::default(),
-            now,
-            Some(reason.clone()),
-        );
+        self.record(p, "FAILED", None, now, Some(reason.clone()));
         // A savepoint's failure is the user's to see, never the job's.
         let fail_job = if counts && p.barrier.kind == SnapshotKind::Checkpoint {
             self.failures_in_row += 1;
@@ -467,42 +314,29 @@ impl CheckpointCoordinator {
         for id in ids {
             if let Some(p) = self.pending.remove(&id) {
                 self.counts.1 += 1;
-                self.record(
-                    &p,
-                    "FAILED",
-                    CheckpointSizes::default(),
-                    now,
-                    Some(reason.to_string()),
-                );
+                self.record(&p, "FAILED", None, now, Some(reason.to_string()));
             }
         }
     }
 
     /// The statistics for the REST API.
     pub fn stats(&self) -> CheckpointStats {
-        let newest = |f: &dyn Fn(&CheckpointRecord) -> bool| {
-            self.history.iter().rev().find(|r| f(r)).cloned()
-        };
+        let now = Instant::now();
+        let retained = self.retained_ids();
+        let mut history: Vec<CheckpointRecord> = self
+            .pending
+            .values()
+            .rev()
+            .map(|p| CheckpointRecord::of(p, "IN_PROGRESS", None, now, None))
+            .collect();
+        history.extend(self.history.iter().rev().map(|r| CheckpointRecord {
+            discarded: r.status == "COMPLETED"
+                && r.kind == SnapshotKind::Checkpoint
+                && !retained.contains(&r.id),
+            ..r.clone()
+        }));
+        let newest = |f: &dyn Fn(&CheckpointRecord) -> bool| history.iter().find(|r| f(r)).cloned();
         let in_progress = self.pending.len() as u64;
-        let mut history: Vec<CheckpointRecord> = self.history.iter().rev().cloned().collect();
-        for p in self.pending.values().rev() {
-            history.insert(
-                0,
-                CheckpointRecord {
-                    id: p.barrier.id,
-                    kind: p.barrier.kind,
-                    status: "IN_PROGRESS",
-                    trigger_timestamp: p.barrier.timestamp,
-                    duration_ms: p.started.elapsed().as_millis() as u64,
-                    state_size: 0,
-                    checkpointed_size: 0,
-                    persisted_data: 0,
-                    is_unaligned: p.barrier.alignment == BarrierAlignment::Unaligned,
-                    external_path: p.dir.display().to_string(),
-                    failure: None,
-                },
-            );
-        }
         CheckpointStats {
             counts: CheckpointCounts {
                 restored: u64::from(self.restored.is_some()),
@@ -532,23 +366,12 @@ impl CheckpointCoordinator {
         &mut self,
         p: &PendingCheckpoint,
         status: &'static str,
-        sizes: CheckpointSizes,
+        sizes: Option<CheckpointSizes>,
         now: Instant,
         failure: Option<String>,
     ) {
-        self.history.push_back(CheckpointRecord {
-            id: p.barrier.id,
-            kind: p.barrier.kind,
-            status,
-            trigger_timestamp: p.barrier.timestamp,
-            duration_ms: now.duration_since(p.started).as_millis() as u64,
-            state_size: sizes.state,
-            checkpointed_size: sizes.checkpointed,
-            persisted_data: sizes.persisted,
-            is_unaligned: p.barrier.alignment == BarrierAlignment::Unaligned || sizes.persisted > 0,
-            external_path: p.dir.display().to_string(),
-            failure,
-        });
+        self.history
+            .push_back(CheckpointRecord::of(p, status, sizes, now, failure));
         while self.history.len() > HISTORY {
             self.history.pop_front();
         }

@@ -154,6 +154,11 @@ impl Default for IoMetrics {
 }
 
 impl IoMetrics {
+    /// Serialized bytes received from other processes so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+
     /// Counts records taken from an input.
     pub fn add_records_in(&self, n: u64) {
         self.records_in.fetch_add(n, Ordering::Relaxed);

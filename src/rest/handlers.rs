@@ -9,8 +9,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
 use crate::actors::dispatcher::{
-    CancelJob, ListJobs, RequestJobCheckpoints, RequestJobDetails, RequestJobsOverview,
-    RequestSavepointStatus, TriggerJobSavepoint,
+    CancelJob, ListJobs, RequestJobDetails, RequestJobsOverview, RequestSavepointStatus,
+    TriggerJobSavepoint,
 };
 use crate::actors::resource_manager::{RequestResourceOverview, RequestTaskManagers};
 use crate::actors::ClusterError;
@@ -246,18 +246,6 @@ pub async fn cancel_job(
     }
     ask(&h.dispatcher, CancelJob { job_id }, "dispatcher").await??;
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))
-}
-
-/// `GET /jobs/{id}/checkpoints`: counts, the latest checkpoints and the recent history.
-pub async fn job_checkpoints(h: Handle, id: web::Path<String>) -> Result<HttpResponse, RestError> {
-    let job_id = parse_job_id(&id)?;
-    let stats = ask(
-        &h.dispatcher,
-        RequestJobCheckpoints { job_id },
-        "dispatcher",
-    )
-    .await??;
-    Ok(HttpResponse::Ok().json(stats.unwrap_or_default()))
 }
 
 /// The body of `POST /jobs/{id}/savepoints` (Flink's fields).

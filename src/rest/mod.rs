@@ -12,6 +12,12 @@
 //! | `GET /jobs/{id}/exceptions` | the failure as Flink's `root-exception` |
 //! | `PATCH /jobs/{id}?mode=cancel` | 202 `{}`: cancellation under way (409 if already ended) |
 //! | `POST /jobs` | `{"job", "args", "parallelism"}` → 202 `{"jobid", "jobUrl"}` |
+//! | `GET /jobs/{id}/checkpoints` | Flink's `counts`, `summary`, `latest`, `history` |
+//! | `GET /jobs/{id}/checkpoints/details/{cid}` | one checkpoint, its `tasks` by vertex id |
+//! | `GET /jobs/{id}/checkpoints/details/{cid}/subtasks/{vid}` | one vertex: `summary`, `subtasks` |
+//!
+//! The other routes (savepoints, vertices, metrics, plans, logs, Prometheus) are listed in the
+//! README and registered in [`configure`].
 //!
 //! ## Errors
 //! Every error is JSON `{"errors": [message]}`: 400 for a body, query or id that does not parse
@@ -42,6 +48,7 @@ use crate::ids::JobId;
 use crate::jobs::JobRegistry;
 
 pub mod actors;
+pub mod checkpoints;
 pub mod client;
 pub mod error;
 pub mod handlers;
@@ -209,7 +216,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
                 .route(web::patch().to(cancel_job)),
         )
         .service(resource("/jobs/{id}/exceptions").route(web::get().to(job_exceptions)))
-        .service(resource("/jobs/{id}/checkpoints").route(web::get().to(job_checkpoints)))
+        .service(
+            resource("/jobs/{id}/checkpoints").route(web::get().to(checkpoints::job_checkpoints)),
+        )
+        .service(
+            resource("/jobs/{id}/checkpoints/details/{checkpoint}")
+                .route(web::get().to(checkpoints::checkpoint_details)),
+        )
+        .service(
+            resource("/jobs/{id}/checkpoints/details/{checkpoint}/subtasks/{vertex}")
+                .route(web::get().to(checkpoints::checkpoint_subtasks)),
+        )
         .service(resource("/jobs/{id}/savepoints").route(web::post().to(job_savepoint)))
         .service(
             resource("/jobs/{id}/savepoints/{request}").route(web::get().to(job_savepoint_status)),

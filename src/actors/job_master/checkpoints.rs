@@ -26,7 +26,7 @@ use crate::actors::job_master::JobMaster;
 use crate::actors::remote::{Handles, SupervisedContext, SupervisedFuture};
 use crate::actors::task_manager::CheckpointResponse;
 use crate::checkpoint::coordinator::{
-    CheckpointSizes, CheckpointStats, CoordinatorAction, PendingCheckpoint,
+    CheckpointSizes, CheckpointStats, CoordinatorAction, PendingCheckpoint, SubtaskCheckpointStats,
 };
 use crate::checkpoint::storage::{self, checkpoint_dir, CheckpointMetadata, VertexMetadata};
 use crate::checkpoint::{CheckpointCoordinator, SnapshotKind};
@@ -497,11 +497,27 @@ impl Handles<CheckpointResponse> for JobMaster {
             s + 1,
             self.job_graph.vertices[v].parallelism
         );
+        // Flink's acknowledgement time: when the JobMaster received it.
+        let ack_timestamp = processing_time_now();
+        let taskmanager = self
+            .graph
+            .subtasks()
+            .find(|(_, _, x)| x.attempt == msg.attempt)
+            .and_then(|(_, _, x)| x.location.as_ref())
+            .map(|l| l.task_manager.to_string());
         let Some(c) = self.checkpoints.as_mut() else {
             return;
         };
         let action = match msg.result {
-            Ok(handle) => c.acknowledge(msg.checkpoint_id, v, s, handle),
+            Ok(handle) => {
+                let stats = SubtaskCheckpointStats::new(
+                    ack_timestamp,
+                    handle.as_ref(),
+                    msg.figures,
+                    taskmanager,
+                );
+                c.acknowledge(msg.checkpoint_id, v, s, handle, stats)
+            }
             Err(reason) if msg.not_running => c.abort(
                 msg.checkpoint_id,
                 format!(

@@ -1,6 +1,6 @@
 //! The Subtask's part in checkpoints: barrier alignment outcomes, aligned and unaligned
-//! snapshots, writing them off the slot's thread, and the end of the input (the final
-//! checkpoint). The rules are in the module above.
+//! checkpoints, and the end of the input (the final checkpoint); the snapshot itself is
+//! [`super::snapshot`]'s. The rules are in the module above.
 
 use super::*;
 
@@ -33,7 +33,7 @@ impl Subtask {
             return Ok(());
         };
         chain.broadcast_barrier(&barrier);
-        let taken = self.take_state(barrier.id);
+        let taken = self.snapshot(&barrier);
         self.send_ready()?;
         let timed = matches!(
             barrier.alignment,
@@ -42,7 +42,7 @@ impl Subtask {
         if timed && self.outputs_hold(barrier.id) {
             self.unaligned = Some(PendingUnaligned {
                 capture: InFlightCapture::new(barrier, []),
-                operators: taken,
+                taken,
                 outputs_pending: true,
             });
         } else {
@@ -77,27 +77,6 @@ impl Subtask {
         }
     }
 
-    /// The state of the source (if any) and of every operator of the chain, for checkpoint
-    /// `id` (copies, or handles to immutable data, to be written off this thread).
-    pub(super) fn take_state(&mut self, id: u64) -> TakenState {
-        self.taken = self.taken.max(id);
-        let Some(chain) = self.chain.as_mut() else {
-            return Ok(Vec::new());
-        };
-        let mut operators = Vec::new();
-        if let Some(head) = self.head_ctx.as_ref() {
-            let s = match self.source.as_mut() {
-                Some(source) => source.snapshot_state(id).map_err(|e| e.to_string())?,
-                None => self.source_at_end.clone().unwrap_or_default(),
-            };
-            if !s.is_empty() {
-                operators.push((head.operator_id.clone(), s.into()));
-            }
-        }
-        operators.extend(chain.snapshot_state(id).map_err(|e| e.to_string())?);
-        Ok(operators)
-    }
-
     /// Starts unaligned checkpoint `barrier` here: its barrier was delivered on `arrived_on`
     /// (or its alignment timed out, or this is a source). The state is taken now, the barrier
     /// overtakes every output queue, and what each input delivered before its barrier and has
@@ -120,7 +99,7 @@ impl Subtask {
                 format!("checkpoint {old} was still aligning when checkpoint {id} went unaligned");
             self.respond(old, Err(why));
         }
-        let taken = self.take_state(id);
+        let taken = self.snapshot(&barrier);
         barrier.alignment = BarrierAlignment::Unaligned;
         let mut capture =
             InFlightCapture::new(barrier.clone(), self.channels.iter().map(|c| c.input));
@@ -163,7 +142,7 @@ impl Subtask {
         self.send_ready()?;
         self.unaligned = Some(PendingUnaligned {
             capture,
-            operators: taken,
+            taken,
             outputs_pending: false,
         });
         self.persist_unaligned_if_complete();
@@ -176,6 +155,7 @@ impl Subtask {
         ch: usize,
         barrier: CheckpointBarrier,
     ) -> Result<(), OperatorError> {
+        self.barrier_seen(&barrier);
         match self.unaligned.as_mut() {
             Some(p) if p.capture.barrier().id == barrier.id => {
                 p.capture.close(ch);
@@ -282,68 +262,10 @@ impl Subtask {
         }
         if let Some(p) = self.unaligned.take() {
             let barrier = p.capture.barrier().clone();
-            self.persist(barrier, p.operators, Some(p.capture));
+            self.persist(barrier, p.taken, Some(p.capture));
         }
     }
 
-    /// Writes the taken state (and captured in-flight data) of `barrier`'s checkpoint off this
-    /// thread; the answer goes to the JobMaster once the file is written. State that could not
-    /// be taken declines the checkpoint (the job goes on).
-    pub(super) fn persist(
-        &mut self,
-        barrier: CheckpointBarrier,
-        taken: TakenState,
-        in_flight: Option<InFlightCapture>,
-    ) {
-        let operators = match taken {
-            Ok(ops) => ops,
-            Err(e) => {
-                self.respond(barrier.id, Err(e));
-                return;
-            }
-        };
-        if operators.is_empty() && in_flight.as_ref().is_none_or(InFlightCapture::is_empty) {
-            self.respond(barrier.id, Ok(None));
-            return;
-        }
-        let (vertex, subtask) = (self.tdd.vertex, self.tdd.subtask.get());
-        let (job_id, attempt, id) = (self.tdd.job_id, self.tdd.attempt, barrier.id);
-        let respond = self.checkpoints.clone();
-        let target = crate::state::SnapshotTarget {
-            kind: barrier.kind,
-            dir: std::path::PathBuf::from(barrier.dir),
-        };
-        tokio::task::spawn_blocking(move || {
-            // The copies taken at the barrier are serialized here, off the slot's thread.
-            let dir = &target.dir;
-            let completed = operators
-                .into_iter()
-                .map(|(op, s)| s.complete(&target).map(|s| (op, s)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string());
-            let channels = in_flight
-                .map(InFlightCapture::encode)
-                .transpose()
-                .map_err(|e| e.to_string())
-                .map(Option::unwrap_or_default);
-            let result = completed.and_then(|operators| {
-                let snapshot = SubtaskSnapshot {
-                    operators,
-                    channels: channels?,
-                };
-                write_subtask_state(dir, vertex, subtask, &snapshot)
-                    .map(Some)
-                    .map_err(|e| e.to_string())
-            });
-            respond.do_send(CheckpointResponse {
-                job_id,
-                attempt,
-                checkpoint_id: id,
-                result,
-                not_running: false,
-            });
-        });
-    }
     /// Everything is processed and sent. Without periodic checkpoints the subtask finishes
     /// now. With them it waits for the final checkpoint: a two-phase-commit sink's last
     /// records (and those pending for checkpoints that may never complete now) are committed
@@ -379,7 +301,7 @@ impl Subtask {
         if barrier.is_final {
             self.final_taken = Some(barrier.id);
         }
-        let taken = self.take_state(barrier.id);
+        let taken = self.snapshot(&barrier);
         self.persist(barrier, taken, None);
     }
 
@@ -444,19 +366,6 @@ impl Subtask {
         }
         Ok(())
     }
-    pub(super) fn respond(
-        &self,
-        checkpoint_id: u64,
-        result: Result<Option<crate::checkpoint::storage::StateHandle>, String>,
-    ) {
-        self.checkpoints.do_send(CheckpointResponse {
-            job_id: self.tdd.job_id,
-            attempt: self.tdd.attempt,
-            checkpoint_id,
-            result,
-            not_running: false,
-        });
-    }
 }
 
 impl Handler<TriggerCheckpoint> for Subtask {
@@ -498,6 +407,7 @@ impl Handler<TriggerCheckpoint> for Subtask {
                     checkpoint_id: id,
                     result: Err(format!("{} has finished", self.tdd.task_name())),
                     not_running: true,
+                    figures: Default::default(),
                 });
             }
         }

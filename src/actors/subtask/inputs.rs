@@ -62,6 +62,7 @@ impl Subtask {
                 self.on_alignment(alignment)?;
             }
             StreamElement::Barrier(barrier) => {
+                self.barrier_seen(&barrier);
                 self.supersede_unaligned(barrier.id);
                 let alignment = self.aligner.on_barrier(ch, barrier);
                 self.on_alignment(alignment)?;

@@ -23,7 +23,9 @@
 //!   subtasks align the barrier over their channels (a channel whose barrier arrived is not
 //!   read until all have it, in exactly-once mode). Then the chain's state is taken, the
 //!   barrier goes to every output, and the state file is written off the slot's thread; the
-//!   subtask acknowledges with the file (or declines) once it is written.
+//!   subtask acknowledges with the file (or declines) once it is written, and with what it
+//!   measured of the checkpoint (start delay, alignment, sync and async parts, in-flight bytes;
+//!   [`crate::checkpoint::figures`]), a few clock readings per checkpoint.
 //! - Unaligned checkpoints ([`crate::checkpoint::channel_state`]): an unaligned barrier is
 //!   handled when it is delivered, ahead of what its channel has queued; an aligned barrier
 //!   with an alignment timeout goes unaligned when it is delivered after its deadline, or when
@@ -57,6 +59,7 @@ use crate::actors::task_plan::{build_task, ResolvedPlan};
 use crate::api::SourcePoll;
 use crate::checkpoint::barrier::Alignment;
 use crate::checkpoint::channel_state::{ChannelState, InFlightCapture};
+use crate::checkpoint::figures::CheckpointClock;
 use crate::checkpoint::restore::Restorer;
 use crate::checkpoint::storage::{write_subtask_state, SubtaskSnapshot};
 use crate::checkpoint::{BarrierAligner, BarrierAlignment, CheckpointBarrier};
@@ -82,6 +85,7 @@ mod checkpoints;
 pub mod figures;
 mod inputs;
 mod run;
+mod snapshot;
 
 use figures::SubtaskFigures;
 
@@ -98,7 +102,7 @@ type TakenState = Result<Vec<(String, StateSnapshot)>, String>;
 /// being captured.
 struct PendingUnaligned {
     capture: InFlightCapture,
-    operators: TakenState,
+    taken: snapshot::Taken,
     /// An aligned barrier with an alignment timeout still waits in an output queue: the
     /// checkpoint is written once it has left every queue, or, at its deadline, it overtakes
     /// what is ahead of it (which the checkpoint then holds).
@@ -195,6 +199,8 @@ pub struct Subtask {
     started: Recipient<TaskStarted>,
     checkpoints: Recipient<CheckpointResponse>,
     aligner: BarrierAligner,
+    /// What it measures of the checkpoint it aligns.
+    clock: CheckpointClock,
     chain: Option<Chain>,
     source: Option<Box<dyn SourceDriver>>,
     head_ctx: Option<RuntimeContext>,
@@ -260,6 +266,7 @@ impl Subtask {
             started,
             checkpoints,
             aligner: BarrierAligner::new(0),
+            clock: CheckpointClock::default(),
             chain: None,
             source: None,
             head_ctx: None,

@@ -134,6 +134,9 @@ pub struct CheckpointResponse {
     /// Declined because the subtask no longer runs (its input ended): not a failure.
     #[serde(default)]
     pub not_running: bool,
+    /// What the subtask measured of the checkpoint (with an acknowledgement).
+    #[serde(default)]
+    pub figures: crate::checkpoint::figures::SubtaskCheckpointFigures,
 }
 
 /// The JobMaster starts a checkpoint at a source subtask (JobMaster → TaskManager → subtask).

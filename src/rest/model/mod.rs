@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+pub mod checkpoints;
 mod cluster;
 mod jobs;
 pub mod metrics;
