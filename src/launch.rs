@@ -324,12 +324,15 @@ impl ProcessCluster {
         p: usize,
         options: crate::graph::job_graph::SubmitOptions,
     ) -> Result<String, LaunchError> {
-        Ok(self.client.submit(&SubmitJobRequest {
-            job: job.into(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            parallelism: Some(p),
-            options,
-        })?)
+        Ok(self
+            .client
+            .submit(&SubmitJobRequest {
+                job: job.into(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                parallelism: Some(p),
+                options,
+            })?
+            .jobid)
     }
 
     /// The TaskManagers the subtasks of `vertex` (an id from `GET /jobs/{job}`) were placed on;

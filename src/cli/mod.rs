@@ -4,9 +4,16 @@
 //! 0: success (for `run`, the job FINISHED). 1: the job FAILED or was CANCELED, or the cluster
 //! could not be reached or failed. 2: bad input: a bad command line, or a request the cluster
 //! rejected (unknown job, bad arguments, missing input file, unknown job id).
+//!
+//! ## `--json`
+//! `run` (without `--local`), `list`, `savepoint`, `stop` and `cancel` take `--json`: stdout
+//! then carries only JSON, one document per line, and a failure is `{"errors":[message]}` on
+//! stdout, with the same exit code. The shapes are listed in `remote`'s docs and in each
+//! command's `--help`. A command line clap rejects is still clap's text on stderr (exit 2).
 
 mod local;
 mod processes;
+mod progress;
 mod remote;
 mod submit;
 
@@ -101,6 +108,11 @@ enum Command {
     },
     /// Run a bundled job: submit it to a running cluster's REST API and wait for its end, or
     /// run it on an embedded cluster with --local.
+    ///
+    /// While it waits it shows the job's progress (status, records in and out, out-rate, newest
+    /// checkpoint): one line redrawn in place when stdout is a terminal, else a plain line at
+    /// each status change and at most every 5 s (with --local on stderr, since the job's own
+    /// output goes to stdout).
     Run {
         /// Run on an embedded mini cluster in this process.
         #[arg(long)]
@@ -111,6 +123,13 @@ enum Command {
         /// Print the job's id and return without waiting for its end.
         #[arg(long, conflicts_with = "local")]
         detached: bool,
+        /// JSON lines on stdout: `{"event":"submitted","jobid","jobUrl"}`, then progress
+        /// events `{"event":"progress","jobid","state","duration","records-in","records-out",
+        /// "records-out-per-second","last-checkpoint":{"id","age-ms"}|null}`, then
+        /// `{"event":"end","job":{…}}` (the body of `GET /jobs/{id}`); a failure is
+        /// `{"errors":[…]}` on stdout.
+        #[arg(long, conflicts_with = "local")]
+        json: bool,
         /// The submission's parallelism (below the job's own settings).
         #[arg(short, long)]
         parallelism: Option<usize>,
@@ -134,6 +153,10 @@ enum Command {
         /// The JobManager's REST API [default: $RILL_REST, else http://127.0.0.1:8081].
         #[arg(long, value_name = "URL")]
         jobmanager_rest: Option<String>,
+        /// Print the body of `GET /jobs/overview` (`{"jobs":[{"jid","name","state",…}]}`) on
+        /// stdout; a failure is `{"errors":[…]}` on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Cancel a job on a running cluster and wait (briefly) for it to end.
     Cancel {
@@ -142,6 +165,10 @@ enum Command {
         jobmanager_rest: Option<String>,
         /// The job's id (see `rill list`).
         job_id: String,
+        /// Print `{"jobid","state"}` on stdout (the status once it ended, else the last
+        /// seen); a failure is `{"errors":[…]}` on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Take a savepoint of a running job and print its directory.
     Savepoint {
@@ -152,6 +179,9 @@ enum Command {
         job_id: String,
         /// Where the savepoint goes [default: `savepoints/` in the checkpoint directory].
         dir: Option<String>,
+        /// Print `{"jobid","location"}` on stdout; a failure is `{"errors":[…]}` on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop a job with a savepoint (restore it later with `rill run --savepoint DIR`).
     Stop {
@@ -168,6 +198,10 @@ enum Command {
         /// nothing after it).
         #[arg(long)]
         drain: bool,
+        /// Print `{"jobid","location","state"}` on stdout (the status once the job ended, else
+        /// the last seen); a failure is `{"errors":[…]}` on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// List the bundled jobs and their arguments.
     Jobs,
@@ -315,6 +349,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             local,
             jobmanager_rest,
             detached,
+            json,
             parallelism,
             taskmanagers,
             slots,
@@ -325,14 +360,21 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             init_logging("warn");
             let options = match submit.options() {
                 Ok(o) => o,
-                Err(e) => return usage_error(&e),
+                Err(e) => return remote::report_error(&e, EXIT_USAGE, json),
             };
             if !local {
                 if taskmanagers.is_some() || slots.is_some() {
-                    return usage_error("--taskmanagers and --slots shape the cluster of --local");
+                    let e = "--taskmanagers and --slots shape the cluster of --local";
+                    return remote::report_error(e, EXIT_USAGE, json);
                 }
                 let client = remote::client(jobmanager_rest);
-                return remote::run(&client, parallelism, detached, &job, &args, options);
+                let req = crate::rest::model::SubmitJobRequest {
+                    job,
+                    args,
+                    parallelism,
+                    options,
+                };
+                return remote::run(&client, &req, detached, json);
             }
             run_local(
                 registry,
@@ -344,32 +386,40 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 &options,
             )
         }
-        Command::List { jobmanager_rest } => remote::list(&remote::client(jobmanager_rest)),
+        Command::List {
+            jobmanager_rest,
+            json,
+        } => remote::list(&remote::client(jobmanager_rest), json),
         Command::Savepoint {
             jobmanager_rest,
             job_id,
             dir,
+            json,
         } => remote::savepoint(
             &remote::client(jobmanager_rest),
             &job_id,
             dir.as_deref(),
             None,
+            json,
         ),
         Command::Stop {
             jobmanager_rest,
             job_id,
             savepoint,
             drain,
+            json,
         } => remote::savepoint(
             &remote::client(jobmanager_rest),
             &job_id,
             savepoint.as_deref(),
             Some(drain),
+            json,
         ),
         Command::Cancel {
             jobmanager_rest,
             job_id,
-        } => remote::cancel(&remote::client(jobmanager_rest), &job_id),
+            json,
+        } => remote::cancel(&remote::client(jobmanager_rest), &job_id, json),
         Command::Jobmanager {
             bind,
             rest,

@@ -6,9 +6,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use crate::rest::model::metrics::AggregatedMetric;
 use crate::rest::model::{
-    ClusterOverview, ErrorResponse, JobDetailsInfo, JobsOverview, SubmitJobRequest,
-    SubmitJobResponse,
+    CheckpointsSummary, ClusterOverview, ErrorResponse, JobDetailsInfo, JobsOverview,
+    SubmitJobRequest, SubmitJobResponse,
 };
 
 /// How long connecting may take.
@@ -151,14 +152,41 @@ impl RestClient {
         self.call("GET", "/overview", None)
     }
 
-    /// `POST /jobs`: submits a registered job; returns its id.
-    pub fn submit(&self, req: &SubmitJobRequest) -> Result<String, ClientError> {
+    /// `POST /jobs`: submits a registered job; returns the answer with its id.
+    pub fn submit(&self, req: &SubmitJobRequest) -> Result<SubmitJobResponse, ClientError> {
         let body = serde_json::to_value(req).map_err(|e| ClientError::BadResponse {
             url: self.base.clone(),
             reason: e.to_string(),
         })?;
-        let r: SubmitJobResponse = self.call("POST", "/jobs", Some(body))?;
-        Ok(r.jobid)
+        self.call("POST", "/jobs", Some(body))
+    }
+
+    /// `GET /jobs/{id}/checkpoints`, the part that names the newest completed checkpoint.
+    pub fn checkpoints(&self, id: &str) -> Result<CheckpointsSummary, ClientError> {
+        self.call("GET", &format!("{}/checkpoints", Self::job_path(id)?), None)
+    }
+
+    /// `GET /jobs/{id}/vertices/{vertex}/subtasks/metrics?get=METRIC&agg=sum`: the metric
+    /// summed over the vertex's subtasks (`None` when the server does not know it).
+    pub fn vertex_metric_sum(
+        &self,
+        id: &str,
+        vertex: &str,
+        metric: &str,
+    ) -> Result<Option<f64>, ClientError> {
+        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !plain(vertex) || !plain(metric) {
+            return Err(ClientError::BadResponse {
+                url: self.base.clone(),
+                reason: format!("vertex '{}' or metric '{}'", one_line(vertex), metric),
+            });
+        }
+        let path = format!(
+            "{}/vertices/{vertex}/subtasks/metrics?get={metric}&agg=sum",
+            Self::job_path(id)?
+        );
+        let all: Vec<AggregatedMetric> = self.call("GET", &path, None)?;
+        Ok(all.into_iter().find(|m| m.id == metric).and_then(|m| m.sum))
     }
 
     /// `GET /jobs/{id}`.

@@ -62,6 +62,40 @@ pub struct SubmitJobResponse {
     pub job_url: String,
 }
 
+/// The part of `GET /jobs/{id}/checkpoints` the CLI reads (the server writes the whole
+/// [`CheckpointStats`](crate::checkpoint::coordinator::CheckpointStats)).
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckpointsSummary {
+    /// The newest of each kind.
+    pub latest: LatestCheckpointSummary,
+}
+
+/// The newest completed checkpoint, if any.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatestCheckpointSummary {
+    /// The newest completed checkpoint.
+    pub completed: Option<CompletedCheckpointSummary>,
+}
+
+/// A completed checkpoint: its id and times.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedCheckpointSummary {
+    /// Its id.
+    pub id: u64,
+    /// When it was triggered (ms since the epoch).
+    pub trigger_timestamp: i64,
+    /// How long it took (ms).
+    pub duration_ms: u64,
+}
+
+impl CompletedCheckpointSummary {
+    /// When it completed (ms since the epoch).
+    pub fn completed_at(&self) -> i64 {
+        self.trigger_timestamp
+            .saturating_add(i64::try_from(self.duration_ms).unwrap_or(i64::MAX))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
