@@ -77,22 +77,23 @@ pub struct LatestCheckpointSummary {
     pub completed: Option<CompletedCheckpointSummary>,
 }
 
-/// A completed checkpoint: its id and times.
+/// A completed checkpoint: its id and times (Flink's names).
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompletedCheckpointSummary {
     /// Its id.
     pub id: u64,
     /// When it was triggered (ms since the epoch).
     pub trigger_timestamp: i64,
-    /// How long it took (ms).
-    pub duration_ms: u64,
+    /// When its last subtask acknowledged it (ms since the epoch).
+    pub latest_ack_timestamp: i64,
+    /// Trigger to last acknowledgement (ms).
+    pub end_to_end_duration: u64,
 }
 
 impl CompletedCheckpointSummary {
     /// When it completed (ms since the epoch).
     pub fn completed_at(&self) -> i64 {
-        self.trigger_timestamp
-            .saturating_add(i64::try_from(self.duration_ms).unwrap_or(i64::MAX))
+        self.latest_ack_timestamp
     }
 }
 

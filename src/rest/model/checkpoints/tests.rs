@@ -150,3 +150,13 @@ fn failed_and_pending_checkpoints_carry_their_own_fields() {
         (Some("SAVEPOINT"), Some("CANONICAL"))
     );
 }
+
+#[test]
+fn the_cli_reads_a_completed_checkpoint_from_this_shape() {
+    let r = record();
+    let json = serde_json::to_value(CheckpointStatistics::new(&r, None)).expect("json");
+    let read: crate::rest::model::CompletedCheckpointSummary =
+        serde_json::from_value(json).expect("the CLI's summary parses");
+    assert_eq!(read.id, r.id);
+    assert!(read.completed_at() >= read.trigger_timestamp);
+}
