@@ -31,7 +31,7 @@ use crate::ids::TaskManagerId;
 pub const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Whether a node answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     /// It answered with its actors.
@@ -43,7 +43,7 @@ pub enum NodeStatus {
 }
 
 /// One node's answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NodeActors {
     /// The node's id.
     pub node: String,
@@ -62,7 +62,7 @@ pub struct NodeActors {
 }
 
 /// Messages of one tag on a control edge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ControlFlow {
     /// The message's tag.
     pub tag: String,
@@ -73,7 +73,7 @@ pub struct ControlFlow {
 }
 
 /// An edge of the topology.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Edge {
     /// `from` supervises `to`.

@@ -18,7 +18,7 @@ use crate::operators::sources::{
 use crate::operators::{Operator, OperatorFactory, RuntimeContext};
 
 /// How keyed aggregations emit (see [`crate::operators::keyed`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RuntimeMode {
     /// Every update is emitted.

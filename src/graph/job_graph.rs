@@ -110,16 +110,18 @@ pub struct JobGraph {
 
 /// What a submission may set besides the program (`rill run`'s flags, the REST request's
 /// fields); each set field overrides the program's own setting.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SubmitOptions {
     /// Checkpoint every this many ms.
     #[serde(default)]
     pub checkpoint_interval_ms: Option<u64>,
     /// Where checkpoints go.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub checkpoint_dir: Option<std::path::PathBuf>,
     /// Restore from this checkpoint or savepoint.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub savepoint_path: Option<std::path::PathBuf>,
     /// Start even if the snapshot holds state for operators the job does not have.
     #[serde(default)]

@@ -11,7 +11,7 @@ use crate::graph::partitioner::connected_consumers;
 use crate::graph::JobGraph;
 
 /// How much of a job a failure restarts (Flink's `jobmanager.execution.failover-strategy`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailoverStrategy {
     /// Every subtask.

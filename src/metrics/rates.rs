@@ -66,7 +66,9 @@ impl TaskRates {
 }
 
 /// Flink's backpressure level: `ok` up to a ratio of 0.1, `low` up to 0.5, `high` above.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackPressureLevel {
     /// At most 10 % of the time backpressured.

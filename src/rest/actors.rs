@@ -9,6 +9,7 @@ use crate::actors::topology::{GatherActors, RequestTaskManagerLog, TaskManagerLo
 use crate::ids::TaskManagerId;
 use crate::rest::error::RestError;
 use crate::rest::handlers::{ask, echo};
+use crate::rest::model::{ActorsTopology, ErrorResponse, LogList};
 use crate::rest::RestHandle;
 
 /// A TaskManager's log, as its logs list names it.
@@ -23,19 +24,28 @@ pub(crate) async fn topology(h: &RestHandle) -> Result<Topology, RestError> {
 /// `GET /actors`: every actor of every node (path, kind, node, parent, mailbox, messages and
 /// their rates by tag, handler time, restarts, status), the edges between them, and which
 /// nodes answered.
-pub async fn actors(h: web::Data<RestHandle>) -> Result<web::Json<serde_json::Value>, RestError> {
+#[utoipa::path(
+    get,
+    path = "/actors",
+    tag = "actors",
+    responses(
+        (status = 200, description = "Every node's actors and the edges between them", body = ActorsTopology),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
+pub async fn actors(h: web::Data<RestHandle>) -> Result<web::Json<ActorsTopology>, RestError> {
     let t = topology(&h).await?;
     let node = h
         .actors
         .as_ref()
         .map(|r| r.node_id().to_string())
         .unwrap_or_default();
-    Ok(web::Json(serde_json::json!({
-        "node": node,
-        "nodes": t.nodes,
-        "actors": t.actors,
-        "edges": t.edges,
-    })))
+    Ok(web::Json(ActorsTopology {
+        node,
+        nodes: t.nodes,
+        actors: t.actors,
+        edges: t.edges,
+    }))
 }
 
 async fn taskmanager_lines(
@@ -56,18 +66,37 @@ async fn taskmanager_lines(
 }
 
 /// `GET /taskmanagers/{id}/logs`: the TaskManager's logs, in Flink's shape.
+#[utoipa::path(
+    get,
+    path = "/taskmanagers/{id}/logs",
+    tag = "logs",
+    params(("id" = String, Path, description = "The TaskManager's id")),
+    responses(
+        (status = 200, description = "The TaskManager's logs", body = LogList),
+        (status = 404, description = "No such TaskManager", body = ErrorResponse),
+        (status = 503, description = "The TaskManager did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn taskmanager_logs(
     h: web::Data<RestHandle>,
     id: web::Path<String>,
-) -> Result<web::Json<serde_json::Value>, RestError> {
+) -> Result<web::Json<LogList>, RestError> {
     let lines = taskmanager_lines(&h, &id).await?;
-    Ok(web::Json(serde_json::json!({
-        "logs": [{ "name": TASKMANAGER_LOG, "size": lines.bytes }]
-    })))
+    Ok(web::Json(LogList::one(TASKMANAGER_LOG, lines.bytes)))
 }
 
-/// `GET /taskmanagers/{id}/logs/{name}` and Flink's `GET /taskmanagers/{id}/log`: the
-/// TaskManager's recent lines as text, oldest first.
+/// `GET /taskmanagers/{id}/logs/{name}`: the TaskManager's recent lines as text, oldest first.
+#[utoipa::path(
+    get,
+    path = "/taskmanagers/{id}/logs/{name}",
+    tag = "logs",
+    params(("id" = String, Path, description = "The TaskManager's id"), ("name" = String, Path, description = "The log's name: `taskmanager.log`")),
+    responses(
+        (status = 200, description = "The TaskManager's recent lines, oldest first", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such TaskManager or log", body = ErrorResponse),
+        (status = 503, description = "The TaskManager did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn taskmanager_log(
     h: web::Data<RestHandle>,
     req: HttpRequest,
@@ -89,4 +118,23 @@ pub async fn taskmanager_log(
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(text))
+}
+
+/// Flink's `GET /taskmanagers/{id}/log`: the same as `…/logs/taskmanager.log`.
+#[utoipa::path(
+    get,
+    path = "/taskmanagers/{id}/log",
+    tag = "logs",
+    params(("id" = String, Path, description = "The TaskManager's id")),
+    responses(
+        (status = 200, description = "The TaskManager's recent lines, oldest first", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such TaskManager", body = ErrorResponse),
+        (status = 503, description = "The TaskManager did not answer", body = ErrorResponse),
+    )
+)]
+pub async fn taskmanager_default_log(
+    h: web::Data<RestHandle>,
+    req: HttpRequest,
+) -> Result<HttpResponse, RestError> {
+    taskmanager_log(h, req).await
 }

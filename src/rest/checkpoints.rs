@@ -14,6 +14,7 @@ use crate::rest::handlers::{ask, echo, parse_job_id};
 use crate::rest::model::checkpoints::{
     CheckpointStatistics, CheckpointingStatistics, TaskCheckpointDetails,
 };
+use crate::rest::model::ErrorResponse;
 use crate::rest::RestHandle;
 
 type Handle = web::Data<RestHandle>;
@@ -45,6 +46,18 @@ fn unknown_checkpoint(id: u64) -> RestError {
 
 /// `GET /jobs/{id}/checkpoints`: counts, a summary of the completed checkpoints, the latest
 /// of each kind and the recent history.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/checkpoints",
+    tag = "checkpoints",
+    params(("id" = String, Path, description = "The job's id (hex)")),
+    responses(
+        (status = 200, description = "Counts, summary, latest and history", body = CheckpointingStatistics),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn job_checkpoints(h: Handle, id: web::Path<String>) -> Result<HttpResponse, RestError> {
     let job_id = parse_job_id(&id)?;
     let stats = stats(&h, job_id).await?;
@@ -53,6 +66,18 @@ pub async fn job_checkpoints(h: Handle, id: web::Path<String>) -> Result<HttpRes
 
 /// `GET /jobs/{id}/checkpoints/details/{checkpointid}`: one checkpoint with its `tasks` by
 /// vertex id; 404 for one the history no longer (or never) held.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/checkpoints/details/{checkpoint}",
+    tag = "checkpoints",
+    params(("id" = String, Path, description = "The job's id (hex)"), ("checkpoint" = String, Path, description = "The checkpoint's id (a number)")),
+    responses(
+        (status = 200, description = "The checkpoint with its `tasks` by vertex id", body = CheckpointStatistics),
+        (status = 400, description = "A malformed job or checkpoint id", body = ErrorResponse),
+        (status = 404, description = "No such job, or a checkpoint the history does not hold", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn checkpoint_details(
     h: Handle,
     path: web::Path<(String, String)>,
@@ -70,6 +95,18 @@ pub async fn checkpoint_details(
 
 /// `GET /jobs/{id}/checkpoints/details/{checkpointid}/subtasks/{vertexid}`: one vertex's
 /// summary and subtasks; 404 for an unknown checkpoint or vertex.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/checkpoints/details/{checkpoint}/subtasks/{vertex}",
+    tag = "checkpoints",
+    params(("id" = String, Path, description = "The job's id (hex)"), ("checkpoint" = String, Path, description = "The checkpoint's id (a number)"), ("vertex" = String, Path, description = "The job vertex's id (hex)")),
+    responses(
+        (status = 200, description = "The vertex's part: summary and subtasks", body = TaskCheckpointDetails),
+        (status = 400, description = "A malformed job or checkpoint id", body = ErrorResponse),
+        (status = 404, description = "No such job, vertex or checkpoint", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn checkpoint_subtasks(
     h: Handle,
     path: web::Path<(String, String, String)>,

@@ -8,19 +8,16 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
-use crate::actors::dispatcher::{
-    CancelJob, ListJobs, RequestJobDetails, RequestJobsOverview, RequestSavepointStatus,
-    TriggerJobSavepoint,
-};
+use crate::actors::dispatcher::{CancelJob, ListJobs, RequestJobDetails, RequestJobsOverview};
 use crate::actors::resource_manager::{RequestResourceOverview, RequestTaskManagers};
 use crate::actors::ClusterError;
 use crate::graph::JobStatus;
 use crate::ids::JobId;
 use crate::rest::error::RestError;
 use crate::rest::model::{
-    ClusterOverview, JobDetailsInfo, JobExceptions, JobIdWithStatus, JobIdsWithStatus,
-    JobOverviewEntry, JobVertexSubtasks, JobsOverview, SubmitJobRequest, SubmitJobResponse,
-    TaskManagerDetail, TaskManagerEntry, TaskManagerList,
+    ClusterOverview, ErrorResponse, JobDetailsInfo, JobExceptions, JobIdWithStatus,
+    JobIdsWithStatus, JobOverviewEntry, JobVertexSubtasks, JobsOverview, SubmitJobRequest,
+    SubmitJobResponse, TaskManagerDetail, TaskManagerEntry, TaskManagerList,
 };
 use crate::rest::RestHandle;
 
@@ -93,6 +90,15 @@ pub(crate) async fn cluster_state(
 }
 
 /// `GET /overview`.
+#[utoipa::path(
+    get,
+    path = "/overview",
+    tag = "cluster",
+    responses(
+        (status = 200, description = "The cluster at a glance", body = ClusterOverview),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn overview(h: Handle) -> Result<web::Json<ClusterOverview>, RestError> {
     let (res, jobs) = cluster_state(&h).await?;
     let count = |s: JobStatus| jobs.iter().filter(|j| j.status == s).count();
@@ -112,6 +118,15 @@ pub async fn overview(h: Handle) -> Result<web::Json<ClusterOverview>, RestError
 }
 
 /// `GET /taskmanagers`.
+#[utoipa::path(
+    get,
+    path = "/taskmanagers",
+    tag = "cluster",
+    responses(
+        (status = 200, description = "Every registered TaskManager", body = TaskManagerList),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn taskmanagers(h: Handle) -> Result<web::Json<TaskManagerList>, RestError> {
     let tms = ask(&h.resource_manager, RequestTaskManagers, "resource manager").await?;
     Ok(web::Json(TaskManagerList {
@@ -120,6 +135,17 @@ pub async fn taskmanagers(h: Handle) -> Result<web::Json<TaskManagerList>, RestE
 }
 
 /// `GET /taskmanagers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/taskmanagers/{id}",
+    tag = "cluster",
+    params(("id" = String, Path, description = "The TaskManager's id")),
+    responses(
+        (status = 200, description = "The TaskManager and its allocated slots", body = TaskManagerDetail),
+        (status = 404, description = "No such TaskManager", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn taskmanager(
     h: Handle,
     id: web::Path<String>,
@@ -133,6 +159,15 @@ pub async fn taskmanager(
 }
 
 /// `GET /jobs`.
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    tag = "jobs",
+    responses(
+        (status = 200, description = "Every job's id and status", body = JobIdsWithStatus),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn jobs(h: Handle) -> Result<web::Json<JobIdsWithStatus>, RestError> {
     let jobs = ask(&h.dispatcher, ListJobs, "dispatcher").await?;
     Ok(web::Json(JobIdsWithStatus {
@@ -147,6 +182,15 @@ pub async fn jobs(h: Handle) -> Result<web::Json<JobIdsWithStatus>, RestError> {
 }
 
 /// `GET /jobs/overview`.
+#[utoipa::path(
+    get,
+    path = "/jobs/overview",
+    tag = "jobs",
+    responses(
+        (status = 200, description = "Every job, newest first", body = JobsOverview),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn jobs_overview(h: Handle) -> Result<web::Json<JobsOverview>, RestError> {
     let jobs = ask(&h.dispatcher, RequestJobsOverview, "dispatcher").await?;
     Ok(web::Json(JobsOverview {
@@ -163,6 +207,18 @@ pub(crate) async fn job_info(
 }
 
 /// `GET /jobs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (hex)")),
+    responses(
+        (status = 200, description = "The job", body = JobDetailsInfo),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn job(h: Handle, id: web::Path<String>) -> Result<web::Json<JobDetailsInfo>, RestError> {
     let info = job_info(&h, &id).await?;
     Ok(web::Json(JobDetailsInfo::new(&info, SystemTime::now())))
@@ -170,6 +226,18 @@ pub async fn job(h: Handle, id: web::Path<String>) -> Result<web::Json<JobDetail
 
 /// `GET /jobs/{id}/vertices/{vertex}`: the vertex's subtasks with their TaskManagers and I/O
 /// counters.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/vertices/{vertex}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (hex)"), ("vertex" = String, Path, description = "The job vertex's id (hex)")),
+    responses(
+        (status = 200, description = "The vertex's subtasks", body = JobVertexSubtasks),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job or vertex", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn job_vertex(
     h: Handle,
     path: web::Path<(String, String)>,
@@ -201,6 +269,18 @@ pub(crate) async fn job_vertex_info(
 }
 
 /// `GET /jobs/{id}/exceptions`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/exceptions",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (hex)")),
+    responses(
+        (status = 200, description = "The job's failures", body = JobExceptions),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn job_exceptions(
     h: Handle,
     id: web::Path<String>,
@@ -210,13 +290,28 @@ pub async fn job_exceptions(
 }
 
 /// The query of `PATCH /jobs/{id}`.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TerminationQuery {
     /// How to end the job: only `cancel`.
+    #[param(required = true, example = "cancel")]
     pub mode: Option<String>,
 }
 
 /// `PATCH /jobs/{id}?mode=cancel`: 202 with `{}` once the cancellation is under way.
+#[utoipa::path(
+    patch,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (hex)"), TerminationQuery),
+    responses(
+        (status = 202, description = "The cancellation is under way: `{}`", body = Object),
+        (status = 400, description = "A malformed job id, or a missing or other mode", body = ErrorResponse),
+        (status = 404, description = "No such job", body = ErrorResponse),
+        (status = 409, description = "The job has already ended", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn cancel_job(
     h: Handle,
     id: web::Path<String>,
@@ -248,101 +343,19 @@ pub async fn cancel_job(
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))
 }
 
-/// The body of `POST /jobs/{id}/savepoints` (Flink's fields).
-#[derive(Deserialize, Debug, Default)]
-pub struct SavepointRequest {
-    /// Where the savepoint goes.
-    #[serde(rename = "target-directory", default)]
-    pub target_directory: Option<String>,
-    /// Cancel the job once the savepoint completed.
-    #[serde(rename = "cancel-job", default)]
-    pub cancel_job: bool,
-}
-
-/// The body of `POST /jobs/{id}/stop` (Flink's fields).
-#[derive(Deserialize, Debug, Default)]
-pub struct StopRequest {
-    /// Where the savepoint goes.
-    #[serde(rename = "targetDirectory", default)]
-    pub target_directory: Option<String>,
-    /// Emit the maximum watermark before the savepoint (every event-time window fires).
-    #[serde(default)]
-    pub drain: bool,
-}
-
-async fn trigger_savepoint(
-    h: &RestHandle,
-    id: &str,
-    target: Option<String>,
-    stop: Option<bool>,
-) -> Result<HttpResponse, RestError> {
-    let job_id = parse_job_id(id)?;
-    let msg = TriggerJobSavepoint {
-        job_id,
-        target: target.map(std::path::PathBuf::from),
-        stop,
-    };
-    match ask(&h.dispatcher, msg, "dispatcher").await?? {
-        Ok(savepoint) => Ok(HttpResponse::Accepted().json(serde_json::json!({
-            "request-id": savepoint.to_string(),
-        }))),
-        Err(reason) => Err(RestError::Conflict(reason)),
-    }
-}
-
-/// `POST /jobs/{id}/savepoints`: 202 with the savepoint's `request-id`.
-pub async fn job_savepoint(
-    h: Handle,
-    id: web::Path<String>,
-    body: Option<web::Json<SavepointRequest>>,
-) -> Result<HttpResponse, RestError> {
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
-    let stop = body.cancel_job.then_some(false);
-    trigger_savepoint(&h, &id, body.target_directory, stop).await
-}
-
-/// `POST /jobs/{id}/stop`: stops the job with a savepoint; 202 with its `request-id`.
-pub async fn job_stop(
-    h: Handle,
-    id: web::Path<String>,
-    body: Option<web::Json<StopRequest>>,
-) -> Result<HttpResponse, RestError> {
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
-    trigger_savepoint(&h, &id, body.target_directory, Some(body.drain)).await
-}
-
-/// `GET /jobs/{id}/savepoints/{request}`: `IN_PROGRESS`, or `COMPLETED` with the savepoint's
-/// location or its failure cause (Flink's answer).
-pub async fn job_savepoint_status(
-    h: Handle,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, RestError> {
-    let (id, request) = path.into_inner();
-    let job_id = parse_job_id(&id)?;
-    let savepoint: u64 = request.parse().map_err(|_| RestError::InvalidParameter {
-        what: "savepoint request id",
-        value: echo(&request),
-        reason: "expected the number POST /jobs/{id}/savepoints answered",
-    })?;
-    let msg = RequestSavepointStatus {
-        job_id,
-        id: savepoint,
-    };
-    let body = match ask(&h.dispatcher, msg, "dispatcher").await?? {
-        None => serde_json::json!({ "status": { "id": "IN_PROGRESS" } }),
-        Some(Ok(location)) => serde_json::json!({
-            "status": { "id": "COMPLETED" },
-            "operation": { "location": location },
-        }),
-        Some(Err(cause)) => serde_json::json!({
-            "status": { "id": "COMPLETED" },
-            "operation": { "failure-cause": { "class": "SavepointFailed", "stack-trace": cause } },
-        }),
-    };
-    Ok(HttpResponse::Ok().json(body))
-}
-
 /// `POST /jobs`: builds a registered job and submits it; 202 with its id.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    tag = "jobs",
+    request_body = SubmitJobRequest,
+    responses(
+        (status = 202, description = "The job was submitted", body = SubmitJobResponse),
+        (status = 400, description = "An unknown job, bad arguments, a missing input file or a malformed body", body = ErrorResponse),
+        (status = 413, description = "The body is too large", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn submit_job(
     h: Handle,
     body: web::Json<SubmitJobRequest>,

@@ -18,16 +18,21 @@ use crate::rest::model::metrics::{
     aggregated, vertex_metric_names, vertex_metric_values, watermarks, Aggregate, AggregatedMetric,
     MetricName, MetricValue, VertexBackPressure, SUBTASK_METRICS,
 };
+use crate::rest::model::ErrorResponse;
 use crate::rest::RestHandle;
 
 type Handle = web::Data<RestHandle>;
 
 /// The query of the metrics endpoints: `get` (comma-separated metric names) and `agg`.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
-    /// The metrics asked for; without it the names are listed.
+    /// The metrics asked for, comma-separated; without it the names are listed.
+    #[param(example = "numRecordsOut,numRecordsIn")]
     pub get: Option<String>,
-    /// The aggregates (`min,max,avg,sum,skew`); all by default.
+    /// The aggregates (`min,max,avg,sum,skew`, comma-separated; only
+    /// `…/subtasks/metrics` reads it); all by default.
+    #[param(example = "min,max")]
     pub agg: Option<String>,
 }
 
@@ -54,7 +59,7 @@ impl MetricsQuery {
 }
 
 /// Either a list of names (without `get`) or values.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum MetricsAnswer<T> {
     /// The names there are.
@@ -69,6 +74,18 @@ fn vertex(info: &JobInfo, index: usize) -> &VertexInfo {
 
 /// `GET /jobs/{id}/vertices/{vertex}/backpressure`: each subtask's backpressure ratio and
 /// level over the last sampling period (Flink's `JobVertexBackPressureInfo`).
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/vertices/{vertex}/backpressure",
+    tag = "metrics",
+    params(("id" = String, Path, description = "The job's id (hex)"), ("vertex" = String, Path, description = "The job vertex's id (hex)")),
+    responses(
+        (status = 200, description = "Each subtask's backpressure", body = VertexBackPressure),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job or vertex", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn vertex_backpressure(
     h: Handle,
     path: web::Path<(String, String)>,
@@ -83,6 +100,18 @@ pub async fn vertex_backpressure(
 }
 
 /// `GET /jobs/{id}/vertices/{vertex}/watermarks`: each subtask's input and output watermark.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/vertices/{vertex}/watermarks",
+    tag = "metrics",
+    params(("id" = String, Path, description = "The job's id (hex)"), ("vertex" = String, Path, description = "The job vertex's id (hex)")),
+    responses(
+        (status = 200, description = "Each subtask's input and output watermark", body = Vec<MetricValue>),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job or vertex", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn vertex_watermarks(
     h: Handle,
     path: web::Path<(String, String)>,
@@ -93,6 +122,18 @@ pub async fn vertex_watermarks(
 }
 
 /// `GET /jobs/{id}/vertices/{vertex}/metrics[?get=0.numRecordsIn,…]`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/vertices/{vertex}/metrics",
+    tag = "metrics",
+    params(("id" = String, Path, description = "The job's id (hex)"), ("vertex" = String, Path, description = "The job vertex's id (hex)"), MetricsQuery),
+    responses(
+        (status = 200, description = "The names without `get`, else the values asked for (`<subtask>.<metric>`)", body = MetricsAnswer<MetricValue>),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job or vertex", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn vertex_metrics(
     h: Handle,
     path: web::Path<(String, String)>,
@@ -108,6 +149,18 @@ pub async fn vertex_metrics(
 }
 
 /// `GET /jobs/{id}/vertices/{vertex}/subtasks/metrics[?get=numRecordsOut,…&agg=min,max]`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/vertices/{vertex}/subtasks/metrics",
+    tag = "metrics",
+    params(("id" = String, Path, description = "The job's id (hex)"), ("vertex" = String, Path, description = "The job vertex's id (hex)"), MetricsQuery),
+    responses(
+        (status = 200, description = "The names without `get`, else the aggregates asked for", body = MetricsAnswer<AggregatedMetric>),
+        (status = 400, description = "A malformed job id or an unknown aggregate", body = ErrorResponse),
+        (status = 404, description = "No such job or vertex", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn subtasks_metrics(
     h: Handle,
     path: web::Path<(String, String)>,
@@ -163,6 +216,17 @@ fn process_values(p: Option<ProcessStats>) -> Vec<(&'static str, f64)> {
 
 /// `GET /taskmanagers/{id}/metrics[?get=…]`: the TaskManager's process (resident memory,
 /// threads) and slots.
+#[utoipa::path(
+    get,
+    path = "/taskmanagers/{id}/metrics",
+    tag = "metrics",
+    params(("id" = String, Path, description = "The TaskManager's id"), MetricsQuery),
+    responses(
+        (status = 200, description = "The names without `get`, else the values asked for", body = MetricsAnswer<MetricValue>),
+        (status = 404, description = "No such TaskManager", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn taskmanager_metrics(
     h: Handle,
     id: web::Path<String>,
@@ -188,6 +252,16 @@ pub async fn taskmanager_metrics(
 
 /// `GET /jobmanager/metrics[?get=…]`: the JobManager's process, TaskManagers, slots and
 /// running jobs (Flink's `numRegisteredTaskManagers`, `taskSlotsTotal`, …).
+#[utoipa::path(
+    get,
+    path = "/jobmanager/metrics",
+    tag = "metrics",
+    params(MetricsQuery),
+    responses(
+        (status = 200, description = "The names without `get`, else the values asked for", body = MetricsAnswer<MetricValue>),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn jobmanager_metrics(
     h: Handle,
     query: web::Query<MetricsQuery>,

@@ -17,7 +17,9 @@
 //! | `GET /jobs/{id}/checkpoints/details/{cid}/subtasks/{vid}` | one vertex: `summary`, `subtasks` |
 //!
 //! The other routes (savepoints, vertices, metrics, plans, logs, Prometheus) are listed in the
-//! README and registered in [`configure`].
+//! README. [`routes`] holds the one table of every route, which [`configure`] registers and
+//! from which `GET /openapi.json` (the OpenAPI document) is made; every route is also served
+//! under `/v1`, as Flink's are.
 //!
 //! ## Errors
 //! Every error is JSON `{"errors": [message]}`: 400 for a body, query or id that does not parse
@@ -56,6 +58,8 @@ pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod prometheus;
+pub mod routes;
+pub mod savepoints;
 pub mod stream;
 pub mod taskmanager;
 
@@ -163,10 +167,9 @@ impl RestHandle {
     }
 }
 
-/// Registers the endpoints, their extractor settings and the JSON 404/405 answers on an app.
+/// Registers the endpoints ([`routes`]), their extractor settings and the JSON 404/405
+/// answers on an app, each route both at its path and under [`routes::PREFIX`] (`/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
-    use handlers::*;
-    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
     cfg.app_data(handle)
         .app_data(
             web::JsonConfig::default()
@@ -177,79 +180,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
         )
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
-        .service(resource("/overview").route(web::get().to(overview)))
-        .service(resource("/actors").route(web::get().to(actors::actors)))
-        .service(resource("/actors/stream").route(web::get().to(stream::actors_stream)))
-        .service(resource("/taskmanagers/{id}/logs").route(web::get().to(actors::taskmanager_logs)))
         .service(
-            resource("/taskmanagers/{id}/logs/{name}")
-                .route(web::get().to(actors::taskmanager_log)),
+            web::scope(routes::PREFIX)
+                .configure(routes::register)
+                .default_service(web::to(handlers::not_found)),
         )
-        .service(resource("/taskmanagers/{id}/log").route(web::get().to(actors::taskmanager_log)))
-        .service(resource("/metrics").route(web::get().to(prometheus::metrics)))
-        .service(resource("/config").route(web::get().to(plan::dashboard_config)))
-        .service(resource("/jobmanager/metrics").route(web::get().to(metrics::jobmanager_metrics)))
-        .service(
-            resource("/taskmanagers/{id}/metrics")
-                .route(web::get().to(metrics::taskmanager_metrics)),
-        )
-        .service(resource("/jobmanager/config").route(web::get().to(plan::jobmanager_config)))
-        .service(resource("/jobmanager/logs").route(web::get().to(plan::jobmanager_logs)))
-        .service(resource("/jobmanager/logs/{name}").route(web::get().to(plan::jobmanager_log)))
-        .service(resource("/jobmanager/log").route(web::get().to(plan::jobmanager_log)))
-        .service(resource("/jobs/{id}/plan").route(web::get().to(plan::job_plan)))
-        .service(resource("/jobs/{id}/config").route(web::get().to(plan::job_config)))
-        .service(
-            resource("/jobs/{id}/checkpoints/config").route(web::get().to(plan::checkpoint_config)),
-        )
-        .service(resource("/taskmanagers").route(web::get().to(taskmanagers)))
-        .service(resource("/taskmanagers/{id}").route(web::get().to(taskmanager)))
-        .service(
-            resource("/jobs")
-                .route(web::get().to(jobs))
-                .route(web::post().to(submit_job)),
-        )
-        .service(resource("/jobs/overview").route(web::get().to(jobs_overview)))
-        .service(
-            resource("/jobs/{id}")
-                .route(web::get().to(job))
-                .route(web::patch().to(cancel_job)),
-        )
-        .service(resource("/jobs/{id}/exceptions").route(web::get().to(job_exceptions)))
-        .service(
-            resource("/jobs/{id}/checkpoints").route(web::get().to(checkpoints::job_checkpoints)),
-        )
-        .service(
-            resource("/jobs/{id}/checkpoints/details/{checkpoint}")
-                .route(web::get().to(checkpoints::checkpoint_details)),
-        )
-        .service(
-            resource("/jobs/{id}/checkpoints/details/{checkpoint}/subtasks/{vertex}")
-                .route(web::get().to(checkpoints::checkpoint_subtasks)),
-        )
-        .service(resource("/jobs/{id}/savepoints").route(web::post().to(job_savepoint)))
-        .service(
-            resource("/jobs/{id}/savepoints/{request}").route(web::get().to(job_savepoint_status)),
-        )
-        .service(resource("/jobs/{id}/stop").route(web::post().to(job_stop)))
-        .service(resource("/jobs/{id}/vertices/{vertex}").route(web::get().to(job_vertex)))
-        .service(
-            resource("/jobs/{id}/vertices/{vertex}/backpressure")
-                .route(web::get().to(metrics::vertex_backpressure)),
-        )
-        .service(
-            resource("/jobs/{id}/vertices/{vertex}/watermarks")
-                .route(web::get().to(metrics::vertex_watermarks)),
-        )
-        .service(
-            resource("/jobs/{id}/vertices/{vertex}/metrics")
-                .route(web::get().to(metrics::vertex_metrics)),
-        )
-        .service(
-            resource("/jobs/{id}/vertices/{vertex}/subtasks/metrics")
-                .route(web::get().to(metrics::subtasks_metrics)),
-        )
-        .default_service(web::to(not_found));
+        .configure(routes::register)
+        .default_service(web::to(handlers::not_found));
 }
 
 /// Starts the REST server on `bind` (port 0 picks a free port) and returns it with the address

@@ -14,6 +14,7 @@ use crate::rest::handlers::{ask, parse_job_id};
 use crate::rest::model::plan::{
     config_entries, CheckpointConfigInfo, ConfigEntry, DashboardConfig, JobConfigInfo, JobPlanInfo,
 };
+use crate::rest::model::{ErrorResponse, LogList};
 use crate::rest::RestHandle;
 
 type Handle = web::Data<RestHandle>;
@@ -25,16 +26,44 @@ async fn job_graph(h: &RestHandle, id: &str) -> Result<(JobId, Arc<JobGraph>), R
 }
 
 /// `GET /config`.
+#[utoipa::path(
+    get,
+    path = "/config",
+    tag = "cluster",
+    responses(
+        (status = 200, description = "What a dashboard needs to know", body = DashboardConfig),
+    )
+)]
 pub async fn dashboard_config() -> web::Json<DashboardConfig> {
     web::Json(DashboardConfig::default())
 }
 
 /// `GET /jobmanager/config`: the cluster's runtime settings, by the settings file's keys.
+#[utoipa::path(
+    get,
+    path = "/jobmanager/config",
+    tag = "cluster",
+    responses(
+        (status = 200, description = "The runtime settings by the settings file's keys", body = Vec<ConfigEntry>),
+    )
+)]
 pub async fn jobmanager_config(h: Handle) -> web::Json<Vec<ConfigEntry>> {
     web::Json(config_entries(&h.config))
 }
 
 /// `GET /jobs/{id}/plan`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/plan",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (hex)")),
+    responses(
+        (status = 200, description = "The job's vertices and edges, sinks first", body = JobPlanInfo),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn job_plan(
     h: Handle,
     id: web::Path<String>,
@@ -44,6 +73,18 @@ pub async fn job_plan(
 }
 
 /// `GET /jobs/{id}/config`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/config",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (hex)")),
+    responses(
+        (status = 200, description = "The job's execution settings", body = JobConfigInfo),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn job_config(
     h: Handle,
     id: web::Path<String>,
@@ -53,6 +94,18 @@ pub async fn job_config(
 }
 
 /// `GET /jobs/{id}/checkpoints/config`: 404 for a job that does not checkpoint, as Flink.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/checkpoints/config",
+    tag = "checkpoints",
+    params(("id" = String, Path, description = "The job's id (hex)")),
+    responses(
+        (status = 200, description = "The job's checkpoint settings", body = CheckpointConfigInfo),
+        (status = 400, description = "A malformed job id", body = ErrorResponse),
+        (status = 404, description = "No such job, or it does not checkpoint", body = ErrorResponse),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn checkpoint_config(
     h: Handle,
     id: web::Path<String>,
@@ -67,13 +120,30 @@ pub async fn checkpoint_config(
 pub const LOG_NAME: &str = "jobmanager.log";
 
 /// `GET /jobmanager/logs`: Flink's list of log files; here the one ring of recent lines.
-pub async fn jobmanager_logs() -> web::Json<serde_json::Value> {
+#[utoipa::path(
+    get,
+    path = "/jobmanager/logs",
+    tag = "logs",
+    responses(
+        (status = 200, description = "The JobManager's logs", body = LogList),
+    )
+)]
+pub async fn jobmanager_logs() -> web::Json<LogList> {
     let (_, bytes) = crate::logs::recent();
-    web::Json(serde_json::json!({ "logs": [{ "name": LOG_NAME, "size": bytes }] }))
+    web::Json(LogList::one(LOG_NAME, bytes))
 }
 
-/// `GET /jobmanager/logs/{name}` (and Flink's `GET /jobmanager/log`): the recent lines as
-/// text, oldest first.
+/// `GET /jobmanager/logs/{name}`: the recent lines as text, oldest first.
+#[utoipa::path(
+    get,
+    path = "/jobmanager/logs/{name}",
+    tag = "logs",
+    params(("name" = String, Path, description = "The log's name: `jobmanager.log`")),
+    responses(
+        (status = 200, description = "The recent lines, oldest first", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such log", body = ErrorResponse),
+    )
+)]
 pub async fn jobmanager_log(name: Option<web::Path<String>>) -> Result<HttpResponse, RestError> {
     if let Some(n) = name.filter(|n| n.as_str() != LOG_NAME) {
         return Err(RestError::NotFound(format!(
@@ -89,4 +159,17 @@ pub async fn jobmanager_log(name: Option<web::Path<String>>) -> Result<HttpRespo
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(text))
+}
+
+/// Flink's `GET /jobmanager/log`: the same as `/jobmanager/logs/jobmanager.log`.
+#[utoipa::path(
+    get,
+    path = "/jobmanager/log",
+    tag = "logs",
+    responses(
+        (status = 200, description = "The recent lines, oldest first", body = String, content_type = "text/plain"),
+    )
+)]
+pub async fn jobmanager_default_log() -> Result<HttpResponse, RestError> {
+    jobmanager_log(None).await
 }

@@ -22,9 +22,19 @@ use crate::metrics::prometheus::{Exposition, Family, Kind, CONTENT_TYPE};
 use crate::metrics::{IoCounters, TaskRates};
 use crate::rest::error::RestError;
 use crate::rest::handlers::{ask, cluster_state};
+use crate::rest::model::ErrorResponse;
 use crate::rest::RestHandle;
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 503, description = "An actor is not running or did not answer", body = ErrorResponse),
+    )
+)]
 pub async fn metrics(h: web::Data<RestHandle>) -> Result<HttpResponse, RestError> {
     let (res, jobs) = cluster_state(&h).await?;
     let tms = ask(&h.resource_manager, RequestTaskManagers, "resource manager").await?;

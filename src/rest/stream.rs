@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::actors::topology::Topology;
 use crate::rest::error::RestError;
+use crate::rest::model::ErrorResponse;
 use crate::rest::RestHandle;
 
 /// Clients listening at once, at most.
@@ -250,6 +251,16 @@ impl futures_core::Stream for Events {
 }
 
 /// `GET /actors/stream`.
+#[utoipa::path(
+    get,
+    path = "/actors/stream",
+    tag = "actors",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses(
+        (status = 200, description = "Server-sent events: `snapshot`, then `update`s", body = String, content_type = "text/event-stream"),
+        (status = 503, description = "Too many clients follow the stream", body = ErrorResponse),
+    )
+)]
 pub async fn actors_stream(
     h: web::Data<RestHandle>,
     req: HttpRequest,

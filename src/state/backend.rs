@@ -24,7 +24,7 @@ use crate::state::{
 use crate::windowing::functions::AggregateFunction;
 
 /// Which keyed state backend a job uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum StateBackendKind {
     /// Objects on the heap; snapshots copy the tables (copy-on-write) and serialize off the
     /// task's thread.

@@ -213,7 +213,7 @@ impl Rates {
 }
 
 /// One message kind at one actor, as the registry shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageInfo {
     /// The message's tag (a local message's type name; a timer's or continuation's name).
     pub tag: String,
@@ -228,7 +228,7 @@ pub struct MessageInfo {
 }
 
 /// Messages of one kind from one node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SenderFigures {
     /// The sending node.
     pub node: String,
@@ -239,7 +239,7 @@ pub struct SenderFigures {
 }
 
 /// One registered actor as the registry shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActorInfo {
     /// Its path.
     pub path: String,

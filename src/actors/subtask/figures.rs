@@ -14,7 +14,7 @@ use crate::net::channel::{ChannelTotals, InputQueue};
 use crate::net::ChannelLink;
 
 /// Which subtask it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubtaskIdentity {
     /// The job.
     pub job_id: String,
@@ -45,7 +45,7 @@ impl SubtaskIdentity {
 }
 
 /// What crossed a channel, in all and per second over the node's last sample.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FlowFigures {
     /// Records, in all buffers.
     pub records: u64,
@@ -112,7 +112,7 @@ impl FlowFigures {
 }
 
 /// One input channel as the registry shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InputFigures {
     /// The producing subtask's execution attempt.
     pub producer: String,
@@ -129,7 +129,7 @@ pub struct InputFigures {
 }
 
 /// One output channel (subpartition) as the registry shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutputFigures {
     /// The output's edge (the record writer's index).
     pub writer: usize,
@@ -140,7 +140,7 @@ pub struct OutputFigures {
 }
 
 /// A subtask's figures at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubtaskInfo {
     /// Which subtask it is.
     pub identity: SubtaskIdentity,

@@ -246,7 +246,7 @@ impl CheckpointStats {
 }
 
 /// Checkpoint counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CheckpointCounts {
     /// 1 if the job was restored from a checkpoint or savepoint.
     pub restored: u64,
@@ -274,7 +274,7 @@ pub struct LatestCheckpoints {
 }
 
 /// What a job restored from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RestoredRecord {
     /// The checkpoint's id.
     pub id: u64,

@@ -21,7 +21,7 @@ use crate::checkpoint::SnapshotKind;
 use crate::graph::JobGraph;
 
 /// Min, max, average and percentiles of some figures (Flink's `StatsSummaryDto`).
-#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, utoipa::ToSchema)]
 pub struct StatsSummary {
     /// The least.
     pub min: u64,
@@ -68,7 +68,7 @@ impl StatsSummary {
 }
 
 /// `GET /jobs/{id}/checkpoints`.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct CheckpointingStatistics {
     /// Counts.
     pub counts: CheckpointCounts,
@@ -81,7 +81,7 @@ pub struct CheckpointingStatistics {
 }
 
 /// The summary of `GET /jobs/{id}/checkpoints`.
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, Debug, Clone, Default, utoipa::ToSchema)]
 pub struct CheckpointsSummary {
     /// Bytes written.
     pub checkpointed_size: StatsSummary,
@@ -98,7 +98,7 @@ pub struct CheckpointsSummary {
 }
 
 /// The newest completed checkpoint, savepoint and failed checkpoint, and the restore.
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, Debug, Clone, Default, utoipa::ToSchema)]
 pub struct LatestCheckpointsInfo {
     /// The newest completed checkpoint.
     pub completed: Option<CheckpointStatistics>,
@@ -143,7 +143,7 @@ impl CheckpointingStatistics {
 
 /// One checkpoint (Flink's `CheckpointStatistics`): an entry of the history, and the answer of
 /// `…/checkpoints/details/{cid}` with its `tasks`.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct CheckpointStatistics {
     /// `completed`, `failed` or `in_progress`.
     #[serde(rename = "className")]
@@ -249,7 +249,7 @@ fn checkpoint_type(r: &CheckpointRecord) -> &'static str {
 }
 
 /// One vertex's part in a checkpoint (Flink's `TaskCheckpointStatistics`).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct TaskCheckpointStatistics {
     /// The checkpoint's id.
     pub id: u64,
@@ -298,7 +298,7 @@ impl TaskCheckpointStatistics {
 
 /// `…/checkpoints/details/{cid}/subtasks/{vid}` (Flink's
 /// `TaskCheckpointStatisticsWithSubtaskDetails`).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct TaskCheckpointDetails {
     /// The vertex's part.
     #[serde(flatten)]
@@ -310,7 +310,7 @@ pub struct TaskCheckpointDetails {
 }
 
 /// The summary over a vertex's acknowledged subtasks.
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, Debug, Clone, Default, utoipa::ToSchema)]
 pub struct SubtasksSummary {
     /// Bytes written.
     pub checkpointed_size: StatsSummary,
@@ -327,7 +327,7 @@ pub struct SubtasksSummary {
 }
 
 /// The synchronous and asynchronous parts' summaries.
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, Debug, Clone, Default, utoipa::ToSchema)]
 pub struct DurationSummary {
     /// Taking the state.
     pub sync: StatsSummary,
@@ -336,7 +336,7 @@ pub struct DurationSummary {
 }
 
 /// The alignment's summaries.
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, Debug, Clone, Default, utoipa::ToSchema)]
 pub struct AlignmentSummary {
     /// Always 0.
     pub buffered: StatsSummary,
@@ -350,7 +350,7 @@ pub struct AlignmentSummary {
 
 /// One subtask (Flink's `SubtaskCheckpointStatistics`): `completed` with its figures, or
 /// `pending_or_failed` with its index only.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct SubtaskCheckpointStatistics {
     /// `completed` or `pending_or_failed`.
     #[serde(rename = "className")]
@@ -365,7 +365,7 @@ pub struct SubtaskCheckpointStatistics {
 }
 
 /// An acknowledged subtask's figures (Flink's `CompletedSubtaskCheckpointStatistics`).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 pub struct CompletedSubtask {
     /// When its acknowledgement came.
     pub ack_timestamp: i64,
@@ -390,7 +390,7 @@ pub struct CompletedSubtask {
 }
 
 /// A subtask's synchronous and asynchronous parts (ms).
-#[derive(Serialize, Debug, Clone, Copy)]
+#[derive(Serialize, Debug, Clone, Copy, utoipa::ToSchema)]
 pub struct SubtaskDuration {
     /// Taking the state.
     pub sync: u64,
@@ -399,7 +399,7 @@ pub struct SubtaskDuration {
 }
 
 /// A subtask's alignment.
-#[derive(Serialize, Debug, Clone, Copy)]
+#[derive(Serialize, Debug, Clone, Copy, utoipa::ToSchema)]
 pub struct SubtaskAlignment {
     /// Always 0.
     pub buffered: u64,

@@ -6,7 +6,7 @@ use crate::actors::resource_manager::TaskManagerInfo;
 use crate::rest::model::epoch_millis;
 
 /// `GET /overview`: the cluster at a glance.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct ClusterOverview {
     /// Registered TaskManagers.
@@ -28,7 +28,7 @@ pub struct ClusterOverview {
 }
 
 /// One TaskManager in `GET /taskmanagers`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskManagerEntry {
     /// Its id.
@@ -60,14 +60,14 @@ impl From<&TaskManagerInfo> for TaskManagerEntry {
 }
 
 /// `GET /taskmanagers`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TaskManagerList {
     /// Every registered TaskManager.
     pub taskmanagers: Vec<TaskManagerEntry>,
 }
 
 /// An allocated slot in `GET /taskmanagers/{id}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AllocatedSlot {
     /// The slot's index on its TaskManager.
@@ -77,7 +77,7 @@ pub struct AllocatedSlot {
 }
 
 /// `GET /taskmanagers/{id}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskManagerDetail {
     /// What the list shows.
@@ -102,4 +102,46 @@ impl From<&TaskManagerInfo> for TaskManagerDetail {
                 .collect(),
         }
     }
+}
+
+/// `GET /jobmanager/logs` and `GET /taskmanagers/{id}/logs`: the logs there are (Flink's
+/// shape); Rill keeps one ring of recent lines per process.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+pub struct LogList {
+    /// The logs.
+    pub logs: Vec<LogFile>,
+}
+
+/// One log of a [`LogList`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+pub struct LogFile {
+    /// Its name, to fetch it by.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
+impl LogList {
+    /// The one log `name` of `size` bytes.
+    pub fn one(name: &str, size: usize) -> Self {
+        Self {
+            logs: vec![LogFile {
+                name: name.to_string(),
+                size,
+            }],
+        }
+    }
+}
+
+/// `GET /actors`: every node's actors and the edges between them.
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
+pub struct ActorsTopology {
+    /// The node that answered (the JobManager's; empty without an actor registry).
+    pub node: String,
+    /// Each node, and whether it answered.
+    pub nodes: Vec<crate::actors::topology::NodeActors>,
+    /// Every actor of the nodes that answered.
+    pub actors: Vec<crate::actors::remote::ActorInfo>,
+    /// The edges between them.
+    pub edges: Vec<crate::actors::topology::Edge>,
 }

@@ -24,7 +24,7 @@ fn duration_millis(j: &JobInfo) -> i64 {
 }
 
 /// One job in `GET /jobs`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JobIdWithStatus {
     /// The job's id.
     pub id: String,
@@ -33,7 +33,7 @@ pub struct JobIdWithStatus {
 }
 
 /// `GET /jobs`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JobIdsWithStatus {
     /// Every job.
     pub jobs: Vec<JobIdWithStatus>,
@@ -59,7 +59,7 @@ fn counts(states: impl Iterator<Item = ExecutionState>) -> StateCounts {
 }
 
 /// Subtasks (or vertices) per state, under Flink's upper-case state names.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct StateCounts {
     /// CREATED.
@@ -83,7 +83,7 @@ pub struct StateCounts {
 }
 
 /// A job's subtasks per state in the jobs overview: lower-case names and the total.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TaskCounts {
     /// CREATED.
     pub created: usize,
@@ -133,7 +133,7 @@ impl From<StateCounts> for TaskCounts {
 }
 
 /// One job in `GET /jobs/overview`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct JobOverviewEntry {
     /// The job's id.
@@ -179,14 +179,14 @@ impl From<&JobInfo> for JobOverviewEntry {
 }
 
 /// `GET /jobs/overview`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JobsOverview {
     /// Every job, newest first.
     pub jobs: Vec<JobOverviewEntry>,
 }
 
 /// One vertex in `GET /jobs/{id}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JobVertexDetails {
     /// The vertex's id.
     pub id: String,
@@ -223,7 +223,7 @@ impl From<&VertexInfo> for JobVertexDetails {
 /// boundary (buffers between subtasks of one process are not serialized; see
 /// [`crate::metrics`]). The `-complete` flags say every subtask's counters are included,
 /// which they always are here.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct IoMetricsInfo {
     /// Serialized bytes received from other processes.
@@ -265,7 +265,7 @@ impl From<IoCounters> for IoMetricsInfo {
 }
 
 /// One subtask in `GET /jobs/{id}/vertices/{vertex}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct SubtaskDetails {
     /// Its index.
@@ -281,7 +281,7 @@ pub struct SubtaskDetails {
 }
 
 /// `GET /jobs/{id}/vertices/{vertex}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JobVertexSubtasks {
     /// The vertex's id.
     pub id: String,
@@ -324,7 +324,7 @@ impl JobVertexSubtasks {
 }
 
 /// `GET /jobs/{id}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct JobDetailsInfo {
     /// The job's id.
@@ -380,7 +380,7 @@ impl JobDetailsInfo {
 }
 
 /// One entry of a job's exception history (Flink's `ExceptionInfo` with Rill's outcome).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExceptionHistoryEntry {
     /// The kind of failure: `TaskFailure`, `TaskManagerLost` or `JobFailure`.
@@ -397,6 +397,8 @@ pub struct ExceptionHistoryEntry {
     pub failure_labels: std::collections::BTreeMap<String, String>,
     /// Failures reported while this one was handled (newest history entries only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // A reference to itself: without `no_recursion` gathering the schemas never ends.
+    #[schema(no_recursion)]
     pub concurrent_exceptions: Vec<ExceptionHistoryEntry>,
     /// What the job did: RESTARTING or FAILING (absent for concurrent failures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,7 +431,7 @@ impl ExceptionHistoryEntry {
 }
 
 /// A job's failures, newest first (as Flink lists them).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ExceptionHistory {
     /// The failures.
     pub entries: Vec<ExceptionHistoryEntry>,
@@ -438,7 +440,7 @@ pub struct ExceptionHistory {
 }
 
 /// `GET /jobs/{id}/exceptions`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JobExceptions {
     /// The job's failure cause, else the newest failure's message, or null.
     #[serde(rename = "root-exception")]

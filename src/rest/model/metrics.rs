@@ -62,14 +62,14 @@ pub fn subtask_metric(s: &SubtaskInfo, name: &str) -> Option<f64> {
 }
 
 /// A metric's name, as `…/metrics` lists them without `get`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MetricName {
     /// The metric.
     pub id: String,
 }
 
 /// A metric's value (a string, as Flink sends it).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MetricValue {
     /// The metric.
     pub id: String,
@@ -78,7 +78,7 @@ pub struct MetricValue {
 }
 
 /// A metric aggregated over a vertex's subtasks: only the aggregates asked for.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct AggregatedMetric {
     /// The metric.
     pub id: String,
@@ -167,7 +167,7 @@ impl AggregatedMetric {
 }
 
 /// `GET /jobs/{id}/vertices/{vid}/backpressure` (Flink's `JobVertexBackPressureInfo`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct VertexBackPressure {
     /// `ok`: the figures are current.
     pub status: String,
@@ -182,7 +182,7 @@ pub struct VertexBackPressure {
 }
 
 /// One subtask's backpressure.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct SubtaskBackPressure {
     /// The subtask's index.
     pub subtask: usize,

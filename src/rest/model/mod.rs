@@ -16,6 +16,7 @@ mod cluster;
 mod jobs;
 pub mod metrics;
 pub mod plan;
+pub mod savepoints;
 
 pub use cluster::*;
 pub use jobs::*;
@@ -28,14 +29,14 @@ pub fn epoch_millis(t: SystemTime) -> i64 {
 }
 
 /// Every error body: `{"errors": [message]}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorResponse {
     /// What went wrong, one message each.
     pub errors: Vec<String>,
 }
 
 /// `POST /jobs`: runs a registered job.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitJobRequest {
     /// The job's registered name.
@@ -53,7 +54,7 @@ pub struct SubmitJobRequest {
 }
 
 /// The answer to `POST /jobs`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SubmitJobResponse {
     /// The new job's id.
     pub jobid: String,

@@ -11,7 +11,7 @@ use crate::graph::JobGraph;
 use crate::ids::JobId;
 
 /// `GET /config`: what a dashboard needs to know of the server.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct DashboardConfig {
     /// How often a dashboard refreshes, in ms.
     #[serde(rename = "refresh-interval")]
@@ -30,7 +30,7 @@ pub struct DashboardConfig {
 }
 
 /// The dashboard's features (Flink's names).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct DashboardFeatures {
     /// Submitting jobs.
     #[serde(rename = "web-submit")]
@@ -64,7 +64,7 @@ impl Default for DashboardConfig {
 }
 
 /// One entry of `GET /jobmanager/config`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ConfigEntry {
     /// The setting (the settings file's key).
     pub key: String,
@@ -115,14 +115,14 @@ pub fn config_entries(c: &RuntimeConfig) -> Vec<ConfigEntry> {
 }
 
 /// `GET /jobs/{id}/plan`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct JobPlanInfo {
     /// The plan.
     pub plan: JobPlan,
 }
 
 /// A job's vertices and how they connect.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct JobPlan {
     /// The job.
     pub jid: String,
@@ -136,7 +136,7 @@ pub struct JobPlan {
 }
 
 /// One vertex of the plan.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct PlanNode {
     /// The vertex's id.
     pub id: String,
@@ -156,7 +156,7 @@ pub struct PlanNode {
 }
 
 /// An input of a plan vertex.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct PlanInput {
     /// The producing vertex.
     pub id: String,
@@ -215,7 +215,7 @@ impl JobPlanInfo {
 }
 
 /// `GET /jobs/{id}/config`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct JobConfigInfo {
     /// The job.
     pub jid: String,
@@ -227,7 +227,7 @@ pub struct JobConfigInfo {
 }
 
 /// A job's execution settings (Flink's names).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct ExecutionConfigInfo {
     /// `PIPELINED` (streaming) or `BATCH`.
     #[serde(rename = "execution-mode")]
@@ -279,7 +279,7 @@ impl JobConfigInfo {
 }
 
 /// `GET /jobs/{id}/checkpoints/config` (Flink's `CheckpointConfigInfo`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct CheckpointConfigInfo {
     /// `exactly_once` or `at_least_once`.
     pub mode: String,
@@ -306,7 +306,7 @@ pub struct CheckpointConfigInfo {
 }
 
 /// Whether checkpoints outlive a cancelled job.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Externalization {
     /// They are kept.
     pub enabled: bool,
