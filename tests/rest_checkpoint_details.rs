@@ -403,6 +403,43 @@ fn checkpoint_details_show_every_vertex_and_subtask_in_flinks_shape() {
         let a = get(format!("{base}/jobs/not-hex/checkpoints/details/{cid}")).await;
         common::assert_error(&a, 400, "job id");
 
+        // Prometheus: the job's checkpoints by outcome and the last one's duration and sizes.
+        let text = tokio::task::spawn_blocking({
+            let url = format!("{base}/metrics");
+            move || {
+                ureq::get(&url)
+                    .call()
+                    .expect("/metrics")
+                    .into_string()
+                    .expect("text")
+            }
+        })
+        .await
+        .expect("blocking GET");
+        let completed_now = text
+            .lines()
+            .find(|l| {
+                l.starts_with("rill_job_checkpoints_total{")
+                    && l.contains(&job)
+                    && l.contains("outcome=\"completed\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .expect("completed checkpoints counted");
+        assert!(completed_now >= 3.0, "{text}");
+        let state_bytes = text
+            .lines()
+            .find(|l| {
+                l.starts_with("rill_job_last_checkpoint_state_size_bytes{") && l.contains(&job)
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .expect("the last checkpoint's state size");
+        assert!(state_bytes > 0.0, "{text}");
+        assert!(
+            text.contains("rill_job_last_checkpoint_duration_seconds{"),
+            "{text}"
+        );
+        common::prometheus::promtool_accepts(&text);
+
         // Once the job ended, its checkpoints' details are still there.
         let job_id = job.parse().expect("job id");
         c.cancel(job_id).await.expect("cancelled");

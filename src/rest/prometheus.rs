@@ -12,11 +12,13 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::actors::dispatcher::RequestJobDetails;
+use crate::actors::dispatcher::{RequestJobCheckpoints, RequestJobDetails};
 use crate::actors::job_info::JobInfo;
 use crate::actors::remote::ActorInfo;
 use crate::actors::resource_manager::{RequestTaskManagers, TaskManagerInfo};
+use crate::checkpoint::coordinator::CheckpointStats;
 use crate::graph::JobStatus;
+use crate::ids::JobId;
 use crate::metrics::process::ProcessStats;
 use crate::metrics::prometheus::{Exposition, Family, Kind, CONTENT_TYPE};
 use crate::metrics::{IoCounters, TaskRates};
@@ -39,6 +41,7 @@ pub async fn metrics(h: web::Data<RestHandle>) -> Result<HttpResponse, RestError
     let (res, jobs) = cluster_state(&h).await?;
     let tms = ask(&h.resource_manager, RequestTaskManagers, "resource manager").await?;
     let mut details = Vec::with_capacity(jobs.len());
+    let mut checkpoints = Vec::new();
     for j in &jobs {
         // A job that ended meanwhile, or whose JobMaster does not answer, is left out.
         if let Ok(Ok(info)) = ask(
@@ -48,6 +51,15 @@ pub async fn metrics(h: web::Data<RestHandle>) -> Result<HttpResponse, RestError
         )
         .await
         {
+            let stats = ask(
+                &h.dispatcher,
+                RequestJobCheckpoints { job_id: j.job_id },
+                "dispatcher",
+            )
+            .await;
+            if let Ok(Ok(Some(stats))) = stats {
+                checkpoints.push((info.job_id, info.name.clone(), stats));
+            }
             details.push(info);
         }
     }
@@ -61,6 +73,7 @@ pub async fn metrics(h: web::Data<RestHandle>) -> Result<HttpResponse, RestError
     );
     process_families(&mut e, &tms);
     job_families(&mut e, &details);
+    checkpoint_families(&mut e, &checkpoints);
     task_families(&mut e, &details);
     if let Some(r) = &h.actors {
         actor_families(&mut e, &r.snapshot());
@@ -183,6 +196,49 @@ fn job_families(e: &mut Exposition, jobs: &[JobInfo]) {
         running.sample(&labels, f64::from(u8::from(j.status == JobStatus::Running)));
     }
     e.family(restarts).family(uptime).family(running);
+}
+
+/// Per job that checkpoints: checkpoints by outcome, and the last completed one's duration
+/// and sizes.
+fn checkpoint_families(e: &mut Exposition, jobs: &[(JobId, String, CheckpointStats)]) {
+    let mut counts = Family::new(
+        "rill_job_checkpoints_total",
+        Kind::Counter,
+        "Checkpoints by outcome (completed, failed).",
+    );
+    let mut duration = Family::new(
+        "rill_job_last_checkpoint_duration_seconds",
+        Kind::Gauge,
+        "Trigger to completion of the last completed checkpoint.",
+    );
+    let mut size = Family::new(
+        "rill_job_last_checkpoint_size_bytes",
+        Kind::Gauge,
+        "Bytes written for the last completed checkpoint (Flink's checkpointed_size).",
+    );
+    let mut state = Family::new(
+        "rill_job_last_checkpoint_state_size_bytes",
+        Kind::Gauge,
+        "The full state size of the last completed checkpoint.",
+    );
+    for (id, name, stats) in jobs {
+        let id = id.to_string();
+        let labels = [("job_id", id.as_str()), ("job_name", name.as_str())];
+        for (outcome, n) in [
+            ("completed", stats.counts.completed),
+            ("failed", stats.counts.failed),
+        ] {
+            let mut l = labels.to_vec();
+            l.push(("outcome", outcome));
+            counts.sample(&l, n as f64);
+        }
+        if let Some(c) = &stats.latest.completed {
+            duration.sample(&labels, c.duration_ms as f64 / 1000.0);
+            size.sample(&labels, c.checkpointed_size as f64);
+            state.sample(&labels, c.state_size as f64);
+        }
+    }
+    e.family(counts).family(duration).family(size).family(state);
 }
 
 /// A subtask family: its name, type, help, and how to read it from a subtask.
