@@ -14,6 +14,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rill::graph::job_graph::SubmitOptions;
 use rill::launch::ProcessCluster;
 use serde_json::Value;
 
@@ -157,13 +158,94 @@ impl StreamClient {
     }
 }
 
+/// The vertex and checkpoint routes with subtasks in two processes: the rate-limited sink
+/// holds its source back, and each subtask's checkpoint names the TaskManager it ran on.
+fn vertex_routes_across_processes(base: &str, job: &str) {
+    let details = common::get_ok(&format!("{base}/jobs/{job}"));
+    let [source, sink] =
+        <[String; 2]>::try_from(common::vertex_ids(&details)).expect("two vertices");
+    let mut bp = Value::Null;
+    for _ in 0..100 {
+        bp = common::get_ok(&format!("{base}/jobs/{job}/vertices/{source}/backpressure"));
+        if bp["backpressure-level"] == "high" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(bp["backpressure-level"], "high", "{bp}");
+    assert_eq!(bp["subtasks"].as_array().map(Vec::len), Some(2), "{bp}");
+    let sink_bp = common::get_ok(&format!("{base}/jobs/{job}/vertices/{sink}/backpressure"));
+    assert_eq!(sink_bp["backpressure-level"], "ok", "{sink_bp}");
+    let agg = common::get_ok(&format!(
+        "{base}/jobs/{job}/vertices/{sink}/subtasks/metrics?get=numRecordsIn,numBytesIn&agg=sum"
+    ));
+    let sum = |id: &str| {
+        agg.as_array()
+            .and_then(|a| a.iter().find(|m| m["id"] == id))
+            .and_then(|m| m["sum"].as_f64())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        sum("numRecordsIn") > 0.0 && sum("numBytesIn") > 0.0,
+        "{agg}"
+    );
+    let wm = common::get_ok(&format!("{base}/jobs/{job}/vertices/{sink}/watermarks"));
+    for id in ["0.currentInputWatermark", "1.currentInputWatermark"] {
+        assert!(
+            wm.as_array()
+                .is_some_and(|w| w.iter().any(|m| m["id"] == id)),
+            "{id}: {wm}"
+        );
+    }
+    let plan = common::get_ok(&format!("{base}/jobs/{job}/plan"));
+    assert_eq!(
+        plan["plan"]["nodes"].as_array().map(Vec::len),
+        Some(2),
+        "{plan}"
+    );
+
+    let mut listing = Value::Null;
+    for _ in 0..100 {
+        listing = common::get_ok(&format!("{base}/jobs/{job}/checkpoints"));
+        if listing["counts"]["completed"].as_u64() >= Some(1) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let id = listing["latest"]["completed"]["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no completed checkpoint: {listing}"));
+    let cp = common::get_ok(&format!("{base}/jobs/{job}/checkpoints/details/{id}"));
+    assert_eq!(cp["num_acknowledged_subtasks"], 4, "{cp}");
+    let mut placed = std::collections::BTreeSet::new();
+    for v in [&source, &sink] {
+        let d = common::get_ok(&format!(
+            "{base}/jobs/{job}/checkpoints/details/{id}/subtasks/{v}"
+        ));
+        for s in d["subtasks"].as_array().expect("subtasks") {
+            assert_eq!(s["status"], "completed", "{s}");
+            assert!(
+                s["ack_timestamp"].as_i64() >= cp["trigger_timestamp"].as_i64(),
+                "{s}"
+            );
+            placed.insert(s["taskmanager"].as_str().expect("taskmanager").to_string());
+        }
+    }
+    assert_eq!(
+        placed.len(),
+        2,
+        "subtasks ran on both TaskManagers: {placed:?}"
+    );
+}
+
 #[test]
 fn actors_logs_and_metrics_across_a_jobmanager_and_two_taskmanagers() {
     let started = Instant::now();
     let dir = common::temp_dir("observability");
     let (mut c, tm_metrics) = cluster(&dir);
+    let checkpoints = dir.join("checkpoints");
     let job = c
-        .submit(
+        .submit_with(
             "shuffle",
             &[
                 "--records",
@@ -174,6 +256,11 @@ fn actors_logs_and_metrics_across_a_jobmanager_and_two_taskmanagers() {
                 "200000",
             ],
             2,
+            SubmitOptions {
+                checkpoint_interval_ms: Some(500),
+                checkpoint_dir: Some(checkpoints),
+                ..SubmitOptions::default()
+            },
         )
         .expect("submitted");
     let base = format!("http://{}", c.rest);
@@ -238,6 +325,8 @@ fn actors_logs_and_metrics_across_a_jobmanager_and_two_taskmanagers() {
         heartbeats.is_some(),
         "the JobManager's heartbeats to a TaskManager: {edges:?}"
     );
+
+    vertex_routes_across_processes(&base, &job);
 
     // A TaskManager's log, read over RPC.
     let tms = common::get_ok(&format!("{base}/taskmanagers"));
