@@ -146,8 +146,11 @@ struct Shared {
 }
 
 /// What arrived on a channel, by kind, and the credit its consumer returned: counted per
-/// element (a buffer of records is one element), read by the actor registry.
+/// element (a buffer of records is one element), read by the actor registry. Only the
+/// consumer writes them; they sit on a cache line of their own so that its counting never
+/// contends with the producer's side of the queue.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub struct ChannelCounts {
     records: AtomicU64,
     buffers: AtomicU64,

@@ -32,6 +32,11 @@ pub struct MessageFigures {
     pub handler_micros: u64,
 }
 
+/// The most (sending node, tag) pairs an actor keeps apart.
+pub const MAX_SENDERS: usize = 256;
+/// Where messages from senders past [`MAX_SENDERS`] are counted.
+pub const OTHER_NODES: &str = "(other nodes)";
+
 /// An actor's live figures, counted per message (control messages only, never per record).
 #[derive(Debug, Default)]
 pub struct ActorFigures {
@@ -65,9 +70,17 @@ impl ActorFigures {
         self.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// A message `tag` arrived from the node `node`.
+    /// A message `tag` arrived from the node `node`. Past [`MAX_SENDERS`] (node, tag) pairs
+    /// (nodes come and go with restarts), new ones are counted under [`OTHER_NODES`].
     pub(super) fn received_from(&self, node: &str, tag: &'static str) {
         let mut remote = lock(&self.remote);
+        let node = if remote.len() >= MAX_SENDERS
+            && !remote.iter().any(|(n, t, _)| *t == tag && &**n == node)
+        {
+            OTHER_NODES
+        } else {
+            node
+        };
         match remote
             .iter_mut()
             .find(|(n, t, _)| *t == tag && &**n == node)
@@ -314,6 +327,21 @@ mod tests {
             "a new counter counts from zero"
         );
         assert_eq!(r.get("missing"), 0.0);
+    }
+
+    #[test]
+    fn senders_are_bounded() {
+        let f = ActorFigures::new(8);
+        for i in 0..MAX_SENDERS + 10 {
+            f.received_from(&format!("tm-{i}"), "rill.x");
+        }
+        f.received_from("tm-0", "rill.x");
+        let remote = lock(&f.remote).clone();
+        assert_eq!(remote.len(), MAX_SENDERS + 1);
+        let other = remote.iter().find(|(n, _, _)| &**n == OTHER_NODES);
+        assert_eq!(other.map(|(_, _, c)| *c), Some(10));
+        let first = remote.iter().find(|(n, _, _)| &**n == "tm-0");
+        assert_eq!(first.map(|(_, _, c)| *c), Some(2));
     }
 
     #[test]
