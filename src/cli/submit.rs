@@ -66,8 +66,21 @@ pub(super) struct SubmitFlags {
     restart_jitter: f64,
 }
 
+/// A submission flag that does not make sense.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FlagError {
+    /// `--restart-strategy` names none Rill has.
+    #[error(
+        "unknown restart strategy '{0}': none, fixed-delay, failure-rate or exponential-delay"
+    )]
+    UnknownRestartStrategy(String),
+    /// The restart strategy's settings do not hold together.
+    #[error("{0}")]
+    InvalidRestartStrategy(String),
+}
+
 impl SubmitFlags {
-    fn restart_strategy(&self) -> Result<Option<crate::graph::RestartStrategy>, String> {
+    fn restart_strategy(&self) -> Result<Option<crate::graph::RestartStrategy>, FlagError> {
         use crate::graph::RestartStrategy as R;
         let ms = std::time::Duration::from_millis;
         let Some(name) = self.restart_strategy.as_deref() else {
@@ -88,17 +101,13 @@ impl SubmitFlags {
                 reset_after_ms: self.restart_reset_backoff_ms,
                 jitter: self.restart_jitter,
             },
-            other => {
-                return Err(format!(
-                    "unknown restart strategy '{other}': none, fixed-delay, failure-rate or exponential-delay"
-                ))
-            }
+            other => return Err(FlagError::UnknownRestartStrategy(other.to_string())),
         };
-        s.validate()?;
+        s.validate().map_err(FlagError::InvalidRestartStrategy)?;
         Ok(Some(s))
     }
 
-    pub(super) fn options(&self) -> Result<SubmitOptions, String> {
+    pub(super) fn options(&self) -> Result<SubmitOptions, FlagError> {
         Ok(SubmitOptions {
             checkpoint_interval_ms: self.checkpoint_interval_ms,
             checkpoint_dir: self.checkpoint_dir.clone(),

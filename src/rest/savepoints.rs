@@ -31,7 +31,7 @@ async fn trigger_savepoint(
         Ok(savepoint) => Ok(HttpResponse::Accepted().json(SavepointTriggered {
             request_id: savepoint.to_string(),
         })),
-        Err(reason) => Err(RestError::Conflict(reason)),
+        Err(reason) => Err(RestError::Conflict(reason.to_string())),
     }
 }
 

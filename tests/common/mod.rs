@@ -260,6 +260,7 @@ pub async fn savepoint_status(
         .await
         .expect("dispatcher")
         .expect("known savepoint")
+        .map(|outcome| outcome.map_err(|e| e.to_string()))
 }
 
 /// Waits (up to 30 s) for savepoint `id` to end.

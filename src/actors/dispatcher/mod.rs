@@ -13,7 +13,8 @@ use tokio::sync::oneshot;
 use crate::actors::job_info::{JobInfo, VertexInfo};
 use crate::actors::job_master::{
     CancelJob as CancelJobMaster, JobDetails, JobMaster, RequestCheckpointStats,
-    RequestJobDetails as RequestJobMasterDetails, SavepointOutcome, TriggerSavepoint,
+    RequestJobDetails as RequestJobMasterDetails, SavepointError, SavepointOutcome,
+    TriggerSavepoint,
 };
 use crate::actors::remote::{ActorFigures, ActorRef, ActorRegistry, Handles, Reply, Supervise};
 use crate::actors::resource_manager::ResourceManager;
@@ -128,7 +129,7 @@ struct JobRecord {
     failures: crate::actors::job_info::FailureRecord,
     /// Savepoints triggered through the Dispatcher: `None` while in progress, then the
     /// directory or why it failed.
-    savepoints: HashMap<u64, Option<Result<String, String>>>,
+    savepoints: HashMap<u64, Option<Result<String, SavepointError>>>,
     /// The job as submitted (its plan and settings).
     graph: Arc<JobGraph>,
 }

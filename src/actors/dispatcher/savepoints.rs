@@ -44,7 +44,7 @@ impl Handles<RequestJobCheckpoints> for Dispatcher {
 /// Triggers a savepoint of a job (`stop`: and stops the job with it, draining or not);
 /// answers the savepoint's id, or why it cannot be taken.
 #[derive(Message)]
-#[rtype(result = "Result<Result<u64, String>, ClusterError>")]
+#[rtype(result = "Result<Result<u64, SavepointError>, ClusterError>")]
 pub struct TriggerJobSavepoint {
     /// The job.
     pub job_id: JobId,
@@ -55,7 +55,7 @@ pub struct TriggerJobSavepoint {
 }
 
 impl Handles<TriggerJobSavepoint> for Dispatcher {
-    type Result = Reply<Self, Result<Result<u64, String>, ClusterError>>;
+    type Result = Reply<Self, Result<Result<u64, SavepointError>, ClusterError>>;
 
     fn handle(&mut self, msg: TriggerJobSavepoint, _ctx: &mut Self::Context) -> Self::Result {
         let job_id = msg.job_id;
@@ -69,7 +69,7 @@ impl Handles<TriggerJobSavepoint> for Dispatcher {
         };
         let Some(jm) = jm else {
             return Reply::new::<TriggerJobSavepoint>(actix::fut::ready(Ok(Err(
-                "the job has ended: savepoints are taken of running jobs".to_string(),
+                SavepointError::JobEnded,
             ))));
         };
         let ask = jm.send(TriggerSavepoint {
@@ -90,7 +90,7 @@ impl Handles<TriggerJobSavepoint> for Dispatcher {
 /// Asks for a savepoint's outcome: `Ok(None)` while in progress; `Err` when no such savepoint
 /// was triggered.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Result<String, String>>, ClusterError>")]
+#[rtype(result = "Result<Option<Result<String, SavepointError>>, ClusterError>")]
 pub struct RequestSavepointStatus {
     /// The job.
     pub job_id: JobId,
@@ -99,7 +99,7 @@ pub struct RequestSavepointStatus {
 }
 
 impl Handles<RequestSavepointStatus> for Dispatcher {
-    type Result = Result<Option<Result<String, String>>, ClusterError>;
+    type Result = Result<Option<Result<String, SavepointError>>, ClusterError>;
 
     fn handle(&mut self, msg: RequestSavepointStatus, _ctx: &mut Self::Context) -> Self::Result {
         let rec = self

@@ -249,7 +249,7 @@ impl JobMaster {
                     self.dispatcher.do_send(SavepointOutcome {
                         job_id: self.job_id,
                         id,
-                        result: Err(reason.clone()),
+                        result: Err(SavepointError::Failed(reason.clone())),
                     });
                 }
                 if self.stop_with.is_some_and(|(s, _)| s == id) {
@@ -419,11 +419,31 @@ impl Handles<RequestCheckpointStats> for JobMaster {
     }
 }
 
+/// Why a savepoint was refused, or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SavepointError {
+    /// Some subtask (or the job) is not running.
+    #[error("a savepoint needs every subtask of the job running (the job is {0:?})")]
+    NotRunning(JobStatus),
+    /// A stop-with-savepoint is under way.
+    #[error("the job is already stopping with a savepoint")]
+    AlreadyStopping,
+    /// The job does not checkpoint.
+    #[error("the job has no checkpoint coordinator")]
+    NoCoordinator,
+    /// The job ended before it was asked.
+    #[error("the job has ended: savepoints are taken of running jobs")]
+    JobEnded,
+    /// The savepoint was triggered and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Takes a savepoint into `target` (under `savepoints/` beside the jobs' checkpoint
 /// directories when `None`); with `stop`
 /// (`Some(drain)`), stops the job with it. Answers the savepoint's id.
 #[derive(Message)]
-#[rtype(result = "Result<u64, String>")]
+#[rtype(result = "Result<u64, SavepointError>")]
 pub struct TriggerSavepoint {
     /// Where the savepoint goes.
     pub target: Option<PathBuf>,
@@ -432,17 +452,14 @@ pub struct TriggerSavepoint {
 }
 
 impl Handles<TriggerSavepoint> for JobMaster {
-    type Result = Result<u64, String>;
+    type Result = Result<u64, SavepointError>;
 
     fn handle(&mut self, msg: TriggerSavepoint, _ctx: &mut Self::Context) -> Self::Result {
         if self.graph.status() != JobStatus::Running || !self.all_running() {
-            return Err(format!(
-                "a savepoint needs every subtask of the job running (the job is {:?})",
-                self.graph.status()
-            ));
+            return Err(SavepointError::NotRunning(self.graph.status()));
         }
         if self.stop_with.is_some() {
-            return Err("the job is already stopping with a savepoint".into());
+            return Err(SavepointError::AlreadyStopping);
         }
         // Savepoints belong to the user: by default beside the jobs' checkpoint directories,
         // never inside this job's (which goes when the job ends).
@@ -461,7 +478,7 @@ impl Handles<TriggerSavepoint> for JobMaster {
         });
         let id = self
             .trigger_checkpoint(SnapshotKind::Savepoint, Some(target), msg.stop)
-            .ok_or_else(|| "the job has no checkpoint coordinator".to_string())?;
+            .ok_or(SavepointError::NoCoordinator)?;
         self.savepoints.insert(id);
         if let Some(drain) = msg.stop {
             self.stop_with = Some((id, drain));
@@ -480,7 +497,7 @@ pub struct SavepointOutcome {
     /// The savepoint's id.
     pub id: u64,
     /// Its directory, or why it failed.
-    pub result: Result<String, String>,
+    pub result: Result<String, SavepointError>,
 }
 
 impl Handles<CheckpointResponse> for JobMaster {

@@ -28,7 +28,7 @@
 
 mod checkpoints;
 
-pub use checkpoints::{RequestCheckpointStats, SavepointOutcome, TriggerSavepoint};
+pub use checkpoints::{RequestCheckpointStats, SavepointError, SavepointOutcome, TriggerSavepoint};
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actors::job_master::SavepointError;
+
 /// The body of `POST /jobs/{id}/savepoints` (Flink's fields).
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SavepointRequest {
@@ -77,7 +79,7 @@ pub struct FailureCause {
 
 impl SavepointStatusInfo {
     /// The status of a savepoint: `None` while in progress, else its location or cause.
-    pub fn new(outcome: Option<Result<String, String>>) -> Self {
+    pub fn new(outcome: Option<Result<String, SavepointError>>) -> Self {
         let completed = |operation| Self {
             status: QueueStatus {
                 id: "COMPLETED".into(),
@@ -99,7 +101,7 @@ impl SavepointStatusInfo {
                 location: None,
                 failure_cause: Some(FailureCause {
                     class: "SavepointFailed".into(),
-                    stack_trace: cause,
+                    stack_trace: cause.to_string(),
                 }),
             }),
         }
@@ -122,7 +124,7 @@ mod tests {
             serde_json::json!({"status": {"id": "COMPLETED"}, "operation": {"location": "/sp/1"}})
         );
         assert_eq!(
-            json(Some(Err("boom".into()))),
+            json(Some(Err(SavepointError::Failed("boom".into())))),
             serde_json::json!({"status": {"id": "COMPLETED"}, "operation": {
                 "failure-cause": {"class": "SavepointFailed", "stack-trace": "boom"}}})
         );
