@@ -13,46 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rill::actors::MiniCluster;
-use rill::jobs::JobRegistry;
-use rill::rest::RestHandle;
 use serde_json::Value;
 
 /// The parallelism of the job.
 const P: u64 = 2;
 
-/// `GET url` off the actors' thread (they answer the REST server).
-async fn get(url: String) -> common::HttpAnswer {
-    tokio::task::spawn_blocking(move || common::http("GET", &url, None))
-        .await
-        .expect("request thread")
-}
-
-async fn get_ok(url: String) -> Value {
-    let a = get(url.clone()).await;
-    assert_eq!(a.status, 200, "GET {url}: {}", a.json);
-    a.json
-}
-
-async fn post(url: String, body: String) -> common::HttpAnswer {
-    tokio::task::spawn_blocking(move || common::http("POST", &url, Some(&body)))
-        .await
-        .expect("request thread")
-}
-
-fn serve(c: &MiniCluster) -> String {
-    let handle = RestHandle::new(
-        c.dispatcher().clone(),
-        c.resource_manager().clone(),
-        Arc::new(JobRegistry::bundled()),
-        1,
-    );
-    let (server, addr) =
-        rill::rest::serve("127.0.0.1:0".parse().expect("address"), handle).expect("binds");
-    actix::spawn(async move {
-        let _ = server.await;
-    });
-    format!("http://{addr}")
-}
+use common::rest::{get, get_ok, post, serve};
 
 /// Runs `f` with a mini cluster of two TaskManagers with 2 slots each, its REST server's base
 /// URL and a fresh directory (removed afterwards), failing the test after `limit`.

@@ -13,9 +13,7 @@ use rill::actors::MiniCluster;
 use rill::api::{Collector, SinkFunction, SourceFunction, SourcePoll, StreamEnv};
 use rill::config::RuntimeConfig;
 use rill::eventtime::WatermarkStrategy;
-use rill::jobs::JobRegistry;
 use rill::operators::UserError;
-use rill::rest::RestHandle;
 use serde_json::Value;
 
 /// Endless numbers, `pause` between polls.
@@ -105,47 +103,7 @@ fn event_time_job() -> StreamEnv {
     env
 }
 
-/// `GET url` off the actors' thread (they answer the REST server).
-async fn get(url: String) -> common::HttpAnswer {
-    tokio::task::spawn_blocking(move || common::http("GET", &url, None))
-        .await
-        .expect("request thread")
-}
-
-async fn get_ok(url: String) -> Value {
-    let a = get(url.clone()).await;
-    assert_eq!(a.status, 200, "GET {url}: {}", a.json);
-    a.json
-}
-
-async fn get_text(url: String) -> (String, String) {
-    tokio::task::spawn_blocking(move || {
-        let r = ureq::get(&url)
-            .timeout(Duration::from_secs(10))
-            .call()
-            .expect("an answer");
-        let ct = r.content_type().to_string();
-        (ct, r.into_string().expect("a body"))
-    })
-    .await
-    .expect("request thread")
-}
-
-fn serve(c: &MiniCluster) -> String {
-    let handle = RestHandle::new(
-        c.dispatcher().clone(),
-        c.resource_manager().clone(),
-        Arc::new(JobRegistry::bundled()),
-        1,
-    )
-    .with_actors(c.actors().clone());
-    let (server, addr) =
-        rill::rest::serve("127.0.0.1:0".parse().expect("address"), handle).expect("binds");
-    actix::spawn(async move {
-        let _ = server.await;
-    });
-    format!("http://{addr}")
-}
+use common::rest::{get, get_ok, get_text, serve};
 
 /// Runs `f` with a mini cluster of one TaskManager with 2 slots and its REST server's base
 /// URL, failing the test after `limit`.

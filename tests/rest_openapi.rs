@@ -7,12 +7,8 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rill::actors::MiniCluster;
-use rill::jobs::JobRegistry;
-use rill::rest::RestHandle;
 use serde_json::Value;
 
 /// An answer: status, media type (without parameters) and, unless it is a stream, the body.
@@ -66,21 +62,7 @@ async fn get_json(url: String) -> Value {
     serde_json::from_str(&a.body).expect("JSON")
 }
 
-fn serve(c: &MiniCluster) -> String {
-    let handle = RestHandle::new(
-        c.dispatcher().clone(),
-        c.resource_manager().clone(),
-        Arc::new(JobRegistry::bundled()),
-        1,
-    )
-    .with_actors(c.actors().clone());
-    let (server, addr) =
-        rill::rest::serve("127.0.0.1:0".parse().expect("address"), handle).expect("binds");
-    actix::spawn(async move {
-        let _ = server.await;
-    });
-    format!("http://{addr}")
-}
+use common::rest::serve;
 
 /// The ids the walk fills path parameters with.
 struct Ids {

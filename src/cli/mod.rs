@@ -360,7 +360,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             init_logging("warn");
             let options = match submit.options() {
                 Ok(o) => o,
-                Err(e) => return remote::report_error(&e.to_string(), EXIT_USAGE, json),
+                Err(e) => return remote::report_error(e.to_string(), EXIT_USAGE, json),
             };
             if !local {
                 if taskmanagers.is_some() || slots.is_some() {

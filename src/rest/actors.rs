@@ -111,13 +111,7 @@ pub async fn taskmanager_log(
         }
     }
     let lines = taskmanager_lines(&h, &id).await?;
-    let mut text = lines.lines.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(text))
+    Ok(crate::rest::plan::log_text(&lines.lines))
 }
 
 /// Flink's `GET /taskmanagers/{id}/log`: the same as `…/logs/taskmanager.log`.

@@ -152,13 +152,18 @@ pub async fn jobmanager_log(name: Option<web::Path<String>>) -> Result<HttpRespo
         )));
     }
     let (lines, _) = crate::logs::recent();
+    Ok(log_text(&lines))
+}
+
+/// Log lines as a `text/plain` answer, one per line.
+pub(crate) fn log_text(lines: &[String]) -> HttpResponse {
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');
     }
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(text))
+        .body(text)
 }
 
 /// Flink's `GET /jobmanager/log`: the same as `/jobmanager/logs/jobmanager.log`.

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod prometheus;
+pub mod rest;
 
 use std::future::Future;
 use std::path::PathBuf;
