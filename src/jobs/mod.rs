@@ -8,6 +8,8 @@ use std::str::FromStr;
 use crate::api::StreamEnv;
 use crate::graph::{GraphError, StreamGraph};
 
+#[path = "../../examples/clickstream.rs"]
+pub mod clickstream;
 #[path = "../../examples/key_stats.rs"]
 pub mod key_stats;
 #[path = "../../examples/keyed_sum.rs"]
@@ -208,6 +210,7 @@ impl JobRegistry {
         r.register(windowed_count::spec());
         r.register(key_stats::spec());
         r.register(keyed_sum::spec());
+        r.register(clickstream::spec());
         r
     }
 

@@ -16,6 +16,8 @@
 //! | `GET /jobs/{id}/checkpoints/details/{cid}` | one checkpoint, its `tasks` by vertex id |
 //! | `GET /jobs/{id}/checkpoints/details/{cid}/subtasks/{vid}` | one vertex: `summary`, `subtasks` |
 //!
+//! `GET /` is the web dashboard ([`dashboard`]): its files are embedded in the binary.
+//!
 //! The other routes (savepoints, vertices, metrics, plans, logs, Prometheus) are listed in the
 //! README. [`routes`] holds the one table of every route, which [`configure`] registers and
 //! from which `GET /openapi.json` (the OpenAPI document) is made; every route is also served
@@ -52,6 +54,7 @@ use crate::jobs::JobRegistry;
 pub mod actors;
 pub mod checkpoints;
 pub mod client;
+pub mod dashboard;
 pub mod error;
 pub mod handlers;
 pub mod metrics;
@@ -186,6 +189,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, handle: web::Data<RestHandle>) {
                 .default_service(web::to(handlers::not_found)),
         )
         .configure(routes::register)
+        .configure(dashboard::register)
         .default_service(web::to(handlers::not_found));
 }
 

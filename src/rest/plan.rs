@@ -1,5 +1,5 @@
 //! The endpoints of configuration, logs and plans: the server's (`/config`,
-//! `/jobmanager/config`, `/jobmanager/logs`) and a job's (`/jobs/{id}/plan`, `/jobs/{id}/config`,
+//! `/jobmanager/config`, `/jobmanager/logs`, the bundled jobs at `/bundled-jobs`) and a job's (`/jobs/{id}/plan`, `/jobs/{id}/config`,
 //! `/jobs/{id}/checkpoints/config`), shaped by [`model::plan`](crate::rest::model::plan).
 
 use std::sync::Arc;
@@ -12,7 +12,8 @@ use crate::ids::JobId;
 use crate::rest::error::RestError;
 use crate::rest::handlers::{ask, parse_job_id};
 use crate::rest::model::plan::{
-    config_entries, CheckpointConfigInfo, ConfigEntry, DashboardConfig, JobConfigInfo, JobPlanInfo,
+    config_entries, BundledJob, BundledJobs, CheckpointConfigInfo, ConfigEntry, DashboardConfig,
+    JobConfigInfo, JobPlanInfo,
 };
 use crate::rest::model::{ErrorResponse, LogList};
 use crate::rest::RestHandle;
@@ -36,6 +37,30 @@ async fn job_graph(h: &RestHandle, id: &str) -> Result<(JobId, Arc<JobGraph>), R
 )]
 pub async fn dashboard_config() -> web::Json<DashboardConfig> {
     web::Json(DashboardConfig::default())
+}
+
+/// `GET /bundled-jobs`.
+#[utoipa::path(
+    get,
+    path = "/bundled-jobs",
+    tag = "jobs",
+    responses(
+        (status = 200, description = "The jobs this binary can run, with their arguments", body = BundledJobs),
+    )
+)]
+pub async fn bundled_jobs(h: Handle) -> web::Json<BundledJobs> {
+    let jobs = h
+        .registry
+        .jobs()
+        .iter()
+        .map(|j| BundledJob {
+            name: j.name.into(),
+            description: j.description.into(),
+            usage: j.usage.into(),
+            arguments: j.arguments.iter().map(|a| (*a).into()).collect(),
+        })
+        .collect();
+    web::Json(BundledJobs { jobs })
 }
 
 /// `GET /jobmanager/config`: the cluster's runtime settings, by the settings file's keys.

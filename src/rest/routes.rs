@@ -67,6 +67,7 @@ routes! {
     "/taskmanagers/{id}/log" { get => actors::taskmanager_default_log }
     "/metrics" { get => prometheus::metrics }
     "/config" { get => plan::dashboard_config }
+    "/bundled-jobs" { get => plan::bundled_jobs }
     "/jobmanager/metrics" { get => metrics::jobmanager_metrics }
     "/taskmanagers/{id}/metrics" { get => metrics::taskmanager_metrics }
     "/jobmanager/config" { get => plan::jobmanager_config }

@@ -345,3 +345,24 @@ impl CheckpointConfigInfo {
         })
     }
 }
+
+/// `GET /bundled-jobs`: the jobs this binary can run (Flink's `/jars` for a binary that
+/// carries its jobs), for the dashboard's submit form.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+pub struct BundledJobs {
+    /// Every registered job, in registration order.
+    pub jobs: Vec<BundledJob>,
+}
+
+/// One registered job.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+pub struct BundledJob {
+    /// The name `POST /jobs` takes.
+    pub name: String,
+    /// One line on what it does.
+    pub description: String,
+    /// Its arguments as a usage line.
+    pub usage: String,
+    /// The argument names it accepts (without `--`).
+    pub arguments: Vec<String>,
+}
