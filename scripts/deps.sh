@@ -10,6 +10,7 @@ set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v gzip >/dev/null 2>&1 || missing+=(gzip)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 for pkg in librocksdb-dev libclang1-14 libclang-common-14-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done

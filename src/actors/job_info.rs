@@ -74,6 +74,8 @@ pub struct FailureRecord {
     pub dropped: usize,
     /// How many times the job (or a region of it) restarted, Flink's `numRestarts`.
     pub restarts: u64,
+    /// The restart strategy's budget when this record was taken.
+    pub budget: Option<crate::graph::restart::RestartBudget>,
 }
 
 /// One failure of a job, as its exception history shows it.

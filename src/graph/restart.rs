@@ -188,6 +188,19 @@ pub enum RestartDecision {
     GiveUp(String),
 }
 
+/// A restart strategy's budget at one moment: what the dashboard's exceptions view shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartBudget {
+    /// The strategy, as its settings read (`fixed-delay (attempts 3, delay 1000 ms)`).
+    pub strategy: String,
+    /// Restarts it granted so far.
+    pub restarts: u32,
+    /// Restarts it would still grant now: none for `none` or a spent budget, `None` where it
+    /// never gives up (`exponential-delay`); for `failure-rate`, failures the current interval
+    /// still tolerates.
+    pub remaining: Option<u32>,
+}
+
 /// One job's failures, as its restart strategy counts them.
 #[derive(Debug)]
 pub struct RestartBackoff {
@@ -225,6 +238,35 @@ impl RestartBackoff {
     /// Restarts granted so far.
     pub fn restarts(&self) -> u32 {
         self.restarts
+    }
+
+    /// What the strategy would still allow at `now`.
+    pub fn budget(&self, now: Instant) -> RestartBudget {
+        let remaining = match self.strategy {
+            RestartStrategy::None => Some(0),
+            RestartStrategy::FixedDelay { attempts, .. } => {
+                Some(attempts.saturating_sub(self.restarts))
+            }
+            RestartStrategy::FailureRate {
+                max_failures,
+                interval_ms,
+                ..
+            } => {
+                let interval = Duration::from_millis(interval_ms);
+                let recent = self
+                    .failures
+                    .iter()
+                    .filter(|t| now.saturating_duration_since(**t) < interval)
+                    .count();
+                Some(max_failures.saturating_sub(u32::try_from(recent).unwrap_or(u32::MAX)))
+            }
+            RestartStrategy::ExponentialDelay { .. } => None,
+        };
+        RestartBudget {
+            strategy: self.strategy.to_string(),
+            restarts: self.restarts,
+            remaining,
+        }
     }
 
     /// Counts a failure at `now`: as [`RestartBackoff::handle_failure`], except that one no
@@ -332,6 +374,32 @@ mod tests {
                 RestartDecision::GiveUp(_) => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_budget_shrinks_with_each_restart_and_refills_with_the_interval() {
+        let t0 = Instant::now();
+        let mut fixed = RestartBackoff::new(RestartStrategy::fixed_delay(3, ms(250)));
+        assert_eq!(fixed.budget(t0).remaining, Some(3));
+        delays(&mut fixed, &[0, 10], 0.5);
+        let b = fixed.budget(t0);
+        assert_eq!((b.restarts, b.remaining), (2, Some(1)));
+        assert!(b.strategy.starts_with("fixed-delay (attempts 3"), "{}", b.strategy);
+
+        let mut rate = RestartBackoff::new(RestartStrategy::failure_rate(2, ms(1_000), ms(50)));
+        assert_eq!(rate.handle_failure(t0, 0.5), RestartDecision::Restart(ms(50)));
+        assert_eq!(rate.budget(t0 + ms(10)).remaining, Some(1));
+        assert_eq!(rate.budget(t0 + ms(1_000)).remaining, Some(2));
+
+        assert_eq!(RestartBackoff::new(RestartStrategy::None).budget(t0).remaining, Some(0));
+        let exp = RestartBackoff::new(RestartStrategy::ExponentialDelay {
+            initial_ms: 10,
+            max_ms: 100,
+            multiplier: 2.0,
+            reset_after_ms: 1_000,
+            jitter: 0.0,
+        });
+        assert_eq!(exp.budget(t0).remaining, None);
     }
 
     #[test]

@@ -531,7 +531,10 @@ impl JobMaster {
                     (v.name.clone(), subtasks)
                 })
                 .collect(),
-            failures: self.failures.clone(),
+            failures: FailureRecord {
+                budget: Some(self.backoff.budget(std::time::Instant::now())),
+                ..self.failures.clone()
+            },
         }
     }
 }

@@ -452,6 +452,22 @@ pub struct JobExceptions {
     /// Every failure kept.
     #[serde(rename = "exceptionHistory")]
     pub exception_history: ExceptionHistory,
+    /// Rill's addition: the restart strategy and what it would still allow.
+    #[serde(rename = "restart-strategy", default, skip_serializing_if = "Option::is_none")]
+    pub restart_strategy: Option<RestartStrategyInfo>,
+}
+
+/// A job's restart strategy and its budget (in `GET /jobs/{id}/exceptions`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+pub struct RestartStrategyInfo {
+    /// The strategy with its settings, e.g. `fixed-delay (attempts 3, delay 1000 ms)`.
+    pub description: String,
+    /// Restarts it granted so far.
+    pub restarts: u32,
+    /// Restarts it would still grant now (for `failure-rate`: failures the current interval
+    /// still tolerates); null where it never gives up (`exponential-delay`).
+    #[serde(rename = "remaining-restarts")]
+    pub remaining_restarts: Option<u32>,
 }
 
 impl From<&JobInfo> for JobExceptions {
@@ -497,6 +513,11 @@ impl From<&JobInfo> for JobExceptions {
                 entries,
                 truncated: j.failures.dropped > 0,
             },
+            restart_strategy: j.failures.budget.as_ref().map(|b| RestartStrategyInfo {
+                description: b.strategy.clone(),
+                restarts: b.restarts,
+                remaining_restarts: b.remaining,
+            }),
         }
     }
 }
