@@ -4,7 +4,8 @@
 # are gzipped), and RocksDB: Debian's librocksdb (linked instead of building RocksDB's C++
 # sources, see .cargo/config.toml) with the libclang that the `rocksdb` crate's bindgen needs.
 # With `--tests`, also what the tests run against: Debian's `prometheus` (the server, and the
-# `promtool` that checks the metrics exposition).
+# `promtool` that checks the metrics exposition), and for the dashboard's browser test Debian's
+# `chromium` and `nodejs`/`npm`, with npm's `playwright-core` (pinned) in ~/.cache/rill-npm.
 # Installs what is missing with apt-get when run as root.
 set -euo pipefail
 missing=()
@@ -17,6 +18,9 @@ done
 lean=()
 if [ "${1:-}" = "--tests" ]; then
   command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
+  [ -x /usr/bin/chromium ] || lean+=(chromium)
+  command -v node >/dev/null 2>&1 || lean+=(nodejs)
+  command -v npm >/dev/null 2>&1 || lean+=(npm)
 fi
 if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -31,5 +35,16 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   else
     echo "rill: please install: ${missing[*]} ${lean[*]}" >&2
     exit 1
+  fi
+fi
+
+if [ "${1:-}" = "--tests" ]; then
+  PLAYWRIGHT_VERSION=1.65.2
+  npm_dir="$HOME/.cache/rill-npm"
+  installed=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
+    "$npm_dir/node_modules/playwright-core/package.json" 2>/dev/null | head -1 || true)
+  if [ "$installed" != "$PLAYWRIGHT_VERSION" ]; then
+    mkdir -p "$npm_dir"
+    npm install --silent --no-audit --no-fund --prefix "$npm_dir" "playwright-core@$PLAYWRIGHT_VERSION"
   fi
 fi

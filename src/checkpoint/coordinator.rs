@@ -80,8 +80,11 @@ pub struct CheckpointCoordinator {
     pub history: VecDeque<CheckpointRecord>,
     /// Counts: completed, failed.
     pub counts: (u64, u64),
-    /// The checkpoint the job was restored from.
-    pub restored: Option<(u64, String)>,
+    /// What the job last restored from: at its start (a savepoint or checkpoint given) or
+    /// after a failure (its newest completed checkpoint).
+    pub restored: Option<RestoredRecord>,
+    /// How often the job (or a region of it) restored from a checkpoint or savepoint.
+    pub restores: u64,
 }
 
 /// How many finished checkpoints the history keeps (as Flink's default of 10).
@@ -108,6 +111,7 @@ impl CheckpointCoordinator {
             history: VecDeque::new(),
             counts: (0, 0),
             restored: None,
+            restores: 0,
         }
     }
 
@@ -124,6 +128,18 @@ impl CheckpointCoordinator {
     /// Pending checkpoints.
     pub fn pending(&self) -> impl Iterator<Item = &PendingCheckpoint> {
         self.pending.values()
+    }
+
+    /// Notes that the job (or a region of it) restored from checkpoint `id` in `path` at `at`
+    /// (ms since the epoch); `savepoint` when it was a savepoint.
+    pub fn note_restore(&mut self, id: u64, path: &std::path::Path, at: i64, savepoint: bool) {
+        self.restores += 1;
+        self.restored = Some(RestoredRecord {
+            id,
+            external_path: path.display().to_string(),
+            restore_timestamp: at,
+            is_savepoint: savepoint,
+        });
     }
 
     /// The newest completed checkpoint kept: `(id, dir)`.
@@ -339,7 +355,7 @@ impl CheckpointCoordinator {
         let in_progress = self.pending.len() as u64;
         CheckpointStats {
             counts: CheckpointCounts {
-                restored: u64::from(self.restored.is_some()),
+                restored: self.restores,
                 total: self.counts.0 + self.counts.1 + in_progress,
                 in_progress,
                 completed: self.counts.0,
@@ -353,10 +369,7 @@ impl CheckpointCoordinator {
                     r.status == "COMPLETED" && r.kind == SnapshotKind::Savepoint
                 }),
                 failed: newest(&|r| r.status == "FAILED"),
-                restored: self.restored.as_ref().map(|(id, path)| RestoredRecord {
-                    id: *id,
-                    external_path: path.clone(),
-                }),
+                restored: self.restored.clone(),
             },
             history,
         }

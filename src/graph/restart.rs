@@ -384,14 +384,26 @@ mod tests {
         delays(&mut fixed, &[0, 10], 0.5);
         let b = fixed.budget(t0);
         assert_eq!((b.restarts, b.remaining), (2, Some(1)));
-        assert!(b.strategy.starts_with("fixed-delay (attempts 3"), "{}", b.strategy);
+        assert!(
+            b.strategy.starts_with("fixed-delay (attempts 3"),
+            "{}",
+            b.strategy
+        );
 
         let mut rate = RestartBackoff::new(RestartStrategy::failure_rate(2, ms(1_000), ms(50)));
-        assert_eq!(rate.handle_failure(t0, 0.5), RestartDecision::Restart(ms(50)));
+        assert_eq!(
+            rate.handle_failure(t0, 0.5),
+            RestartDecision::Restart(ms(50))
+        );
         assert_eq!(rate.budget(t0 + ms(10)).remaining, Some(1));
         assert_eq!(rate.budget(t0 + ms(1_000)).remaining, Some(2));
 
-        assert_eq!(RestartBackoff::new(RestartStrategy::None).budget(t0).remaining, Some(0));
+        assert_eq!(
+            RestartBackoff::new(RestartStrategy::None)
+                .budget(t0)
+                .remaining,
+            Some(0)
+        );
         let exp = RestartBackoff::new(RestartStrategy::ExponentialDelay {
             initial_ms: 10,
             max_ms: 100,

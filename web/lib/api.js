@@ -56,7 +56,8 @@ export async function getText(path) {
 /**
  * What a view starts and must stop when it is left: timers, polls and event streams.
  * `scope.poll(ms, fn)` runs `fn` now and then every `ms` after each run ends (never two at
- * once); `scope.stream(path, type, fn)` follows an SSE stream; `scope.dispose()` stops all.
+ * once); `scope.stream(path, types, fn)` follows an SSE stream's events of one type or of a
+ * list of types (`fn(data, event)`); `scope.dispose()` stops all.
  */
 export class Scope {
   constructor() { this.stops = []; this.alive = true; }
@@ -71,16 +72,19 @@ export class Scope {
     run();
     this.add(() => clearTimeout(timer));
   }
-  stream(path, type, fn, onError) {
+  stream(path, types, fn, onError) {
     const es = new EventSource(path);
-    es.addEventListener(type, (ev) => {
-      if (!this.alive) return;
-      connection(true);
-      let data;
-      try { data = JSON.parse(ev.data); } catch (e) { console.warn('stream', e); return; }
-      fn(data, ev);
-    });
-    es.onerror = () => { connection(false); if (onError) onError(); };
+    for (const type of Array.isArray(types) ? types : [types]) {
+      es.addEventListener(type, (ev) => {
+        if (!this.alive) return;
+        connection(true);
+        let data;
+        try { data = JSON.parse(ev.data); } catch (e) { console.warn('stream', e); return; }
+        fn(data, ev);
+      });
+    }
+    // The browser reconnects by itself after a brief error; only a closed stream is "down".
+    es.onerror = () => { if (es.readyState === EventSource.CLOSED) connection(false); if (onError) onError(); };
     this.add(() => es.close());
     return es;
   }

@@ -11,7 +11,8 @@ export function h(spec, attrs, ...children) {
   for (const part of (m[2] || '').match(/[.#][\w-]+/g) || []) {
     if (part[0] === '.') el.classList.add(part.slice(1)); else el.id = part.slice(1);
   }
-  if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
+  if (attrs !== null && attrs !== undefined
+    && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
     children.unshift(attrs);
     attrs = null;
   }
@@ -87,9 +88,10 @@ export function time(ms) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** A watermark: Long.MIN_VALUE-like or missing → "none", else the time. */
+/** A watermark: Long.MIN_VALUE-like or missing → "none", Long.MAX_VALUE → "end of input", else the time. */
 export function watermark(ms) {
   if (ms === null || ms === undefined || ms <= -9e15) return 'none';
+  if (ms >= 9e15) return 'end of input';
   return time(ms) + '.' + String(((ms % 1000) + 1000) % 1000).padStart(3, '0');
 }
 
@@ -145,3 +147,26 @@ export function confirmDialog(title, question, { ok = 'OK', danger = false, fiel
 
 /** A notice line: kind = ok | bad | info. */
 export function notice(kind, text) { return h('div.notice.' + kind, text); }
+
+/**
+ * Brings `tbody`'s rows in line with `rows` = [{key, sig, render(), attrs?}] without rebuilding
+ * those whose `sig` is unchanged: a row keeps its element (and so hover, focus and selection),
+ * and rows are only moved, added or removed. `attr` names the data attribute of the key.
+ */
+export function syncRows(tbody, rows, attr = 'key') {
+  const old = new Map();
+  for (const tr of tbody.children) if (tr.dataset[attr] !== undefined) old.set(tr.dataset[attr], tr);
+  const next = rows.map((r) => {
+    let tr = old.get(r.key);
+    if (!tr || tr.__sig !== r.sig) {
+      const made = r.render();
+      made.dataset[attr] = r.key;
+      made.__sig = r.sig;
+      if (tr) tr.replaceWith(made);
+      tr = made;
+    }
+    return tr;
+  });
+  const same = next.length === tbody.children.length && next.every((tr, i) => tbody.children[i] === tr);
+  if (!same) tbody.replaceChildren(...next);
+}

@@ -103,7 +103,11 @@ impl JobMaster {
             }
             tracing::info!(job_id = %self.job_id, checkpoint = cp.metadata.checkpoint_id, dir = %cp.dir.display(), "restoring");
             first_id = cp.metadata.checkpoint_id + 1;
-            restored = Some((cp.metadata.checkpoint_id, cp.dir.display().to_string()));
+            restored = Some((
+                cp.metadata.checkpoint_id,
+                cp.dir.clone(),
+                cp.metadata.kind == crate::checkpoint::SnapshotKind::Savepoint,
+            ));
             self.restore_dir = Some(cp.dir);
         }
         let shape = self
@@ -118,7 +122,9 @@ impl JobMaster {
             shape,
             first_id,
         );
-        coordinator.restored = restored;
+        if let Some((id, dir, savepoint)) = restored {
+            coordinator.note_restore(id, &dir, processing_time_now(), savepoint);
+        }
         if let Some(interval) = self.job_graph.checkpointing.interval {
             ctx.supervised_interval("periodic checkpoint", interval, |act, ctx| {
                 act.periodic_checkpoint(ctx)

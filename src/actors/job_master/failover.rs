@@ -126,6 +126,13 @@ impl JobMaster {
         ctx.supervised_later("restart", wait, |act, ctx| act.restart(ctx));
     }
 
+    /// Counts a restore from the newest completed checkpoint in the checkpoint statistics.
+    fn note_restore(&mut self, id: u64, dir: &std::path::Path) {
+        if let Some(c) = self.checkpoints.as_mut() {
+            c.note_restore(id, dir, crate::eventtime::processing_time_now(), false);
+        }
+    }
+
     /// Every subtask's next attempt, restored from the newest completed checkpoint, into the
     /// job's slots (asking for the ones lost TaskManagers took).
     pub(super) fn restart(&mut self, ctx: &mut Context<Self>) {
@@ -138,9 +145,10 @@ impl JobMaster {
         if self.graph.status() != JobStatus::Restarting {
             return;
         }
-        if let Some((id, dir)) = self.checkpoints.as_ref().and_then(|c| c.latest()) {
+        if let Some((id, dir)) = self.checkpoints.as_ref().and_then(|c| c.latest()).cloned() {
             tracing::info!(job_id = %self.job_id, checkpoint = id, "restoring after a failure");
-            self.restore_dir = Some(dir.clone());
+            self.note_restore(id, &dir);
+            self.restore_dir = Some(dir);
         }
         self.graph.reset_attempts();
         self.input_ended.clear();
@@ -159,9 +167,10 @@ impl JobMaster {
     /// checkpoint; the other regions run on.
     pub(super) fn restart_regions(&mut self, ctx: &mut Context<Self>) {
         let members = std::mem::take(&mut self.restarting_regions);
-        if let Some((id, dir)) = self.checkpoints.as_ref().and_then(|c| c.latest()) {
+        if let Some((id, dir)) = self.checkpoints.as_ref().and_then(|c| c.latest()).cloned() {
             tracing::info!(job_id = %self.job_id, checkpoint = id, subtasks = members.len(), "restoring regions after a failure");
-            self.restore_dir = Some(dir.clone());
+            self.note_restore(id, &dir);
+            self.restore_dir = Some(dir);
         }
         self.graph
             .reset_attempts_of(|v, s| members.contains(&(v, s)));

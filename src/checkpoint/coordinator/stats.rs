@@ -280,4 +280,8 @@ pub struct RestoredRecord {
     pub id: u64,
     /// Its directory.
     pub external_path: String,
+    /// When the job restored from it (ms since the epoch).
+    pub restore_timestamp: i64,
+    /// Whether it was a savepoint.
+    pub is_savepoint: bool,
 }

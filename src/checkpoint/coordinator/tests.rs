@@ -253,3 +253,20 @@ fn the_history_is_bounded() {
     assert!(s.find(5).is_none() && s.find(6).is_some());
     assert_eq!(s.counts.failed, HISTORY as u64 + 5);
 }
+
+#[test]
+fn every_restore_is_counted_and_the_newest_shown() {
+    let mut c = coordinator(1, 0);
+    assert_eq!(c.stats().counts.restored, 0);
+    assert!(c.stats().latest.restored.is_none());
+    c.note_restore(7, std::path::Path::new("/sp/savepoint-1"), 1_000, true);
+    c.note_restore(9, std::path::Path::new("/ck/job/chk-9"), 2_000, false);
+    let stats = c.stats();
+    assert_eq!(stats.counts.restored, 2);
+    let r = stats.latest.restored.expect("restored");
+    assert_eq!(
+        (r.id, r.restore_timestamp, r.is_savepoint),
+        (9, 2_000, false)
+    );
+    assert_eq!(r.external_path, "/ck/job/chk-9");
+}

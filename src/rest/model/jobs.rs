@@ -453,7 +453,11 @@ pub struct JobExceptions {
     #[serde(rename = "exceptionHistory")]
     pub exception_history: ExceptionHistory,
     /// Rill's addition: the restart strategy and what it would still allow.
-    #[serde(rename = "restart-strategy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "restart-strategy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub restart_strategy: Option<RestartStrategyInfo>,
 }
 
