@@ -25,7 +25,11 @@ struct Group(Child);
 impl Drop for Group {
     fn drop(&mut self) {
         let pgid = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
+        // The group is often gone already (the script ended and closed its browser).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &pgid])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.wait();
     }
 }

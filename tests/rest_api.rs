@@ -453,7 +453,12 @@ fn bad_requests_get_json_4xx_errors() {
         "missing query parameter 'mode'",
     );
     assert_error(&http("GET", &s.url("/nope"), None), 404, "Not found: /nope");
-    assert_error(&http("GET", &s.url("/"), None), 404, "Not found");
+    assert_error(&http("GET", &s.url("/web/nope.js"), None), 404, "Not found");
+    assert_error(
+        &http("GET", &s.url("/web/../Cargo.toml"), None),
+        404,
+        "Not found",
+    );
     assert_error(&http("GET", &s.url("/jobs/a/b/c"), None), 404, "Not found");
     assert_error(&http("DELETE", &s.url("/jobs"), None), 405, "DELETE");
     assert_error(&http("POST", &s.url("/overview"), Some("{}")), 405, "POST");
@@ -462,6 +467,78 @@ fn bad_requests_get_json_4xx_errors() {
     assert_eq!(get_ok(&s.url("/jobs")), json!({"jobs": []}));
     assert_eq!(get_ok(&s.url("/overview/"))["taskmanagers"], 1);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `GET path` without following anything: status, content type, ETag, body.
+fn fetch(s: &TestServer, path: &str, etag: Option<&str>) -> (u16, String, String, Vec<u8>) {
+    let mut req = ureq::get(&s.url(path)).timeout(Duration::from_secs(10));
+    if let Some(e) = etag {
+        req = req.set("If-None-Match", e);
+    }
+    let resp = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {path}: {e}"),
+    };
+    let status = resp.status();
+    let ctype = resp.header("content-type").unwrap_or_default().to_string();
+    let tag = resp.header("etag").unwrap_or_default().to_string();
+    let mut body = Vec::new();
+    resp.into_reader().read_to_end(&mut body).expect("body");
+    (status, ctype, tag, body)
+}
+
+#[test]
+fn the_dashboard_is_served_from_the_binary() {
+    let s = TestServer::start(1, 1);
+    let (status, ctype, etag, page) = fetch(&s, "/", None);
+    assert_eq!((status, ctype.as_str()), (200, "text/html; charset=utf-8"));
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(
+        page.contains("<title>Rill</title>") && page.contains("/web/app.js"),
+        "{page}"
+    );
+    // Unchanged content is not sent again.
+    let (status, _, _, body) = fetch(&s, "/", Some(&etag));
+    assert_eq!((status, body.len()), (304, 0));
+    // Every file the page loads is there, with its type; nothing is fetched from elsewhere.
+    for (path, ctype) in [
+        ("/web/app.js", "text/javascript; charset=utf-8"),
+        ("/web/views/actors.js", "text/javascript; charset=utf-8"),
+        ("/web/vendor/dagre.esm.js", "text/javascript; charset=utf-8"),
+        ("/web/css/base.css", "text/css; charset=utf-8"),
+        ("/web/favicon.svg", "image/svg+xml"),
+    ] {
+        let (status, got, _, body) = fetch(&s, path, None);
+        assert_eq!((status, got.as_str()), (200, ctype), "{path}");
+        assert!(!body.is_empty(), "{path}");
+    }
+    let csp = ureq::get(&s.url("/"))
+        .call()
+        .expect("page")
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    // The bundled jobs the submit form offers.
+    let jobs = get_ok(&s.url("/bundled-jobs"));
+    let names: Vec<&str> = jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"clickstream") && names.contains(&"wordcount"),
+        "{names:?}"
+    );
+    assert_eq!(
+        jobs["jobs"][0]["arguments"],
+        json!(["input", "output", "on-bad-line", "sink"])
+    );
 }
 
 /// Writes `bytes` on a fresh connection (the server may close it at any point), then reads
