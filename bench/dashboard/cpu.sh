@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What watching costs in CPU time, measured rather than inferred from noisy throughput: a
-# `rill local` cluster (2 TaskManagers) runs `clickstream` at p=2 (5,000 clicks/s, a checkpoint
-# a second) and, for S seconds in each mode, the CPU time of the cluster's process and of the
-# observer (with all its child processes) is read from /proc:
+# `rill local` cluster (T TaskManagers of S slots, default 2 of 2) runs `clickstream` at p=P
+# (default 2; 5,000 clicks/s, a checkpoint a second) and, for N seconds in each mode, the CPU
+# time of the cluster's process and of the observer (with all its child processes) is read from
+# /proc:
 #   none     nobody watches;
 #   stream   a client reads GET /actors/stream (what the actor view subscribes to);
 #   browser  headless chromium shows the dashboard's actor view (#/actors).
@@ -10,16 +11,22 @@
 # extra over `none` is what the JobManager spends serving the view, taken from the data path's
 # cores on a machine where the two share them.
 #
-#   bench/dashboard/cpu.sh [--seconds S] [--rounds R]
+#   bench/dashboard/cpu.sh [--seconds N] [--rounds R] [-p P] [--taskmanagers T] [--slots S]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=20
 rounds=3
+parallelism=2
+taskmanagers=2
+slots=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds S] [--rounds R]" >&2; exit 2 ;;
+    -p) parallelism=$2; shift 2 ;;
+    --taskmanagers) taskmanagers=$2; shift 2 ;;
+    --slots) slots=$2; shift 2 ;;
+    *) echo "usage: $0 [--seconds N] [--rounds R] [-p P] [--taskmanagers T] [--slots S]" >&2; exit 2 ;;
   esac
 done
 ./scripts/deps.sh --tests >/dev/null
@@ -30,7 +37,7 @@ export PLAYWRIGHT_CORE="${PLAYWRIGHT_CORE:-$HOME/.cache/rill-npm/node_modules/pl
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 log=$(mktemp)
-"$rill" local --rest "127.0.0.1:$port" --taskmanagers 2 --slots 2 >"$log" 2>&1 &
+"$rill" local --rest "127.0.0.1:$port" --taskmanagers "$taskmanagers" --slots "$slots" >"$log" 2>&1 &
 cluster=$!
 observer=
 cleanup() {
@@ -40,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 until curl -sf "$url/overview" >/dev/null; do sleep 0.1; done
-"$rill" run --jobmanager-rest "$url" --detached -p 2 --checkpoint-interval-ms 1000 clickstream >/dev/null
+"$rill" run --jobmanager-rest "$url" --detached -p "$parallelism" --checkpoint-interval-ms 1000 clickstream >/dev/null
 sleep 5
 
 # CPU ticks (user + system) of a process and all its descendants.

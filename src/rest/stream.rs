@@ -68,8 +68,40 @@ impl std::fmt::Debug for ActorStream {
     }
 }
 
-fn event(id: u64, kind: &str, data: &serde_json::Value) -> Bytes {
-    Bytes::from(format!("id: {id}\nevent: {kind}\ndata: {data}\n\n"))
+/// One event: `data` serialized straight into the event's bytes (no JSON value tree between:
+/// the edges of a large job are thousands).
+fn event<T: serde::Serialize>(id: u64, kind: &str, data: &T) -> Bytes {
+    let mut out = format!("id: {id}\nevent: {kind}\ndata: ").into_bytes();
+    if serde_json::to_writer(&mut out, data).is_err() {
+        // Serializing plain data into memory does not fail; were it to, say so in JSON.
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// The body of a `snapshot` event: the whole topology.
+#[derive(serde::Serialize)]
+struct SnapshotBody<'a> {
+    nodes: &'a [crate::actors::topology::NodeActors],
+    actors: &'a [crate::actors::remote::ActorInfo],
+    edges: &'a [crate::actors::topology::Edge],
+}
+
+/// The body of an `update` event: what changed since the previous event.
+#[derive(serde::Serialize)]
+struct UpdateBody<'a> {
+    nodes: &'a [crate::actors::topology::NodeActors],
+    changed: &'a [serde_json::Value],
+    removed: &'a [Removed],
+    edges: &'a [crate::actors::topology::Edge],
+}
+
+/// An actor gone since the previous event.
+#[derive(serde::Serialize)]
+struct Removed {
+    node: String,
+    path: String,
 }
 
 impl ActorStream {
@@ -160,27 +192,34 @@ impl ActorStream {
             }
             now.insert(key, value);
         }
-        let removed: Vec<serde_json::Value> = hub
+        let removed: Vec<Removed> = hub
             .previous
             .keys()
             .filter(|k| !now.contains_key(*k))
-            .map(|(node, path)| serde_json::json!({ "node": node, "path": path }))
+            .map(|(node, path)| Removed {
+                node: node.clone(),
+                path: path.clone(),
+            })
             .collect();
         hub.previous = now;
         let snapshot = event(
             id,
             "snapshot",
-            &serde_json::json!({ "nodes": t.nodes, "actors": t.actors, "edges": t.edges }),
+            &SnapshotBody {
+                nodes: &t.nodes,
+                actors: &t.actors,
+                edges: &t.edges,
+            },
         );
         let update = event(
             id,
             "update",
-            &serde_json::json!({
-                "nodes": t.nodes,
-                "changed": changed,
-                "removed": removed,
-                "edges": t.edges,
-            }),
+            &UpdateBody {
+                nodes: &t.nodes,
+                changed: &changed,
+                removed: &removed,
+                edges: &t.edges,
+            },
         );
         hub.snapshot = Some(snapshot.clone());
         hub.recent.push_back((id, update.clone()));
