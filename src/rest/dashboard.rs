@@ -4,7 +4,8 @@
 //! only this server.
 //!
 //! For work on the dashboard itself, `RILL_WEB_DIR=DIR` makes the server read the files from
-//! `DIR` at each request instead (edit, reload, no rebuild).
+//! `DIR` at each request instead (edit, reload, no rebuild): a development aid, reading on the
+//! server's worker thread.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
@@ -103,10 +104,11 @@ fn file(req: &HttpRequest, path: &str) -> HttpResponse {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ));
-    if fresh {
-        answer.finish()
-    } else {
-        answer.body(bytes.into_owned())
+    match (fresh, bytes) {
+        (true, _) => answer.finish(),
+        // The embedded files are sent from the binary's memory, not copied.
+        (false, std::borrow::Cow::Borrowed(b)) => answer.body(bytes::Bytes::from_static(b)),
+        (false, std::borrow::Cow::Owned(b)) => answer.body(b),
     }
 }
 
