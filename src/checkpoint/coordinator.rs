@@ -85,6 +85,11 @@ pub struct CheckpointCoordinator {
     pub restored: Option<RestoredRecord>,
     /// How often the job (or a region of it) restored from a checkpoint or savepoint.
     pub restores: u64,
+    /// The newest completed and failed checkpoints and completed savepoint, kept apart from the
+    /// bounded history (as Flink's `latest` is), so that later checkpoints do not push them out.
+    latest_completed: Option<CheckpointRecord>,
+    latest_failed: Option<CheckpointRecord>,
+    latest_savepoint: Option<CheckpointRecord>,
 }
 
 /// How many finished checkpoints the history keeps (as Flink's default of 10).
@@ -112,6 +117,9 @@ impl CheckpointCoordinator {
             counts: (0, 0),
             restored: None,
             restores: 0,
+            latest_completed: None,
+            latest_failed: None,
+            latest_savepoint: None,
         }
     }
 
@@ -362,13 +370,13 @@ impl CheckpointCoordinator {
                 failed: self.counts.1,
             },
             latest: LatestCheckpoints {
+                // From the history while it holds it (with its `discarded` flag).
                 completed: newest(&|r| {
                     r.status == "COMPLETED" && r.kind == SnapshotKind::Checkpoint
-                }),
-                savepoint: newest(&|r| {
-                    r.status == "COMPLETED" && r.kind == SnapshotKind::Savepoint
-                }),
-                failed: newest(&|r| r.status == "FAILED"),
+                })
+                .or_else(|| self.latest_completed.clone()),
+                savepoint: self.latest_savepoint.clone(),
+                failed: self.latest_failed.clone(),
                 restored: self.restored.clone(),
             },
             history,
@@ -383,8 +391,14 @@ impl CheckpointCoordinator {
         now: Instant,
         failure: Option<String>,
     ) {
-        self.history
-            .push_back(CheckpointRecord::of(p, status, sizes, now, failure));
+        let record = CheckpointRecord::of(p, status, sizes, now, failure);
+        match (status, record.kind) {
+            ("FAILED", _) => self.latest_failed = Some(record.clone()),
+            ("COMPLETED", SnapshotKind::Savepoint) => self.latest_savepoint = Some(record.clone()),
+            ("COMPLETED", SnapshotKind::Checkpoint) => self.latest_completed = Some(record.clone()),
+            _ => {}
+        }
+        self.history.push_back(record);
         while self.history.len() > HISTORY {
             self.history.pop_front();
         }

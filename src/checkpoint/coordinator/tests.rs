@@ -270,3 +270,28 @@ fn every_restore_is_counted_and_the_newest_shown() {
     );
     assert_eq!(r.external_path, "/ck/job/chk-9");
 }
+
+#[test]
+fn the_latest_failed_checkpoint_outlives_the_bounded_history() {
+    let t0 = Instant::now();
+    let mut c = coordinator(1, u32::MAX);
+    c.trigger(SnapshotKind::Checkpoint, t0, 0, None);
+    c.abort_all("the job restarts", t0);
+    for id in 2..=(HISTORY as u64 + 3) {
+        c.trigger(SnapshotKind::Checkpoint, t0, 0, None);
+        let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, id) else {
+            panic!("checkpoint {id} should complete");
+        };
+        c.completed(&p, CheckpointSizes::default(), t0);
+    }
+    let s = c.stats();
+    assert!(s.find(1).is_none(), "the failed one left the history");
+    let failed = s.latest.failed.expect("still the latest failed");
+    assert_eq!((failed.id, failed.status), (1, "FAILED"));
+    assert_eq!(failed.failure.as_deref(), Some("the job restarts"));
+    assert_eq!(
+        s.latest.completed.expect("completed").id,
+        HISTORY as u64 + 3
+    );
+    assert_eq!(s.counts.failed, 1);
+}
