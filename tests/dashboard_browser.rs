@@ -4,9 +4,12 @@
 //! which it SIGKILLs. The script asserts on what the pages render (see its header); this test
 //! starts the clusters, bounds the script's time, and kills its whole process group (the
 //! browser included) whatever happens. Screenshots go to `target/dashboard-screenshots/`.
+//! Beside it, a plain HTTP test of how the files are served (types, ETag, CSP) and of the
+//! bundled jobs the submit form lists.
 
 mod common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +18,80 @@ use common::cli::LocalCluster;
 use rill::graph::job_graph::SubmitOptions;
 use rill::graph::RestartStrategy;
 use rill::launch::ProcessCluster;
+use serde_json::json;
+
+/// `GET path` without following anything: status, content type, ETag, body.
+fn fetch(base: &str, path: &str, etag: Option<&str>) -> (u16, String, String, Vec<u8>) {
+    let mut req = ureq::get(&format!("{base}{path}")).timeout(Duration::from_secs(10));
+    if let Some(e) = etag {
+        req = req.set("If-None-Match", e);
+    }
+    let resp = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {path}: {e}"),
+    };
+    let status = resp.status();
+    let ctype = resp.header("content-type").unwrap_or_default().to_string();
+    let tag = resp.header("etag").unwrap_or_default().to_string();
+    let mut body = Vec::new();
+    resp.into_reader().read_to_end(&mut body).expect("body");
+    (status, ctype, tag, body)
+}
+
+#[test]
+fn the_dashboard_is_served_from_the_binary() {
+    let local = LocalCluster::start();
+    let s = local.url.as_str();
+    let (status, ctype, etag, page) = fetch(s, "/", None);
+    assert_eq!((status, ctype.as_str()), (200, "text/html; charset=utf-8"));
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(
+        page.contains("<title>Rill</title>") && page.contains("/web/app.js"),
+        "{page}"
+    );
+    // Unchanged content is not sent again.
+    let (status, _, _, body) = fetch(s, "/", Some(&etag));
+    assert_eq!((status, body.len()), (304, 0));
+    // Every file the page loads is there, with its type; nothing is fetched from elsewhere.
+    for (path, ctype) in [
+        ("/web/app.js", "text/javascript; charset=utf-8"),
+        ("/web/views/actors.js", "text/javascript; charset=utf-8"),
+        ("/web/vendor/dagre.esm.js", "text/javascript; charset=utf-8"),
+        ("/web/css/base.css", "text/css; charset=utf-8"),
+        ("/web/favicon.svg", "image/svg+xml"),
+    ] {
+        let (status, got, _, body) = fetch(s, path, None);
+        assert_eq!((status, got.as_str()), (200, ctype), "{path}");
+        assert!(!body.is_empty(), "{path}");
+    }
+    let csp = ureq::get(&format!("{s}/"))
+        .call()
+        .expect("page")
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    // The bundled jobs the submit form offers.
+    let jobs = common::get_ok(&format!("{s}/bundled-jobs"));
+    let names: Vec<&str> = jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"clickstream") && names.contains(&"wordcount"),
+        "{names:?}"
+    );
+    assert_eq!(
+        jobs["jobs"][0]["arguments"],
+        json!(["input", "output", "on-bad-line", "sink"])
+    );
+}
 
 /// How long one phase of the script may run (it stops itself at 150 s).
 const PHASE_LIMIT: Duration = Duration::from_secs(170);
@@ -79,7 +156,6 @@ fn run_phase(args: &[&str]) {
     };
     let mut out = String::new();
     let mut err = String::new();
-    use std::io::Read;
     if let Some(mut o) = group.0.stdout.take() {
         let _ = o.read_to_string(&mut out);
     }
