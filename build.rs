@@ -18,17 +18,13 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// FNV-1a, 64 bits: enough to tell two versions of a file apart.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+include!("src/rest/content_hash.rs");
 
 fn main() -> std::io::Result<()> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").map_err(std::io::Error::other)?);
     let web = root.join("web");
     println!("cargo:rerun-if-changed=web");
+    println!("cargo:rerun-if-changed=src/rest/content_hash.rs");
     let mut found = Vec::new();
     files(&web, &mut found)?;
     found.sort();

@@ -5,13 +5,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::cli::{finish, path, rill, rill_command, Killed, LocalCluster, Outcome, LIMIT};
+use common::cli::{
+    finish, path, rill, rill_command, stdout_lines, Killed, LocalCluster, Outcome, LIMIT,
+};
 use common::wait_for_job;
 use serde_json::Value;
 
@@ -52,19 +54,6 @@ fn socket_peer(lines: &'static [u8]) -> (String, mpsc::Receiver<TcpStream>) {
         }
     });
     (port, rx)
-}
-
-/// Sends each line of `child`'s stdout to the receiver as it comes.
-fn stdout_lines(child: &mut Killed) -> mpsc::Receiver<String> {
-    let stdout = child.0.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            let _ = tx.send(line);
-        }
-    });
-    rx
 }
 
 /// The next line as JSON, failing after `limit`.

@@ -21,19 +21,7 @@ struct Answer {
 /// `method url` with an optional JSON body, 10 s limit; a `text/event-stream` answer's body
 /// is not read (it never ends).
 fn call(method: &str, url: &str, body: Option<&str>) -> Answer {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
-    let req = agent.request(method, url);
-    let res = match body {
-        Some(b) => req.set("Content-Type", "application/json").send_string(b),
-        None => req.call(),
-    };
-    let resp = match res {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: no answer: {e}"),
-    };
+    let resp = common::send(method, url, body);
     let status = resp.status();
     let media_type = resp.content_type().to_string();
     let body = if media_type == "text/event-stream" {

@@ -23,24 +23,14 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--runs R] [--records N]" >&2; exit 2 ;;
   esac
 done
-./scripts/deps.sh --tests >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rill-target}"
-cargo build --release --quiet
-rill="${RILL_BIN:-$CARGO_TARGET_DIR/release/rill}"
-export PLAYWRIGHT_CORE="${PLAYWRIGHT_CORE:-$HOME/.cache/rill-npm/node_modules/playwright-core}"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-log=$(mktemp)
-"$rill" local --rest "127.0.0.1:$port" --taskmanagers 2 --slots 2 >"$log" 2>&1 &
-cluster=$!
+. bench/dashboard/common.sh
 observer=
 cleanup() {
   [ -n "$observer" ] && kill "$observer" 2>/dev/null && wait "$observer" 2>/dev/null
-  kill -INT "$cluster" 2>/dev/null; wait "$cluster" 2>/dev/null || true
-  rm -f "$log"
+  stop_cluster
 }
 trap cleanup EXIT
-until curl -sf "$url/overview" >/dev/null; do sleep 0.1; done
+start_cluster 2 2
 
 # The cluster process's CPU time so far, in clock ticks (user + system).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$cluster/stat"; }

@@ -2,17 +2,10 @@
 // long each view takes to show its content, and how much main-thread time chromium spends per
 // second while the job graph and the actor view update live (Chrome's TaskDuration over 10 s).
 // Usage: node scale.mjs URL JOB (bench/dashboard/scale.sh starts the cluster and the job).
-import { createRequire } from 'node:module';
+import { launch } from '../../tests/browser/chromium.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
 const [base, job] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const { browser, page } = await launch();
 const cdp = await page.context().newCDPSession(page);
 await cdp.send('Performance.enable');
 const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics

@@ -18,18 +18,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [-p P] [--taskmanagers T] [--slots S]" >&2; exit 2 ;;
   esac
 done
-./scripts/deps.sh --tests >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rill-target}"
-cargo build --release --quiet
-rill="${RILL_BIN:-$CARGO_TARGET_DIR/release/rill}"
-export PLAYWRIGHT_CORE="${PLAYWRIGHT_CORE:-$HOME/.cache/rill-npm/node_modules/playwright-core}"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-log=$(mktemp)
-"$rill" local --rest "127.0.0.1:$port" --taskmanagers "$taskmanagers" --slots "$slots" >"$log" 2>&1 &
-cluster=$!
-trap 'kill -INT "$cluster" 2>/dev/null; wait "$cluster" 2>/dev/null || true; rm -f "$log"' EXIT
-until curl -sf "$url/overview" >/dev/null; do sleep 0.1; done
+. bench/dashboard/common.sh
+trap stop_cluster EXIT
+start_cluster "$taskmanagers" "$slots"
 job=$("$rill" run --jobmanager-rest "$url" --detached --json -p "$parallelism" \
   --checkpoint-interval-ms 1000 clickstream | sed -n 's/.*"jobid":"\([0-9a-f]*\)".*/\1/p')
 until curl -s "$url/jobs/$job" | grep -q '"state":"RUNNING"'; do sleep 0.2; done

@@ -285,17 +285,21 @@ pub(super) fn list(client: &RestClient, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Waits up to [`CANCEL_WAIT`] for job `id` to end; its state then (none if unknown).
+fn state_after_ending(client: &RestClient, id: &str) -> Result<Option<JobStatus>, ClientError> {
+    let deadline = Some(Instant::now() + CANCEL_WAIT);
+    Ok(poll_job(client, id, deadline, JobStatus::is_globally_terminal)?.map(|d| d.state))
+}
+
 /// `rill cancel JOB_ID`: asks for the cancellation and waits a little for the job to end.
 pub(super) fn cancel(client: &RestClient, id: &str, json: bool) -> ExitCode {
     if let Err(e) = client.cancel(id) {
         return fail(&e, json);
     }
-    let deadline = Some(Instant::now() + CANCEL_WAIT);
-    let last = match poll_job(client, id, deadline, JobStatus::is_globally_terminal) {
-        Ok(d) => d,
+    let state = match state_after_ending(client, id) {
+        Ok(s) => s,
         Err(e) => return fail(&e, json),
     };
-    let state = last.as_ref().map(|d| d.state);
     if json {
         print_json(&serde_json::json!({ "jobid": id, "state": state }));
     } else {
@@ -331,12 +335,10 @@ pub(super) fn savepoint(
     if !json {
         println!("Savepoint completed. Path: {location}");
     }
-    let deadline = Some(Instant::now() + CANCEL_WAIT);
-    let last = match poll_job(client, id, deadline, JobStatus::is_globally_terminal) {
-        Ok(d) => d,
+    let state = match state_after_ending(client, id) {
+        Ok(s) => s,
         Err(e) => return fail(&e, json),
     };
-    let state = last.as_ref().map(|d| d.state);
     if json {
         print_json(&serde_json::json!({ "jobid": id, "location": location, "state": state }));
     } else {

@@ -16,6 +16,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web::ResponseError;
 
 use crate::rest::handlers::{echo, method_not_allowed};
+use content_hash::fnv;
+
+/// The same hash `build.rs` computes for the embedded files.
+#[path = "content_hash.rs"]
+mod content_hash;
 use crate::rest::RestError;
 
 /// The embedded files: (path under `web/`, bytes, content hash in hex).
@@ -110,13 +115,6 @@ fn file(req: &HttpRequest, path: &str) -> HttpResponse {
         (false, std::borrow::Cow::Borrowed(b)) => answer.body(bytes::Bytes::from_static(b)),
         (false, std::borrow::Cow::Owned(b)) => answer.body(b),
     }
-}
-
-/// FNV-1a over `bytes` (the same hash `build.rs` computes for the embedded files).
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// The JSON 404 every other unknown path gets.

@@ -12,15 +12,12 @@
 //
 // Screenshots of each view go to $RILL_SCREENSHOTS (default target/dashboard-screenshots).
 // Every check asserts on rendered content; the first failed check ends the run with exit 1.
-// `PLAYWRIGHT_CORE` names the playwright-core package directory (installed by
-// scripts/deps.sh --tests).
+// The browser comes from ./chromium.mjs.
 
-import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
+import { launch } from './chromium.mjs';
 
 const [phase, base, jobArg, pidArg] = process.argv.slice(2);
 const shots = process.env.RILL_SCREENSHOTS || 'target/dashboard-screenshots';
@@ -216,12 +213,7 @@ async function clusterPhase() {
 
 const deadline = setTimeout(() => { console.error('dashboard test: over its time limit'); process.exit(3); }, 150_000);
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  ({ browser, page } = await launch());
   page.on('request', (r) => { if (new URL(r.url()).origin !== origin && !r.url().startsWith('data:')) outside.push(r.url()); });
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });

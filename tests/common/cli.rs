@@ -20,6 +20,19 @@ impl Drop for Killed {
     }
 }
 
+/// Sends each line of `child`'s stdout to the receiver as it comes, until it closes.
+pub fn stdout_lines(child: &mut Killed) -> mpsc::Receiver<String> {
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
 /// `rill local` on a free port, killed on drop.
 pub struct LocalCluster {
     _child: Killed,
@@ -48,16 +61,9 @@ impl LocalCluster {
                 .spawn()
                 .expect("rill local starts"),
         );
-        let stdout = child.0.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
         // Keeps draining stdout after the first line: jobs that print write there, and a
         // closed pipe would fail them.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let _ = tx.send(line);
-            }
-        });
+        let rx = stdout_lines(&mut child);
         let line = rx
             .recv_timeout(LIMIT)
             .expect("rill local prints its REST URL");

@@ -102,9 +102,9 @@ pub struct HttpAnswer {
     pub json: serde_json::Value,
 }
 
-/// Sends `method url` with an optional JSON `body`, with a 10 s limit; panics if there is no
-/// HTTP answer or the answer is not JSON.
-pub fn http(method: &str, url: &str, body: Option<&str>) -> HttpAnswer {
+/// Sends `method url` with an optional JSON `body`, with a 10 s limit; the answer whatever its
+/// status; panics if there is no HTTP answer.
+pub fn send(method: &str, url: &str, body: Option<&str>) -> ureq::Response {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(10))
         .build();
@@ -113,11 +113,16 @@ pub fn http(method: &str, url: &str, body: Option<&str>) -> HttpAnswer {
         Some(b) => req.set("Content-Type", "application/json").send_string(b),
         None => req.call(),
     };
-    let resp = match res {
+    match res {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("{method} {url}: no answer: {e}"),
-    };
+    }
+}
+
+/// [`send`], for an answer that must be JSON (panics otherwise).
+pub fn http(method: &str, url: &str, body: Option<&str>) -> HttpAnswer {
+    let resp = send(method, url, body);
     let status = resp.status();
     let content_type = resp.content_type().to_string();
     let text = resp.into_string().expect("a body");
