@@ -36,10 +36,11 @@ fn main() -> std::io::Result<()> {
             .to_string_lossy()
             .replace('\\', "/");
         let hash = fnv(&std::fs::read(&path)?);
+        // Relative to the crate's directory when the crate compiles, not to where this script
+        // ran: checkouts that share a target directory share this generated file.
         writeln!(
             table,
-            "    ({rel:?}, include_bytes!({:?}), \"{hash:016x}\"),",
-            path.display().to_string()
+            "    ({rel:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/web/{rel}\")), \"{hash:016x}\"),"
         )
         .map_err(std::io::Error::other)?;
     }

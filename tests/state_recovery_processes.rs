@@ -19,16 +19,6 @@ use rill::launch::ProcessCluster;
 const SECRET: &str = "test-secret-recovery";
 const LINES: u64 = 1_500_000;
 
-fn config(dir: &Path) -> PathBuf {
-    let p = dir.join("rill.toml");
-    std::fs::write(
-        &p,
-        "[runtime]\nheartbeat_interval_ms = 200\nheartbeat_timeout_ms = 1500\nrpc_timeout_ms = 2000\n",
-    )
-    .expect("config");
-    p
-}
-
 /// Writes `LINES` lines of 8 words drawn from 5000; returns the exact counts.
 fn words(path: &Path) -> BTreeMap<String, u64> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("input"));
@@ -57,7 +47,7 @@ fn words(path: &Path) -> BTreeMap<String, u64> {
 /// then kills the cluster's first TaskManager with SIGKILL (and drops it from the cluster);
 /// the job must then fail.
 fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path, delay: Duration) {
-    wait_for_a_checkpoint(c, job, job_dir);
+    common::wait_for_a_checkpoint(c, job, job_dir);
     std::thread::sleep(delay);
     let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
     assert_eq!(
@@ -72,25 +62,6 @@ fn kill_after_a_checkpoint(c: &mut ProcessCluster, job: &str, job_dir: &Path, de
 }
 
 /// Waits until `job` completed a checkpoint; it must not finish first.
-fn wait_for_a_checkpoint(c: &ProcessCluster, job: &str, job_dir: &Path) {
-    let start = Instant::now();
-    loop {
-        if !common::completed_checkpoints(job_dir).is_empty() {
-            break;
-        }
-        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
-        assert_ne!(
-            state, "FINISHED",
-            "the job finished before any checkpoint completed"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no checkpoint in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Submits `job` with `args` at parallelism 2, checkpointing every 50 ms under `ck` (and
 /// restoring from `restore` if given); returns its id and its checkpoint directory.
 fn submit_checkpointing(
@@ -180,7 +151,8 @@ fn word_counts_are_exact_after_the_taskmanager_is_killed_and_the_job_restored() 
     let expected = words(&input);
     let total_words: u64 = expected.values().sum();
     let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    let mut c = ProcessCluster::start(exe, Some(&common::fast_failure_config(&dir)), SECRET, &[2])
+        .expect("cluster");
     let ck = dir.join("checkpoints");
     let out = dir.join("counts.txt");
     let args = [
@@ -239,7 +211,8 @@ fn a_job_stopped_with_a_savepoint_resumes_from_it_with_exact_counts() {
     let expected = words(&input);
     let total_words: u64 = expected.values().sum();
     let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    let c = ProcessCluster::start(exe, Some(&common::fast_failure_config(&dir)), SECRET, &[2])
+        .expect("cluster");
     let out = dir.join("counts.txt");
     let args = [
         "--input",
@@ -248,32 +221,8 @@ fn a_job_stopped_with_a_savepoint_resumes_from_it_with_exact_counts() {
         out.to_str().expect("path"),
     ];
     let job = c.submit("wordcount", &args, 2).expect("submitted");
-    let target = dir.join("savepoints");
-    let target = target.to_str().expect("path");
-
-    // `rill stop` needs every subtask running: retry until it is accepted.
-    let start = Instant::now();
-    let printed = loop {
-        let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-        let o = std::process::Command::new(exe)
-            .args(["stop", &job, "--savepoint", target])
-            .env("RILL_REST", format!("http://{}", c.rest))
-            .output()
-            .expect("rill runs");
-        if o.status.success() {
-            break String::from_utf8_lossy(&o.stdout).to_string();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "stop never accepted: {o:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let path = printed
-        .lines()
-        .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
-        .expect("the savepoint's path is printed")
-        .to_string();
+    // `rill stop` needs every subtask running: it is retried until it is accepted.
+    let path = common::stop_with_savepoint(&c, &job, &dir.join("savepoints"));
     let d = c
         .wait_end(&job, Duration::from_secs(30))
         .expect("the job ends");
@@ -360,7 +309,7 @@ fn a_job_restarts_on_a_replacement_taskmanager_after_one_is_killed() {
     let job = c
         .submit_with("windowed-count", &a, 4, options)
         .expect("submitted");
-    wait_for_a_checkpoint(&c, &job, &ck.join(&job));
+    common::wait_for_a_checkpoint(&c, &job, &ck.join(&job));
     let state = |c: &ProcessCluster| c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
     assert_eq!(state(&c), "RUNNING", "the job ended too early");
     let killed_at = Instant::now();
@@ -472,7 +421,13 @@ impl WindowRuns {
     /// A JobManager and TaskManagers of `slots` slots each.
     fn cluster(&self, slots: &[usize]) -> ProcessCluster {
         let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-        ProcessCluster::start(exe, Some(&config(&self.dir)), SECRET, slots).expect("cluster")
+        ProcessCluster::start(
+            exe,
+            Some(&common::fast_failure_config(&self.dir)),
+            SECRET,
+            slots,
+        )
+        .expect("cluster")
     }
 
     /// Tumbling windows over the events into `output`.
@@ -520,7 +475,8 @@ fn two_phase_commit_output_is_exactly_once_across_repeated_kills() {
         .write_csv(&input, n)
         .expect("input");
     let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    let mut c = ProcessCluster::start(exe, Some(&common::fast_failure_config(&dir)), SECRET, &[2])
+        .expect("cluster");
     let (out, reference) = (dir.join("out"), dir.join("reference.csv"));
     let job_args = |o: &Path, sink: &str| {
         vec![
@@ -660,7 +616,8 @@ fn every_state_type_is_exact_after_the_taskmanager_is_killed_on_both_backends() 
     use rill::state::StateBackendKind;
     let dir = common::temp_dir("all-states");
     let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let mut c = ProcessCluster::start(exe, Some(&config(&dir)), SECRET, &[2]).expect("cluster");
+    let mut c = ProcessCluster::start(exe, Some(&common::fast_failure_config(&dir)), SECRET, &[2])
+        .expect("cluster");
     for (backend, lines, restore_p) in [
         (StateBackendKind::Heap, 2_000_000, 2),
         (StateBackendKind::RocksDb, 300_000, 1),

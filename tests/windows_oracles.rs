@@ -6,30 +6,16 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use rill::bench::events::EventSpec;
 use rill::graph::JobStatus;
 
-fn oracle(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/oracles")
-        .join(format!("{name}_1m.csv.gz"));
-    let out = std::process::Command::new("gzip")
-        .arg("-dc")
-        .arg(&path)
-        .output()
-        .expect("gzip runs");
-    assert!(out.status.success(), "gzip -dc {}", path.display());
-    String::from_utf8(out.stdout).expect("utf8 oracle")
-}
-
 fn check(kind: &str, spec: EventSpec, rows: usize) {
     let dir = common::temp_dir(&format!("window-{kind}"));
     let input = dir.join("events.csv");
     spec.write_csv(&input, 1_000_000).expect("input written");
-    let expected = oracle(kind);
+    let expected = common::oracle(kind);
     assert_eq!(expected.lines().count(), rows, "the oracle's row count");
     for p in [1, 2, 4] {
         let output = dir.join(format!("out-{p}.csv"));

@@ -149,6 +149,12 @@ impl StreamEnv {
         self.inner.borrow().graph.runtime_mode
     }
 
+    /// Renames the job (a SQL job is named for its sink).
+    pub fn set_job_name(&self, name: &str) -> &Self {
+        self.inner.borrow_mut().graph.job_name = name.to_string();
+        self
+    }
+
     /// The job's name.
     pub fn job_name(&self) -> String {
         self.inner.borrow().graph.job_name.clone()

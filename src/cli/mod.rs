@@ -15,6 +15,7 @@ mod local;
 mod processes;
 mod progress;
 mod remote;
+mod sql;
 mod submit;
 
 use std::process::ExitCode;
@@ -47,6 +48,17 @@ pub const REST_URL_ENV: &str = "RILL_REST";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The shape of the mini cluster `run --local` and `sql --local` embed.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct LocalShape {
+    /// TaskManagers of the embedded cluster (with --local) [default: 1].
+    #[arg(long)]
+    taskmanagers: Option<usize>,
+    /// Slots per TaskManager (with --local) [default: enough for the job].
+    #[arg(long)]
+    slots: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -133,12 +145,9 @@ enum Command {
         /// The submission's parallelism (below the job's own settings).
         #[arg(short, long)]
         parallelism: Option<usize>,
-        /// TaskManagers of the embedded cluster (with --local) [default: 1].
-        #[arg(long)]
-        taskmanagers: Option<usize>,
-        /// Slots per TaskManager (with --local) [default: enough for the job].
-        #[arg(long)]
-        slots: Option<usize>,
+        /// The embedded cluster's shape (with --local).
+        #[command(flatten)]
+        shape: LocalShape,
         /// Checkpoint and restore settings.
         #[command(flatten)]
         submit: SubmitFlags,
@@ -147,6 +156,32 @@ enum Command {
         /// The job's arguments.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Flink's SQL Client: run a SQL script (`-f FILE`, or standard input), or type
+    /// statements at the `Flink SQL>` prompt. Each INSERT becomes a job on the cluster (or,
+    /// with --local, on an embedded mini cluster), followed to its end unless --detached.
+    Sql {
+        /// Run the jobs on an embedded mini cluster in this process.
+        #[arg(long)]
+        local: bool,
+        /// The JobManager's REST API [default: $RILL_REST, else http://127.0.0.1:8081].
+        #[arg(long, value_name = "URL", conflicts_with = "local")]
+        jobmanager_rest: Option<String>,
+        /// The script to run [default: standard input, or the prompt on a terminal].
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<std::path::PathBuf>,
+        /// Submit each INSERT without waiting for its end.
+        #[arg(long, conflicts_with = "local")]
+        detached: bool,
+        /// The jobs' parallelism [default: SET 'parallelism.default', else the cluster's].
+        #[arg(short, long)]
+        parallelism: Option<usize>,
+        /// The embedded cluster's shape (with --local).
+        #[command(flatten)]
+        shape: LocalShape,
+        /// Checkpoint and restore settings of the jobs.
+        #[command(flatten)]
+        submit: SubmitFlags,
     },
     /// List a running cluster's jobs: id, status and name.
     List {
@@ -351,8 +386,10 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             detached,
             json,
             parallelism,
-            taskmanagers,
-            slots,
+            shape: LocalShape {
+                taskmanagers,
+                slots,
+            },
             submit,
             job,
             args,
@@ -385,6 +422,35 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 &args,
                 &options,
             )
+        }
+        Command::Sql {
+            local,
+            jobmanager_rest,
+            file,
+            detached,
+            parallelism,
+            shape: LocalShape {
+                taskmanagers,
+                slots,
+            },
+            submit,
+        } => {
+            init_logging("warn");
+            let options = match submit.options() {
+                Ok(o) => o,
+                Err(e) => return usage_error(e),
+            };
+            let target = sql::SqlTarget {
+                registry,
+                local,
+                rest: jobmanager_rest,
+                parallelism,
+                taskmanagers: taskmanagers.unwrap_or(1),
+                slots,
+                detached,
+                options,
+            };
+            sql::sql(target, file.as_deref())
         }
         Command::List {
             jobmanager_rest,

@@ -81,6 +81,9 @@ pub enum JobError {
     /// The job's graph is invalid.
     #[error("{0}")]
     Graph(#[from] GraphError),
+    /// A SQL job's statements do not plan (the planner's message).
+    #[error("{0}")]
+    Sql(String),
 }
 
 /// A job's arguments: `--name value` pairs, checked against what the job takes.
@@ -211,6 +214,7 @@ impl JobRegistry {
         r.register(key_stats::spec());
         r.register(keyed_sum::spec());
         r.register(clickstream::spec());
+        r.register(crate::sql::job::spec());
         r
     }
 

@@ -63,6 +63,7 @@ pub mod plan;
 pub mod prometheus;
 pub mod routes;
 pub mod savepoints;
+pub mod sql_gateway;
 pub mod stream;
 pub mod taskmanager;
 
@@ -91,6 +92,8 @@ pub struct RestHandle {
     actors: Option<crate::actors::remote::ActorRegistry>,
     config: crate::config::RuntimeConfig,
     stream: Arc<stream::ActorStream>,
+    /// The SQL Gateway's sessions.
+    sql: Arc<std::sync::Mutex<crate::sql::gateway::Gateway>>,
 }
 
 impl RestHandle {
@@ -110,6 +113,7 @@ impl RestHandle {
             actors: None,
             config: crate::config::RuntimeConfig::default(),
             stream: Arc::new(stream::ActorStream::new(stream::DEFAULT_INTERVAL)),
+            sql: Arc::new(std::sync::Mutex::new(crate::sql::gateway::Gateway::new())),
         }
     }
 

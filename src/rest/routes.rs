@@ -18,7 +18,9 @@ use actix_web::web;
 use utoipa::OpenApi;
 
 use crate::rest::handlers::method_not_allowed;
-use crate::rest::{actors, checkpoints, handlers, metrics, plan, prometheus, savepoints, stream};
+use crate::rest::{
+    actors, checkpoints, handlers, metrics, plan, prometheus, savepoints, sql_gateway, stream,
+};
 
 /// One served route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +98,14 @@ routes! {
     "/jobs/{id}/vertices/{vertex}/watermarks" { get => metrics::vertex_watermarks }
     "/jobs/{id}/vertices/{vertex}/metrics" { get => metrics::vertex_metrics }
     "/jobs/{id}/vertices/{vertex}/subtasks/metrics" { get => metrics::subtasks_metrics }
+    "/info" { get => sql_gateway::info }
+    "/sessions" { post => sql_gateway::open_session }
+    "/sessions/{session}" { get => sql_gateway::session_config, delete => sql_gateway::close_session }
+    "/sessions/{session}/heartbeat" { post => sql_gateway::heartbeat }
+    "/sessions/{session}/statements" { post => sql_gateway::execute_statement }
+    "/sessions/{session}/operations/{operation}/status" { get => sql_gateway::operation_status }
+    "/sessions/{session}/operations/{operation}/close" { delete => sql_gateway::close_operation }
+    "/sessions/{session}/operations/{operation}/result/{token}" { get => sql_gateway::fetch_results }
 }
 
 /// The prefix every route is also served under (as Flink serves its API under `/v1`).

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod prometheus;
 pub mod rest;
+pub mod sql;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -289,4 +290,87 @@ pub fn vertex_ids(d: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|v| v["id"].as_str().expect("id").to_string())
         .collect()
+}
+
+/// A settings file in `dir` for process clusters that must notice a killed TaskManager fast
+/// (heartbeats every 200 ms, lost after 1.5 s).
+pub fn fast_failure_config(dir: &std::path::Path) -> PathBuf {
+    let p = dir.join("rill.toml");
+    std::fs::write(
+        &p,
+        "[runtime]\nheartbeat_interval_ms = 200\nheartbeat_timeout_ms = 1500\nrpc_timeout_ms = 2000\n",
+    )
+    .expect("config");
+    p
+}
+
+/// Waits until `job` completed a checkpoint into `job_dir` (it must not finish first).
+pub fn wait_for_a_checkpoint(
+    c: &rill::launch::ProcessCluster,
+    job: &str,
+    job_dir: &std::path::Path,
+) {
+    let start = Instant::now();
+    while completed_checkpoints(job_dir).is_empty() {
+        let state = c.get(&format!("/jobs/{job}")).expect("job")["state"].clone();
+        assert_ne!(
+            state, "FINISHED",
+            "the job finished before any checkpoint completed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no checkpoint in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Stops `job` with a savepoint into `target` through `rill stop` (retried until every subtask
+/// runs and it is accepted); the savepoint's path as printed.
+pub fn stop_with_savepoint(
+    c: &rill::launch::ProcessCluster,
+    job: &str,
+    target: &std::path::Path,
+) -> String {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_rill"));
+    let start = Instant::now();
+    let printed = loop {
+        let o = std::process::Command::new(exe)
+            .args([
+                "stop",
+                job,
+                "--savepoint",
+                target.to_str().expect("utf-8 path"),
+            ])
+            .env("RILL_REST", format!("http://{}", c.rest))
+            .output()
+            .expect("rill runs");
+        if o.status.success() {
+            break String::from_utf8_lossy(&o.stdout).to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "stop never accepted: {o:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
+        .expect("the savepoint's path is printed")
+        .to_string()
+}
+
+/// The uncompressed text of the Flink oracle `tests/data/oracles/{name}_1m.csv.gz`.
+pub fn oracle(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/oracles")
+        .join(format!("{name}_1m.csv.gz"));
+    let out = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(&path)
+        .output()
+        .expect("gzip runs");
+    assert!(out.status.success(), "gzip -dc {}", path.display());
+    String::from_utf8(out.stdout).expect("utf8 oracle")
 }

@@ -17,6 +17,7 @@ mod jobs;
 pub mod metrics;
 pub mod plan;
 pub mod savepoints;
+pub mod sql;
 
 pub use cluster::*;
 pub use jobs::*;

@@ -1,0 +1,225 @@
+//! `rill sql`: Flink's SQL Client. Statements come from `-f FILE`, from standard input, or
+//! typed at the `Flink SQL>` prompt (a statement ends with `;` and may span lines); DDL and
+//! `SET` change the session, `SHOW`/`DESCRIBE`/`EXPLAIN` answer at once, and each `INSERT`
+//! becomes a job submitted to the cluster (or run on an embedded mini cluster with
+//! `--local`), followed to its end as `rill run` does unless `--detached`.
+//!
+//! A `SELECT` runs as a job whose rows print as a changelog (`+I[…]`, `-U[…]`, `+U[…]`) to the
+//! process that runs it: this one with `--local`, else the TaskManagers' standard output.
+//!
+//! ## Exit codes (scripts)
+//! `rill run`'s: 0 when every statement succeeded and every job FINISHED; 1 when a job FAILED
+//! or was CANCELED; 2 when a statement is rejected (syntax, names, types), with its message.
+//! At the prompt, an error is printed and the session goes on.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::remote;
+use crate::cli::{run_local, EXIT_USAGE};
+use crate::graph::job_graph::SubmitOptions;
+use crate::jobs::JobRegistry;
+use crate::sql::job::parse_duration;
+use crate::sql::parser::parse_script;
+use crate::sql::session::{Outcome, Session, SqlJob};
+
+/// Where `rill sql`'s jobs run and how they are followed.
+pub(super) struct SqlTarget {
+    /// The registry (for `--local`).
+    pub registry: Arc<JobRegistry>,
+    /// Run on an embedded mini cluster.
+    pub local: bool,
+    /// `--jobmanager-rest`.
+    pub rest: Option<String>,
+    /// `-p`.
+    pub parallelism: Option<usize>,
+    /// `--taskmanagers` (local).
+    pub taskmanagers: usize,
+    /// `--slots` (local).
+    pub slots: Option<usize>,
+    /// Submit without waiting for the end.
+    pub detached: bool,
+    /// The submission options of the command line.
+    pub options: SubmitOptions,
+}
+
+/// Runs `rill sql`.
+pub(super) fn sql(target: SqlTarget, file: Option<&std::path::Path>) -> ExitCode {
+    let script = match file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("rill: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None if std::io::stdin().is_terminal() => return interactive(&target),
+        None => {
+            let mut s = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+                eprintln!("rill: cannot read standard input: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            s
+        }
+    };
+    run_script(&target, &script)
+}
+
+fn run_script(target: &SqlTarget, script: &str) -> ExitCode {
+    // The whole script parses before anything runs: a syntax error on line 40 does not leave
+    // the first jobs running.
+    let statements = match parse_script(script) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("[ERROR] Could not execute SQL statement. Reason:\n{e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut session = Session::new();
+    for s in &statements {
+        println!("Flink SQL> {}", s.text);
+        match session.execute(s) {
+            Ok(outcome) => {
+                let code = show(target, &session, outcome);
+                if code != ExitCode::SUCCESS {
+                    return code;
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "[ERROR] Could not execute SQL statement (line {}). Reason:\n{e}",
+                    s.line
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn interactive(target: &SqlTarget) -> ExitCode {
+    let mut session = Session::new();
+    let stdin = std::io::stdin();
+    let mut buffer = String::new();
+    let prompt = |continuation: bool| {
+        print!("{}", if continuation { "> " } else { "Flink SQL> " });
+        let _ = std::io::stdout().flush();
+    };
+    prompt(false);
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        buffer.push_str(&line);
+        buffer.push('\n');
+        let trimmed = buffer.trim();
+        if trimmed.eq_ignore_ascii_case("quit;") || trimmed.eq_ignore_ascii_case("exit;") {
+            return ExitCode::SUCCESS;
+        }
+        if !trimmed.ends_with(';') {
+            prompt(!trimmed.is_empty());
+            continue;
+        }
+        match session.execute_script(&buffer) {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    let _ = show(target, &session, o);
+                }
+            }
+            Err(e) => eprintln!("[ERROR] Could not execute SQL statement. Reason:\n{e}"),
+        }
+        buffer.clear();
+        prompt(false);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Shows an outcome; runs a job. The exit code of a job's end.
+fn show(target: &SqlTarget, session: &Session, outcome: Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Done(m) => println!("{m}"),
+        Outcome::Explain(text) => println!("{text}"),
+        Outcome::Table { header, rows } => print_table(&header, &rows),
+        Outcome::Job(job) => return submit(target, session, &job),
+    }
+    ExitCode::SUCCESS
+}
+
+fn submit(target: &SqlTarget, session: &Session, job: &SqlJob) -> ExitCode {
+    let catalog = session.catalog();
+    let mut options = target.options.clone();
+    if options.savepoint_path.is_none() {
+        options.savepoint_path = Session::submit_options(job).savepoint_path;
+    }
+    if options.checkpoint_interval_ms.is_none() {
+        if let Some(d) = catalog
+            .option("execution.checkpointing.interval")
+            .and_then(parse_duration)
+        {
+            options.checkpoint_interval_ms = Some(d.as_millis() as u64);
+        }
+    }
+    let parallelism = target.parallelism.or(job.parallelism);
+    let detached = target.detached || catalog.option("table.dml-sync") == Some("false");
+    if job.prints_rows && !target.local {
+        println!("[INFO] The query's rows print on the TaskManagers' standard output.");
+    }
+    if target.local {
+        println!("[INFO] Submitting SQL update statement to the embedded cluster:");
+        return run_local(
+            target.registry.clone(),
+            parallelism,
+            target.taskmanagers,
+            target.slots,
+            "sql",
+            &job.args(),
+            &options,
+        );
+    }
+    println!("[INFO] Submitting SQL update statement to the cluster...");
+    let client = remote::client(target.rest.clone());
+    let req = crate::rest::model::SubmitJobRequest {
+        job: "sql".into(),
+        args: job.args(),
+        parallelism,
+        options,
+    };
+    remote::run(&client, &req, detached, false)
+}
+
+fn print_table(header: &[String], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let rule = format!(
+        "+{}+",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("+")
+    );
+    let line = |cells: &[String]| {
+        let cells: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:>w$} ", w = *w))
+            .collect();
+        format!("|{}|", cells.join("|"))
+    };
+    println!("{rule}");
+    println!("{}", line(header));
+    println!("{rule}");
+    for r in rows {
+        println!("{}", line(r));
+    }
+    println!("{rule}");
+    println!(
+        "{} row{} in set",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    );
+}

@@ -1,0 +1,89 @@
+//! The `filesystem` connector: reads a file, or every visible file of a directory, as lines of
+//! its format, each file split across the source's subtasks by byte ranges; writes part files
+//! into its `path` directory through the two-phase-commit file sink, so what a checkpoint
+//! committed is there exactly once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::api::{DataStream, StreamEnv};
+use crate::connectors::format::{decoder, encoder};
+use crate::connectors::{required, RowLayout};
+use crate::operators::sources::DecodePolicy;
+use crate::operators::two_phase::TwoPhaseCommitFileSink;
+use crate::sql::catalog::TableDef;
+use crate::sql::types::{Row, Schema};
+use crate::sql::SqlError;
+
+/// The rows of the table's files.
+pub fn source(
+    env: &StreamEnv,
+    table: &Arc<TableDef>,
+    layout: RowLayout,
+) -> Result<DataStream<Row>, SqlError> {
+    let path = PathBuf::from(required(table, "path")?);
+    let bad = |message: String| SqlError::Connector {
+        table: table.name.clone(),
+        message,
+    };
+    let files = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+            .map_err(|e| bad(format!("cannot list {}: {e}", path.display())))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
+            })
+            .collect();
+        files.sort();
+        files
+    } else if path.is_file() {
+        vec![path.clone()]
+    } else {
+        return Err(bad(format!("the path {} does not exist", path.display())));
+    };
+    let policy = match table
+        .option("csv.ignore-parse-errors")
+        .or(table.option("json.ignore-parse-errors"))
+    {
+        Some("true") => DecodePolicy::Skip,
+        _ => DecodePolicy::Fail,
+    };
+    let decode = decoder(table, &layout)?;
+    let mut streams = files.into_iter().map(|f| {
+        let d = decode.clone();
+        env.read_text_file_parsed(f, policy, move |line: &str| d(line))
+    });
+    let Some(first) = streams.next() else {
+        // An empty directory: no rows.
+        return Ok(env
+            .from_elements(Vec::<Row>::new())
+            .name(&format!("Source: {}", table.name)));
+    };
+    Ok(streams.fold(first, |acc, s| acc.union(&s)))
+}
+
+/// Writes rows of `schema` as lines into part files of the table's directory.
+pub fn sink(
+    table: &Arc<TableDef>,
+    schema: &Schema,
+    stream: DataStream<Row>,
+) -> Result<(), SqlError> {
+    let path = PathBuf::from(required(table, "path")?);
+    let encode = encoder(table, schema)?;
+    stream
+        .map(move |r: Row| encode(&r))
+        .name(&format!(
+            "Encode({})",
+            table.option("format").unwrap_or("?")
+        ))
+        .add_sink(
+            &format!("Sink: {}", table.name),
+            TwoPhaseCommitFileSink::<String>::new(path),
+        )
+        .name(&format!("Sink: {}[filesystem]", table.name));
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! Row formats of the filesystem connector, with Flink's names and options: `csv`
+//! (`csv.field-delimiter`, `csv.quote-character`, `csv.ignore-parse-errors`), `json` (one
+//! object a line, fields by name) and `raw` (the whole line as the table's one `STRING`
+//! column).
+//!
+//! ## Text of values
+//! An empty CSV field is `NULL` for every type but `STRING`; values are written as Flink
+//! casts them to `STRING` (timestamps as `yyyy-MM-dd HH:mm:ss.SSS`, UTC); a field holding the
+//! delimiter, a quote or a line break is quoted, its quotes doubled.
+
+use std::sync::Arc;
+
+use crate::connectors::RowLayout;
+use crate::sql::catalog::TableDef;
+use crate::sql::functions;
+use crate::sql::types::{DataType, Row, Schema, Value};
+use crate::sql::SqlError;
+
+/// Turns one field's text into a value of its column's type.
+type FieldDecoder = Arc<dyn Fn(&str) -> Result<Value, String> + Send + Sync>;
+
+fn field_decoder(t: &DataType) -> FieldDecoder {
+    match t {
+        DataType::BigInt | DataType::Int | DataType::SmallInt | DataType::TinyInt => {
+            let (lo, hi) = match t {
+                DataType::TinyInt => (i64::from(i8::MIN), i64::from(i8::MAX)),
+                DataType::SmallInt => (i64::from(i16::MIN), i64::from(i16::MAX)),
+                DataType::Int => (i64::from(i32::MIN), i64::from(i32::MAX)),
+                _ => (i64::MIN, i64::MAX),
+            };
+            let t = t.clone();
+            Arc::new(move |s: &str| match s.trim().parse::<i64>() {
+                Ok(v) if (lo..=hi).contains(&v) => Ok(Value::Int(v)),
+                _ => Err(format!("'{s}' is not a {t}")),
+            })
+        }
+        DataType::String => Arc::new(|s: &str| Ok(Value::str(s))),
+        other => {
+            let t = other.clone();
+            Arc::new(move |s: &str| functions::parse_text(s.trim(), &t).map_err(|e| e.to_string()))
+        }
+    }
+}
+
+/// Decodes one line into a row of the table's layout.
+pub type LineDecoder = Arc<dyn Fn(&str) -> Result<Row, String> + Send + Sync>;
+
+/// The decoder of `format` for `table`.
+pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlError> {
+    let schema = table.physical_schema();
+    let format = crate::connectors::required(table, "format")?;
+    let bad = |message: String| SqlError::Connector {
+        table: table.name.clone(),
+        message,
+    };
+    // Per physical column: its position in the row, its decoder unless pruned, and whether an
+    // empty field is an empty string rather than NULL.
+    let cols: Vec<(usize, Option<FieldDecoder>, bool)> = layout
+        .physical
+        .iter()
+        .zip(&schema.fields)
+        .map(|((pos, needed), f)| {
+            (
+                *pos,
+                needed.then(|| field_decoder(&f.data_type)),
+                f.data_type == DataType::String,
+            )
+        })
+        .collect();
+    let (width, finish) = (layout.width, layout.finish.clone());
+    match format {
+        "csv" => {
+            let delimiter = single_char(table, "csv.field-delimiter", ',')?;
+            let quote = single_char(table, "csv.quote-character", '"')?;
+            Ok(Arc::new(move |line: &str| {
+                let mut values = vec![Value::Null; width];
+                let mut n = 0;
+                let mut failure = None;
+                split_csv(line, delimiter, quote, |i, text| {
+                    n = i + 1;
+                    if let Some((pos, Some(dec), string)) = cols.get(i) {
+                        if failure.is_none() {
+                            if text.is_empty() && !string {
+                                return;
+                            }
+                            match dec(text) {
+                                Ok(v) => values[*pos] = v,
+                                Err(e) => failure = Some(e),
+                            }
+                        }
+                    }
+                });
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+                if n != cols.len() {
+                    return Err(format!("expected {} fields, got {n}", cols.len()));
+                }
+                finish(&mut values).map_err(|e| e.to_string())?;
+                Ok(Row::insert(values))
+            }))
+        }
+        "json" => {
+            let names: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
+            let types: Vec<DataType> = schema.fields.iter().map(|f| f.data_type.clone()).collect();
+            Ok(Arc::new(move |line: &str| {
+                let obj: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+                let mut values = vec![Value::Null; width];
+                for (((pos, dec, _), name), t) in cols.iter().zip(&names).zip(&types) {
+                    if dec.is_none() {
+                        continue;
+                    }
+                    if let Some(v) = obj.get(name) {
+                        values[*pos] = json_value(v, t)?;
+                    }
+                }
+                finish(&mut values).map_err(|e| e.to_string())?;
+                Ok(Row::insert(values))
+            }))
+        }
+        "raw" => {
+            if schema.len() != 1 || schema.fields[0].data_type != DataType::String {
+                return Err(bad(format!(
+                    "the 'raw' format needs exactly one STRING physical column, the table has {}",
+                    schema.names()
+                )));
+            }
+            let pos = cols.first().map_or(0, |(p, _, _)| *p);
+            Ok(Arc::new(move |line: &str| {
+                let mut values = vec![Value::Null; width];
+                values[pos] = Value::str(line);
+                finish(&mut values).map_err(|e| e.to_string())?;
+                Ok(Row::insert(values))
+            }))
+        }
+        other => Err(bad(format!(
+            "unknown format '{other}' (formats: csv, json, raw)"
+        ))),
+    }
+}
+
+fn single_char(table: &TableDef, key: &str, default: char) -> Result<char, SqlError> {
+    match table.option(key) {
+        None => Ok(default),
+        Some(v) => {
+            let v = if v == "\\t" { "\t" } else { v };
+            let mut cs = v.chars();
+            match (cs.next(), cs.next()) {
+                (Some(c), None) => Ok(c),
+                _ => Err(SqlError::Connector {
+                    table: table.name.clone(),
+                    message: format!("the option '{key}' must be one character, got '{v}'"),
+                }),
+            }
+        }
+    }
+}
+
+/// Calls `f(index, text)` for each field of a CSV line (quotes removed, doubled quotes
+/// undoubled).
+fn split_csv(line: &str, delimiter: char, quote: char, mut f: impl FnMut(usize, &str)) {
+    if !line.contains(quote) {
+        for (i, field) in line.split(delimiter).enumerate() {
+            f(i, field);
+        }
+        return;
+    }
+    let mut field = String::new();
+    let mut i = 0;
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == quote {
+                if chars.peek() == Some(&quote) {
+                    field.push(quote);
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+        } else if c == quote {
+            quoted = true;
+        } else if c == delimiter {
+            f(i, &field);
+            field.clear();
+            i += 1;
+        } else {
+            field.push(c);
+        }
+    }
+    f(i, &field);
+}
+
+fn json_value(v: &serde_json::Value, t: &DataType) -> Result<Value, String> {
+    use serde_json::Value as J;
+    Ok(match (v, t) {
+        (J::Null, _) => Value::Null,
+        (J::Bool(b), DataType::Boolean) => Value::Bool(*b),
+        (J::Number(n), t) if t.is_integer() => {
+            Value::Int(n.as_i64().ok_or_else(|| format!("{n} is not a {t}"))?)
+        }
+        (J::Number(n), DataType::Double | DataType::Float) => {
+            Value::Double(n.as_f64().unwrap_or(f64::NAN))
+        }
+        (J::Number(n), t) => functions::parse_text(&n.to_string(), t).map_err(|e| e.to_string())?,
+        (J::String(s), DataType::String) => Value::str(s),
+        (J::String(s), t) => functions::parse_text(s, t).map_err(|e| e.to_string())?,
+        (J::Array(items), DataType::Array(et)) => Value::Array(
+            items
+                .iter()
+                .map(|i| json_value(i, et))
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+        ),
+        (J::Object(o), DataType::Row(fields)) => Value::Row(
+            fields
+                .iter()
+                .map(|f| {
+                    o.get(&f.name)
+                        .map_or(Ok(Value::Null), |v| json_value(v, &f.data_type))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+        ),
+        (other, t) => return Err(format!("the JSON value {other} is not a {t}")),
+    })
+}
+
+/// Encodes a row as one line.
+pub type LineEncoder = Arc<dyn Fn(&Row) -> String + Send + Sync>;
+
+/// The encoder of `format` for rows of `schema`.
+pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlError> {
+    let types: Vec<DataType> = schema.fields.iter().map(|f| f.data_type.clone()).collect();
+    match crate::connectors::required(table, "format")? {
+        "csv" => {
+            let delimiter = single_char(table, "csv.field-delimiter", ',')?;
+            let quote = single_char(table, "csv.quote-character", '"')?;
+            Ok(Arc::new(move |row: &Row| {
+                let mut line = String::new();
+                for (i, (v, t)) in row.values.iter().zip(&types).enumerate() {
+                    if i > 0 {
+                        line.push(delimiter);
+                    }
+                    if v.is_null() {
+                        continue;
+                    }
+                    let text = match v {
+                        Value::Str(s) => s.to_string(),
+                        v => functions::to_text(v, t),
+                    };
+                    if text.contains([delimiter, quote, '\n', '\r']) {
+                        line.push(quote);
+                        line.push_str(&text.replace(quote, &format!("{quote}{quote}")));
+                        line.push(quote);
+                    } else {
+                        line.push_str(&text);
+                    }
+                }
+                line
+            }))
+        }
+        "json" => {
+            let names: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
+            Ok(Arc::new(move |row: &Row| {
+                let mut obj = serde_json::Map::new();
+                for ((v, t), n) in row.values.iter().zip(&types).zip(&names) {
+                    obj.insert(n.clone(), json_of(v, t));
+                }
+                serde_json::Value::Object(obj).to_string()
+            }))
+        }
+        other => Err(SqlError::Connector {
+            table: table.name.clone(),
+            message: format!("unknown sink format '{other}' (formats: csv, json)"),
+        }),
+    }
+}
+
+fn json_of(v: &Value, t: &DataType) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.to_string()),
+        other => J::String(functions::to_text(other, t)),
+    }
+}

@@ -1,0 +1,238 @@
+//! Connectors of SQL tables, named and configured as Flink's (`'connector' = 'filesystem'`,
+//! `'format' = 'csv'`, …): sources that make rows, sinks that take them.
+//!
+//! | connector | source | sink |
+//! |---|---|---|
+//! | `filesystem` | a file or a directory of files (`path`), `csv`, `json` or `raw` lines, split across subtasks | part files in the `path` directory, committed by two-phase commit at checkpoints (exactly once) |
+//! | `datagen` | generated rows: `sequence` or `random` fields, `number-of-rows`, `rows-per-second` | — |
+//! | `print` | — | rows printed as `+I[a, b]` to the process's standard output |
+//! | `blackhole` | — | rows discarded |
+//!
+//! A source's rows get the table's computed columns, then (if the table declares one) its
+//! watermark: each row's timestamp is its rowtime column, and the watermark is the largest
+//! value of the watermark expression seen so far, emitted periodically.
+
+mod datagen;
+mod filesystem;
+pub mod format;
+mod print;
+
+use std::sync::Arc;
+
+use crate::api::{DataStream, StreamEnv};
+use crate::eventtime::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+use crate::sql::catalog::TableDef;
+use crate::sql::expr::{compile, Compiled, Expr};
+use crate::sql::functions::{ArithOp, EvalError};
+use crate::sql::plan::ChangelogMode;
+use crate::sql::statement::ColumnKind;
+use crate::sql::types::{Row, Schema, Value};
+use crate::sql::SqlError;
+
+/// Completes a row whose physical columns are set: evaluates its computed columns in order.
+pub type RowFinisher = Arc<dyn Fn(&mut Vec<Value>) -> Result<(), EvalError> + Send + Sync>;
+
+/// Where each physical column goes in the table's full row, and how the row is completed.
+#[derive(Clone)]
+pub struct RowLayout {
+    /// The full row's width.
+    pub width: usize,
+    /// For each physical column, in order: its position in the full row and whether any
+    /// node reads it (an unread column is not parsed).
+    pub physical: Vec<(usize, bool)>,
+    /// Evaluates the computed columns.
+    pub finish: RowFinisher,
+}
+
+fn layout(table: &TableDef, computed: &[Option<Expr>], needed: Option<&[bool]>) -> RowLayout {
+    let physical = table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.kind, ColumnKind::Physical { .. }))
+        .map(|(i, _)| (i, needed.is_none_or(|n| n.get(i).copied().unwrap_or(true))))
+        .collect();
+    let steps: Vec<(usize, Compiled)> = computed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.as_ref().map(|e| (i, compile(e))))
+        .collect();
+    let finish: RowFinisher = Arc::new(move |row: &mut Vec<Value>| {
+        for (i, c) in &steps {
+            let v = c(row)?;
+            if let Some(slot) = row.get_mut(*i) {
+                *slot = v;
+            }
+        }
+        Ok(())
+    });
+    RowLayout {
+        width: table.columns.len(),
+        physical,
+        finish,
+    }
+}
+
+/// The rows of `table`'s source, with computed columns and watermark; `needed` marks the
+/// columns some node reads (`None`: all).
+pub fn source(
+    env: &StreamEnv,
+    table: &Arc<TableDef>,
+    computed: &[Option<Expr>],
+    watermark: Option<&(usize, Expr)>,
+    needed: Option<Vec<bool>>,
+) -> Result<DataStream<Row>, SqlError> {
+    let layout = layout(table, computed, needed.as_deref());
+    let rows = match table.connector()? {
+        "filesystem" => filesystem::source(env, table, layout)?,
+        "datagen" => datagen::source(env, table, layout)?,
+        other => {
+            return Err(SqlError::Connector {
+                table: table.name.clone(),
+                message: format!(
+                    "the connector '{other}' cannot be read (sources: filesystem, datagen)"
+                ),
+            })
+        }
+    };
+    Ok(match watermark {
+        None => rows,
+        Some((col, expr)) => {
+            let col = *col;
+            let strategy =
+                watermark_strategy(expr).with_timestamp_assigner(move |r: &Row, previous| match r
+                    .values
+                    .get(col)
+                {
+                    Some(Value::Timestamp(t)) => *t,
+                    _ => previous,
+                });
+            rows.assign_timestamps_and_watermarks(strategy)
+        }
+    })
+}
+
+/// The watermark of a SQL `WATERMARK FOR c AS expr`: the largest `expr` seen. `c - INTERVAL`
+/// (the usual form) is computed from the timestamp alone.
+fn watermark_strategy(expr: &Expr) -> WatermarkStrategy<Row> {
+    if let Expr::Arith(ArithOp::Sub, a, b, _) = expr {
+        if let (Expr::Column { .. }, Expr::Literal(Value::Interval(delay), _)) = (&**a, &**b) {
+            let delay = *delay;
+            return WatermarkStrategy::for_generator(move || {
+                Box::new(SqlWatermarks {
+                    max: i64::MIN,
+                    of: WatermarkOf::Delay(delay),
+                })
+            });
+        }
+    }
+    let c = compile(expr);
+    WatermarkStrategy::for_generator(move || {
+        Box::new(SqlWatermarks {
+            max: i64::MIN,
+            of: WatermarkOf::Expr(c.clone()),
+        })
+    })
+}
+
+enum WatermarkOf {
+    Delay(i64),
+    Expr(Compiled),
+}
+
+/// Emits the largest watermark expression value seen, periodically (Flink's SQL watermark
+/// assigner).
+struct SqlWatermarks {
+    max: i64,
+    of: WatermarkOf,
+}
+
+impl WatermarkGenerator<Row> for SqlWatermarks {
+    fn on_event(&mut self, row: &Row, timestamp: i64, _out: &mut dyn WatermarkOutput) {
+        let w = match &self.of {
+            WatermarkOf::Delay(d) => Some(timestamp.saturating_sub(*d)),
+            // A row whose watermark expression fails or is NULL moves nothing.
+            WatermarkOf::Expr(c) => match c(&row.values) {
+                Ok(Value::Timestamp(t)) => Some(t),
+                _ => None,
+            },
+        };
+        if let Some(w) = w {
+            self.max = self.max.max(w);
+        }
+    }
+
+    fn on_periodic_emit(&mut self, out: &mut dyn WatermarkOutput) {
+        if self.max > i64::MIN {
+            out.emit_watermark(self.max);
+        }
+    }
+}
+
+/// Writes `stream` (of `schema`'s rows, in `mode`) into `table`.
+pub fn sink(
+    env: &StreamEnv,
+    table: &Arc<TableDef>,
+    schema: &Schema,
+    mode: ChangelogMode,
+    stream: DataStream<Row>,
+) -> Result<(), SqlError> {
+    let _ = env;
+    check_sink_mode(table, mode)?;
+    let connector = table.connector()?;
+    match connector {
+        "filesystem" => filesystem::sink(table, schema, stream),
+        "print" => print::print_sink(table, schema, stream),
+        "blackhole" => {
+            stream
+                .add_sink(&format!("Sink: {}", table.name), print::Blackhole)
+                .name(&format!("Sink: {}[blackhole]", table.name));
+            Ok(())
+        }
+        other => Err(SqlError::Connector {
+            table: table.name.clone(),
+            message: format!(
+                "the connector '{other}' cannot be written (sinks: filesystem, print, blackhole)"
+            ),
+        }),
+    }
+}
+
+/// Refuses an updating query into a table whose connector only appends (checked when the
+/// `INSERT` is planned, so the statement fails before any job starts).
+pub fn check_sink_mode(table: &TableDef, mode: ChangelogMode) -> Result<(), SqlError> {
+    let connector = table.connector()?;
+    if connector == "filesystem" && mode != ChangelogMode::Append {
+        return Err(SqlError::Validation(format!(
+            "Table sink '{}' doesn't support consuming update changes (its connector '{connector}' only appends); the query is an updating one (an unbounded GROUP BY): write it to a 'print' or 'blackhole' table, or aggregate in windows",
+            table.name
+        )));
+    }
+    Ok(())
+}
+
+/// A required option of `table`.
+pub(crate) fn required<'a>(table: &'a TableDef, key: &str) -> Result<&'a str, SqlError> {
+    table.option(key).ok_or_else(|| SqlError::Connector {
+        table: table.name.clone(),
+        message: format!(
+            "the '{}' connector needs the option '{key}'",
+            table.option("connector").unwrap_or("?")
+        ),
+    })
+}
+
+/// An option parsed as `T`, or `default`.
+pub(crate) fn parsed<T: std::str::FromStr>(
+    table: &TableDef,
+    key: &str,
+    default: T,
+) -> Result<T, SqlError> {
+    match table.option(key) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| SqlError::Connector {
+            table: table.name.clone(),
+            message: format!("the option '{key}' = '{v}' is not valid"),
+        }),
+    }
+}

@@ -1,0 +1,561 @@
+//! The binder: statements → logical plans, resolving names against the catalog and types as
+//! it goes, so that every error names what was there (the tables, the columns, the types that
+//! met).
+
+pub mod aggregate;
+pub mod expr;
+pub mod literal;
+mod scan;
+pub mod window;
+
+use sqlparser::ast;
+
+use crate::sql::bind::aggregate::{bind_aggregate, project};
+use crate::sql::bind::expr::{ExprBinder, Scope, ScopeColumn};
+use crate::sql::catalog::{Catalog, CatalogEntry};
+use crate::sql::expr::Expr;
+use crate::sql::plan::{ChangelogMode, Node, Plan};
+use crate::sql::types::{DataType, Field, Schema};
+use crate::sql::SqlError;
+
+/// Binds queries against a catalog.
+pub struct Binder<'a> {
+    /// The tables and views.
+    pub catalog: &'a Catalog,
+    /// Views being expanded (to refuse a view that names itself).
+    expanding: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'a> Binder<'a> {
+    /// A binder over `catalog`.
+    pub fn new(catalog: &'a Catalog) -> Self {
+        Self {
+            catalog,
+            expanding: Default::default(),
+        }
+    }
+
+    /// Binds a query; the scope names its output columns.
+    pub fn bind_query(&self, q: &ast::Query) -> Result<(Plan, Scope), SqlError> {
+        if q.with.is_some() {
+            return Err(SqlError::NotSupported("WITH (use CREATE VIEW)".into()));
+        }
+        if q.order_by.is_some() {
+            return Err(SqlError::NotSupported(
+                "ORDER BY on a stream (sort in the sink's consumer, or use Top-N)".into(),
+            ));
+        }
+        if q.limit_clause.is_some() || q.fetch.is_some() {
+            return Err(SqlError::NotSupported("LIMIT / FETCH".into()));
+        }
+        self.bind_set_expr(&q.body)
+    }
+
+    fn bind_set_expr(&self, body: &ast::SetExpr) -> Result<(Plan, Scope), SqlError> {
+        match body {
+            ast::SetExpr::Select(s) => self.bind_select(s),
+            ast::SetExpr::Query(q) => self.bind_query(q),
+            ast::SetExpr::SetOperation {
+                op: ast::SetOperator::Union,
+                set_quantifier: ast::SetQuantifier::All,
+                left,
+                right,
+            } => {
+                let (l, scope) = self.bind_set_expr(left)?;
+                let (r, _) = self.bind_set_expr(right)?;
+                if l.schema.len() != r.schema.len() {
+                    return Err(SqlError::Validation(format!(
+                        "UNION ALL of {} and {} columns",
+                        l.schema.len(),
+                        r.schema.len()
+                    )));
+                }
+                for (a, b) in l.schema.fields.iter().zip(&r.schema.fields) {
+                    if a.data_type != b.data_type {
+                        return Err(SqlError::Type(format!(
+                            "UNION ALL column '{}' is {} on the left and {} on the right",
+                            a.name, a.data_type, b.data_type
+                        )));
+                    }
+                }
+                let mode = if l.mode == ChangelogMode::Append && r.mode == ChangelogMode::Append {
+                    ChangelogMode::Append
+                } else {
+                    ChangelogMode::Updating
+                };
+                let schema = l.schema.clone();
+                let mut inputs = match l.node {
+                    Node::Union { inputs } => inputs,
+                    _ => vec![l],
+                };
+                inputs.push(r);
+                let scope = Scope::of(&schema.fields, None).with_names_of(&scope);
+                Ok((
+                    Plan {
+                        node: Node::Union { inputs },
+                        schema,
+                        mode,
+                    },
+                    scope,
+                ))
+            }
+            ast::SetExpr::SetOperation {
+                op, set_quantifier, ..
+            } => Err(SqlError::NotSupported(format!(
+                "{op} {set_quantifier} (only UNION ALL)"
+            ))),
+            ast::SetExpr::Values(v) => self.bind_values(v),
+            other => Err(SqlError::NotSupported(format!("the query {other}"))),
+        }
+    }
+
+    fn bind_values(&self, v: &ast::Values) -> Result<(Plan, Scope), SqlError> {
+        let empty = Scope::default();
+        let binder = ExprBinder::new(&empty);
+        let mut rows = Vec::with_capacity(v.rows.len());
+        let mut types: Vec<DataType> = Vec::new();
+        for r in &v.rows {
+            let row: Vec<Expr> = r
+                .content
+                .iter()
+                .map(|e| binder.bind(e))
+                .collect::<Result<_, _>>()?;
+            if types.is_empty() {
+                types = row.iter().map(Expr::data_type).collect();
+            } else if row.len() != types.len() {
+                return Err(SqlError::Validation(
+                    "VALUES rows of different lengths".into(),
+                ));
+            } else {
+                for (t, e) in types.iter_mut().zip(&row) {
+                    if *t == DataType::Null {
+                        *t = e.data_type();
+                    } else if e.data_type() != *t && e.data_type() != DataType::Null {
+                        *t = crate::sql::functions::common_type(t, &e.data_type()).ok_or_else(
+                            || SqlError::Type(format!("VALUES mixes {t} and {}", e.data_type())),
+                        )?;
+                    }
+                }
+            }
+            rows.push(row);
+        }
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .zip(&types)
+                    .map(|(e, t)| {
+                        if e.data_type() == *t {
+                            e
+                        } else {
+                            Expr::Cast(Box::new(e), t.clone())
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let fields: Vec<Field> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Field::new(format!("EXPR${i}"), t.clone()))
+            .collect();
+        let schema = Schema::new(fields);
+        let scope = Scope::of(&schema.fields, None);
+        Ok((
+            Plan {
+                node: Node::Values { rows },
+                schema,
+                mode: ChangelogMode::Append,
+            },
+            scope,
+        ))
+    }
+
+    fn bind_select(&self, s: &ast::Select) -> Result<(Plan, Scope), SqlError> {
+        let (mut plan, scope) = match s.from.as_slice() {
+            [] => self.bind_values(&ast::Values {
+                explicit_row: false,
+                value_keyword: false,
+                rows: vec![ast::Parens {
+                    opening_token: ast::helpers::attached_token::AttachedToken::empty(),
+                    content: vec![],
+                    closing_token: ast::helpers::attached_token::AttachedToken::empty(),
+                }],
+            })?,
+            [from] => self.bind_from(from)?,
+            _ => {
+                return Err(SqlError::NotSupported(
+                    "a comma join (FROM a, b); write the join with JOIN … ON".into(),
+                ))
+            }
+        };
+        if let Some(w) = &s.selection {
+            let p = ExprBinder::new(&scope).bind(w)?;
+            if !matches!(p.data_type(), DataType::Boolean | DataType::Null) {
+                return Err(SqlError::Type(format!(
+                    "WHERE needs a BOOLEAN, got {} in {p}",
+                    p.data_type()
+                )));
+            }
+            plan = crate::sql::rules::filter(plan, p);
+        }
+        let items = self.select_items(&s.projection, &scope)?;
+        let group_by: &[ast::Expr] = match &s.group_by {
+            ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
+            other => return Err(SqlError::NotSupported(format!("{other}"))),
+        };
+        let mut asts: Vec<&ast::Expr> = items.iter().map(|(e, _)| e).collect();
+        if let Some(h) = &s.having {
+            asts.push(h);
+        }
+        let has_agg = asts.iter().any(|e| contains_aggregate(e));
+        let distinct = match &s.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(other) => return Err(SqlError::NotSupported(format!("{other}"))),
+        };
+        let (plan, out_scope) = if has_agg || !group_by.is_empty() {
+            let bound = bind_aggregate(plan, &scope, group_by, &asts)?;
+            let binder = ExprBinder {
+                scope: &scope,
+                agg: Some(&bound.context),
+            };
+            let mut plan = bound.plan;
+            if let Some(h) = &s.having {
+                let p = binder.bind(h)?;
+                plan = crate::sql::rules::filter(plan, p);
+            }
+            let exprs = items
+                .iter()
+                .map(|(e, _)| binder.bind(e))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.finish_projection(plan, exprs, &items)?
+        } else {
+            if s.having.is_some() {
+                return Err(SqlError::Validation(
+                    "HAVING without GROUP BY or aggregates".into(),
+                ));
+            }
+            let binder = ExprBinder::new(&scope);
+            let exprs = items
+                .iter()
+                .map(|(e, _)| binder.bind(e))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.finish_projection(plan, exprs, &items)?
+        };
+        if distinct {
+            if plan.mode != ChangelogMode::Append {
+                return Err(SqlError::NotSupported(
+                    "SELECT DISTINCT over an updating input".into(),
+                ));
+            }
+            let schema = plan.schema.clone();
+            let keys = (0..schema.len()).collect();
+            let plan = Plan {
+                node: Node::Aggregate {
+                    input: Box::new(plan),
+                    keys,
+                    aggs: vec![],
+                },
+                schema,
+                mode: ChangelogMode::Updating,
+            };
+            return Ok((plan, out_scope));
+        }
+        Ok((plan, out_scope))
+    }
+
+    /// The `SELECT` list with wildcards expanded: each item's expression and output name.
+    fn select_items(
+        &self,
+        items: &[ast::SelectItem],
+        scope: &Scope,
+    ) -> Result<Vec<(ast::Expr, Option<String>)>, SqlError> {
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                ast::SelectItem::UnnamedExpr(e) => out.push((e.clone(), None)),
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    out.push((expr.clone(), Some(alias.value.clone())))
+                }
+                ast::SelectItem::ExprWithAliases { .. } => {
+                    return Err(SqlError::NotSupported(format!(
+                        "{item} (one alias per item)"
+                    )))
+                }
+                ast::SelectItem::Wildcard(_) => {
+                    for c in &scope.columns {
+                        out.push((column_ast(c), None));
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let q = kind.to_string().replace(['`', '"'], "");
+                    let q = q.trim_end_matches(".*").to_string();
+                    let mut any = false;
+                    for c in &scope.columns {
+                        if c.qualifier
+                            .as_deref()
+                            .is_some_and(|cq| cq.eq_ignore_ascii_case(&q))
+                        {
+                            out.push((column_ast(c), None));
+                            any = true;
+                        }
+                    }
+                    if !any {
+                        return Err(SqlError::UnknownTable {
+                            name: q,
+                            known: scope
+                                .columns
+                                .iter()
+                                .filter_map(|c| c.qualifier.clone())
+                                .collect::<std::collections::BTreeSet<_>>()
+                                .into_iter()
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Projects `plan` to `exprs`, naming each output column as Flink does (a column keeps its
+    /// name, an alias names it, anything else is `EXPR$i`).
+    fn finish_projection(
+        &self,
+        plan: Plan,
+        exprs: Vec<Expr>,
+        items: &[(ast::Expr, Option<String>)],
+    ) -> Result<(Plan, Scope), SqlError> {
+        let input_fields = plan.schema.fields.clone();
+        let mut projected = project(plan, exprs.clone())?;
+        for (i, ((e, alias), x)) in items.iter().zip(&exprs).enumerate() {
+            let f = &mut projected.schema.fields[i];
+            f.name = match (alias, x, e) {
+                (Some(a), _, _) => a.clone(),
+                (None, Expr::Column { index, .. }, _) => input_fields[*index].name.clone(),
+                (None, _, ast::Expr::Identifier(id)) => id.value.clone(),
+                _ => format!("EXPR${i}"),
+            };
+        }
+        let scope = Scope::of(&projected.schema.fields, None);
+        Ok((projected, scope))
+    }
+
+    fn bind_from(&self, from: &ast::TableWithJoins) -> Result<(Plan, Scope), SqlError> {
+        let (mut plan, mut scope) = self.bind_factor(&from.relation)?;
+        for j in &from.joins {
+            match (&j.join_operator, &j.relation) {
+                (
+                    ast::JoinOperator::CrossJoin(_)
+                    | ast::JoinOperator::Inner(_)
+                    | ast::JoinOperator::Join(_),
+                    ast::TableFactor::UNNEST {
+                        alias,
+                        array_exprs,
+                        with_offset: false,
+                        ..
+                    },
+                ) => {
+                    let [array] = array_exprs.as_slice() else {
+                        return Err(SqlError::NotSupported("UNNEST of several arrays".into()));
+                    };
+                    let array = ExprBinder::new(&scope).bind(array)?;
+                    let element = match array.data_type() {
+                        DataType::Array(t) => *t,
+                        t => {
+                            return Err(SqlError::Type(format!(
+                                "UNNEST needs an ARRAY, got {t} in {array}"
+                            )))
+                        }
+                    };
+                    let (qualifier, name) = match alias {
+                        Some(a) => (
+                            Some(a.name.value.clone()),
+                            a.columns
+                                .first()
+                                .map(|c| c.name.value.clone())
+                                .unwrap_or_else(|| "f0".into()),
+                        ),
+                        None => (None, "f0".into()),
+                    };
+                    let mut fields = plan.schema.fields.clone();
+                    fields.push(Field::new(name.clone(), element.clone()));
+                    scope.columns.push(ScopeColumn {
+                        qualifier,
+                        field: Field::new(name, element),
+                    });
+                    let mode = plan.mode;
+                    plan = Plan {
+                        node: Node::Unnest {
+                            input: Box::new(plan),
+                            array,
+                        },
+                        schema: Schema::new(fields),
+                        mode,
+                    };
+                }
+                (op, _) => {
+                    return Err(SqlError::NotSupported(format!(
+                        "the join {} (regular, interval and window joins are not planned yet)",
+                        join_name(op)
+                    )))
+                }
+            }
+        }
+        Ok((plan, scope))
+    }
+
+    fn bind_factor(&self, f: &ast::TableFactor) -> Result<(Plan, Scope), SqlError> {
+        match f {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
+                if args.is_some() {
+                    return Err(SqlError::NotSupported(format!("the table function {f}")));
+                }
+                let name = object_name(name);
+                let (plan, scope) = self.bind_named(&name, Some(&name))?;
+                Ok(aliased(plan, scope, alias.as_ref()))
+            }
+            ast::TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                let (plan, scope) = self.bind_query(subquery)?;
+                Ok(aliased(plan, scope, alias.as_ref()))
+            }
+            ast::TableFactor::TableFunction { expr, alias } => match expr {
+                ast::Expr::Function(func) => {
+                    let name = func.name.to_string().to_uppercase();
+                    if !matches!(name.as_str(), "TUMBLE" | "HOP" | "CUMULATE" | "SESSION") {
+                        return Err(SqlError::NotSupported(format!(
+                            "the table function {name} (window TVFs: TUMBLE, HOP, CUMULATE, SESSION)"
+                        )));
+                    }
+                    let a = alias.as_ref().map(|a| a.name.value.clone());
+                    let (plan, scope) = window::bind_window_tvf(self, func, a.as_deref())?;
+                    Ok(aliased(plan, scope, alias.as_ref()))
+                }
+                other => Err(SqlError::NotSupported(format!("TABLE({other})"))),
+            },
+            other => Err(SqlError::NotSupported(format!("FROM {other}"))),
+        }
+    }
+
+    /// Binds the table or view `name`; its columns are qualified by `qualifier`.
+    pub fn bind_named(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Plan, Scope), SqlError> {
+        match self.catalog.get(name)? {
+            CatalogEntry::Table(t) => {
+                let plan = scan::bind_scan(t.clone())?;
+                let scope = Scope::of(&plan.schema.fields, qualifier);
+                Ok((plan, scope))
+            }
+            CatalogEntry::View(v) => {
+                let key = v.name.to_lowercase();
+                if self.expanding.borrow().contains(&key) {
+                    return Err(SqlError::Validation(format!(
+                        "the view '{}' refers to itself",
+                        v.name
+                    )));
+                }
+                self.expanding.borrow_mut().push(key);
+                let bound = self.bind_query(&v.query);
+                self.expanding.borrow_mut().pop();
+                let (mut plan, _) = bound?;
+                if !v.columns.is_empty() {
+                    if v.columns.len() != plan.schema.len() {
+                        return Err(SqlError::Validation(format!(
+                            "view '{}' names {} columns but its query has {}",
+                            v.name,
+                            v.columns.len(),
+                            plan.schema.len()
+                        )));
+                    }
+                    for (f, n) in plan.schema.fields.iter_mut().zip(&v.columns) {
+                        f.name = n.clone();
+                    }
+                }
+                let scope = Scope::of(&plan.schema.fields, qualifier);
+                Ok((plan, scope))
+            }
+        }
+    }
+}
+
+fn join_name(op: &ast::JoinOperator) -> &'static str {
+    match op {
+        ast::JoinOperator::Inner(_) | ast::JoinOperator::Join(_) => "INNER JOIN",
+        ast::JoinOperator::Left(_) | ast::JoinOperator::LeftOuter(_) => "LEFT JOIN",
+        ast::JoinOperator::Right(_) | ast::JoinOperator::RightOuter(_) => "RIGHT JOIN",
+        ast::JoinOperator::FullOuter(_) => "FULL JOIN",
+        ast::JoinOperator::CrossJoin(_) => "CROSS JOIN",
+        _ => "join",
+    }
+}
+
+/// The last part of a possibly qualified name, unquoted.
+pub fn object_name(n: &ast::ObjectName) -> String {
+    n.0.last()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(id) => id.value.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
+}
+
+fn aliased(plan: Plan, mut scope: Scope, alias: Option<&ast::TableAlias>) -> (Plan, Scope) {
+    let Some(a) = alias else {
+        return (plan, scope);
+    };
+    let mut plan = plan;
+    for (i, c) in scope.columns.iter_mut().enumerate() {
+        c.qualifier = Some(a.name.value.clone());
+        if let Some(n) = a.columns.get(i) {
+            c.field.name = n.name.value.clone();
+            plan.schema.fields[i].name = n.name.value.clone();
+        }
+    }
+    (plan, scope)
+}
+
+fn column_ast(c: &ScopeColumn) -> ast::Expr {
+    let mut id = ast::Ident::new(c.field.name.clone());
+    id.quote_style = Some('`');
+    match &c.qualifier {
+        Some(q) => {
+            let mut qi = ast::Ident::new(q.clone());
+            qi.quote_style = Some('`');
+            ast::Expr::CompoundIdentifier(vec![qi, id])
+        }
+        None => ast::Expr::Identifier(id),
+    }
+}
+
+fn contains_aggregate(e: &ast::Expr) -> bool {
+    let mut found = false;
+    let _ = ast::visit_expressions(e, |x: &ast::Expr| {
+        if let ast::Expr::Function(f) = x {
+            let name = f.name.to_string().to_uppercase();
+            if f.over.is_none() && aggregate::is_aggregate(&name) {
+                found = true;
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+impl Scope {
+    /// This scope's columns renamed as `names`' (a union takes its left side's names).
+    pub fn with_names_of(mut self, names: &Scope) -> Self {
+        for (c, n) in self.columns.iter_mut().zip(&names.columns) {
+            c.field.name = n.field.name.clone();
+        }
+        self
+    }
+}

@@ -1,0 +1,104 @@
+//! `Calc`: a run of filters and projections lowered into one chained function over each
+//! row (Flink's `StreamExecCalc`), and column pruning of the scan below it.
+
+use crate::api::{Collector, DataStream, ProcessContext, StreamEnv};
+use crate::connectors;
+use crate::data::UserError;
+use crate::sql::expr::{compile, compile_predicate, Compiled, Predicate};
+use crate::sql::lower::lower;
+use crate::sql::plan::{Node, Plan};
+use crate::sql::rules::required_columns;
+use crate::sql::types::Row;
+use crate::sql::SqlError;
+
+enum Step {
+    Filter(Predicate),
+    Project(Vec<Compiled>),
+}
+
+/// Lowers the filters and projections from `plan` down to the first other node.
+pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
+    let mut steps = Vec::new();
+    let mut names = Vec::new();
+    let mut below = plan;
+    loop {
+        match &below.node {
+            Node::Filter { input, predicate } => {
+                names.push(format!("where=[{predicate}]"));
+                steps.push(Step::Filter(compile_predicate(predicate)));
+                below = input;
+            }
+            Node::Project { input, exprs } => {
+                names.push(format!(
+                    "select=[{}]",
+                    exprs
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                steps.push(Step::Project(exprs.iter().map(compile).collect()));
+                below = input;
+            }
+            _ => break,
+        }
+    }
+    steps.reverse();
+    names.reverse();
+    let input = match &below.node {
+        Node::Scan {
+            table,
+            computed,
+            watermark,
+        } => connectors::source(
+            env,
+            table,
+            computed,
+            watermark.as_ref(),
+            required_columns(plan),
+        )?,
+        _ => lower(below, env)?,
+    };
+    let name = format!("Calc({})", names.join(", "));
+    let steps = std::sync::Arc::new(steps);
+    Ok(input
+        .process(
+            move |row: Row,
+                  _: &mut ProcessContext<'_>,
+                  out: &mut Collector<'_, Row>|
+                  -> Result<(), UserError> {
+                let kind = row.kind;
+                let mut values = row.values;
+                for step in steps.iter() {
+                    match step {
+                        Step::Filter(p) => {
+                            if !p(&values)? {
+                                return Ok(());
+                            }
+                        }
+                        Step::Project(cs) => {
+                            let mut next = Vec::with_capacity(cs.len());
+                            for c in cs {
+                                next.push(c(&values)?);
+                            }
+                            values = next;
+                        }
+                    }
+                }
+                out.collect(Row { kind, values });
+                Ok(())
+            },
+        )
+        .name(&truncate(&name, 200)))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

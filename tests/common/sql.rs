@@ -1,0 +1,43 @@
+//! Helpers for SQL tests: reading back what Flink's formats write.
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `yyyy-MM-dd HH:mm:ss[.SSS]` (UTC) as epoch milliseconds, as the oracle files hold them.
+pub fn epoch_millis(text: &str) -> i64 {
+    let n = |s: &str| -> i64 {
+        s.parse()
+            .unwrap_or_else(|_| panic!("bad timestamp {text:?}"))
+    };
+    let (date, time) = text
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("bad timestamp {text:?}"));
+    let d: Vec<&str> = date.split('-').collect();
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let t: Vec<&str> = hms.split(':').collect();
+    let ms = n(&format!("{frac:0<3}")[..3]);
+    let days = days_from_civil(n(d[0]), n(d[1]), n(d[2]));
+    ((days * 24 + n(t[0])) * 60 + n(t[1])) * 60_000 + n(t[2]) * 1000 + ms
+}
+
+/// A window row `key,start,end,count,sum` with its timestamps as epoch milliseconds.
+pub fn window_row_millis(line: &str) -> String {
+    let f: Vec<&str> = line.split(',').collect();
+    assert_eq!(f.len(), 5, "a window row: {line:?}");
+    format!(
+        "{},{},{},{},{}",
+        f[0],
+        epoch_millis(f[1]),
+        epoch_millis(f[2]),
+        f[3],
+        f[4]
+    )
+}
