@@ -178,12 +178,22 @@ fn word_count_changelog_ends_in_the_exact_counts() {
             *expected.entry(w.to_string()).or_default() += 1;
         }
     }
-    for p in [1, 2] {
+    for (p, strategy) in [(1, "ONE_PHASE"), (2, "ONE_PHASE"), (2, "TWO_PHASE")] {
         let script = format!(
-            "CREATE TABLE lines (line STRING) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'raw');
+            "SET 'table.optimizer.agg-phase-strategy' = '{strategy}';
+             CREATE TABLE lines (line STRING) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'raw');
              CREATE TABLE counts (word STRING, cnt BIGINT) WITH ('connector' = 'print');
              INSERT INTO counts SELECT word, COUNT(*) FROM lines CROSS JOIN UNNEST(SPLIT(line, ' ')) AS T(word) GROUP BY word;",
             path(&input)
+        );
+        let explained = rill::sql::session::Session::new()
+            .execute_script(&script.replace("INSERT INTO", "EXPLAIN INSERT INTO"))
+            .expect("the script plans");
+        let plan = format!("{:?}", explained.last().expect("an outcome"));
+        assert_eq!(
+            plan.contains("LocalGroupAggregate"),
+            strategy == "TWO_PHASE",
+            "{strategy}: {plan}"
         );
         let out = run_sql(&dir, "wordcount", &script, p);
         let mut state: HashMap<String, i64> = HashMap::new();
@@ -216,7 +226,10 @@ fn word_count_changelog_ends_in_the_exact_counts() {
                 }
             }
         }
-        assert_eq!(state, expected, "final counts at parallelism {p}");
+        assert_eq!(
+            state, expected,
+            "final counts at parallelism {p}, {strategy}"
+        );
         assert_eq!(kinds.get("+I"), Some(&expected.len()), "one +I per word");
         assert_eq!(kinds.get("-U"), kinds.get("+U"), "updates come in pairs");
         assert!(

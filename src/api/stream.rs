@@ -79,7 +79,9 @@ impl<T: Data> DataStream<T> {
         &self.env
     }
 
-    fn transform<U: Data>(
+    /// A custom operator of whole buffers after this stream (crate-internal: the SQL layer's
+    /// local aggregate combines a buffer at a time).
+    pub(crate) fn transform<U: Data>(
         &self,
         name: &str,
         factory: impl Fn(&crate::operators::RuntimeContext) -> Box<dyn Operator> + Send + Sync + 'static,

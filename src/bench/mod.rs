@@ -8,6 +8,7 @@
 pub mod events;
 pub mod recovery;
 pub mod shuffle;
+pub mod sql;
 pub mod state;
 pub mod windows;
 

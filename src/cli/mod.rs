@@ -276,6 +276,13 @@ enum Command {
         /// Run (d) instead: event-time tumbling windows per key, in memory and from CSV.
         #[arg(long)]
         windows: bool,
+        /// Run (g) instead: an unbounded SQL GROUP BY on a skewed key at p=2, in one phase and
+        /// in two (local-global).
+        #[arg(long)]
+        sql_aggregation: bool,
+        /// Rows (g) aggregates.
+        #[arg(long, default_value_t = 20_000_000)]
+        sql_records: u64,
         /// Events per window run.
         #[arg(long, default_value_t = 20_000_000)]
         window_records: u64,
@@ -528,6 +535,8 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             shuffle,
             shuffle_records,
             windows,
+            sql_aggregation,
+            sql_records,
             window_records,
             window_csv,
             window_input,
@@ -565,6 +574,10 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 };
                 let cache = rocksdb_cache_mb.saturating_mul(1 << 20);
                 crate::bench::state::run(state_records, state_keys, runs.max(1), &backends, cache)
+                    .map_err(|e| e.to_string())
+                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
+            } else if sql_aggregation {
+                crate::bench::sql::run(sql_records, runs.max(1))
                     .map_err(|e| e.to_string())
                     .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
             } else if windows {

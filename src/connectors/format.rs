@@ -72,11 +72,13 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
         "csv" => {
             let delimiter = single_char(table, "csv.field-delimiter", ',')?;
             let quote = single_char(table, "csv.quote-character", '"')?;
+            let opener = format!("{delimiter}{quote}");
             Ok(Arc::new(move |line: &str| {
-                let mut values = vec![Value::Null; width];
+                let mut values = Vec::with_capacity(width);
+                values.resize_with(width, || Value::Null);
                 let mut n = 0;
                 let mut failure = None;
-                split_csv(line, delimiter, quote, |i, text| {
+                split_csv(line, delimiter, quote, &opener, |i, text| {
                     n = i + 1;
                     if let Some((pos, Some(dec), string)) = cols.get(i) {
                         if failure.is_none() {
@@ -159,8 +161,17 @@ fn single_char(table: &TableDef, key: &str, default: char) -> Result<char, SqlEr
 
 /// Calls `f(index, text)` for each field of a CSV line (quotes removed, doubled quotes
 /// undoubled).
-fn split_csv(line: &str, delimiter: char, quote: char, mut f: impl FnMut(usize, &str)) {
-    if !line.contains(quote) {
+/// `opener` is the delimiter followed by the quote: where a quoted field (but the first) starts.
+fn split_csv(
+    line: &str,
+    delimiter: char,
+    quote: char,
+    opener: &str,
+    mut f: impl FnMut(usize, &str),
+) {
+    // A quote can only open a field: one pass over the line when no field starts with one.
+    let plain = !line.starts_with(quote) && !line.contains(opener);
+    if plain {
         for (i, field) in line.split(delimiter).enumerate() {
             f(i, field);
         }

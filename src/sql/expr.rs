@@ -498,15 +498,27 @@ pub fn compile(e: &Expr) -> Compiled {
             })
         }
         Expr::Call(f, args) => {
-            let cs: Vec<Compiled> = args.iter().map(compile).collect();
+            let mut cs: Vec<Compiled> = args.iter().map(compile).collect();
             let eval = f.eval.clone();
-            Arc::new(move |row| {
-                let mut vals = Vec::with_capacity(cs.len());
-                for c in &cs {
-                    vals.push(c(row)?);
+            // The arguments of the usual calls live on the stack: no allocation per row.
+            match (cs.pop(), cs.pop(), cs.pop(), cs.is_empty()) {
+                (None, ..) => Arc::new(move |_| eval(&[])),
+                (Some(a), None, ..) => Arc::new(move |row| eval(&[a(row)?])),
+                (Some(b), Some(a), None, _) => Arc::new(move |row| eval(&[a(row)?, b(row)?])),
+                (Some(c), Some(b), Some(a), true) => {
+                    Arc::new(move |row| eval(&[a(row)?, b(row)?, c(row)?]))
                 }
-                eval(&vals)
-            })
+                (Some(c), Some(b), Some(a), false) => {
+                    cs.extend([a, b, c]);
+                    Arc::new(move |row| {
+                        let mut vals = Vec::with_capacity(cs.len());
+                        for c in &cs {
+                            vals.push(c(row)?);
+                        }
+                        eval(&vals)
+                    })
+                }
+            }
         }
         Expr::Extract(unit, e) => {
             let (c, t, unit) = (compile(e), e.data_type(), *unit);

@@ -89,6 +89,19 @@ impl fmt::Display for WindowKind {
     }
 }
 
+/// Which rows of a join survive without a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Only matches.
+    Inner,
+    /// Every left row, padded with `NULL`s until it matches.
+    Left,
+    /// Every right row, padded until it matches.
+    Right,
+    /// Both.
+    Full,
+}
+
 /// A window property a window aggregate emits after its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowProperty {
@@ -248,6 +261,45 @@ pub enum Node {
         keys: Vec<usize>,
         /// The aggregates.
         aggs: Vec<AggCall>,
+        /// Local-global: each buffer is pre-aggregated per key before the shuffle, and the
+        /// keyed stage merges the partial accumulators (Flink's two-phase aggregation).
+        two_phase: bool,
+        /// `table.exec.state.ttl`: how long a key's accumulators live after their last update.
+        state_ttl_ms: Option<u64>,
+    },
+    /// A regular join on equal keys: every row of each side kept in keyed state, joined with
+    /// the other side's rows of its key that meet the condition. Outer joins emit a padded row
+    /// and retract it (`-D`) when the first match comes.
+    Join {
+        /// The left input.
+        left: Box<Plan>,
+        /// The right input.
+        right: Box<Plan>,
+        /// Inner or outer.
+        kind: JoinKind,
+        /// Key columns of the left input.
+        left_keys: Vec<usize>,
+        /// Key columns of the right input, pairwise equal to the left's.
+        right_keys: Vec<usize>,
+        /// The rest of `ON`, over the joined row.
+        condition: Option<Expr>,
+        /// `table.exec.state.ttl`: how long a row is kept after it was written.
+        state_ttl_ms: Option<u64>,
+    },
+    /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` limited to the first `limit` rows per
+    /// partition (Top-N; deduplication is Top-1): the input's columns, then the row number.
+    /// Emits `+I`, `-U`/`+U` and `-D` as rows enter, move within and leave the top.
+    Rank {
+        /// The input.
+        input: Box<Plan>,
+        /// Partition columns.
+        partition_by: Vec<usize>,
+        /// Order columns, each descending or not.
+        order_by: Vec<(usize, bool)>,
+        /// The most rows per partition, once a filter on the row number gave it.
+        limit: Option<u64>,
+        /// `table.exec.state.ttl`.
+        state_ttl_ms: Option<u64>,
     },
     /// `CROSS JOIN UNNEST(array)`: each row once per element, the element appended.
     Unnest {
@@ -283,7 +335,107 @@ impl Plan {
             | Node::Unnest { input, .. }
             | Node::Sink { input, .. } => vec![input],
             Node::Union { inputs } => inputs.iter().collect(),
+            Node::Join { left, right, .. } => vec![left, right],
+            Node::Rank { input, .. } => vec![input],
         }
+    }
+
+    /// The same node with each input replaced by `f(input)`.
+    pub fn map_inputs(self, f: &mut dyn FnMut(Plan) -> Plan) -> Plan {
+        let Plan { node, schema, mode } = self;
+        let mut one = |p: Box<Plan>| Box::new(f(*p));
+        let node = match node {
+            leaf @ (Node::Scan { .. } | Node::Values { .. }) => leaf,
+            Node::Filter { input, predicate } => Node::Filter {
+                input: one(input),
+                predicate,
+            },
+            Node::Project { input, exprs } => Node::Project {
+                input: one(input),
+                exprs,
+            },
+            Node::WindowTvf {
+                input,
+                window,
+                time_col,
+                partition_by,
+            } => Node::WindowTvf {
+                input: one(input),
+                window,
+                time_col,
+                partition_by,
+            },
+            Node::WindowAggregate {
+                input,
+                window,
+                time_col,
+                keys,
+                properties,
+                aggs,
+            } => Node::WindowAggregate {
+                input: one(input),
+                window,
+                time_col,
+                keys,
+                properties,
+                aggs,
+            },
+            Node::Aggregate {
+                input,
+                keys,
+                aggs,
+                two_phase,
+                state_ttl_ms,
+            } => Node::Aggregate {
+                input: one(input),
+                keys,
+                aggs,
+                two_phase,
+                state_ttl_ms,
+            },
+            Node::Join {
+                left,
+                right,
+                kind,
+                left_keys,
+                right_keys,
+                condition,
+                state_ttl_ms,
+            } => Node::Join {
+                left: one(left),
+                right: one(right),
+                kind,
+                left_keys,
+                right_keys,
+                condition,
+                state_ttl_ms,
+            },
+            Node::Unnest { input, array } => Node::Unnest {
+                input: one(input),
+                array,
+            },
+            Node::Rank {
+                input,
+                partition_by,
+                order_by,
+                limit,
+                state_ttl_ms,
+            } => Node::Rank {
+                input: one(input),
+                partition_by,
+                order_by,
+                limit,
+                state_ttl_ms,
+            },
+            Node::Union { inputs } => Node::Union {
+                inputs: inputs.into_iter().map(&mut *f).collect(),
+            },
+            Node::Sink { input, table } => Node::Sink {
+                input: one(input),
+                table,
+            },
+        };
+        Plan { node, schema, mode }
     }
 
     /// The plan as indented text, one node a line with its changelog mode (what `EXPLAIN`
@@ -356,6 +508,37 @@ impl Plan {
                 )
             }
             Node::Unnest { array, .. } => format!("Correlate(UNNEST({array}))"),
+            Node::Rank {
+                partition_by,
+                order_by,
+                limit,
+                ..
+            } => format!(
+                "Rank(rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd={}], partitionBy=[{}], orderBy=[{}])",
+                limit.map_or_else(|| "?".to_string(), |l| l.to_string()),
+                cols(partition_by),
+                order_by
+                    .iter()
+                    .map(|(c, d)| format!("${c} {}", if *d { "DESC" } else { "ASC" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Node::Join {
+                kind,
+                left_keys,
+                right_keys,
+                condition,
+                ..
+            } => {
+                let nl = self.inputs().first().map_or(0, |l| l.schema.len());
+                let right: Vec<usize> = right_keys.iter().map(|k| k + nl).collect();
+                format!(
+                    "Join(joinType=[{kind:?}], leftKeys=[{}], rightKeys=[{}], where=[{}])",
+                    cols(left_keys),
+                    cols(&right),
+                    condition.as_ref().map_or_else(|| "true".to_string(), |c| c.to_string())
+                )
+            }
             Node::Union { .. } => "Union(all=[true])".to_string(),
             Node::Sink { table, .. } => format!(
                 "Sink(table=[{}], fields=[{}])",
@@ -373,6 +556,24 @@ impl Plan {
             "{indent}{line}, changelogMode=[{}]",
             self.mode.flink_notation()
         );
+        let mut depth = depth;
+        if let Node::Aggregate {
+            keys,
+            aggs: a,
+            two_phase: true,
+            ..
+        } = &self.node
+        {
+            // The local phase, chained before the shuffle, emits partial accumulators.
+            depth += 1;
+            let _ = writeln!(
+                out,
+                "{}+- LocalGroupAggregate(groupBy=[{}], select=[{}]), changelogMode=[I]",
+                "   ".repeat(depth - 1),
+                cols(keys),
+                aggs(a)
+            );
+        }
         for i in self.inputs() {
             i.explain_into(out, depth + 1);
         }

@@ -7,6 +7,12 @@
 //! - **Projection merging**: a projection of a projection becomes one.
 //! - **Column pruning**: a scan parses only the physical columns some node above it reads
 //!   ([`required_columns`]).
+//! - **Local-global aggregation** ([`apply_options`]): an unbounded `GROUP BY` whose aggregates
+//!   all merge (all of Rill's do) is split in two, as Flink's
+//!   `table.optimizer.agg-phase-strategy` says: `TWO_PHASE` always, `ONE_PHASE` never, `AUTO`
+//!   (the default) when `table.exec.mini-batch.enabled` is `true`. The local phase combines
+//!   each buffer of rows per key before the shuffle (a buffer is Rill's mini-batch), so a hot
+//!   key sends one partial row per buffer instead of every row.
 
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Node, Plan};
@@ -73,6 +79,26 @@ pub fn filter(input: Plan, predicate: Expr) -> Plan {
             schema,
             mode,
         },
+        Node::Rank {
+            input,
+            partition_by,
+            order_by,
+            limit,
+            state_ttl_ms,
+        } if rank_limit(&predicate, schema.len() - 1).is_some() => {
+            let n = rank_limit(&predicate, schema.len() - 1).unwrap_or(0);
+            Plan {
+                node: Node::Rank {
+                    input,
+                    partition_by,
+                    order_by,
+                    limit: Some(limit.map_or(n, |l| l.min(n))),
+                    state_ttl_ms,
+                },
+                schema,
+                mode,
+            }
+        }
         node => Plan {
             node: Node::Filter {
                 input: Box::new(Plan {
@@ -85,6 +111,29 @@ pub fn filter(input: Plan, predicate: Expr) -> Plan {
             schema,
             mode,
         },
+    }
+}
+
+/// The limit `rn <= N`, `rn < N` or `rn = 1` sets on the row number column `column`.
+fn rank_limit(e: &Expr, column: usize) -> Option<u64> {
+    use crate::sql::expr::CmpOp;
+    use crate::sql::types::Value;
+    let Expr::Compare(op, a, b) = e else {
+        return None;
+    };
+    let (Expr::Column { index, .. }, Expr::Literal(Value::Int(n), _)) = (a.as_ref(), b.as_ref())
+    else {
+        return None;
+    };
+    if *index != column {
+        return None;
+    }
+    let n = u64::try_from(*n).ok()?;
+    match op {
+        CmpOp::LtEq if n >= 1 => Some(n),
+        CmpOp::Lt if n >= 2 => Some(n - 1),
+        CmpOp::Eq if n == 1 => Some(1),
+        _ => None,
     }
 }
 
@@ -108,11 +157,10 @@ fn reads_below(e: &Expr, limit: usize) -> bool {
 
 /// Merges projections of projections, bottom up.
 pub fn optimize(plan: Plan) -> Plan {
-    let Plan { node, schema, mode } = plan;
-    let node = match node {
+    let plan = plan.map_inputs(&mut optimize);
+    match plan.node {
         Node::Project { input, exprs } => {
-            let input = optimize(*input);
-            match input.node {
+            let node = match input.node {
                 Node::Project {
                     input: inner,
                     exprs: below,
@@ -136,57 +184,86 @@ pub fn optimize(plan: Plan) -> Plan {
                     }),
                     exprs,
                 },
+            };
+            Plan {
+                node,
+                schema: plan.schema,
+                mode: plan.mode,
             }
         }
-        Node::Filter { input, predicate } => Node::Filter {
-            input: Box::new(optimize(*input)),
-            predicate,
+        node => Plan {
+            node,
+            schema: plan.schema,
+            mode: plan.mode,
         },
-        Node::WindowTvf {
-            input,
-            window,
-            time_col,
-            partition_by,
-        } => Node::WindowTvf {
-            input: Box::new(optimize(*input)),
-            window,
-            time_col,
-            partition_by,
-        },
-        Node::WindowAggregate {
-            input,
-            window,
-            time_col,
-            keys,
-            properties,
-            aggs,
-        } => Node::WindowAggregate {
-            input: Box::new(optimize(*input)),
-            window,
-            time_col,
-            keys,
-            properties,
-            aggs,
-        },
-        Node::Aggregate { input, keys, aggs } => Node::Aggregate {
-            input: Box::new(optimize(*input)),
-            keys,
-            aggs,
-        },
-        Node::Unnest { input, array } => Node::Unnest {
-            input: Box::new(optimize(*input)),
-            array,
-        },
-        Node::Union { inputs } => Node::Union {
-            inputs: inputs.into_iter().map(optimize).collect(),
-        },
-        Node::Sink { input, table } => Node::Sink {
-            input: Box::new(optimize(*input)),
-            table,
-        },
-        leaf @ (Node::Scan { .. } | Node::Values { .. }) => leaf,
-    };
-    Plan { node, schema, mode }
+    }
+}
+
+/// What the session's options ask of the plan's stateful nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanOptions {
+    /// Unbounded aggregates in two phases.
+    pub two_phase: bool,
+    /// `table.exec.state.ttl` in milliseconds (none: state lives forever).
+    pub state_ttl_ms: Option<u64>,
+}
+
+impl PlanOptions {
+    /// The options from the session's `SET`s.
+    pub fn from_session(
+        option: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::sql::SqlError> {
+        let bad = |key: &str, v: &str, expected: &str| {
+            crate::sql::SqlError::Validation(format!("'{key}' = '{v}' (expected {expected})"))
+        };
+        let strategy =
+            option("table.optimizer.agg-phase-strategy").unwrap_or_else(|| "AUTO".into());
+        let two_phase = match strategy.to_uppercase().as_str() {
+            "TWO_PHASE" => true,
+            "ONE_PHASE" => false,
+            "AUTO" => option("table.exec.mini-batch.enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            _ => {
+                return Err(bad(
+                    "table.optimizer.agg-phase-strategy",
+                    &strategy,
+                    "AUTO, ONE_PHASE or TWO_PHASE",
+                ))
+            }
+        };
+        let state_ttl_ms = match option("table.exec.state.ttl") {
+            None => None,
+            Some(v) => {
+                let d = crate::sql::job::parse_duration(&v)
+                    .ok_or_else(|| bad("table.exec.state.ttl", &v, "a duration such as '1 h'"))?;
+                u64::try_from(d.as_millis()).ok().filter(|ms| *ms > 0)
+            }
+        };
+        Ok(Self {
+            two_phase,
+            state_ttl_ms,
+        })
+    }
+}
+
+/// Applies `options` to every aggregate, join and rank.
+pub fn apply_options(plan: Plan, options: PlanOptions) -> Plan {
+    let mut plan = plan.map_inputs(&mut |p| apply_options(p, options));
+    match &mut plan.node {
+        Node::Aggregate {
+            two_phase,
+            state_ttl_ms,
+            ..
+        } => {
+            *two_phase = options.two_phase;
+            *state_ttl_ms = options.state_ttl_ms;
+        }
+        Node::Join { state_ttl_ms, .. } | Node::Rank { state_ttl_ms, .. } => {
+            *state_ttl_ms = options.state_ttl_ms;
+        }
+        _ => {}
+    }
+    plan
 }
 
 /// The columns of a scan's output that nodes above it read: what its source must parse (the

@@ -229,7 +229,7 @@ impl Session {
                 }
                 let sink = self.catalog.table(table)?;
                 let (plan, _) = binder.bind_query(query)?;
-                let plan = crate::sql::rules::optimize(plan);
+                let plan = self.optimize(plan)?;
                 let target = sink.physical_schema();
                 let plan = conform(plan, &target, columns, &sink.name)?;
                 crate::connectors::check_sink_mode(&sink, plan.mode)?;
@@ -246,13 +246,23 @@ impl Session {
             }
             Statement::Query(q) => {
                 let (plan, _) = binder.bind_query(q)?;
-                Ok(crate::sql::rules::optimize(plan))
+                self.optimize(plan)
             }
             other => Err(SqlError::Validation(format!(
                 "{} is not a query",
                 statement_kind(other)
             ))),
         }
+    }
+
+    /// The rules, as the session's options configure them.
+    fn optimize(&self, plan: Plan) -> Result<Plan, SqlError> {
+        let option = |k: &str| self.catalog.option(k).map(str::to_string);
+        let options = crate::sql::rules::PlanOptions::from_session(&option)?;
+        Ok(crate::sql::rules::apply_options(
+            crate::sql::rules::optimize(plan),
+            options,
+        ))
     }
 
     fn describe(&self, name: &str) -> Result<Outcome, SqlError> {

@@ -41,3 +41,35 @@ pub fn window_row_millis(line: &str) -> String {
         f[4]
     )
 }
+
+/// The rows a `print` sink's changelog on `stdout` ends with: each row's text (`a, b`) and how
+/// many times it is there. `+I`/`+U` add a row, `-D`/`-U` take one away (a retraction of a row
+/// that is not there fails the test).
+pub fn final_rows(stdout: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut rows = std::collections::BTreeMap::new();
+    for line in stdout.lines() {
+        let row = line.split_once("> ").map_or(line, |(_, r)| r);
+        let Some(kind) = ["+I", "-U", "+U", "-D"]
+            .into_iter()
+            .find(|k| row.starts_with(k))
+        else {
+            continue;
+        };
+        let body = row[2..]
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        if kind.starts_with('+') {
+            *rows.entry(body).or_insert(0) += 1;
+        } else {
+            let n = rows
+                .get_mut(&body)
+                .unwrap_or_else(|| panic!("{kind}[{body}] retracts a row that is not there"));
+            *n -= 1;
+            if *n == 0 {
+                rows.remove(&body);
+            }
+        }
+    }
+    rows
+}

@@ -345,6 +345,8 @@ pub fn bind_aggregate(
                 input: Box::new(base),
                 keys: (0..nkeys).collect(),
                 aggs: agg_calls.clone(),
+                two_phase: false,
+                state_ttl_ms: None,
             };
             (node, nkeys)
         }

@@ -4,7 +4,9 @@
 
 pub mod aggregate;
 pub mod expr;
+pub mod join;
 pub mod literal;
+pub mod rank;
 mod scan;
 pub mod window;
 
@@ -172,7 +174,7 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_select(&self, s: &ast::Select) -> Result<(Plan, Scope), SqlError> {
-        let (mut plan, scope) = match s.from.as_slice() {
+        let (mut plan, mut scope) = match s.from.as_slice() {
             [] => self.bind_values(&ast::Values {
                 explicit_row: false,
                 value_keyword: false,
@@ -199,11 +201,23 @@ impl<'a> Binder<'a> {
             }
             plan = crate::sql::rules::filter(plan, p);
         }
-        let items = self.select_items(&s.projection, &scope)?;
+        let mut items = self.select_items(&s.projection, &scope)?;
         let group_by: &[ast::Expr] = match &s.group_by {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
             other => return Err(SqlError::NotSupported(format!("{other}"))),
         };
+        if let Some((i, f)) = rank::rank_item(&items)? {
+            if !group_by.is_empty() || s.having.is_some() {
+                return Err(SqlError::NotSupported(
+                    "ROW_NUMBER() beside GROUP BY in one SELECT (rank the aggregate in an outer query)"
+                        .into(),
+                ));
+            }
+            let f = f.clone();
+            (plan, scope) = rank::bind_rank(plan, &scope, &f)?;
+            let name = items[i].1.clone().unwrap_or_else(|| format!("EXPR${i}"));
+            items[i] = (rank::rank_column_item(), Some(name));
+        }
         let mut asts: Vec<&ast::Expr> = items.iter().map(|(e, _)| e).collect();
         if let Some(h) = &s.having {
             asts.push(h);
@@ -256,6 +270,8 @@ impl<'a> Binder<'a> {
                     input: Box::new(plan),
                     keys,
                     aggs: vec![],
+                    two_phase: false,
+                    state_ttl_ms: None,
                 },
                 schema,
                 mode: ChangelogMode::Updating,
@@ -344,67 +360,11 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_from(&self, from: &ast::TableWithJoins) -> Result<(Plan, Scope), SqlError> {
-        let (mut plan, mut scope) = self.bind_factor(&from.relation)?;
+        let mut bound = self.bind_factor(&from.relation)?;
         for j in &from.joins {
-            match (&j.join_operator, &j.relation) {
-                (
-                    ast::JoinOperator::CrossJoin(_)
-                    | ast::JoinOperator::Inner(_)
-                    | ast::JoinOperator::Join(_),
-                    ast::TableFactor::UNNEST {
-                        alias,
-                        array_exprs,
-                        with_offset: false,
-                        ..
-                    },
-                ) => {
-                    let [array] = array_exprs.as_slice() else {
-                        return Err(SqlError::NotSupported("UNNEST of several arrays".into()));
-                    };
-                    let array = ExprBinder::new(&scope).bind(array)?;
-                    let element = match array.data_type() {
-                        DataType::Array(t) => *t,
-                        t => {
-                            return Err(SqlError::Type(format!(
-                                "UNNEST needs an ARRAY, got {t} in {array}"
-                            )))
-                        }
-                    };
-                    let (qualifier, name) = match alias {
-                        Some(a) => (
-                            Some(a.name.value.clone()),
-                            a.columns
-                                .first()
-                                .map(|c| c.name.value.clone())
-                                .unwrap_or_else(|| "f0".into()),
-                        ),
-                        None => (None, "f0".into()),
-                    };
-                    let mut fields = plan.schema.fields.clone();
-                    fields.push(Field::new(name.clone(), element.clone()));
-                    scope.columns.push(ScopeColumn {
-                        qualifier,
-                        field: Field::new(name, element),
-                    });
-                    let mode = plan.mode;
-                    plan = Plan {
-                        node: Node::Unnest {
-                            input: Box::new(plan),
-                            array,
-                        },
-                        schema: Schema::new(fields),
-                        mode,
-                    };
-                }
-                (op, _) => {
-                    return Err(SqlError::NotSupported(format!(
-                        "the join {} (regular, interval and window joins are not planned yet)",
-                        join_name(op)
-                    )))
-                }
-            }
+            bound = join::bind_join(bound, j, |f| self.bind_factor(f))?;
         }
-        Ok((plan, scope))
+        Ok(bound)
     }
 
     fn bind_factor(&self, f: &ast::TableFactor) -> Result<(Plan, Scope), SqlError> {
@@ -484,17 +444,6 @@ impl<'a> Binder<'a> {
                 Ok((plan, scope))
             }
         }
-    }
-}
-
-fn join_name(op: &ast::JoinOperator) -> &'static str {
-    match op {
-        ast::JoinOperator::Inner(_) | ast::JoinOperator::Join(_) => "INNER JOIN",
-        ast::JoinOperator::Left(_) | ast::JoinOperator::LeftOuter(_) => "LEFT JOIN",
-        ast::JoinOperator::Right(_) | ast::JoinOperator::RightOuter(_) => "RIGHT JOIN",
-        ast::JoinOperator::FullOuter(_) => "FULL JOIN",
-        ast::JoinOperator::CrossJoin(_) => "CROSS JOIN",
-        _ => "join",
     }
 }
 

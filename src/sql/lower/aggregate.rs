@@ -1,13 +1,20 @@
 //! Aggregates on the DataStream API: a window aggregate is `key_by(keys).window(assigner)
 //! .aggregate_with(accumulators, emit)`; an unbounded `GROUP BY` is a keyed process function
 //! whose value state holds the key's accumulators and which emits `+I` once, then `-U`/`+U`
-//! for each change of the result (nothing when the result did not change, as Flink).
+//! for each change of the result (nothing when the result did not change, as Flink). In two
+//! phases, a chained local operator first folds each buffer per key into [`Partial`]s, which
+//! the keyed function merges.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
 use crate::api::{Collector, DataStream, KeyedContext, KeyedProcessFunction, StreamEnv};
-use crate::data::{Key, Timestamp, UserError};
+use crate::data::{Batch, Key, OperatorError, Timestamp, UserError};
+use crate::operators::{Operator, Output};
 use crate::sql::lower::accumulate::{Acc, Accumulators};
 use crate::sql::lower::lower;
 use crate::sql::plan::{Node, Plan, WindowKind, WindowProperty};
@@ -22,19 +29,23 @@ use crate::windowing::{TimeWindow, WindowError};
 /// A grouping key made of a row's first columns.
 pub trait GroupKey: Key + Ord {
     /// The key of `row`, whose first columns are the keys.
-    fn of(row: &Row, n: usize) -> Self;
+    fn of(row: &Row, n: usize) -> Self {
+        Self::of_values(&row.values[..n.min(row.values.len())])
+    }
+    /// The key made of `values` (the key columns).
+    fn of_values(values: &[Value]) -> Self;
     /// Appends the key's values to a result row.
     fn push_values(&self, out: &mut Vec<Value>);
 }
 
 impl GroupKey for () {
-    fn of(_: &Row, _: usize) -> Self {}
+    fn of_values(_: &[Value]) -> Self {}
     fn push_values(&self, _: &mut Vec<Value>) {}
 }
 
 impl GroupKey for Value {
-    fn of(row: &Row, _: usize) -> Self {
-        row.values.first().cloned().unwrap_or(Value::Null)
+    fn of_values(values: &[Value]) -> Self {
+        values.first().cloned().unwrap_or(Value::Null)
     }
     fn push_values(&self, out: &mut Vec<Value>) {
         out.push(self.clone());
@@ -42,8 +53,8 @@ impl GroupKey for Value {
 }
 
 impl GroupKey for Vec<Value> {
-    fn of(row: &Row, n: usize) -> Self {
-        row.values.iter().take(n).cloned().collect()
+    fn of_values(values: &[Value]) -> Self {
+        values.to_vec()
     }
     fn push_values(&self, out: &mut Vec<Value>) {
         out.extend(self.iter().cloned());
@@ -255,57 +266,188 @@ pub fn lower_window_tvf(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>,
         .name(&format!("WindowTableFunction(window=[{window}])")))
 }
 
-/// Lowers an unbounded `GROUP BY`.
+/// Lowers an unbounded `GROUP BY`, in one phase or two.
 pub fn lower_group_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
-    let Node::Aggregate { input, keys, aggs } = &plan.node else {
+    let Node::Aggregate {
+        input,
+        keys,
+        aggs,
+        two_phase,
+        state_ttl_ms,
+    } = &plan.node
+    else {
         return Err(SqlError::Validation("not an aggregate".into()));
     };
     let stream = lower(input, env)?;
     let accs = Accumulators::new(aggs.clone());
     let n = keys.len();
     let name = format!(
-        "GroupAggregate(groupBy=[{n} keys], select=[{} aggregates])",
+        "{}GroupAggregate(groupBy=[{n} keys], select=[{} aggregates])",
+        if *two_phase { "Global" } else { "" },
         aggs.len()
     );
-    Ok(match n {
-        0 => group::<()>(stream, accs, n),
-        1 => group::<Value>(stream, accs, n),
-        _ => group::<Vec<Value>>(stream, accs, n),
-    }
-    .name(&name))
+    let out = match (n, *two_phase) {
+        (0, false) => group::<()>(stream, accs, n, *state_ttl_ms),
+        (1, false) => group::<Value>(stream, accs, n, *state_ttl_ms),
+        (_, false) => group::<Vec<Value>>(stream, accs, n, *state_ttl_ms),
+        (_, true) => {
+            let local = accs.clone();
+            let partials = stream.transform(
+                &format!(
+                    "LocalGroupAggregate(groupBy=[{n} keys], select=[{} aggregates])",
+                    aggs.len()
+                ),
+                move |_| Box::new(LocalAggregate::new(local.clone(), n)),
+            );
+            match n {
+                0 => global::<()>(partials, accs, *state_ttl_ms),
+                1 => global::<Value>(partials, accs, *state_ttl_ms),
+                _ => global::<Vec<Value>>(partials, accs, *state_ttl_ms),
+            }
+        }
+    };
+    Ok(out.name(&name))
 }
 
-fn group<K: GroupKey>(stream: DataStream<Row>, accs: Accumulators, n: usize) -> DataStream<Row> {
+/// A state descriptor named `name`, its values expiring `ttl_ms` after their last write.
+pub fn sql_state<T: crate::data::Data>(name: &str, ttl_ms: Option<u64>) -> ValueStateDescriptor<T> {
+    let d = ValueStateDescriptor::new(name);
+    match ttl_ms {
+        Some(ms) => d.with_ttl(crate::state::StateTtlConfig::new(Duration::from_millis(ms))),
+        None => d,
+    }
+}
+
+fn group<K: GroupKey>(
+    stream: DataStream<Row>,
+    accs: Accumulators,
+    n: usize,
+    ttl_ms: Option<u64>,
+) -> DataStream<Row> {
     stream
         .key_by(move |r: &Row| K::of(r, n))
         .process_keyed(GroupAggregate {
             accs,
-            state: ValueStateDescriptor::new("sql-group-aggregate"),
+            state: sql_state("sql-group-aggregate", ttl_ms),
         })
 }
 
-/// The keyed function of an unbounded `GROUP BY`.
+fn global<K: GroupKey>(
+    partials: DataStream<Partial>,
+    accs: Accumulators,
+    ttl_ms: Option<u64>,
+) -> DataStream<Row> {
+    partials
+        .key_by(|p: &Partial| K::of_values(&p.key))
+        .process_keyed(GroupAggregate {
+            accs,
+            state: sql_state("sql-group-aggregate", ttl_ms),
+        })
+}
+
+/// A key's accumulators over part of a buffer, from the local phase to the global one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Partial {
+    /// The key's values.
+    pub key: Vec<Value>,
+    /// Its accumulators over the buffer's rows of that key.
+    pub accs: Vec<Acc>,
+}
+
+/// The local phase: folds each buffer's rows per key and emits one [`Partial`] per key at the
+/// buffer's end. It holds nothing between buffers, so it has no state to checkpoint.
+struct LocalAggregate {
+    accs: Accumulators,
+    keys: usize,
+    groups: HashMap<Vec<Value>, Vec<Acc>>,
+}
+
+impl LocalAggregate {
+    fn new(accs: Accumulators, keys: usize) -> Self {
+        Self {
+            accs,
+            keys,
+            groups: HashMap::new(),
+        }
+    }
+}
+
+impl Operator for LocalAggregate {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: Batch,
+        out: &mut Output<'_>,
+    ) -> Result<(), OperatorError> {
+        for row in batch.downcast::<Row>()? {
+            if !row.kind.is_addition() {
+                let e: UserError =
+                    "received a retraction: aggregating an updating input is not supported".into();
+                return Err(OperatorError::user("LocalGroupAggregate", &e));
+            }
+            let n = self.keys.min(row.values.len());
+            let accs = match self.groups.get_mut(&row.values[..n]) {
+                Some(a) => a,
+                None => self
+                    .groups
+                    .entry(row.values[..n].to_vec())
+                    .or_insert_with(|| self.accs.create()),
+            };
+            self.accs.add(&row.values, accs);
+        }
+        let partials: Vec<Partial> = self
+            .groups
+            .drain()
+            .map(|(key, accs)| Partial { key, accs })
+            .collect();
+        if partials.is_empty() {
+            return Ok(());
+        }
+        out.emit(Batch::new(partials))
+    }
+}
+
+/// A value merged into a key's accumulators: a row (one phase) or a partial (two).
+trait Contribution: Send + 'static {
+    fn merge_into(self, accs: &Accumulators, into: &mut Vec<Acc>) -> Result<(), UserError>;
+}
+
+impl Contribution for Row {
+    fn merge_into(self, accs: &Accumulators, into: &mut Vec<Acc>) -> Result<(), UserError> {
+        if !self.kind.is_addition() {
+            return Err("GroupAggregate received a retraction: aggregating an updating input is not supported".into());
+        }
+        accs.add(&self.values, into);
+        Ok(())
+    }
+}
+
+impl Contribution for Partial {
+    fn merge_into(self, accs: &Accumulators, into: &mut Vec<Acc>) -> Result<(), UserError> {
+        accs.merge(into, self.accs);
+        Ok(())
+    }
+}
+
+/// The keyed function of an unbounded `GROUP BY` (its global phase, in two).
 #[derive(Clone)]
 struct GroupAggregate {
     accs: Accumulators,
     state: ValueStateDescriptor<Vec<Acc>>,
 }
 
-impl<K: GroupKey> KeyedProcessFunction<K, Row, Row> for GroupAggregate {
+impl<K: GroupKey, I: Contribution> KeyedProcessFunction<K, I, Row> for GroupAggregate {
     fn process_element(
         &mut self,
-        row: Row,
+        input: I,
         ctx: &mut KeyedContext<'_, K>,
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
-        if !row.kind.is_addition() {
-            return Err("GroupAggregate received a retraction: aggregating an updating input is not supported".into());
-        }
         let key = ctx.current_key().clone();
         let mut state = ctx.value_state(&self.state)?;
         let previous = state.value()?;
         let mut accs = previous.clone().unwrap_or_else(|| self.accs.create());
-        self.accs.add(&row.values, &mut accs);
+        input.merge_into(&self.accs, &mut accs)?;
         let result = |a: &[Acc]| {
             let mut values = Vec::new();
             key.push_values(&mut values);
@@ -317,6 +459,7 @@ impl<K: GroupKey> KeyedProcessFunction<K, Row, Row> for GroupAggregate {
             None => out.collect(Row::insert(new)),
             Some(prev) => {
                 let old = result(&prev);
+                // Nothing changed: nothing emitted (as Flink).
                 if old != new {
                     out.collect(Row {
                         kind: RowKind::UpdateBefore,

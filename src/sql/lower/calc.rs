@@ -14,6 +14,24 @@ use crate::sql::SqlError;
 enum Step {
     Filter(Predicate),
     Project(Vec<Compiled>),
+    /// A projection that keeps some columns in their order: done in place, without a new row
+    /// or a clone of any value.
+    Select(Vec<usize>),
+}
+
+/// The step of a projection: in place when it only keeps columns in their order.
+fn projection(exprs: &[crate::sql::expr::Expr]) -> Step {
+    let columns: Option<Vec<usize>> = exprs
+        .iter()
+        .map(|e| match e {
+            crate::sql::expr::Expr::Column { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    match columns {
+        Some(c) if c.windows(2).all(|w| w[0] < w[1]) => Step::Select(c),
+        _ => Step::Project(exprs.iter().map(compile).collect()),
+    }
 }
 
 /// Lowers the filters and projections from `plan` down to the first other node.
@@ -37,7 +55,7 @@ pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
-                steps.push(Step::Project(exprs.iter().map(compile).collect()));
+                steps.push(projection(exprs));
                 below = input;
             }
             _ => break,
@@ -82,6 +100,16 @@ pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
                                 next.push(c(&values)?);
                             }
                             values = next;
+                        }
+                        Step::Select(columns) => {
+                            // Columns only move forward (they are increasing), so each swap
+                            // brings a kept value to its place past the ones already placed.
+                            for (to, from) in columns.iter().enumerate() {
+                                if *from != to && *from < values.len() {
+                                    values.swap(to, *from);
+                                }
+                            }
+                            values.truncate(columns.len());
                         }
                     }
                 }

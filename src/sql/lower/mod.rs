@@ -11,6 +11,8 @@
 mod accumulate;
 mod aggregate;
 mod calc;
+mod join;
+mod rank;
 
 use crate::api::{DataStream, StreamEnv};
 use crate::connectors;
@@ -60,6 +62,8 @@ pub fn lower(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> 
         Node::WindowAggregate { .. } => aggregate::lower_window_aggregate(plan, env),
         Node::Aggregate { .. } => aggregate::lower_group_aggregate(plan, env),
         Node::WindowTvf { .. } => aggregate::lower_window_tvf(plan, env),
+        Node::Join { .. } => join::lower_join(plan, env),
+        Node::Rank { .. } => rank::lower_rank(plan, env),
         Node::Unnest { input, array } => {
             let stream = lower(input, env)?;
             let array = compile(array);

@@ -1,0 +1,168 @@
+//! Regular joins on the DataStream API: both inputs tagged with their side and key, united,
+//! keyed by the join key, and joined by a keyed function whose value state holds each side's
+//! rows of the key with how many rows of the other side each has matched.
+//!
+//! ## Changelog
+//! Inputs are append-only (the binder refuses others). An inner join emits `+I` per match. An
+//! outer join emits a row of the preserved side padded with `NULL`s while it has no match, and
+//! retracts it (`-D`) when its first match comes, as Flink's `StreamingJoinOperator` does. A
+//! key holding `NULL` never matches.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Collector, DataStream, KeyedContext, KeyedProcessFunction, StreamEnv};
+use crate::data::UserError;
+use crate::sql::expr::{compile_predicate, Predicate};
+use crate::sql::lower::aggregate::{sql_state, GroupKey};
+use crate::sql::lower::lower;
+use crate::sql::plan::{JoinKind, Node, Plan};
+use crate::sql::types::{Row, RowKind, Value};
+use crate::sql::SqlError;
+use crate::state::ValueStateDescriptor;
+
+/// A row of one side of a join, with its key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sided {
+    /// 0 for the left input, 1 for the right.
+    pub side: u8,
+    /// The join key's values.
+    pub key: Vec<Value>,
+    /// The row.
+    pub row: Row,
+}
+
+/// Lowers a regular join.
+pub fn lower_join(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
+    let Node::Join {
+        left,
+        right,
+        kind,
+        left_keys,
+        right_keys,
+        condition,
+        state_ttl_ms,
+    } = &plan.node
+    else {
+        return Err(SqlError::Validation("not a join".into()));
+    };
+    let tag = |side: u8, keys: &[usize]| {
+        let keys = keys.to_vec();
+        move |row: Row| Sided {
+            side,
+            key: keys
+                .iter()
+                .map(|k| row.values.get(*k).cloned().unwrap_or(Value::Null))
+                .collect(),
+            row,
+        }
+    };
+    let l = lower(left, env)?.map(tag(0, left_keys));
+    let r = lower(right, env)?.map(tag(1, right_keys));
+    let f = JoinFunction {
+        kind: *kind,
+        widths: [left.schema.len(), right.schema.len()],
+        condition: condition.as_ref().map(compile_predicate),
+        sides: [
+            sql_state("sql-join-left", *state_ttl_ms),
+            sql_state("sql-join-right", *state_ttl_ms),
+        ],
+    };
+    let both = l.union(&r);
+    let joined = if left_keys.len() == 1 {
+        both.key_by(|s: &Sided| Value::of_values(&s.key))
+            .process_keyed(f)
+    } else {
+        both.key_by(|s: &Sided| Vec::<Value>::of_values(&s.key))
+            .process_keyed(f)
+    };
+    Ok(joined.name(&format!("Join(joinType=[{kind:?}])")))
+}
+
+/// The rows of one side of a key, each with how many rows of the other side it matched.
+type SideRows = Vec<(Vec<Value>, u64)>;
+
+#[derive(Clone)]
+struct JoinFunction {
+    kind: JoinKind,
+    /// Columns of the left and right rows.
+    widths: [usize; 2],
+    condition: Option<Predicate>,
+    sides: [ValueStateDescriptor<SideRows>; 2],
+}
+
+impl JoinFunction {
+    /// Whether `side`'s rows survive without a match.
+    fn preserves(&self, side: usize) -> bool {
+        matches!(
+            (self.kind, side),
+            (JoinKind::Left, 0) | (JoinKind::Right, 1) | (JoinKind::Full, _)
+        )
+    }
+
+    /// `row` of `side` beside `NULL`s for the other side.
+    fn padded(&self, side: usize, row: &[Value]) -> Vec<Value> {
+        let nulls = vec![Value::Null; self.widths[1 - side]];
+        if side == 0 {
+            [row, &nulls].concat()
+        } else {
+            [&nulls, row].concat()
+        }
+    }
+}
+
+impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
+    fn process_element(
+        &mut self,
+        input: Sided,
+        ctx: &mut KeyedContext<'_, K>,
+        out: &mut Collector<'_, Row>,
+    ) -> Result<(), UserError> {
+        let side = usize::from(input.side.min(1));
+        let mine = input.row.values;
+        if input.key.iter().any(Value::is_null) {
+            if self.preserves(side) {
+                out.collect(Row::insert(self.padded(side, &mine)));
+            }
+            return Ok(());
+        }
+        let mut others: SideRows = ctx
+            .value_state(&self.sides[1 - side])?
+            .value()?
+            .unwrap_or_default();
+        let mut matches = 0u64;
+        let mut changed = false;
+        for (other, count) in others.iter_mut() {
+            let joined = if side == 0 {
+                [mine.as_slice(), other.as_slice()].concat()
+            } else {
+                [other.as_slice(), mine.as_slice()].concat()
+            };
+            if let Some(c) = &self.condition {
+                if !c(&joined)? {
+                    continue;
+                }
+            }
+            if *count == 0 && self.preserves(1 - side) {
+                out.collect(Row {
+                    kind: RowKind::Delete,
+                    values: self.padded(1 - side, other),
+                });
+            }
+            *count += 1;
+            changed = true;
+            matches += 1;
+            out.collect(Row::insert(joined));
+        }
+        if changed {
+            ctx.value_state(&self.sides[1 - side])?.update(others)?;
+        }
+        if matches == 0 && self.preserves(side) {
+            out.collect(Row::insert(self.padded(side, &mine)));
+        }
+        let mut state = ctx.value_state(&self.sides[side])?;
+        let mut rows = state.value()?.unwrap_or_default();
+        rows.push((mine, matches));
+        state.update(rows)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! Issue 20: regular joins (inner, left, right, full), Top-N and deduplication on generated
+//! input, each checked against a computation here (a nested-loop join, a sort per partition):
+//! the changelog a `print` sink shows must end in exactly those rows, at parallelism 1 and 2.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::cli::{finish, path, rill_command, Killed};
+
+/// Orders `(id, customer, amount)`: customers 0..40, some of them without a row in customers.
+fn orders() -> Vec<(i64, i64, i64)> {
+    (0..3000)
+        .map(|i| (i, (i * 7) % 40, (i * 13) % 100))
+        .collect()
+}
+
+/// Customers `(id, name, min_amount)`: ids 5..50 (orders of 0..5 match nothing; 40..50 order
+/// nothing), the even ones twice (two rows per key).
+fn customers() -> Vec<(i64, String, i64)> {
+    let mut c = Vec::new();
+    for id in 5..50 {
+        c.push((id, format!("c{id}"), id % 30));
+        if id % 2 == 0 {
+            c.push((id, format!("c{id}b"), 0));
+        }
+    }
+    c
+}
+
+/// The joined rows `order id, amount, customer name, customer id` by nested loops.
+fn expected(kind: &str) -> BTreeMap<String, u64> {
+    let (o, c) = (orders(), customers());
+    let mut rows = BTreeMap::new();
+    let mut add = |r: String| *rows.entry(r).or_insert(0) += 1;
+    let matches = |(_, cust, amount): &(i64, i64, i64), (id, _, min): &(i64, String, i64)| {
+        cust == id && amount >= min
+    };
+    for order in &o {
+        let mut any = false;
+        for cu in c.iter().filter(|cu| matches(order, cu)) {
+            any = true;
+            add(format!("{}, {}, {}, {}", order.0, order.2, cu.1, cu.0));
+        }
+        if !any && (kind == "LEFT" || kind == "FULL") {
+            add(format!("{}, {}, NULL, NULL", order.0, order.2));
+        }
+    }
+    if kind == "RIGHT" || kind == "FULL" {
+        for cu in &c {
+            if !o.iter().any(|order| matches(order, cu)) {
+                add(format!("NULL, NULL, {}, {}", cu.1, cu.0));
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn joins_end_in_the_nested_loop_rows() {
+    let dir = common::temp_dir("sql-joins");
+    let (o, c) = (dir.join("orders.csv"), dir.join("customers.csv"));
+    let lines: String = orders()
+        .iter()
+        .map(|(i, cu, a)| format!("{i},{cu},{a}\n"))
+        .collect();
+    std::fs::write(&o, lines).expect("orders");
+    let lines: String = customers()
+        .iter()
+        .map(|(i, n, m)| format!("{i},{n},{m}\n"))
+        .collect();
+    std::fs::write(&c, lines).expect("customers");
+    for kind in ["INNER", "LEFT", "RIGHT", "FULL"] {
+        for p in [1, 2] {
+            let script = format!(
+                "CREATE TABLE orders (id BIGINT, customer BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+                 CREATE TABLE customers (id BIGINT, name STRING, min_amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+                 CREATE TABLE out (order_id BIGINT, amount BIGINT, name STRING, customer BIGINT) WITH ('connector' = 'print');
+                 SET 'table.exec.state.ttl' = '1 h';
+                 INSERT INTO out SELECT o.id, o.amount, c.name, c.id
+                 FROM orders AS o {kind} JOIN customers AS c ON o.customer = c.id AND o.amount >= c.min_amount;",
+                path(&o),
+                path(&c)
+            );
+            let got = run(&dir, &format!("{kind}-{p}"), &script, p);
+            let want = expected(kind);
+            assert!(!want.is_empty());
+            assert!(
+                got == want,
+                "{kind} JOIN at p={p}: {} rows, {} expected",
+                got.values().sum::<u64>(),
+                want.values().sum::<u64>()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Runs `script` with `rill sql --local -p p`; the rows its changelog ends with.
+fn run(dir: &std::path::Path, name: &str, script: &str, p: usize) -> BTreeMap<String, u64> {
+    let file = dir.join(format!("{name}.sql"));
+    std::fs::write(&file, script).expect("script");
+    let p_text = p.to_string();
+    let args = ["sql", "--local", "-p", &p_text, "-f", path(&file)];
+    let child = Killed(rill_command(&args, &[]).spawn().expect("rill starts"));
+    let out = finish(child, Duration::from_secs(120), "rill sql");
+    assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
+    common::sql::final_rows(&out.stdout)
+}
+
+/// Items `(id, category, price, ts)` in a scrambled order; prices and timestamps are distinct.
+fn items() -> Vec<(i64, i64, i64, i64)> {
+    (0..5000)
+        .map(|i| {
+            let id = (i * 7919) % 5000;
+            (
+                id,
+                id % 7,
+                (id * 31) % 5000,
+                1_700_000_000_000 + (id * 37) % 5000,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn top_n_and_deduplication_end_in_the_sorted_rows() {
+    let dir = common::temp_dir("sql-top-n");
+    let input = dir.join("items.csv");
+    let lines: String = items()
+        .iter()
+        .map(|(i, c, p, t)| format!("{i},{c},{p},{t}\n"))
+        .collect();
+    std::fs::write(&input, lines).expect("items");
+    let table = format!(
+        "CREATE TABLE items (id BIGINT, category BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
+        path(&input)
+    );
+    let mut by_category: BTreeMap<i64, Vec<(i64, i64, i64, i64)>> = BTreeMap::new();
+    for it in items() {
+        by_category.entry(it.1).or_default().push(it);
+    }
+    // Top 3 by price, the row number kept.
+    let mut want = BTreeMap::new();
+    for (c, rows) in &by_category {
+        let mut rows = rows.clone();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.2));
+        for (rank, r) in rows.iter().take(3).enumerate() {
+            want.insert(format!("{c}, {}, {}, {}", r.0, r.2, rank + 1), 1);
+        }
+    }
+    // The first row per category by ts (deduplication, keep first; the ts are distinct).
+    let mut first = BTreeMap::new();
+    for it in items() {
+        let e = first.entry(it.1).or_insert(it);
+        if it.3 < e.3 {
+            *e = it;
+        }
+    }
+    let dedup: BTreeMap<String, u64> = first
+        .values()
+        .map(|r| (format!("{}, {}, {}", r.1, r.0, r.3), 1))
+        .collect();
+    for p in [1, 2] {
+        let script = format!(
+            "{table}
+             CREATE TABLE top (category BIGINT, id BIGINT, price BIGINT, rn BIGINT) WITH ('connector' = 'print');
+             INSERT INTO top SELECT category, id, price, rn FROM (
+               SELECT *, ROW_NUMBER() OVER (PARTITION BY category ORDER BY price DESC) AS rn FROM items
+             ) WHERE rn <= 3;"
+        );
+        assert_eq!(
+            run(&dir, &format!("top-{p}"), &script, p),
+            want,
+            "Top-3 at p={p}"
+        );
+        let script = format!(
+            "{table}
+             CREATE TABLE firsts (category BIGINT, id BIGINT, ts BIGINT) WITH ('connector' = 'print');
+             INSERT INTO firsts SELECT category, id, ts FROM (
+               SELECT id, category, ts, ROW_NUMBER() OVER (PARTITION BY category ORDER BY ts ASC) AS row_num FROM items
+             ) WHERE row_num = 1;"
+        );
+        assert_eq!(
+            run(&dir, &format!("dedup-{p}"), &script, p),
+            dedup,
+            "deduplication at p={p}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
