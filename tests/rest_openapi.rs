@@ -89,6 +89,10 @@ fn fill(template: &str, method: &str, ids: &Ids) -> String {
         // No savepoint was taken: a well-formed request id the job does not know.
         .replace("{request}", "1")
         .replace("{name}", name)
+        // The SQL Gateway's: a session and operation nobody opened.
+        .replace("{session}", "no-such-session")
+        .replace("{operation}", "no-such-operation")
+        .replace("{token}", "0")
 }
 
 /// The query string of the operation's required query parameters, each with its example.
@@ -233,9 +237,15 @@ fn every_documented_route_is_served_as_documented() {
                         check(method, path, &url, op, &a);
                         let expected = match method.as_str() {
                             _ if path.contains("{request}") => a.status,
+                            // The body `{}` has no statement.
+                            "post" if path.ends_with("/statements") => 400,
+                            // A session nobody opened.
+                            _ if path.contains("{session}") => 404,
                             "get" => 200,
                             // The body names no registered job.
                             "post" if path == "/jobs" => 400,
+                            // Opens a session.
+                            "post" if path == "/sessions" => 200,
                             // The unknown job: `mode=cancel` and the bodies were accepted.
                             _ => 404,
                         };

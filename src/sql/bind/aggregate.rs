@@ -188,6 +188,10 @@ pub struct WindowInput {
     pub partition_by: Vec<usize>,
 }
 
+/// Where a `GROUP BY` item goes in the aggregate's output: a plain key (its position among
+/// the keys) or a window property.
+type KeySlot = Result<usize, WindowProperty>;
+
 /// Binds the aggregate of `input` (whose columns `scope` names) grouped by `group_by`, with the
 /// calls found in `exprs`.
 pub fn bind_aggregate(
@@ -210,58 +214,10 @@ pub fn bind_aggregate(
     for e in exprs {
         collect_calls(e, scope, &mut calls)?;
     }
-    let window = window_input(&input, &keys);
-    // The window columns the GROUP BY names, in its order; the other keys group per window.
-    let mut properties = Vec::new();
-    let mut plain_keys = Vec::new();
-    let mut group_out = Vec::with_capacity(keys.len());
-    for k in &keys {
-        let prop = match (&window, k) {
-            (Some(w), Expr::Column { index, .. }) if *index >= w.first_window_column => {
-                Some(match index - w.first_window_column {
-                    0 => WindowProperty::Start,
-                    1 => WindowProperty::End,
-                    _ => WindowProperty::Time,
-                })
-            }
-            _ => None,
-        };
-        match prop {
-            Some(p) => group_out.push(Err(p)),
-            None => {
-                group_out.push(Ok(plain_keys.len()));
-                plain_keys.push(k.clone());
-            }
-        }
-        if let Some(p) = prop {
-            if !properties.contains(&p) {
-                properties.push(p);
-            }
-        }
-    }
-    // The projection below the aggregate: keys, then each call's argument and filter.
-    let mut pre: Vec<Expr> = plain_keys.clone();
-    let mut agg_calls = Vec::with_capacity(calls.len());
-    for c in &calls {
-        let arg = c.arg.as_ref().map(|a| {
-            pre.push(a.clone());
-            pre.len() - 1
-        });
-        let filter = c.filter.as_ref().map(|f| {
-            pre.push(f.clone());
-            pre.len() - 1
-        });
-        let arg_type = c.arg.as_ref().map_or(DataType::BigInt, Expr::data_type);
-        agg_calls.push(AggCall {
-            func: c.func,
-            arg,
-            arg_type: arg_type.clone(),
-            distinct: c.distinct,
-            filter,
-            data_type: result_type(c.func, &arg_type),
-        });
-    }
-    let key_fields: Vec<Field> = plain_keys
+    let window = window_input(&input);
+    let (plain_keys, properties, slots) = split_keys(&keys, window.as_ref());
+    let (pre, agg_calls) = pre_projection(&plain_keys, &calls);
+    let mut fields: Vec<Field> = plain_keys
         .iter()
         .enumerate()
         .map(|(i, k)| match k {
@@ -273,86 +229,41 @@ pub fn bind_aggregate(
             other => Field::new(format!("$f{i}"), other.data_type()),
         })
         .collect();
-    let nkeys = key_fields.len();
-    let mut fields = key_fields;
-    let (plan, prop_base) = match window {
-        Some(w)
-            if properties.contains(&WindowProperty::Start)
-                && properties.contains(&WindowProperty::End) =>
-        {
-            for e in pre.iter() {
-                let mut cols = Vec::new();
-                e.columns(&mut cols);
-                if cols.iter().any(|c| *c >= w.first_window_column) {
-                    return Err(SqlError::NotSupported(format!(
-                        "the window columns inside an aggregate's argument or a computed key ({e})"
-                    )));
-                }
-            }
-            if let crate::sql::plan::WindowKind::Session { .. } = w.window {
-                let mut keyed: Vec<usize> = plain_keys
-                    .iter()
-                    .filter_map(|k| match k {
-                        Expr::Column { index, .. } => Some(*index),
-                        _ => None,
-                    })
-                    .collect();
-                keyed.sort_unstable();
-                let mut part = w.partition_by.clone();
-                part.sort_unstable();
-                if keyed != part || keyed.len() != plain_keys.len() {
-                    return Err(SqlError::NotSupported(
-                        "a SESSION window whose PARTITION BY columns differ from its GROUP BY keys"
-                            .into(),
-                    ));
-                }
-            }
-            let time_type = w.base.schema.fields[w.time_col].data_type.clone();
-            for p in &properties {
-                fields.push(match p {
-                    WindowProperty::Start => {
-                        Field::new("window_start", DataType::Timestamp { precision: 3 })
-                    }
-                    WindowProperty::End => {
-                        Field::new("window_end", DataType::Timestamp { precision: 3 })
-                    }
-                    WindowProperty::Time => {
-                        let mut f = Field::new("window_time", time_type.clone());
-                        f.time = Some(TimeAttribute::Rowtime);
-                        f
-                    }
-                });
-            }
-            let base = project(w.base, pre)?;
+    let nkeys = fields.len();
+    let fused = window.filter(|_| {
+        properties.contains(&WindowProperty::Start) && properties.contains(&WindowProperty::End)
+    });
+    let (node, mode) = match fused {
+        Some(w) => {
+            check_window_grouping(&w, &plain_keys, &pre)?;
+            fields.extend(property_fields(&w, &properties));
             let node = Node::WindowAggregate {
-                input: Box::new(base),
+                input: Box::new(project(w.base, pre)?),
                 window: w.window,
                 time_col: w.time_col,
                 keys: (0..nkeys).collect(),
                 properties: properties.clone(),
                 aggs: agg_calls.clone(),
             };
-            (node, nkeys)
+            (node, ChangelogMode::Append)
         }
-        _ => {
+        None => {
             if keys.len() != plain_keys.len() {
                 return Err(SqlError::NotSupported(
                     "grouping by window columns without both window_start and window_end of one window TVF".into(),
                 ));
             }
-            let base = project(input, pre)?;
             let node = Node::Aggregate {
-                input: Box::new(base),
+                input: Box::new(project(input, pre)?),
                 keys: (0..nkeys).collect(),
                 aggs: agg_calls.clone(),
                 two_phase: false,
                 state_ttl_ms: None,
             };
-            (node, nkeys)
+            (node, ChangelogMode::Updating)
         }
     };
-    let windowed = matches!(plan, Node::WindowAggregate { .. });
-    let naggs_base = fields.len();
+    let first_agg = fields.len();
     for (i, a) in agg_calls.iter().enumerate() {
         let mut f = Field::new(format!("EXPR${i}"), a.data_type.clone());
         f.nullable = !matches!(a.func, AggFunc::Count | AggFunc::CountStar);
@@ -369,15 +280,15 @@ pub fn bind_aggregate(
     let groups = group_by
         .iter()
         .zip(&keys)
-        .zip(&group_out)
-        .map(|((g, k), out)| {
+        .zip(&slots)
+        .map(|((g, k), slot)| {
             let input_col = match k {
                 Expr::Column { index, .. } => Some(*index),
                 _ => None,
             };
-            let out = match out {
+            let out = match slot {
                 Ok(i) => col(*i),
-                Err(p) => col(prop_base + properties.iter().position(|q| q == p).unwrap_or(0)),
+                Err(p) => col(nkeys + properties.iter().position(|q| q == p).unwrap_or(0)),
             };
             (normalized(g), input_col, out)
         })
@@ -387,26 +298,130 @@ pub fn bind_aggregate(
         calls: calls
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.key.clone(), col(naggs_base + i)))
+            .map(|(i, c)| (c.key.clone(), col(first_agg + i)))
             .collect(),
     };
-    let mode = if windowed {
-        ChangelogMode::Append
-    } else {
-        ChangelogMode::Updating
-    };
     Ok(BoundAggregate {
-        plan: Plan {
-            node: plan,
-            schema,
-            mode,
-        },
+        plan: Plan { node, schema, mode },
         context,
     })
 }
 
-/// The window TVF under an aggregate, if its keys name its window columns.
-fn window_input(input: &Plan, _keys: &[Expr]) -> Option<WindowInput> {
+/// The `GROUP BY` keys split into plain keys and the window properties they name (each once,
+/// in the order named), with where each item goes.
+fn split_keys(
+    keys: &[Expr],
+    window: Option<&WindowInput>,
+) -> (Vec<Expr>, Vec<WindowProperty>, Vec<KeySlot>) {
+    let (mut plain, mut properties, mut slots) = (Vec::new(), Vec::new(), Vec::new());
+    for k in keys {
+        let property = match (window, k) {
+            (Some(w), Expr::Column { index, .. }) if *index >= w.first_window_column => {
+                Some(match index - w.first_window_column {
+                    0 => WindowProperty::Start,
+                    1 => WindowProperty::End,
+                    _ => WindowProperty::Time,
+                })
+            }
+            _ => None,
+        };
+        match property {
+            Some(p) => {
+                slots.push(Err(p));
+                if !properties.contains(&p) {
+                    properties.push(p);
+                }
+            }
+            None => {
+                slots.push(Ok(plain.len()));
+                plain.push(k.clone());
+            }
+        }
+    }
+    (plain, properties, slots)
+}
+
+/// The projection below the aggregate (the keys, then each call's argument and filter) and
+/// the calls over its columns.
+fn pre_projection(keys: &[Expr], calls: &[FoundCall]) -> (Vec<Expr>, Vec<AggCall>) {
+    let mut pre: Vec<Expr> = keys.to_vec();
+    let mut agg_calls = Vec::with_capacity(calls.len());
+    for c in calls {
+        let mut column_of = |e: &Option<Expr>| {
+            e.as_ref().map(|e| {
+                pre.push(e.clone());
+                pre.len() - 1
+            })
+        };
+        let arg = column_of(&c.arg);
+        let filter = column_of(&c.filter);
+        let arg_type = c.arg.as_ref().map_or(DataType::BigInt, Expr::data_type);
+        agg_calls.push(AggCall {
+            func: c.func,
+            arg,
+            arg_type: arg_type.clone(),
+            distinct: c.distinct,
+            filter,
+            data_type: result_type(c.func, &arg_type),
+        });
+    }
+    (pre, agg_calls)
+}
+
+/// Refuses what a window aggregate cannot compute: window columns inside the keys or the
+/// aggregates' arguments, and a session whose `PARTITION BY` is not its keys.
+fn check_window_grouping(w: &WindowInput, keys: &[Expr], pre: &[Expr]) -> Result<(), SqlError> {
+    for e in pre {
+        let mut cols = Vec::new();
+        e.columns(&mut cols);
+        if cols.iter().any(|c| *c >= w.first_window_column) {
+            return Err(SqlError::NotSupported(format!(
+                "the window columns inside an aggregate's argument or a computed key ({e})"
+            )));
+        }
+    }
+    if let crate::sql::plan::WindowKind::Session { .. } = w.window {
+        let mut keyed: Vec<usize> = keys
+            .iter()
+            .filter_map(|k| match k {
+                Expr::Column { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut part = w.partition_by.clone();
+        part.sort_unstable();
+        if keyed != part || keyed.len() != keys.len() {
+            return Err(SqlError::NotSupported(
+                "a SESSION window whose PARTITION BY columns differ from its GROUP BY keys".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The output fields of the window properties: `window_start`, `window_end` (`TIMESTAMP(3)`)
+/// and `window_time` (a rowtime of the descriptor's type).
+fn property_fields(w: &WindowInput, properties: &[WindowProperty]) -> Vec<Field> {
+    let time_type = w.base.schema.fields[w.time_col].data_type.clone();
+    properties
+        .iter()
+        .map(|p| match p {
+            WindowProperty::Start => {
+                Field::new("window_start", DataType::Timestamp { precision: 3 })
+            }
+            WindowProperty::End => Field::new("window_end", DataType::Timestamp { precision: 3 }),
+            WindowProperty::Time => {
+                let mut f = Field::new("window_time", time_type.clone());
+                f.time = Some(TimeAttribute::Rowtime);
+                f
+            }
+        })
+        .collect()
+}
+
+/// The window TVF directly under an aggregate, if it is one.
+fn window_input(input: &Plan) -> Option<WindowInput> {
     match &input.node {
         Node::WindowTvf {
             input: base,
