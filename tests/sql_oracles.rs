@@ -198,16 +198,7 @@ fn word_count_changelog_ends_in_the_exact_counts() {
         let out = run_sql(&dir, "wordcount", &script, p);
         let mut state: HashMap<String, i64> = HashMap::new();
         let mut kinds: HashMap<&str, usize> = HashMap::new();
-        for line in out.stdout.lines() {
-            // `[N> ]+I[word, count]`
-            let row = line.split_once("> ").map_or(line, |(_, r)| r);
-            let Some(kind) = ["+I", "-U", "+U", "-D"]
-                .into_iter()
-                .find(|k| row.starts_with(k))
-            else {
-                continue;
-            };
-            let body = row[2..].trim_start_matches('[').trim_end_matches(']');
+        for (kind, body) in common::sql::changelog(&out.stdout) {
             let (word, count) = body.split_once(", ").expect("word, count");
             let count: i64 = count.parse().expect("a count");
             *kinds.entry(kind).or_default() += 1;

@@ -11,6 +11,7 @@
 //! stdout, with the same exit code. The shapes are listed in `remote`'s docs and in each
 //! command's `--help`. A command line clap rejects is still clap's text on stderr (exit 2).
 
+mod bench;
 mod local;
 mod processes;
 mod progress;
@@ -252,81 +253,7 @@ enum Command {
         args: Vec<String>,
     },
     /// Run the throughput benchmarks and print records/s.
-    Bench {
-        /// Records for the chained benchmark.
-        #[arg(long, default_value_t = 200_000_000)]
-        chained_records: u64,
-        /// Records for the keyed benchmark.
-        #[arg(long, default_value_t = 40_000_000)]
-        keyed_records: u64,
-        /// Runs of each.
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-        /// Run (a), (b) and (d) without task metrics (busy/backpressured/idle time,
-        /// watermarks, rates), to measure what they cost.
-        #[arg(long)]
-        no_task_metrics: bool,
-        /// Run (c) instead: the shuffle between TaskManager processes over QUIC, beside the
-        /// same job in one process.
-        #[arg(long)]
-        shuffle: bool,
-        /// Records of `(u64, u64)` per shuffle run (a quarter as many 100-byte strings).
-        #[arg(long, default_value_t = 40_000_000)]
-        shuffle_records: u64,
-        /// Run (d) instead: event-time tumbling windows per key, in memory and from CSV.
-        #[arg(long)]
-        windows: bool,
-        /// Run (g) instead: an unbounded SQL GROUP BY on a skewed key at p=2, in one phase and
-        /// in two (local-global).
-        #[arg(long)]
-        sql_aggregation: bool,
-        /// Rows (g) aggregates.
-        #[arg(long, default_value_t = 20_000_000)]
-        sql_records: u64,
-        /// Events per window run.
-        #[arg(long, default_value_t = 20_000_000)]
-        window_records: u64,
-        /// The CSV file of (d) (written first if it does not exist).
-        #[arg(long)]
-        window_csv: Option<std::path::PathBuf>,
-        /// Run (e) instead: a keyed running sum in ValueState, without and with checkpoints.
-        #[arg(long)]
-        state: bool,
-        /// The backends (e) runs on (repeat the flag for several) [default: heap and rocksdb].
-        #[arg(long = "state-backend", value_name = "BACKEND")]
-        state_backends: Vec<crate::state::StateBackendKind>,
-        /// Run (e)'s RocksDB checkpoint measurement instead: full vs incremental checkpoints
-        /// of `--state-bytes` of state.
-        #[arg(long)]
-        state_checkpoints: bool,
-        /// Run (f) instead: recovery time after a TaskManager process is killed.
-        #[arg(long)]
-        recovery: bool,
-        /// Keys of heap state in (f).
-        #[arg(long, default_value_t = 20_000_000)]
-        recovery_keys: u64,
-        /// (f) kills once a completed checkpoint holds this many MB of state.
-        #[arg(long, default_value_t = 100)]
-        recovery_state_mb: u64,
-        /// The heartbeat timeout of (f)'s cluster (detection takes about this long).
-        #[arg(long, default_value_t = 2_000)]
-        heartbeat_timeout_ms: u64,
-        /// Bytes of state for `--state-checkpoints`.
-        #[arg(long, default_value_t = 1 << 30)]
-        state_bytes: u64,
-        /// Records per state run.
-        #[arg(long, default_value_t = 10_000_000)]
-        state_records: u64,
-        /// Distinct keys of the state runs.
-        #[arg(long, default_value_t = 1_000_000)]
-        state_keys: u64,
-        /// MiB of the cache in front of each RocksDB instance in the state runs (0: none).
-        #[arg(long, default_value_t = crate::state::rocksdb::DEFAULT_CACHE_BYTES >> 20)]
-        rocksdb_cache_mb: usize,
-        /// Which inputs of (d) to run: in memory, from CSV, or both.
-        #[arg(long, value_enum, default_value_t = crate::bench::windows::Inputs::Both)]
-        window_input: crate::bench::windows::Inputs,
-    },
+    Bench(bench::BenchArgs),
 }
 
 fn init_logging(default: &str) {
@@ -527,91 +454,9 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             init_logging("info");
             local_cluster(registry, taskmanagers, slots, &rest)
         }
-        Command::Bench {
-            chained_records,
-            keyed_records,
-            runs,
-            no_task_metrics,
-            shuffle,
-            shuffle_records,
-            windows,
-            sql_aggregation,
-            sql_records,
-            window_records,
-            window_csv,
-            window_input,
-            state,
-            state_checkpoints,
-            recovery,
-            recovery_keys,
-            recovery_state_mb,
-            heartbeat_timeout_ms,
-            state_bytes,
-            state_backends,
-            state_records,
-            state_keys,
-            rocksdb_cache_mb,
-        } => {
+        Command::Bench(args) => {
             init_logging("warn");
-            crate::bench::set_task_metrics(!no_task_metrics);
-            let lines = if state_checkpoints {
-                crate::bench::state::run_checkpoint_sizes(state_bytes)
-            } else if recovery {
-                crate::bench::recovery::run(
-                    recovery_keys,
-                    recovery_state_mb.saturating_mul(1_000_000),
-                    runs,
-                    std::time::Duration::from_millis(heartbeat_timeout_ms),
-                )
-            } else if state {
-                let backends = if state_backends.is_empty() {
-                    vec![
-                        crate::state::StateBackendKind::Heap,
-                        crate::state::StateBackendKind::RocksDb,
-                    ]
-                } else {
-                    state_backends
-                };
-                let cache = rocksdb_cache_mb.saturating_mul(1 << 20);
-                crate::bench::state::run(state_records, state_keys, runs.max(1), &backends, cache)
-                    .map_err(|e| e.to_string())
-                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
-            } else if sql_aggregation {
-                crate::bench::sql::run(sql_records, runs.max(1))
-                    .map_err(|e| e.to_string())
-                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
-            } else if windows {
-                let csv = window_csv.unwrap_or_else(|| {
-                    std::env::temp_dir().join(format!("rill-events-{window_records}.csv"))
-                });
-                crate::bench::windows::run(window_records, runs.max(1), &csv, window_input)
-                    .map_err(|e| e.to_string())
-                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
-            } else if shuffle {
-                std::env::current_exe()
-                    .map_err(|e| e.to_string())
-                    .and_then(|exe| {
-                        crate::bench::shuffle::run(&exe, shuffle_records, runs.max(1))
-                            .map_err(|e| e.to_string())
-                    })
-                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
-            } else {
-                crate::bench::run(chained_records, keyed_records, runs.max(1))
-                    .map_err(|e| e.to_string())
-                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>())
-            };
-            match lines {
-                Ok(lines) => {
-                    for l in lines {
-                        println!("{l}");
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("rill: benchmark failed: {e}");
-                    ExitCode::from(EXIT_JOB_FAILED)
-                }
-            }
+            bench::bench(args)
         }
     }
 }

@@ -55,7 +55,10 @@ pub fn source(
     let decode = decoder(table, &layout)?;
     let mut streams = files.into_iter().map(|f| {
         let d = decode.clone();
-        env.read_text_file_parsed(f, policy, move |line: &str| d(line))
+        // The text source takes its parser's message as text, with the file and offset added.
+        env.read_text_file_parsed(f, policy, move |line: &str| {
+            d(line).map_err(|e| e.to_string())
+        })
     });
     let Some(first) = streams.next() else {
         // An empty directory: no rows.

@@ -17,7 +17,35 @@ use crate::sql::types::{DataType, Row, Schema, Value};
 use crate::sql::SqlError;
 
 /// Turns one field's text into a value of its column's type.
-type FieldDecoder = Arc<dyn Fn(&str) -> Result<Value, String> + Send + Sync>;
+type FieldDecoder = Arc<dyn Fn(&str) -> Result<Value, DecodeError> + Send + Sync>;
+
+/// Why a line does not decode into a row (the source fails the job with it, or skips the line
+/// under `*.ignore-parse-errors`).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// A field's text is not a value of its column's type.
+    #[error("'{text}' is not a {data_type}")]
+    NotA {
+        /// The field's text.
+        text: String,
+        /// The column's type.
+        data_type: DataType,
+    },
+    /// A CSV line with the wrong number of fields.
+    #[error("expected {expected} fields, got {got}")]
+    FieldCount {
+        /// The table's physical columns.
+        expected: usize,
+        /// The line's fields.
+        got: usize,
+    },
+    /// A JSON line that is not an object.
+    #[error("not a JSON object: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A value that does not read as its type, or a computed column that fails.
+    #[error(transparent)]
+    Eval(#[from] crate::sql::functions::EvalError),
+}
 
 fn field_decoder(t: &DataType) -> FieldDecoder {
     match t {
@@ -31,19 +59,22 @@ fn field_decoder(t: &DataType) -> FieldDecoder {
             let t = t.clone();
             Arc::new(move |s: &str| match s.trim().parse::<i64>() {
                 Ok(v) if (lo..=hi).contains(&v) => Ok(Value::Int(v)),
-                _ => Err(format!("'{s}' is not a {t}")),
+                _ => Err(DecodeError::NotA {
+                    text: s.to_string(),
+                    data_type: t.clone(),
+                }),
             })
         }
         DataType::String => Arc::new(|s: &str| Ok(Value::str(s))),
         other => {
             let t = other.clone();
-            Arc::new(move |s: &str| functions::parse_text(s.trim(), &t).map_err(|e| e.to_string()))
+            Arc::new(move |s: &str| Ok(functions::parse_text(s.trim(), &t)?))
         }
     }
 }
 
 /// Decodes one line into a row of the table's layout.
-pub type LineDecoder = Arc<dyn Fn(&str) -> Result<Row, String> + Send + Sync>;
+pub type LineDecoder = Arc<dyn Fn(&str) -> Result<Row, DecodeError> + Send + Sync>;
 
 /// The decoder of `format` for `table`.
 pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlError> {
@@ -96,9 +127,12 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
                     return Err(e);
                 }
                 if n != cols.len() {
-                    return Err(format!("expected {} fields, got {n}", cols.len()));
+                    return Err(DecodeError::FieldCount {
+                        expected: cols.len(),
+                        got: n,
+                    });
                 }
-                finish(&mut values).map_err(|e| e.to_string())?;
+                finish(&mut values)?;
                 Ok(Row::insert(values))
             }))
         }
@@ -106,8 +140,7 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
             let names: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
             let types: Vec<DataType> = schema.fields.iter().map(|f| f.data_type.clone()).collect();
             Ok(Arc::new(move |line: &str| {
-                let obj: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+                let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)?;
                 let mut values = vec![Value::Null; width];
                 for (((pos, dec, _), name), t) in cols.iter().zip(&names).zip(&types) {
                     if dec.is_none() {
@@ -117,7 +150,7 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
                         values[*pos] = json_value(v, t)?;
                     }
                 }
-                finish(&mut values).map_err(|e| e.to_string())?;
+                finish(&mut values)?;
                 Ok(Row::insert(values))
             }))
         }
@@ -132,7 +165,7 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
             Ok(Arc::new(move |line: &str| {
                 let mut values = vec![Value::Null; width];
                 values[pos] = Value::str(line);
-                finish(&mut values).map_err(|e| e.to_string())?;
+                finish(&mut values)?;
                 Ok(Row::insert(values))
             }))
         }
@@ -206,20 +239,23 @@ fn split_csv(
     f(i, &field);
 }
 
-fn json_value(v: &serde_json::Value, t: &DataType) -> Result<Value, String> {
+fn json_value(v: &serde_json::Value, t: &DataType) -> Result<Value, DecodeError> {
     use serde_json::Value as J;
     Ok(match (v, t) {
         (J::Null, _) => Value::Null,
         (J::Bool(b), DataType::Boolean) => Value::Bool(*b),
         (J::Number(n), t) if t.is_integer() => {
-            Value::Int(n.as_i64().ok_or_else(|| format!("{n} is not a {t}"))?)
+            Value::Int(n.as_i64().ok_or_else(|| DecodeError::NotA {
+                text: n.to_string(),
+                data_type: t.clone(),
+            })?)
         }
         (J::Number(n), DataType::Double | DataType::Float) => {
             Value::Double(n.as_f64().unwrap_or(f64::NAN))
         }
-        (J::Number(n), t) => functions::parse_text(&n.to_string(), t).map_err(|e| e.to_string())?,
+        (J::Number(n), t) => functions::parse_text(&n.to_string(), t)?,
         (J::String(s), DataType::String) => Value::str(s),
-        (J::String(s), t) => functions::parse_text(s, t).map_err(|e| e.to_string())?,
+        (J::String(s), t) => functions::parse_text(s, t)?,
         (J::Array(items), DataType::Array(et)) => Value::Array(
             items
                 .iter()
@@ -237,7 +273,12 @@ fn json_value(v: &serde_json::Value, t: &DataType) -> Result<Value, String> {
                 .collect::<Result<Vec<_>, _>>()?
                 .into(),
         ),
-        (other, t) => return Err(format!("the JSON value {other} is not a {t}")),
+        (other, t) => {
+            return Err(DecodeError::NotA {
+                text: other.to_string(),
+                data_type: t.clone(),
+            })
+        }
     })
 }
 

@@ -102,7 +102,6 @@ struct GatewaySession {
 #[derive(Default)]
 pub struct Gateway {
     sessions: BTreeMap<String, GatewaySession>,
-    next: u64,
 }
 
 impl Gateway {
@@ -111,10 +110,10 @@ impl Gateway {
         Self::default()
     }
 
-    fn handle(&mut self) -> String {
-        self.next += 1;
-        let salt: u64 = rand_u64();
-        format!("{:016x}-{:08x}", salt, self.next)
+    /// A fresh handle: random, so handles do not repeat across JobManager restarts.
+    fn handle(&self) -> String {
+        use crate::util::random_u64;
+        format!("{:016x}{:016x}", random_u64(), random_u64())
     }
 
     /// Opens a session with `properties` set, closing idle ones first.
@@ -233,19 +232,6 @@ impl Gateway {
         }
         Ok(())
     }
-}
-
-/// A number nobody can guess from the previous handle (handles are not secrets; they only
-/// must not collide across JobManager restarts).
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 #[cfg(test)]

@@ -42,23 +42,28 @@ pub fn window_row_millis(line: &str) -> String {
     )
 }
 
+/// The rows a `print` sink wrote to `stdout`, in order: each row's kind (`+I`, `-U`, `+U`,
+/// `-D`) and its text (`a, b`), the subtask prefix (`N> `) dropped.
+pub fn changelog(stdout: &str) -> Vec<(&'static str, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let row = line.split_once("> ").map_or(line, |(_, r)| r);
+            let kind = ["+I", "-U", "+U", "-D"]
+                .into_iter()
+                .find(|k| row.starts_with(k))?;
+            let body = row[2..].trim_start_matches('[').trim_end_matches(']');
+            Some((kind, body.to_string()))
+        })
+        .collect()
+}
+
 /// The rows a `print` sink's changelog on `stdout` ends with: each row's text (`a, b`) and how
 /// many times it is there. `+I`/`+U` add a row, `-D`/`-U` take one away (a retraction of a row
 /// that is not there fails the test).
 pub fn final_rows(stdout: &str) -> std::collections::BTreeMap<String, u64> {
     let mut rows = std::collections::BTreeMap::new();
-    for line in stdout.lines() {
-        let row = line.split_once("> ").map_or(line, |(_, r)| r);
-        let Some(kind) = ["+I", "-U", "+U", "-D"]
-            .into_iter()
-            .find(|k| row.starts_with(k))
-        else {
-            continue;
-        };
-        let body = row[2..]
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+    for (kind, body) in changelog(stdout) {
         if kind.starts_with('+') {
             *rows.entry(body).or_insert(0) += 1;
         } else {

@@ -9,6 +9,7 @@
 //! trailing text is ignored).
 
 use crate::sql::functions::calendar::{self, DateTime, MILLIS_PER_DAY};
+use crate::sql::functions::PatternError;
 
 /// Which Java formatter's rules a pattern follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +64,7 @@ fn short(name: &str) -> &str {
 
 impl DatePattern {
     /// Compiles `pattern`, or says which letter or quote is wrong.
-    pub(crate) fn compile(pattern: &str, dialect: Dialect) -> Result<Self, String> {
+    pub(crate) fn compile(pattern: &str, dialect: Dialect) -> Result<Self, PatternError> {
         let mut tokens: Vec<Token> = Vec::new();
         let mut literal = String::new();
         let mut chars = pattern.chars().peekable();
@@ -82,12 +83,15 @@ impl DatePattern {
                         }
                         Some('\'') => break,
                         Some(q) => literal.push(q),
-                        None => return Err(format!("unterminated quote in '{pattern}'")),
+                        None => return Err(PatternError::UnterminatedQuote(pattern.to_string())),
                     }
                 }
             } else if c.is_ascii_alphabetic() {
                 if !LETTERS.contains(c) {
-                    return Err(format!("unknown pattern letter '{c}' in '{pattern}'"));
+                    return Err(PatternError::UnknownLetter {
+                        letter: c,
+                        pattern: pattern.to_string(),
+                    });
                 }
                 let mut count = 1;
                 while chars.peek() == Some(&c) {
@@ -95,7 +99,7 @@ impl DatePattern {
                     count += 1;
                 }
                 if c == 'S' && count > 9 && dialect == Dialect::DateTimeFormatter {
-                    return Err(format!("too many 'S' (at most 9) in '{pattern}'"));
+                    return Err(PatternError::TooManyFractionDigits(pattern.to_string()));
                 }
                 if !literal.is_empty() {
                     tokens.push(Token::Literal(std::mem::take(&mut literal)));

@@ -78,6 +78,28 @@ pub enum EvalError {
     },
 }
 
+/// Why a date pattern or a regular expression does not compile.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PatternError {
+    /// A quoted literal is not closed.
+    #[error("unterminated quote in '{0}'")]
+    UnterminatedQuote(String),
+    /// A letter that is no date field.
+    #[error("unknown pattern letter '{letter}' in '{pattern}'")]
+    UnknownLetter {
+        /// The letter.
+        letter: char,
+        /// The pattern.
+        pattern: String,
+    },
+    /// More fraction digits than nanoseconds have.
+    #[error("too many 'S' (at most 9) in '{0}'")]
+    TooManyFractionDigits(String),
+    /// The regular expression does not compile.
+    #[error(transparent)]
+    Regex(#[from] regex::Error),
+}
+
 /// Why a call or an operator does not type-check (plan time).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FunctionError {

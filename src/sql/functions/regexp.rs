@@ -6,12 +6,13 @@
 //! As in Flink, a pattern that fails at run time gives `NULL` (`false` for `REGEXP`), and
 //! `REGEXP_REPLACE`'s replacement is literal text (`Matcher.quoteReplacement`).
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use regex::{NoExpand, Regex};
 
 use crate::sql::functions::registry::{int, is_int, is_text, strict, text, Call, Resolver};
-use crate::sql::functions::{FunctionError, ScalarFunction};
+use crate::sql::functions::{FunctionError, PatternError, ScalarFunction};
 use crate::sql::types::{DataType, Value};
 
 pub(crate) const FUNCTIONS: &[(&str, Resolver)] = &[
@@ -34,24 +35,29 @@ const POSIX: &[(&str, &str)] = &[
 ];
 
 /// Compiles a Java pattern, or says why it cannot be.
-pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+pub(crate) fn compile(pattern: &str) -> Result<Regex, PatternError> {
     let mut translated = pattern.to_string();
     for (java, rust) in POSIX {
         translated = translated.replace(java, rust);
     }
-    Regex::new(&translated).map_err(|e| e.to_string())
+    Ok(Regex::new(&translated)?)
 }
 
 /// A pattern argument: compiled once when constant, else compiled per distinct value (the
-/// last one kept, as rows usually repeat it).
+/// thread's last one kept, as rows usually repeat it).
 #[derive(Clone)]
 enum Pattern {
     Fixed(Arc<Regex>),
-    PerRow(Arc<Mutex<LastPattern>>),
+    PerRow,
 }
 
 /// The last non-constant pattern compiled, with its text.
 type LastPattern = Option<(String, Arc<Regex>)>;
+
+thread_local! {
+    /// Per slot thread: no lock on the per-row path, and subtasks never wait on each other.
+    static LAST_PATTERN: RefCell<LastPattern> = const { RefCell::new(None) };
+}
 
 impl Pattern {
     fn for_call(call: &Call<'_>, i: usize) -> Result<Self, FunctionError> {
@@ -63,7 +69,7 @@ impl Pattern {
                     got: format!("'{p}'"),
                     expected: format!("a valid regular expression ({reason})"),
                 }),
-            None => Ok(Pattern::PerRow(Arc::new(Mutex::new(None)))),
+            None => Ok(Pattern::PerRow),
         }
     }
 
@@ -71,8 +77,8 @@ impl Pattern {
     fn get(&self, text: &str) -> Option<Arc<Regex>> {
         match self {
             Pattern::Fixed(r) => Some(r.clone()),
-            Pattern::PerRow(cache) => {
-                let mut slot = cache.lock().ok()?;
+            Pattern::PerRow => LAST_PATTERN.with(|slot| {
+                let mut slot = slot.borrow_mut();
                 if let Some((p, r)) = slot.as_ref() {
                     if p == text {
                         return Some(r.clone());
@@ -81,7 +87,7 @@ impl Pattern {
                 let r = Arc::new(compile(text).ok()?);
                 *slot = Some((text.to_string(), r.clone()));
                 Some(r)
-            }
+            }),
         }
     }
 }

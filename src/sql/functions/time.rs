@@ -163,7 +163,7 @@ impl Format {
             None if i < call.args.len() => Ok(Format::PerRow(dialect)),
             None => DatePattern::compile(DEFAULT_FORMAT, dialect)
                 .map(Format::Fixed)
-                .map_err(FunctionError::NotSupported),
+                .map_err(|e| FunctionError::NotSupported(e.to_string())),
         }
     }
 
@@ -181,7 +181,7 @@ impl Format {
                     .map(std::borrow::Cow::Owned)
                     .map_err(|reason| EvalError::Argument {
                         function: function.to_string(),
-                        reason,
+                        reason: reason.to_string(),
                     })
             }
         }
@@ -302,7 +302,7 @@ fn date_format(call: &Call<'_>) -> R {
     };
     let format = Format::for_call(call, 1, dialect)?;
     let input = DatePattern::compile(DEFAULT_FORMAT, Dialect::SimpleDateFormat)
-        .map_err(FunctionError::NotSupported)?;
+        .map_err(|e| FunctionError::NotSupported(e.to_string()))?;
     Ok(strict("DATE_FORMAT", DataType::String, move |a| {
         let ms = match a.first() {
             Some(Value::Str(s)) => match input.parse(s) {

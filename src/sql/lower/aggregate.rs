@@ -445,20 +445,26 @@ impl<K: GroupKey, I: Contribution> KeyedProcessFunction<K, I, Row> for GroupAggr
     ) -> Result<(), UserError> {
         let key = ctx.current_key().clone();
         let mut state = ctx.value_state(&self.state)?;
-        let previous = state.value()?;
-        let mut accs = previous.clone().unwrap_or_else(|| self.accs.create());
-        input.merge_into(&self.accs, &mut accs)?;
         let result = |a: &[Acc]| {
             let mut values = Vec::new();
             key.push_values(&mut values);
             values.extend(self.accs.results(a));
             values
         };
+        // The previous result is read before the accumulators change: no copy of them (a
+        // DISTINCT's set can be large).
+        let (mut accs, previous) = match state.value()? {
+            Some(accs) => {
+                let old = result(&accs);
+                (accs, Some(old))
+            }
+            None => (self.accs.create(), None),
+        };
+        input.merge_into(&self.accs, &mut accs)?;
         let new = result(&accs);
         match previous {
             None => out.collect(Row::insert(new)),
-            Some(prev) => {
-                let old = result(&prev);
+            Some(old) => {
                 // Nothing changed: nothing emitted (as Flink).
                 if old != new {
                     out.collect(Row {

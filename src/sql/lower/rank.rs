@@ -1,7 +1,8 @@
 //! Top-N and deduplication on the DataStream API: keyed by the partition, a keyed function
 //! keeps the partition's first `limit` rows in order (value state; rows that fall out of the top
 //! are dropped, as Flink's append-only Top-N does) and emits what changed at each rank: `+I`
-//! for a rank newly filled, `-U`/`+U` for a rank whose row changed, `-D` for a rank emptied.
+//! for a rank newly filled, `-U`/`+U` for a rank whose row changed (over an append-only input
+//! the top only grows, so no rank empties).
 
 use std::cmp::Ordering;
 
@@ -99,37 +100,40 @@ impl<K: GroupKey> KeyedProcessFunction<K, Row, Row> for TopN {
             );
         }
         let mut state = ctx.value_state(&self.state)?;
-        let old = state.value()?.unwrap_or_default();
+        let mut rows = state.value()?.unwrap_or_default();
         // After the rows it ties with: the first of equal rows keeps its rank (deduplication
         // keeps the first row).
-        let at = old.partition_point(|r| self.compare(r, &row.values) != Ordering::Greater);
+        let at = rows.partition_point(|r| self.compare(r, &row.values) != Ordering::Greater);
         if at >= self.limit {
             return Ok(());
         }
-        let mut new = old.clone();
-        new.insert(at, row.values);
-        new.truncate(self.limit);
-        for rank in at..new.len().max(old.len()) {
-            match (old.get(rank), new.get(rank)) {
-                (Some(o), Some(n)) if o != n => {
+        // From `at` on, each rank's row moves down one: rank `r` now holds what `r - 1` held
+        // (the new row at `at`). The top never shrinks, so no rank empties.
+        let end = (rows.len() + 1).min(self.limit);
+        for rank in at..end {
+            let now = if rank == at {
+                &row.values
+            } else {
+                &rows[rank - 1]
+            };
+            match rows.get(rank) {
+                Some(before) if before == now => {}
+                Some(before) => {
                     out.collect(Row {
                         kind: RowKind::UpdateBefore,
-                        values: ranked(o, rank + 1),
+                        values: ranked(before, rank + 1),
                     });
                     out.collect(Row {
                         kind: RowKind::UpdateAfter,
-                        values: ranked(n, rank + 1),
+                        values: ranked(now, rank + 1),
                     });
                 }
-                (None, Some(n)) => out.collect(Row::insert(ranked(n, rank + 1))),
-                (Some(o), None) => out.collect(Row {
-                    kind: RowKind::Delete,
-                    values: ranked(o, rank + 1),
-                }),
-                _ => {}
+                None => out.collect(Row::insert(ranked(now, rank + 1))),
             }
         }
-        state.update(new)?;
+        rows.insert(at, row.values);
+        rows.truncate(self.limit);
+        state.update(rows)?;
         Ok(())
     }
 }
