@@ -16,9 +16,6 @@ use crate::sql::functions;
 use crate::sql::types::{DataType, Row, Schema, Value};
 use crate::sql::SqlError;
 
-/// Turns one field's text into a value of its column's type.
-type FieldDecoder = Arc<dyn Fn(&str) -> Result<Value, DecodeError> + Send + Sync>;
-
 /// Why a line does not decode into a row (the source fails the job with it, or skips the line
 /// under `*.ignore-parse-errors`).
 #[derive(Debug, thiserror::Error)]
@@ -47,29 +44,58 @@ pub enum DecodeError {
     Eval(#[from] crate::sql::functions::EvalError),
 }
 
-fn field_decoder(t: &DataType) -> FieldDecoder {
-    match t {
-        DataType::BigInt | DataType::Int | DataType::SmallInt | DataType::TinyInt => {
-            let (lo, hi) = match t {
-                DataType::TinyInt => (i64::from(i8::MIN), i64::from(i8::MAX)),
-                DataType::SmallInt => (i64::from(i16::MIN), i64::from(i16::MAX)),
-                DataType::Int => (i64::from(i32::MIN), i64::from(i32::MAX)),
-                _ => (i64::MIN, i64::MAX),
-            };
-            let t = t.clone();
-            Arc::new(move |s: &str| match s.trim().parse::<i64>() {
-                Ok(v) if (lo..=hi).contains(&v) => Ok(Value::Int(v)),
-                _ => Err(DecodeError::NotA {
-                    text: s.to_string(),
-                    data_type: t.clone(),
-                }),
-            })
+/// Turns one field's text into a value of its column's type: a plain enum, so the per-field
+/// call is a match the compiler inlines, not a call through a pointer.
+enum FieldDecoder {
+    /// An integer type with its range.
+    Int {
+        lo: i64,
+        hi: i64,
+        data_type: DataType,
+    },
+    /// `STRING`: the text itself.
+    Str,
+    /// Any other type, through the text parser of casts.
+    Other(DataType),
+}
+
+impl FieldDecoder {
+    fn of(t: &DataType) -> Self {
+        let (lo, hi) = match t {
+            DataType::TinyInt => (i64::from(i8::MIN), i64::from(i8::MAX)),
+            DataType::SmallInt => (i64::from(i16::MIN), i64::from(i16::MAX)),
+            DataType::Int => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            DataType::BigInt => (i64::MIN, i64::MAX),
+            DataType::String => return FieldDecoder::Str,
+            other => return FieldDecoder::Other(other.clone()),
+        };
+        FieldDecoder::Int {
+            lo,
+            hi,
+            data_type: t.clone(),
         }
-        DataType::String => Arc::new(|s: &str| Ok(Value::str(s))),
-        other => {
-            let t = other.clone();
-            Arc::new(move |s: &str| Ok(functions::parse_text(s.trim(), &t)?))
+    }
+
+    /// Decodes `s` into `slot`: written in place, the value is not moved through the stack.
+    #[inline]
+    fn decode_into(&self, s: &str, slot: &mut Value) -> Result<(), DecodeError> {
+        match self {
+            FieldDecoder::Int { lo, hi, data_type } => {
+                // Untrimmed first: the common field has no spaces around it.
+                match s.parse::<i64>().or_else(|_| s.trim().parse::<i64>()) {
+                    Ok(v) if (*lo..=*hi).contains(&v) => *slot = Value::Int(v),
+                    _ => {
+                        return Err(DecodeError::NotA {
+                            text: s.to_string(),
+                            data_type: data_type.clone(),
+                        })
+                    }
+                }
+            }
+            FieldDecoder::Str => *slot = Value::str(s),
+            FieldDecoder::Other(t) => *slot = functions::parse_text(s.trim(), t)?,
         }
+        Ok(())
     }
 }
 
@@ -93,7 +119,7 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
         .map(|((pos, needed), f)| {
             (
                 *pos,
-                needed.then(|| field_decoder(&f.data_type)),
+                needed.then(|| FieldDecoder::of(&f.data_type)),
                 f.data_type == DataType::String,
             )
         })
@@ -103,22 +129,22 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
         "csv" => {
             let delimiter = single_char(table, "csv.field-delimiter", ',')?;
             let quote = single_char(table, "csv.quote-character", '"')?;
-            let opener = format!("{delimiter}{quote}");
             Ok(Arc::new(move |line: &str| {
                 let mut values = Vec::with_capacity(width);
                 values.resize_with(width, || Value::Null);
                 let mut n = 0;
                 let mut failure = None;
-                split_csv(line, delimiter, quote, &opener, |i, text| {
+                split_csv(line, delimiter, quote, |i, text| {
                     n = i + 1;
                     if let Some((pos, Some(dec), string)) = cols.get(i) {
                         if failure.is_none() {
                             if text.is_empty() && !string {
                                 return;
                             }
-                            match dec(text) {
-                                Ok(v) => values[*pos] = v,
-                                Err(e) => failure = Some(e),
+                            if let Some(slot) = values.get_mut(*pos) {
+                                if let Err(e) = dec.decode_into(text, slot) {
+                                    failure = Some(e);
+                                }
                             }
                         }
                     }
@@ -194,26 +220,43 @@ fn single_char(table: &TableDef, key: &str, default: char) -> Result<char, SqlEr
 
 /// Calls `f(index, text)` for each field of a CSV line (quotes removed, doubled quotes
 /// undoubled).
-/// `opener` is the delimiter followed by the quote: where a quoted field (but the first) starts.
-fn split_csv(
-    line: &str,
+fn split_csv(line: &str, delimiter: char, quote: char, mut f: impl FnMut(usize, &str)) {
+    let (mut start, mut i) = (0, 0);
+    if delimiter.is_ascii() && quote.is_ascii() {
+        // One pass over the bytes while no field starts with a quote (a quote can only open a
+        // field); an ASCII delimiter never falls inside a multi-byte character.
+        let (d, q, bytes) = (delimiter as u8, quote as u8, line.as_bytes());
+        loop {
+            if bytes.get(start) == Some(&q) {
+                break;
+            }
+            match bytes[start..].iter().position(|&b| b == d) {
+                Some(len) => {
+                    f(i, &line[start..start + len]);
+                    start += len + 1;
+                    i += 1;
+                }
+                None => {
+                    f(i, &line[start..]);
+                    return;
+                }
+            }
+        }
+    }
+    split_quoted(&line[start..], i, delimiter, quote, f);
+}
+
+/// The fields of `rest`, numbered from `i`, where one may be quoted.
+fn split_quoted(
+    rest: &str,
+    mut i: usize,
     delimiter: char,
     quote: char,
-    opener: &str,
     mut f: impl FnMut(usize, &str),
 ) {
-    // A quote can only open a field: one pass over the line when no field starts with one.
-    let plain = !line.starts_with(quote) && !line.contains(opener);
-    if plain {
-        for (i, field) in line.split(delimiter).enumerate() {
-            f(i, field);
-        }
-        return;
-    }
     let mut field = String::new();
-    let mut i = 0;
     let mut quoted = false;
-    let mut chars = line.chars().peekable();
+    let mut chars = rest.chars().peekable();
     while let Some(c) = chars.next() {
         if quoted {
             if c == quote {
@@ -292,25 +335,24 @@ pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlErro
         "csv" => {
             let delimiter = single_char(table, "csv.field-delimiter", ',')?;
             let quote = single_char(table, "csv.quote-character", '"')?;
+            // Digits and '-' never need quotes unless the delimiter or quote is one of them.
+            let plain_numbers = ![delimiter, quote]
+                .iter()
+                .any(|c| c.is_ascii_digit() || *c == '-');
             Ok(Arc::new(move |row: &Row| {
-                let mut line = String::new();
+                let mut line = String::with_capacity(64);
                 for (i, (v, t)) in row.values.iter().zip(&types).enumerate() {
                     if i > 0 {
                         line.push(delimiter);
                     }
-                    if v.is_null() {
-                        continue;
-                    }
-                    let text = match v {
-                        Value::Str(s) => s.to_string(),
-                        v => functions::to_text(v, t),
-                    };
-                    if text.contains([delimiter, quote, '\n', '\r']) {
-                        line.push(quote);
-                        line.push_str(&text.replace(quote, &format!("{quote}{quote}")));
-                        line.push(quote);
-                    } else {
-                        line.push_str(&text);
+                    match v {
+                        Value::Null => {}
+                        Value::Int(n) if plain_numbers => {
+                            use std::fmt::Write;
+                            let _ = write!(line, "{n}");
+                        }
+                        Value::Str(s) => push_csv_field(&mut line, s, delimiter, quote),
+                        v => push_csv_field(&mut line, &functions::to_text(v, t), delimiter, quote),
                     }
                 }
                 line
@@ -333,6 +375,23 @@ pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlErro
     }
 }
 
+/// Appends `text` as a CSV field: quoted, its quotes doubled, when it holds the delimiter, a
+/// quote or a line break.
+fn push_csv_field(line: &mut String, text: &str, delimiter: char, quote: char) {
+    if text.contains([delimiter, quote, '\n', '\r']) {
+        line.push(quote);
+        for c in text.chars() {
+            if c == quote {
+                line.push(quote);
+            }
+            line.push(c);
+        }
+        line.push(quote);
+    } else {
+        line.push_str(text);
+    }
+}
+
 fn json_of(v: &Value, t: &DataType) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
@@ -342,5 +401,49 @@ fn json_of(v: &Value, t: &DataType) -> serde_json::Value {
         Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
         Value::Str(s) => J::String(s.to_string()),
         other => J::String(functions::to_text(other, t)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        split_csv(line, ',', '"', |i, f| {
+            assert_eq!(i, out.len());
+            out.push(f.to_string());
+        });
+        out
+    }
+
+    #[test]
+    fn csv_fields_split_with_and_without_quotes() {
+        assert_eq!(fields("1,k7,é✓"), ["1", "k7", "é✓"]);
+        assert_eq!(fields(""), [""]);
+        assert_eq!(fields("a,,"), ["a", "", ""]);
+        // A quoted field after plain ones: the plain ones are not reported twice.
+        assert_eq!(
+            fields("1,\"a,b\",\"say \"\"hi\"\"\",x"),
+            ["1", "a,b", "say \"hi\"", "x"]
+        );
+        assert_eq!(fields("\"q\""), ["q"]);
+        // A quote inside a field (not at its start) is text.
+        assert_eq!(fields("ab\"c,d"), ["ab\"c", "d"]);
+        let mut tabs = Vec::new();
+        split_csv("a\tb c\t'x\ty'", '\t', '\'', |_, f| {
+            tabs.push(f.to_string())
+        });
+        assert_eq!(tabs, ["a", "b c", "x\ty"]);
+    }
+
+    #[test]
+    fn csv_fields_that_need_quotes_get_them() {
+        let mut line = String::new();
+        push_csv_field(&mut line, "plain", ',', '"');
+        line.push(',');
+        push_csv_field(&mut line, "a,\"b\"", ',', '"');
+        assert_eq!(line, "plain,\"a,\"\"b\"\"\"");
+        assert_eq!(fields(&line), ["plain", "a,\"b\""]);
     }
 }

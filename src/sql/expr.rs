@@ -498,8 +498,21 @@ pub fn compile(e: &Expr) -> Compiled {
             })
         }
         Expr::Call(f, args) => {
-            let mut cs: Vec<Compiled> = args.iter().map(compile).collect();
             let eval = f.eval.clone();
+            // Columns and constants as arguments are read in place: no closure per argument.
+            let plain: Option<Vec<Plain>> = args.iter().map(Plain::of).collect();
+            match plain.as_deref() {
+                Some([a]) => {
+                    let a = a.clone();
+                    return Arc::new(move |row| eval(&[a.get(row)]));
+                }
+                Some([a, b]) => {
+                    let (a, b) = (a.clone(), b.clone());
+                    return Arc::new(move |row| eval(&[a.get(row), b.get(row)]));
+                }
+                _ => {}
+            }
+            let mut cs: Vec<Compiled> = args.iter().map(compile).collect();
             // The arguments of the usual calls live on the stack: no allocation per row.
             match (cs.pop(), cs.pop(), cs.pop(), cs.is_empty()) {
                 (None, ..) => Arc::new(move |_| eval(&[])),
@@ -523,6 +536,31 @@ pub fn compile(e: &Expr) -> Compiled {
         Expr::Extract(unit, e) => {
             let (c, t, unit) = (compile(e), e.data_type(), *unit);
             Arc::new(move |row| functions::extract(unit, &c(row)?, &t))
+        }
+    }
+}
+
+/// A call's argument that needs no evaluation: a column or a constant.
+#[derive(Clone)]
+enum Plain {
+    Column(usize),
+    Constant(Value),
+}
+
+impl Plain {
+    fn of(e: &Expr) -> Option<Self> {
+        match e {
+            Expr::Column { index, .. } => Some(Plain::Column(*index)),
+            Expr::Literal(v, _) => Some(Plain::Constant(v.clone())),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn get(&self, row: &[Value]) -> Value {
+        match self {
+            Plain::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+            Plain::Constant(v) => v.clone(),
         }
     }
 }

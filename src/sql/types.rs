@@ -9,7 +9,9 @@
 //! - Timestamps (`TIMESTAMP(3)`, `TIMESTAMP_LTZ(3)`) are milliseconds since the epoch, UTC
 //!   ([`Value::Timestamp`]); the session time zone is UTC, as in Flink's oracles. Precision
 //!   above 3 is accepted in DDL and held at milliseconds.
-//! - Strings are `Arc<str>`: a key or a projected column is cloned without copying.
+//! - Strings are [`Text`] (`SmolStr`): up to 23 bytes inline in the value (no allocation to
+//!   decode, clone or drop a short key), longer ones shared, so a clone does not copy them;
+//!   a `Text` hashes, orders and serializes as its `str`.
 //! - Values hash and compare by their bits (a `DOUBLE` NaN equals itself), so any row can key
 //!   state.
 
@@ -17,6 +19,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+/// The string of a value: inline up to 23 bytes, shared above.
+pub use smol_str::SmolStr as Text;
 
 /// What a row is in a changelog (Flink's `RowKind`): an insert, the two halves of an update,
 /// or a delete.
@@ -240,7 +245,7 @@ pub enum Value {
     /// A `DECIMAL`'s unscaled value; the scale is its type's.
     Decimal(i128),
     /// A string.
-    Str(Arc<str>),
+    Str(Text),
     /// A `DATE`: days since the epoch.
     Date(i32),
     /// A timestamp: milliseconds since the epoch (UTC).
@@ -262,7 +267,12 @@ impl Value {
 
     /// A string value.
     pub fn str(s: &str) -> Self {
-        Value::Str(Arc::from(s))
+        // Short strings straight inline (the common key), without `SmolStr::new`'s checks.
+        if s.len() <= Text::INLINE_CAP {
+            Value::Str(Text::new_inline(s))
+        } else {
+            Value::Str(Text::new(s))
+        }
     }
 
     /// The integer, if it is one.
@@ -433,5 +443,34 @@ mod tests {
             .to_string(),
             "DECIMAL(10, 2)"
         );
+    }
+
+    #[test]
+    fn strings_hash_and_serialize_as_their_str_inline_or_shared() {
+        use std::hash::{Hash, Hasher};
+        let hash = |h: &dyn Fn(&mut crate::util::StableHasher)| {
+            let mut s = crate::util::StableHasher::default();
+            h(&mut s);
+            s.finish()
+        };
+        // Key groups and savepoints written when strings were `Arc<str>` stay the same.
+        for s in ["", "k7", &"x".repeat(23), &"é".repeat(40)] {
+            let v = Value::str(s);
+            let arc: Arc<str> = Arc::from(s);
+            assert_eq!(
+                hash(&|h| v.hash(h)),
+                hash(&|h| Value::Str(Text::from(s)).hash(h))
+            );
+            let Value::Str(t) = &v else {
+                panic!("a string")
+            };
+            assert_eq!(&**t, s);
+            assert_eq!(hash(&|h| t.hash(h)), hash(&|h| arc.hash(h)));
+            assert_eq!(
+                rmp_serde::to_vec(t).expect("serializes"),
+                rmp_serde::to_vec(&arc).expect("serializes")
+            );
+        }
+        assert_eq!(std::mem::size_of::<Value>(), 32);
     }
 }

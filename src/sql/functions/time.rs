@@ -203,6 +203,17 @@ fn to_timestamp_ltz(call: &Call<'_>) -> R {
         DataType::Decimal { scale, .. } => *scale,
         _ => 0,
     };
+    // The usual event-time column, `TO_TIMESTAMP_LTZ(millis, 3)`: nothing to decide per row.
+    if call.literal_int(1) == Some(3) && call.arg(0).is_integer() {
+        return Ok(function("TO_TIMESTAMP_LTZ", LTZ3, |a| {
+            Ok(match a.first() {
+                Some(Value::Int(ms)) if (MIN_MILLIS..=MAX_MILLIS).contains(ms) => {
+                    Value::Timestamp(*ms)
+                }
+                _ => Value::Null,
+            })
+        }));
+    }
     Ok(strict("TO_TIMESTAMP_LTZ", LTZ3, move |a| {
         let precision = int("TO_TIMESTAMP_LTZ", a, 1)?;
         let seconds = match precision {

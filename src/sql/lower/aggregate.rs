@@ -16,8 +16,9 @@ use crate::api::{Collector, DataStream, KeyedContext, KeyedProcessFunction, Stre
 use crate::data::{Batch, Key, OperatorError, Timestamp, UserError};
 use crate::operators::{Operator, Output};
 use crate::sql::lower::accumulate::{Acc, Accumulators};
+use crate::sql::lower::calc::lower_selected;
 use crate::sql::lower::lower;
-use crate::sql::plan::{Node, Plan, WindowKind, WindowProperty};
+use crate::sql::plan::{AggCall, Node, Plan, WindowKind, WindowProperty};
 use crate::sql::types::{Row, RowKind, Value};
 use crate::sql::SqlError;
 use crate::state::ValueStateDescriptor;
@@ -26,24 +27,30 @@ use crate::windowing::functions::WindowContext;
 use crate::windowing::triggers::{EventTimeTrigger, Trigger};
 use crate::windowing::{TimeWindow, WindowError};
 
-/// A grouping key made of a row's first columns.
+/// A grouping key made of some of a row's columns.
 pub trait GroupKey: Key + Ord {
-    /// The key of `row`, whose first columns are the keys.
-    fn of(row: &Row, n: usize) -> Self {
-        Self::of_values(&row.values[..n.min(row.values.len())])
-    }
+    /// The key of `row`: its columns `cols`.
+    fn of(row: &Row, cols: &[usize]) -> Self;
     /// The key made of `values` (the key columns).
     fn of_values(values: &[Value]) -> Self;
     /// Appends the key's values to a result row.
     fn push_values(&self, out: &mut Vec<Value>);
 }
 
+fn column(row: &Row, i: usize) -> Value {
+    row.values.get(i).cloned().unwrap_or(Value::Null)
+}
+
 impl GroupKey for () {
+    fn of(_: &Row, _: &[usize]) -> Self {}
     fn of_values(_: &[Value]) -> Self {}
     fn push_values(&self, _: &mut Vec<Value>) {}
 }
 
 impl GroupKey for Value {
+    fn of(row: &Row, cols: &[usize]) -> Self {
+        cols.first().map_or(Value::Null, |i| column(row, *i))
+    }
     fn of_values(values: &[Value]) -> Self {
         values.first().cloned().unwrap_or(Value::Null)
     }
@@ -53,6 +60,9 @@ impl GroupKey for Value {
 }
 
 impl GroupKey for Vec<Value> {
+    fn of(row: &Row, cols: &[usize]) -> Self {
+        cols.iter().map(|i| column(row, *i)).collect()
+    }
     fn of_values(values: &[Value]) -> Self {
         values.to_vec()
     }
@@ -78,36 +88,52 @@ pub fn lower_window_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream
     else {
         return Err(SqlError::Validation("not a window aggregate".into()));
     };
-    let stream = lower(input, env)?;
-    let accs = Accumulators::new(aggs.clone());
+    let (stream, selected) = lower_selected(input, env)?;
+    let (keys, accs) = through_selection(keys, aggs, selected.as_deref());
     let name = format!("WindowAggregate(window=[{window}])");
-    let n = keys.len();
     let props: Arc<[WindowProperty]> = properties.clone().into();
-    Ok(match n {
-        0 => windowed::<()>(stream, *window, accs, props, 0),
-        1 => {
-            let keyed = stream.key_by_field(|r: &Row| first(r));
+    Ok(match keys.as_slice() {
+        [] => windowed::<()>(stream, *window, accs, props, keys),
+        [k] => {
+            let k = *k;
+            let keyed = stream.key_by_field(move |r: &Row| r.values.get(k).unwrap_or(&NULL));
             window_on(keyed, *window, accs, props)
         }
-        _ => windowed::<Vec<Value>>(stream, *window, accs, props, n),
+        _ => windowed::<Vec<Value>>(stream, *window, accs, props, keys),
     }
     .name(&name))
 }
 
-static NULL: Value = Value::Null;
-
-fn first(r: &Row) -> &Value {
-    r.values.first().unwrap_or(&NULL)
+/// The key columns and accumulators of an aggregate whose input columns are `selected`
+/// columns of the stream it reads (see [`lower_selected`]).
+fn through_selection(
+    keys: &[usize],
+    aggs: &[AggCall],
+    selected: Option<&[usize]>,
+) -> (Vec<usize>, Accumulators) {
+    let map = |i: usize| selected.and_then(|s| s.get(i).copied()).unwrap_or(i);
+    let keys = keys.iter().map(|k| map(*k)).collect();
+    let aggs = aggs
+        .iter()
+        .map(|a| AggCall {
+            arg: a.arg.map(map),
+            filter: a.filter.map(map),
+            ..a.clone()
+        })
+        .collect();
+    (keys, Accumulators::new(aggs))
 }
+
+static NULL: Value = Value::Null;
 
 fn windowed<K: GroupKey>(
     stream: DataStream<Row>,
     window: WindowKind,
     accs: Accumulators,
     props: Arc<[WindowProperty]>,
-    n: usize,
+    keys: Vec<usize>,
 ) -> DataStream<Row> {
-    let keyed = stream.key_by(move |r: &Row| K::of(r, n));
+    let keyed = stream.key_by(move |r: &Row| K::of(r, &keys));
     window_on(keyed, window, accs, props)
 }
 
@@ -278,18 +304,24 @@ pub fn lower_group_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream<
     else {
         return Err(SqlError::Validation("not an aggregate".into()));
     };
-    let stream = lower(input, env)?;
-    let accs = Accumulators::new(aggs.clone());
     let n = keys.len();
+    // The local phase reads its keys as the first columns: only one phase reads through a
+    // selection.
+    let (stream, selected) = if *two_phase {
+        (lower(input, env)?, None)
+    } else {
+        lower_selected(input, env)?
+    };
+    let (cols, accs) = through_selection(keys, aggs, selected.as_deref());
     let name = format!(
         "{}GroupAggregate(groupBy=[{n} keys], select=[{} aggregates])",
         if *two_phase { "Global" } else { "" },
         aggs.len()
     );
     let out = match (n, *two_phase) {
-        (0, false) => group::<()>(stream, accs, n, *state_ttl_ms),
-        (1, false) => group::<Value>(stream, accs, n, *state_ttl_ms),
-        (_, false) => group::<Vec<Value>>(stream, accs, n, *state_ttl_ms),
+        (0, false) => group::<()>(stream, accs, cols, *state_ttl_ms),
+        (1, false) => group::<Value>(stream, accs, cols, *state_ttl_ms),
+        (_, false) => group::<Vec<Value>>(stream, accs, cols, *state_ttl_ms),
         (_, true) => {
             let local = accs.clone();
             let partials = stream.transform(
@@ -321,11 +353,11 @@ pub fn sql_state<T: crate::data::Data>(name: &str, ttl_ms: Option<u64>) -> Value
 fn group<K: GroupKey>(
     stream: DataStream<Row>,
     accs: Accumulators,
-    n: usize,
+    cols: Vec<usize>,
     ttl_ms: Option<u64>,
 ) -> DataStream<Row> {
     stream
-        .key_by(move |r: &Row| K::of(r, n))
+        .key_by(move |r: &Row| K::of(r, &cols))
         .process_keyed(GroupAggregate {
             accs,
             state: sql_state("sql-group-aggregate", ttl_ms),

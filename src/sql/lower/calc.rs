@@ -21,17 +21,44 @@ enum Step {
 
 /// The step of a projection: in place when it only keeps columns in their order.
 fn projection(exprs: &[crate::sql::expr::Expr]) -> Step {
-    let columns: Option<Vec<usize>> = exprs
+    match selected_columns(exprs) {
+        Some(c) if c.windows(2).all(|w| w[0] < w[1]) => Step::Select(c),
+        _ => Step::Project(exprs.iter().map(compile).collect()),
+    }
+}
+
+/// The rows of `plan` for a consumer that reads its input's columns by index: a projection
+/// that only selects columns of a scan is not run; the scan's rows come with the columns the
+/// consumer's input columns are (the consumer reads through them, one chained step fewer).
+pub fn lower_selected(
+    plan: &Plan,
+    env: &StreamEnv,
+) -> Result<(DataStream<Row>, Option<Vec<usize>>), SqlError> {
+    if let Node::Project { input, exprs } = &plan.node {
+        if let Node::Scan {
+            table,
+            computed,
+            watermark,
+        } = &input.node
+        {
+            if let Some(columns) = selected_columns(exprs) {
+                let needed = required_columns(plan);
+                let rows = connectors::source(env, table, computed, watermark.as_ref(), needed)?;
+                return Ok((rows, Some(columns)));
+            }
+        }
+    }
+    Ok((lower(plan, env)?, None))
+}
+
+fn selected_columns(exprs: &[crate::sql::expr::Expr]) -> Option<Vec<usize>> {
+    exprs
         .iter()
         .map(|e| match e {
             crate::sql::expr::Expr::Column { index, .. } => Some(*index),
             _ => None,
         })
-        .collect();
-    match columns {
-        Some(c) if c.windows(2).all(|w| w[0] < w[1]) => Step::Select(c),
-        _ => Step::Project(exprs.iter().map(compile).collect()),
-    }
+        .collect()
 }
 
 /// Lowers the filters and projections from `plan` down to the first other node.
@@ -77,6 +104,14 @@ pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
         )?,
         _ => lower(below, env)?,
     };
+    // A projection that keeps every column of the node below in its order (the renaming
+    // above an aggregate) is no step at all.
+    let width = below.schema.len();
+    if matches!(steps.as_slice(), [Step::Select(c)] if c.len() == width && c.iter().enumerate().all(|(i, c)| i == *c))
+        && !matches!(below.node, Node::Scan { .. })
+    {
+        return Ok(input);
+    }
     let name = format!("Calc({})", names.join(", "));
     let steps = std::sync::Arc::new(steps);
     Ok(input
