@@ -1,5 +1,5 @@
-//! Issue 20: regular joins (inner, left, right, full), Top-N and deduplication on generated
-//! input, each checked against a computation here (a nested-loop join, a sort per partition):
+//! Issue 20: regular joins (inner, left, right, full), Top-N, deduplication and aggregates
+//! over updating inputs on generated input, each checked against a computation here (a nested-loop join, a sort per partition):
 //! the changelog a `print` sink shows must end in exactly those rows, at parallelism 1 and 2.
 
 mod common;
@@ -57,20 +57,25 @@ fn expected(kind: &str) -> BTreeMap<String, u64> {
     rows
 }
 
-#[test]
-fn joins_end_in_the_nested_loop_rows() {
-    let dir = common::temp_dir("sql-joins");
-    let (o, c) = (dir.join("orders.csv"), dir.join("customers.csv"));
+/// Writes `orders()` and `customers()` as CSV files.
+fn write_orders_and_customers(o: &std::path::Path, c: &std::path::Path) {
     let lines: String = orders()
         .iter()
         .map(|(i, cu, a)| format!("{i},{cu},{a}\n"))
         .collect();
-    std::fs::write(&o, lines).expect("orders");
+    std::fs::write(o, lines).expect("orders");
     let lines: String = customers()
         .iter()
         .map(|(i, n, m)| format!("{i},{n},{m}\n"))
         .collect();
-    std::fs::write(&c, lines).expect("customers");
+    std::fs::write(c, lines).expect("customers");
+}
+
+#[test]
+fn joins_end_in_the_nested_loop_rows() {
+    let dir = common::temp_dir("sql-joins");
+    let (o, c) = (dir.join("orders.csv"), dir.join("customers.csv"));
+    write_orders_and_customers(&o, &c);
     for kind in ["INNER", "LEFT", "RIGHT", "FULL"] {
         for p in [1, 2] {
             let script = format!(
@@ -187,6 +192,120 @@ fn top_n_and_deduplication_end_in_the_sorted_rows() {
             dedup,
             "deduplication at p={p}"
         );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Sales `(shop, item, amount)`: items sold a varying number of times.
+fn sales() -> Vec<(i64, i64, i64)> {
+    (0..4000i64)
+        .map(|i| (i % 7, (i * i + 3 * i) % 61, (i * 37) % 101))
+        .collect()
+}
+
+#[test]
+fn aggregates_over_updating_inputs_end_in_the_recomputed_rows() {
+    let dir = common::temp_dir("sql-retract");
+    let (s, o, c) = (
+        dir.join("sales.csv"),
+        dir.join("orders.csv"),
+        dir.join("customers.csv"),
+    );
+    let lines: String = sales()
+        .iter()
+        .map(|(a, b, c)| format!("{a},{b},{c}\n"))
+        .collect();
+    std::fs::write(&s, lines).expect("sales");
+    write_orders_and_customers(&o, &c);
+
+    // Per (shop, item): its count and total; then per count: how many items, the sum, min,
+    // max and average of their totals, and how many shops.
+    let mut per_item: BTreeMap<(i64, i64), (i64, i64)> = BTreeMap::new();
+    for (shop, item, amount) in sales() {
+        let e = per_item.entry((shop, item)).or_default();
+        e.0 += 1;
+        e.1 += amount;
+    }
+    let mut per_count: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+    for ((shop, _), (cnt, total)) in &per_item {
+        per_count.entry(*cnt).or_default().push((*shop, *total));
+    }
+    assert!(per_count.len() > 3, "the counts vary");
+    let mut want_nested = BTreeMap::new();
+    let mut want_distinct = BTreeMap::new();
+    for (cnt, items) in &per_count {
+        let totals: Vec<i64> = items.iter().map(|i| i.1).collect();
+        let sum: i64 = totals.iter().sum();
+        let shops: std::collections::BTreeSet<i64> = items.iter().map(|i| i.0).collect();
+        let row = format!(
+            "{cnt}, {}, {sum}, {}, {}, {}, {}",
+            items.len(),
+            totals.iter().min().expect("an item"),
+            totals.iter().max().expect("an item"),
+            sum / items.len() as i64,
+            shops.len()
+        );
+        want_nested.insert(row, 1u64);
+        want_distinct.insert(cnt.to_string(), 1u64);
+    }
+    // Per customer name (NULL for orders that match none): orders and their amount, from the
+    // nested-loop LEFT JOIN's rows `order, amount, name, customer`.
+    let mut per_name: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (row, n) in expected("LEFT") {
+        let f: Vec<&str> = row.split(", ").collect();
+        let e = per_name.entry(f[2].to_string()).or_default();
+        e.0 += n as i64;
+        e.1 += f[1].parse::<i64>().expect("an amount") * n as i64;
+    }
+    let want_join: BTreeMap<String, u64> = per_name
+        .iter()
+        .map(|(name, (n, sum))| (format!("{name}, {n}, {sum}"), 1))
+        .collect();
+
+    let tables = format!(
+        "CREATE TABLE sales (shop BIGINT, item BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE orders (id BIGINT, customer BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE customers (id BIGINT, name STRING, min_amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE VIEW items AS SELECT shop, item, COUNT(*) AS cnt, SUM(amount) AS total FROM sales GROUP BY shop, item;",
+        path(&s),
+        path(&o),
+        path(&c)
+    );
+    let queries = [
+        (
+            "nested",
+            "CREATE TABLE out (cnt BIGINT, items BIGINT, total BIGINT, lo BIGINT, hi BIGINT, mean BIGINT, shops BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT cnt, COUNT(*), SUM(total), MIN(total), MAX(total), AVG(total), COUNT(DISTINCT shop) FROM items GROUP BY cnt;",
+            &want_nested,
+        ),
+        (
+            "distinct",
+            "CREATE TABLE out (cnt BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT DISTINCT cnt FROM items;",
+            &want_distinct,
+        ),
+        (
+            "join",
+            "CREATE TABLE out (name STRING, orders BIGINT, amount BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT c.name, COUNT(*), SUM(o.amount)
+             FROM orders AS o LEFT JOIN customers AS c ON o.customer = c.id AND o.amount >= c.min_amount
+             GROUP BY c.name;",
+            &want_join,
+        ),
+    ];
+    for (name, query, want) in queries {
+        for p in [1, 2] {
+            let got = run(
+                &dir,
+                &format!("{name}-{p}"),
+                &format!("{tables}\n{query}"),
+                p,
+            );
+            assert!(
+                &got == want,
+                "{name} at p={p}: got {got:?}, expected {want:?}"
+            );
+        }
     }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -200,9 +200,10 @@ pub fn bind_aggregate(
     group_by: &[ast::Expr],
     exprs: &[&ast::Expr],
 ) -> Result<BoundAggregate, SqlError> {
-    if input.mode != ChangelogMode::Append {
+    // An unbounded aggregate takes retractions; windows are of append-only rows, as Flink's.
+    if input.mode != ChangelogMode::Append && window_input(&input).is_some() {
         return Err(SqlError::NotSupported(
-            "aggregating an updating input (an aggregate over an aggregate)".into(),
+            "a window aggregate over an updating input".into(),
         ));
     }
     let binder = ExprBinder::new(scope);

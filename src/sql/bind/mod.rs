@@ -258,11 +258,7 @@ impl<'a> Binder<'a> {
             self.finish_projection(plan, exprs, &items)?
         };
         if distinct {
-            if plan.mode != ChangelogMode::Append {
-                return Err(SqlError::NotSupported(
-                    "SELECT DISTINCT over an updating input".into(),
-                ));
-            }
+            // Over an updating input too: a row's count says when it is gone.
             let schema = plan.schema.clone();
             let keys = (0..schema.len()).collect();
             let plan = Plan {

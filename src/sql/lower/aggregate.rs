@@ -18,7 +18,7 @@ use crate::operators::{Operator, Output};
 use crate::sql::lower::accumulate::{Acc, Accumulators};
 use crate::sql::lower::calc::lower_selected;
 use crate::sql::lower::lower;
-use crate::sql::plan::{AggCall, Node, Plan, WindowKind, WindowProperty};
+use crate::sql::plan::{AggCall, ChangelogMode, Node, Plan, WindowKind, WindowProperty};
 use crate::sql::types::{Row, RowKind, Value};
 use crate::sql::SqlError;
 use crate::state::ValueStateDescriptor;
@@ -89,7 +89,7 @@ pub fn lower_window_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream
         return Err(SqlError::Validation("not a window aggregate".into()));
     };
     let (stream, selected) = lower_selected(input, env)?;
-    let (keys, accs) = through_selection(keys, aggs, selected.as_deref());
+    let (keys, accs) = through_selection(keys, aggs, selected.as_deref(), false);
     let name = format!("WindowAggregate(window=[{window}])");
     let props: Arc<[WindowProperty]> = properties.clone().into();
     Ok(match keys.as_slice() {
@@ -110,6 +110,7 @@ fn through_selection(
     keys: &[usize],
     aggs: &[AggCall],
     selected: Option<&[usize]>,
+    retracting: bool,
 ) -> (Vec<usize>, Accumulators) {
     let map = |i: usize| selected.and_then(|s| s.get(i).copied()).unwrap_or(i);
     let keys = keys.iter().map(|k| map(*k)).collect();
@@ -121,7 +122,12 @@ fn through_selection(
             ..a.clone()
         })
         .collect();
-    (keys, Accumulators::new(aggs))
+    let accs = if retracting {
+        Accumulators::retracting(aggs)
+    } else {
+        Accumulators::new(aggs)
+    };
+    (keys, accs)
 }
 
 static NULL: Value = Value::Null;
@@ -305,6 +311,10 @@ pub fn lower_group_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream<
         return Err(SqlError::Validation("not an aggregate".into()));
     };
     let n = keys.len();
+    // Over an updating input rows are also retracted: one phase (a partial cannot carry
+    // retractions) with retractable accumulators.
+    let retracting = input.mode != ChangelogMode::Append;
+    let two_phase = &(*two_phase && !retracting);
     // The local phase reads its keys as the first columns: only one phase reads through a
     // selection.
     let (stream, selected) = if *two_phase {
@@ -312,7 +322,7 @@ pub fn lower_group_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream<
     } else {
         lower_selected(input, env)?
     };
-    let (cols, accs) = through_selection(keys, aggs, selected.as_deref());
+    let (cols, accs) = through_selection(keys, aggs, selected.as_deref(), retracting);
     let name = format!(
         "{}GroupAggregate(groupBy=[{n} keys], select=[{} aggregates])",
         if *two_phase { "Global" } else { "" },
@@ -442,15 +452,22 @@ impl Operator for LocalAggregate {
 /// A value merged into a key's accumulators: a row (one phase) or a partial (two).
 trait Contribution: Send + 'static {
     fn merge_into(self, accs: &Accumulators, into: &mut Vec<Acc>) -> Result<(), UserError>;
+    /// A `-U` or `-D` row.
+    fn is_retraction(&self) -> bool;
 }
 
 impl Contribution for Row {
     fn merge_into(self, accs: &Accumulators, into: &mut Vec<Acc>) -> Result<(), UserError> {
-        if !self.kind.is_addition() {
-            return Err("GroupAggregate received a retraction: aggregating an updating input is not supported".into());
+        if self.kind.is_addition() {
+            accs.add(&self.values, into);
+        } else {
+            accs.retract(&self.values, into);
         }
-        accs.add(&self.values, into);
         Ok(())
+    }
+
+    fn is_retraction(&self) -> bool {
+        !self.kind.is_addition()
     }
 }
 
@@ -458,6 +475,10 @@ impl Contribution for Partial {
     fn merge_into(self, accs: &Accumulators, into: &mut Vec<Acc>) -> Result<(), UserError> {
         accs.merge(into, self.accs);
         Ok(())
+    }
+
+    fn is_retraction(&self) -> bool {
+        false
     }
 }
 
@@ -490,9 +511,23 @@ impl<K: GroupKey, I: Contribution> KeyedProcessFunction<K, I, Row> for GroupAggr
                 let old = result(&accs);
                 (accs, Some(old))
             }
+            // A retraction for a group with no state: its state expired (`table.exec.state.ttl`)
+            // and its rows are gone already; ignored, as Flink does.
+            None if input.is_retraction() => return Ok(()),
             None => (self.accs.create(), None),
         };
         input.merge_into(&self.accs, &mut accs)?;
+        if self.accs.is_empty_group(&accs) {
+            // The group's last row was retracted: so is its result.
+            if let Some(old) = previous {
+                out.collect(Row {
+                    kind: RowKind::Delete,
+                    values: old,
+                });
+            }
+            state.clear()?;
+            return Ok(());
+        }
         let new = result(&accs);
         match previous {
             None => out.collect(Row::insert(new)),
