@@ -309,3 +309,70 @@ fn aggregates_over_updating_inputs_end_in_the_recomputed_rows() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn split_distinct_aggregates_end_in_the_recomputed_rows() {
+    let dir = common::temp_dir("sql-split-distinct");
+    let s = dir.join("sales.csv");
+    let lines: String = sales()
+        .iter()
+        .map(|(a, b, c)| format!("{a},{b},{c}\n"))
+        .collect();
+    std::fs::write(&s, lines).expect("sales");
+    let mut per_shop: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+    for (shop, item, amount) in sales() {
+        per_shop.entry(shop).or_default().push((item, amount));
+    }
+    let want: BTreeMap<String, u64> = per_shop
+        .iter()
+        .map(|(shop, rows)| {
+            let items: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.0).collect();
+            let cheap: std::collections::BTreeSet<i64> =
+                rows.iter().filter(|r| r.1 < 50).map(|r| r.0).collect();
+            let amounts = rows.iter().map(|r| r.1);
+            let row = format!(
+                "{shop}, {}, {}, {}, {}, {}, {}",
+                items.len(),
+                cheap.len(),
+                rows.len(),
+                amounts.clone().sum::<i64>(),
+                amounts.clone().max().expect("a row"),
+                amounts.min().expect("a row"),
+            );
+            (row, 1)
+        })
+        .collect();
+    for (split, buckets) in [("true", 4), ("true", 1024), ("false", 1024)] {
+        let script = format!(
+            "SET 'table.optimizer.distinct-agg.split.enabled' = '{split}';
+             SET 'table.optimizer.distinct-agg.split.bucket-num' = '{buckets}';
+             CREATE TABLE sales (shop BIGINT, item BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             CREATE TABLE out (shop BIGINT, items BIGINT, cheap_items BIGINT, n BIGINT, total BIGINT, hi BIGINT, lo BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT shop, COUNT(DISTINCT item), COUNT(DISTINCT item) FILTER (WHERE amount < 50),
+               COUNT(*), SUM(amount), MAX(amount), MIN(amount) FROM sales GROUP BY shop;",
+            path(&s)
+        );
+        let explained = rill::sql::session::Session::new()
+            .execute_script(&script.replace("INSERT INTO", "EXPLAIN INSERT INTO"))
+            .expect("the script plans");
+        let plan = format!("{:?}", explained.last().expect("an outcome"));
+        assert_eq!(
+            plan.matches("GroupAggregate").count(),
+            if split == "true" { 2 } else { 1 },
+            "{plan}"
+        );
+        assert_eq!(
+            plan.contains(&format!("HASH_CODE(item) % {buckets}")),
+            split == "true",
+            "{plan}"
+        );
+        for p in [1, 2] {
+            let got = run(&dir, &format!("split-{split}-{buckets}-{p}"), &script, p);
+            assert!(
+                got == want,
+                "split {split} ({buckets} buckets) at p={p}: got {got:?}, expected {want:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -31,6 +31,7 @@ pub mod parser;
 pub mod plan;
 pub mod rules;
 pub mod session;
+pub mod split_distinct;
 pub mod statement;
 pub mod types;
 

@@ -206,6 +206,9 @@ pub struct PlanOptions {
     pub two_phase: bool,
     /// `table.exec.state.ttl` in milliseconds (none: state lives forever).
     pub state_ttl_ms: Option<u64>,
+    /// `table.optimizer.distinct-agg.split.enabled`: the bucket count
+    /// (`….split.bucket-num`) when `DISTINCT` aggregates are split.
+    pub split_distinct: Option<i64>,
 }
 
 impl PlanOptions {
@@ -239,9 +242,37 @@ impl PlanOptions {
                 u64::try_from(d.as_millis()).ok().filter(|ms| *ms > 0)
             }
         };
+        let split = match option("table.optimizer.distinct-agg.split.enabled") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(bad(
+                    "table.optimizer.distinct-agg.split.enabled",
+                    &v,
+                    "true or false",
+                ))
+            }
+        };
+        let buckets = match option("table.optimizer.distinct-agg.split.bucket-num") {
+            None => crate::sql::split_distinct::DEFAULT_BUCKETS,
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|b| *b > 0)
+                .ok_or_else(|| {
+                    bad(
+                        "table.optimizer.distinct-agg.split.bucket-num",
+                        &v,
+                        "a positive number",
+                    )
+                })?,
+        };
         Ok(Self {
             two_phase,
             state_ttl_ms,
+            split_distinct: split.then_some(buckets),
         })
     }
 }
@@ -263,7 +294,10 @@ pub fn apply_options(plan: Plan, options: PlanOptions) -> Plan {
         }
         _ => {}
     }
-    plan
+    match options.split_distinct {
+        Some(buckets) => crate::sql::split_distinct::split(plan, buckets),
+        None => plan,
+    }
 }
 
 /// The columns of a scan's output that nodes above it read: what its source must parse (the
