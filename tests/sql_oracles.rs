@@ -186,10 +186,7 @@ fn word_count_changelog_ends_in_the_exact_counts() {
              INSERT INTO counts SELECT word, COUNT(*) FROM lines CROSS JOIN UNNEST(SPLIT(line, ' ')) AS T(word) GROUP BY word;",
             path(&input)
         );
-        let explained = rill::sql::session::Session::new()
-            .execute_script(&script.replace("INSERT INTO", "EXPLAIN INSERT INTO"))
-            .expect("the script plans");
-        let plan = format!("{:?}", explained.last().expect("an outcome"));
+        let plan = common::sql::explain(&script);
         assert_eq!(
             plan.contains("LocalGroupAggregate"),
             strategy == "TWO_PHASE",

@@ -352,10 +352,7 @@ fn split_distinct_aggregates_end_in_the_recomputed_rows() {
                COUNT(*), SUM(amount), MAX(amount), MIN(amount) FROM sales GROUP BY shop;",
             path(&s)
         );
-        let explained = rill::sql::session::Session::new()
-            .execute_script(&script.replace("INSERT INTO", "EXPLAIN INSERT INTO"))
-            .expect("the script plans");
-        let plan = format!("{:?}", explained.last().expect("an outcome"));
+        let plan = common::sql::explain(&script);
         assert_eq!(
             plan.matches("GroupAggregate").count(),
             if split == "true" { 2 } else { 1 },
@@ -374,5 +371,44 @@ fn split_distinct_aggregates_end_in_the_recomputed_rows() {
             );
         }
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn row_fields_and_comma_joins_end_in_the_nested_loop_rows() {
+    let dir = common::temp_dir("sql-row-fields");
+    let (o, c) = (dir.join("orders.json"), dir.join("customers.csv"));
+    write_orders_and_customers(&dir.join("orders.csv"), &c);
+    // The orders as JSON, amount and customer inside a nested object (a ROW column).
+    let lines: String = orders()
+        .iter()
+        .map(|(i, cu, a)| {
+            format!("{{\"id\": {i}, \"detail\": {{\"customer\": {cu}, \"amount\": {a}}}}}\n")
+        })
+        .collect();
+    std::fs::write(&o, lines).expect("orders");
+    let script = format!(
+        "CREATE TABLE orders (id BIGINT, detail ROW<customer BIGINT, amount BIGINT>) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+         CREATE TABLE customers (id BIGINT, name STRING, min_amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE VIEW flat AS SELECT orders.id, orders.detail.customer, detail.amount FROM orders;
+         CREATE TABLE out (order_id BIGINT, amount BIGINT, name STRING, customer BIGINT) WITH ('connector' = 'print');
+         INSERT INTO out SELECT o.id, o.amount, c.name, c.id FROM flat AS o, customers AS c
+         WHERE o.customer = c.id AND o.amount >= c.min_amount;",
+        path(&o),
+        path(&c)
+    );
+    let plan = common::sql::explain(&script);
+    assert!(
+        plan.contains("detail.customer") && plan.contains("joinType=[Inner]"),
+        "{plan}"
+    );
+    for p in [1, 2] {
+        let got = run(&dir, &format!("fields-{p}"), &script, p);
+        assert!(got == expected("INNER"), "p={p}: {} rows", got.len());
+    }
+    let e = rill::sql::session::Session::new()
+        .execute_script(&script.replace("detail.amount FROM", "detail.price FROM"))
+        .expect_err("no such field");
+    assert!(e.to_string().contains("customer, amount"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }

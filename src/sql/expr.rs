@@ -310,6 +310,11 @@ impl fmt::Display for Expr {
                 f.write_str(")")
             }
             Expr::Like(a, b, n) => write!(f, "{}({a}, {b})", if *n { "NOT LIKE" } else { "LIKE" }),
+            // A ROW field (see `bind::expr`): `row.field`, as Flink prints it.
+            Expr::Call(func, es) if func.name == "FIELD" && es.len() == 2 => match &es[1] {
+                Expr::Literal(Value::Str(name), _) => write!(f, "{}.{name}", es[0]),
+                other => write!(f, "{}.{other}", es[0]),
+            },
             Expr::Call(func, es) => {
                 write!(f, "{}(", func.name)?;
                 list(f, es, ", ")?;
@@ -574,53 +579,9 @@ fn widen(v: Value, from: &DataType, to: &DataType) -> Result<Value, EvalError> {
     }
 }
 
-fn compile_arith(op: ArithOp, a: &Expr, b: &Expr, out: &DataType) -> Compiled {
-    let (at, bt) = (a.data_type(), b.data_type());
-    // BIGINT arithmetic on a column and a constant is the common case (`value * 2`): no
-    // dispatch on types per row.
-    if at == DataType::BigInt && bt == DataType::BigInt && *out == DataType::BigInt {
-        if let (Expr::Column { index, .. }, Expr::Literal(Value::Int(k), _)) = (a, b) {
-            let (i, k) = (*index, *k);
-            let f: fn(i64, i64) -> Option<i64> = match op {
-                ArithOp::Add => |x, y| Some(x.wrapping_add(y)),
-                ArithOp::Sub => |x, y| Some(x.wrapping_sub(y)),
-                ArithOp::Mul => |x, y| Some(x.wrapping_mul(y)),
-                ArithOp::Div => |x, y| x.checked_div(y),
-                ArithOp::Mod => |x, y| x.checked_rem(y),
-            };
-            if k != 0 || !matches!(op, ArithOp::Div | ArithOp::Mod) {
-                return Arc::new(move |row| {
-                    Ok(match row.get(i) {
-                        Some(Value::Int(x)) => f(*x, k).map_or(Value::Null, Value::Int),
-                        _ => Value::Null,
-                    })
-                });
-            }
-        }
-    }
-    let (ca, cb, out) = (compile(a), compile(b), out.clone());
-    Arc::new(move |row| functions::arithmetic(op, &ca(row)?, &at, &cb(row)?, &bt, &out))
-}
-
-fn compile_compare(op: CmpOp, a: &Expr, b: &Expr) -> Compiled {
-    let (at, bt) = (a.data_type(), b.data_type());
-    if at.is_integer() && bt.is_integer() {
-        let (ca, cb) = (compile(a), compile(b));
-        return Arc::new(move |row| {
-            Ok(match (ca(row)?, cb(row)?) {
-                (Value::Int(x), Value::Int(y)) => Value::Bool(op.holds(x.cmp(&y))),
-                _ => Value::Null,
-            })
-        });
-    }
-    let (ca, cb) = (compile(a), compile(b));
-    Arc::new(move |row| {
-        Ok(match functions::compare(&ca(row)?, &at, &cb(row)?, &bt) {
-            Some(o) => Value::Bool(op.holds(o)),
-            None => Value::Null,
-        })
-    })
-}
+#[path = "expr_ops.rs"]
+mod ops;
+use ops::{compile_arith, compile_compare};
 
 #[cfg(test)]
 #[path = "expr_tests.rs"]

@@ -78,3 +78,11 @@ pub fn final_rows(stdout: &str) -> std::collections::BTreeMap<String, u64> {
     }
     rows
 }
+
+/// The plan `EXPLAIN` prints for the `INSERT`s of `script` (planned in this process).
+pub fn explain(script: &str) -> String {
+    let explained = rill::sql::session::Session::new()
+        .execute_script(&script.replace("INSERT INTO", "EXPLAIN INSERT INTO"))
+        .expect("the script plans");
+    format!("{:?}", explained.last().expect("an outcome"))
+}

@@ -302,8 +302,22 @@ impl ExprBinder<'_> {
     }
 
     fn column(&self, parts: &[ast::Ident]) -> Result<Expr, SqlError> {
-        let i = self.scope.resolve(parts)?;
-        Ok(self.scope.column(i))
+        let unknown = match self.scope.resolve(parts) {
+            Ok(i) => return Ok(self.scope.column(i)),
+            Err(e @ SqlError::UnknownColumn { .. }) => e,
+            Err(e) => return Err(e),
+        };
+        // `row_column.field[.field…]` (or `t.row_column.field`): fields of a ROW column.
+        for k in (1..parts.len()).rev() {
+            if let Ok(i) = self.scope.resolve(&parts[..k]) {
+                let mut e = self.scope.column(i);
+                for f in &parts[k..] {
+                    e = field_access(e, &f.value)?;
+                }
+                return Ok(e);
+            }
+        }
+        Err(unknown)
     }
 
     fn is_bool(&self, x: &ast::Expr, value: bool, negated: bool) -> Result<Expr, SqlError> {
@@ -495,4 +509,42 @@ fn compare(op: CmpOp, l: Expr, r: Expr) -> Result<Expr, SqlError> {
     let l = align_literal(l, &r.data_type());
     comparable(&l, &r, "comparison")?;
     Ok(Expr::Compare(op, Box::new(l), Box::new(r)))
+}
+
+/// `e.name`: the field of a `ROW` value (`NULL` when the row is).
+fn field_access(e: Expr, name: &str) -> Result<Expr, SqlError> {
+    let DataType::Row(fields) = e.data_type() else {
+        return Err(SqlError::Type(format!(
+            "'{e}.{name}': {e} is a {}, not a ROW",
+            e.data_type()
+        )));
+    };
+    let Some(index) = fields
+        .iter()
+        .position(|f| f.name.eq_ignore_ascii_case(name))
+    else {
+        return Err(SqlError::UnknownColumn {
+            name: format!("{e}.{name}"),
+            known: fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let function = crate::sql::functions::ScalarFunction {
+        name: "FIELD",
+        return_type: fields[index].data_type.clone(),
+        deterministic: true,
+        eval: std::sync::Arc::new(move |args: &[Value]| {
+            Ok(match args.first() {
+                Some(Value::Row(values)) => values.get(index).cloned().unwrap_or(Value::Null),
+                _ => Value::Null,
+            })
+        }),
+    };
+    Ok(Expr::Call(
+        std::sync::Arc::new(function),
+        vec![e, Expr::Literal(Value::str(name), DataType::String)],
+    ))
 }

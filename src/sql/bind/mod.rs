@@ -174,6 +174,7 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_select(&self, s: &ast::Select) -> Result<(Plan, Scope), SqlError> {
+        let mut where_in_join = false;
         let (mut plan, mut scope) = match s.from.as_slice() {
             [] => self.bind_values(&ast::Values {
                 explicit_row: false,
@@ -185,13 +186,29 @@ impl<'a> Binder<'a> {
                 }],
             })?,
             [from] => self.bind_from(from)?,
+            // `FROM a, b WHERE …` is `FROM a JOIN b ON …`: the WHERE becomes the join's
+            // condition (its equalities between the sides the join's key).
+            [a, b] if b.joins.is_empty() && s.selection.is_some() => {
+                let join = ast::Join {
+                    relation: b.relation.clone(),
+                    global: false,
+                    join_operator: ast::JoinOperator::Inner(ast::JoinConstraint::On(
+                        s.selection.clone().unwrap_or(ast::Expr::Value(
+                            ast::Value::Boolean(true).into(),
+                        )),
+                    )),
+                };
+                where_in_join = true;
+                join::bind_join(self.bind_from(a)?, &join, |f| self.bind_factor(f))?
+            }
             _ => {
                 return Err(SqlError::NotSupported(
-                    "a comma join (FROM a, b); write the join with JOIN … ON".into(),
+                    "a comma join of more than two tables, or without WHERE (write the joins with JOIN … ON)"
+                        .into(),
                 ))
             }
         };
-        if let Some(w) = &s.selection {
+        if let Some(w) = s.selection.as_ref().filter(|_| !where_in_join) {
             let p = ExprBinder::new(&scope).bind(w)?;
             if !matches!(p.data_type(), DataType::Boolean | DataType::Null) {
                 return Err(SqlError::Type(format!(
@@ -348,6 +365,10 @@ impl<'a> Binder<'a> {
                 (Some(a), _, _) => a.clone(),
                 (None, Expr::Column { index, .. }, _) => input_fields[*index].name.clone(),
                 (None, _, ast::Expr::Identifier(id)) => id.value.clone(),
+                // A field of a ROW column (`person.id`) is named by the field.
+                (None, _, ast::Expr::CompoundIdentifier(ids)) if !ids.is_empty() => {
+                    ids[ids.len() - 1].value.clone()
+                }
                 _ => format!("EXPR${i}"),
             };
         }
