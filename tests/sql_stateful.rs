@@ -203,20 +203,52 @@ fn sales() -> Vec<(i64, i64, i64)> {
         .collect()
 }
 
-#[test]
-fn aggregates_over_updating_inputs_end_in_the_recomputed_rows() {
-    let dir = common::temp_dir("sql-retract");
+/// Writes `sales()` as a CSV file.
+fn write_sales(file: &std::path::Path) {
+    let lines: String = sales()
+        .iter()
+        .map(|(a, b, c)| format!("{a},{b},{c}\n"))
+        .collect();
+    std::fs::write(file, lines).expect("sales");
+}
+
+/// Writes `sales.csv`, `orders.csv` and `customers.csv` into `dir`; their paths.
+fn write_sales_orders_customers(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let (s, o, c) = (
         dir.join("sales.csv"),
         dir.join("orders.csv"),
         dir.join("customers.csv"),
     );
-    let lines: String = sales()
-        .iter()
-        .map(|(a, b, c)| format!("{a},{b},{c}\n"))
-        .collect();
-    std::fs::write(&s, lines).expect("sales");
+    write_sales(&s);
     write_orders_and_customers(&o, &c);
+    (s, o, c)
+}
+
+/// Runs each `(name, query, expected rows)` after `tables` at p=1 and 2 and checks the rows
+/// its changelog ends with.
+fn run_each(dir: &std::path::Path, tables: &str, queries: &[(&str, &str, &BTreeMap<String, u64>)]) {
+    for (name, query, want) in queries {
+        for p in [1, 2] {
+            let got = run(
+                dir,
+                &format!("{name}-{p}"),
+                &format!("{tables}\n{query}"),
+                p,
+            );
+            assert!(
+                &&got == want,
+                "{name} at p={p}: got {got:?}, expected {want:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn aggregates_over_updating_inputs_end_in_the_recomputed_rows() {
+    let dir = common::temp_dir("sql-retract");
+    let (s, o, c) = write_sales_orders_customers(&dir);
 
     // Per (shop, item): its count and total; then per count: how many items, the sum, min,
     // max and average of their totals, and how many shops.
@@ -293,20 +325,7 @@ fn aggregates_over_updating_inputs_end_in_the_recomputed_rows() {
             &want_join,
         ),
     ];
-    for (name, query, want) in queries {
-        for p in [1, 2] {
-            let got = run(
-                &dir,
-                &format!("{name}-{p}"),
-                &format!("{tables}\n{query}"),
-                p,
-            );
-            assert!(
-                &got == want,
-                "{name} at p={p}: got {got:?}, expected {want:?}"
-            );
-        }
-    }
+    run_each(&dir, &tables, &queries);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -314,11 +333,7 @@ fn aggregates_over_updating_inputs_end_in_the_recomputed_rows() {
 fn split_distinct_aggregates_end_in_the_recomputed_rows() {
     let dir = common::temp_dir("sql-split-distinct");
     let s = dir.join("sales.csv");
-    let lines: String = sales()
-        .iter()
-        .map(|(a, b, c)| format!("{a},{b},{c}\n"))
-        .collect();
-    std::fs::write(&s, lines).expect("sales");
+    write_sales(&s);
     let mut per_shop: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
     for (shop, item, amount) in sales() {
         per_shop.entry(shop).or_default().push((item, amount));
@@ -410,5 +425,68 @@ fn row_fields_and_comma_joins_end_in_the_nested_loop_rows() {
         .execute_script(&script.replace("detail.amount FROM", "detail.price FROM"))
         .expect_err("no such field");
     assert!(e.to_string().contains("customer, amount"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn joins_of_updating_inputs_end_in_the_recomputed_rows() {
+    let dir = common::temp_dir("sql-join-updating");
+    let (s, o, c) = write_sales_orders_customers(&dir);
+    // The items sold most often per shop (Nexmark q5's shape: a join of an aggregate with the
+    // maximum of that aggregate).
+    let mut per_item: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for (shop, item, _) in sales() {
+        *per_item.entry((shop, item)).or_default() += 1;
+    }
+    let mut top: BTreeMap<i64, i64> = BTreeMap::new();
+    for ((shop, _), n) in &per_item {
+        let m = top.entry(*shop).or_default();
+        *m = (*m).max(*n);
+    }
+    let want_top: BTreeMap<String, u64> = per_item
+        .iter()
+        .filter(|((shop, _), n)| top.get(shop) == Some(n))
+        .map(|((shop, item), n)| (format!("{shop}, {item}, {n}"), 1))
+        .collect();
+    // Each customer row with its orders' count, NULL for a customer without orders.
+    let mut per_customer: BTreeMap<i64, i64> = BTreeMap::new();
+    for (_, customer, _) in orders() {
+        *per_customer.entry(customer).or_default() += 1;
+    }
+    let mut want_left: BTreeMap<String, u64> = BTreeMap::new();
+    for (id, name, _) in customers() {
+        let n = per_customer
+            .get(&id)
+            .map_or("NULL".to_string(), |n| n.to_string());
+        *want_left.entry(format!("{name}, {n}")).or_default() += 1;
+    }
+    let tables = format!(
+        "CREATE TABLE sales (shop BIGINT, item BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE orders (id BIGINT, customer BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE customers (id BIGINT, name STRING, min_amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE VIEW items AS SELECT shop, item, COUNT(*) AS n FROM sales GROUP BY shop, item;",
+        path(&s),
+        path(&o),
+        path(&c)
+    );
+    let queries = [
+        (
+            "top",
+            "CREATE TABLE out (shop BIGINT, item BIGINT, n BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT i.shop, i.item, i.n FROM items AS i
+             JOIN (SELECT shop, MAX(n) AS maxn FROM items GROUP BY shop) AS m
+             ON i.shop = m.shop AND i.n >= m.maxn;",
+            &want_top,
+        ),
+        (
+            "left",
+            "CREATE TABLE out (name STRING, orders BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT c.name, o.n FROM customers AS c
+             LEFT JOIN (SELECT customer, COUNT(*) AS n FROM orders GROUP BY customer) AS o
+             ON c.id = o.customer;",
+            &want_left,
+        ),
+    ];
+    run_each(&dir, &tables, &queries);
     std::fs::remove_dir_all(&dir).ok();
 }

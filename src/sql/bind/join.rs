@@ -2,7 +2,8 @@
 //! `LEFT`, `RIGHT`, `FULL [OUTER] JOIN … ON`). A regular join needs at least one equality
 //! between a column of each side (its key); the rest of `ON` is a condition on the joined
 //! row. Its output is the left side's columns then the right's; the rowtime of either side
-//! becomes a plain timestamp (as in Flink's regular joins).
+//! becomes a plain timestamp (as in Flink's regular joins). A side may be an updating query
+//! (an aggregate): its retractions retract the joined rows, and the join updates.
 
 use sqlparser::ast;
 
@@ -46,13 +47,9 @@ pub fn bind_join(
         }
     };
     let (right_plan, right_scope) = right(&join.relation)?;
-    for (p, side) in [(&left, "left"), (&right_plan, "right")] {
-        if p.mode != ChangelogMode::Append {
-            return Err(SqlError::NotSupported(format!(
-                "a join whose {side} side is an updating query"
-            )));
-        }
-    }
+    // An updating side's retractions retract its joined rows: the join updates too.
+    let updating_input =
+        left.mode != ChangelogMode::Append || right_plan.mode != ChangelogMode::Append;
     let nl = scope.columns.len();
     let mut both = scope.clone();
     both.columns.extend(right_scope.columns.iter().cloned());
@@ -110,7 +107,7 @@ pub fn bind_join(
         fields.push(c.field.clone());
     }
     let mode = match kind {
-        JoinKind::Inner => ChangelogMode::Append,
+        JoinKind::Inner if !updating_input => ChangelogMode::Append,
         _ => ChangelogMode::Updating,
     };
     let plan = Plan {

@@ -99,6 +99,24 @@ impl JoinFunction {
         )
     }
 
+    /// `mine` of `side` joined with `other`, when the join's condition holds.
+    fn joined(
+        &self,
+        side: usize,
+        mine: &[Value],
+        other: &[Value],
+    ) -> Result<Option<Vec<Value>>, UserError> {
+        let joined = if side == 0 {
+            [mine, other].concat()
+        } else {
+            [other, mine].concat()
+        };
+        match &self.condition {
+            Some(c) if !c(&joined)? => Ok(None),
+            _ => Ok(Some(joined)),
+        }
+    }
+
     /// `row` of `side` beside `NULL`s for the other side.
     fn padded(&self, side: usize, row: &[Value]) -> Vec<Value> {
         let nulls = vec![Value::Null; self.widths[1 - side]];
@@ -110,6 +128,61 @@ impl JoinFunction {
     }
 }
 
+impl JoinFunction {
+    /// A `-U`/`-D` of `side`'s row `mine` (an updating input): the row leaves the side's state
+    /// and its joined rows are retracted; a preserved row of the other side that loses its
+    /// last match comes back padded, and `mine`'s padded row, if it had no match, is retracted.
+    /// A retraction of a row the state does not hold (expired by its TTL) is ignored, as Flink
+    /// does.
+    fn retract<K: GroupKey>(
+        &self,
+        side: usize,
+        mine: Vec<Value>,
+        ctx: &mut KeyedContext<'_, K>,
+        out: &mut Collector<'_, Row>,
+    ) -> Result<(), UserError> {
+        let mut state = ctx.value_state(&self.sides[side])?;
+        let mut rows = state.value()?.unwrap_or_default();
+        let Some(at) = rows.iter().position(|(r, _)| *r == mine) else {
+            return Ok(());
+        };
+        let (_, matched) = rows.remove(at);
+        if rows.is_empty() {
+            state.clear()?;
+        } else {
+            state.update(rows)?;
+        }
+        if matched == 0 {
+            if self.preserves(side) {
+                out.collect(Row {
+                    kind: RowKind::Delete,
+                    values: self.padded(side, &mine),
+                });
+            }
+            return Ok(());
+        }
+        let mut others: SideRows = ctx
+            .value_state(&self.sides[1 - side])?
+            .value()?
+            .unwrap_or_default();
+        for (other, count) in others.iter_mut() {
+            let Some(joined) = self.joined(side, &mine, other)? else {
+                continue;
+            };
+            out.collect(Row {
+                kind: RowKind::Delete,
+                values: joined,
+            });
+            *count = count.saturating_sub(1);
+            if *count == 0 && self.preserves(1 - side) {
+                out.collect(Row::insert(self.padded(1 - side, other)));
+            }
+        }
+        ctx.value_state(&self.sides[1 - side])?.update(others)?;
+        Ok(())
+    }
+}
+
 impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
     fn process_element(
         &mut self,
@@ -118,12 +191,24 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
         let side = usize::from(input.side.min(1));
+        let addition = input.row.kind.is_addition();
         let mine = input.row.values;
         if input.key.iter().any(Value::is_null) {
             if self.preserves(side) {
-                out.collect(Row::insert(self.padded(side, &mine)));
+                let kind = if addition {
+                    RowKind::Insert
+                } else {
+                    RowKind::Delete
+                };
+                out.collect(Row {
+                    kind,
+                    values: self.padded(side, &mine),
+                });
             }
             return Ok(());
+        }
+        if !addition {
+            return self.retract(side, mine, ctx, out);
         }
         let mut others: SideRows = ctx
             .value_state(&self.sides[1 - side])?
@@ -132,16 +217,9 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
         let mut matches = 0u64;
         let mut changed = false;
         for (other, count) in others.iter_mut() {
-            let joined = if side == 0 {
-                [mine.as_slice(), other.as_slice()].concat()
-            } else {
-                [other.as_slice(), mine.as_slice()].concat()
+            let Some(joined) = self.joined(side, &mine, other)? else {
+                continue;
             };
-            if let Some(c) = &self.condition {
-                if !c(&joined)? {
-                    continue;
-                }
-            }
             if *count == 0 && self.preserves(1 - side) {
                 out.collect(Row {
                     kind: RowKind::Delete,
