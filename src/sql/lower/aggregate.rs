@@ -314,10 +314,10 @@ pub fn lower_group_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream<
     // Over an updating input rows are also retracted: one phase (a partial cannot carry
     // retractions) with retractable accumulators.
     let retracting = input.mode != ChangelogMode::Append;
-    let two_phase = &(*two_phase && !retracting);
+    let two_phase = *two_phase && !retracting;
     // The local phase reads its keys as the first columns: only one phase reads through a
     // selection.
-    let (stream, selected) = if *two_phase {
+    let (stream, selected) = if two_phase {
         (lower(input, env)?, None)
     } else {
         lower_selected(input, env)?
@@ -325,10 +325,10 @@ pub fn lower_group_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream<
     let (cols, accs) = through_selection(keys, aggs, selected.as_deref(), retracting);
     let name = format!(
         "{}GroupAggregate(groupBy=[{n} keys], select=[{} aggregates])",
-        if *two_phase { "Global" } else { "" },
+        if two_phase { "Global" } else { "" },
         aggs.len()
     );
-    let out = match (n, *two_phase) {
+    let out = match (n, two_phase) {
         (0, false) => group::<()>(stream, accs, cols, *state_ttl_ms),
         (1, false) => group::<Value>(stream, accs, cols, *state_ttl_ms),
         (_, false) => group::<Vec<Value>>(stream, accs, cols, *state_ttl_ms),
