@@ -165,6 +165,7 @@ impl JoinFunction {
             .value_state(&self.sides[1 - side])?
             .value()?
             .unwrap_or_default();
+        let mut changed = false;
         for (other, count) in others.iter_mut() {
             let Some(joined) = self.joined(side, &mine, other)? else {
                 continue;
@@ -174,11 +175,15 @@ impl JoinFunction {
                 values: joined,
             });
             *count = count.saturating_sub(1);
+            changed = true;
             if *count == 0 && self.preserves(1 - side) {
                 out.collect(Row::insert(self.padded(1 - side, other)));
             }
         }
-        ctx.value_state(&self.sides[1 - side])?.update(others)?;
+        // The other side's match counts are written back only when some changed.
+        if changed {
+            ctx.value_state(&self.sides[1 - side])?.update(others)?;
+        }
         Ok(())
     }
 }
