@@ -5,9 +5,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use common::cli::{finish, path, rill_command, Killed};
+use common::cli::path;
+use common::sql::run_local as run;
 
 /// Orders `(id, customer, amount)`: customers 0..40, some of them without a row in customers.
 fn orders() -> Vec<(i64, i64, i64)> {
@@ -100,18 +100,6 @@ fn joins_end_in_the_nested_loop_rows() {
         }
     }
     std::fs::remove_dir_all(&dir).ok();
-}
-
-/// Runs `script` with `rill sql --local -p p`; the rows its changelog ends with.
-fn run(dir: &std::path::Path, name: &str, script: &str, p: usize) -> BTreeMap<String, u64> {
-    let file = dir.join(format!("{name}.sql"));
-    std::fs::write(&file, script).expect("script");
-    let p_text = p.to_string();
-    let args = ["sql", "--local", "-p", &p_text, "-f", path(&file)];
-    let child = Killed(rill_command(&args, &[]).spawn().expect("rill starts"));
-    let out = finish(child, Duration::from_secs(120), "rill sql");
-    assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
-    common::sql::final_rows(&out.stdout)
 }
 
 /// Items `(id, category, price, ts)` in a scrambled order; prices and timestamps are distinct.

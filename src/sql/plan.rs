@@ -102,6 +102,31 @@ pub enum JoinKind {
     Full,
 }
 
+/// What bounds a join in time, so that its state is dropped once the watermark passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinTime {
+    /// Flink's window join: both sides' `window_start` and `window_end` are among the keys;
+    /// a window's rows are joined, and dropped, when the watermark passes its end.
+    Window {
+        /// The left side's `window_end` column.
+        left_end: usize,
+        /// The right side's.
+        right_end: usize,
+    },
+    /// Flink's interval join on rowtimes: a pair joins when
+    /// `lower <= left.time - right.time <= upper` (milliseconds).
+    Interval {
+        /// The left side's rowtime column.
+        left_time: usize,
+        /// The right side's.
+        right_time: usize,
+        /// The least `left.time - right.time`.
+        lower: i64,
+        /// The greatest.
+        upper: i64,
+    },
+}
+
 /// A window property a window aggregate emits after its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowProperty {
@@ -285,6 +310,8 @@ pub enum Node {
         condition: Option<Expr>,
         /// `table.exec.state.ttl`: how long a row is kept after it was written.
         state_ttl_ms: Option<u64>,
+        /// A window or interval join's time bound; `None` for a regular join.
+        time: Option<JoinTime>,
     },
     /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` limited to the first `limit` rows per
     /// partition (Top-N; deduplication is Top-1): the input's columns, then the row number.
@@ -401,6 +428,7 @@ impl Plan {
                 right_keys,
                 condition,
                 state_ttl_ms,
+                time,
             } => Node::Join {
                 left: one(left),
                 right: one(right),
@@ -409,6 +437,7 @@ impl Plan {
                 right_keys,
                 condition,
                 state_ttl_ms,
+                time,
             },
             Node::Unnest { input, array } => Node::Unnest {
                 input: one(input),
@@ -528,12 +557,28 @@ impl Plan {
                 left_keys,
                 right_keys,
                 condition,
+                time,
                 ..
             } => {
                 let nl = self.inputs().first().map_or(0, |l| l.schema.len());
                 let right: Vec<usize> = right_keys.iter().map(|k| k + nl).collect();
+                let (name, bounds) = match time {
+                    None => ("Join", String::new()),
+                    Some(JoinTime::Window { .. }) => ("WindowJoin", String::new()),
+                    Some(JoinTime::Interval {
+                        left_time,
+                        right_time,
+                        lower,
+                        upper,
+                    }) => (
+                        "IntervalJoin",
+                        format!(
+                            ", windowBounds=[isRowTime=true, leftLowerBound={lower}, leftUpperBound={upper}, leftTimeIndex={left_time}, rightTimeIndex={right_time}]"
+                        ),
+                    ),
+                };
                 format!(
-                    "Join(joinType=[{kind:?}], leftKeys=[{}], rightKeys=[{}], where=[{}])",
+                    "{name}(joinType=[{kind:?}]{bounds}, leftKeys=[{}], rightKeys=[{}], where=[{}])",
                     cols(left_keys),
                     cols(&right),
                     condition.as_ref().map_or_else(|| "true".to_string(), |c| c.to_string())

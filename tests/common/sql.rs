@@ -86,3 +86,27 @@ pub fn explain(script: &str) -> String {
         .expect("the script plans");
     format!("{:?}", explained.last().expect("an outcome"))
 }
+
+/// Runs `script` (written to `dir/name.sql`) with `rill sql --local -p p`; its standard
+/// output, once it exited 0.
+pub fn run_local_stdout(dir: &std::path::Path, name: &str, script: &str, p: usize) -> String {
+    use crate::common::cli::{finish, path, rill_command, Killed};
+    let file = dir.join(format!("{name}.sql"));
+    std::fs::write(&file, script).expect("script");
+    let p_text = p.to_string();
+    let args = ["sql", "--local", "-p", &p_text, "-f", path(&file)];
+    let child = Killed(rill_command(&args, &[]).spawn().expect("rill starts"));
+    let out = finish(child, std::time::Duration::from_secs(120), "rill sql");
+    assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
+    out.stdout
+}
+
+/// Runs `script` as [`run_local_stdout`] does; the rows its changelog ends with.
+pub fn run_local(
+    dir: &std::path::Path,
+    name: &str,
+    script: &str,
+    p: usize,
+) -> std::collections::BTreeMap<String, u64> {
+    final_rows(&run_local_stdout(dir, name, script, p))
+}

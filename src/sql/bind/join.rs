@@ -3,11 +3,13 @@
 //! between a column of each side (its key); the rest of `ON` is a condition on the joined
 //! row. Its output is the left side's columns then the right's; the rowtime of either side
 //! becomes a plain timestamp (as in Flink's regular joins). A side may be an updating query
-//! (an aggregate): its retractions retract the joined rows, and the join updates.
+//! (an aggregate): its retractions retract the joined rows, and the join updates. A join of
+//! append-only sides bounded in time (see [`join_time`]) is a window or interval join.
 
 use sqlparser::ast;
 
 use crate::sql::bind::expr::{ExprBinder, Scope, ScopeColumn};
+use crate::sql::bind::join_time::join_time;
 use crate::sql::expr::{CmpOp, Expr};
 use crate::sql::plan::{ChangelogMode, JoinKind, Node, Plan};
 use crate::sql::types::{DataType, Field, Schema};
@@ -87,6 +89,9 @@ pub fn bind_join(
             "a join without an equality between a column of each side ({on})"
         )));
     }
+    // A window or interval join keeps its time conjuncts in the condition: their bounds only
+    // tell when a row can no longer match.
+    let time = join_time(&left, &right_plan, (&left_keys, &right_keys), &rest);
     let condition = match rest.len() {
         0 => None,
         1 => rest.pop(),
@@ -106,8 +111,10 @@ pub fn bind_join(
         }
         fields.push(c.field.clone());
     }
+    // A time-bounded outer join emits a padded row only once the row can no longer match.
     let mode = match kind {
         JoinKind::Inner if !updating_input => ChangelogMode::Append,
+        _ if time.is_some() => ChangelogMode::Append,
         _ => ChangelogMode::Updating,
     };
     let plan = Plan {
@@ -119,6 +126,7 @@ pub fn bind_join(
             right_keys,
             condition,
             state_ttl_ms: None,
+            time,
         },
         schema: Schema::new(fields),
         mode,

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod expr;
 pub mod join;
+mod join_time;
 pub mod literal;
 pub mod rank;
 mod scan;

@@ -3,10 +3,11 @@
 //! rows of the key with how many rows of the other side each has matched.
 //!
 //! ## Changelog
-//! Inputs are append-only (the binder refuses others). An inner join emits `+I` per match. An
+//! An inner join of append-only inputs emits `+I` per match. An
 //! outer join emits a row of the preserved side padded with `NULL`s while it has no match, and
 //! retracts it (`-D`) when its first match comes, as Flink's `StreamingJoinOperator` does. A
-//! key holding `NULL` never matches.
+//! key holding `NULL` never matches. A side's `-U`/`-D` retracts its joined rows (see
+//! `JoinFunction::retract`).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,8 @@ use crate::data::UserError;
 use crate::sql::expr::{compile_predicate, Predicate};
 use crate::sql::lower::aggregate::{sql_state, GroupKey};
 use crate::sql::lower::lower;
-use crate::sql::plan::{JoinKind, Node, Plan};
+use crate::sql::lower::time_join::{IntervalJoin, WindowJoin};
+use crate::sql::plan::{JoinKind, JoinTime, Node, Plan};
 use crate::sql::types::{Row, RowKind, Value};
 use crate::sql::SqlError;
 use crate::state::ValueStateDescriptor;
@@ -31,7 +33,7 @@ pub struct Sided {
     pub row: Row,
 }
 
-/// Lowers a regular join.
+/// Lowers a join: a regular one, or a window or interval join (see [`super::time_join`]).
 pub fn lower_join(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
     let Node::Join {
         left,
@@ -39,8 +41,9 @@ pub fn lower_join(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
         kind,
         left_keys,
         right_keys,
-        condition,
         state_ttl_ms,
+        time,
+        ..
     } = &plan.node
     else {
         return Err(SqlError::Validation("not a join".into()));
@@ -58,24 +61,59 @@ pub fn lower_join(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
     };
     let l = lower(left, env)?.map(tag(0, left_keys));
     let r = lower(right, env)?.map(tag(1, right_keys));
-    let f = JoinFunction {
-        kind: *kind,
-        widths: [left.schema.len(), right.schema.len()],
-        condition: condition.as_ref().map(compile_predicate),
-        sides: [
-            sql_state("sql-join-left", *state_ttl_ms),
-            sql_state("sql-join-right", *state_ttl_ms),
-        ],
-    };
     let both = l.union(&r);
-    let joined = if left_keys.len() == 1 {
+    let pair = Pairing::of(plan)?;
+    let single = left_keys.len() == 1;
+    let joined = match time {
+        None => keyed(
+            both,
+            single,
+            JoinFunction {
+                pair,
+                sides: [
+                    sql_state("sql-join-left", *state_ttl_ms),
+                    sql_state("sql-join-right", *state_ttl_ms),
+                ],
+            },
+        ),
+        Some(JoinTime::Window {
+            left_end,
+            right_end,
+        }) => keyed(both, single, WindowJoin::new(pair, [*left_end, *right_end])),
+        Some(JoinTime::Interval {
+            left_time,
+            right_time,
+            lower,
+            upper,
+        }) => keyed(
+            both,
+            single,
+            IntervalJoin::new(pair, [*left_time, *right_time], (*lower, *upper)),
+        ),
+    };
+    let name = match time {
+        None => "Join",
+        Some(JoinTime::Window { .. }) => "WindowJoin",
+        Some(JoinTime::Interval { .. }) => "IntervalJoin",
+    };
+    Ok(joined.name(&format!("{name}(joinType=[{kind:?}])")))
+}
+
+/// `both` keyed by its join key (one value, or several) and joined by `f`.
+fn keyed<F>(both: DataStream<Sided>, single: bool, f: F) -> DataStream<Row>
+where
+    F: KeyedProcessFunction<Value, Sided, Row>
+        + KeyedProcessFunction<Vec<Value>, Sided, Row>
+        + Clone
+        + Sync,
+{
+    if single {
         both.key_by(|s: &Sided| Value::of_values(&s.key))
             .process_keyed(f)
     } else {
         both.key_by(|s: &Sided| Vec::<Value>::of_values(&s.key))
             .process_keyed(f)
-    };
-    Ok(joined.name(&format!("Join(joinType=[{kind:?}])")))
+    }
 }
 
 /// The rows of one side of a key, each with how many rows of the other side it matched.
@@ -83,16 +121,41 @@ type SideRows = Vec<(Vec<Value>, u64)>;
 
 #[derive(Clone)]
 struct JoinFunction {
+    pair: Pairing,
+    sides: [ValueStateDescriptor<SideRows>; 2],
+}
+
+/// How a join pairs rows: its kind, the widths of its sides and the rest of its condition.
+#[derive(Clone)]
+pub(super) struct Pairing {
     kind: JoinKind,
     /// Columns of the left and right rows.
     widths: [usize; 2],
     condition: Option<Predicate>,
-    sides: [ValueStateDescriptor<SideRows>; 2],
 }
 
-impl JoinFunction {
+impl Pairing {
+    /// The pairing of `plan`'s join.
+    pub(super) fn of(plan: &Plan) -> Result<Self, SqlError> {
+        let Node::Join {
+            left,
+            right,
+            kind,
+            condition,
+            ..
+        } = &plan.node
+        else {
+            return Err(SqlError::Validation("not a join".into()));
+        };
+        Ok(Self {
+            kind: *kind,
+            widths: [left.schema.len(), right.schema.len()],
+            condition: condition.as_ref().map(compile_predicate),
+        })
+    }
+
     /// Whether `side`'s rows survive without a match.
-    fn preserves(&self, side: usize) -> bool {
+    pub(super) fn preserves(&self, side: usize) -> bool {
         matches!(
             (self.kind, side),
             (JoinKind::Left, 0) | (JoinKind::Right, 1) | (JoinKind::Full, _)
@@ -100,7 +163,7 @@ impl JoinFunction {
     }
 
     /// `mine` of `side` joined with `other`, when the join's condition holds.
-    fn joined(
+    pub(super) fn joined(
         &self,
         side: usize,
         mine: &[Value],
@@ -118,7 +181,7 @@ impl JoinFunction {
     }
 
     /// `row` of `side` beside `NULL`s for the other side.
-    fn padded(&self, side: usize, row: &[Value]) -> Vec<Value> {
+    pub(super) fn padded(&self, side: usize, row: &[Value]) -> Vec<Value> {
         let nulls = vec![Value::Null; self.widths[1 - side]];
         if side == 0 {
             [row, &nulls].concat()
@@ -153,10 +216,10 @@ impl JoinFunction {
             state.update(rows)?;
         }
         if matched == 0 {
-            if self.preserves(side) {
+            if self.pair.preserves(side) {
                 out.collect(Row {
                     kind: RowKind::Delete,
-                    values: self.padded(side, &mine),
+                    values: self.pair.padded(side, &mine),
                 });
             }
             return Ok(());
@@ -167,7 +230,7 @@ impl JoinFunction {
             .unwrap_or_default();
         let mut changed = false;
         for (other, count) in others.iter_mut() {
-            let Some(joined) = self.joined(side, &mine, other)? else {
+            let Some(joined) = self.pair.joined(side, &mine, other)? else {
                 continue;
             };
             out.collect(Row {
@@ -176,8 +239,8 @@ impl JoinFunction {
             });
             *count = count.saturating_sub(1);
             changed = true;
-            if *count == 0 && self.preserves(1 - side) {
-                out.collect(Row::insert(self.padded(1 - side, other)));
+            if *count == 0 && self.pair.preserves(1 - side) {
+                out.collect(Row::insert(self.pair.padded(1 - side, other)));
             }
         }
         // The other side's match counts are written back only when some changed.
@@ -199,7 +262,7 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
         let addition = input.row.kind.is_addition();
         let mine = input.row.values;
         if input.key.iter().any(Value::is_null) {
-            if self.preserves(side) {
+            if self.pair.preserves(side) {
                 let kind = if addition {
                     RowKind::Insert
                 } else {
@@ -207,7 +270,7 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
                 };
                 out.collect(Row {
                     kind,
-                    values: self.padded(side, &mine),
+                    values: self.pair.padded(side, &mine),
                 });
             }
             return Ok(());
@@ -222,13 +285,13 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
         let mut matches = 0u64;
         let mut changed = false;
         for (other, count) in others.iter_mut() {
-            let Some(joined) = self.joined(side, &mine, other)? else {
+            let Some(joined) = self.pair.joined(side, &mine, other)? else {
                 continue;
             };
-            if *count == 0 && self.preserves(1 - side) {
+            if *count == 0 && self.pair.preserves(1 - side) {
                 out.collect(Row {
                     kind: RowKind::Delete,
-                    values: self.padded(1 - side, other),
+                    values: self.pair.padded(1 - side, other),
                 });
             }
             *count += 1;
@@ -239,8 +302,8 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
         if changed {
             ctx.value_state(&self.sides[1 - side])?.update(others)?;
         }
-        if matches == 0 && self.preserves(side) {
-            out.collect(Row::insert(self.padded(side, &mine)));
+        if matches == 0 && self.pair.preserves(side) {
+            out.collect(Row::insert(self.pair.padded(side, &mine)));
         }
         let mut state = ctx.value_state(&self.sides[side])?;
         let mut rows = state.value()?.unwrap_or_default();

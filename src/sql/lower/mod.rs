@@ -13,6 +13,7 @@ mod aggregate;
 mod calc;
 mod join;
 mod rank;
+mod time_join;
 
 use crate::api::{DataStream, StreamEnv};
 use crate::connectors;

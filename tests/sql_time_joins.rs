@@ -1,0 +1,285 @@
+//! Issue 20: interval joins and window joins, planned as Flink plans them and run on generated
+//! event-time input at parallelism 1 and 2. Each query's rows are checked against a
+//! nested-loop join computed here, and its changelog must hold only `+I` rows: a time-bounded
+//! join pads an outer row once it can no longer match and never retracts it.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::cli::path;
+use common::sql::{changelog, explain, final_rows, run_local_stdout};
+
+/// A deterministic pseudo-random sequence.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> i64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % below) as i64
+    }
+}
+
+/// `n` rows `(key, millis)`: keys below `keys`, times `i * step` plus up to 1.5 s of disorder
+/// (less than the tables' 2 s watermark delay, so no row is late).
+fn events(seed: u64, n: i64, keys: u64, step: i64) -> Vec<(i64, i64)> {
+    let mut r = Lcg(seed);
+    (0..n)
+        .map(|i| (r.next(keys), i * step + r.next(1500)))
+        .collect()
+}
+
+fn write_events(file: &std::path::Path, rows: &[(i64, i64)]) {
+    let text: String = rows.iter().map(|(k, t)| format!("{k},{t}\n")).collect();
+    std::fs::write(file, text).expect("events");
+}
+
+/// Two event tables `a(k, t)` and `b(k, t)`, with a rowtime `ts` from `t` (milliseconds).
+fn tables(a: &std::path::Path, b: &std::path::Path) -> String {
+    let table = |name: &str, file: &std::path::Path| {
+        format!(
+            "CREATE TABLE {name} (k BIGINT, t BIGINT, ts AS TO_TIMESTAMP_LTZ(t, 3),
+               WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
+            path(file)
+        )
+    };
+    format!("{}\n{}", table("a", a), table("b", b))
+}
+
+/// The rows of `a JOIN b ON a.k = b.k AND lower <= a.t - b.t <= upper` (`a.k, a.t, b.k, b.t`),
+/// with `a`'s and `b`'s unmatched rows padded as `kind` preserves them.
+fn nested_loop(
+    a: &[(i64, i64)],
+    b: &[(i64, i64)],
+    kind: &str,
+    matches: impl Fn(&(i64, i64), &(i64, i64)) -> bool,
+    show: impl Fn(Option<&(i64, i64)>, Option<&(i64, i64)>) -> String,
+) -> BTreeMap<String, u64> {
+    let mut rows = BTreeMap::new();
+    let mut add = |r: String| *rows.entry(r).or_insert(0) += 1;
+    for x in a {
+        let mut any = false;
+        for y in b.iter().filter(|y| matches(x, y)) {
+            any = true;
+            add(show(Some(x), Some(y)));
+        }
+        if !any && (kind == "LEFT" || kind == "FULL") {
+            add(show(Some(x), None));
+        }
+    }
+    if kind == "RIGHT" || kind == "FULL" {
+        for y in b.iter().filter(|y| !a.iter().any(|x| matches(x, y))) {
+            add(show(None, Some(y)));
+        }
+    }
+    rows
+}
+
+fn text(row: Option<&(i64, i64)>) -> String {
+    row.map_or_else(|| "NULL, NULL".into(), |(k, t)| format!("{k}, {t}"))
+}
+
+/// Runs `script` at p=1 and p=2: its changelog must be only `+I` rows, ending in `want`.
+fn check(dir: &std::path::Path, name: &str, script: &str, want: &BTreeMap<String, u64>) {
+    assert!(!want.is_empty(), "{name}: no expected rows");
+    if ["LEFT", "RIGHT", "FULL"].iter().any(|k| name.contains(k)) {
+        assert!(
+            want.keys().any(|r| r.contains("NULL")),
+            "{name}: the input pads no row"
+        );
+    }
+    for p in [1, 2] {
+        let stdout = run_local_stdout(dir, &format!("{name}-{p}"), script, p);
+        let kinds: Vec<&str> = changelog(&stdout).iter().map(|(k, _)| *k).collect();
+        assert!(
+            kinds.iter().all(|k| *k == "+I"),
+            "{name} at p={p}: an append-only join emitted {:?}",
+            kinds.iter().find(|k| **k != "+I")
+        );
+        let got = final_rows(&stdout);
+        assert!(
+            got == *want,
+            "{name} at p={p}: {} rows, {} expected; first differences: {:?}",
+            got.values().sum::<u64>(),
+            want.values().sum::<u64>(),
+            got.iter()
+                .filter(|(r, n)| want.get(*r) != Some(n))
+                .take(3)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn interval_joins_end_in_the_nested_loop_rows() {
+    let dir = common::temp_dir("sql-interval-joins");
+    let (fa, fb) = (dir.join("a.csv"), dir.join("b.csv"));
+    let (a, b) = (events(7, 800, 25, 40), events(11, 500, 25, 64));
+    write_events(&fa, &a);
+    write_events(&fb, &b);
+    let show = |x: Option<&(i64, i64)>, y: Option<&(i64, i64)>| format!("{}, {}", text(x), text(y));
+    let queries = [
+        // BETWEEN: -1 s <= a.t - b.t <= 2 s.
+        (
+            "FULL",
+            "a.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts + INTERVAL '2' SECOND",
+            (-1000, 2000),
+        ),
+        // Strict bounds written from the other side: -3 s < a.t - b.t < 1 s.
+        (
+            "INNER",
+            "b.ts > a.ts - INTERVAL '1' SECOND AND b.ts < a.ts + INTERVAL '3' SECOND",
+            (-2999, 999),
+        ),
+        (
+            "RIGHT",
+            "a.ts >= b.ts AND a.ts <= b.ts + INTERVAL '1' SECOND",
+            (0, 1000),
+        ),
+    ];
+    for (kind, bounds, (lower, upper)) in queries {
+        let script = format!(
+            "{}
+             CREATE TABLE out (ak BIGINT, at BIGINT, bk BIGINT, bt BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT a.k, a.t, b.k, b.t FROM a {kind} JOIN b ON a.k = b.k AND {bounds};",
+            tables(&fa, &fb)
+        );
+        let plan = explain(&script);
+        let shown = format!(
+            "IntervalJoin(joinType=[{}], windowBounds=[isRowTime=true, leftLowerBound={lower}, leftUpperBound={upper}",
+            kind[..1].to_string() + &kind[1..].to_lowercase()
+        );
+        assert!(plan.contains(&shown), "{kind}: {plan}");
+        let want = nested_loop(
+            &a,
+            &b,
+            kind,
+            |x, y| x.0 == y.0 && (lower..=upper).contains(&(x.1 - y.1)),
+            show,
+        );
+        check(&dir, &format!("interval-{kind}"), &script, &want);
+    }
+    // A bound on one side only is a regular join, as in Flink.
+    let regular = explain(&format!(
+        "{}
+         CREATE TABLE out (ak BIGINT, bk BIGINT) WITH ('connector' = 'blackhole');
+         INSERT INTO out SELECT a.k, b.k FROM a JOIN b ON a.k = b.k AND a.ts >= b.ts;",
+        tables(&fa, &fb)
+    ));
+    assert!(
+        regular.contains("Join(joinType=[Inner]") && !regular.contains("IntervalJoin"),
+        "{regular}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The 5 s tumbling window of `t`.
+fn window(t: i64) -> i64 {
+    t.div_euclid(5000)
+}
+
+#[test]
+fn window_joins_end_in_the_nested_loop_rows() {
+    let dir = common::temp_dir("sql-window-joins");
+    let (fa, fb) = (dir.join("a.csv"), dir.join("b.csv"));
+    let (a, b) = (events(3, 300, 30, 100), events(5, 500, 40, 60));
+    write_events(&fa, &a);
+    write_events(&fb, &b);
+    let tumble = |t: &str| format!("TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '5' SECOND))");
+
+    // Nexmark q8's shape: two window aggregates joined on their keys and windows.
+    let distinct = |rows: &[(i64, i64)]| {
+        let mut per: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+        for (k, t) in rows {
+            *per.entry((*k, window(*t))).or_insert(0) += 1;
+        }
+        per.into_iter().collect::<Vec<_>>()
+    };
+    let (pa, pb) = (distinct(&a), distinct(&b));
+    for kind in ["INNER", "FULL"] {
+        let script = format!(
+            "{}
+             CREATE TABLE out (ak BIGINT, an BIGINT, bk BIGINT, bn BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT P.k, P.n, A.k, A.n
+             FROM (SELECT k, COUNT(*) AS n, window_start AS starttime, window_end AS endtime
+                   FROM {} GROUP BY k, window_start, window_end) P
+             {kind} JOIN (SELECT k, COUNT(*) AS n, window_start AS starttime, window_end AS endtime
+                   FROM {} GROUP BY k, window_start, window_end) A
+             ON P.k = A.k AND P.starttime = A.starttime AND P.endtime = A.endtime;",
+            tables(&fa, &fb),
+            tumble("a"),
+            tumble("b")
+        );
+        let plan = explain(&script);
+        assert!(
+            plan.contains(&format!(
+                "WindowJoin(joinType=[{}]",
+                kind[..1].to_string() + &kind[1..].to_lowercase()
+            )),
+            "{kind}: {plan}"
+        );
+        let want = nested_loop_windows(&pa, &pb, kind);
+        check(&dir, &format!("window-agg-{kind}"), &script, &want);
+    }
+
+    // A window join of two window TVFs, row by row.
+    let script = format!(
+        "{}
+         CREATE TABLE out (ak BIGINT, at BIGINT, bk BIGINT, bt BIGINT) WITH ('connector' = 'print');
+         INSERT INTO out SELECT L.k, L.t, R.k, R.t
+         FROM (SELECT * FROM {}) L LEFT JOIN (SELECT * FROM {}) R
+         ON L.k = R.k AND L.window_start = R.window_start AND L.window_end = R.window_end;",
+        tables(&fa, &fb),
+        tumble("a"),
+        tumble("b")
+    );
+    assert!(explain(&script).contains("WindowJoin(joinType=[Left]"));
+    let show = |x: Option<&(i64, i64)>, y: Option<&(i64, i64)>| format!("{}, {}", text(x), text(y));
+    let want = nested_loop(
+        &a,
+        &b,
+        "LEFT",
+        |x, y| x.0 == y.0 && window(x.1) == window(y.1),
+        show,
+    );
+    check(&dir, "window-tvf-LEFT", &script, &want);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `((key, window), count)` rows of both sides joined on key and window: `ak, an, bk, bn`.
+fn nested_loop_windows(
+    a: &[((i64, i64), i64)],
+    b: &[((i64, i64), i64)],
+    kind: &str,
+) -> BTreeMap<String, u64> {
+    let flat = |rows: &[((i64, i64), i64)]| -> Vec<(i64, i64, i64)> {
+        rows.iter().map(|((k, w), n)| (*k, *w, *n)).collect()
+    };
+    let (a, b) = (flat(a), flat(b));
+    let show = |x: Option<&(i64, i64, i64)>| {
+        x.map_or_else(|| "NULL, NULL".into(), |(k, _, n)| format!("{k}, {n}"))
+    };
+    let mut rows = BTreeMap::new();
+    let mut add = |r: String| *rows.entry(r).or_insert(0) += 1;
+    let matches = |x: &(i64, i64, i64), y: &(i64, i64, i64)| x.0 == y.0 && x.1 == y.1;
+    for x in &a {
+        let mut any = false;
+        for y in b.iter().filter(|y| matches(x, y)) {
+            any = true;
+            add(format!("{}, {}", show(Some(x)), show(Some(y))));
+        }
+        if !any && kind == "FULL" {
+            add(format!("{}, {}", show(Some(x)), show(None)));
+        }
+    }
+    if kind == "FULL" {
+        for y in b.iter().filter(|y| !a.iter().any(|x| matches(x, y))) {
+            add(format!("{}, {}", show(None), show(Some(y))));
+        }
+    }
+    rows
+}
