@@ -258,6 +258,8 @@ pub enum Node {
         time_col: usize,
         /// `PARTITION BY` columns (a session's).
         partition_by: Vec<usize>,
+        /// Windows of processing time (`DESCRIPTOR` of a `PROCTIME()` column), not event time.
+        proctime: bool,
     },
     /// A window TVF fused with its `GROUP BY window_start, window_end, keys…`: emits one row per
     /// key and window when the watermark passes the window's end: the keys, the window
@@ -276,6 +278,8 @@ pub enum Node {
         properties: Vec<WindowProperty>,
         /// The aggregates.
         aggs: Vec<AggCall>,
+        /// Windows of processing time, not event time.
+        proctime: bool,
     },
     /// An unbounded `GROUP BY`: the keys then the aggregates, updated with each input row
     /// (`+I` the first time, then `-U` of the previous result and `+U` of the new one).
@@ -386,11 +390,13 @@ impl Plan {
                 window,
                 time_col,
                 partition_by,
+                proctime,
             } => Node::WindowTvf {
                 input: one(input),
                 window,
                 time_col,
                 partition_by,
+                proctime,
             },
             Node::WindowAggregate {
                 input,
@@ -399,6 +405,7 @@ impl Plan {
                 keys,
                 properties,
                 aggs,
+                proctime,
             } => Node::WindowAggregate {
                 input: one(input),
                 window,
@@ -406,6 +413,7 @@ impl Plan {
                 keys,
                 properties,
                 aggs,
+                proctime,
             },
             Node::Aggregate {
                 input,

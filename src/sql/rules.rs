@@ -59,12 +59,14 @@ pub fn filter(input: Plan, predicate: Expr) -> Plan {
             window,
             time_col,
             partition_by,
+            proctime,
         } if reads_below(&predicate, inner.schema.len()) => Plan {
             node: Node::WindowTvf {
                 input: Box::new(filter(*inner, predicate)),
                 window,
                 time_col,
                 partition_by,
+                proctime,
             },
             schema,
             mode,

@@ -52,6 +52,29 @@ impl TimeWindows {
         Self { kind, domain }
     }
 
+    /// Tumbling windows of `size` in `domain`, aligned to the epoch plus `offset`.
+    pub fn tumbling_with_offset(size: Duration, offset: Duration, domain: TimeDomain) -> Self {
+        Self::new(WindowAssigner::tumbling_with_offset(size, offset), domain)
+    }
+
+    /// Sliding windows of `size` every `slide` in `domain`, aligned to the epoch plus `offset`.
+    pub fn sliding_with_offset(
+        size: Duration,
+        slide: Duration,
+        offset: Duration,
+        domain: TimeDomain,
+    ) -> Self {
+        Self::new(
+            WindowAssigner::sliding_with_offset(size, slide, offset),
+            domain,
+        )
+    }
+
+    /// Sessions in `domain` closed by a `gap` without elements.
+    pub fn session(gap: Duration, domain: TimeDomain) -> Self {
+        Self::new(WindowAssigner::session(gap), domain)
+    }
+
     /// Tumbling event-time windows of `size`, aligned to the epoch.
     pub fn tumbling_event_time(size: Duration) -> Self {
         Self::new(WindowAssigner::tumbling(size), TimeDomain::EventTime)

@@ -6,7 +6,7 @@
 
 use sqlparser::ast;
 
-use crate::sql::bind::expr::{normalized, ExprBinder, Scope};
+use crate::sql::bind::expr::{is_proctime, normalized, ExprBinder, Scope};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{AggCall, AggFunc, ChangelogMode, Node, Plan, WindowProperty};
 use crate::sql::types::{DataType, Field, Schema, TimeAttribute};
@@ -186,6 +186,8 @@ pub struct WindowInput {
     pub time_col: usize,
     /// `PARTITION BY` columns of a session.
     pub partition_by: Vec<usize>,
+    /// Windows of processing time.
+    pub proctime: bool,
 }
 
 /// Where a `GROUP BY` item goes in the aggregate's output: a plain key (its position among
@@ -245,6 +247,7 @@ pub fn bind_aggregate(
                 keys: (0..nkeys).collect(),
                 properties: properties.clone(),
                 aggs: agg_calls.clone(),
+                proctime: w.proctime,
             };
             (node, ChangelogMode::Append)
         }
@@ -404,7 +407,8 @@ fn check_window_grouping(w: &WindowInput, keys: &[Expr], pre: &[Expr]) -> Result
 /// The output fields of the window properties: `window_start`, `window_end` (`TIMESTAMP(3)`)
 /// and `window_time` (a rowtime of the descriptor's type).
 fn property_fields(w: &WindowInput, properties: &[WindowProperty]) -> Vec<Field> {
-    let time_type = w.base.schema.fields[w.time_col].data_type.clone();
+    let time_field = &w.base.schema.fields[w.time_col];
+    let time_type = time_field.data_type.clone();
     properties
         .iter()
         .map(|p| match p {
@@ -414,7 +418,7 @@ fn property_fields(w: &WindowInput, properties: &[WindowProperty]) -> Vec<Field>
             WindowProperty::End => Field::new("window_end", DataType::Timestamp { precision: 3 }),
             WindowProperty::Time => {
                 let mut f = Field::new("window_time", time_type.clone());
-                f.time = Some(TimeAttribute::Rowtime);
+                f.time = time_field.time;
                 f
             }
         })
@@ -429,7 +433,9 @@ fn window_input(input: &Plan) -> Option<WindowInput> {
             window,
             time_col,
             partition_by,
+            proctime,
         } => Some(WindowInput {
+            proctime: *proctime,
             first_window_column: base.schema.len(),
             base: (**base).clone(),
             window: *window,
@@ -447,7 +453,14 @@ pub fn project(input: Plan, exprs: Vec<Expr>) -> Result<Plan, SqlError> {
         .enumerate()
         .map(|(i, e)| match e {
             Expr::Column { index, .. } => input.schema.fields[*index].clone(),
-            other => Field::new(format!("$f{i}"), other.data_type()),
+            other => {
+                let mut f = Field::new(format!("$f{i}"), other.data_type());
+                if is_proctime(other) {
+                    f.time = Some(TimeAttribute::Proctime);
+                    f.nullable = false;
+                }
+                f
+            }
         })
         .collect();
     let mode = input.mode;

@@ -511,6 +511,11 @@ fn compare(op: CmpOp, l: Expr, r: Expr) -> Result<Expr, SqlError> {
     Ok(Expr::Compare(op, Box::new(l), Box::new(r)))
 }
 
+/// Whether `e` is `PROCTIME()`, which makes a processing-time attribute.
+pub fn is_proctime(e: &Expr) -> bool {
+    matches!(e, Expr::Call(f, args) if f.name == "PROCTIME" && args.is_empty())
+}
+
 /// `e.name`: the field of a `ROW` value (`NULL` when the row is).
 fn field_access(e: Expr, name: &str) -> Result<Expr, SqlError> {
     let DataType::Row(fields) = e.data_type() else {

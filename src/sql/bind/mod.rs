@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod expr;
+mod group_window;
 pub mod join;
 mod join_time;
 pub mod literal;
@@ -224,8 +225,19 @@ impl<'a> Binder<'a> {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
             other => return Err(SqlError::NotSupported(format!("{other}"))),
         };
+        let mut having = s.having.clone();
+        let windowed = group_window::rewrite(&plan, &scope, group_by, &items, having.as_ref())?;
+        let windowed_keys;
+        let group_by = match windowed {
+            Some(w) => {
+                (plan, scope, items, having) = (w.plan, w.scope, w.items, w.having);
+                windowed_keys = w.group_by;
+                windowed_keys.as_slice()
+            }
+            None => group_by,
+        };
         if let Some((i, f)) = rank::rank_item(&items)? {
-            if !group_by.is_empty() || s.having.is_some() {
+            if !group_by.is_empty() || having.is_some() {
                 return Err(SqlError::NotSupported(
                     "ROW_NUMBER() beside GROUP BY in one SELECT (rank the aggregate in an outer query)"
                         .into(),
@@ -237,7 +249,7 @@ impl<'a> Binder<'a> {
             items[i] = (rank::rank_column_item(), Some(name));
         }
         let mut asts: Vec<&ast::Expr> = items.iter().map(|(e, _)| e).collect();
-        if let Some(h) = &s.having {
+        if let Some(h) = &having {
             asts.push(h);
         }
         let has_agg = asts.iter().any(|e| contains_aggregate(e));
@@ -253,7 +265,7 @@ impl<'a> Binder<'a> {
                 agg: Some(&bound.context),
             };
             let mut plan = bound.plan;
-            if let Some(h) = &s.having {
+            if let Some(h) = &having {
                 let p = binder.bind(h)?;
                 plan = crate::sql::rules::filter(plan, p);
             }
@@ -263,7 +275,7 @@ impl<'a> Binder<'a> {
                 .collect::<Result<Vec<_>, _>>()?;
             self.finish_projection(plan, exprs, &items)?
         } else {
-            if s.having.is_some() {
+            if having.is_some() {
                 return Err(SqlError::Validation(
                     "HAVING without GROUP BY or aggregates".into(),
                 ));

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::sql::bind::expr::{ExprBinder, Scope, ScopeColumn};
+use crate::sql::bind::expr::{is_proctime, ExprBinder, Scope, ScopeColumn};
 use crate::sql::catalog::TableDef;
 use crate::sql::plan::{ChangelogMode, Node, Plan};
 use crate::sql::statement::ColumnKind;
@@ -39,14 +39,6 @@ pub fn bind_scan(table: Arc<TableDef>) -> Result<Plan, SqlError> {
     for (i, c) in table.columns.iter().enumerate() {
         match &c.kind {
             ColumnKind::Computed(e) => {
-                let is_proctime = matches!(e.as_ref(), sqlparser::ast::Expr::Function(f)
-                    if f.name.to_string().eq_ignore_ascii_case("PROCTIME"));
-                if is_proctime {
-                    return Err(SqlError::NotSupported(format!(
-                        "PROCTIME() (column '{}' of table '{}'): processing-time attributes are not planned yet",
-                        c.field.name, table.name
-                    )));
-                }
                 let x = binder.bind(e).map_err(|err| {
                     SqlError::Validation(format!(
                         "computed column '{}' of table '{}': {err}",
@@ -54,6 +46,10 @@ pub fn bind_scan(table: Arc<TableDef>) -> Result<Plan, SqlError> {
                     ))
                 })?;
                 fields[i].data_type = x.data_type();
+                if is_proctime(&x) {
+                    fields[i].time = Some(TimeAttribute::Proctime);
+                    fields[i].nullable = false;
+                }
                 computed.push(Some(x));
             }
             _ => computed.push(None),

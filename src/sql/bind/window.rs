@@ -54,13 +54,7 @@ pub fn bind_window_tvf(
     })?;
     let (input, scope) = binder.bind_named(&table.name, Some(&table.name))?;
     let time_col = descriptor_column(descriptor, &scope)?;
-    let time_field = &scope.columns[time_col].field;
-    if time_field.time != Some(TimeAttribute::Rowtime) {
-        return Err(SqlError::Validation(format!(
-            "The window function requires the timecol to be a time attribute type, but '{}' is {} (declare a WATERMARK for it)",
-            time_field.name, time_field.data_type
-        )));
-    }
+    let proctime = time_attribute(&scope.columns[time_col].field)?;
     let sizes = sizes
         .iter()
         .map(|e| match e {
@@ -70,6 +64,75 @@ pub fn bind_window_tvf(
             ))),
         })
         .collect::<Result<Vec<i64>, _>>()?;
+    let window = window_kind(&name, &sizes)?.ok_or_else(usage)?;
+    let partition_by = table
+        .partition_by
+        .iter()
+        .map(|c| scope.resolve(&[ast::Ident::new(c.clone())]))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !partition_by.is_empty() && !matches!(window, WindowKind::Session { .. }) {
+        return Err(SqlError::Validation(format!(
+            "{name} takes no PARTITION BY"
+        )));
+    }
+    let plan = window_tvf(input, window, time_col, partition_by, proctime);
+    let scope = Scope::of(&plan.schema.fields, alias.or(Some(&table.name)));
+    Ok((plan, scope))
+}
+
+/// Checks that `field` is a time attribute; whether it is one of processing time.
+pub(super) fn time_attribute(field: &Field) -> Result<bool, SqlError> {
+    match field.time {
+        Some(t) => Ok(t == TimeAttribute::Proctime),
+        None => Err(SqlError::Validation(format!(
+            "The window function requires the timecol to be a time attribute type, but '{}' is {} (declare a WATERMARK for it, or use PROCTIME())",
+            field.name, field.data_type
+        ))),
+    }
+}
+
+/// The window TVF node over `input`: its columns, then `window_start`, `window_end` and
+/// `window_time`. Only `window_time` stays a time attribute, as in Flink.
+pub(super) fn window_tvf(
+    input: Plan,
+    window: WindowKind,
+    time_col: usize,
+    partition_by: Vec<usize>,
+    proctime: bool,
+) -> Plan {
+    let time_field = &input.schema.fields[time_col];
+    let mut window_time = Field::new("window_time", time_field.data_type.clone());
+    window_time.time = time_field.time;
+    let mut fields = input.schema.fields.clone();
+    fields.push(Field::new(
+        "window_start",
+        DataType::Timestamp { precision: 3 },
+    ));
+    fields.push(Field::new(
+        "window_end",
+        DataType::Timestamp { precision: 3 },
+    ));
+    fields.push(window_time);
+    for f in fields.iter_mut().take(input.schema.len()) {
+        f.time = None;
+    }
+    let mode = input.mode;
+    Plan {
+        node: Node::WindowTvf {
+            input: Box::new(input),
+            window,
+            time_col,
+            partition_by,
+            proctime,
+        },
+        schema: Schema::new(fields),
+        mode,
+    }
+}
+
+/// The windows `name` (`TUMBLE`, `HOP`, `CUMULATE`, `SESSION`) makes of `sizes` (in
+/// milliseconds); `None` when the sizes do not fit the function.
+pub(super) fn window_kind(name: &str, sizes: &[i64]) -> Result<Option<WindowKind>, SqlError> {
     let positive = |what: &str, v: i64| {
         if v > 0 {
             Ok(v)
@@ -79,7 +142,7 @@ pub fn bind_window_tvf(
             )))
         }
     };
-    let window = match (name.as_str(), sizes.as_slice()) {
+    let window = match (name, sizes) {
         ("TUMBLE", [size]) => WindowKind::Tumble {
             size: positive("size", *size)?,
             offset: 0,
@@ -110,7 +173,7 @@ pub fn bind_window_tvf(
         ("SESSION", [gap]) => WindowKind::Session {
             gap: positive("gap", *gap)?,
         },
-        _ => return Err(usage()),
+        _ => return Ok(None),
     };
     if let WindowKind::Hop { slide, size, .. } = window {
         if size % slide != 0 {
@@ -119,48 +182,7 @@ pub fn bind_window_tvf(
             )));
         }
     }
-    let partition_by = table
-        .partition_by
-        .iter()
-        .map(|c| scope.resolve(&[ast::Ident::new(c.clone())]))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !partition_by.is_empty() && !matches!(window, WindowKind::Session { .. }) {
-        return Err(SqlError::Validation(format!(
-            "{name} takes no PARTITION BY"
-        )));
-    }
-    let mut fields = input.schema.fields.clone();
-    let mut window_time = Field::new("window_time", time_field.data_type.clone());
-    window_time.time = Some(TimeAttribute::Rowtime);
-    fields.push(Field::new(
-        "window_start",
-        DataType::Timestamp { precision: 3 },
-    ));
-    fields.push(Field::new(
-        "window_end",
-        DataType::Timestamp { precision: 3 },
-    ));
-    fields.push(window_time);
-    // Only window_time stays a time attribute, as in Flink.
-    for f in fields.iter_mut().take(input.schema.len()) {
-        f.time = None;
-    }
-    let mode = input.mode;
-    let schema = Schema::new(fields);
-    let scope = Scope::of(&schema.fields, alias.or(Some(&table.name)));
-    Ok((
-        Plan {
-            node: Node::WindowTvf {
-                input: Box::new(input),
-                window,
-                time_col,
-                partition_by,
-            },
-            schema,
-            mode,
-        },
-        scope,
-    ))
+    Ok(Some(window))
 }
 
 fn descriptor_column(e: &ast::Expr, scope: &Scope) -> Result<usize, SqlError> {

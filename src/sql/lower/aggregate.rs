@@ -24,7 +24,7 @@ use crate::sql::SqlError;
 use crate::state::ValueStateDescriptor;
 use crate::windowing::assigners::{Assigner, TimeWindows};
 use crate::windowing::functions::WindowContext;
-use crate::windowing::triggers::{EventTimeTrigger, Trigger};
+use crate::windowing::triggers::{EventTimeTrigger, ProcessingTimeTrigger, TimeDomain, Trigger};
 use crate::windowing::{TimeWindow, WindowError};
 
 /// A grouping key made of some of a row's columns.
@@ -83,14 +83,19 @@ pub fn lower_window_aggregate(plan: &Plan, env: &StreamEnv) -> Result<DataStream
         keys,
         properties,
         aggs,
+        proctime,
         ..
     } = &plan.node
     else {
         return Err(SqlError::Validation("not a window aggregate".into()));
     };
+    let window = &Windows {
+        kind: *window,
+        proctime: *proctime,
+    };
     let (stream, selected) = lower_selected(input, env)?;
     let (keys, accs) = through_selection(keys, aggs, selected.as_deref(), false);
-    let name = format!("WindowAggregate(window=[{window}])");
+    let name = format!("WindowAggregate(window=[{}])", window.kind);
     let props: Arc<[WindowProperty]> = properties.clone().into();
     Ok(match keys.as_slice() {
         [] => windowed::<()>(stream, *window, accs, props, keys),
@@ -132,9 +137,16 @@ fn through_selection(
 
 static NULL: Value = Value::Null;
 
+/// A window aggregate's windows: their kind, in event time or in processing time.
+#[derive(Debug, Clone, Copy)]
+struct Windows {
+    kind: WindowKind,
+    proctime: bool,
+}
+
 fn windowed<K: GroupKey>(
     stream: DataStream<Row>,
-    window: WindowKind,
+    window: Windows,
     accs: Accumulators,
     props: Arc<[WindowProperty]>,
     keys: Vec<usize>,
@@ -145,7 +157,7 @@ fn windowed<K: GroupKey>(
 
 fn window_on<K: GroupKey>(
     keyed: crate::api::KeyedStream<K, Row>,
-    window: WindowKind,
+    window: Windows,
     accs: Accumulators,
     props: Arc<[WindowProperty]>,
 ) -> DataStream<Row> {
@@ -170,11 +182,17 @@ fn window_on<K: GroupKey>(
         }
         Ok(())
     };
-    match window {
+    let domain = if window.proctime {
+        TimeDomain::ProcessingTime
+    } else {
+        TimeDomain::EventTime
+    };
+    match window.kind {
         WindowKind::Tumble { size, offset } => keyed
-            .window(TimeWindows::tumbling_event_time_with_offset(
+            .window(TimeWindows::tumbling_with_offset(
                 millis(size),
                 millis(offset),
+                domain,
             ))
             .aggregate_with(accs, emit),
         WindowKind::Hop {
@@ -182,17 +200,22 @@ fn window_on<K: GroupKey>(
             size,
             offset,
         } => keyed
-            .window(TimeWindows::sliding_event_time_with_offset(
+            .window(TimeWindows::sliding_with_offset(
                 millis(size),
                 millis(slide),
                 millis(offset),
+                domain,
             ))
             .aggregate_with(accs, emit),
         WindowKind::Session { gap } => keyed
-            .window(TimeWindows::event_time_session(millis(gap)))
+            .window(TimeWindows::session(millis(gap), domain))
             .aggregate_with(accs, emit),
         WindowKind::Cumulate { step, size } => keyed
-            .window(Cumulative { step, size })
+            .window(Cumulative {
+                step,
+                size,
+                proctime: window.proctime,
+            })
             .aggregate_with(accs, emit),
     }
 }
@@ -203,6 +226,8 @@ fn window_on<K: GroupKey>(
 struct Cumulative {
     step: i64,
     size: i64,
+    /// In processing time rather than event time.
+    proctime: bool,
 }
 
 impl Assigner<Row, TimeWindow> for Cumulative {
@@ -210,9 +235,14 @@ impl Assigner<Row, TimeWindow> for Cumulative {
         &self,
         _row: &Row,
         timestamp: Timestamp,
-        _processing_time: Timestamp,
+        processing_time: Timestamp,
         out: &mut Vec<TimeWindow>,
     ) -> Result<(), WindowError> {
+        let timestamp = if self.proctime {
+            processing_time
+        } else {
+            timestamp
+        };
         let start = timestamp - timestamp.rem_euclid(self.size);
         let first_end = start + (timestamp - start) / self.step * self.step + self.step;
         let mut end = first_end;
@@ -224,11 +254,15 @@ impl Assigner<Row, TimeWindow> for Cumulative {
     }
 
     fn is_event_time(&self) -> bool {
-        true
+        !self.proctime
     }
 
     fn default_trigger(&self) -> Arc<dyn Trigger<Row, TimeWindow>> {
-        Arc::new(EventTimeTrigger)
+        if self.proctime {
+            Arc::new(ProcessingTimeTrigger)
+        } else {
+            Arc::new(EventTimeTrigger)
+        }
     }
 }
 
@@ -238,9 +272,16 @@ type WindowsOf = Arc<dyn Fn(i64, &mut Vec<(i64, i64)>) + Send + Sync>;
 /// Lowers a window TVF that no aggregate fused with: each row once per window, the window's
 /// start, end and time appended.
 pub fn lower_window_tvf(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
-    let Node::WindowTvf { input, window, .. } = &plan.node else {
+    let Node::WindowTvf {
+        input,
+        window,
+        proctime,
+        ..
+    } = &plan.node
+    else {
         return Err(SqlError::Validation("not a window TVF".into()));
     };
+    let proctime = *proctime;
     let windows: WindowsOf = match *window {
         WindowKind::Tumble { size, offset } => Arc::new(move |t, out| {
             let s = t - (t - offset).rem_euclid(size);
@@ -260,7 +301,12 @@ pub fn lower_window_tvf(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>,
         }),
         WindowKind::Cumulate { step, size } => Arc::new(move |t, out| {
             let mut ws = Vec::new();
-            let _ = Cumulative { step, size }.assign(&Row::default(), t, 0, &mut ws);
+            let cumulative = Cumulative {
+                step,
+                size,
+                proctime: false,
+            };
+            let _ = cumulative.assign(&Row::default(), t, 0, &mut ws);
             out.extend(ws.into_iter().map(|w| (w.start, w.end)));
         }),
         WindowKind::Session { .. } => {
@@ -276,8 +322,13 @@ pub fn lower_window_tvf(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>,
                   ctx: &mut crate::api::ProcessContext<'_>,
                   out: &mut Collector<'_, Row>|
                   -> Result<(), UserError> {
-                let Some(t) = ctx.timestamp() else {
-                    return Ok(());
+                let t = if proctime {
+                    ctx.current_processing_time()
+                } else {
+                    let Some(t) = ctx.timestamp() else {
+                        return Ok(());
+                    };
+                    t
                 };
                 let mut ws = Vec::with_capacity(4);
                 windows(t, &mut ws);

@@ -1,14 +1,17 @@
-//! Issue 20: interval joins and window joins, planned as Flink plans them and run on generated
-//! event-time input at parallelism 1 and 2. Each query's rows are checked against a
-//! nested-loop join computed here, and its changelog must hold only `+I` rows: a time-bounded
-//! join pads an outer row once it can no longer match and never retracts it.
+//! Issue 20: time in SQL beyond event-time windows.
+//!
+//! - Interval joins and window joins, planned as Flink plans them and run on generated
+//!   event-time input at parallelism 1 and 2. Each query's rows are checked against a
+//!   nested-loop join computed here, and its changelog must hold only `+I` rows: a
+//!   time-bounded join pads an outer row once it can no longer match and never retracts it.
+//! - `PROCTIME()` attributes and windows of processing time, on a rate-limited `datagen`.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use common::cli::path;
-use common::sql::{changelog, explain, final_rows, run_local_stdout};
+use common::sql::{changelog, epoch_millis, explain, final_rows, run_local_stdout};
 
 /// A deterministic pseudo-random sequence.
 struct Lcg(u64);
@@ -282,4 +285,153 @@ fn nested_loop_windows(
         }
     }
     rows
+}
+
+#[test]
+fn processing_time_windows_count_the_rows_as_they_come() {
+    let dir = common::temp_dir("sql-proctime");
+    // 1,500 ids in sequence at 500 rows a second: about three seconds of processing time.
+    let script = "CREATE TABLE gen (id BIGINT, pt AS PROCTIME())
+           WITH ('connector' = 'datagen', 'rows-per-second' = '500', 'number-of-rows' = '1500',
+                 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '1500');
+         CREATE VIEW v AS SELECT id, PROCTIME() AS p FROM gen;
+         CREATE TABLE out (n BIGINT, s BIGINT, ws TIMESTAMP(3), we TIMESTAMP(3)) WITH ('connector' = 'print');
+         DESCRIBE v;
+         INSERT INTO out SELECT COUNT(*), SUM(id), window_start, window_end
+         FROM TABLE(TUMBLE(TABLE v, DESCRIPTOR(p), INTERVAL '1' SECOND))
+         GROUP BY window_start, window_end;";
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let stdout = run_local_stdout(&dir, "proctime", script, 1);
+    assert!(
+        stdout.contains("TIMESTAMP_LTZ(3) *PROCTIME*"),
+        "DESCRIBE shows the attribute: {stdout}"
+    );
+    let rows = changelog(&stdout);
+    assert!(rows.len() >= 2, "at least two windows fired: {stdout}");
+    // The rows arrive in id order, so each window holds the ids after the previous window's:
+    // its sum is that of `n` consecutive ids. Windows are one second, back to back, of now.
+    let (mut next_id, mut last_end) = (1_i64, None);
+    for (kind, row) in rows {
+        assert_eq!(kind, "+I", "{row}");
+        let f: Vec<&str> = row.split(", ").collect();
+        let (n, sum): (i64, i64) = (f[0].parse().expect("n"), f[1].parse().expect("sum"));
+        let (ws, we) = (epoch_millis(f[2]), epoch_millis(f[3]));
+        let want: i64 = (next_id..next_id + n).sum();
+        assert_eq!(sum, want, "window {row}: the ids after {}", next_id - 1);
+        next_id += n;
+        assert_eq!((we - ws, ws % 1000), (1000, 0), "{row}");
+        assert!(
+            (started - 5_000..started + 60_000).contains(&ws),
+            "{row}: a window of processing time (the test began at {started})"
+        );
+        if let Some(end) = last_end {
+            assert_eq!(ws, end, "windows back to back: {row}");
+        }
+        last_end = Some(we);
+    }
+    // The last window is still open when the input ends: as in Flink, pending processing-time
+    // timers do not fire at the end of input, so its rows are not emitted.
+    assert!((2..=1500).contains(&next_id), "{next_id}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn group_window_functions_end_in_the_computed_windows() {
+    let dir = common::temp_dir("sql-group-windows");
+    let (fa, fb) = (dir.join("a.csv"), dir.join("b.csv"));
+    let a = events(13, 400, 6, 30);
+    write_events(&fa, &a);
+    write_events(&fb, &[]);
+    let ts = |ms: i64| {
+        let s = ms.div_euclid(1000);
+        format!(
+            "1970-01-01 {:02}:{:02}:{:02}.{:03}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60,
+            ms.rem_euclid(1000)
+        )
+    };
+    // TUMBLE with HAVING and a WHERE below the window.
+    let mut tumbles: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for (k, t) in a.iter().filter(|(k, _)| *k < 4) {
+        *tumbles.entry((*k, t.div_euclid(1000))).or_insert(0) += 1;
+    }
+    let want: BTreeMap<String, u64> = tumbles
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|((k, w), n)| {
+            (
+                format!("{k}, {n}, {}, {}", ts(w * 1000), ts(w * 1000 + 1000)),
+                1,
+            )
+        })
+        .collect();
+    let script = format!(
+        "{}
+         CREATE TABLE out (k BIGINT, n BIGINT, ws TIMESTAMP(3), we TIMESTAMP(3)) WITH ('connector' = 'print');
+         INSERT INTO out SELECT k, COUNT(*), TUMBLE_START(ts, INTERVAL '1' SECOND), TUMBLE_END(ts, INTERVAL '1' SECOND)
+         FROM a WHERE k < 4 GROUP BY TUMBLE(ts, INTERVAL '1' SECOND), k HAVING COUNT(*) > 1;",
+        tables(&fa, &fb)
+    );
+    assert!(
+        explain(&script).contains("WindowAggregate(groupBy=[$0], window=[TUMBLE(size=[1000 ms])]")
+    );
+    check(&dir, "tumble", &script, &want);
+
+    // SESSION per key: a key's rows less than the gap apart share a session, which ends a gap
+    // after its last row.
+    let mut times: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (k, t) in &a {
+        times.entry(*k).or_default().push(*t);
+    }
+    let mut want = BTreeMap::new();
+    for (k, mut ts_of_k) in times {
+        ts_of_k.sort_unstable();
+        let mut session: Vec<i64> = Vec::new();
+        for t in ts_of_k {
+            if session.last().is_some_and(|last| t - last >= 1000) {
+                let (first, last) = (session[0], session[session.len() - 1]);
+                want.insert(
+                    format!("{k}, {}, {}, {}", session.len(), ts(first), ts(last + 1000)),
+                    1,
+                );
+                session.clear();
+            }
+            session.push(t);
+        }
+        let (first, last) = (session[0], session[session.len() - 1]);
+        want.insert(
+            format!("{k}, {}, {}, {}", session.len(), ts(first), ts(last + 1000)),
+            1,
+        );
+    }
+    assert!(want.len() > 6, "several sessions per key: {want:?}");
+    let script = format!(
+        "{}
+         CREATE TABLE out (k BIGINT, n BIGINT, ws TIMESTAMP(3), we TIMESTAMP(3)) WITH ('connector' = 'print');
+         INSERT INTO out SELECT k, COUNT(*) AS n, SESSION_START(ts, INTERVAL '1' SECOND) AS s,
+           SESSION_END(ts, INTERVAL '1' SECOND) AS e
+         FROM a GROUP BY k, SESSION(ts, INTERVAL '1' SECOND);",
+        tables(&fa, &fb)
+    );
+    check(&dir, "session", &script, &want);
+
+    // An auxiliary function of another window is an error that names both.
+    let bad = rill::sql::session::Session::new().execute_script(&format!(
+        "{}
+         CREATE TABLE out (k BIGINT, we TIMESTAMP(3)) WITH ('connector' = 'blackhole');
+         INSERT INTO out SELECT k, TUMBLE_END(ts, INTERVAL '1' SECOND) FROM a
+         GROUP BY k, HOP(ts, INTERVAL '1' SECOND, INTERVAL '2' SECOND);",
+        tables(&fa, &fb)
+    ));
+    let message = format!("{:?}", bad.err());
+    assert!(
+        message.contains("TUMBLE_END does not match the group window HOP"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
