@@ -435,3 +435,98 @@ fn group_window_functions_end_in_the_computed_windows() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn lookup_joins_end_in_the_looked_up_rows() {
+    let dir = common::temp_dir("sql-lookup-joins");
+    let (fa, fb, side) = (dir.join("a.csv"), dir.join("b.csv"), dir.join("side.csv"));
+    let a = events(17, 600, 30, 20);
+    write_events(&fa, &a);
+    write_events(&fb, &[]);
+    // Keys 0..7, two rows for the even ones; 7 matches no MOD(k, 8) but 7.
+    let mut side_rows = Vec::new();
+    for key in 0..7 {
+        side_rows.push((key, format!("v{key}"), key * 10));
+        if key % 2 == 0 {
+            side_rows.push((key, format!("w{key}"), 1000 + key));
+        }
+    }
+    let text: String = side_rows
+        .iter()
+        .map(|(k, v, n)| format!("{k},{v},{n}\n"))
+        .collect();
+    std::fs::write(&side, text).expect("side");
+    for kind in ["INNER", "LEFT"] {
+        let script = format!(
+            "{}
+             CREATE TABLE side (key BIGINT, v STRING, n BIGINT)
+               WITH ('connector.type' = 'filesystem', 'connector.path' = 'file://{}', 'format.type' = 'csv');
+             CREATE VIEW pa AS SELECT *, PROCTIME() AS pt FROM a;
+             CREATE TABLE out (k BIGINT, t BIGINT, v STRING, n BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT pa.k, pa.t, s.v, s.n
+             FROM pa {kind} JOIN side FOR SYSTEM_TIME AS OF pa.pt AS s
+             ON MOD(pa.k, 8) = s.key AND s.n < pa.t;",
+            tables(&fa, &fb),
+            path(&side)
+        );
+        let plan = explain(&script);
+        assert!(
+            plan.contains(&format!(
+                "LookupJoin(table=[side], joinType=[{}], lookup=[key=MOD(k, 8)]",
+                kind[..1].to_string() + &kind[1..].to_lowercase()
+            )),
+            "{plan}"
+        );
+        let mut want = BTreeMap::new();
+        for (k, t) in &a {
+            let matches: Vec<_> = side_rows
+                .iter()
+                .filter(|(key, _, n)| *key == k % 8 && n < t)
+                .collect();
+            for (_, v, n) in &matches {
+                *want.entry(format!("{k}, {t}, {v}, {n}")).or_insert(0) += 1;
+            }
+            if matches.is_empty() && kind == "LEFT" {
+                *want.entry(format!("{k}, {t}, NULL, NULL")).or_insert(0) += 1;
+            }
+        }
+        check(&dir, &format!("lookup-{kind}"), &script, &want);
+    }
+    // Errors: a rowtime, a table that cannot be looked up, a lookup outside a join.
+    let session = |sql: &str| {
+        let script = format!(
+            "{}
+             CREATE TABLE gen (key BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '1');
+             CREATE TABLE side (key BIGINT, v STRING, n BIGINT)
+               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             CREATE TABLE out (k BIGINT) WITH ('connector' = 'blackhole');
+             {sql}",
+            tables(&fa, &fb),
+            path(&side)
+        );
+        let outcome = rill::sql::session::Session::new().execute_script(&script);
+        outcome.err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    for (sql, message) in [
+        (
+            "INSERT INTO out SELECT a.k FROM a JOIN side FOR SYSTEM_TIME AS OF a.ts AS s ON a.k = s.key;",
+            "not supported: an event-time temporal join",
+        ),
+        (
+            "INSERT INTO out SELECT a.k FROM (SELECT *, PROCTIME() AS p FROM a) a JOIN gen FOR SYSTEM_TIME AS OF a.p AS g ON a.k = g.key;",
+            "looking up the 'datagen' table 'gen' (lookup sources: filesystem)",
+        ),
+        (
+            "INSERT INTO out SELECT a.k FROM (SELECT *, PROCTIME() AS p FROM a) a JOIN side FOR SYSTEM_TIME AS OF a.p AS s ON a.k > s.key;",
+            "Temporal table join requires an equality condition on fields of table [side]",
+        ),
+        (
+            "INSERT INTO out SELECT key FROM side FOR SYSTEM_TIME AS OF TIMESTAMP '2020-01-01 00:00:00';",
+            "outside a join",
+        ),
+    ] {
+        let got = session(sql);
+        assert!(got.contains(message), "{sql}: {got}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -21,30 +21,7 @@ pub fn source(
     table: &Arc<TableDef>,
     layout: RowLayout,
 ) -> Result<DataStream<Row>, SqlError> {
-    let path = PathBuf::from(required(table, "path")?);
-    let bad = |message: String| SqlError::Connector {
-        table: table.name.clone(),
-        message,
-    };
-    let files = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
-            .map_err(|e| bad(format!("cannot list {}: {e}", path.display())))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| {
-                p.is_file()
-                    && p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
-            })
-            .collect();
-        files.sort();
-        files
-    } else if path.is_file() {
-        vec![path.clone()]
-    } else {
-        return Err(bad(format!("the path {} does not exist", path.display())));
-    };
+    let files = files(table)?;
     let policy = match table
         .option("csv.ignore-parse-errors")
         .or(table.option("json.ignore-parse-errors"))
@@ -69,13 +46,69 @@ pub fn source(
     Ok(streams.fold(first, |acc, s| acc.union(&s)))
 }
 
+/// The table's files: its `path`, or the visible files of the directory it names, in order.
+fn files(table: &TableDef) -> Result<Vec<PathBuf>, SqlError> {
+    let path = required(table, "path")?;
+    // A `file://` URI names a local path.
+    let path = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
+    let bad = |message: String| SqlError::Connector {
+        table: table.name.clone(),
+        message,
+    };
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+            .map_err(|e| bad(format!("cannot list {}: {e}", path.display())))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    } else if path.is_file() {
+        Ok(vec![path])
+    } else {
+        Err(bad(format!("the path {} does not exist", path.display())))
+    }
+}
+
+/// Every row of the table's files, read now (a lookup join's cache). A line that does not
+/// decode is an error naming its file and line, or is skipped with `*.ignore-parse-errors`.
+pub fn all_rows(table: &TableDef, layout: RowLayout) -> Result<Vec<Row>, SqlError> {
+    let skip = table.option("csv.ignore-parse-errors") == Some("true")
+        || table.option("json.ignore-parse-errors") == Some("true");
+    let decode = decoder(table, &layout)?;
+    let bad = |message: String| SqlError::Connector {
+        table: table.name.clone(),
+        message,
+    };
+    let mut rows = Vec::new();
+    for file in files(table)? {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+            match decode(line) {
+                Ok(row) => rows.push(row),
+                Err(_) if skip => {}
+                Err(e) => return Err(bad(format!("{}:{}: {e}", file.display(), n + 1))),
+            }
+        }
+    }
+    Ok(rows)
+}
+
 /// Writes rows of `schema` as lines into part files of the table's directory.
 pub fn sink(
     table: &Arc<TableDef>,
     schema: &Schema,
     stream: DataStream<Row>,
 ) -> Result<(), SqlError> {
-    let path = PathBuf::from(required(table, "path")?);
+    let path = required(table, "path")?;
+    let path = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
     let encode = encoder(table, schema)?;
     stream
         .map(move |r: Row| encode(&r))

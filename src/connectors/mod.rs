@@ -73,6 +73,20 @@ fn layout(table: &TableDef, computed: &[Option<Expr>], needed: Option<&[bool]>) 
     }
 }
 
+/// Every row of `table` now, with its computed columns: what a lookup join looks up.
+pub fn lookup_rows(table: &TableDef, computed: &[Option<Expr>]) -> Result<Vec<Row>, SqlError> {
+    let layout = layout(table, computed, None);
+    match table.connector()? {
+        "filesystem" => filesystem::all_rows(table, layout),
+        other => Err(SqlError::Connector {
+            table: table.name.clone(),
+            message: format!(
+                "the connector '{other}' cannot be looked up (lookup sources: filesystem)"
+            ),
+        }),
+    }
+}
+
 /// The rows of `table`'s source, with computed columns and watermark; `needed` marks the
 /// columns some node reads (`None`: all).
 pub fn source(

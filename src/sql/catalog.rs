@@ -47,9 +47,19 @@ impl TableDef {
         )
     }
 
-    /// An option's value.
+    /// An option's value. `connector`, `path` and `format` are also read from the keys of
+    /// Flink's older descriptor options (`connector.type`, `connector.path`, `format.type`).
     pub fn option(&self, key: &str) -> Option<&str> {
-        self.options.get(key).map(String::as_str)
+        let legacy = match key {
+            "connector" => Some("connector.type"),
+            "path" => Some("connector.path"),
+            "format" => Some("format.type"),
+            _ => None,
+        };
+        self.options
+            .get(key)
+            .or_else(|| legacy.and_then(|k| self.options.get(k)))
+            .map(String::as_str)
     }
 
     /// The `connector` option.

@@ -317,6 +317,24 @@ pub enum Node {
         /// A window or interval join's time bound; `None` for a regular join.
         time: Option<JoinTime>,
     },
+    /// A lookup join (Flink's processing-time temporal join, `JOIN t FOR SYSTEM_TIME AS OF
+    /// left.proctime`): each input row looks up the rows of `table` whose key columns equal
+    /// its key expressions, as the table is when the row comes. The input's columns, then the
+    /// table's.
+    LookupJoin {
+        /// The input (the left side).
+        input: Box<Plan>,
+        /// The looked-up table.
+        table: Arc<TableDef>,
+        /// The table's computed columns, as its scan has them.
+        computed: Vec<Option<Expr>>,
+        /// Inner or left.
+        kind: JoinKind,
+        /// Each key: an expression over the input row, and the table's column it equals.
+        keys: Vec<(Expr, usize)>,
+        /// The rest of `ON`, over the joined row.
+        condition: Option<Expr>,
+    },
     /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` limited to the first `limit` rows per
     /// partition (Top-N; deduplication is Top-1): the input's columns, then the row number.
     /// Emits `+I`, `-U`/`+U` and `-D` as rows enter, move within and leave the top.
@@ -367,7 +385,7 @@ impl Plan {
             | Node::Sink { input, .. } => vec![input],
             Node::Union { inputs } => inputs.iter().collect(),
             Node::Join { left, right, .. } => vec![left, right],
-            Node::Rank { input, .. } => vec![input],
+            Node::Rank { input, .. } | Node::LookupJoin { input, .. } => vec![input],
         }
     }
 
@@ -450,6 +468,21 @@ impl Plan {
             Node::Unnest { input, array } => Node::Unnest {
                 input: one(input),
                 array,
+            },
+            Node::LookupJoin {
+                input,
+                table,
+                computed,
+                kind,
+                keys,
+                condition,
+            } => Node::LookupJoin {
+                input: one(input),
+                table,
+                computed,
+                kind,
+                keys,
+                condition,
             },
             Node::Rank {
                 input,
@@ -592,6 +625,24 @@ impl Plan {
                     condition.as_ref().map_or_else(|| "true".to_string(), |c| c.to_string())
                 )
             }
+            Node::LookupJoin {
+                table,
+                kind,
+                keys,
+                condition,
+                ..
+            } => format!(
+                "LookupJoin(table=[{}], joinType=[{kind:?}], lookup=[{}], where=[{}])",
+                table.name,
+                keys.iter()
+                    .map(|(e, c)| {
+                        let name = table.columns.get(*c).map_or("?", |c| c.field.name.as_str());
+                        format!("{name}={e}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                condition.as_ref().map_or_else(|| "true".to_string(), |c| c.to_string())
+            ),
             Node::Union { .. } => "Union(all=[true])".to_string(),
             Node::Sink { table, .. } => format!(
                 "Sink(table=[{}], fields=[{}])",

@@ -10,6 +10,7 @@ use sqlparser::ast;
 
 use crate::sql::bind::expr::{ExprBinder, Scope, ScopeColumn};
 use crate::sql::bind::join_time::join_time;
+use crate::sql::bind::lookup::bind_lookup_join;
 use crate::sql::expr::{CmpOp, Expr};
 use crate::sql::plan::{ChangelogMode, JoinKind, Node, Plan};
 use crate::sql::types::{DataType, Field, Schema};
@@ -48,6 +49,17 @@ pub fn bind_join(
             )))
         }
     };
+    if let ast::TableFactor::Table {
+        version: Some(ast::TableVersion::ForSystemTimeAsOf(at)),
+        ..
+    } = &join.relation
+    {
+        let mut table = join.relation.clone();
+        if let ast::TableFactor::Table { version, .. } = &mut table {
+            *version = None;
+        }
+        return bind_lookup_join((left, scope), kind, on, at, right(&table)?);
+    }
     let (right_plan, right_scope) = right(&join.relation)?;
     // An updating side's retractions retract its joined rows: the join updates too.
     let updating_input =
@@ -134,7 +146,8 @@ pub fn bind_join(
     Ok((plan, both))
 }
 
-fn flatten_and(e: Expr, out: &mut Vec<Expr>) {
+/// The conjuncts of `e`.
+pub(super) fn flatten_and(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::And(es) => es.into_iter().for_each(|e| flatten_and(e, out)),
         e => out.push(e),

@@ -8,6 +8,7 @@ mod group_window;
 pub mod join;
 mod join_time;
 pub mod literal;
+mod lookup;
 pub mod rank;
 mod scan;
 pub mod window;
@@ -400,10 +401,19 @@ impl<'a> Binder<'a> {
     fn bind_factor(&self, f: &ast::TableFactor) -> Result<(Plan, Scope), SqlError> {
         match f {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                version,
+                ..
             } => {
                 if args.is_some() {
                     return Err(SqlError::NotSupported(format!("the table function {f}")));
+                }
+                if version.is_some() {
+                    return Err(SqlError::NotSupported(format!(
+                        "{f} outside a join (FOR SYSTEM_TIME AS OF is the right side of a lookup join)"
+                    )));
                 }
                 let name = object_name(name);
                 let (plan, scope) = self.bind_named(&name, Some(&name))?;

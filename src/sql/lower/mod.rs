@@ -12,6 +12,7 @@ mod accumulate;
 mod aggregate;
 mod calc;
 mod join;
+mod lookup;
 mod rank;
 mod time_join;
 
@@ -64,6 +65,7 @@ pub fn lower(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> 
         Node::Aggregate { .. } => aggregate::lower_group_aggregate(plan, env),
         Node::WindowTvf { .. } => aggregate::lower_window_tvf(plan, env),
         Node::Join { .. } => join::lower_join(plan, env),
+        Node::LookupJoin { .. } => lookup::lower_lookup_join(plan, env),
         Node::Rank { .. } => rank::lower_rank(plan, env),
         Node::Unnest { input, array } => {
             let stream = lower(input, env)?;
