@@ -10,6 +10,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Every test binary runs even when one fails (cargo stops at the first failing binary
 # otherwise); the script still exits non-zero if any test failed.
 status=0
+# The example binary with a user's SQL function, which tests/sql_udf.rs runs.
+cargo build --example sql_udf || status=$?
 cargo test --no-fail-fast --lib --bins --tests || status=$?
 cargo test --no-fail-fast --doc || status=$?
 exit "$status"

@@ -286,6 +286,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    registry.register_functions();
     let registry = Arc::new(registry);
     match cli.command {
         Command::Jobs => {

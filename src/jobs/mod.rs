@@ -195,10 +195,11 @@ pub struct JobSpec {
     pub build: BuildFn,
 }
 
-/// The jobs this binary can run.
+/// The jobs this binary can run, and the SQL functions it adds.
 #[derive(Clone, Debug, Default)]
 pub struct JobRegistry {
     jobs: Vec<JobSpec>,
+    functions: Vec<crate::sql::functions::udf::ScalarUdf>,
 }
 
 impl JobRegistry {
@@ -222,6 +223,20 @@ impl JobRegistry {
     pub fn register(&mut self, spec: JobSpec) {
         self.jobs.retain(|j| j.name != spec.name);
         self.jobs.push(spec);
+    }
+
+    /// Adds a Rust scalar function for SQL (see [`crate::sql::functions::udf`]): called by
+    /// its name, or named by `CREATE FUNCTION f AS 'identifier'`.
+    pub fn with_function(mut self, f: crate::sql::functions::udf::ScalarUdf) -> Self {
+        self.functions.push(f);
+        self
+    }
+
+    /// Registers the SQL functions in this process (`main_with` does, before anything runs).
+    pub fn register_functions(&self) {
+        for f in &self.functions {
+            crate::sql::functions::udf::register(f.clone());
+        }
     }
 
     /// The registered jobs.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sqlparser::ast;
 
+use crate::sql::functions::udf::{self, ScalarUdf};
 use crate::sql::statement::{ColumnKind, CreateTable};
 use crate::sql::types::{DataType, Field, Schema};
 use crate::sql::SqlError;
@@ -91,11 +92,13 @@ pub enum CatalogEntry {
     View(Arc<ViewDef>),
 }
 
-/// The tables, views and options of a session.
+/// The tables, views, functions and options of a session.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     entries: BTreeMap<String, CatalogEntry>,
     options: BTreeMap<String, String>,
+    /// `CREATE FUNCTION`s: the registered Rust functions they name, by lower-case name.
+    functions: BTreeMap<String, Arc<ScalarUdf>>,
 }
 
 impl Catalog {
@@ -194,6 +197,53 @@ impl Catalog {
     pub fn replace_table(&mut self, def: TableDef) {
         self.entries
             .insert(def.name.to_lowercase(), CatalogEntry::Table(Arc::new(def)));
+    }
+
+    /// `CREATE FUNCTION name AS 'identifier'`: names the Rust function registered under
+    /// `identifier` in this binary.
+    pub fn create_function(
+        &mut self,
+        name: &str,
+        identifier: &str,
+        if_not_exists: bool,
+    ) -> Result<(), SqlError> {
+        let key = name.to_lowercase();
+        if self.functions.contains_key(&key) {
+            return if if_not_exists {
+                Ok(())
+            } else {
+                Err(SqlError::AlreadyExists(format!("function {name}")))
+            };
+        }
+        let Some(f) = udf::by_identifier(identifier) else {
+            let known = udf::identifiers();
+            return Err(SqlError::Validation(format!(
+                "Function class '{identifier}' of function '{name}' is not registered in this binary (registered: {}); register a Rust ScalarUdf with that identifier through rill::cli::main_with",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        };
+        self.functions.insert(key, f);
+        Ok(())
+    }
+
+    /// `DROP FUNCTION name`.
+    pub fn drop_function(&mut self, name: &str, if_exists: bool) -> Result<(), SqlError> {
+        if self.functions.remove(&name.to_lowercase()).is_none() && !if_exists {
+            return Err(SqlError::Validation(format!(
+                "Function '{name}' does not exist (created: {})",
+                self.functions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The functions `CREATE FUNCTION` named, by lower-case name.
+    pub fn functions(&self) -> &BTreeMap<String, Arc<ScalarUdf>> {
+        &self.functions
     }
 
     /// Drops a table or view.

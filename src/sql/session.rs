@@ -109,6 +109,21 @@ impl Session {
                 self.ddl.push(s.text.clone());
                 Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
             }
+            Statement::CreateFunction {
+                name,
+                identifier,
+                if_not_exists,
+            } => {
+                self.catalog
+                    .create_function(name, identifier, *if_not_exists)?;
+                self.ddl.push(s.text.clone());
+                Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
+            }
+            Statement::DropFunction { name, if_exists } => {
+                self.catalog.drop_function(name, *if_exists)?;
+                self.ddl.push(s.text.clone());
+                Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
+            }
             Statement::Drop {
                 view,
                 name,
@@ -139,13 +154,20 @@ impl Session {
             }
             Statement::ShowTables => Ok(list("table name", self.catalog.table_names())),
             Statement::ShowViews => Ok(list("view name", self.catalog.view_names())),
-            Statement::ShowFunctions => Ok(list(
-                "function name",
-                crate::sql::functions::function_names()
+            Statement::ShowFunctions => {
+                // Built-in, then registered in the binary, then created in the session.
+                let mut names: Vec<String> = crate::sql::functions::function_names()
                     .into_iter()
                     .map(str::to_string)
-                    .collect(),
-            )),
+                    .collect();
+                names.extend(
+                    crate::sql::functions::udf::signatures()
+                        .into_iter()
+                        .map(|s| s.to_lowercase()),
+                );
+                names.extend(self.catalog.functions().keys().cloned());
+                Ok(list("function name", names))
+            }
             Statement::Describe(name) => self.describe(name),
             Statement::Explain(inner) => {
                 let plan = match inner.as_ref() {
@@ -346,6 +368,8 @@ fn statement_kind(s: &Statement) -> &'static str {
         Statement::CreateTable(_) => "CREATE TABLE",
         Statement::CreateView { .. } => "CREATE VIEW",
         Statement::Drop { .. } => "DROP",
+        Statement::CreateFunction { .. } => "CREATE FUNCTION",
+        Statement::DropFunction { .. } => "DROP FUNCTION",
         Statement::Insert { .. } => "INSERT",
         Statement::Query(_) => "a query",
         Statement::Set { .. } => "SET",

@@ -32,6 +32,23 @@ pub enum Statement {
         /// `IF NOT EXISTS`.
         if_not_exists: bool,
     },
+    /// `CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT EXISTS] name AS 'identifier'
+    /// [LANGUAGE JAVA|SCALA|RUST]`: names a Rust function registered in the binary.
+    CreateFunction {
+        /// The name it is called by.
+        name: String,
+        /// The registered function's identifier.
+        identifier: String,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `DROP [TEMPORARY [SYSTEM]] FUNCTION [IF EXISTS] name`.
+    DropFunction {
+        /// The name.
+        name: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
     /// `DROP [TEMPORARY] TABLE|VIEW [IF EXISTS] name`.
     Drop {
         /// A view rather than a table.

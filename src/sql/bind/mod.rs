@@ -19,6 +19,7 @@ use crate::sql::bind::aggregate::{bind_aggregate, project};
 use crate::sql::bind::expr::{ExprBinder, Scope, ScopeColumn};
 use crate::sql::catalog::{Catalog, CatalogEntry};
 use crate::sql::expr::Expr;
+use crate::sql::functions::udf::SessionFunctions;
 use crate::sql::plan::{ChangelogMode, Node, Plan};
 use crate::sql::types::{DataType, Field, Schema};
 use crate::sql::SqlError;
@@ -29,6 +30,8 @@ pub struct Binder<'a> {
     pub catalog: &'a Catalog,
     /// Views being expanded (to refuse a view that names itself).
     expanding: std::cell::RefCell<Vec<String>>,
+    /// The catalog's functions, resolvable while this binder lives.
+    _functions: SessionFunctions,
 }
 
 impl<'a> Binder<'a> {
@@ -37,6 +40,7 @@ impl<'a> Binder<'a> {
         Self {
             catalog,
             expanding: Default::default(),
+            _functions: SessionFunctions::enter(catalog.functions()),
         }
     }
 

@@ -29,6 +29,7 @@ mod registry;
 mod string;
 mod text;
 mod time;
+pub mod udf;
 
 use std::fmt;
 use std::sync::Arc;

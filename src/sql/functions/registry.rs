@@ -97,6 +97,11 @@ pub fn resolve(
     args: &[DataType],
     literals: &[Option<Value>],
 ) -> Result<ScalarFunction, FunctionError> {
+    // Registered Rust functions come before the built-in ones (as Flink's temporary system
+    // functions do), and the names a session's `CREATE FUNCTION`s gave after them.
+    if let Some(f) = super::udf::by_name(name) {
+        return f.bind(name, args);
+    }
     let upper = name.to_ascii_uppercase();
     let found = TABLES
         .iter()
@@ -108,10 +113,13 @@ pub fn resolve(
             args,
             literals,
         }),
-        None => Err(FunctionError::Unknown {
-            name: name.to_string(),
-            similar: similar_names(&upper),
-        }),
+        None => match super::udf::in_session(name) {
+            Some(f) => f.bind(name, args),
+            None => Err(FunctionError::Unknown {
+                name: name.to_string(),
+                similar: similar_names(&upper),
+            }),
+        },
     }
 }
 

@@ -60,6 +60,13 @@ fn at_query(p: &Parser<'_>) -> bool {
 fn create(p: &mut Parser<'_>, at: Location) -> PResult<Statement> {
     p.advance_token();
     let temporary = p.parse_keyword(Keyword::TEMPORARY);
+    let system = temporary && p.parse_keyword(Keyword::SYSTEM);
+    if p.parse_keyword(Keyword::FUNCTION) {
+        return create_function(p);
+    }
+    if system {
+        return Err(unknown_after(p, at, "CREATE TEMPORARY SYSTEM", "FUNCTION"));
+    }
     if p.parse_keyword(Keyword::TABLE) {
         return Ok(Statement::CreateTable(Box::new(ddl::parse_create_table(
             p,
@@ -71,7 +78,7 @@ fn create(p: &mut Parser<'_>, at: Location) -> PResult<Statement> {
         } else {
             "CREATE"
         };
-        return Err(unknown_after(p, at, head, "TABLE or VIEW"));
+        return Err(unknown_after(p, at, head, "TABLE, VIEW or FUNCTION"));
     }
     let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = name(p)?;
@@ -95,16 +102,57 @@ fn create(p: &mut Parser<'_>, at: Location) -> PResult<Statement> {
     })
 }
 
-/// `DROP [TEMPORARY] TABLE|VIEW [IF EXISTS] name`.
+/// `… FUNCTION [IF NOT EXISTS] name AS 'identifier' [LANGUAGE JAVA|SCALA|RUST]`, after
+/// `CREATE [TEMPORARY [SYSTEM]]`. Every function is Rust, registered in the binary: a Java or
+/// Scala one is its port, registered under the class name.
+fn create_function(p: &mut Parser<'_>) -> PResult<Statement> {
+    let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    let name = name(p)?;
+    p.expect_keyword(Keyword::AS)?;
+    let identifier = p.parse_literal_string()?;
+    if p.parse_keyword(Keyword::LANGUAGE) {
+        let at = p.peek_token_ref().span.start;
+        let language = p.parse_identifier()?.value.to_uppercase();
+        if !matches!(language.as_str(), "JAVA" | "SCALA" | "RUST") {
+            return Err(not_supported(
+                at,
+                format!("LANGUAGE {language} (functions are Rust, registered in the binary)"),
+            ));
+        }
+    }
+    if p.peek_keyword(Keyword::USING) {
+        let at = p.peek_token_ref().span.start;
+        return Err(not_supported(
+            at,
+            "USING JAR (Rill runs no JVM: register the function in Rust with ScalarUdf)",
+        ));
+    }
+    Ok(Statement::CreateFunction {
+        name,
+        identifier,
+        if_not_exists,
+    })
+}
+
+/// `DROP [TEMPORARY] TABLE|VIEW [IF EXISTS] name` or `DROP [TEMPORARY [SYSTEM]] FUNCTION [IF
+/// EXISTS] name`.
 fn drop(p: &mut Parser<'_>, at: Location) -> PResult<Statement> {
     p.advance_token();
     // Every table and view lives for the session only, so `TEMPORARY` changes nothing.
-    let _temporary = p.parse_keyword(Keyword::TEMPORARY);
+    let temporary = p.parse_keyword(Keyword::TEMPORARY);
+    let _system = temporary && p.parse_keyword(Keyword::SYSTEM);
+    if p.parse_keyword(Keyword::FUNCTION) {
+        let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        return Ok(Statement::DropFunction {
+            name: name(p)?,
+            if_exists,
+        });
+    }
     let view = match p.parse_one_of_keywords(&[Keyword::TABLE, Keyword::VIEW]) {
         Some(Keyword::VIEW) => true,
         Some(_) => false,
         None => {
-            return Err(unknown_after(p, at, "DROP", "TABLE or VIEW"));
+            return Err(unknown_after(p, at, "DROP", "TABLE, VIEW or FUNCTION"));
         }
     };
     let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
