@@ -184,6 +184,82 @@ fn top_n_and_deduplication_end_in_the_sorted_rows() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn with_order_by_and_limit_end_in_the_sorted_rows() {
+    let dir = common::temp_dir("sql-limit");
+    let input = dir.join("items.csv");
+    let lines: String = items()
+        .iter()
+        .map(|(i, c, p, t)| format!("{i},{c},{p},{t}\n"))
+        .collect();
+    std::fs::write(&input, lines).expect("items");
+    let table = format!(
+        "CREATE TABLE items (id BIGINT, category BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE out (id BIGINT, price BIGINT) WITH ('connector' = 'print');",
+        path(&input)
+    );
+    let mut cheap: Vec<(i64, i64)> = items()
+        .iter()
+        .filter(|r| r.1 < 3)
+        .map(|r| (r.0, r.2))
+        .collect();
+    cheap.sort_by_key(|r| std::cmp::Reverse(r.1));
+    let top: BTreeMap<String, u64> = cheap
+        .iter()
+        .take(5)
+        .map(|(i, p)| (format!("{i}, {p}"), 1))
+        .collect();
+    cheap.sort_by_key(|r| r.1);
+    let bottom: BTreeMap<String, u64> = cheap
+        .iter()
+        .take(3)
+        .map(|(i, p)| (format!("{i}, {p}"), 1))
+        .collect();
+    let all: std::collections::BTreeSet<String> = items()
+        .iter()
+        .map(|r| format!("{}, {}", r.0, r.2))
+        .collect();
+    for p in [1, 2] {
+        // Two expressions, the second over the first; the top 5 by price, descending.
+        let script = format!(
+            "{table}
+             INSERT INTO out WITH some AS (SELECT id, price, category FROM items WHERE category < 5),
+               cheap AS (SELECT id, price FROM some WHERE category < 3)
+             SELECT id, price FROM cheap ORDER BY price DESC LIMIT 5;"
+        );
+        assert_eq!(run(&dir, &format!("top-{p}"), &script, p), top, "p={p}");
+        // By position, ascending.
+        let script = format!(
+            "{table}
+             INSERT INTO out WITH cheap AS (SELECT id, price FROM items WHERE category < 3)
+             SELECT * FROM cheap ORDER BY 2 LIMIT 3;"
+        );
+        assert_eq!(
+            run(&dir, &format!("bottom-{p}"), &script, p),
+            bottom,
+            "p={p}"
+        );
+        // LIMIT alone: any 4 rows of the input.
+        let script = format!("{table}\nINSERT INTO out SELECT id, price FROM items LIMIT 4;");
+        let got = run(&dir, &format!("limit-{p}"), &script, p);
+        assert_eq!(got.values().sum::<u64>(), 4, "p={p}: {got:?}");
+        assert!(got.keys().all(|r| all.contains(r)), "p={p}: {got:?}");
+    }
+    // ORDER BY without LIMIT is refused, naming the way out.
+    let refused = rill::sql::session::Session::new()
+        .execute_script(&format!(
+            "{table}\nINSERT INTO out SELECT id, price FROM items ORDER BY price;"
+        ))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        refused.contains("ORDER BY without LIMIT on a stream"),
+        "{refused}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Sales `(shop, item, amount)`: items sold a varying number of times.
 fn sales() -> Vec<(i64, i64, i64)> {
     (0..4000i64)

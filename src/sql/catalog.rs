@@ -179,6 +179,12 @@ impl Catalog {
         Ok(())
     }
 
+    /// Declares a view, replacing a table or view of its name (a `WITH` expression's).
+    pub fn replace_view(&mut self, view: ViewDef) {
+        self.entries
+            .insert(view.name.to_lowercase(), CatalogEntry::View(Arc::new(view)));
+    }
+
     /// Declares a view.
     pub fn create_view(&mut self, view: ViewDef, if_not_exists: bool) -> Result<(), SqlError> {
         let key = view.name.to_lowercase();

@@ -17,7 +17,7 @@ use sqlparser::ast;
 
 use crate::sql::bind::aggregate::{bind_aggregate, project};
 use crate::sql::bind::expr::{ExprBinder, Scope, ScopeColumn};
-use crate::sql::catalog::{Catalog, CatalogEntry};
+use crate::sql::catalog::{Catalog, CatalogEntry, ViewDef};
 use crate::sql::expr::Expr;
 use crate::sql::functions::udf::SessionFunctions;
 use crate::sql::plan::{ChangelogMode, Node, Plan};
@@ -46,18 +46,71 @@ impl<'a> Binder<'a> {
 
     /// Binds a query; the scope names its output columns.
     pub fn bind_query(&self, q: &ast::Query) -> Result<(Plan, Scope), SqlError> {
-        if q.with.is_some() {
-            return Err(SqlError::NotSupported("WITH (use CREATE VIEW)".into()));
+        if let Some(with) = &q.with {
+            return self.bind_with(with, q);
         }
-        if q.order_by.is_some() {
-            return Err(SqlError::NotSupported(
-                "ORDER BY on a stream (sort in the sink's consumer, or use Top-N)".into(),
-            ));
+        if q.fetch.is_some() {
+            return Err(SqlError::NotSupported("FETCH (write LIMIT n)".into()));
         }
-        if q.limit_clause.is_some() || q.fetch.is_some() {
-            return Err(SqlError::NotSupported("LIMIT / FETCH".into()));
+        let limit = match &q.limit_clause {
+            None => None,
+            Some(ast::LimitClause::LimitOffset {
+                limit: Some(n),
+                offset: None,
+                limit_by,
+            }) if limit_by.is_empty() => Some(rank::limit_count(n)?),
+            Some(other) => {
+                return Err(SqlError::NotSupported(format!(
+                    "{} (LIMIT n without OFFSET)",
+                    other.to_string().trim()
+                )))
+            }
+        };
+        let order: &[ast::OrderByExpr] = match &q.order_by {
+            None => &[],
+            Some(ast::OrderBy {
+                kind: ast::OrderByKind::Expressions(es),
+                ..
+            }) => es,
+            Some(other) => return Err(SqlError::NotSupported(format!("{other}"))),
+        };
+        let (plan, scope) = self.bind_set_expr(&q.body)?;
+        match limit {
+            None if order.is_empty() => Ok((plan, scope)),
+            None => Err(SqlError::NotSupported(
+                "ORDER BY without LIMIT on a stream (add LIMIT n for a Top-N, or sort in the sink's consumer)".into(),
+            )),
+            Some(n) => rank::bind_limit(plan, scope, order, n),
         }
-        self.bind_set_expr(&q.body)
+    }
+
+    /// `WITH a AS (…), b AS (…) query`: each common table expression is a view of the query
+    /// alone (shadowing a table of its name), visible to the ones after it.
+    fn bind_with(&self, with: &ast::With, q: &ast::Query) -> Result<(Plan, Scope), SqlError> {
+        if with.recursive {
+            return Err(SqlError::NotSupported("WITH RECURSIVE".into()));
+        }
+        let mut catalog = self.catalog.clone();
+        for cte in &with.cte_tables {
+            let name = cte.alias.name.value.clone();
+            catalog.replace_view(ViewDef {
+                name: name.clone(),
+                columns: cte
+                    .alias
+                    .columns
+                    .iter()
+                    .map(|c| c.name.value.clone())
+                    .collect(),
+                query: (*cte.query).clone(),
+            });
+            // Bound now, so an error names the expression it is in.
+            Binder::new(&catalog)
+                .bind_named(&name, None)
+                .map_err(|e| SqlError::Validation(format!("in WITH {name}: {e}")))?;
+        }
+        let mut body = q.clone();
+        body.with = None;
+        Binder::new(&catalog).bind_query(&body)
     }
 
     fn bind_set_expr(&self, body: &ast::SetExpr) -> Result<(Plan, Scope), SqlError> {

@@ -127,3 +127,94 @@ pub fn rank_column_item() -> ast::Expr {
     id.quote_style = Some('`');
     ast::Expr::Identifier(id)
 }
+
+/// The row count of `LIMIT n`: a non-negative integer literal.
+pub fn limit_count(n: &ast::Expr) -> Result<u64, SqlError> {
+    match n {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(text, _) => text.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+    .ok_or_else(|| SqlError::Validation(format!("LIMIT takes a row count, got {n}")))
+}
+
+/// `query ORDER BY … LIMIT n`: a Top-N over the whole stream (a rank without partition, its
+/// row number not kept), updated as rows enter the top. Without `ORDER BY`, the first `n`
+/// rows. `ORDER BY` names output columns, by name or position.
+pub fn bind_limit(
+    plan: Plan,
+    scope: Scope,
+    order: &[ast::OrderByExpr],
+    limit: u64,
+) -> Result<(Plan, Scope), SqlError> {
+    let binder = ExprBinder::new(&scope);
+    let width = plan.schema.len();
+    let mut order_by = Vec::with_capacity(order.len());
+    for o in order {
+        let descending = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+        let column = match &o.expr {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|p| (1..=width).contains(p))
+                    .map(|p| p - 1)
+                    .ok_or_else(|| {
+                        SqlError::Validation(format!(
+                            "ORDER BY {n}: the position must be between 1 and {width}"
+                        ))
+                    })?,
+                _ => return Err(order_column(&o.expr)),
+            },
+            e => match binder.bind(e)? {
+                Expr::Column { index, .. } => index,
+                _ => return Err(order_column(&o.expr)),
+            },
+        };
+        order_by.push((column, descending));
+    }
+    let mut fields = plan.schema.fields.clone();
+    for f in fields.iter_mut() {
+        f.time = None;
+    }
+    let mut ranked = fields.clone();
+    ranked.push(Field::new(RANK_COLUMN, DataType::BigInt));
+    let rank = Plan {
+        node: Node::Rank {
+            input: Box::new(plan),
+            partition_by: vec![],
+            order_by,
+            limit: Some(limit),
+            state_ttl_ms: None,
+        },
+        schema: Schema::new(ranked.clone()),
+        mode: ChangelogMode::Updating,
+    };
+    let exprs = ranked
+        .iter()
+        .take(width)
+        .enumerate()
+        .map(|(index, f)| Expr::Column {
+            index,
+            name: f.name.clone(),
+            data_type: f.data_type.clone(),
+        })
+        .collect();
+    let plan = Plan {
+        node: Node::Project {
+            input: Box::new(rank),
+            exprs,
+        },
+        schema: Schema::new(fields),
+        mode: ChangelogMode::Updating,
+    };
+    Ok((plan, scope))
+}
+
+fn order_column(e: &ast::Expr) -> SqlError {
+    SqlError::NotSupported(format!(
+        "ORDER BY the expression {e} (name an output column, or its position)"
+    ))
+}

@@ -305,7 +305,10 @@ fn unsupported_statements_say_so() {
         e.message,
         "Expected: a query or INSERT, found: end of input"
     );
-    assert_eq!(error("DROP 1").message, "Expected: TABLE or VIEW, found: 1");
+    assert_eq!(
+        error("DROP 1").message,
+        "Expected: TABLE, VIEW or FUNCTION, found: 1"
+    );
     assert_eq!(error("+ 1").message, "not supported: +");
 }
 
