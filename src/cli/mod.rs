@@ -174,6 +174,9 @@ enum Command {
         /// Submit each INSERT without waiting for its end.
         #[arg(long, conflicts_with = "local")]
         detached: bool,
+        /// The prompt's history file [default: $HOME/.rill-sql-history].
+        #[arg(long, value_name = "FILE")]
+        history: Option<std::path::PathBuf>,
         /// The jobs' parallelism [default: SET 'parallelism.default', else the cluster's].
         #[arg(short, long)]
         parallelism: Option<usize>,
@@ -363,6 +366,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             jobmanager_rest,
             file,
             detached,
+            history,
             parallelism,
             shape: LocalShape {
                 taskmanagers,
@@ -384,6 +388,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 slots,
                 detached,
                 options,
+                history,
             };
             sql::sql(target, file.as_deref())
         }

@@ -11,8 +11,14 @@
 //! `rill run`'s: 0 when every statement succeeded and every job FINISHED; 1 when a job FAILED
 //! or was CANCELED; 2 when a statement is rejected (syntax, names, types), with its message.
 //! At the prompt, an error is printed and the session goes on.
+//!
+//! ## The prompt
+//! Lines are edited as in a shell (arrows, Ctrl-A/E, Ctrl-R search). Each statement, its
+//! lines joined, goes into the history, which is kept in `--history FILE` (default
+//! `$HOME/.rill-sql-history`) after every statement, so Up recalls statements of earlier
+//! sessions too. Ctrl-C drops the statement being typed; Ctrl-D, `quit;` or `exit;` leave.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -42,6 +48,8 @@ pub(super) struct SqlTarget {
     pub detached: bool,
     /// The submission options of the command line.
     pub options: SubmitOptions,
+    /// `--history`: where the prompt keeps its statements.
+    pub history: Option<std::path::PathBuf>,
 }
 
 /// Runs `rill sql`.
@@ -100,25 +108,56 @@ fn run_script(target: &SqlTarget, script: &str) -> ExitCode {
 }
 
 fn interactive(target: &SqlTarget) -> ExitCode {
-    let mut session = Session::new();
-    let stdin = std::io::stdin();
-    let mut buffer = String::new();
-    let prompt = |continuation: bool| {
-        print!("{}", if continuation { "> " } else { "Flink SQL> " });
-        let _ = std::io::stdout().flush();
+    use rustyline::error::ReadlineError;
+    let mut editor = match rustyline::DefaultEditor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("rill: cannot open the terminal: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
-    prompt(false);
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
+    let history = target.history.clone().or_else(|| {
+        std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".rill-sql-history"))
+    });
+    if let Some(h) = &history {
+        // A first session has no history yet.
+        let _ = editor.load_history(h);
+    }
+    let mut session = Session::new();
+    let mut buffer = String::new();
+    loop {
+        let prompt = if buffer.trim().is_empty() {
+            "Flink SQL> "
+        } else {
+            "> "
+        };
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("rill: cannot read the terminal: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
         buffer.push_str(&line);
         buffer.push('\n');
         let trimmed = buffer.trim();
         if trimmed.eq_ignore_ascii_case("quit;") || trimmed.eq_ignore_ascii_case("exit;") {
-            return ExitCode::SUCCESS;
+            break;
         }
         if !trimmed.ends_with(';') {
-            prompt(!trimmed.is_empty());
             continue;
+        }
+        let entry = trimmed.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        let _ = editor.add_history_entry(entry);
+        if let Some(h) = &history {
+            if let Err(e) = editor.save_history(h) {
+                eprintln!("[WARNING] cannot write the history to {}: {e}", h.display());
+            }
         }
         match session.execute_script(&buffer) {
             Ok(outcomes) => {
@@ -129,7 +168,6 @@ fn interactive(target: &SqlTarget) -> ExitCode {
             Err(e) => eprintln!("[ERROR] Could not execute SQL statement. Reason:\n{e}"),
         }
         buffer.clear();
-        prompt(false);
     }
     ExitCode::SUCCESS
 }

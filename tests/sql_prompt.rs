@@ -1,0 +1,73 @@
+//! Issue 20: `rill sql`'s prompt on a terminal (a pseudo-terminal from util-linux `script`):
+//! statements span lines, Up recalls earlier statements (of this session, and of an earlier
+//! one through the history file), and Ctrl-D leaves.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::cli::{finish, Killed};
+
+/// Types `keys` (each after a pause, as a person would) into `rill sql --local` on a
+/// pseudo-terminal; everything the terminal showed.
+fn session(history: &std::path::Path, keys: &[&str]) -> String {
+    let rill = env!("CARGO_BIN_EXE_rill");
+    let command = format!("{rill} sql --local --history {}", history.display());
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env_remove("RILL_REST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for k in keys {
+        std::thread::sleep(Duration::from_millis(300));
+        stdin.write_all(k.as_bytes()).expect("typed");
+        stdin.flush().expect("flushed");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stdin);
+    let out = finish(
+        Killed(child),
+        Duration::from_secs(60),
+        "rill sql on a terminal",
+    );
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    out.stdout
+}
+
+const UP: &str = "\x1b[A";
+const CTRL_D: &str = "\x04";
+
+#[test]
+fn the_prompt_recalls_statements_across_sessions() {
+    let dir = common::temp_dir("sql-prompt");
+    let history = dir.join("history");
+    let shown = session(
+        &history,
+        &[
+            "SHOW TABLES;\r",
+            "CREATE TABLE t1 (a INT)\r",
+            "WITH ('connector' = 'blackhole');\r",
+            // Up twice: SHOW TABLES again, now with t1.
+            &format!("{UP}{UP}\r"),
+            CTRL_D,
+        ],
+    );
+    assert_eq!(shown.matches("0 rows in set").count(), 1, "{shown}");
+    assert_eq!(shown.matches("1 row in set").count(), 1, "{shown}");
+    assert!(shown.contains("|         t1 |"), "{shown}");
+    let kept = std::fs::read_to_string(&history).expect("the history file");
+    assert!(
+        kept.contains("CREATE TABLE t1 (a INT) WITH ('connector' = 'blackhole');"),
+        "a statement of two lines is one entry: {kept}"
+    );
+    // A new session: Up recalls the last statement of the one before (a new catalog: no t1).
+    let shown = session(&history, &[&format!("{UP}\r"), CTRL_D]);
+    assert!(shown.contains("0 rows in set"), "{shown}");
+    std::fs::remove_dir_all(&dir).ok();
+}
