@@ -1,6 +1,8 @@
-//! Issue 20: `rill sql`'s prompt on a terminal (a pseudo-terminal from util-linux `script`):
-//! statements span lines, Up recalls earlier statements (of this session, and of an earlier
-//! one through the history file), and Ctrl-D leaves.
+//! Issue 20: `rill sql` as a person and as a script use it.
+//! - The prompt on a terminal (a pseudo-terminal from util-linux `script`): statements span
+//!   lines, Up recalls earlier statements (of this session, and of an earlier one through the
+//!   history file), and Ctrl-D leaves.
+//! - `--json`: a query's rows as changelog JSON lines, alone on standard output.
 
 mod common;
 
@@ -69,5 +71,62 @@ fn the_prompt_recalls_statements_across_sessions() {
     // A new session: Up recalls the last statement of the one before (a new catalog: no t1).
     let shown = session(&history, &[&format!("{UP}\r"), CTRL_D]);
     assert!(shown.contains("0 rows in set"), "{shown}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn json_rows_are_alone_on_standard_output() {
+    let dir = common::temp_dir("sql-json");
+    let input = dir.join("words.csv");
+    let words: Vec<String> = (0..300).map(|i| format!("w{}", (i * i) % 13)).collect();
+    std::fs::write(&input, words.join("\n") + "\n").expect("words");
+    let script = format!(
+        "CREATE TABLE words (word STRING) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         SHOW TABLES;
+         SELECT word, COUNT(*) AS n FROM words GROUP BY word;",
+        common::cli::path(&input)
+    );
+    let mut child = common::cli::rill_command(&["sql", "--local", "-p", "2", "--json"], &[])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("rill starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    let out = finish(Killed(child), Duration::from_secs(60), "rill sql --json");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("1 row in set"),
+        "the shell speaks on stderr: {}",
+        out.stderr
+    );
+    // Every line of stdout is a changelog row; applied in order they end in the counts.
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut lines = 0;
+    for line in out.stdout.lines() {
+        let row: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let (op, data) = (row["op"].as_str().expect("op"), &row["data"]);
+        let word = data["word"].as_str().expect("word").to_string();
+        let n = data["n"].as_i64().expect("n");
+        match op {
+            "+I" | "+U" => assert!(counts.insert(word, n).is_none(), "{line}"),
+            "-U" | "-D" => assert_eq!(counts.remove(&word), Some(n), "{line}"),
+            other => panic!("op {other}"),
+        }
+        lines += 1;
+    }
+    let mut want: std::collections::BTreeMap<String, i64> = Default::default();
+    for w in &words {
+        *want.entry(w.clone()).or_insert(0) += 1;
+    }
+    assert!(
+        lines > want.len(),
+        "a changelog, not only final rows: {lines} lines"
+    );
+    assert_eq!(counts, want);
     std::fs::remove_dir_all(&dir).ok();
 }

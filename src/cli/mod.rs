@@ -177,6 +177,10 @@ enum Command {
         /// The prompt's history file [default: $HOME/.rill-sql-history].
         #[arg(long, value_name = "FILE")]
         history: Option<std::path::PathBuf>,
+        /// A query's rows as changelog JSON lines ({"op":"+I","data":{…}}), alone on standard
+        /// output; what the shell says besides goes to standard error.
+        #[arg(long)]
+        json: bool,
         /// The jobs' parallelism [default: SET 'parallelism.default', else the cluster's].
         #[arg(short, long)]
         parallelism: Option<usize>,
@@ -367,6 +371,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             file,
             detached,
             history,
+            json,
             parallelism,
             shape: LocalShape {
                 taskmanagers,
@@ -389,6 +394,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 detached,
                 options,
                 history,
+                json,
             };
             sql::sql(target, file.as_deref())
         }

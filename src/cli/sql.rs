@@ -6,6 +6,8 @@
 //!
 //! A `SELECT` runs as a job whose rows print as a changelog (`+I[…]`, `-U[…]`, `+U[…]`) to the
 //! process that runs it: this one with `--local`, else the TaskManagers' standard output.
+//! With `--json` they are changelog JSON lines (`{"op":"+I","data":{"word":"a","n":1}}`), and
+//! everything else the shell says goes to standard error, so standard output is only rows.
 //!
 //! ## Exit codes (scripts)
 //! `rill run`'s: 0 when every statement succeeded and every job FINISHED; 1 when a job FAILED
@@ -50,6 +52,32 @@ pub(super) struct SqlTarget {
     pub options: SubmitOptions,
     /// `--history`: where the prompt keeps its statements.
     pub history: Option<std::path::PathBuf>,
+    /// `--json`: a query's rows as changelog JSON lines, alone on standard output.
+    pub json: bool,
+}
+
+impl SqlTarget {
+    /// Says `text` to the user: on standard output, or standard error with `--json` (whose
+    /// standard output holds only rows).
+    fn say(&self, text: &str) {
+        if self.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+
+    /// A new session; with `--json`, one whose queries print JSON lines.
+    fn session(&self) -> Session {
+        let mut session = Session::new();
+        if self.json {
+            let set = format!("SET '{}' = 'json';", crate::sql::job::RESULT_FORMAT);
+            if let Err(e) = session.execute_script(&set) {
+                eprintln!("rill: {e}");
+            }
+        }
+        session
+    }
 }
 
 /// Runs `rill sql`.
@@ -85,9 +113,9 @@ fn run_script(target: &SqlTarget, script: &str) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let mut session = Session::new();
+    let mut session = target.session();
     for s in &statements {
-        println!("Flink SQL> {}", s.text);
+        target.say(&format!("Flink SQL> {}", s.text));
         match session.execute(s) {
             Ok(outcome) => {
                 let code = show(target, &session, outcome);
@@ -123,7 +151,7 @@ fn interactive(target: &SqlTarget) -> ExitCode {
         // A first session has no history yet.
         let _ = editor.load_history(h);
     }
-    let mut session = Session::new();
+    let mut session = target.session();
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.trim().is_empty() {
@@ -175,9 +203,9 @@ fn interactive(target: &SqlTarget) -> ExitCode {
 /// Shows an outcome; runs a job. The exit code of a job's end.
 fn show(target: &SqlTarget, session: &Session, outcome: Outcome) -> ExitCode {
     match outcome {
-        Outcome::Done(m) => println!("{m}"),
-        Outcome::Explain(text) => println!("{text}"),
-        Outcome::Table { header, rows } => print_table(&header, &rows),
+        Outcome::Done(m) => target.say(&m),
+        Outcome::Explain(text) => target.say(&text),
+        Outcome::Table { header, rows } => target.say(&table_text(&header, &rows)),
         Outcome::Job(job) => return submit(target, session, &job),
     }
     ExitCode::SUCCESS
@@ -200,10 +228,10 @@ fn submit(target: &SqlTarget, session: &Session, job: &SqlJob) -> ExitCode {
     let parallelism = target.parallelism.or(job.parallelism);
     let detached = target.detached || catalog.option("table.dml-sync") == Some("false");
     if job.prints_rows && !target.local {
-        println!("[INFO] The query's rows print on the TaskManagers' standard output.");
+        target.say("[INFO] The query's rows print on the TaskManagers' standard output.");
     }
     if target.local {
-        println!("[INFO] Submitting SQL update statement to the embedded cluster:");
+        target.say("[INFO] Submitting SQL update statement to the embedded cluster:");
         return run_local(
             target.registry.clone(),
             parallelism,
@@ -214,7 +242,7 @@ fn submit(target: &SqlTarget, session: &Session, job: &SqlJob) -> ExitCode {
             &options,
         );
     }
-    println!("[INFO] Submitting SQL update statement to the cluster...");
+    target.say("[INFO] Submitting SQL update statement to the cluster...");
     let client = remote::client(target.rest.clone());
     let req = crate::rest::model::SubmitJobRequest {
         job: "sql".into(),
@@ -225,7 +253,7 @@ fn submit(target: &SqlTarget, session: &Session, job: &SqlJob) -> ExitCode {
     remote::run(&client, &req, detached, false)
 }
 
-fn print_table(header: &[String], rows: &[Vec<String>]) {
+fn table_text(header: &[String], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -248,16 +276,15 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
             .collect();
         format!("|{}|", cells.join("|"))
     };
-    println!("{rule}");
-    println!("{}", line(header));
-    println!("{rule}");
+    let mut text = format!("{rule}\n{}\n{rule}\n", line(header));
     for r in rows {
-        println!("{}", line(r));
+        text.push_str(&line(r));
+        text.push('\n');
     }
-    println!("{rule}");
-    println!(
-        "{} row{} in set",
+    text.push_str(&format!(
+        "{rule}\n{} row{} in set",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
-    );
+    ));
+    text
 }

@@ -11,13 +11,26 @@ use crate::sql::functions;
 use crate::sql::types::{DataType, Row, Schema, Value};
 use crate::sql::SqlError;
 
-/// Prints rows as Flink's `print` connector does: `[identifier:][subtask> ]+I[a, b]`.
+/// Prints rows as Flink's `print` connector does: `[identifier:][subtask> ]+I[a, b]`. With
+/// `'format' = 'json'` (Rill's, what `rill sql --json` sets for a query) a row is a line of
+/// changelog JSON, `{"op":"+I","data":{"a":1,"b":"x"}}`, without a prefix.
 pub fn print_sink(
     table: &Arc<TableDef>,
     schema: &Schema,
     stream: DataStream<Row>,
 ) -> Result<(), SqlError> {
+    let json = match table.option("format") {
+        None => None,
+        Some("json") => Some(crate::connectors::format::encoder(table, schema)?),
+        Some(other) => {
+            return Err(SqlError::Connector {
+                table: table.name.clone(),
+                message: format!("the print connector's format '{other}' (formats: json)"),
+            })
+        }
+    };
     let sink = PrintRows {
+        json,
         identifier: table.option("print-identifier").map(str::to_string),
         types: schema
             .fields
@@ -51,6 +64,8 @@ pub fn print_row(row: &Row, types: &[DataType]) -> String {
 
 #[derive(Clone)]
 struct PrintRows {
+    /// Rows as JSON objects, for changelog JSON lines.
+    json: Option<crate::connectors::format::LineEncoder>,
     identifier: Option<String>,
     types: Arc<[DataType]>,
     prefix: String,
@@ -78,8 +93,19 @@ impl SinkFunction<Row> for PrintRows {
     fn invoke_batch(&mut self, rows: Vec<Row>) -> Result<(), UserError> {
         let mut text = String::new();
         for r in &rows {
-            text.push_str(&self.prefix);
-            text.push_str(&print_row(r, &self.types));
+            match &self.json {
+                Some(encode) => {
+                    text.push_str(&format!(
+                        "{{\"op\":\"{}\",\"data\":{}}}",
+                        r.kind.short(),
+                        encode(r)
+                    ));
+                }
+                None => {
+                    text.push_str(&self.prefix);
+                    text.push_str(&print_row(r, &self.types));
+                }
+            }
             text.push('\n');
         }
         if self.standard_error {

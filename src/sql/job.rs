@@ -68,7 +68,10 @@ pub fn build_script(env: &StreamEnv, script: &str) -> Result<(), SqlError> {
             env.set_job_name(&name);
             session.plan(&last.statement)?
         }
-        Statement::Query(_) => printed(session.plan(&last.statement)?),
+        Statement::Query(_) => printed(
+            session.plan(&last.statement)?,
+            session.catalog().option(RESULT_FORMAT),
+        ),
         _ => {
             return Err(SqlError::Validation(
                 "a SQL job's last statement is an INSERT or a query".into(),
@@ -78,8 +81,17 @@ pub fn build_script(env: &StreamEnv, script: &str) -> Result<(), SqlError> {
     lower_insert(&plan, env)
 }
 
-/// A query's plan written to standard output by the `print` connector.
-fn printed(plan: Plan) -> Plan {
+/// The session option `rill sql --json` sets: a query's rows as changelog JSON lines.
+pub const RESULT_FORMAT: &str = "rill.sql-client.result-format";
+
+/// A query's plan written to standard output by the `print` connector (as JSON lines when
+/// `format` is `json`).
+fn printed(plan: Plan, format: Option<&str>) -> Plan {
+    let mut options: std::collections::BTreeMap<String, String> =
+        [("connector".to_string(), "print".to_string())].into();
+    if let Some(f) = format {
+        options.insert("format".into(), f.to_string());
+    }
     let table = TableDef {
         name: "collect".into(),
         columns: plan
@@ -96,7 +108,7 @@ fn printed(plan: Plan) -> Plan {
             .collect(),
         watermark: None,
         primary_key: vec![],
-        options: [("connector".to_string(), "print".to_string())].into(),
+        options,
     };
     let (schema, mode) = (plan.schema.clone(), plan.mode);
     Plan {
