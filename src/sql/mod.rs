@@ -22,6 +22,7 @@
 pub mod bind;
 pub mod catalog;
 pub mod dialect;
+mod explain;
 pub mod expr;
 pub mod functions;
 pub mod gateway;

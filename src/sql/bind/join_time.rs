@@ -59,7 +59,8 @@ fn window_join(
     }
 }
 
-/// Which window property column `col` of `plan` is, and of which windows.
+/// Which window property column `col` of `plan` is, and of which windows (of event time: a
+/// window join fires by the watermark).
 fn window_column(plan: &Plan, col: usize) -> Option<(WindowProperty, WindowKind)> {
     match &plan.node {
         Node::Filter { input, .. } => window_column(input, col),
@@ -67,7 +68,12 @@ fn window_column(plan: &Plan, col: usize) -> Option<(WindowProperty, WindowKind)
             Expr::Column { index, .. } => window_column(input, *index),
             _ => None,
         },
-        Node::WindowTvf { input, window, .. } => {
+        Node::WindowTvf {
+            input,
+            window,
+            proctime: false,
+            ..
+        } => {
             let property = match col.checked_sub(input.schema.len())? {
                 0 => WindowProperty::Start,
                 1 => WindowProperty::End,
@@ -80,6 +86,7 @@ fn window_column(plan: &Plan, col: usize) -> Option<(WindowProperty, WindowKind)
             window,
             keys,
             properties,
+            proctime: false,
             ..
         } => {
             let property = properties.get(col.checked_sub(keys.len())?)?;

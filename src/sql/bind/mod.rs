@@ -12,12 +12,13 @@ mod lookup;
 pub mod rank;
 mod scan;
 pub mod window;
+mod with;
 
 use sqlparser::ast;
 
 use crate::sql::bind::aggregate::{bind_aggregate, project};
 use crate::sql::bind::expr::{ExprBinder, Scope, ScopeColumn};
-use crate::sql::catalog::{Catalog, CatalogEntry, ViewDef};
+use crate::sql::catalog::{Catalog, CatalogEntry};
 use crate::sql::expr::Expr;
 use crate::sql::functions::udf::SessionFunctions;
 use crate::sql::plan::{ChangelogMode, Node, Plan};
@@ -82,35 +83,6 @@ impl<'a> Binder<'a> {
             )),
             Some(n) => rank::bind_limit(plan, scope, order, n),
         }
-    }
-
-    /// `WITH a AS (…), b AS (…) query`: each common table expression is a view of the query
-    /// alone (shadowing a table of its name), visible to the ones after it.
-    fn bind_with(&self, with: &ast::With, q: &ast::Query) -> Result<(Plan, Scope), SqlError> {
-        if with.recursive {
-            return Err(SqlError::NotSupported("WITH RECURSIVE".into()));
-        }
-        let mut catalog = self.catalog.clone();
-        for cte in &with.cte_tables {
-            let name = cte.alias.name.value.clone();
-            catalog.replace_view(ViewDef {
-                name: name.clone(),
-                columns: cte
-                    .alias
-                    .columns
-                    .iter()
-                    .map(|c| c.name.value.clone())
-                    .collect(),
-                query: (*cte.query).clone(),
-            });
-            // Bound now, so an error names the expression it is in.
-            Binder::new(&catalog)
-                .bind_named(&name, None)
-                .map_err(|e| SqlError::Validation(format!("in WITH {name}: {e}")))?;
-        }
-        let mut body = q.clone();
-        body.with = None;
-        Binder::new(&catalog).bind_query(&body)
     }
 
     fn bind_set_expr(&self, body: &ast::SetExpr) -> Result<(Plan, Scope), SqlError> {

@@ -28,7 +28,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::sql::functions::{EvalError, FunctionError, ScalarFunction};
+use crate::sql::functions::{EvalError, FunctionError, ScalarEval, ScalarFunction};
 use crate::sql::types::{DataType, Value};
 
 /// A scalar function written in Rust.
@@ -39,7 +39,7 @@ pub struct ScalarUdf {
     args: Vec<DataType>,
     returns: DataType,
     deterministic: bool,
-    eval: Arc<dyn Fn(&[Value]) -> Result<Value, EvalError> + Send + Sync>,
+    eval: ScalarEval,
 }
 
 impl std::fmt::Debug for ScalarUdf {
@@ -168,7 +168,7 @@ pub fn identifiers() -> Vec<String> {
 thread_local! {
     /// The `CREATE FUNCTION` names of the catalog a binder on this thread binds against.
     static SESSION: std::cell::RefCell<BTreeMap<String, Arc<ScalarUdf>>> =
-        std::cell::RefCell::new(BTreeMap::new());
+        const { std::cell::RefCell::new(BTreeMap::new()) };
 }
 
 /// While alive, the functions a session's `CREATE FUNCTION`s named resolve on this thread

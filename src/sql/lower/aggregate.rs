@@ -223,11 +223,11 @@ fn window_on<K: GroupKey>(
 /// Flink's cumulative windows: from each `size`-aligned start, windows ending every `step` up
 /// to `size`; a row belongs to every one of them that ends after it.
 #[derive(Debug, Clone, Copy)]
-struct Cumulative {
-    step: i64,
-    size: i64,
+pub(super) struct Cumulative {
+    pub(super) step: i64,
+    pub(super) size: i64,
     /// In processing time rather than event time.
-    proctime: bool,
+    pub(super) proctime: bool,
 }
 
 impl Assigner<Row, TimeWindow> for Cumulative {
@@ -264,89 +264,6 @@ impl Assigner<Row, TimeWindow> for Cumulative {
             Arc::new(EventTimeTrigger)
         }
     }
-}
-
-/// Appends the `(start, end)` of each window a timestamp falls in.
-type WindowsOf = Arc<dyn Fn(i64, &mut Vec<(i64, i64)>) + Send + Sync>;
-
-/// Lowers a window TVF that no aggregate fused with: each row once per window, the window's
-/// start, end and time appended.
-pub fn lower_window_tvf(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
-    let Node::WindowTvf {
-        input,
-        window,
-        proctime,
-        ..
-    } = &plan.node
-    else {
-        return Err(SqlError::Validation("not a window TVF".into()));
-    };
-    let proctime = *proctime;
-    let windows: WindowsOf = match *window {
-        WindowKind::Tumble { size, offset } => Arc::new(move |t, out| {
-            let s = t - (t - offset).rem_euclid(size);
-            out.push((s, s + size));
-        }),
-        WindowKind::Hop {
-            slide,
-            size,
-            offset,
-        } => Arc::new(move |t, out| {
-            let last = t - (t - offset).rem_euclid(slide);
-            let mut s = last;
-            while s > t - size {
-                out.push((s, s + size));
-                s -= slide;
-            }
-        }),
-        WindowKind::Cumulate { step, size } => Arc::new(move |t, out| {
-            let mut ws = Vec::new();
-            let cumulative = Cumulative {
-                step,
-                size,
-                proctime: false,
-            };
-            let _ = cumulative.assign(&Row::default(), t, 0, &mut ws);
-            out.extend(ws.into_iter().map(|w| (w.start, w.end)));
-        }),
-        WindowKind::Session { .. } => {
-            return Err(SqlError::NotSupported(
-                "a SESSION window TVF without a GROUP BY window_start, window_end".into(),
-            ))
-        }
-    };
-    let stream = lower(input, env)?;
-    Ok(stream
-        .process(
-            move |row: Row,
-                  ctx: &mut crate::api::ProcessContext<'_>,
-                  out: &mut Collector<'_, Row>|
-                  -> Result<(), UserError> {
-                let t = if proctime {
-                    ctx.current_processing_time()
-                } else {
-                    let Some(t) = ctx.timestamp() else {
-                        return Ok(());
-                    };
-                    t
-                };
-                let mut ws = Vec::with_capacity(4);
-                windows(t, &mut ws);
-                for (s, e) in ws {
-                    let mut values = Vec::with_capacity(row.values.len() + 3);
-                    values.extend_from_slice(&row.values);
-                    values.push(Value::Timestamp(s));
-                    values.push(Value::Timestamp(e));
-                    values.push(Value::Timestamp(e - 1));
-                    out.collect(Row {
-                        kind: row.kind,
-                        values,
-                    });
-                }
-                Ok(())
-            },
-        )
-        .name(&format!("WindowTableFunction(window=[{window}])")))
 }
 
 /// Lowers an unbounded `GROUP BY`, in one phase or two.

@@ -15,6 +15,7 @@ mod join;
 mod lookup;
 mod rank;
 mod time_join;
+mod window_tvf;
 
 use crate::api::{DataStream, StreamEnv};
 use crate::connectors;
@@ -63,7 +64,7 @@ pub fn lower(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> 
         }
         Node::WindowAggregate { .. } => aggregate::lower_window_aggregate(plan, env),
         Node::Aggregate { .. } => aggregate::lower_group_aggregate(plan, env),
-        Node::WindowTvf { .. } => aggregate::lower_window_tvf(plan, env),
+        Node::WindowTvf { .. } => window_tvf::lower_window_tvf(plan, env),
         Node::Join { .. } => join::lower_join(plan, env),
         Node::LookupJoin { .. } => lookup::lower_lookup_join(plan, env),
         Node::Rank { .. } => rank::lower_rank(plan, env),
