@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::cli::{finish, path, rill_command, Killed, LocalCluster};
+use common::cli::{path, LocalCluster};
 use common::{assert_error, get_ok, http, wait_for_job};
 
 fn statement(base: &str, session: &str, sql: &str) -> serde_json::Value {
@@ -163,17 +161,12 @@ fn the_sql_gateway_runs_statements_and_submits_inserts_as_jobs() {
         path(&input),
         path(&out2)
     );
-    let mut cmd = rill_command(&["sql", "--jobmanager-rest", &cluster.url], &[]);
-    cmd.stdin(Stdio::piped());
-    let mut child = Killed(cmd.spawn().expect("rill sql starts"));
-    child
-        .0
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    let o = finish(child, Duration::from_secs(60), "rill sql");
+    let o = common::cli::run_with_stdin(
+        &["sql", "--jobmanager-rest", &cluster.url],
+        &script,
+        Duration::from_secs(60),
+        "rill sql",
+    );
     assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
     assert!(o.stdout.contains(" small |"), "{}", o.stdout);
     assert!(

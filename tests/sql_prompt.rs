@@ -86,17 +86,12 @@ fn json_rows_are_alone_on_standard_output() {
          SELECT word, COUNT(*) AS n FROM words GROUP BY word;",
         common::cli::path(&input)
     );
-    let mut child = common::cli::rill_command(&["sql", "--local", "-p", "2", "--json"], &[])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("rill starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    let out = finish(Killed(child), Duration::from_secs(60), "rill sql --json");
+    let out = common::cli::run_with_stdin(
+        &["sql", "--local", "-p", "2", "--json"],
+        &script,
+        Duration::from_secs(60),
+        "rill sql --json",
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr.contains("1 row in set"),

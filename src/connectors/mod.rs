@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | `filesystem` | a file or a directory of files (`path`), `csv`, `json` or `raw` lines, split across subtasks | part files in the `path` directory, committed by two-phase commit at checkpoints (exactly once) |
 //! | `datagen` | generated rows: `sequence` or `random` fields, `number-of-rows`, `rows-per-second` | — |
-//! | `print` | — | rows printed as `+I[a, b]` to the process's standard output |
+//! | `socket` | lines from `hostname`:`port` (one subtask) until the peer closes | — |
+//! | `print` | — | rows printed as `+I[a, b]` to the process's standard output (or changelog JSON with `'format' = 'json'`) |
 //! | `blackhole` | — | rows discarded |
 //!
 //! A source's rows get the table's computed columns, then (if the table declares one) its
@@ -16,6 +17,7 @@ mod datagen;
 mod filesystem;
 pub mod format;
 mod print;
+mod socket;
 
 use std::sync::Arc;
 
@@ -100,11 +102,12 @@ pub fn source(
     let rows = match table.connector()? {
         "filesystem" => filesystem::source(env, table, layout)?,
         "datagen" => datagen::source(env, table, layout)?,
+        "socket" => socket::source(env, table, layout)?,
         other => {
             return Err(SqlError::Connector {
                 table: table.name.clone(),
                 message: format!(
-                    "the connector '{other}' cannot be read (sources: filesystem, datagen)"
+                    "the connector '{other}' cannot be read (sources: filesystem, datagen, socket)"
                 ),
             })
         }

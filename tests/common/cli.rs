@@ -1,7 +1,7 @@
 //! Helpers for tests that run the `rill` binary against a cluster: `rill local` on a free
 //! port (killed on drop), and running `rill` commands to their end with a bound on their time.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -140,4 +140,19 @@ pub fn rill(args: &[&str], env: &[(&str, &str)]) -> Outcome {
 /// `p` as a `&str` (temp paths are UTF-8).
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
+}
+
+/// Runs `rill args…` with `script` on its standard input, to its end (at most `limit`).
+pub fn run_with_stdin(args: &[&str], script: &str, limit: Duration, what: &str) -> Outcome {
+    let mut cmd = rill_command(args, &[]);
+    cmd.stdin(Stdio::piped());
+    let mut child = Killed(cmd.spawn().expect("rill starts"));
+    child
+        .0
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    finish(child, limit, what)
 }
