@@ -117,19 +117,24 @@ fn items() -> Vec<(i64, i64, i64, i64)> {
         .collect()
 }
 
-#[test]
-fn top_n_and_deduplication_end_in_the_sorted_rows() {
-    let dir = common::temp_dir("sql-top-n");
+/// Writes `items()` as `dir/items.csv`; the `CREATE TABLE items` over it.
+fn write_items(dir: &std::path::Path) -> String {
     let input = dir.join("items.csv");
     let lines: String = items()
         .iter()
         .map(|(i, c, p, t)| format!("{i},{c},{p},{t}\n"))
         .collect();
     std::fs::write(&input, lines).expect("items");
-    let table = format!(
+    format!(
         "CREATE TABLE items (id BIGINT, category BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
         path(&input)
-    );
+    )
+}
+
+#[test]
+fn top_n_and_deduplication_end_in_the_sorted_rows() {
+    let dir = common::temp_dir("sql-top-n");
+    let table = write_items(&dir);
     let mut by_category: BTreeMap<i64, Vec<(i64, i64, i64, i64)>> = BTreeMap::new();
     for it in items() {
         by_category.entry(it.1).or_default().push(it);
@@ -187,16 +192,9 @@ fn top_n_and_deduplication_end_in_the_sorted_rows() {
 #[test]
 fn with_order_by_and_limit_end_in_the_sorted_rows() {
     let dir = common::temp_dir("sql-limit");
-    let input = dir.join("items.csv");
-    let lines: String = items()
-        .iter()
-        .map(|(i, c, p, t)| format!("{i},{c},{p},{t}\n"))
-        .collect();
-    std::fs::write(&input, lines).expect("items");
     let table = format!(
-        "CREATE TABLE items (id BIGINT, category BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
-         CREATE TABLE out (id BIGINT, price BIGINT) WITH ('connector' = 'print');",
-        path(&input)
+        "{}\nCREATE TABLE out (id BIGINT, price BIGINT) WITH ('connector' = 'print');",
+        write_items(&dir)
     );
     let mut cheap: Vec<(i64, i64)> = items()
         .iter()

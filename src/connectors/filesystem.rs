@@ -46,11 +46,15 @@ pub fn source(
     Ok(streams.fold(first, |acc, s| acc.union(&s)))
 }
 
+/// The table's `path` (a `file://` URI names a local path).
+fn local_path(table: &TableDef) -> Result<PathBuf, SqlError> {
+    let path = required(table, "path")?;
+    Ok(PathBuf::from(path.strip_prefix("file://").unwrap_or(path)))
+}
+
 /// The table's files: its `path`, or the visible files of the directory it names, in order.
 fn files(table: &TableDef) -> Result<Vec<PathBuf>, SqlError> {
-    let path = required(table, "path")?;
-    // A `file://` URI names a local path.
-    let path = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
+    let path = local_path(table)?;
     let bad = |message: String| SqlError::Connector {
         table: table.name.clone(),
         message,
@@ -107,8 +111,7 @@ pub fn sink(
     schema: &Schema,
     stream: DataStream<Row>,
 ) -> Result<(), SqlError> {
-    let path = required(table, "path")?;
-    let path = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
+    let path = local_path(table)?;
     let encode = encoder(table, schema)?;
     stream
         .map(move |r: Row| encode(&r))

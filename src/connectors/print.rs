@@ -95,11 +95,11 @@ impl SinkFunction<Row> for PrintRows {
         for r in &rows {
             match &self.json {
                 Some(encode) => {
-                    text.push_str(&format!(
-                        "{{\"op\":\"{}\",\"data\":{}}}",
-                        r.kind.short(),
-                        encode(r)
-                    ));
+                    text.push_str("{\"op\":\"");
+                    text.push_str(r.kind.short());
+                    text.push_str("\",\"data\":");
+                    text.push_str(&encode(r));
+                    text.push('}');
                 }
                 None => {
                     text.push_str(&self.prefix);

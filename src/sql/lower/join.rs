@@ -33,6 +33,18 @@ pub struct Sided {
     pub row: Row,
 }
 
+impl Sided {
+    /// The side as an index: 0 for the left, 1 for the right.
+    pub(super) fn index(&self) -> usize {
+        usize::from(self.side.min(1))
+    }
+
+    /// Whether the key holds a `NULL`, which matches nothing.
+    pub(super) fn null_key(&self) -> bool {
+        self.key.iter().any(Value::is_null)
+    }
+}
+
 /// Lowers a join: a regular one, or a window or interval join (see [`super::time_join`]).
 pub fn lower_join(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
     let Node::Join {
@@ -180,6 +192,13 @@ impl Pairing {
         }
     }
 
+    /// Emits `row` of `side` padded, if `side` is preserved (an insert).
+    pub(super) fn pad(&self, side: usize, row: &[Value], out: &mut Collector<'_, Row>) {
+        if self.preserves(side) {
+            out.collect(Row::insert(self.padded(side, row)));
+        }
+    }
+
     /// `row` of `side` beside `NULL`s for the other side.
     pub(super) fn padded(&self, side: usize, row: &[Value]) -> Vec<Value> {
         let nulls = vec![Value::Null; self.widths[1 - side]];
@@ -258,10 +277,11 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
         ctx: &mut KeyedContext<'_, K>,
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
-        let side = usize::from(input.side.min(1));
+        let side = input.index();
         let addition = input.row.kind.is_addition();
+        let null_key = input.null_key();
         let mine = input.row.values;
-        if input.key.iter().any(Value::is_null) {
+        if null_key {
             if self.pair.preserves(side) {
                 let kind = if addition {
                     RowKind::Insert

@@ -80,16 +80,16 @@ struct Lookup {
     /// The table's row width.
     width: usize,
     ttl_ms: i64,
-    /// The table as read, and when (processing time).
-    cache: Option<(Arc<Index>, i64)>,
+    /// The table as this subtask read it, and when (processing time).
+    cache: Option<(Index, i64)>,
 }
 
 impl Lookup {
-    /// The table's index, read again when the cached one is older than the TTL.
-    fn index(&mut self, now: i64) -> Result<Arc<Index>, SqlError> {
-        if let Some((index, read_at)) = &self.cache {
+    /// Reads the table into the index when there is none, or it is older than the TTL.
+    fn refresh(&mut self, now: i64) -> Result<(), SqlError> {
+        if let Some((_, read_at)) = &self.cache {
             if now.saturating_sub(*read_at) < self.ttl_ms {
-                return Ok(index.clone());
+                return Ok(());
             }
         }
         let mut index = Index::new();
@@ -103,9 +103,8 @@ impl Lookup {
                 index.entry(key).or_default().push(row.values);
             }
         }
-        let index = Arc::new(index);
-        self.cache = Some((index.clone(), now));
-        Ok(index)
+        self.cache = Some((index, now));
+        Ok(())
     }
 }
 
@@ -116,7 +115,10 @@ impl ProcessFunction<Row, Row> for Lookup {
         ctx: &mut ProcessContext<'_>,
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
-        let index = self.index(ctx.current_processing_time())?;
+        self.refresh(ctx.current_processing_time())?;
+        let Some((index, _)) = &self.cache else {
+            return Ok(());
+        };
         let key = self
             .keys
             .iter()

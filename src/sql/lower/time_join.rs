@@ -46,13 +46,6 @@ impl WindowJoin {
     }
 }
 
-/// Emits `row` of `side` padded, if `side` is preserved.
-fn pad(pair: &Pairing, side: usize, row: &[Value], out: &mut Collector<'_, Row>) {
-    if pair.preserves(side) {
-        out.collect(Row::insert(pair.padded(side, row)));
-    }
-}
-
 impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for WindowJoin {
     fn process_element(
         &mut self,
@@ -60,13 +53,13 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for WindowJoin {
         ctx: &mut KeyedContext<'_, K>,
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
-        let side = usize::from(input.side.min(1));
+        let (side, null_key) = (input.index(), input.null_key());
         let mine = input.row.values;
         let end = mine.get(self.ends[side]).and_then(Value::as_i64);
         let fire = match end {
-            Some(end) if !input.key.iter().any(Value::is_null) => end.saturating_sub(1),
+            Some(end) if !null_key => end.saturating_sub(1),
             _ => {
-                pad(&self.pair, side, &mine, out);
+                self.pair.pad(side, &mine, out);
                 return Ok(());
             }
         };
@@ -102,11 +95,11 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for WindowJoin {
                 }
             }
             if !matched {
-                pad(&self.pair, 0, l, out);
+                self.pair.pad(0, l, out);
             }
         }
         for (r, _) in right.iter().zip(&right_matched).filter(|(_, m)| !**m) {
-            pad(&self.pair, 1, r, out);
+            self.pair.pad(1, r, out);
         }
         Ok(())
     }
@@ -169,12 +162,12 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for IntervalJoin {
         ctx: &mut KeyedContext<'_, K>,
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
-        let side = usize::from(input.side.min(1));
+        let (side, null_key) = (input.index(), input.null_key());
         let mine = input.row.values;
         let time = match mine.get(self.times[side]).and_then(Value::as_i64) {
-            Some(t) if !input.key.iter().any(Value::is_null) => t,
+            Some(t) if !null_key => t,
             _ => {
-                pad(&self.pair, side, &mine, out);
+                self.pair.pad(side, &mine, out);
                 return Ok(());
             }
         };
@@ -202,7 +195,7 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for IntervalJoin {
         if expiry <= ctx.current_watermark() {
             // No row of the other side still to come can meet it.
             if !matched {
-                pad(&self.pair, side, &mine, out);
+                self.pair.pad(side, &mine, out);
             }
             return Ok(());
         }
@@ -228,7 +221,7 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for IntervalJoin {
                 }
                 state.remove(&at)?;
                 for (row, _) in rows.iter().filter(|(_, seen)| !seen) {
-                    pad(&self.pair, side, row, out);
+                    self.pair.pad(side, row, out);
                 }
             }
         }
