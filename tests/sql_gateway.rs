@@ -12,17 +12,7 @@ use common::cli::{path, LocalCluster};
 use common::{assert_error, get_ok, http, wait_for_job};
 
 fn statement(base: &str, session: &str, sql: &str) -> serde_json::Value {
-    let body = serde_json::json!({ "statement": sql }).to_string();
-    let a = http(
-        "POST",
-        &format!("{base}/v1/sessions/{session}/statements"),
-        Some(&body),
-    );
-    assert_eq!(a.status, 200, "{sql}: {}", a.json);
-    let op = a.json["operationHandle"]
-        .as_str()
-        .expect("an operation handle")
-        .to_string();
+    let op = common::sql::gateway_statement(base, session, sql);
     let status = get_ok(&format!(
         "{base}/v1/sessions/{session}/operations/{op}/status"
     ));

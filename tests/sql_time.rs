@@ -312,7 +312,7 @@ fn processing_time_windows_count_the_rows_as_they_come() {
     let rows = changelog(&stdout);
     assert!(rows.len() >= 2, "at least two windows fired: {stdout}");
     // The rows arrive in id order, so each window holds the ids after the previous window's:
-    // its sum is that of `n` consecutive ids. Windows are one second, back to back, of now.
+    // its sum is that of `n` consecutive ids. Windows are one second long, in order, of now.
     let (mut next_id, mut last_end) = (1_i64, None);
     for (kind, row) in rows {
         assert_eq!(kind, "+I", "{row}");
@@ -327,8 +327,13 @@ fn processing_time_windows_count_the_rows_as_they_come() {
             (started - 5_000..started + 60_000).contains(&ws),
             "{row}: a window of processing time (the test began at {started})"
         );
+        // In order; a second in which no row came (a loaded machine can stall the source)
+        // has no window, so windows need not be back to back.
         if let Some(end) = last_end {
-            assert_eq!(ws, end, "windows back to back: {row}");
+            assert!(
+                ws >= end,
+                "windows in order: {row} after one ending at {end}"
+            );
         }
         last_end = Some(we);
     }

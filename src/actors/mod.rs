@@ -11,6 +11,7 @@
 //! | [`Subtask`](subtask::Subtask) | one operator chain instance and its channels |
 
 pub mod blocking;
+pub mod collect;
 pub mod dispatcher;
 pub mod error;
 pub mod gateway;

@@ -17,6 +17,7 @@ mod processes;
 mod progress;
 mod remote;
 mod sql;
+mod sql_rows;
 mod submit;
 
 use std::process::ExitCode;

@@ -73,7 +73,7 @@ pub(super) fn report_error(message: impl std::fmt::Display, code: u8, json: bool
 }
 
 /// Reports `e` and picks the exit code: 2 for a rejected request, else 1.
-fn fail(e: &ClientError, json: bool) -> ExitCode {
+pub(super) fn fail(e: &ClientError, json: bool) -> ExitCode {
     let code = if e.is_rejection() {
         EXIT_USAGE
     } else {

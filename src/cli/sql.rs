@@ -4,8 +4,9 @@
 //! becomes a job submitted to the cluster (or run on an embedded mini cluster with
 //! `--local`), followed to its end as `rill run` does unless `--detached`.
 //!
-//! A `SELECT` runs as a job whose rows print as a changelog (`+I[…]`, `-U[…]`, `+U[…]`) to the
-//! process that runs it: this one with `--local`, else the TaskManagers' standard output.
+//! A `SELECT` runs as a job whose rows print here as a changelog (`+I[…]`, `-U[…]`, `+U[…]`):
+//! with `--local` the embedded cluster's sink prints them; on a cluster the query goes through
+//! its SQL Gateway and its rows are fetched page by page as they come ([`super::sql_rows`]).
 //! With `--json` they are changelog JSON lines (`{"op":"+I","data":{"word":"a","n":1}}`), and
 //! everything else the shell says goes to standard error, so standard output is only rows.
 //!
@@ -59,7 +60,7 @@ pub(super) struct SqlTarget {
 impl SqlTarget {
     /// Says `text` to the user: on standard output, or standard error with `--json` (whose
     /// standard output holds only rows).
-    fn say(&self, text: &str) {
+    pub(super) fn say(&self, text: &str) {
         if self.json {
             eprintln!("{text}");
         } else {
@@ -228,7 +229,7 @@ fn submit(target: &SqlTarget, session: &Session, job: &SqlJob) -> ExitCode {
     let parallelism = target.parallelism.or(job.parallelism);
     let detached = target.detached || catalog.option("table.dml-sync") == Some("false");
     if job.prints_rows && !target.local {
-        target.say("[INFO] The query's rows print on the TaskManagers' standard output.");
+        return crate::cli::sql_rows::remote_query(target, job);
     }
     if target.local {
         target.say("[INFO] Submitting SQL update statement to the embedded cluster:");

@@ -392,6 +392,17 @@ fn push_csv_field(line: &mut String, text: &str, delimiter: char, quote: char) {
     }
 }
 
+/// A row's values as a JSON array, in column order (what the SQL Gateway returns for a query).
+pub fn json_fields(row: &Row, types: &[DataType]) -> String {
+    let fields: Vec<serde_json::Value> = row
+        .values
+        .iter()
+        .zip(types)
+        .map(|(v, t)| json_of(v, t))
+        .collect();
+    serde_json::Value::Array(fields).to_string()
+}
+
 fn json_of(v: &Value, t: &DataType) -> serde_json::Value {
     use serde_json::Value as J;
     match v {

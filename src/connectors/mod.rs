@@ -8,11 +8,13 @@
 //! | `socket` | lines from `hostname`:`port` (one subtask) until the peer closes | — |
 //! | `print` | — | rows printed as `+I[a, b]` to the process's standard output (or changelog JSON with `'format' = 'json'`) |
 //! | `blackhole` | — | rows discarded |
+//! | `collect` | — | a query's rows kept in the TaskManager's process for the SQL Gateway to fetch (what a `SELECT` through the gateway or `rill sql --jobmanager-rest` writes to; see [`collect`]) |
 //!
 //! A source's rows get the table's computed columns, then (if the table declares one) its
 //! watermark: each row's timestamp is its rowtime column, and the watermark is the largest
 //! value of the watermark expression seen so far, emitted periodically.
 
+pub mod collect;
 mod datagen;
 mod filesystem;
 pub mod format;
@@ -206,10 +208,20 @@ pub fn sink(
                 .name(&format!("Sink: {}[blackhole]", table.name));
             Ok(())
         }
+        "collect" => {
+            let types = schema.fields.iter().map(|f| f.data_type.clone()).collect();
+            stream
+                .add_sink(
+                    &format!("Sink: {}", table.name),
+                    collect::CollectRows::new(types),
+                )
+                .name(&format!("Sink: {}[collect]", table.name));
+            Ok(())
+        }
         other => Err(SqlError::Connector {
             table: table.name.clone(),
             message: format!(
-                "the connector '{other}' cannot be written (sinks: filesystem, print, blackhole)"
+                "the connector '{other}' cannot be written (sinks: filesystem, print, blackhole, collect)"
             ),
         }),
     }

@@ -200,6 +200,44 @@ impl RestClient {
         self.call("GET", path, None)
     }
 
+    /// `POST /v1/sessions`, then the script `statement` in the new session (the SQL
+    /// Gateway): the session's and the operation's handles.
+    pub fn sql_statement(&self, statement: &str) -> Result<(String, String), ClientError> {
+        let opened: crate::rest::model::sql::OpenSessionResponse =
+            self.call("POST", "/v1/sessions", Some(serde_json::json!({})))?;
+        let session = opened.session_handle;
+        let path = format!("/v1/sessions/{session}/statements");
+        let body = serde_json::json!({ "statement": statement });
+        match self.call::<crate::rest::model::sql::ExecuteStatementResponse>(
+            "POST",
+            &path,
+            Some(body),
+        ) {
+            Ok(op) => Ok((session, op.operation_handle)),
+            Err(e) => {
+                self.close_sql_session(&session);
+                Err(e)
+            }
+        }
+    }
+
+    /// `GET path` of an operation's result page (a `nextResultUri`).
+    pub fn sql_result(
+        &self,
+        path: &str,
+    ) -> Result<crate::rest::model::sql::FetchResultsResponse, ClientError> {
+        self.call("GET", path, None)
+    }
+
+    /// `DELETE /v1/sessions/{session}` (which cancels its queries' jobs); a failure is only
+    /// logged.
+    pub fn close_sql_session(&self, session: &str) {
+        let path = format!("/v1/sessions/{session}");
+        if let Err(e) = self.call::<serde_json::Value>("DELETE", &path, None) {
+            tracing::debug!(error = %e, "closing the SQL session");
+        }
+    }
+
     /// `GET /jobs/overview`.
     pub fn jobs_overview(&self) -> Result<JobsOverview, ClientError> {
         self.call("GET", "/jobs/overview", None)

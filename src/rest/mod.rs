@@ -64,6 +64,7 @@ pub mod prometheus;
 pub mod routes;
 pub mod savepoints;
 pub mod sql_gateway;
+mod sql_results;
 pub mod stream;
 pub mod taskmanager;
 

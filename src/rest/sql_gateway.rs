@@ -1,8 +1,15 @@
 //! The SQL Gateway routes (Flink's SQL Gateway REST API, v2): open a session, run statements in
 //! it, fetch each operation's result by token. An `INSERT` becomes a job of the cluster (the
 //! bundled `sql` job) and its result is the job's id; a statement that fails answers 400 with
-//! the planner's message. A `SELECT`'s rows are not fetched through the gateway yet (they print
-//! on the TaskManagers): such a statement answers 400 saying so.
+//! the planner's message.
+//!
+//! A `SELECT` becomes a job too, whose sink is `collect` ([`crate::connectors::collect`]): each
+//! fetch drains the rows its sinks hold (on every TaskManager) into one page, `PAYLOAD` with
+//! the next token; `NOT_READY` with the same token while none are new and the job runs; `EOS`
+//! once the job finished and every row was fetched. Rows carry their changelog kind
+//! (`INSERT`, `UPDATE_BEFORE`, `UPDATE_AFTER`, `DELETE`) and typed JSON fields. Fetching the
+//! last token again answers the same page. Closing the operation or the session cancels a
+//! query's job that is still running.
 
 use std::time::Instant;
 
@@ -33,7 +40,7 @@ impl From<GatewayError> for RestError {
     }
 }
 
-fn gateway(h: &RestHandle) -> std::sync::MutexGuard<'_, crate::sql::gateway::Gateway> {
+pub(crate) fn gateway(h: &RestHandle) -> std::sync::MutexGuard<'_, crate::sql::gateway::Gateway> {
     // A panic while the lock was held leaves sessions as they were: keep serving them.
     h.sql
         .lock()
@@ -95,7 +102,10 @@ pub async fn close_session(
     h: Handle,
     session: web::Path<String>,
 ) -> Result<HttpResponse, RestError> {
-    gateway(&h).close(&session)?;
+    let queries = gateway(&h).close(&session)?;
+    for job in queries {
+        crate::rest::sql_results::cancel_query(&h, &job).await;
+    }
     Ok(HttpResponse::Ok().json(StatusResponse {
         status: "CLOSED".into(),
     }))
@@ -132,20 +142,23 @@ pub async fn execute_statement(
         return Err(RestError::InvalidBody("the statement is empty".into()));
     };
     let result = match last {
-        Outcome::Job(job) if job.prints_rows => {
-            return Err(RestError::InvalidBody(
-                "not supported: fetching a SELECT's rows through the SQL Gateway; INSERT them INTO a table (e.g. of the 'print' or 'filesystem' connector)".into(),
-            ))
-        }
         Outcome::Job(job) => {
             let req = SubmitJobRequest {
                 job: "sql".into(),
-                args: job.args(),
+                args: if job.prints_rows {
+                    job.collect_args()
+                } else {
+                    job.args()
+                },
                 parallelism: job.parallelism,
                 options: crate::sql::session::Session::submit_options(job),
             };
-            let id = h.submit(&req).await?;
-            OperationResult::job(id.to_string())
+            let id = h.submit(&req).await?.to_string();
+            if job.prints_rows {
+                OperationResult::query(id, job.columns.clone())
+            } else {
+                OperationResult::job(id)
+            }
         }
         other => OperationResult::of(other),
     };
@@ -188,7 +201,10 @@ pub async fn close_operation(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, RestError> {
     let (session, operation) = path.into_inner();
-    gateway(&h).close_operation(&session, &operation, Instant::now())?;
+    let query = gateway(&h).close_operation(&session, &operation, Instant::now())?;
+    if let Some(job) = query {
+        crate::rest::sql_results::cancel_query(&h, &job).await;
+    }
     Ok(HttpResponse::Ok().json(StatusResponse {
         status: "CLOSED".into(),
     }))
@@ -216,13 +232,20 @@ pub async fn fetch_results(
         reason: "it must be a number",
     })?;
     let r = gateway(&h).result(&session, &operation, Instant::now())?;
+    if r.query.is_some() {
+        return crate::rest::sql_results::query_page(&h, &session, &operation, r, token).await;
+    }
     let (data, result_type, next) = match token {
         0 => (
             r.rows
                 .iter()
                 .map(|fields| RowData {
                     kind: "INSERT".into(),
-                    fields: fields.clone(),
+                    fields: fields
+                        .iter()
+                        .cloned()
+                        .map(serde_json::Value::String)
+                        .collect(),
                 })
                 .collect(),
             "PAYLOAD",
@@ -246,11 +269,7 @@ pub async fn fetch_results(
                 .iter()
                 .map(|c| ColumnInfo {
                     name: c.clone(),
-                    logical_type: LogicalType {
-                        type_root: "VARCHAR".into(),
-                        nullable: true,
-                        length: i32::MAX as u32,
-                    },
+                    logical_type: LogicalType::varchar(),
                     comment: None,
                 })
                 .collect(),

@@ -10,13 +10,17 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::connectors::collect::CollectedRow;
 use crate::sql::session::{Outcome, Session};
+use crate::sql::types::Field;
 use crate::sql::SqlError;
 
 /// The most sessions open at once.
 pub const MAX_SESSIONS: usize = 256;
 /// The most operation results a session keeps.
 pub const MAX_OPERATIONS: usize = 64;
+/// How long a fetch of a query's page may take before another may begin.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a session lives without a request.
 pub const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -48,6 +52,29 @@ pub struct OperationResult {
     pub job_id: Option<String>,
     /// Whether it produced content (`SUCCESS_WITH_CONTENT`) or only succeeded.
     pub with_content: bool,
+    /// A query's rows, fetched page by page from its job's `collect` sinks.
+    pub query: Option<QueryCursor>,
+}
+
+/// Where the reader of a query's rows is: its columns, and the last page it was given (a
+/// fetch of the same token again answers it again, as Flink's gateway does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryCursor {
+    /// The query's columns.
+    pub columns: Vec<Field>,
+    /// The last token answered with rows, and those rows.
+    pub last: Option<(u64, Vec<CollectedRow>)>,
+    /// The token answered with the end (`EOS`), once it was.
+    pub ended_at: Option<u64>,
+    /// Since when a request is fetching its next page, if one is.
+    pub fetching: Option<Instant>,
+}
+
+impl QueryCursor {
+    /// The token the next page of new rows is fetched with.
+    pub fn next_token(&self) -> u64 {
+        self.last.as_ref().map_or(0, |(t, _)| t + 1)
+    }
 }
 
 impl OperationResult {
@@ -58,6 +85,23 @@ impl OperationResult {
             rows: vec![vec![job_id.clone()]],
             job_id: Some(job_id),
             with_content: true,
+            query: None,
+        }
+    }
+
+    /// The result of a query whose job was submitted as `job_id`.
+    pub fn query(job_id: String, columns: Vec<Field>) -> Self {
+        Self {
+            columns: columns.iter().map(|f| f.name.clone()).collect(),
+            rows: vec![],
+            job_id: Some(job_id),
+            with_content: true,
+            query: Some(QueryCursor {
+                columns,
+                last: None,
+                ended_at: None,
+                fetching: None,
+            }),
         }
     }
 
@@ -69,27 +113,39 @@ impl OperationResult {
                 rows: vec![vec!["OK".into()]],
                 job_id: None,
                 with_content: false,
+                query: None,
             },
             Outcome::Table { header, rows } => Self {
                 columns: header.clone(),
                 rows: rows.clone(),
                 job_id: None,
                 with_content: true,
+                query: None,
             },
             Outcome::Explain(text) => Self {
                 columns: vec!["result".into()],
                 rows: vec![vec![text.clone()]],
                 job_id: None,
                 with_content: true,
+                query: None,
             },
             Outcome::Job(_) => Self {
                 columns: vec![],
                 rows: vec![],
                 job_id: None,
                 with_content: false,
+                query: None,
             },
         }
     }
+}
+
+/// The job of `r` if it is a query whose reader did not see its end.
+fn unended_query(r: &OperationResult) -> Option<String> {
+    r.query
+        .as_ref()
+        .filter(|q| q.ended_at.is_none())
+        .and(r.job_id.clone())
 }
 
 struct GatewaySession {
@@ -144,12 +200,17 @@ impl Gateway {
         Ok(handle)
     }
 
-    /// Closes a session.
-    pub fn close(&mut self, session: &str) -> Result<(), GatewayError> {
-        self.sessions
+    /// Closes a session; the jobs of its queries that had not ended, which the caller
+    /// cancels.
+    pub fn close(&mut self, session: &str) -> Result<Vec<String>, GatewayError> {
+        let s = self
+            .sessions
             .remove(session)
-            .map(|_| ())
-            .ok_or_else(|| GatewayError::SessionNotFound(session.to_string()))
+            .ok_or_else(|| GatewayError::SessionNotFound(session.to_string()))?;
+        Ok(s.operations
+            .iter()
+            .filter_map(|(_, r)| unended_query(r))
+            .collect())
     }
 
     /// Keeps a session alive.
@@ -217,20 +278,69 @@ impl Gateway {
             .ok_or_else(|| GatewayError::OperationNotFound(operation.to_string()))
     }
 
-    /// Closes an operation (its result is dropped).
+    fn query_mut(
+        &mut self,
+        session: &str,
+        operation: &str,
+        now: Instant,
+    ) -> Result<&mut OperationResult, GatewayError> {
+        let s = self.get(session, now)?;
+        s.operations
+            .iter_mut()
+            .find(|(h, _)| h == operation)
+            .map(|(_, r)| r)
+            .ok_or_else(|| GatewayError::OperationNotFound(operation.to_string()))
+    }
+
+    /// Marks a query's result as being fetched; false if it already is (by another request
+    /// that began less than [`FETCH_TIMEOUT`] ago).
+    pub fn begin_fetch(
+        &mut self,
+        session: &str,
+        operation: &str,
+        now: Instant,
+    ) -> Result<bool, GatewayError> {
+        let r = self.query_mut(session, operation, now)?;
+        Ok(match r.query.as_mut() {
+            Some(q)
+                if q.fetching
+                    .is_none_or(|t| now.saturating_duration_since(t) > FETCH_TIMEOUT) =>
+            {
+                q.fetching = Some(now);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Ends a fetch: keeps where the query's reader now is.
+    pub fn end_fetch(
+        &mut self,
+        session: &str,
+        operation: &str,
+        mut cursor: QueryCursor,
+        now: Instant,
+    ) -> Result<(), GatewayError> {
+        cursor.fetching = None;
+        self.query_mut(session, operation, now)?.query = Some(cursor);
+        Ok(())
+    }
+
+    /// Closes an operation (its result is dropped); the job of a query that had not ended,
+    /// which the caller cancels.
     pub fn close_operation(
         &mut self,
         session: &str,
         operation: &str,
         now: Instant,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<Option<String>, GatewayError> {
         let s = self.get(session, now)?;
-        let before = s.operations.len();
-        s.operations.retain(|(h, _)| h != operation);
-        if s.operations.len() == before {
-            return Err(GatewayError::OperationNotFound(operation.to_string()));
-        }
-        Ok(())
+        let i = s
+            .operations
+            .iter()
+            .position(|(h, _)| h == operation)
+            .ok_or_else(|| GatewayError::OperationNotFound(operation.to_string()))?;
+        Ok(s.operations.remove(i).and_then(|(_, r)| unended_query(&r)))
     }
 }
 
@@ -278,5 +388,54 @@ mod tests {
             g.heartbeat(&s, later),
             Err(GatewayError::SessionNotFound(_))
         ));
+    }
+
+    #[test]
+    fn a_querys_result_is_fetched_by_one_request_at_a_time_and_closing_it_names_its_job() {
+        let mut g = Gateway::new();
+        let t0 = Instant::now();
+        let s = g.open(&BTreeMap::new(), t0).expect("opens");
+        let op = g
+            .record(&s, OperationResult::query("ab12".into(), vec![]), t0)
+            .expect("recorded");
+        assert!(g.begin_fetch(&s, &op, t0).expect("begins"));
+        assert!(
+            !g.begin_fetch(&s, &op, t0).expect("answers"),
+            "one at a time"
+        );
+        let later = t0 + FETCH_TIMEOUT + Duration::from_secs(1);
+        assert!(
+            g.begin_fetch(&s, &op, later).expect("begins"),
+            "a fetch that never ended is taken over"
+        );
+        let mut cursor = g
+            .result(&s, &op, later)
+            .expect("result")
+            .query
+            .expect("query");
+        cursor.last = Some((0, vec![]));
+        g.end_fetch(&s, &op, cursor, later).expect("ends");
+        let cursor = g
+            .result(&s, &op, later)
+            .expect("result")
+            .query
+            .expect("query");
+        assert_eq!((cursor.next_token(), cursor.fetching), (1, None));
+        assert_eq!(
+            g.close_operation(&s, &op, later).expect("closes"),
+            Some("ab12".to_string()),
+            "a query not read to its end: its job is cancelled"
+        );
+        let ended = g
+            .record(&s, OperationResult::query("cd34".into(), vec![]), later)
+            .expect("recorded");
+        let mut cursor = g
+            .result(&s, &ended, later)
+            .expect("result")
+            .query
+            .expect("query");
+        cursor.ended_at = Some(0);
+        g.end_fetch(&s, &ended, cursor, later).expect("ends");
+        assert_eq!(g.close(&s).expect("closes"), Vec::<String>::new());
     }
 }

@@ -81,15 +81,21 @@ pub fn build_script(env: &StreamEnv, script: &str) -> Result<(), SqlError> {
     lower_insert(&plan, env)
 }
 
-/// The session option `rill sql --json` sets: a query's rows as changelog JSON lines.
+/// The session option `rill sql --json` sets: a query's rows as changelog JSON lines. The
+/// SQL Gateway sets it to [`COLLECT`] for the queries it runs.
 pub const RESULT_FORMAT: &str = "rill.sql-client.result-format";
 
+/// The [`RESULT_FORMAT`] of a query whose rows the SQL Gateway fetches (the `collect` sink).
+pub const COLLECT: &str = "collect";
+
 /// A query's plan written to standard output by the `print` connector (as JSON lines when
-/// `format` is `json`).
+/// `format` is `json`), or, when `format` is [`COLLECT`], to the `collect` connector.
 fn printed(plan: Plan, format: Option<&str>) -> Plan {
-    let mut options: std::collections::BTreeMap<String, String> =
-        [("connector".to_string(), "print".to_string())].into();
-    if let Some(f) = format {
+    let mut options: std::collections::BTreeMap<String, String> = match format {
+        Some(COLLECT) => [("connector".to_string(), COLLECT.to_string())].into(),
+        _ => [("connector".to_string(), "print".to_string())].into(),
+    };
+    if let Some(f) = format.filter(|f| *f != COLLECT) {
         options.insert("format".into(), f.to_string());
     }
     let table = TableDef {

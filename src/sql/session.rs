@@ -39,6 +39,10 @@ pub struct SqlJob {
     pub name: String,
     /// Whether its rows go to the submitting client's standard output (a `SELECT`).
     pub prints_rows: bool,
+    /// A query's columns (none for an `INSERT`).
+    pub columns: Vec<crate::sql::types::Field>,
+    /// Where the script's last statement (the `INSERT` or query) starts.
+    pub last_at: usize,
     /// `SET 'parallelism.default'`.
     pub parallelism: Option<usize>,
     /// `SET 'execution.savepoint.path'`: the savepoint it starts from.
@@ -49,6 +53,20 @@ impl SqlJob {
     /// The arguments of the bundled `sql` job that runs it.
     pub fn args(&self) -> Vec<String> {
         vec!["--statements".into(), self.script.clone()]
+    }
+
+    /// The arguments of the `sql` job that writes a query's rows to the `collect` sink, for
+    /// the SQL Gateway to fetch: the option is set just before the query, after the
+    /// session's own statements.
+    pub fn collect_args(&self) -> Vec<String> {
+        let at = self.last_at.min(self.script.len());
+        let (ddl, last) = self.script.split_at(at);
+        let set = format!(
+            "SET '{}' = '{}';\n",
+            crate::sql::job::RESULT_FORMAT,
+            crate::sql::job::COLLECT
+        );
+        vec!["--statements".into(), format!("{ddl}{set}{last}")]
     }
 }
 
@@ -189,22 +207,27 @@ impl Session {
                 Ok(Outcome::Job(self.job(
                     &s.text,
                     &format!("insert-into_{table}"),
-                    false,
+                    None,
                 )))
             }
             Statement::Query(_) => {
-                self.plan(&s.statement)?;
-                Ok(Outcome::Job(self.job(&s.text, "collect", true)))
+                let plan = self.plan(&s.statement)?;
+                Ok(Outcome::Job(self.job(
+                    &s.text,
+                    "collect",
+                    Some(plan.schema),
+                )))
             }
         }
     }
 
-    fn job(&self, statement: &str, default_name: &str, prints_rows: bool) -> SqlJob {
+    fn job(&self, statement: &str, default_name: &str, query: Option<Schema>) -> SqlJob {
         let mut script = String::new();
         for d in &self.ddl {
             script.push_str(d);
             script.push_str(";\n");
         }
+        let last_at = script.len();
         script.push_str(statement);
         script.push_str(";\n");
         SqlJob {
@@ -214,7 +237,9 @@ impl Session {
                 .option("pipeline.name")
                 .unwrap_or(default_name)
                 .to_string(),
-            prints_rows,
+            prints_rows: query.is_some(),
+            columns: query.map(|q| q.fields).unwrap_or_default(),
+            last_at,
             parallelism: self
                 .catalog
                 .option("parallelism.default")

@@ -1,4 +1,20 @@
-//! Helpers for SQL tests: reading back what Flink's formats write.
+//! Helpers for SQL tests: reading back what Flink's formats write; running a statement through
+//! the SQL Gateway.
+
+/// Runs `sql` in a SQL Gateway session at `base`: the operation's handle.
+pub fn gateway_statement(base: &str, session: &str, sql: &str) -> String {
+    let body = serde_json::json!({ "statement": sql }).to_string();
+    let a = super::http(
+        "POST",
+        &format!("{base}/v1/sessions/{session}/statements"),
+        Some(&body),
+    );
+    assert_eq!(a.status, 200, "{sql}: {}", a.json);
+    a.json["operationHandle"]
+        .as_str()
+        .expect("an operation handle")
+        .to_string()
+}
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

@@ -406,7 +406,12 @@ impl TaskManager {
 
     fn cancel_task(&mut self, attempt: ExecutionAttemptId) {
         match self.tasks.get(&attempt) {
-            Some(t) => t.addr.do_send(CancelTask),
+            Some(t) => {
+                // A query's sink waiting for its reader to make room returns and lets the
+                // cancellation through.
+                crate::connectors::collect::close(t.job_id);
+                t.addr.do_send(CancelTask);
+            }
             // The deployment is still starting its subtask: cancel it once it exists. Bounded by
             // the deployments in flight, which only the JobMaster creates.
             None => {

@@ -78,7 +78,27 @@ pub struct LogicalType {
     /// Whether it may be null.
     pub nullable: bool,
     /// A `VARCHAR`'s length.
-    pub length: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u32>,
+    /// A `DECIMAL`'s or `TIMESTAMP`'s precision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<u32>,
+    /// A `DECIMAL`'s scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
+}
+
+impl LogicalType {
+    /// A nullable `VARCHAR` of the greatest length (a statement's answer).
+    pub fn varchar() -> Self {
+        Self {
+            type_root: "VARCHAR".into(),
+            nullable: true,
+            length: Some(i32::MAX as u32),
+            precision: None,
+            scale: None,
+        }
+    }
 }
 
 /// A result column.
@@ -98,8 +118,9 @@ pub struct ColumnInfo {
 pub struct RowData {
     /// `INSERT` (`UPDATE_BEFORE`, `UPDATE_AFTER`, `DELETE` for changelogs).
     pub kind: String,
-    /// The row's fields.
-    pub fields: Vec<String>,
+    /// The row's fields: JSON values of the columns' types (text for a statement's answer).
+    #[schema(value_type = Vec<Object>)]
+    pub fields: Vec<serde_json::Value>,
 }
 
 /// The rows of one fetch.
