@@ -56,6 +56,15 @@ pub fn median(v: &[f64]) -> f64 {
 }
 
 impl BenchResult {
+    /// A result of no run yet.
+    pub fn new(name: String, records: u64) -> Self {
+        Self {
+            name,
+            records,
+            runs: Vec::new(),
+        }
+    }
+
     /// The median of the runs.
     pub fn median(&self) -> f64 {
         median(&self.runs)
@@ -147,11 +156,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(JobResult, Option<u64>), crate::Error>>,
 {
-    let mut r = BenchResult {
-        name: name.to_string(),
-        records,
-        runs: Vec::new(),
-    };
+    let mut r = BenchResult::new(name.to_string(), records);
     for _ in 0..runs {
         let start = Instant::now();
         let (result, seen) = run_once().await?;

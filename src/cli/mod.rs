@@ -13,6 +13,7 @@
 
 mod bench;
 mod local;
+mod nexmark;
 mod processes;
 mod progress;
 mod remote;
@@ -262,6 +263,9 @@ enum Command {
     },
     /// Run the throughput benchmarks and print records/s.
     Bench(bench::BenchArgs),
+    /// Nexmark, the streaming benchmark: write its events as files.
+    #[command(subcommand)]
+    Nexmark(nexmark::NexmarkCommand),
 }
 
 fn init_logging(default: &str) {
@@ -470,6 +474,10 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
         Command::Bench(args) => {
             init_logging("warn");
             bench::bench(args)
+        }
+        Command::Nexmark(command) => {
+            init_logging("warn");
+            nexmark::nexmark(command)
         }
     }
 }

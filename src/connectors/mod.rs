@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `filesystem` | a file or a directory of files (`path`), `csv`, `json` or `raw` lines, split across subtasks | part files in the `path` directory, committed by two-phase commit at checkpoints (exactly once) |
 //! | `datagen` | generated rows: `sequence` or `random` fields, `number-of-rows`, `rows-per-second` | — |
+//! | `nexmark` | Nexmark's events (people, auctions, bids) as the benchmark's table of three `ROW`s, deterministic for a `seed`, split across subtasks (see [`nexmark`]) | — |
 //! | `socket` | lines from `hostname`:`port` (one subtask) until the peer closes | — |
 //! | `print` | — | rows printed as `+I[a, b]` to the process's standard output (or changelog JSON with `'format' = 'json'`) |
 //! | `blackhole` | — | rows discarded |
@@ -18,6 +19,7 @@ pub mod collect;
 mod datagen;
 mod filesystem;
 pub mod format;
+pub mod nexmark;
 mod print;
 mod socket;
 
@@ -105,11 +107,12 @@ pub fn source(
         "filesystem" => filesystem::source(env, table, layout)?,
         "datagen" => datagen::source(env, table, layout)?,
         "socket" => socket::source(env, table, layout)?,
+        "nexmark" => nexmark::source(env, table, layout)?,
         other => {
             return Err(SqlError::Connector {
                 table: table.name.clone(),
                 message: format!(
-                    "the connector '{other}' cannot be read (sources: filesystem, datagen, socket)"
+                    "the connector '{other}' cannot be read (sources: filesystem, datagen, socket, nexmark)"
                 ),
             })
         }

@@ -1,0 +1,518 @@
+//! The Nexmark events (people, auctions, bids) after the reference generator's model, but
+//! deterministic: every field of event `n` comes from a PRNG seeded by `(seed, n)` alone, and
+//! its time from `n` and the rate, so any split of `0..N` across subtasks (or files) yields
+//! the same events, with no duplicate and no gap.
+//!
+//! The model (nexmark's `generator/model/*.java`, Beam's Nexmark):
+//! - **Kind** by `n % total` of the proportions (1 : 3 : 46): a person, then auctions, then bids.
+//! - **Ids** from `n`: the last person id is `epoch·persons + offset` (offset capped to the
+//!   persons of the epoch), the last auction id likewise; both start at 1000.
+//! - **Hot keys**: a bid's auction is, with probability `1 - 1/hot-ratio.auctions` (½), the first
+//!   of the last 100 auctions, else uniform over the last 100 auctions and 10 ahead; its
+//!   bidder, with `1 - 1/hot-ratio.bidders` (¾), the second of the last 100 people, else uniform
+//!   over the last 1000 people and 10 ahead; an auction's seller, with `1 - 1/hot-ratio.sellers`
+//!   (¾), the first of the last 100 people, else the same uniform choice.
+//! - **Fields**: names, cities and states from short lists, random strings (3 to n letters
+//!   with spaces), prices `round(10^(6u)·100)`, an `expires` of `ts + 1 + rand(2·horizon)`
+//!   where the horizon is the time 100 auctions take, channels (half of them one of four hot
+//!   ones, else one of 10,000, whose URLs carry `channel_id=` nine times in ten), and `extra`
+//!   padding each kind to its average size.
+//! - **Time**: event `n` happens at `base-time + n·1000/rate` ms, one timeline for the whole
+//!   sequence (the reference restarts it in each split, which makes splits differ).
+//!
+//! Where Rill differs from the reference: it is seeded (the reference is not reproducible), a
+//! bidder's id gets the first person id added once (the reference adds it twice,
+//! nexmark/nexmark#30), and the hot channels' URLs come from the seed.
+
+/// The first person's id.
+pub const FIRST_PERSON_ID: i64 = 1000;
+/// The first auction's id.
+pub const FIRST_AUCTION_ID: i64 = 1000;
+/// The first category.
+pub const FIRST_CATEGORY_ID: i64 = 10;
+/// The default start of event time: 2015-07-15 00:00:00 UTC (Beam's Nexmark base time).
+pub const DEFAULT_BASE_TIME: i64 = 1_436_918_400_000;
+
+const NUM_CATEGORIES: u64 = 5;
+const PERSON_ID_LEAD: u64 = 10;
+const AUCTION_ID_LEAD: u64 = 10;
+const HOT_GROUP: i64 = 100;
+const NUM_ACTIVE_PEOPLE: u64 = 1000;
+const NUM_IN_FLIGHT_AUCTIONS: u64 = 100;
+const CHANNELS: u64 = 10_000;
+const HOT_CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
+const STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
+const CITIES: [&str; 10] = [
+    "Phoenix",
+    "Los Angeles",
+    "San Francisco",
+    "Boise",
+    "Portland",
+    "Bend",
+    "Redmond",
+    "Seattle",
+    "Kent",
+    "Cheyenne",
+];
+const FIRST_NAMES: [&str; 11] = [
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
+];
+const LAST_NAMES: [&str; 9] = [
+    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
+];
+
+/// The generator's settings (the reference connector's options, and Rill's seed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NexmarkConfig {
+    /// Seeds every field.
+    pub seed: u64,
+    /// Events per second of event time (`first-event.rate`).
+    pub rate: u64,
+    /// When event 0 happens, epoch milliseconds.
+    pub base_time: i64,
+    /// `person.proportion`.
+    pub person_proportion: u64,
+    /// `auction.proportion`.
+    pub auction_proportion: u64,
+    /// `bid.proportion`.
+    pub bid_proportion: u64,
+    /// `bid.hot-ratio.auctions`.
+    pub hot_auction_ratio: u64,
+    /// `bid.hot-ratio.bidders`.
+    pub hot_bidders_ratio: u64,
+    /// `auction.hot-ratio.sellers`.
+    pub hot_sellers_ratio: u64,
+    /// `person.avg-size`, bytes.
+    pub avg_person_bytes: usize,
+    /// `auction.avg-size`, bytes.
+    pub avg_auction_bytes: usize,
+    /// `bid.avg-size`, bytes.
+    pub avg_bid_bytes: usize,
+}
+
+impl Default for NexmarkConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            rate: 10_000,
+            base_time: DEFAULT_BASE_TIME,
+            person_proportion: 1,
+            auction_proportion: 3,
+            bid_proportion: 46,
+            hot_auction_ratio: 2,
+            hot_bidders_ratio: 4,
+            hot_sellers_ratio: 4,
+            avg_person_bytes: 200,
+            avg_auction_bytes: 500,
+            avg_bid_bytes: 100,
+        }
+    }
+}
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Its id.
+    pub id: i64,
+    /// `First Last`.
+    pub name: String,
+    /// An address.
+    pub email_address: String,
+    /// Four groups of four digits.
+    pub credit_card: String,
+    /// A city.
+    pub city: String,
+    /// A state.
+    pub state: String,
+    /// When it registered, epoch ms.
+    pub date_time: i64,
+    /// Padding.
+    pub extra: String,
+}
+
+/// An auction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auction {
+    /// Its id.
+    pub id: i64,
+    /// The item's name.
+    pub item_name: String,
+    /// The item's description.
+    pub description: String,
+    /// The first price.
+    pub initial_bid: i64,
+    /// The lowest price it sells at.
+    pub reserve: i64,
+    /// When it opened, epoch ms.
+    pub date_time: i64,
+    /// When it closes, epoch ms.
+    pub expires: i64,
+    /// The seller (a person's id).
+    pub seller: i64,
+    /// Its category.
+    pub category: i64,
+    /// Padding.
+    pub extra: String,
+}
+
+/// A bid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bid {
+    /// The auction's id.
+    pub auction: i64,
+    /// The bidder (a person's id).
+    pub bidder: i64,
+    /// The price.
+    pub price: i64,
+    /// Where the bid came from.
+    pub channel: String,
+    /// The page it was made on.
+    pub url: String,
+    /// When, epoch ms.
+    pub date_time: i64,
+    /// Padding.
+    pub extra: String,
+}
+
+/// One Nexmark event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new person.
+    Person(Person),
+    /// A new auction.
+    Auction(Auction),
+    /// A bid.
+    Bid(Bid),
+}
+
+impl Event {
+    /// 0 for a person, 1 for an auction, 2 for a bid (the table's `event_type`).
+    pub fn kind(&self) -> i64 {
+        match self {
+            Event::Person(_) => 0,
+            Event::Auction(_) => 1,
+            Event::Bid(_) => 2,
+        }
+    }
+
+    /// When it happened, epoch ms.
+    pub fn date_time(&self) -> i64 {
+        match self {
+            Event::Person(p) => p.date_time,
+            Event::Auction(a) => a.date_time,
+            Event::Bid(b) => b.date_time,
+        }
+    }
+}
+
+/// SplitMix64's finalizer.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A portable PRNG (SplitMix64) for one event: the same draws on every machine and build.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, stream: u64, n: u64) -> Self {
+        Rng(mix(seed.wrapping_add(GOLDEN)) ^ mix(stream.wrapping_mul(GOLDEN) ^ mix(n)))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(GOLDEN);
+        mix(self.0)
+    }
+
+    /// Uniform in `0..bound` (0 for a bound of 0).
+    fn below(&mut self, bound: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(bound)) >> 64) as u64
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len() as u64) as usize]
+    }
+
+    /// 3 to `max - 1` lowercase letters, about one in 13 a `space` (trimmed at the ends).
+    fn string(&mut self, max: u64, space: char) -> String {
+        let len = 3 + self.below(max - 3);
+        let mut s = String::with_capacity(len as usize);
+        for _ in 0..len {
+            if self.below(13) == 0 {
+                s.push(space);
+            } else {
+                s.push(char::from(b'a' + self.below(26) as u8));
+            }
+        }
+        s.trim().to_string()
+    }
+
+    /// Exactly `len` lowercase letters.
+    fn exact(&mut self, len: usize) -> String {
+        let mut s = String::with_capacity(len);
+        let mut x = 0;
+        for i in 0..len {
+            // Six letters from each draw.
+            if i % 6 == 0 {
+                x = self.next();
+            }
+            s.push(char::from(b'a' + (x % 26) as u8));
+            x /= 26;
+        }
+        s
+    }
+
+    /// Padding that brings `current` bytes to `average` on average (±20 %).
+    fn extra(&mut self, current: usize, average: usize) -> String {
+        if current > average {
+            return String::new();
+        }
+        let want = average - current;
+        let delta = (want as f64 * 0.2).round() as usize;
+        let size = want - delta
+            + if delta == 0 {
+                0
+            } else {
+                self.below(2 * delta as u64) as usize
+            };
+        self.exact(size)
+    }
+
+    fn price(&mut self) -> i64 {
+        (10f64.powf(self.unit() * 6.0) * 100.0).round() as i64
+    }
+}
+
+/// Makes event `n` of a configuration; cheap to clone (the channels' URLs are shared).
+#[derive(Debug, Clone)]
+pub struct Generator {
+    config: NexmarkConfig,
+    total: u64,
+    hot_urls: std::sync::Arc<[String]>,
+    channel_urls: std::sync::Arc<[String]>,
+}
+
+/// Streams of draws, so a field's draws never repeat another's.
+const EVENT_STREAM: u64 = 1;
+const HOT_URL_STREAM: u64 = 2;
+const CHANNEL_STREAM: u64 = 3;
+
+impl Generator {
+    /// A generator of `config` (its proportions and rate must be positive: see
+    /// [`NexmarkConfig::check`]).
+    pub fn new(config: NexmarkConfig) -> Self {
+        let seed = config.seed;
+        let base_url = |rng: &mut Rng| {
+            format!(
+                "https://www.nexmark.com/{}/{}/{}/item.htm?query=1",
+                rng.string(5, '_'),
+                rng.string(5, '_'),
+                rng.string(5, '_')
+            )
+        };
+        let hot_urls = (0..HOT_CHANNELS.len() as u64)
+            .map(|i| base_url(&mut Rng::new(seed, HOT_URL_STREAM, i)))
+            .collect();
+        let channel_urls = (0..CHANNELS)
+            .map(|c| {
+                let mut rng = Rng::new(seed, CHANNEL_STREAM, c);
+                let mut url = base_url(&mut rng);
+                if rng.below(10) > 0 {
+                    let id = (c as i32).reverse_bits().wrapping_abs();
+                    url.push_str(&format!("&channel_id={id}"));
+                }
+                url
+            })
+            .collect();
+        let total = config.person_proportion + config.auction_proportion + config.bid_proportion;
+        Self {
+            config,
+            total: total.max(1),
+            hot_urls,
+            channel_urls,
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &NexmarkConfig {
+        &self.config
+    }
+
+    /// When event `n` happens, epoch ms.
+    pub fn timestamp(&self, n: u64) -> i64 {
+        let offset = u128::from(n) * 1000 / u128::from(self.config.rate.max(1));
+        self.config
+            .base_time
+            .saturating_add(i64::try_from(offset).unwrap_or(i64::MAX))
+    }
+
+    /// The last person id (base 0) as of event `n`: `n`'s own if it is a person.
+    pub fn last_person(&self, n: u64) -> i64 {
+        let c = &self.config;
+        let (epoch, offset) = (n / self.total, n % self.total);
+        let offset = offset.min(c.person_proportion.saturating_sub(1));
+        (epoch * c.person_proportion + offset) as i64
+    }
+
+    /// The last auction id (base 0) as of event `n`: `n`'s own if it is an auction (-1 before
+    /// the first).
+    pub fn last_auction(&self, n: u64) -> i64 {
+        let c = &self.config;
+        let (epoch, offset) = ((n / self.total) as i64, n % self.total);
+        let (epoch, offset) = if offset < c.person_proportion {
+            (epoch - 1, c.auction_proportion.saturating_sub(1))
+        } else if offset >= c.person_proportion + c.auction_proportion {
+            (epoch, c.auction_proportion.saturating_sub(1))
+        } else {
+            (epoch, offset - c.person_proportion)
+        };
+        epoch * c.auction_proportion as i64 + offset as i64
+    }
+
+    /// A person among the active ones and a few ahead (base 0).
+    fn some_person(&self, n: u64, rng: &mut Rng) -> i64 {
+        let people = self.last_person(n) + 1;
+        let active = people.min(NUM_ACTIVE_PEOPLE as i64);
+        people - active + rng.below(active as u64 + PERSON_ID_LEAD) as i64
+    }
+
+    /// An auction among those likely in flight and a few ahead (base 0).
+    fn some_auction(&self, n: u64, rng: &mut Rng) -> i64 {
+        let last = self.last_auction(n).max(0);
+        let first = (last - NUM_IN_FLIGHT_AUCTIONS as i64).max(0);
+        first + rng.below((last - first) as u64 + 1 + AUCTION_ID_LEAD) as i64
+    }
+
+    /// Event `n`.
+    pub fn event(&self, n: u64) -> Event {
+        let mut rng = Rng::new(self.config.seed, EVENT_STREAM, n);
+        let ts = self.timestamp(n);
+        let offset = n % self.total;
+        let c = &self.config;
+        if offset < c.person_proportion {
+            Event::Person(self.person(n, ts, &mut rng))
+        } else if offset < c.person_proportion + c.auction_proportion {
+            Event::Auction(self.auction(n, ts, &mut rng))
+        } else {
+            Event::Bid(self.bid(n, ts, &mut rng))
+        }
+    }
+
+    fn person(&self, n: u64, ts: i64, rng: &mut Rng) -> Person {
+        let name = format!("{} {}", rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES));
+        let email_address = format!("{}@{}.com", rng.string(7, ' '), rng.string(5, ' '));
+        let credit_card = (0..4)
+            .map(|_| format!("{:04}", rng.below(10_000)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let city = rng.pick(&CITIES).to_string();
+        let state = rng.pick(&STATES).to_string();
+        let size =
+            8 + name.len() + email_address.len() + credit_card.len() + city.len() + state.len();
+        Person {
+            id: self.last_person(n) + FIRST_PERSON_ID,
+            name,
+            email_address,
+            credit_card,
+            city,
+            state,
+            date_time: ts,
+            extra: rng.extra(size, self.config.avg_person_bytes),
+        }
+    }
+
+    fn auction(&self, n: u64, ts: i64, rng: &mut Rng) -> Auction {
+        let seller = if rng.below(self.config.hot_sellers_ratio) > 0 {
+            (self.last_person(n) / HOT_GROUP) * HOT_GROUP
+        } else {
+            self.some_person(n, rng)
+        };
+        let category = FIRST_CATEGORY_ID + rng.below(NUM_CATEGORIES) as i64;
+        let initial_bid = rng.price();
+        // The time until the auction 100 auctions ahead opens: auctions last twice that at
+        // most, one on average.
+        let c = &self.config;
+        let ahead = NUM_IN_FLIGHT_AUCTIONS * self.total / c.auction_proportion.max(1);
+        let horizon = self.timestamp(n + ahead) - ts;
+        let expires = ts + 1 + rng.below((2 * horizon).max(1) as u64) as i64;
+        let item_name = rng.string(20, ' ');
+        let description = rng.string(100, ' ');
+        let reserve = initial_bid + rng.price();
+        let size = 8 + item_name.len() + description.len() + 40;
+        Auction {
+            id: self.last_auction(n) + FIRST_AUCTION_ID,
+            item_name,
+            description,
+            initial_bid,
+            reserve,
+            date_time: ts,
+            expires,
+            seller: seller + FIRST_PERSON_ID,
+            category,
+            extra: rng.extra(size, c.avg_auction_bytes),
+        }
+    }
+
+    fn bid(&self, n: u64, ts: i64, rng: &mut Rng) -> Bid {
+        let c = &self.config;
+        let auction = if rng.below(c.hot_auction_ratio) > 0 {
+            (self.last_auction(n) / HOT_GROUP) * HOT_GROUP
+        } else {
+            self.some_auction(n, rng)
+        };
+        let bidder = if rng.below(c.hot_bidders_ratio) > 0 {
+            (self.last_person(n) / HOT_GROUP) * HOT_GROUP + 1
+        } else {
+            self.some_person(n, rng)
+        };
+        let price = rng.price();
+        let (channel, url) = if rng.below(2) > 0 {
+            let i = rng.below(HOT_CHANNELS.len() as u64) as usize;
+            (HOT_CHANNELS[i].to_string(), self.hot_urls[i].clone())
+        } else {
+            let ch = rng.below(CHANNELS);
+            (
+                format!("channel-{ch}"),
+                self.channel_urls[ch as usize].clone(),
+            )
+        };
+        Bid {
+            auction: auction + FIRST_AUCTION_ID,
+            bidder: bidder + FIRST_PERSON_ID,
+            price,
+            channel,
+            url,
+            date_time: ts,
+            extra: rng.extra(32, c.avg_bid_bytes),
+        }
+    }
+}
+
+impl NexmarkConfig {
+    /// Refuses settings the generator cannot follow.
+    pub fn check(&self) -> Result<(), String> {
+        if self.rate == 0 {
+            return Err("the event rate must be at least 1 event per second".into());
+        }
+        if self.person_proportion == 0 || self.auction_proportion == 0 {
+            return Err("the person and auction proportions must be at least 1".into());
+        }
+        if self.hot_auction_ratio == 0 || self.hot_bidders_ratio == 0 || self.hot_sellers_ratio == 0
+        {
+            return Err("the hot ratios must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "generator_tests.rs"]
+mod tests;
