@@ -6,6 +6,7 @@
 //! (c), the shuffle between TaskManager processes, is in [`shuffle`].
 
 pub mod events;
+pub mod nexmark;
 pub mod recovery;
 pub mod shuffle;
 pub mod sql;

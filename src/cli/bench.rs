@@ -4,10 +4,21 @@ use std::process::ExitCode;
 
 use crate::cli::EXIT_JOB_FAILED;
 
+/// The benchmarks with flags of their own.
+#[derive(clap::Subcommand, Debug)]
+enum BenchCommand {
+    /// (h) The published Nexmark queries over the `nexmark` connector's events (all but q6
+    /// and q10), one job each: events/s, per core, peak RSS.
+    Nexmark(crate::cli::bench_nexmark::NexmarkBenchArgs),
+}
+
 /// `rill bench`'s flags: the default runs (a) and (b); one of `--shuffle`, `--windows`,
 /// `--sql-aggregation`, `--state`, `--state-checkpoints`, `--recovery` runs that one instead.
 #[derive(clap::Args, Debug)]
 pub(super) struct BenchArgs {
+    /// A benchmark with flags of its own.
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
     /// Records for the chained benchmark.
     #[arg(long, default_value_t = 200_000_000)]
     chained_records: u64,
@@ -86,6 +97,7 @@ pub(super) struct BenchArgs {
 /// Runs the benchmark the flags pick and prints its results.
 pub(super) fn bench(args: BenchArgs) -> ExitCode {
     let BenchArgs {
+        command,
         chained_records,
         keyed_records,
         runs,
@@ -111,6 +123,9 @@ pub(super) fn bench(args: BenchArgs) -> ExitCode {
         window_input,
     } = args;
     crate::bench::set_task_metrics(!no_task_metrics);
+    if let Some(BenchCommand::Nexmark(a)) = command {
+        return crate::cli::bench_nexmark::bench_nexmark(a);
+    }
     let lines = if state_checkpoints {
         crate::bench::state::run_checkpoint_sizes(state_bytes)
     } else if recovery {

@@ -12,6 +12,7 @@
 //! command's `--help`. A command line clap rejects is still clap's text on stderr (exit 2).
 
 mod bench;
+mod bench_nexmark;
 mod local;
 mod nexmark;
 mod processes;

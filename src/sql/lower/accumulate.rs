@@ -315,6 +315,13 @@ fn result(call: &AggCall, acc: &Acc) -> Value {
             AggFunc::Min => values.keys().next().cloned().unwrap_or(Value::Null),
             _ => values.keys().next_back().cloned().unwrap_or(Value::Null),
         },
+        // NULLs are never added: a COUNT of distinct values is their number.
+        Acc::Counted(values) if matches!(call.func, AggFunc::Count | AggFunc::CountStar) => {
+            Value::Int(values.len() as i64)
+        }
+        Acc::Distinct(set) if matches!(call.func, AggFunc::Count | AggFunc::CountStar) => {
+            Value::Int(set.len() as i64)
+        }
         Acc::Counted(values) => distinct_result(call, values.keys()),
         Acc::Distinct(set) => distinct_result(call, set.iter()),
     }

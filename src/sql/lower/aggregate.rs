@@ -472,9 +472,9 @@ impl<K: GroupKey, I: Contribution> KeyedProcessFunction<K, I, Row> for GroupAggr
             values.extend(self.accs.results(a));
             values
         };
-        // The previous result is read before the accumulators change: no copy of them (a
-        // DISTINCT's set can be large).
-        let (mut accs, previous) = match state.value()? {
+        // The accumulators are moved out of the state and back (a DISTINCT's set can be large:
+        // never copied per row), and the previous result read before they change.
+        let (mut accs, previous) = match state.take()? {
             Some(accs) => {
                 let old = result(&accs);
                 (accs, Some(old))

@@ -223,17 +223,22 @@ impl JoinFunction {
         ctx: &mut KeyedContext<'_, K>,
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
-        let mut state = ctx.value_state(&self.sides[side])?;
-        let mut rows = state.value()?.unwrap_or_default();
-        let Some(at) = rows.iter().position(|(r, _)| *r == mine) else {
+        let removed = ctx.value_state(&self.sides[side])?.modify(|rows| {
+            let Some(list) = rows.as_mut() else {
+                return (None, false);
+            };
+            let Some(at) = list.iter().position(|(r, _)| *r == mine) else {
+                return (None, false);
+            };
+            let (_, matched) = list.remove(at);
+            if list.is_empty() {
+                *rows = None;
+            }
+            (Some(matched), true)
+        })?;
+        let Some(matched) = removed else {
             return Ok(());
         };
-        let (_, matched) = rows.remove(at);
-        if rows.is_empty() {
-            state.clear()?;
-        } else {
-            state.update(rows)?;
-        }
         if matched == 0 {
             if self.pair.preserves(side) {
                 out.collect(Row {
@@ -243,30 +248,28 @@ impl JoinFunction {
             }
             return Ok(());
         }
-        let mut others: SideRows = ctx
-            .value_state(&self.sides[1 - side])?
-            .value()?
-            .unwrap_or_default();
-        let mut changed = false;
-        for (other, count) in others.iter_mut() {
-            let Some(joined) = self.pair.joined(side, &mine, other)? else {
-                continue;
-            };
-            out.collect(Row {
-                kind: RowKind::Delete,
-                values: joined,
-            });
-            *count = count.saturating_sub(1);
-            changed = true;
-            if *count == 0 && self.pair.preserves(1 - side) {
-                out.collect(Row::insert(self.pair.padded(1 - side, other)));
+        let pair = &self.pair;
+        ctx.value_state(&self.sides[1 - side])?.modify(|others| {
+            let mut changed = false;
+            for (other, count) in others.iter_mut().flatten() {
+                let joined = match pair.joined(side, &mine, other) {
+                    Ok(Some(joined)) => joined,
+                    Ok(None) => continue,
+                    Err(e) => return (Err(e), changed),
+                };
+                out.collect(Row {
+                    kind: RowKind::Delete,
+                    values: joined,
+                });
+                *count = count.saturating_sub(1);
+                changed = true;
+                if *count == 0 && pair.preserves(1 - side) {
+                    out.collect(Row::insert(pair.padded(1 - side, other)));
+                }
             }
-        }
-        // The other side's match counts are written back only when some changed.
-        if changed {
-            ctx.value_state(&self.sides[1 - side])?.update(others)?;
-        }
-        Ok(())
+            // The other side's match counts are written back only when some changed.
+            (Ok(()), changed)
+        })?
     }
 }
 
@@ -298,37 +301,35 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
         if !addition {
             return self.retract(side, mine, ctx, out);
         }
-        let mut others: SideRows = ctx
-            .value_state(&self.sides[1 - side])?
-            .value()?
-            .unwrap_or_default();
-        let mut matches = 0u64;
-        let mut changed = false;
-        for (other, count) in others.iter_mut() {
-            let Some(joined) = self.pair.joined(side, &mine, other)? else {
-                continue;
-            };
-            if *count == 0 && self.pair.preserves(1 - side) {
-                out.collect(Row {
-                    kind: RowKind::Delete,
-                    values: self.pair.padded(1 - side, other),
-                });
+        // Both sides' lists change in place: a hot key's rows are not copied per row.
+        let pair = &self.pair;
+        let matches = ctx.value_state(&self.sides[1 - side])?.modify(|others| {
+            let mut matches = 0u64;
+            for (other, count) in others.iter_mut().flatten() {
+                let joined = match pair.joined(side, &mine, other) {
+                    Ok(Some(joined)) => joined,
+                    Ok(None) => continue,
+                    Err(e) => return (Err(e), matches > 0),
+                };
+                if *count == 0 && pair.preserves(1 - side) {
+                    out.collect(Row {
+                        kind: RowKind::Delete,
+                        values: pair.padded(1 - side, other),
+                    });
+                }
+                *count += 1;
+                matches += 1;
+                out.collect(Row::insert(joined));
             }
-            *count += 1;
-            changed = true;
-            matches += 1;
-            out.collect(Row::insert(joined));
+            (Ok(matches), matches > 0)
+        })??;
+        if matches == 0 && pair.preserves(side) {
+            out.collect(Row::insert(pair.padded(side, &mine)));
         }
-        if changed {
-            ctx.value_state(&self.sides[1 - side])?.update(others)?;
-        }
-        if matches == 0 && self.pair.preserves(side) {
-            out.collect(Row::insert(self.pair.padded(side, &mine)));
-        }
-        let mut state = ctx.value_state(&self.sides[side])?;
-        let mut rows = state.value()?.unwrap_or_default();
-        rows.push((mine, matches));
-        state.update(rows)?;
+        ctx.value_state(&self.sides[side])?.modify(|rows| {
+            rows.get_or_insert_with(Vec::new).push((mine, matches));
+            ((), true)
+        })?;
         Ok(())
     }
 }

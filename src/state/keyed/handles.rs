@@ -79,6 +79,71 @@ impl<K: Key, T: Data> ValueState<'_, K, T> {
         }
     }
 
+    /// The value, if set (and not expired), moved out for a read-modify-write: on the heap it
+    /// leaves the table without a copy (a large value, such as a `DISTINCT`'s set, is not
+    /// cloned per record); in RocksDB it is read. Either way the caller then
+    /// [`update`](Self::update)s or [`clear`](Self::clear)s it.
+    pub fn take(&mut self) -> Result<Option<T>, StateError> {
+        let ttl = self.ttl;
+        match &mut self.cell {
+            Cell::Heap { table, key } => {
+                let Some(e) = table.map.remove(*key) else {
+                    return Ok(None);
+                };
+                if table.ttl.is_some() && ttl.expired(&e) {
+                    return Ok(None);
+                }
+                Ok(Some(e.v))
+            }
+            Cell::Rocks(_) => self.value(),
+        }
+    }
+
+    /// Changes the value in place: `f` gets it (`None` when unset or expired) and says whether
+    /// it changed it. On the heap nothing is copied (a key's long list of rows is not cloned to
+    /// add one); in RocksDB the value is read and, when changed, written back. Left `None`, the
+    /// value is cleared; a changed value expires as a written one, an unchanged one as a read.
+    pub fn modify<R>(
+        &mut self,
+        f: impl FnOnce(&mut Option<T>) -> (R, bool),
+    ) -> Result<R, StateError> {
+        let ttl = self.ttl;
+        match &mut self.cell {
+            Cell::Heap { table, key } => {
+                let (mut v, exp) = match table.map.remove(*key) {
+                    Some(e) if !(table.ttl.is_some() && ttl.expired(&e)) => {
+                        (Some(e.v), Some(e.exp))
+                    }
+                    _ => (None, None),
+                };
+                let (r, changed) = f(&mut v);
+                if let Some(v) = v {
+                    let s = match exp {
+                        Some(exp) if !changed => {
+                            let mut s = super::ttl::Stamped { v, exp };
+                            ttl.touch(&mut s);
+                            s
+                        }
+                        _ => ttl.stamp(v),
+                    };
+                    table.map.insert((*key).clone(), s);
+                }
+                Ok(r)
+            }
+            Cell::Rocks(_) => {
+                let mut v = self.value()?;
+                let (r, changed) = f(&mut v);
+                if changed {
+                    match v {
+                        Some(v) => self.update(v)?,
+                        None => self.clear()?,
+                    }
+                }
+                Ok(r)
+            }
+        }
+    }
+
     /// Sets the value.
     pub fn update(&mut self, value: T) -> Result<(), StateError> {
         let s = self.ttl.stamp(value);

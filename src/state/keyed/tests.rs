@@ -416,3 +416,62 @@ fn rocksdb_checkpoints_upload_only_new_files() {
     drop((b, r));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn values_change_in_place_or_move_out_on_both_backends() {
+    for kind in KINDS {
+        let dir = scratch("modify");
+        let time = Arc::new(AtomicI64::new(1_000));
+        let mut b = backend_at(kind, &dir, &time);
+        let d = ValueStateDescriptor::<Vec<u64>>::new("rows")
+            .with_ttl(StateTtlConfig::new(Duration::from_millis(100)));
+        let k = "a".to_string();
+        let state = |b: &mut KeyedStateBackend<String>| {
+            b.value_state(&d, &k)
+                .expect("state")
+                .value()
+                .expect("reads")
+        };
+        let pushed = |b: &mut KeyedStateBackend<String>, x: u64| {
+            b.value_state(&d, &k)
+                .expect("state")
+                .modify(|rows| {
+                    rows.get_or_insert_with(Vec::new).push(x);
+                    (x, true)
+                })
+                .expect("modifies")
+        };
+        assert_eq!(pushed(&mut b, 1), 1);
+        assert_eq!(pushed(&mut b, 2), 2);
+        assert_eq!(state(&mut b), Some(vec![1, 2]), "{kind}");
+        // Unchanged: it keeps its expiry (written at 1000, gone at 1100).
+        time.store(1_060, Ordering::Relaxed);
+        let len = b
+            .value_state(&d, &k)
+            .expect("state")
+            .modify(|rows| (rows.as_ref().map_or(0, Vec::len), false))
+            .expect("reads");
+        assert_eq!(len, 2, "{kind}");
+        time.store(1_100, Ordering::Relaxed);
+        assert_eq!(state(&mut b), None, "{kind}: expired as written at 1000");
+        // Left None, it is cleared; taken, it leaves until put back.
+        pushed(&mut b, 3);
+        b.value_state(&d, &k)
+            .expect("state")
+            .modify(|rows| {
+                *rows = None;
+                ((), true)
+            })
+            .expect("clears");
+        assert_eq!(state(&mut b), None, "{kind}");
+        pushed(&mut b, 4);
+        let taken = b.value_state(&d, &k).expect("state").take().expect("takes");
+        assert_eq!(taken, Some(vec![4]), "{kind}");
+        b.value_state(&d, &k)
+            .expect("state")
+            .update(vec![5])
+            .expect("writes");
+        assert_eq!(state(&mut b), Some(vec![5]), "{kind}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
