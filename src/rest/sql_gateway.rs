@@ -70,7 +70,14 @@ pub async fn open_session(
     body: Option<web::Json<OpenSessionRequest>>,
 ) -> Result<HttpResponse, RestError> {
     let body = body.map(web::Json::into_inner).unwrap_or_default();
-    let handle = gateway(&h).open(&body.properties, Instant::now())?;
+    let (handle, abandoned) = {
+        let mut g = gateway(&h);
+        let handle = g.open(&body.properties, Instant::now())?;
+        (handle, g.take_abandoned())
+    };
+    for job in abandoned {
+        crate::rest::sql_results::cancel_query(&h, &job).await;
+    }
     Ok(HttpResponse::Ok().json(OpenSessionResponse {
         session_handle: handle,
     }))

@@ -4,7 +4,8 @@
 //!
 //! ## Bounds
 //! At most [`MAX_SESSIONS`] sessions; one idle for [`SESSION_IDLE_TIMEOUT`] (Flink's
-//! `sql-gateway.session.idle-timeout`) is closed when a new one is opened. A session keeps the
+//! `sql-gateway.session.idle-timeout`) is closed when a new one is opened, and the jobs of its
+//! queries that had not ended are handed to the caller to cancel. A session keeps the
 //! results of its last [`MAX_OPERATIONS`] operations.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -158,6 +159,8 @@ struct GatewaySession {
 #[derive(Default)]
 pub struct Gateway {
     sessions: BTreeMap<String, GatewaySession>,
+    /// The jobs of queries whose sessions expired before their end, for the caller to cancel.
+    abandoned: Vec<String>,
 }
 
 impl Gateway {
@@ -178,8 +181,14 @@ impl Gateway {
         properties: &BTreeMap<String, String>,
         now: Instant,
     ) -> Result<String, GatewayError> {
-        self.sessions
-            .retain(|_, s| now.saturating_duration_since(s.last_used) < SESSION_IDLE_TIMEOUT);
+        let abandoned = &mut self.abandoned;
+        self.sessions.retain(|_, s| {
+            let alive = now.saturating_duration_since(s.last_used) < SESSION_IDLE_TIMEOUT;
+            if !alive {
+                abandoned.extend(s.operations.iter().filter_map(|(_, r)| unended_query(r)));
+            }
+            alive
+        });
         if self.sessions.len() >= MAX_SESSIONS {
             return Err(GatewayError::TooManySessions);
         }
@@ -198,6 +207,12 @@ impl Gateway {
             },
         );
         Ok(handle)
+    }
+
+    /// The jobs of queries whose sessions expired (closed for idleness when a session was
+    /// opened) before they ended: the caller cancels them.
+    pub fn take_abandoned(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.abandoned)
     }
 
     /// Closes a session; the jobs of its queries that had not ended, which the caller
@@ -381,9 +396,16 @@ mod tests {
             g.execute(&s, "SELECT nope FROM t", t0),
             Err(GatewayError::Sql(_))
         ));
-        // Idle sessions close when another opens.
+        // Idle sessions close when another opens; their unfinished queries' jobs are named
+        // for cancelling.
+        let query = g
+            .record(&s, OperationResult::query("ef56".into(), vec![]), t0)
+            .expect("recorded");
+        assert!(!query.is_empty());
         let later = t0 + SESSION_IDLE_TIMEOUT + Duration::from_secs(1);
         let _other = g.open(&BTreeMap::new(), later).expect("opens");
+        assert_eq!(g.take_abandoned(), vec!["ef56".to_string()]);
+        assert!(g.take_abandoned().is_empty());
         assert!(matches!(
             g.heartbeat(&s, later),
             Err(GatewayError::SessionNotFound(_))

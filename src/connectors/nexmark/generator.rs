@@ -332,7 +332,10 @@ impl Generator {
                 url
             })
             .collect();
-        let total = config.person_proportion + config.auction_proportion + config.bid_proportion;
+        let total = config
+            .person_proportion
+            .saturating_add(config.auction_proportion)
+            .saturating_add(config.bid_proportion);
         Self {
             config,
             total: total.max(1),
@@ -359,7 +362,8 @@ impl Generator {
         let c = &self.config;
         let (epoch, offset) = (n / self.total, n % self.total);
         let offset = offset.min(c.person_proportion.saturating_sub(1));
-        (epoch * c.person_proportion + offset) as i64
+        // Wraps only past 2^44 events at the largest proportions.
+        epoch.wrapping_mul(c.person_proportion).wrapping_add(offset) as i64
     }
 
     /// The last auction id (base 0) as of event `n`: `n`'s own if it is an auction (-1 before
@@ -374,7 +378,9 @@ impl Generator {
         } else {
             (epoch, offset - c.person_proportion)
         };
-        epoch * c.auction_proportion as i64 + offset as i64
+        epoch
+            .wrapping_mul(c.auction_proportion as i64)
+            .wrapping_add(offset as i64)
     }
 
     /// A person among the active ones and a few ahead (base 0).
@@ -441,8 +447,10 @@ impl Generator {
         // most, one on average.
         let c = &self.config;
         let ahead = NUM_IN_FLIGHT_AUCTIONS * self.total / c.auction_proportion.max(1);
-        let horizon = self.timestamp(n + ahead) - ts;
-        let expires = ts + 1 + rng.below((2 * horizon).max(1) as u64) as i64;
+        let horizon = self.timestamp(n.saturating_add(ahead)).saturating_sub(ts);
+        let expires = ts
+            .saturating_add(1)
+            .saturating_add(rng.below(horizon.saturating_mul(2).max(1) as u64) as i64);
         let item_name = rng.string(20, ' ');
         let description = rng.string(100, ' ');
         let reserve = initial_bid + rng.price();
@@ -496,6 +504,9 @@ impl Generator {
     }
 }
 
+/// The largest proportion, hot ratio or average size (bytes) the generator takes.
+const LIMIT: u64 = 1 << 20;
+
 impl NexmarkConfig {
     /// Refuses settings the generator cannot follow.
     pub fn check(&self) -> Result<(), String> {
@@ -508,6 +519,29 @@ impl NexmarkConfig {
         if self.hot_auction_ratio == 0 || self.hot_bidders_ratio == 0 || self.hot_sellers_ratio == 0
         {
             return Err("the hot ratios must be at least 1".into());
+        }
+        let proportions = [
+            self.person_proportion,
+            self.auction_proportion,
+            self.bid_proportion,
+        ];
+        let ratios = [
+            self.hot_auction_ratio,
+            self.hot_bidders_ratio,
+            self.hot_sellers_ratio,
+        ];
+        if proportions.iter().chain(&ratios).any(|v| *v > LIMIT) {
+            return Err(format!(
+                "the proportions and hot ratios must be at most {LIMIT}"
+            ));
+        }
+        let sizes = [
+            self.avg_person_bytes,
+            self.avg_auction_bytes,
+            self.avg_bid_bytes,
+        ];
+        if sizes.iter().any(|b| *b as u64 > LIMIT) {
+            return Err(format!("the average sizes must be at most {LIMIT} bytes"));
         }
         Ok(())
     }

@@ -183,4 +183,12 @@ fn settings_that_cannot_work_are_refused() {
         ..NexmarkConfig::default()
     };
     assert!(no_auctions.check().is_err());
+    let huge = NexmarkConfig {
+        bid_proportion: u64::MAX,
+        ..NexmarkConfig::default()
+    };
+    assert!(
+        huge.check().is_err(),
+        "a sum of proportions that would overflow"
+    );
 }
