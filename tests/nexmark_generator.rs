@@ -1,7 +1,7 @@
 //! Issue 21: Nexmark's events, the same from the `nexmark` SQL connector and from the files
-//! `rill nexmark generate` writes (which Flink reads): two published queries (q2, q22) run on
-//! both at parallelism 2, and their outputs equal what the test computes itself from the
-//! files' JSON lines.
+//! `rill nexmark generate` writes (which Flink reads): published queries run at parallelism 2
+//! (q2 and q22 on both, q3, q17 and q21 on the connector), and their outputs equal what the
+//! test computes itself from the files' JSON lines.
 
 mod common;
 
@@ -23,6 +23,10 @@ fn ddl(with: &str) -> String {
             `dateTime` AS CASE WHEN event_type = 0 THEN person.`dateTime` WHEN event_type = 1 THEN auction.`dateTime` ELSE bid.`dateTime` END,
             WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
         ) WITH ({with});
+        CREATE VIEW person AS SELECT person.id, person.name, person.emailAddress, person.creditCard, person.city, person.state, `dateTime`, person.extra
+        FROM datagen WHERE event_type = 0;
+        CREATE VIEW auction AS SELECT auction.id, auction.itemName, auction.description, auction.initialBid, auction.reserve, `dateTime`, auction.expires, auction.seller, auction.category, auction.extra
+        FROM datagen WHERE event_type = 1;
         CREATE VIEW bid AS SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, `dateTime`, bid.extra
         FROM datagen WHERE event_type = 2;\n"
     )
@@ -96,6 +100,89 @@ fn expected(files: &Path) -> [Vec<String>; 2] {
     [q2, q22]
 }
 
+/// The files' events as JSON values: people, auctions and bids.
+fn events(files: &Path) -> [Vec<serde_json::Value>; 3] {
+    let mut out: [Vec<serde_json::Value>; 3] = Default::default();
+    for e in std::fs::read_dir(files).expect("files").flatten() {
+        let text = std::fs::read_to_string(e.path()).expect("a file");
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let kind = v["event_type"].as_u64().expect("a kind") as usize;
+            let key = ["person", "auction", "bid"][kind];
+            out[kind].push(v[key].clone());
+        }
+    }
+    out
+}
+
+fn int(v: &serde_json::Value, k: &str) -> i64 {
+    v[k].as_i64().expect("a number")
+}
+
+fn text<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
+    v[k].as_str().expect("a string")
+}
+
+/// q3, q21 (CSV lines, sorted) and q17 (its final rows as the print sink shows them), computed
+/// from the events.
+fn expected_more(files: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let [people, auctions, bids] = events(files);
+    let mut q3: Vec<String> = auctions
+        .iter()
+        .filter(|a| int(a, "category") == 10)
+        .flat_map(|a| {
+            people
+                .iter()
+                .filter(move |p| int(p, "id") == int(a, "seller"))
+                .filter(|p| ["OR", "ID", "CA"].contains(&text(p, "state")))
+                .map(move |p| {
+                    let (name, city, state) = (text(p, "name"), text(p, "city"), text(p, "state"));
+                    format!("{name},{city},{state},{}", int(a, "id"))
+                })
+        })
+        .collect();
+    q3.sort_unstable();
+    let mut q21 = Vec::new();
+    let mut q17: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for b in &bids {
+        let (auction, bidder, price) = (int(b, "auction"), int(b, "bidder"), int(b, "price"));
+        let channel = text(b, "channel");
+        let hot = ["apple", "google", "facebook", "baidu"]
+            .iter()
+            .position(|c| *c == channel.to_lowercase());
+        let id = match hot {
+            Some(i) => Some(i.to_string()),
+            None => text(b, "url")
+                .split_once("&channel_id=")
+                .map(|(_, rest)| rest.split('&').next().unwrap_or("").to_string()),
+        };
+        if let Some(id) = id {
+            q21.push(format!("{auction},{bidder},{price},{channel},{id}"));
+        }
+        q17.entry(auction).or_default().push(price);
+    }
+    q21.sort_unstable();
+    // All 20,000 events fall on 2015-07-15 (two seconds at 10,000 a second).
+    let q17 = q17
+        .into_iter()
+        .map(|(auction, prices)| {
+            let n = prices.len() as i64;
+            let rank = |lo: i64, hi: i64| prices.iter().filter(|p| (lo..hi).contains(*p)).count();
+            let sum: i64 = prices.iter().sum();
+            format!(
+                "{auction}, 2015-07-15, {n}, {}, {}, {}, {}, {}, {}, {sum}",
+                rank(i64::MIN, 10_000),
+                rank(10_000, 1_000_000),
+                rank(1_000_000, i64::MAX),
+                prices.iter().min().copied().unwrap_or(0),
+                prices.iter().max().copied().unwrap_or(0),
+                sum / n
+            )
+        })
+        .collect();
+    (q3, q21, q17)
+}
+
 #[test]
 fn the_connector_and_the_generated_files_give_the_same_query_results() {
     let dir = common::temp_dir("nexmark-generator");
@@ -147,6 +234,74 @@ fn the_connector_and_the_generated_files_give_the_same_query_results() {
             );
         }
     }
+
+    // q3 (a join), q21 (REGEXP_EXTRACT) and q17 (an updating aggregate) on the connector.
+    let (q3, q21, q17) = expected_more(&files);
+    assert!(
+        q3.len() > 5 && q21.len() > 15_000 && q17.len() > 50,
+        "{} {} {}",
+        q3.len(),
+        q21.len(),
+        q17.len()
+    );
+    let connector = ddl(&format!(
+        "'connector' = 'nexmark', 'events.num' = '{EVENTS}'"
+    ));
+    let out = dir.join("more");
+    let csv = |name: &str, cols: &str| {
+        format!(
+            "CREATE TABLE {name} ({cols}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n",
+            path(&out.join(name))
+        )
+    };
+    let q3_sql = csv(
+        "nexmark_q3",
+        "name VARCHAR, city VARCHAR, state VARCHAR, id BIGINT",
+    ) + "INSERT INTO nexmark_q3 SELECT P.name, P.city, P.state, A.id
+           FROM auction AS A INNER JOIN person AS P on A.seller = P.id
+           WHERE A.category = 10 and (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA');";
+    let q21_sql = csv(
+        "nexmark_q21",
+        "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, channel_id VARCHAR",
+    ) + "INSERT INTO nexmark_q21 SELECT auction, bidder, price, channel,
+             CASE WHEN lower(channel) = 'apple' THEN '0' WHEN lower(channel) = 'google' THEN '1'
+                  WHEN lower(channel) = 'facebook' THEN '2' WHEN lower(channel) = 'baidu' THEN '3'
+                  ELSE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) END AS channel_id
+           FROM bid WHERE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) is not null or
+             lower(channel) in ('apple', 'google', 'facebook', 'baidu');";
+    for (name, sql, want) in [("nexmark_q3", q3_sql, &q3), ("nexmark_q21", q21_sql, &q21)] {
+        run_local_stdout(&dir, name, &(connector.clone() + &sql), 2);
+        let got = common::committed_lines(&out.join(name));
+        assert!(
+            &got == want,
+            "{name}: {} rows, want {}; first {:?} vs {:?}",
+            got.len(),
+            want.len(),
+            got.first(),
+            want.first()
+        );
+    }
+    let q17_sql = "CREATE TABLE nexmark_q17 (auction BIGINT, `day` VARCHAR, total_bids BIGINT, rank1_bids BIGINT,
+           rank2_bids BIGINT, rank3_bids BIGINT, min_price BIGINT, max_price BIGINT, avg_price BIGINT, sum_price BIGINT)
+         WITH ('connector' = 'print');
+         INSERT INTO nexmark_q17 SELECT auction, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`, count(*) AS total_bids,
+           count(*) filter (where price < 10000) AS rank1_bids,
+           count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids,
+           count(*) filter (where price >= 1000000) AS rank3_bids,
+           min(price) AS min_price, max(price) AS max_price, avg(price) AS avg_price, sum(price) AS sum_price
+         FROM bid GROUP BY auction, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd');";
+    let stdout = run_local_stdout(&dir, "nexmark_q17", &(connector + q17_sql), 2);
+    let got: Vec<String> = common::sql::final_rows(&stdout).into_keys().collect();
+    let mut want17 = q17.clone();
+    want17.sort_unstable();
+    assert!(
+        got == want17,
+        "q17: {} rows, want {}; first {:?} vs {:?}",
+        got.len(),
+        want17.len(),
+        got.first(),
+        want17.first()
+    );
 
     let bad = rill(
         &[
