@@ -1,11 +1,13 @@
 //! (h) Nexmark: the published queries (`bench/nexmark/queries/`, from the nexmark project,
-//! Apache-2.0) over the `nexmark` connector's events, each run as the `sql` job into its
+//! Apache-2.0) over the `nexmark` connector's events (or the same events from the JSON files
+//! `rill nexmark generate` wrote, which Flink reads in the side-by-side run), each run as the `sql` job into its
 //! published `blackhole` sink on one mini cluster; per query: events, seconds (submission to
 //! end), events/s, events/s per core (over the parallelism, at most this machine's cores), and
 //! the process's peak RSS while it ran.
 //!
 //! The texts change only where Rill's connectors differ, as the benchmark allows:
-//! - `ddl_gen.sql`: its `WITH` clause names the `nexmark` connector, the event count and rate;
+//! - `ddl_gen.sql`: its `WITH` clause names the `nexmark` connector, the event count and rate
+//!   (or the `filesystem` connector, the files' directory and `json`);
 //!   `ddl_views.sql`: `${NEXMARK_TABLE}` is `datagen`.
 //! - q13: the side input is a file this run writes (10,000 lines `i,i`), read by its published
 //!   legacy DDL (`connector.type`, `connector.path`, `format.type`).
@@ -66,23 +68,32 @@ pub fn not_run(query: &str) -> Option<&'static str> {
     }
 }
 
-/// The events and rate the generator runs with.
-#[derive(Debug, Clone, Copy)]
+/// The events each query reads.
+#[derive(Debug, Clone)]
 pub struct Load {
     /// Events per query.
     pub events: u64,
     /// Events per second of event time (`first-event.rate`).
     pub rate: u64,
+    /// Read them from these files of JSON lines (`rill nexmark generate`'s, which Flink reads
+    /// too) instead of the connector.
+    pub files: Option<PathBuf>,
 }
 
 /// Query `name`'s script as it runs here: the generator's table and views, then the query
 /// text adapted as the module says. `side_input` is q13's file.
-pub fn script(name: &str, text: &str, load: Load, side_input: &Path) -> String {
-    let with = format!(
-        "'connector' = 'nexmark',\n    'first-event.rate' = '{r}',\n    'next-event.rate' = '{r}',\n    'events.num' = '{n}'",
-        r = load.rate,
-        n = load.events
-    );
+pub fn script(name: &str, text: &str, load: &Load, side_input: &Path) -> String {
+    let with = match &load.files {
+        Some(dir) => format!(
+            "'connector' = 'filesystem',\n    'path' = '{}',\n    'format' = 'json'",
+            dir.display()
+        ),
+        None => format!(
+            "'connector' = 'nexmark',\n    'first-event.rate' = '{r}',\n    'next-event.rate' = '{r}',\n    'events.num' = '{n}'",
+            r = load.rate,
+            n = load.events
+        ),
+    };
     let ddl = match (DDL_GEN.find("'connector' = 'nexmark'"), DDL_GEN.rfind(')')) {
         (Some(start), Some(end)) if start < end => {
             format!("{}{with}\n{}", &DDL_GEN[..start], &DDL_GEN[end..])
@@ -155,7 +166,7 @@ fn write_side_input(dir: &Path) -> Result<PathBuf, crate::Error> {
 /// with each query's figures as it ends.
 pub fn run(
     queries: &[String],
-    load: Load,
+    load: &Load,
     p: usize,
     options: &SubmitOptions,
     mut report: impl FnMut(&QueryResult),
@@ -172,7 +183,7 @@ pub fn run(
             };
             let args = vec![
                 "--statements".to_string(),
-                script(name, text, load, &side_input),
+                script(name, text, &load, &side_input),
             ];
             reset_peak_rss();
             let start = Instant::now();
@@ -217,10 +228,11 @@ mod tests {
         let load = Load {
             events: 1000,
             rate: 10_000_000,
+            files: None,
         };
         let side = Path::new("/tmp/side_input.txt");
         for (name, text) in QUERIES {
-            let s = script(name, text, load, side);
+            let s = script(name, text, &load, side);
             assert!(s.contains("'connector' = 'nexmark'"), "{name}");
             assert!(s.contains("'events.num' = '1000'"), "{name}");
             assert!(s.contains("WATERMARK FOR `dateTime`"), "{name}");
@@ -230,13 +242,22 @@ mod tests {
             }
         }
         let q14 = QUERIES.iter().find(|(q, _)| *q == "q14").map(|(_, t)| *t);
-        let q14 = script("q14", q14.unwrap_or_default(), load, side);
+        let q14 = script("q14", q14.unwrap_or_default(), &load, side);
         assert!(
             !q14.contains("count_char") && !q14.contains("CREATE FUNCTION"),
             "{q14}"
         );
         let q13 = QUERIES.iter().find(|(q, _)| *q == "q13").map(|(_, t)| *t);
-        let q13 = script("q13", q13.unwrap_or_default(), load, side);
+        let q13 = script("q13", q13.unwrap_or_default(), &load, side);
         assert!(q13.contains("file:///tmp/side_input.txt"), "{q13}");
+        let files = Load {
+            files: Some(PathBuf::from("/data/nexmark")),
+            ..load
+        };
+        let q0 = script("q0", QUERIES[0].1, &files, side);
+        assert!(
+            q0.contains("'path' = '/data/nexmark'") && !q0.contains("'nexmark'"),
+            "{q0}"
+        );
     }
 }

@@ -29,6 +29,10 @@ pub(super) struct NexmarkBenchArgs {
     /// Take a checkpoint every N ms (0: none).
     #[arg(long, value_name = "N")]
     checkpoint_interval_ms: Option<u64>,
+    /// Read the events from this directory of JSON lines (`rill nexmark generate`'s; give
+    /// their number as --events) instead of generating them.
+    #[arg(long, value_name = "DIR")]
+    files: Option<std::path::PathBuf>,
     /// One JSON object per query (`query`, `events`, `seconds`, `events_per_sec`, …).
     #[arg(long)]
     json: bool,
@@ -85,9 +89,10 @@ pub(super) fn bench_nexmark(a: NexmarkBenchArgs) -> ExitCode {
     let load = Load {
         events: a.events,
         rate: a.rate,
+        files: a.files,
     };
     let json = a.json;
-    let printed = run(&names, load, a.parallelism, &options, |r| {
+    let printed = run(&names, &load, a.parallelism, &options, |r| {
         if json {
             match serde_json::to_string(r) {
                 Ok(s) => println!("{s}"),
