@@ -183,7 +183,7 @@ pub fn run(
             };
             let args = vec![
                 "--statements".to_string(),
-                script(name, text, &load, &side_input),
+                script(name, text, load, &side_input),
             ];
             reset_peak_rss();
             let start = Instant::now();

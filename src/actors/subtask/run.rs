@@ -77,12 +77,20 @@ impl Subtask {
             }
             ctx.cancel_future(handle);
         }
-        let delay = next.saturating_sub(processing_time_now()).max(0) as u64;
+        // A timer at `t` fires once the clock is past `t` (Flink's +1 ms): a record handled in
+        // the millisecond `t` itself still belongs before it, so a processing-time window
+        // ending at `t + 1` does not fire and then take more rows (firing twice).
+        let delay = next
+            .saturating_add(1)
+            .saturating_sub(processing_time_now())
+            .max(0) as u64;
         let handle = ctx.run_later(Duration::from_millis(delay), |act, ctx| {
             act.timer_at = None;
             if act.phase == Phase::Running {
                 act.guarded(ctx, |act, _| match act.chain.as_mut() {
-                    Some(chain) => chain.on_processing_time(processing_time_now()),
+                    Some(chain) => {
+                        chain.on_processing_time(processing_time_now().saturating_sub(1))
+                    }
                     None => Ok(()),
                 });
             }
