@@ -17,7 +17,10 @@ use crate::sql::functions::format_timestamp;
 pub enum GenerateError {
     /// The settings cannot be followed.
     #[error("{0}")]
-    Config(String),
+    Config(#[from] crate::connectors::nexmark::generator::ConfigError),
+    /// A writer thread panicked.
+    #[error("a writer thread panicked")]
+    Panicked,
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -46,7 +49,7 @@ pub fn generate(
     dir: &Path,
     threads: usize,
 ) -> Result<Written, GenerateError> {
-    config.check().map_err(GenerateError::Config)?;
+    config.check()?;
     let splits = splits.max(1);
     std::fs::create_dir_all(dir).map_err(|source| GenerateError::Io {
         path: dir.to_path_buf(),
@@ -68,11 +71,7 @@ pub fn generate(
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(GenerateError::Config("a writer thread panicked".into()))
-                    })
-                })
+                .map(|h| h.join().unwrap_or(Err(GenerateError::Panicked)))
                 .collect()
         });
         for r in results {

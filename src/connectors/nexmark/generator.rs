@@ -507,41 +507,58 @@ impl Generator {
 /// The largest proportion, hot ratio or average size (bytes) the generator takes.
 const LIMIT: u64 = 1 << 20;
 
+/// Settings the generator cannot follow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No events per second.
+    #[error("the event rate must be at least 1 event per second")]
+    ZeroRate,
+    /// No people or no auctions.
+    #[error("the person and auction proportions must be at least 1")]
+    ZeroProportion,
+    /// A hot ratio of 0.
+    #[error("the hot ratios must be at least 1")]
+    ZeroRatio,
+    /// A proportion, ratio or size past 2^20.
+    #[error("the proportions, hot ratios and average sizes (bytes) must be at most {LIMIT}")]
+    TooLarge,
+}
+
 impl NexmarkConfig {
     /// Refuses settings the generator cannot follow.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.rate == 0 {
-            return Err("the event rate must be at least 1 event per second".into());
+            return Err(ConfigError::ZeroRate);
         }
         if self.person_proportion == 0 || self.auction_proportion == 0 {
-            return Err("the person and auction proportions must be at least 1".into());
+            return Err(ConfigError::ZeroProportion);
         }
-        if self.hot_auction_ratio == 0 || self.hot_bidders_ratio == 0 || self.hot_sellers_ratio == 0
-        {
-            return Err("the hot ratios must be at least 1".into());
+        let ratios = [
+            self.hot_auction_ratio,
+            self.hot_bidders_ratio,
+            self.hot_sellers_ratio,
+        ];
+        if ratios.contains(&0) {
+            return Err(ConfigError::ZeroRatio);
         }
         let proportions = [
             self.person_proportion,
             self.auction_proportion,
             self.bid_proportion,
         ];
-        let ratios = [
-            self.hot_auction_ratio,
-            self.hot_bidders_ratio,
-            self.hot_sellers_ratio,
-        ];
-        if proportions.iter().chain(&ratios).any(|v| *v > LIMIT) {
-            return Err(format!(
-                "the proportions and hot ratios must be at most {LIMIT}"
-            ));
-        }
         let sizes = [
             self.avg_person_bytes,
             self.avg_auction_bytes,
             self.avg_bid_bytes,
-        ];
-        if sizes.iter().any(|b| *b as u64 > LIMIT) {
-            return Err(format!("the average sizes must be at most {LIMIT} bytes"));
+        ]
+        .map(|b| b as u64);
+        if proportions
+            .iter()
+            .chain(&ratios)
+            .chain(&sizes)
+            .any(|v| *v > LIMIT)
+        {
+            return Err(ConfigError::TooLarge);
         }
         Ok(())
     }

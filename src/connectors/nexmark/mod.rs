@@ -82,7 +82,7 @@ pub fn config(table: &TableDef) -> Result<NexmarkConfig, SqlError> {
         avg_auction_bytes: size(table, "auction.avg-size", d.avg_auction_bytes)?,
         avg_bid_bytes: size(table, "bid.avg-size", d.avg_bid_bytes)?,
     };
-    c.check().map_err(bad)?;
+    c.check().map_err(|e| bad(e.to_string()))?;
     Ok(c)
 }
 
