@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::connectors::json_decode::ObjectReader;
 use crate::connectors::RowLayout;
 use crate::sql::catalog::TableDef;
 use crate::sql::functions;
@@ -37,8 +38,8 @@ pub enum DecodeError {
         got: usize,
     },
     /// A JSON line that is not an object.
-    #[error("not a JSON object: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Json(#[from] crate::connectors::json_decode::Malformed),
     /// A value that does not read as its type, or a computed column that fails.
     #[error(transparent)]
     Eval(#[from] crate::sql::functions::EvalError),
@@ -163,19 +164,24 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
             }))
         }
         "json" => {
-            let names: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
-            let types: Vec<DataType> = schema.fields.iter().map(|f| f.data_type.clone()).collect();
+            let reader = ObjectReader::new(
+                schema
+                    .fields
+                    .iter()
+                    .zip(&cols)
+                    .map(|(f, (_, dec, _))| {
+                        (f.name.clone(), dec.as_ref().map(|_| f.data_type.clone()))
+                    })
+                    .collect(),
+            );
+            let positions: Vec<usize> = cols.iter().map(|(pos, _, _)| *pos).collect();
             Ok(Arc::new(move |line: &str| {
-                let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)?;
                 let mut values = vec![Value::Null; width];
-                for (((pos, dec, _), name), t) in cols.iter().zip(&names).zip(&types) {
-                    if dec.is_none() {
-                        continue;
+                reader.read(line, |i, v| {
+                    if let Some(slot) = positions.get(i).and_then(|p| values.get_mut(*p)) {
+                        *slot = v;
                     }
-                    if let Some(v) = obj.get(name) {
-                        values[*pos] = json_value(v, t)?;
-                    }
-                }
+                })?;
                 finish(&mut values)?;
                 Ok(Row::insert(values))
             }))
@@ -280,49 +286,6 @@ fn split_quoted(
         }
     }
     f(i, &field);
-}
-
-fn json_value(v: &serde_json::Value, t: &DataType) -> Result<Value, DecodeError> {
-    use serde_json::Value as J;
-    Ok(match (v, t) {
-        (J::Null, _) => Value::Null,
-        (J::Bool(b), DataType::Boolean) => Value::Bool(*b),
-        (J::Number(n), t) if t.is_integer() => {
-            Value::Int(n.as_i64().ok_or_else(|| DecodeError::NotA {
-                text: n.to_string(),
-                data_type: t.clone(),
-            })?)
-        }
-        (J::Number(n), DataType::Double | DataType::Float) => {
-            Value::Double(n.as_f64().unwrap_or(f64::NAN))
-        }
-        (J::Number(n), t) => functions::parse_text(&n.to_string(), t)?,
-        (J::String(s), DataType::String) => Value::str(s),
-        (J::String(s), t) => functions::parse_text(s, t)?,
-        (J::Array(items), DataType::Array(et)) => Value::Array(
-            items
-                .iter()
-                .map(|i| json_value(i, et))
-                .collect::<Result<Vec<_>, _>>()?
-                .into(),
-        ),
-        (J::Object(o), DataType::Row(fields)) => Value::Row(
-            fields
-                .iter()
-                .map(|f| {
-                    o.get(&f.name)
-                        .map_or(Ok(Value::Null), |v| json_value(v, &f.data_type))
-                })
-                .collect::<Result<Vec<_>, _>>()?
-                .into(),
-        ),
-        (other, t) => {
-            return Err(DecodeError::NotA {
-                text: other.to_string(),
-                data_type: t.clone(),
-            })
-        }
-    })
 }
 
 /// Encodes a row as one line.

@@ -19,6 +19,7 @@ pub mod collect;
 mod datagen;
 mod filesystem;
 pub mod format;
+pub mod json_decode;
 pub mod nexmark;
 mod print;
 mod socket;

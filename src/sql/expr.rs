@@ -502,6 +502,7 @@ pub fn compile(e: &Expr) -> Compiled {
                 })
             })
         }
+        Expr::Call(..) if field_path(e).is_some() => ops::compile_field_path(e),
         Expr::Call(f, args) => {
             let eval = f.eval.clone();
             // Columns and constants as arguments are read in place: no closure per argument.
@@ -581,6 +582,7 @@ fn widen(v: Value, from: &DataType, to: &DataType) -> Result<Value, EvalError> {
 
 #[path = "expr_ops.rs"]
 mod ops;
+pub use ops::field_path;
 use ops::{compile_arith, compile_compare};
 
 #[cfg(test)]

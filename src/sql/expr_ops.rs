@@ -1,5 +1,5 @@
-//! Arithmetic and comparisons compiled into closures, with fast paths for `BIGINT` columns
-//! and constants (part of [`super::compile`]).
+//! Arithmetic, comparisons and fields of `ROW` columns compiled into closures, with fast paths
+//! for `BIGINT` columns and constants (part of [`super::compile`]).
 
 use std::sync::Arc;
 
@@ -38,6 +38,16 @@ pub(super) fn compile_arith(op: ArithOp, a: &Expr, b: &Expr, out: &DataType) -> 
 pub(super) fn compile_compare(op: CmpOp, a: &Expr, b: &Expr) -> Compiled {
     let (at, bt) = (a.data_type(), b.data_type());
     if at.is_integer() && bt.is_integer() {
+        // A column against a constant (`event_type = 2`): read in place.
+        if let (Expr::Column { index, .. }, Expr::Literal(Value::Int(k), _)) = (a, b) {
+            let (i, k) = (*index, *k);
+            return Arc::new(move |row| {
+                Ok(match row.get(i) {
+                    Some(Value::Int(x)) => Value::Bool(op.holds(x.cmp(&k))),
+                    _ => Value::Null,
+                })
+            });
+        }
         let (ca, cb) = (compile(a), compile(b));
         return Arc::new(move |row| {
             Ok(match (ca(row)?, cb(row)?) {
@@ -52,5 +62,42 @@ pub(super) fn compile_compare(op: CmpOp, a: &Expr, b: &Expr) -> Compiled {
             Some(o) => Value::Bool(op.holds(o)),
             None => Value::Null,
         })
+    })
+}
+
+/// `column.a.b…` as the column and the fields' indexes, if `e` is such a path.
+pub fn field_path(e: &Expr) -> Option<(usize, Vec<usize>)> {
+    match e {
+        Expr::Column { index, .. } => Some((*index, Vec::new())),
+        Expr::Call(f, args) if f.name == "FIELD" => {
+            let [row, Expr::Literal(Value::Str(name), _)] = args.as_slice() else {
+                return None;
+            };
+            let DataType::Row(fields) = row.data_type() else {
+                return None;
+            };
+            let i = fields
+                .iter()
+                .position(|f| f.name.eq_ignore_ascii_case(name))?;
+            let (column, mut path) = field_path(row)?;
+            path.push(i);
+            Some((column, path))
+        }
+        _ => None,
+    }
+}
+
+/// `row.a.b` read in place: only the field itself is cloned.
+pub(super) fn compile_field_path(e: &Expr) -> Compiled {
+    let (column, path) = field_path(e).unwrap_or_default();
+    Arc::new(move |row| {
+        let mut v = row.get(column);
+        for i in &path {
+            v = match v {
+                Some(Value::Row(fields)) => fields.get(*i),
+                _ => None,
+            };
+        }
+        Ok(v.cloned().unwrap_or(Value::Null))
     })
 }

@@ -24,6 +24,11 @@
 //! bidder's id gets the first person id added once (the reference adds it twice,
 //! nexmark/nexmark#30), and the hot channels' URLs come from the seed.
 
+use std::sync::Arc;
+
+use super::rng::{Letters, Rng};
+use crate::sql::types::Text;
+
 /// The first person's id.
 pub const FIRST_PERSON_ID: i64 = 1000;
 /// The first auction's id.
@@ -115,19 +120,19 @@ pub struct Person {
     /// Its id.
     pub id: i64,
     /// `First Last`.
-    pub name: String,
+    pub name: Text,
     /// An address.
-    pub email_address: String,
+    pub email_address: Text,
     /// Four groups of four digits.
-    pub credit_card: String,
+    pub credit_card: Text,
     /// A city.
-    pub city: String,
+    pub city: Text,
     /// A state.
-    pub state: String,
+    pub state: Text,
     /// When it registered, epoch ms.
     pub date_time: i64,
     /// Padding.
-    pub extra: String,
+    pub extra: Text,
 }
 
 /// An auction.
@@ -136,9 +141,9 @@ pub struct Auction {
     /// Its id.
     pub id: i64,
     /// The item's name.
-    pub item_name: String,
+    pub item_name: Text,
     /// The item's description.
-    pub description: String,
+    pub description: Text,
     /// The first price.
     pub initial_bid: i64,
     /// The lowest price it sells at.
@@ -152,7 +157,7 @@ pub struct Auction {
     /// Its category.
     pub category: i64,
     /// Padding.
-    pub extra: String,
+    pub extra: Text,
 }
 
 /// A bid.
@@ -165,13 +170,13 @@ pub struct Bid {
     /// The price.
     pub price: i64,
     /// Where the bid came from.
-    pub channel: String,
+    pub channel: Text,
     /// The page it was made on.
-    pub url: String,
+    pub url: Text,
     /// When, epoch ms.
     pub date_time: i64,
     /// Padding.
-    pub extra: String,
+    pub extra: Text,
 }
 
 /// One Nexmark event.
@@ -205,105 +210,42 @@ impl Event {
     }
 }
 
-/// SplitMix64's finalizer.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// A portable PRNG (SplitMix64) for one event: the same draws on every machine and build.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64, stream: u64, n: u64) -> Self {
-        Rng(mix(seed.wrapping_add(GOLDEN)) ^ mix(stream.wrapping_mul(GOLDEN) ^ mix(n)))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(GOLDEN);
-        mix(self.0)
-    }
-
-    /// Uniform in `0..bound` (0 for a bound of 0).
-    fn below(&mut self, bound: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(bound)) >> 64) as u64
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len() as u64) as usize]
-    }
-
-    /// 3 to `max - 1` lowercase letters, about one in 13 a `space` (trimmed at the ends).
-    fn string(&mut self, max: u64, space: char) -> String {
-        let len = 3 + self.below(max - 3);
-        let mut s = String::with_capacity(len as usize);
-        for _ in 0..len {
-            if self.below(13) == 0 {
-                s.push(space);
-            } else {
-                s.push(char::from(b'a' + self.below(26) as u8));
-            }
-        }
-        s.trim().to_string()
-    }
-
-    /// Exactly `len` lowercase letters.
-    fn exact(&mut self, len: usize) -> String {
-        let mut s = String::with_capacity(len);
-        let mut x = 0;
-        for i in 0..len {
-            // Six letters from each draw.
-            if i % 6 == 0 {
-                x = self.next();
-            }
-            s.push(char::from(b'a' + (x % 26) as u8));
-            x /= 26;
-        }
-        s
-    }
-
-    /// Padding that brings `current` bytes to `average` on average (±20 %).
-    fn extra(&mut self, current: usize, average: usize) -> String {
-        if current > average {
-            return String::new();
-        }
-        let want = average - current;
-        let delta = (want as f64 * 0.2).round() as usize;
-        let size = want - delta
-            + if delta == 0 {
-                0
-            } else {
-                self.below(2 * delta as u64) as usize
-            };
-        self.exact(size)
-    }
-
-    fn price(&mut self) -> i64 {
-        (10f64.powf(self.unit() * 6.0) * 100.0).round() as i64
-    }
-}
-
-/// Makes event `n` of a configuration; cheap to clone (the channels' URLs are shared).
-#[derive(Debug, Clone)]
+/// Makes event `n` of a configuration.
+#[derive(Debug)]
 pub struct Generator {
     config: NexmarkConfig,
     total: u64,
-    hot_urls: std::sync::Arc<[String]>,
-    channel_urls: std::sync::Arc<[String]>,
+    hot_urls: Arc<[Text]>,
+    /// Each cold channel's name and URL.
+    channels: Arc<[(Text, Text)]>,
+    letters: Letters,
+}
+
+/// A clone has its own copies of the URLs, so that subtasks on other cores, which each clone
+/// it, do not count references to the same strings (a cache line that would go back and
+/// forth between the cores on every bid).
+impl Clone for Generator {
+    fn clone(&self) -> Self {
+        let own = |t: &Text| Text::new(t.as_str());
+        Self {
+            config: self.config.clone(),
+            total: self.total,
+            hot_urls: self.hot_urls.iter().map(own).collect(),
+            channels: self
+                .channels
+                .iter()
+                .map(|(c, u)| (own(c), own(u)))
+                .collect(),
+            letters: self.letters.clone(),
+        }
+    }
 }
 
 /// Streams of draws, so a field's draws never repeat another's.
 const EVENT_STREAM: u64 = 1;
 const HOT_URL_STREAM: u64 = 2;
 const CHANNEL_STREAM: u64 = 3;
+const LETTER_STREAM: u64 = 4;
 
 impl Generator {
     /// A generator of `config` (its proportions and rate must be positive: see
@@ -313,15 +255,15 @@ impl Generator {
         let base_url = |rng: &mut Rng| {
             format!(
                 "https://www.nexmark.com/{}/{}/{}/item.htm?query=1",
-                rng.string(5, '_'),
-                rng.string(5, '_'),
-                rng.string(5, '_')
+                rng.string(5, b'_'),
+                rng.string(5, b'_'),
+                rng.string(5, b'_')
             )
         };
         let hot_urls = (0..HOT_CHANNELS.len() as u64)
-            .map(|i| base_url(&mut Rng::new(seed, HOT_URL_STREAM, i)))
+            .map(|i| Text::from(base_url(&mut Rng::new(seed, HOT_URL_STREAM, i))))
             .collect();
-        let channel_urls = (0..CHANNELS)
+        let channels = (0..CHANNELS)
             .map(|c| {
                 let mut rng = Rng::new(seed, CHANNEL_STREAM, c);
                 let mut url = base_url(&mut rng);
@@ -329,7 +271,7 @@ impl Generator {
                     let id = (c as i32).reverse_bits().wrapping_abs();
                     url.push_str(&format!("&channel_id={id}"));
                 }
-                url
+                (Text::from(format!("channel-{c}")), Text::from(url))
             })
             .collect();
         let total = config
@@ -340,7 +282,8 @@ impl Generator {
             config,
             total: total.max(1),
             hot_urls,
-            channel_urls,
+            channels,
+            letters: Letters::new(seed, LETTER_STREAM),
         }
     }
 
@@ -413,14 +356,24 @@ impl Generator {
     }
 
     fn person(&self, n: u64, ts: i64, rng: &mut Rng) -> Person {
-        let name = format!("{} {}", rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES));
-        let email_address = format!("{}@{}.com", rng.string(7, ' '), rng.string(5, ' '));
-        let credit_card = (0..4)
-            .map(|_| format!("{:04}", rng.below(10_000)))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let city = rng.pick(&CITIES).to_string();
-        let state = rng.pick(&STATES).to_string();
+        let name = Text::from(format!(
+            "{} {}",
+            rng.pick(&FIRST_NAMES),
+            rng.pick(&LAST_NAMES)
+        ));
+        let email_address = Text::from(format!(
+            "{}@{}.com",
+            rng.string(7, b' '),
+            rng.string(5, b' ')
+        ));
+        let mut card = [0; 4];
+        card.iter_mut().for_each(|d| *d = rng.below(10_000));
+        let credit_card = Text::from(format!(
+            "{:04} {:04} {:04} {:04}",
+            card[0], card[1], card[2], card[3]
+        ));
+        let city = Text::new_inline(rng.pick(&CITIES));
+        let state = Text::new_inline(rng.pick(&STATES));
         let size =
             8 + name.len() + email_address.len() + credit_card.len() + city.len() + state.len();
         Person {
@@ -431,7 +384,7 @@ impl Generator {
             city,
             state,
             date_time: ts,
-            extra: rng.extra(size, self.config.avg_person_bytes),
+            extra: rng.extra(&self.letters, size, self.config.avg_person_bytes),
         }
     }
 
@@ -451,8 +404,8 @@ impl Generator {
         let expires = ts
             .saturating_add(1)
             .saturating_add(rng.below(horizon.saturating_mul(2).max(1) as u64) as i64);
-        let item_name = rng.string(20, ' ');
-        let description = rng.string(100, ' ');
+        let item_name = rng.string(20, b' ');
+        let description = rng.string(100, b' ');
         let reserve = initial_bid + rng.price();
         let size = 8 + item_name.len() + description.len() + 40;
         Auction {
@@ -465,7 +418,7 @@ impl Generator {
             expires,
             seller: seller + FIRST_PERSON_ID,
             category,
-            extra: rng.extra(size, c.avg_auction_bytes),
+            extra: rng.extra(&self.letters, size, c.avg_auction_bytes),
         }
     }
 
@@ -484,13 +437,9 @@ impl Generator {
         let price = rng.price();
         let (channel, url) = if rng.below(2) > 0 {
             let i = rng.below(HOT_CHANNELS.len() as u64) as usize;
-            (HOT_CHANNELS[i].to_string(), self.hot_urls[i].clone())
+            (Text::new_inline(HOT_CHANNELS[i]), self.hot_urls[i].clone())
         } else {
-            let ch = rng.below(CHANNELS);
-            (
-                format!("channel-{ch}"),
-                self.channel_urls[ch as usize].clone(),
-            )
+            self.channels[rng.below(CHANNELS) as usize].clone()
         };
         Bid {
             auction: auction + FIRST_AUCTION_ID,
@@ -499,7 +448,7 @@ impl Generator {
             channel,
             url,
             date_time: ts,
-            extra: rng.extra(32, c.avg_bid_bytes),
+            extra: rng.extra(&self.letters, 32, c.avg_bid_bytes),
         }
     }
 }

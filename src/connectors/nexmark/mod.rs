@@ -16,6 +16,7 @@
 
 pub mod files;
 pub mod generator;
+mod rng;
 
 use std::sync::Arc;
 
@@ -119,47 +120,45 @@ fn check_columns(table: &TableDef) -> Result<(), SqlError> {
 }
 
 /// Event `e` as the table's four physical values.
-pub fn values(e: &Event) -> [Value; 4] {
-    let s = |v: &str| Value::str(v);
-    let row = |vs: Vec<Value>| Value::Row(vs.into());
+pub fn values(e: Event) -> [Value; 4] {
     let mut out = [Value::Int(e.kind()), Value::Null, Value::Null, Value::Null];
     match e {
         Event::Person(p) => {
-            out[1] = row(vec![
+            out[1] = Value::Row(Arc::new([
                 Value::Int(p.id),
-                s(&p.name),
-                s(&p.email_address),
-                s(&p.credit_card),
-                s(&p.city),
-                s(&p.state),
+                Value::Str(p.name),
+                Value::Str(p.email_address),
+                Value::Str(p.credit_card),
+                Value::Str(p.city),
+                Value::Str(p.state),
                 Value::Timestamp(p.date_time),
-                s(&p.extra),
-            ]);
+                Value::Str(p.extra),
+            ]));
         }
         Event::Auction(a) => {
-            out[2] = row(vec![
+            out[2] = Value::Row(Arc::new([
                 Value::Int(a.id),
-                s(&a.item_name),
-                s(&a.description),
+                Value::Str(a.item_name),
+                Value::Str(a.description),
                 Value::Int(a.initial_bid),
                 Value::Int(a.reserve),
                 Value::Timestamp(a.date_time),
                 Value::Timestamp(a.expires),
                 Value::Int(a.seller),
                 Value::Int(a.category),
-                s(&a.extra),
-            ]);
+                Value::Str(a.extra),
+            ]));
         }
         Event::Bid(b) => {
-            out[3] = row(vec![
+            out[3] = Value::Row(Arc::new([
                 Value::Int(b.auction),
                 Value::Int(b.bidder),
                 Value::Int(b.price),
-                s(&b.channel),
-                s(&b.url),
+                Value::Str(b.channel),
+                Value::Str(b.url),
                 Value::Timestamp(b.date_time),
-                s(&b.extra),
-            ]);
+                Value::Str(b.extra),
+            ]));
         }
     }
     out
@@ -206,7 +205,7 @@ pub fn source(
 }
 
 fn values_of(g: &Generator, i: u64) -> [Value; 4] {
-    values(&g.event(i))
+    values(g.event(i))
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub use cast::{can_cast, cast};
 pub use compare::{common_type, comparable, compare};
 pub use like::{like, LikePattern};
 pub use registry::{function_names, resolve};
+pub(crate) use text::integer_fits;
 pub use text::{format_date, format_timestamp, parse_date, parse_text, parse_timestamp, to_text};
 pub use time::{extract, TimeUnit};
 
