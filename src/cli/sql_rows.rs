@@ -68,11 +68,10 @@ fn print_page(page: &FetchResultsResponse, json: bool) -> u64 {
             _ => "+I",
         };
         if json {
-            let data: serde_json::Map<String, serde_json::Value> = columns
-                .iter()
-                .map(|c| c.name.clone())
-                .zip(r.fields.iter().cloned())
-                .collect();
+            let names =
+                crate::connectors::format::unique_names(columns.iter().map(|c| c.name.as_str()));
+            let data: serde_json::Map<String, serde_json::Value> =
+                names.into_iter().zip(r.fields.iter().cloned()).collect();
             let line = serde_json::json!({ "op": op, "data": data });
             text.push_str(&line.to_string());
         } else {

@@ -37,7 +37,7 @@ pub enum DecodeError {
         /// The line's fields.
         got: usize,
     },
-    /// A JSON line that is not an object.
+    /// A line that is not a JSON object.
     #[error(transparent)]
     Json(#[from] crate::connectors::json_decode::Malformed),
     /// A value that does not read as its type, or a computed column that fails.
@@ -322,7 +322,7 @@ pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlErro
             }))
         }
         "json" => {
-            let names: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
+            let names = unique_names(schema.fields.iter().map(|f| f.name.as_str()));
             Ok(Arc::new(move |row: &Row| {
                 let mut obj = serde_json::Map::new();
                 for ((v, t), n) in row.values.iter().zip(&types).zip(&names) {
@@ -336,6 +336,24 @@ pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlErro
             message: format!("unknown sink format '{other}' (formats: csv, json)"),
         }),
     }
+}
+
+/// Column names as keys of one JSON object: a name already taken gets the first free suffix
+/// `0`, `1`, … (Flink's names for a query's repeated columns: `dateTime`, `dateTime0`), so no
+/// column's value is lost.
+pub fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for name in names {
+        let mut unique = name.to_string();
+        let mut i = 0;
+        while !taken.insert(unique.to_lowercase()) {
+            unique = format!("{name}{i}");
+            i += 1;
+        }
+        out.push(unique);
+    }
+    out
 }
 
 /// Appends `text` as a CSV field: quoted, its quotes doubled, when it holds the delimiter, a
@@ -389,6 +407,14 @@ mod tests {
             out.push(f.to_string());
         });
         out
+    }
+
+    #[test]
+    fn repeated_column_names_get_flinks_suffixes() {
+        assert_eq!(
+            unique_names(["dateTime", "extra", "dateTime", "datetime", "dateTime0"]),
+            ["dateTime", "extra", "dateTime0", "datetime1", "dateTime00"]
+        );
     }
 
     #[test]
