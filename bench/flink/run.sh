@@ -15,18 +15,11 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-VENV="${VENV:-$HOME/.cache/flink-venv}"
 WORK="${WORK:-/tmp/flink-bench}"
 GEN="${GEN:-/work/shared/oracles/gen_events.py}"
 ORACLE_DIR="$(dirname "$GEN")"
 
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import pyflink' 2>/dev/null; then
-  echo "creating venv $VENV with apache-flink==2.3.0" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q apache-flink==2.3.0
-fi
-PY="$VENV/bin/python"
+. "$HERE/venv.sh"
 mkdir -p "$WORK"
 
 gen() {  # gen FILE N

@@ -20,20 +20,13 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-VENV="${VENV:-$HOME/.cache/flink-venv}"
 WORK="${WORK:-/tmp/nexmark-bench}"
 EVENTS="${1:-10000000}"
 P="${2:-2}"
 RUNS="${3:-3}"
 QUERIES="${4:-q0 q1 q2 q3 q4 q5 q7 q8 q9 q11 q12 q13 q14 q15 q16 q17 q18 q19 q20 q21 q22 q23}"
 
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import pyflink' 2>/dev/null; then
-  echo "creating venv $VENV with apache-flink==2.3.0" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q apache-flink==2.3.0
-fi
-PY="$VENV/bin/python"
+. "$ROOT/bench/flink/venv.sh"
 if [ -z "${RILL:-}" ]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rill-target}"
   (cd "$ROOT" && cargo build --release --bin rill >&2)

@@ -50,7 +50,17 @@ impl Plan {
 
     fn data_type(&self) -> DataType {
         match self {
-            Plan::Row(r) => DataType::Row(r.row_type.clone()),
+            Plan::Row(r) => DataType::Row(
+                r.fields
+                    .iter()
+                    .map(|(n, p)| {
+                        crate::sql::types::Field::new(
+                            n,
+                            p.as_ref().map_or(DataType::Null, Plan::data_type),
+                        )
+                    })
+                    .collect(),
+            ),
             Plan::Array(p) => DataType::Array(Box::new(p.data_type())),
             Plan::Scalar(t) => t.clone(),
         }
@@ -60,23 +70,16 @@ impl Plan {
 /// The fields of an object to read: their names and how to read each (`None`: skipped).
 pub struct ObjectReader {
     fields: Vec<(String, Option<Plan>)>,
-    /// The `ROW` type it reads (for error messages).
-    row_type: Vec<crate::sql::types::Field>,
 }
 
 impl ObjectReader {
     /// A reader of objects with `fields`; a field of type `None` is skipped.
     pub fn new(fields: Vec<(String, Option<DataType>)>) -> Self {
-        let row_type = fields
-            .iter()
-            .map(|(n, t)| crate::sql::types::Field::new(n, t.clone().unwrap_or(DataType::Null)))
-            .collect();
         Self {
             fields: fields
                 .into_iter()
                 .map(|(n, t)| (n, t.as_ref().map(Plan::of)))
                 .collect(),
-            row_type,
         }
     }
 
