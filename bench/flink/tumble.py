@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Per-key 1 s event-time tumbling windows (count, sum) in Flink SQL via PyFlink.
+"""Per-key event-time windows (count, sum) in Flink SQL via PyFlink: tumbling 1 s (the
+default), sliding 10 s every 2 s, or sessions with a 200 ms gap (Rill's `windowed-count`
+defaults, and the oracles' queries).
 
-Usage: tumble.py INPUT_CSV PARALLELISM [--sink blackhole|csv] [--out DIR]
+Usage: tumble.py INPUT_CSV PARALLELISM [--kind tumble|slide|session] [--sink blackhole|csv] [--out DIR]
 
 Input lines are `ts_millis,key,value` (no header). Event time is ts_millis (UTC), the
 watermark is rowtime - 1 s. Result rows: key, window_start_ms, window_end_ms, count, sum.
@@ -21,10 +23,18 @@ import time
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 
+WINDOWS = {
+    "tumble": "TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' SECOND)",
+    "slide": "HOP(TABLE events, DESCRIPTOR(rowtime), INTERVAL '2' SECOND, INTERVAL '10' SECOND)",
+    "session": "SESSION(TABLE events PARTITION BY k, DESCRIPTOR(rowtime), INTERVAL '0.2' SECOND)",
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("input")
     ap.add_argument("parallelism", type=int)
+    ap.add_argument("--kind", choices=["tumble", "slide", "session"], default="tumble")
     ap.add_argument("--sink", choices=["blackhole", "csv"], default="blackhole")
     ap.add_argument("--out", default=None, help="output directory for --sink csv")
     a = ap.parse_args()
@@ -33,7 +43,7 @@ def main():
     conf = t_env.get_config()
     conf.set("parallelism.default", str(a.parallelism))
     conf.set("table.local-time-zone", "UTC")
-    conf.set("pipeline.name", "rill-bench-tumble-p%d" % a.parallelism)
+    conf.set("pipeline.name", "rill-bench-%s-p%d" % (a.kind, a.parallelism))
 
     src = os.path.abspath(a.input)
     t_env.execute_sql(f"""
@@ -81,7 +91,7 @@ def main():
                {millis('window_end')} AS window_end_ms,
                COUNT(*) AS cnt,
                SUM(v) AS total
-        FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' SECOND))
+        FROM TABLE({WINDOWS[a.kind]})
         GROUP BY k, window_start, window_end
     """
 

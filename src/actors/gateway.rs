@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::actors::job_master::JobMaster;
 use crate::actors::remote::{ActorInfo, ActorRef};
 use crate::actors::task_manager::{
-    CancelDeployedTask, DeployError, DeployTask, FreeSlot, LogLines, NotifyJobCheckpointComplete,
-    RequestActors, RequestLog, RequestSlot, RequestTaskIo, TaskIo, TaskManager,
-    TriggerTaskCheckpoint,
+    AnnounceMaxWatermark, CancelDeployedTask, DeployError, DeployTask, FreeSlot, LogLines,
+    NotifyJobCheckpointComplete, RequestActors, RequestLog, RequestSlot, RequestTaskIo, TaskIo,
+    TaskManager, TriggerTaskCheckpoint,
 };
 use crate::checkpoint::CheckpointBarrier;
 use crate::graph::TaskDeploymentDescriptor;
@@ -82,6 +82,16 @@ impl TaskManagerGateway {
             job_id,
             checkpoint_id,
             aborted,
+        });
+    }
+
+    /// Tells the job's subtasks on this TaskManager how far the sources of an alignment group
+    /// may run.
+    pub fn announce_max_watermark(&self, job_id: JobId, group: &str, max_allowed: i64) {
+        self.actor.tell_or_log(AnnounceMaxWatermark {
+            job_id,
+            group: group.to_string(),
+            max_allowed,
         });
     }
 

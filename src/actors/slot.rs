@@ -8,7 +8,9 @@ use actix::prelude::*;
 
 use crate::actors::remote::{ActorRegistry, Supervise};
 use crate::actors::subtask::Subtask;
-use crate::actors::task_manager::{CheckpointResponse, TaskStarted, UpdateTaskExecutionState};
+use crate::actors::task_manager::{
+    CheckpointResponse, ReportWatermark, TaskStarted, UpdateTaskExecutionState,
+};
 use crate::actors::task_plan::ResolvedPlan;
 use crate::config::RuntimeConfig;
 use crate::graph::TaskDeploymentDescriptor;
@@ -31,6 +33,8 @@ pub struct StartSubtask {
     pub started: Recipient<TaskStarted>,
     /// Where it answers checkpoints.
     pub checkpoints: Recipient<CheckpointResponse>,
+    /// Where a source reports its watermark for alignment.
+    pub watermarks: Recipient<ReportWatermark>,
 }
 
 /// A slot of a TaskManager.
@@ -74,7 +78,8 @@ impl Handler<StartSubtask> for Slot {
                 msg.report,
                 msg.started,
                 msg.checkpoints,
-            );
+            )
+            .reporting_watermarks_to(msg.watermarks);
             registry.register_subtask(&path, &slot, ctx.address(), subtask.figures());
             subtask.registered_at(registry, path)
         }))

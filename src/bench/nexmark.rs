@@ -68,6 +68,17 @@ pub fn not_run(query: &str) -> Option<&'static str> {
     }
 }
 
+/// Which layer runs the queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// The published SQL texts, as the `sql` job.
+    Sql,
+    /// The core queries (q0–q5, q7, q8) as DataStream jobs (the bundled `nexmark` job).
+    #[value(name = "datastream")]
+    DataStream,
+}
+
 /// The events each query reads.
 #[derive(Debug, Clone)]
 pub struct Load {
@@ -137,6 +148,8 @@ pub struct QueryResult {
     pub peak_rss_bytes: Option<u64>,
     /// The job's parallelism.
     pub parallelism: usize,
+    /// The layer that ran it.
+    pub api: Api,
 }
 
 /// The process's peak RSS since the last reset (Linux's `VmHWM`).
@@ -167,6 +180,7 @@ fn write_side_input(dir: &Path) -> Result<PathBuf, crate::Error> {
 pub fn run(
     queries: &[String],
     load: &Load,
+    api: Api,
     p: usize,
     options: &SubmitOptions,
     mut report: impl FnMut(&QueryResult),
@@ -181,14 +195,27 @@ pub fn run(
             let Some((_, text)) = QUERIES.iter().find(|(q, _)| q == name) else {
                 continue;
             };
-            let args = vec![
-                "--statements".to_string(),
-                script(name, text, load, &side_input),
-            ];
+            let (job, args) = match api {
+                Api::Sql => (
+                    "sql",
+                    vec![
+                        "--statements".to_string(),
+                        script(name, text, load, &side_input),
+                    ],
+                ),
+                Api::DataStream => (
+                    "nexmark",
+                    ["--query", name, "--events", &load.events.to_string()]
+                        .into_iter()
+                        .map(String::from)
+                        .chain(["--rate".to_string(), load.rate.to_string()])
+                        .collect(),
+                ),
+            };
             reset_peak_rss();
             let start = Instant::now();
             let job = cluster
-                .submit_registered_with("sql", &args, Some(p), options)
+                .submit_registered_with(job, &args, Some(p), options)
                 .await?;
             let end = cluster.wait(job).await?;
             let seconds = start.elapsed().as_secs_f64();
@@ -208,6 +235,7 @@ pub fn run(
                 events_per_sec_per_core: events_per_sec / p.min(cores).max(1) as f64,
                 peak_rss_bytes: peak_rss(),
                 parallelism: p,
+                api,
             };
             report(&r);
             results.push(r);

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::bench::nexmark::{not_run, run, Load, QueryResult, QUERIES};
+use crate::bench::nexmark::{not_run, run, Api, Load, QueryResult, QUERIES};
 use crate::cli::{EXIT_JOB_FAILED, EXIT_USAGE};
 use crate::graph::job_graph::SubmitOptions;
 
@@ -33,6 +33,11 @@ pub(super) struct NexmarkBenchArgs {
     /// their number as --events) instead of generating them.
     #[arg(long, value_name = "DIR")]
     files: Option<std::path::PathBuf>,
+    /// Which layer runs the queries: the published SQL (`sql`), or the core ones (q0–q5, q7,
+    /// q8) written with the DataStream API (`datastream`, the bundled `nexmark` job) over the
+    /// same generator.
+    #[arg(long, value_enum, default_value = "sql")]
+    api: Api,
     /// One JSON object per query (`query`, `events`, `seconds`, `events_per_sec`, …).
     #[arg(long)]
     json: bool,
@@ -40,8 +45,13 @@ pub(super) struct NexmarkBenchArgs {
 
 fn line(r: &QueryResult) -> String {
     format!(
-        "{}: {} events in {:.2} s, {:.2} M events/s, {:.2} M events/s per core, peak RSS {} (p={})",
+        "{}{}: {} events in {:.2} s, {:.2} M events/s, {:.2} M events/s per core, peak RSS {} (p={})",
         r.query,
+        if r.api == Api::DataStream {
+            " (DataStream)"
+        } else {
+            ""
+        },
         r.events,
         r.seconds,
         r.events_per_sec / 1e6,
@@ -55,11 +65,13 @@ fn line(r: &QueryResult) -> String {
 }
 
 pub(super) fn bench_nexmark(a: NexmarkBenchArgs) -> ExitCode {
+    let datastream = crate::jobs::nexmark::QUERIES;
     let names: Vec<String> = if a.queries.trim() == "all" {
         QUERIES
             .iter()
             .map(|(q, _)| q.to_string())
             .filter(|q| not_run(q).is_none())
+            .filter(|q| a.api == Api::Sql || datastream.contains(&q.as_str()))
             .collect()
     } else {
         a.queries
@@ -76,6 +88,17 @@ pub(super) fn bench_nexmark(a: NexmarkBenchArgs) -> ExitCode {
             eprintln!("rill: {q} does not run: {why}");
             return ExitCode::from(EXIT_USAGE);
         }
+        if a.api == Api::DataStream && !datastream.contains(&q.as_str()) {
+            eprintln!(
+                "rill: {q} has no DataStream version (those are {})",
+                datastream.join(", ")
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if a.api == Api::DataStream && a.files.is_some() {
+        eprintln!("rill: --files reads the events through SQL's filesystem connector; the DataStream queries generate them");
+        return ExitCode::from(EXIT_USAGE);
     }
     if a.parallelism == 0 || a.events == 0 || a.rate == 0 {
         eprintln!("rill: --parallelism, --events and --rate must be at least 1");
@@ -92,7 +115,7 @@ pub(super) fn bench_nexmark(a: NexmarkBenchArgs) -> ExitCode {
         files: a.files,
     };
     let json = a.json;
-    let printed = run(&names, &load, a.parallelism, &options, |r| {
+    let printed = run(&names, &load, a.api, a.parallelism, &options, |r| {
         if json {
             match serde_json::to_string(r) {
                 Ok(s) => println!("{s}"),

@@ -9,17 +9,20 @@ use std::sync::Arc;
 use crate::api::{DataStream, StreamEnv};
 use crate::connectors::format::{decoder, encoder};
 use crate::connectors::{required, RowLayout};
+use crate::eventtime::WatermarkStrategy;
 use crate::operators::sources::DecodePolicy;
 use crate::operators::two_phase::TwoPhaseCommitFileSink;
 use crate::sql::catalog::TableDef;
 use crate::sql::types::{Row, Schema};
 use crate::sql::SqlError;
 
-/// The rows of the table's files.
+/// The rows of the table's files, each file's given its own timestamps and watermarks by
+/// `watermarks` (if the table has a watermark).
 pub fn source(
     env: &StreamEnv,
     table: &Arc<TableDef>,
     layout: RowLayout,
+    watermarks: Option<&WatermarkStrategy<Row>>,
 ) -> Result<DataStream<Row>, SqlError> {
     let files = files(table)?;
     let policy = match table
@@ -33,9 +36,13 @@ pub fn source(
     let mut streams = files.into_iter().map(|f| {
         let d = decode.clone();
         // The text source takes its parser's message as text, with the file and offset added.
-        env.read_text_file_parsed(f, policy, move |line: &str| {
+        let rows = env.read_text_file_parsed(f, policy, move |line: &str| {
             d(line).map_err(|e| e.to_string())
-        })
+        });
+        match watermarks {
+            Some(w) => rows.assign_timestamps_and_watermarks(w.clone()),
+            None => rows,
+        }
     });
     let Some(first) = streams.next() else {
         // An empty directory: no rows.

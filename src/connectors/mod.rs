@@ -104,8 +104,25 @@ pub fn source(
     needed: Option<Vec<bool>>,
 ) -> Result<DataStream<Row>, SqlError> {
     let layout = layout(table, computed, needed.as_deref());
+    let strategy = match watermark {
+        None => None,
+        Some((col, expr)) => {
+            let col = *col;
+            let strategy =
+                watermark_strategy(expr).with_timestamp_assigner(move |r: &Row, previous| match r
+                    .values
+                    .get(col)
+                {
+                    Some(Value::Timestamp(t)) => *t,
+                    _ => previous,
+                });
+            Some(scan_watermark_options(table, strategy)?)
+        }
+    };
     let rows = match table.connector()? {
-        "filesystem" => filesystem::source(env, table, layout)?,
+        // Each file's readers get their own watermarks (Flink's per-split watermarks), so
+        // that alignment can pause the one that runs ahead.
+        "filesystem" => return filesystem::source(env, table, layout, strategy.as_ref()),
         "datagen" => datagen::source(env, table, layout)?,
         "socket" => socket::source(env, table, layout)?,
         "nexmark" => nexmark::source(env, table, layout)?,
@@ -118,21 +135,48 @@ pub fn source(
             })
         }
     };
-    Ok(match watermark {
+    Ok(match strategy {
         None => rows,
-        Some((col, expr)) => {
-            let col = *col;
-            let strategy =
-                watermark_strategy(expr).with_timestamp_assigner(move |r: &Row, previous| match r
-                    .values
-                    .get(col)
-                {
-                    Some(Value::Timestamp(t)) => *t,
-                    _ => previous,
-                });
-            rows.assign_timestamps_and_watermarks(strategy)
-        }
+        Some(s) => rows.assign_timestamps_and_watermarks(s),
     })
+}
+
+/// A source table's watermark options, as Flink's: `scan.watermark.idle-timeout`, and
+/// `scan.watermark.alignment.group` with `….max-drift` (required with a group) and
+/// `….update-interval` (1 s unless set).
+fn scan_watermark_options(
+    table: &TableDef,
+    mut strategy: WatermarkStrategy<Row>,
+) -> Result<WatermarkStrategy<Row>, SqlError> {
+    let duration = |key: &str| -> Result<Option<std::time::Duration>, SqlError> {
+        table
+            .option(key)
+            .map(|v| {
+                crate::sql::job::parse_duration(v).ok_or_else(|| SqlError::Connector {
+                    table: table.name.clone(),
+                    message: format!(
+                        "'{key}' = '{v}' is not a duration (such as '500 ms', '1 min')"
+                    ),
+                })
+            })
+            .transpose()
+    };
+    if let Some(idle) = duration("scan.watermark.idle-timeout")? {
+        strategy = strategy.with_idleness(idle);
+    }
+    if let Some(group) = table.option("scan.watermark.alignment.group") {
+        let drift =
+            duration("scan.watermark.alignment.max-drift")?.ok_or_else(|| SqlError::Connector {
+                table: table.name.clone(),
+                message:
+                    "'scan.watermark.alignment.group' needs 'scan.watermark.alignment.max-drift'"
+                        .into(),
+            })?;
+        let every = duration("scan.watermark.alignment.update-interval")?
+            .unwrap_or(crate::eventtime::alignment::WatermarkAlignment::DEFAULT_UPDATE_INTERVAL);
+        strategy = strategy.with_watermark_alignment_every(group, drift, every);
+    }
+    Ok(strategy)
 }
 
 /// The watermark of a SQL `WATERMARK FOR c AS expr`: the largest `expr` seen. `c - INTERVAL`

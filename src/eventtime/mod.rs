@@ -13,6 +13,7 @@
 //! This module holds the logic; the runtime drives it (records' timestamps, in-band
 //! watermarks and the periodic timer come with the operators that use them).
 
+pub mod alignment;
 pub mod timers;
 pub mod valve;
 
@@ -209,12 +210,13 @@ type TimestampFn<T> = Arc<dyn Fn(&T, Timestamp) -> Timestamp + Send + Sync>;
 type GeneratorFn<T> = Arc<dyn Fn() -> Box<dyn WatermarkGenerator<T>> + Send + Sync>;
 
 /// How a stream gets its timestamps and watermarks (Flink's `WatermarkStrategy`): a
-/// timestamp assigner, a generator factory (one generator per source subtask), and an optional
-/// idleness timeout.
+/// timestamp assigner, a generator factory (one generator per source subtask), an optional
+/// idleness timeout and an optional watermark alignment ([`alignment`]).
 pub struct WatermarkStrategy<T> {
     timestamps: Option<TimestampFn<T>>,
     generator: GeneratorFn<T>,
     idleness: Option<Duration>,
+    alignment: Option<alignment::WatermarkAlignment>,
 }
 
 impl<T> Clone for WatermarkStrategy<T> {
@@ -223,6 +225,7 @@ impl<T> Clone for WatermarkStrategy<T> {
             timestamps: self.timestamps.clone(),
             generator: self.generator.clone(),
             idleness: self.idleness,
+            alignment: self.alignment.clone(),
         }
     }
 }
@@ -260,6 +263,7 @@ impl<T: 'static> WatermarkStrategy<T> {
             timestamps: None,
             generator: Arc::new(make),
             idleness: None,
+            alignment: None,
         }
     }
 
@@ -287,6 +291,37 @@ impl<T: 'static> WatermarkStrategy<T> {
     pub fn with_idleness(mut self, timeout: Duration) -> Self {
         self.idleness = Some(timeout);
         self
+    }
+
+    /// Aligns the watermarks of the sources in `group`: a source subtask whose watermark is
+    /// more than `max_drift` ahead of the group's slowest is paused until that one catches up
+    /// (Flink's `withWatermarkAlignment`; see [`alignment`]). The sources report every second.
+    pub fn with_watermark_alignment(self, group: &str, max_drift: Duration) -> Self {
+        self.with_watermark_alignment_every(
+            group,
+            max_drift,
+            alignment::WatermarkAlignment::DEFAULT_UPDATE_INTERVAL,
+        )
+    }
+
+    /// The same, the sources reporting every `update_interval`.
+    pub fn with_watermark_alignment_every(
+        mut self,
+        group: &str,
+        max_drift: Duration,
+        update_interval: Duration,
+    ) -> Self {
+        self.alignment = Some(alignment::WatermarkAlignment {
+            group: group.to_string(),
+            max_drift,
+            update_interval: update_interval.max(Duration::from_millis(1)),
+        });
+        self
+    }
+
+    /// The strategy's watermark alignment, if it has one.
+    pub fn alignment(&self) -> Option<&alignment::WatermarkAlignment> {
+        self.alignment.as_ref()
     }
 
     /// The record's timestamp: the assigner's, else the one it already carries.

@@ -14,6 +14,8 @@ pub mod clickstream;
 pub mod key_stats;
 #[path = "../../examples/keyed_sum.rs"]
 pub mod keyed_sum;
+#[path = "../../examples/nexmark.rs"]
+pub mod nexmark;
 #[path = "../../examples/partitioners.rs"]
 pub mod partitioners;
 #[path = "../../examples/shuffle.rs"]
@@ -215,6 +217,7 @@ impl JobRegistry {
         r.register(key_stats::spec());
         r.register(keyed_sum::spec());
         r.register(clickstream::spec());
+        r.register(nexmark::spec());
         r.register(crate::sql::job::spec());
         r
     }

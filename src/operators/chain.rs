@@ -254,6 +254,17 @@ impl Chain {
         Ok(())
     }
 
+    /// The watermark alignment of the chain's first operator that applies one, and that
+    /// operator's watermark now.
+    pub fn watermark_alignment(
+        &self,
+    ) -> Option<(
+        &crate::eventtime::alignment::WatermarkAlignment,
+        crate::eventtime::alignment::ReportedWatermark,
+    )> {
+        self.nodes.iter().find_map(|n| n.op.watermark_alignment())
+    }
+
     /// The earliest processing time an operator of the chain asked to be called at.
     pub fn next_processing_time(&self) -> Option<Timestamp> {
         self.nodes

@@ -121,6 +121,17 @@ pub trait Operator: Send {
     fn close(&mut self) -> Result<(), OperatorError> {
         Ok(())
     }
+
+    /// The watermark alignment of the strategy this operator applies, and its watermark now
+    /// (only the timestamps-and-watermarks operator has one).
+    fn watermark_alignment(
+        &self,
+    ) -> Option<(
+        &crate::eventtime::alignment::WatermarkAlignment,
+        crate::eventtime::alignment::ReportedWatermark,
+    )> {
+        None
+    }
 }
 
 /// Makes one operator instance per subtask.

@@ -229,10 +229,14 @@ pub(crate) struct Ranges {
 }
 
 impl Ranges {
-    /// Starts at `initial` unless ranges were restored.
-    pub(crate) fn start(&mut self, initial: (u64, u64)) {
-        let mut ranges = self.restored.take().unwrap_or_else(|| vec![initial]);
+    /// Starts at the `initial` ranges (in reading order) unless ranges were restored. Ranges
+    /// are read in order of position: restored ones are dealt round-robin over the subtasks,
+    /// and a subtask that read a later range first would find the earlier one's records late
+    /// behind its own watermark.
+    pub(crate) fn start(&mut self, initial: Vec<(u64, u64)>) {
+        let mut ranges = self.restored.take().unwrap_or(initial);
         ranges.retain(|(s, e)| s < e);
+        ranges.sort_unstable();
         ranges.reverse();
         let (next, end) = ranges.pop().unwrap_or((0, 0));
         self.next = next;
@@ -267,6 +271,27 @@ impl Ranges {
     }
 }
 
+/// Positions `0..len` cut into ranges of `chunk` and dealt to `parallelism` subtasks in
+/// turn: the ranges `index`, `index + parallelism`, … in order. Subtasks reading their ranges
+/// at the same pace stay a range apart, where equal contiguous parts would put each subtask
+/// in a different part of the input (of its time, where the input is in time order).
+pub(crate) fn dealt_ranges(
+    len: u64,
+    index: usize,
+    parallelism: usize,
+    chunk: u64,
+) -> Vec<(u64, u64)> {
+    let chunk = chunk.max(1);
+    let step = parallelism.max(1) as u64;
+    let mut ranges = Vec::new();
+    let mut c = index as u64;
+    while let Some(start) = c.checked_mul(chunk).filter(|s| *s < len) {
+        ranges.push((start, start.saturating_add(chunk).min(len)));
+        c += step;
+    }
+    ranges
+}
+
 /// The records of a collection, from one subtask.
 pub struct FromElements<T> {
     items: Arc<Vec<T>>,
@@ -299,11 +324,16 @@ impl<T: Data> SourceFunction<T> for FromElements<T> {
     }
 }
 
+/// The most blocks a dealt [`Generated`] sequence is cut into.
+pub const MAX_BLOCKS: u64 = 100_000;
+
 /// Records made from their index: `make(i)` for `i` in `0..n`, split into contiguous ranges,
-/// one per subtask.
+/// one per subtask, or dealt to the subtasks in blocks ([`Generated::dealt`]).
 pub struct Generated<T, F> {
     make: F,
     n: u64,
+    /// Dealt in blocks of this many instead of split into contiguous ranges.
+    block: Option<u64>,
     ranges: Ranges,
     _t: std::marker::PhantomData<fn() -> T>,
 }
@@ -313,6 +343,7 @@ impl<T, F: Clone> Clone for Generated<T, F> {
         Self {
             make: self.make.clone(),
             n: self.n,
+            block: self.block,
             ranges: self.ranges.clone(),
             _t: std::marker::PhantomData,
         }
@@ -325,16 +356,34 @@ impl<T, F> Generated<T, F> {
         Self {
             make,
             n,
+            block: None,
             ranges: Ranges::default(),
             _t: std::marker::PhantomData,
+        }
+    }
+
+    /// The same, the indexes dealt to the subtasks in turn in blocks of `block`: where the
+    /// index is time (as Nexmark's event number), the subtasks stay a block apart in time, and
+    /// so do their watermarks. Blocks grow so that there are at most [`MAX_BLOCKS`] (a
+    /// subtask's position in a checkpoint is its list of blocks), and an unbounded sequence
+    /// (`n` = `u64::MAX`) is split into contiguous ranges after all.
+    pub fn dealt(n: u64, block: u64, make: F) -> Self {
+        Self {
+            block: Some(block),
+            ..Self::new(n, make)
         }
     }
 }
 
 impl<T: Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<T, F> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
-        self.ranges
-            .start(Sequence::split(self.n, ctx.subtask_index, ctx.parallelism));
+        let (i, p) = (ctx.subtask_index, ctx.parallelism);
+        self.ranges.start(match self.block {
+            Some(block) if self.n < u64::MAX => {
+                dealt_ranges(self.n, i, p, block.max(self.n / MAX_BLOCKS))
+            }
+            _ => vec![Sequence::split(self.n, i, p)],
+        });
         Ok(())
     }
 
@@ -393,6 +442,57 @@ impl Sequence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restored_ranges_are_read_in_order_of_position() {
+        let mut r = Ranges {
+            restored: Some(vec![(40, 50), (0, 10), (30, 30), (20, 30)]),
+            ..Ranges::default()
+        };
+        r.start(vec![(0, 100)]);
+        let mut read = vec![(r.next, r.end)];
+        while r.advance() {
+            read.push((r.next, r.end));
+        }
+        assert_eq!(read, [(0, 10), (20, 30), (40, 50)]);
+    }
+
+    #[test]
+    fn a_dealt_sequence_gives_every_index_once_each_subtask_in_order() {
+        for (n, block) in [(0, 4), (1, 4), (10, 3), (1000, 64), (999, 1)] {
+            for p in 1..=7 {
+                let mut all = Vec::new();
+                for i in 0..p {
+                    let mut g = Generated::dealt(n, block, |x: u64| x);
+                    let mut ctx = RuntimeContext::standalone("generated");
+                    ctx.subtask_index = i;
+                    ctx.parallelism = p;
+                    g.open(&ctx).expect("opens");
+                    let mut out = Vec::new();
+                    while g
+                        .poll_next(&mut Collector::new(&mut out), 5)
+                        .expect("polls")
+                        != SourcePoll::Finished
+                    {}
+                    assert!(out.windows(2).all(|w| w[0] < w[1]), "{out:?}");
+                    if block < n {
+                        // The first block of each subtask is its turn's.
+                        assert_eq!(
+                            out.first().copied(),
+                            (i as u64 * block < n).then_some(i as u64 * block)
+                        );
+                    }
+                    all.extend(out);
+                }
+                all.sort_unstable();
+                assert_eq!(
+                    all,
+                    (0..n).collect::<Vec<_>>(),
+                    "n {n}, block {block}, p {p}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn polls_hold_about_a_mebibyte_by_the_larger_of_what_is_polled_and_what_is_written() {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::{Collector, Data, SourceFunction, SourcePoll};
-use crate::operators::sources::{Ranges, Sequence};
+use crate::operators::sources::{dealt_ranges, Ranges};
 use crate::operators::{OperatorError, RuntimeContext, UserError};
 use crate::state::{OperatorSnapshot, RestoredState};
 
@@ -41,11 +41,18 @@ impl std::str::FromStr for DecodePolicy {
 /// Turns a line (without its line break) into a record, or says why it is not one.
 pub type LineParser<T> = Arc<dyn Fn(&str) -> Result<T, String> + Send + Sync>;
 
-/// The lines of a text file, each made a record by a parser (by default the line itself);
-/// subtask `i` of `p` reads the lines that start in the `i`-th of `p` equal byte ranges of the
-/// file (a line crossing a range's end belongs to the range it starts in), so every line is
-/// read exactly once. Lines are parsed from a reused buffer: a parser that needs no copy of
-/// the line makes none.
+/// How much of a file one range is: subtasks take turns at the file's ranges.
+const CHUNK: u64 = 1 << 20;
+
+/// The lines of a text file, each made a record by a parser (by default the line itself).
+/// The file is cut into ranges of a mebibyte, dealt to the subtasks in turn: subtask `i` of
+/// `p` reads ranges `i`, `i + p`, `i + 2p`, … in order, each the lines that start in it (a line
+/// crossing a range's end belongs to the range it starts in), so every line is read exactly
+/// once. The readers of a file thus move through it side by side: where its lines are in time
+/// order, their watermarks stay a range apart, where `p` equal parts would put the last
+/// subtask's whole part ahead of the first's, and the windows downstream would hold everything
+/// between. Lines are parsed from a reused buffer: a parser that needs no copy of the line
+/// makes none.
 pub struct TextFileSource<T = String> {
     path: PathBuf,
     policy: DecodePolicy,
@@ -56,6 +63,7 @@ pub struct TextFileSource<T = String> {
     line: Vec<u8>,
     skipped: u64,
     name: String,
+    chunk: u64,
 }
 
 impl TextFileSource<String> {
@@ -78,7 +86,28 @@ impl<T> TextFileSource<T> {
             line: Vec::new(),
             skipped: 0,
             name: "text file".into(),
+            chunk: CHUNK,
         }
+    }
+
+    /// Moves the reader to the first line that starts in the current range: a range may start
+    /// inside a line, which belongs to the range before (a restored range starts at a line).
+    fn enter_range(&mut self) -> Result<(), UserError> {
+        let start = self.ranges.next;
+        let result = match self.reader.as_mut() {
+            None => return Ok(()),
+            Some(reader) if start == 0 => reader.seek(SeekFrom::Start(0)).map(|_| 0),
+            Some(reader) => {
+                self.line.clear();
+                // The byte before a line's first byte is a newline.
+                reader
+                    .seek(SeekFrom::Start(start - 1))
+                    .and_then(|_| reader.read_until(b'\n', &mut self.line))
+                    .map(|n| start - 1 + n as u64)
+            }
+        };
+        self.ranges.next = result.map_err(|e| self.io(&e))?;
+        Ok(())
     }
 
     fn io(&self, e: &std::io::Error) -> UserError {
@@ -91,33 +120,15 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
         self.name = ctx.operator_name.clone();
         let file = File::open(&self.path).map_err(|e| self.io(&e))?;
         let len = file.metadata().map_err(|e| self.io(&e))?.len();
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
-        if self.ranges.restored.is_some() {
-            // Restored ranges start at line starts.
-            self.ranges.start((0, 0));
-            reader
-                .seek(SeekFrom::Start(self.ranges.next))
-                .map_err(|e| self.io(&e))?;
-            self.reader = Some(reader);
-            return Ok(());
-        }
-        let (start, end) = Sequence::split(len, ctx.subtask_index, ctx.parallelism);
-        let mut pos = start;
-        if start > 0 {
-            // The line in progress at `start` belongs to the previous range unless `start` is a
-            // line's first byte, i.e. the byte before it is a newline.
-            reader
-                .seek(SeekFrom::Start(start - 1))
-                .map_err(|e| self.io(&e))?;
-            let mut skip = Vec::new();
-            pos = start - 1
-                + reader
-                    .read_until(b'\n', &mut skip)
-                    .map_err(|e| self.io(&e))? as u64;
-        }
-        self.ranges.start((pos, end));
-        self.reader = Some(reader);
-        Ok(())
+        // Small, as a subtask reads a range and then seeks past the others' ranges.
+        self.reader = Some(BufReader::with_capacity(64 * 1024, file));
+        self.ranges.start(dealt_ranges(
+            len,
+            ctx.subtask_index,
+            ctx.parallelism,
+            self.chunk,
+        ));
+        self.enter_range()
     }
 
     fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), UserError> {
@@ -139,12 +150,8 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
                 if !self.ranges.advance() {
                     return Ok(SourcePoll::Finished);
                 }
-                let next = self.ranges.next;
-                if let Some(reader) = self.reader.as_mut() {
-                    reader
-                        .seek(SeekFrom::Start(next))
-                        .map_err(|e| self.io(&e))?;
-                }
+                self.enter_range()?;
+                continue;
             }
             let Some(reader) = self.reader.as_mut() else {
                 return Ok(SourcePoll::Finished);
@@ -209,7 +216,18 @@ mod tests {
         p: usize,
         policy: DecodePolicy,
     ) -> Result<Vec<String>, UserError> {
+        read_chunked(path, i, p, policy, CHUNK)
+    }
+
+    fn read_chunked(
+        path: &std::path::Path,
+        i: usize,
+        p: usize,
+        policy: DecodePolicy,
+        chunk: u64,
+    ) -> Result<Vec<String>, UserError> {
         let mut src = TextFileSource::new(path.to_path_buf(), policy);
+        src.chunk = chunk;
         let mut ctx = RuntimeContext::standalone("text");
         ctx.subtask_index = i;
         ctx.parallelism = p;
@@ -235,14 +253,36 @@ mod tests {
             .expect("create")
             .write_all((lines.join("\n") + "\n").as_bytes())
             .expect("write");
-        for p in 1..=7 {
-            let mut all = Vec::new();
-            for i in 0..p {
-                all.extend(read_split(&path, i, p, DecodePolicy::Fail).expect("read"));
+        // Ranges of one byte start and end inside lines, and on their newlines.
+        for chunk in [1, 2, 7, 64, CHUNK] {
+            for p in 1..=7 {
+                let mut read: Vec<Vec<String>> = (0..p)
+                    .map(|i| read_chunked(&path, i, p, DecodePolicy::Fail, chunk).expect("read"))
+                    .collect();
+                // Each subtask reads its lines in file order; together, every line once.
+                let mut all: Vec<String> = read.concat();
+                all.sort_by_key(|l| lines.iter().position(|x| x == l));
+                assert_eq!(all, lines, "parallelism {p}, ranges of {chunk}");
+                for r in &mut read {
+                    let order: Vec<usize> = r
+                        .iter()
+                        .map(|l| lines.iter().position(|x| x == l).unwrap_or(usize::MAX))
+                        .collect();
+                    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+                }
             }
-            assert_eq!(all, lines, "parallelism {p}");
         }
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn subtasks_take_turns_at_the_ranges_of_a_file() {
+        assert_eq!(dealt_ranges(10, 0, 2, 3), [(0, 3), (6, 9)]);
+        assert_eq!(dealt_ranges(10, 1, 2, 3), [(3, 6), (9, 10)]);
+        assert_eq!(dealt_ranges(10, 3, 4, 3), [(9, 10)]);
+        assert_eq!(dealt_ranges(10, 4, 5, 3), []);
+        assert_eq!(dealt_ranges(0, 0, 1, 3), []);
+        assert_eq!(dealt_ranges(u64::MAX, 0, 1, u64::MAX), [(0, u64::MAX)]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use crate::data::batch::NO_TIMESTAMP;
 use crate::data::Data;
+use crate::eventtime::alignment::{ReportedWatermark, WatermarkAlignment};
 use crate::eventtime::{
     Clock, Timestamp, WatermarkGenerator, WatermarkOutput, WatermarkStatus, WatermarkStrategy,
     MAX_WATERMARK, MIN_WATERMARK,
@@ -192,5 +193,16 @@ impl<T: Data> Operator for TimestampsAndWatermarks<T> {
 
     fn end_input(&mut self, _input: usize, out: &mut Output<'_>) -> Result<(), OperatorError> {
         self.process_watermark(MAX_WATERMARK, out)
+    }
+
+    /// Idle, finished or without a watermark yet, it holds no aligned source back.
+    fn watermark_alignment(&self) -> Option<(&WatermarkAlignment, ReportedWatermark)> {
+        let spec = self.strategy.alignment()?;
+        let at = if self.idle || self.current == MIN_WATERMARK || self.current == MAX_WATERMARK {
+            ReportedWatermark::Absent
+        } else {
+            ReportedWatermark::At(self.current)
+        };
+        Some((spec, at))
     }
 }

@@ -32,7 +32,9 @@ pub trait Window:
     /// reaches this, and results get it as their timestamp.
     fn max_timestamp(&self) -> Timestamp;
 
-    /// Whether the two would merge under a merging assigner (never, by default).
+    /// Whether the two would merge under a merging assigner (never, by default). A merging
+    /// assigner's windows must order (`Ord`) by time: of windows that do not intersect, the
+    /// earlier sorts first.
     fn intersects(&self, _other: &Self) -> bool {
         false
     }

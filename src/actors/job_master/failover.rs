@@ -152,6 +152,7 @@ impl JobMaster {
         }
         self.graph.reset_attempts();
         self.input_ended.clear();
+        self.alignment.clear();
         self.scheduled = false;
         self.set_status(JobStatus::Running);
         let needed = self.job_graph.slots_needed();

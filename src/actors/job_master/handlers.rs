@@ -92,8 +92,26 @@ remote_message!(JobMaster: OfferSlots = "rill.jm.OfferSlots");
 remote_message!(JobMaster: UpdateTaskExecutionState = "rill.jm.UpdateTaskExecutionState");
 remote_message!(JobMaster: CheckpointResponse = "rill.jm.CheckpointResponse");
 remote_message!(JobMaster: TaskManagerLost = "rill.jm.TaskManagerLost");
+remote_message!(JobMaster: ReportWatermark = "rill.jm.ReportWatermark");
 remote_message!(inject_panic JobMaster);
 crate::local_messages!(JobMaster: CancelJob, RequestJobDetails, RequestCheckpointStats, TriggerSavepoint);
+
+/// Watermark alignment: a source's report may move its group's maximum, which every
+/// TaskManager of the job then hears.
+impl Handles<ReportWatermark> for JobMaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReportWatermark, _ctx: &mut Self::Context) {
+        let changed =
+            self.alignment
+                .report(&msg.group, &msg.source, msg.max_drift_ms, msg.watermark);
+        if let Some(max) = changed {
+            for tm in self.task_managers.values() {
+                tm.announce_max_watermark(self.job_id, &msg.group, max);
+            }
+        }
+    }
+}
 
 impl Handles<OfferSlots> for JobMaster {
     type Result = ();

@@ -44,7 +44,7 @@ use crate::actors::remote::{
     SupervisedFuture,
 };
 use crate::actors::resource_manager::{CancelSlotRequest, RequestSlots, ResourceManager};
-use crate::actors::task_manager::{CheckpointResponse, UpdateTaskExecutionState};
+use crate::actors::task_manager::{CheckpointResponse, ReportWatermark, UpdateTaskExecutionState};
 use crate::checkpoint::CheckpointCoordinator;
 use crate::config::RuntimeConfig;
 use crate::graph::deployment::PlanRef;
@@ -154,6 +154,8 @@ pub struct JobMaster {
     stop_with: Option<(u64, bool)>,
     /// Subtask attempts whose input has ended: RUNNING, waiting for the final checkpoint.
     input_ended: std::collections::HashSet<crate::ids::ExecutionAttemptId>,
+    /// The watermarks of the aligned sources, per alignment group.
+    alignment: crate::eventtime::alignment::AlignmentGroups,
     /// The restart strategy's account of failures.
     backoff: RestartBackoff,
     /// When a restart decided on may start (once every subtask stopped).
@@ -225,6 +227,7 @@ impl JobMaster {
             savepoints: std::collections::HashSet::new(),
             stop_with: None,
             input_ended: std::collections::HashSet::new(),
+            alignment: Default::default(),
             backoff: RestartBackoff::new(strategy),
             failover,
             regions,

@@ -81,6 +81,7 @@ use crate::operators::{Batch, Chain, OperatorError, RuntimeContext};
 use crate::state::StateSnapshot;
 use crate::util::panic_message;
 
+mod alignment;
 mod checkpoints;
 pub mod figures;
 mod inputs;
@@ -242,6 +243,9 @@ pub struct Subtask {
     figures: Arc<SubtaskFigures>,
     /// Its registry and its path there, left when it stops.
     registered: Option<(crate::actors::remote::ActorRegistry, String)>,
+    /// Where an aligned source reports its watermark, and its alignment.
+    watermark_reports: Option<Recipient<crate::actors::task_manager::ReportWatermark>>,
+    alignment: Option<crate::eventtime::alignment::SourceAlignment>,
 }
 
 impl Subtask {
@@ -291,6 +295,8 @@ impl Subtask {
             metrics: Arc::default(),
             figures: Arc::new(SubtaskFigures::new(identity)),
             registered: None,
+            watermark_reports: None,
+            alignment: None,
         }
     }
 
@@ -450,6 +456,7 @@ impl Subtask {
             .map(|i| self.channels.iter().filter(|c| c.input == i).count())
             .collect();
         self.set_state(ExecutionState::Running, None);
+        self.start_alignment(ctx);
 
         ctx.run_interval(self.config.buffer_timeout, |act, ctx| {
             if act.phase == Phase::Running {

@@ -138,6 +138,15 @@ impl Subtask {
                 if self.pump_scheduled || self.stopped_for.is_some() {
                     return Ok(());
                 }
+                if self.alignment.is_some() && self.held_back_by_alignment() {
+                    // Paused until its group's slowest source catches up: what it made so
+                    // far goes out now.
+                    if let Some(chain) = self.chain.as_mut() {
+                        chain.writers().iter_mut().for_each(|w| w.flush());
+                    }
+                    self.send_ready()?;
+                    return Ok(());
+                }
                 if !self.poll_source(ctx)? {
                     return Ok(());
                 }
@@ -246,6 +255,8 @@ impl Subtask {
                 s.close()?;
             }
             self.source = None;
+            // An ended source holds no aligned source back.
+            self.report_watermark();
         }
         Ok(())
     }

@@ -38,11 +38,13 @@ remote_message!(TaskManager: RequestTaskIo = "rill.tm.RequestTaskIo");
 remote_message!(TaskManager: FreeSlot = "rill.tm.FreeSlot");
 remote_message!(TaskManager: RequestActors = "rill.tm.RequestActors");
 remote_message!(TaskManager: RequestLog = "rill.tm.RequestLog");
+remote_message!(TaskManager: AnnounceMaxWatermark = "rill.tm.AnnounceMaxWatermark");
 remote_message!(inject_panic TaskManager);
 crate::local_messages!(
     TaskManager: TaskStarted,
     UpdateTaskExecutionState,
     CheckpointResponse,
+    ReportWatermark,
     Shutdown,
     RequestTaskManagerFigures,
 );
@@ -133,6 +135,26 @@ impl Handles<CheckpointResponse> for TaskManager {
     fn handle(&mut self, msg: CheckpointResponse, _ctx: &mut Self::Context) {
         if let Some(jm) = self.job_master_of(msg.job_id) {
             jm.tell_or_log(msg);
+        }
+    }
+}
+
+impl Handles<ReportWatermark> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReportWatermark, _ctx: &mut Self::Context) {
+        if let Some(jm) = self.job_master_of(msg.job_id) {
+            jm.tell_or_log(msg);
+        }
+    }
+}
+
+impl Handles<AnnounceMaxWatermark> for TaskManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: AnnounceMaxWatermark, _ctx: &mut Self::Context) {
+        for t in self.tasks.values().filter(|t| t.job_id == msg.job_id) {
+            t.addr.do_send(msg.clone());
         }
     }
 }

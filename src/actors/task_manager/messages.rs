@@ -139,6 +139,36 @@ pub struct CheckpointResponse {
     pub figures: crate::checkpoint::figures::SubtaskCheckpointFigures,
 }
 
+/// A source subtask's watermark, for watermark alignment
+/// ([`crate::eventtime::alignment`]; subtask → TaskManager → JobMaster).
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct ReportWatermark {
+    /// The job.
+    pub job_id: JobId,
+    /// The reporting subtask (its vertex and index).
+    pub source: String,
+    /// Its alignment group.
+    pub group: String,
+    /// The drift the group allows, ms.
+    pub max_drift_ms: i64,
+    /// Its watermark.
+    pub watermark: crate::eventtime::alignment::ReportedWatermark,
+}
+
+/// How far an alignment group's sources may run now (JobMaster → TaskManager → the job's
+/// subtasks).
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct AnnounceMaxWatermark {
+    /// The job.
+    pub job_id: JobId,
+    /// The alignment group.
+    pub group: String,
+    /// The highest watermark its sources may be polled at.
+    pub max_allowed: crate::eventtime::Timestamp,
+}
+
 /// The JobMaster starts a checkpoint at a source subtask (JobMaster → TaskManager → subtask).
 #[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "()")]

@@ -389,6 +389,7 @@ impl TaskManager {
             report: ctx.address().recipient(),
             started: ctx.address().recipient(),
             checkpoints: ctx.address().recipient(),
+            watermarks: ctx.address().recipient(),
         };
         Reply::new::<DeployTask>(
             slot.addr

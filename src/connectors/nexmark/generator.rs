@@ -115,7 +115,7 @@ impl Default for NexmarkConfig {
 }
 
 /// A person.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Person {
     /// Its id.
     pub id: i64,
@@ -136,7 +136,7 @@ pub struct Person {
 }
 
 /// An auction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Auction {
     /// Its id.
     pub id: i64,
@@ -161,7 +161,7 @@ pub struct Auction {
 }
 
 /// A bid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Bid {
     /// The auction's id.
     pub auction: i64,
@@ -180,7 +180,7 @@ pub struct Bid {
 }
 
 /// One Nexmark event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A new person.
     Person(Person),

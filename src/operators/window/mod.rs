@@ -135,7 +135,7 @@ pub struct WindowOperator<K, T, W, C: WindowContents<K, T, W>> {
     spec: WindowSpec<K, T, W>,
     contents: C,
     state: WindowState<K, W, C::Acc>,
-    /// Merging assigners: each key's current windows.
+    /// Merging assigners: each key's current windows, sorted (they never intersect).
     sessions: FastMap<K, Vec<W>>,
     timers: TimerQueues<K, W>,
     watermark: Timestamp,
@@ -357,6 +357,9 @@ where
                 }
                 self.state.put(&saved.window, slot);
             }
+        }
+        for windows in self.sessions.values_mut() {
+            windows.sort();
         }
         Ok(())
     }

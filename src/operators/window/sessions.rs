@@ -20,6 +20,10 @@ where
 {
     /// Merges the new window `w` of `key` with the key's windows it intersects. Returns the
     /// window the element goes to, or `None` if that window is late.
+    ///
+    /// A key's windows are kept sorted and never intersect each other, so the ones a window
+    /// intersects are one run beside the place it would sort into: finding them is a binary
+    /// search, however many sessions of the key are open (as many as the watermark lags by).
     pub(super) fn merge_into_session(
         &mut self,
         key: &K,
@@ -29,33 +33,38 @@ where
         let mut cover = w;
         let mut absorbed = std::mem::take(&mut self.absorbed);
         absorbed.clear();
+        let mut run = 0..0;
         if let Some(current) = self.sessions.get(key) {
-            // A key's windows never intersect each other, but the cover grows as it absorbs.
-            loop {
-                let before = absorbed.len();
-                for c in current {
-                    if !absorbed.contains(c) && c.intersects(&cover) {
-                        cover = cover.cover(c);
-                        absorbed.push(c.clone());
-                    }
-                }
-                if absorbed.len() == before {
-                    break;
-                }
+            let at = current.partition_point(|c| *c < cover);
+            // Earlier windows first: absorbing them only moves the cover's start back, which
+            // later windows do not depend on.
+            let mut lo = at;
+            while lo > 0 && current[lo - 1].intersects(&cover) {
+                lo -= 1;
+                cover = cover.cover(&current[lo]);
             }
+            let mut hi = at;
+            while hi < current.len() && current[hi].intersects(&cover) {
+                cover = cover.cover(&current[hi]);
+                hi += 1;
+            }
+            absorbed.extend_from_slice(&current[lo..hi]);
+            run = lo..hi;
         }
-        let result = self.merge_absorbed(key, &cover, &absorbed, now);
+        let result = self.merge_absorbed(key, &cover, &absorbed, run, now);
         self.absorbed = absorbed;
         result.map(|late| (!late).then_some(cover))
     }
 
-    /// Replaces the `absorbed` windows of `key` by `cover`, merging their contents and trigger
-    /// state. Returns whether `cover` is late (then nothing changes).
+    /// Replaces the `absorbed` windows of `key` (the run `run` of its sorted windows; where
+    /// `cover` goes if the run is empty) by `cover`, merging their contents and trigger state.
+    /// Returns whether `cover` is late (then nothing changes).
     fn merge_absorbed(
         &mut self,
         key: &K,
         cover: &W,
         absorbed: &[W],
+        run: std::ops::Range<usize>,
         now: Timestamp,
     ) -> Result<bool, OperatorError> {
         if self.is_window_late(cover) {
@@ -67,7 +76,7 @@ where
                 self.sessions
                     .entry(key.clone())
                     .or_default()
-                    .push(cover.clone());
+                    .insert(run.start, cover.clone());
                 return Ok(false);
             }
             // Inside a session that does not grow.
@@ -110,8 +119,7 @@ where
         self.timers.queue_registered(hash, key, cover);
         self.state.put(cover, target);
         if let Some(current) = self.sessions.get_mut(key) {
-            current.retain(|c| !absorbed.contains(c));
-            current.push(cover.clone());
+            current.splice(run, std::iter::once(cover.clone()));
         }
         Ok(false)
     }

@@ -142,7 +142,9 @@ where
             self.state.release_if_empty(g);
             if self.merging {
                 if let Some(ws) = self.sessions.get_mut(&q.key) {
-                    ws.retain(|x| *x != q.window);
+                    if let Ok(i) = ws.binary_search(&q.window) {
+                        ws.remove(i);
+                    }
                     if ws.is_empty() {
                         self.sessions.remove(&q.key);
                     }
