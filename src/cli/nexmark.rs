@@ -26,7 +26,7 @@ pub(super) struct GenerateArgs {
     /// The directory the files go into (made if missing).
     #[arg(long)]
     out: PathBuf,
-    /// How many files (each a contiguous range of the events).
+    /// How many files (the events dealt to them in blocks of 65,536).
     #[arg(long, default_value_t = 1)]
     splits: usize,
     /// The files' format.

@@ -2,14 +2,17 @@
 //! `filesystem` connector reads with `'format' = 'json'` over the benchmark's table
 //! (`ddl_gen.sql` with only its `WITH` clause changed): one file per split, `part-<i>.json`,
 //! one event per line, `{"event_type":2,"person":null,"auction":null,"bid":{…}}`, timestamps in
-//! Flink's SQL format (`2015-07-15 00:00:00.000`). Split `i` holds the contiguous range
-//! [`split_range`](super::split_range) gives it, so the files hold every event once.
+//! Flink's SQL format (`2015-07-15 00:00:00.000`). The events are dealt to the splits in blocks
+//! of 65,536, as the `nexmark` source deals them to its subtasks: split `i` of `p` holds blocks
+//! `i`, `i + p`, …, so the files hold every event once and each file spans the whole stretch
+//! of event time (read side by side, their watermarks stay a block apart).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::connectors::nexmark::generator::{Event, Generator, NexmarkConfig};
-use crate::connectors::nexmark::split_range;
+use crate::connectors::nexmark::BLOCK;
+use crate::operators::sources::{dealt_ranges, MAX_BLOCKS};
 use crate::sql::functions::format_timestamp;
 
 /// Why writing the files failed.
@@ -49,7 +52,19 @@ pub fn generate(
     dir: &Path,
     threads: usize,
 ) -> Result<Written, GenerateError> {
+    generate_in_blocks(config, events, splits, dir, threads, BLOCK)
+}
+
+fn generate_in_blocks(
+    config: &NexmarkConfig,
+    events: u64,
+    splits: usize,
+    dir: &Path,
+    threads: usize,
+    block: u64,
+) -> Result<Written, GenerateError> {
     config.check()?;
+    let block = block.max(events / MAX_BLOCKS);
     let splits = splits.max(1);
     std::fs::create_dir_all(dir).map_err(|source| GenerateError::Io {
         path: dir.to_path_buf(),
@@ -66,7 +81,8 @@ pub fn generate(
                 .iter()
                 .map(|&i| {
                     let (g, path) = (&generator, &files[i]);
-                    s.spawn(move || write_split(g, split_range(events, splits, i), path))
+                    let ranges = dealt_ranges(events, i, splits, block);
+                    s.spawn(move || write_split(g, ranges, path))
                 })
                 .collect();
             handles
@@ -81,11 +97,7 @@ pub fn generate(
     Ok(Written { files, bytes })
 }
 
-fn write_split(
-    g: &Generator,
-    range: std::ops::Range<u64>,
-    path: &Path,
-) -> Result<u64, GenerateError> {
+fn write_split(g: &Generator, ranges: Vec<(u64, u64)>, path: &Path) -> Result<u64, GenerateError> {
     let io = |source| GenerateError::Io {
         path: path.to_path_buf(),
         source,
@@ -94,7 +106,7 @@ fn write_split(
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut line = String::with_capacity(1024);
     let mut bytes = 0;
-    for n in range {
+    for n in ranges.into_iter().flat_map(|(start, end)| start..end) {
         line.clear();
         json_line(&g.event(n), &mut line);
         line.push('\n');
@@ -218,13 +230,18 @@ mod tests {
     fn the_files_hold_every_event_once_as_json_lines() {
         let dir = std::env::temp_dir().join(format!("rill-nexmark-files-{}", std::process::id()));
         let config = NexmarkConfig::default();
-        let w = generate(&config, 1000, 3, &dir, 2).expect("written");
+        let w = generate_in_blocks(&config, 1000, 3, &dir, 2, 7).expect("written");
         assert_eq!(w.files.len(), 3);
         let g = Generator::new(config);
-        let mut n = 0;
-        for f in &w.files {
+        let mut seen = 0;
+        for (i, f) in w.files.iter().enumerate() {
             let text = std::fs::read_to_string(f).expect("read");
+            // Split i holds blocks i, i + 3, … of 7 events, in order.
+            let mut numbers = (0..1000u64).filter(|n| (n / 7) % 3 == i as u64);
             for line in text.lines() {
+                let n = numbers
+                    .next()
+                    .expect("no more lines than events of the split");
                 let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
                 let e = g.event(n);
                 assert_eq!(v["event_type"], e.kind(), "{line}");
@@ -237,10 +254,14 @@ mod tests {
                         format_timestamp(b.date_time, 3).as_str()
                     );
                 }
-                n += 1;
+                let mut expected = String::new();
+                json_line(&e, &mut expected);
+                assert_eq!(line, expected);
+                seen += 1;
             }
+            assert_eq!(numbers.next(), None, "every event of split {i}");
         }
-        assert_eq!(n, 1000, "every event once, in order across the files");
+        assert_eq!(seen, 1000, "every event once");
         assert_eq!(
             w.bytes,
             w.files

@@ -31,7 +31,7 @@ use generator::{Event, Generator, NexmarkConfig};
 
 /// How many consecutive events a source subtask makes before the next subtask's turn: at the
 /// default rate, 6.5 ms of event time.
-const BLOCK: u64 = 1 << 16;
+pub(crate) const BLOCK: u64 = 1 << 16;
 
 /// The contiguous range of events `split` of `splits` holds, of `0..n`.
 pub fn split_range(n: u64, splits: usize, split: usize) -> std::ops::Range<u64> {
