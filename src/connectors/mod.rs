@@ -313,3 +313,77 @@ pub(crate) fn parsed<T: std::str::FromStr>(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(options: &[(&str, &str)]) -> TableDef {
+        TableDef {
+            name: "t".into(),
+            columns: Vec::new(),
+            watermark: None,
+            primary_key: Vec::new(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn strategy() -> WatermarkStrategy<Row> {
+        WatermarkStrategy::for_monotonous_timestamps()
+    }
+
+    #[test]
+    fn watermark_alignment_options_read_as_flinks() {
+        let t = table(&[
+            ("scan.watermark.alignment.group", "g1"),
+            ("scan.watermark.alignment.max-drift", "2 s"),
+            ("scan.watermark.alignment.update-interval", "250ms"),
+        ]);
+        let s = scan_watermark_options(&t, strategy()).expect("valid");
+        let a = s.alignment().expect("aligned");
+        assert_eq!(a.group, "g1");
+        assert_eq!(a.max_drift, std::time::Duration::from_secs(2));
+        assert_eq!(a.update_interval, std::time::Duration::from_millis(250));
+        // The update interval defaults to Flink's 1 s; without a group nothing aligns.
+        let t = table(&[
+            ("scan.watermark.alignment.group", "g1"),
+            ("scan.watermark.alignment.max-drift", "1 min"),
+        ]);
+        let s = scan_watermark_options(&t, strategy()).expect("valid");
+        assert_eq!(
+            s.alignment().map(|a| a.update_interval),
+            Some(std::time::Duration::from_secs(1))
+        );
+        let s = scan_watermark_options(&table(&[]), strategy()).expect("valid");
+        assert!(s.alignment().is_none());
+    }
+
+    #[test]
+    fn a_group_without_a_drift_or_a_bad_duration_is_an_error() {
+        let e = scan_watermark_options(
+            &table(&[("scan.watermark.alignment.group", "g")]),
+            strategy(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            e.contains("needs 'scan.watermark.alignment.max-drift'"),
+            "{e}"
+        );
+        let e = scan_watermark_options(
+            &table(&[("scan.watermark.idle-timeout", "soon")]),
+            strategy(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            e.contains("'scan.watermark.idle-timeout' = 'soon' is not a duration"),
+            "{e}"
+        );
+    }
+}
