@@ -28,6 +28,7 @@ use crate::jobs::{JobArgs, JobError, JobSpec};
 use crate::operators::sinks::DiscardSink;
 use crate::operators::sources::Generated;
 use crate::operators::UserError;
+use crate::sql::types::Text;
 use crate::state::{ListStateDescriptor, ValueStateDescriptor};
 use crate::windowing::assigners::TimeWindows;
 use crate::windowing::functions::{AggregateFunction, WindowContext};
@@ -145,20 +146,14 @@ fn finish<T: crate::api::Data>(
     }
 }
 
-/// A bid's `auction, bidder, price, dateTime, extra`.
-type Bid = (i64, i64, i64, i64, String);
+/// A bid's `auction, bidder, price, dateTime, extra` (the generator's text, not copied).
+type Bid = (i64, i64, i64, i64, Text);
 
 /// q0: every bid.
 fn bids(events: &DataStream<Event>) -> DataStream<Bid> {
     events.flat_map(|e: Event, out: &mut Collector<'_, Bid>| {
         if let Event::Bid(b) = e {
-            out.collect((
-                b.auction,
-                b.bidder,
-                b.price,
-                b.date_time,
-                b.extra.to_string(),
-            ));
+            out.collect((b.auction, b.bidder, b.price, b.date_time, b.extra));
         }
     })
 }

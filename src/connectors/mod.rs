@@ -335,6 +335,14 @@ mod tests {
         WatermarkStrategy::for_monotonous_timestamps()
     }
 
+    /// The error the options give, as text (empty if none).
+    fn error_of(options: &[(&str, &str)]) -> String {
+        scan_watermark_options(&table(options), strategy())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
     #[test]
     fn watermark_alignment_options_read_as_flinks() {
         let t = table(&[
@@ -363,24 +371,12 @@ mod tests {
 
     #[test]
     fn a_group_without_a_drift_or_a_bad_duration_is_an_error() {
-        let e = scan_watermark_options(
-            &table(&[("scan.watermark.alignment.group", "g")]),
-            strategy(),
-        )
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+        let e = error_of(&[("scan.watermark.alignment.group", "g")]);
         assert!(
             e.contains("needs 'scan.watermark.alignment.max-drift'"),
             "{e}"
         );
-        let e = scan_watermark_options(
-            &table(&[("scan.watermark.idle-timeout", "soon")]),
-            strategy(),
-        )
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+        let e = error_of(&[("scan.watermark.idle-timeout", "soon")]);
         assert!(
             e.contains("'scan.watermark.idle-timeout' = 'soon' is not a duration"),
             "{e}"

@@ -48,6 +48,8 @@ impl Subtask {
         let (Some(a), Some(to)) = (self.alignment.as_ref(), self.watermark_reports.as_ref()) else {
             return;
         };
+        // One report per update interval (and one when the source ends): bounded by the timer,
+        // not by the TaskManager's mailbox.
         to.do_send(ReportWatermark {
             job_id: self.tdd.job_id,
             source: format!("{}-{}", self.tdd.vertex, self.tdd.subtask),

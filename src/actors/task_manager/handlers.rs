@@ -153,6 +153,8 @@ impl Handles<AnnounceMaxWatermark> for TaskManager {
     type Result = ();
 
     fn handle(&mut self, msg: AnnounceMaxWatermark, _ctx: &mut Self::Context) {
+        // At most one announcement per report that moved the group's maximum, and a source
+        // reports once per update interval: the subtasks' mailboxes see as few.
         for t in self.tasks.values().filter(|t| t.job_id == msg.job_id) {
             t.addr.do_send(msg.clone());
         }

@@ -8,8 +8,8 @@ fn events(g: &Generator, n: u64) -> Vec<Event> {
     (0..n).map(|i| g.event(i)).collect()
 }
 
-/// The contiguous range of split `i` of `k` over `0..n` (as the sources and the file writer
-/// cut the sequence).
+/// The contiguous range of split `i` of `k` over `0..n` (one cut of the sequence; the sources
+/// and the file writer deal it in blocks, which are such ranges too).
 fn range(n: u64, k: u64, i: u64) -> std::ops::Range<u64> {
     super::super::split_range(n, k as usize, i as usize)
 }
