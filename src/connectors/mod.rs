@@ -47,8 +47,75 @@ pub struct RowLayout {
     /// For each physical column, in order: its position in the full row and whether any
     /// node reads it (an unread column is not parsed).
     pub physical: Vec<(usize, bool)>,
+    /// Fields of `ROW` columns read straight into the row (nested projection pushed into a
+    /// source that can: see [`reads_fields`]); empty for the others.
+    pub fields: Vec<FieldSlot>,
+    /// Conjuncts of the filter above the scan, over the physical columns by ordinal: a
+    /// source may skip rows they drop (the filter still runs, unless the source drops exactly
+    /// those: [`filters_exactly`]).
+    pub filters: Vec<Expr>,
     /// Evaluates the computed columns.
     pub finish: RowFinisher,
+}
+
+/// A field of a `ROW` column read into its own column of the scan's row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldSlot {
+    /// The physical column's ordinal among the table's physical columns.
+    pub column: usize,
+    /// The fields into it, outermost first (never empty).
+    pub path: Vec<usize>,
+    /// Its position in the scan's row.
+    pub pos: usize,
+}
+
+/// A scan whose row is not the table's: each column is a physical column, a field of a
+/// `ROW` column, or a computed column over those (Flink's projection pushdown with nested
+/// fields, and filter pushdown, into a source that supports them).
+#[derive(Clone, Debug, Default)]
+pub struct FlatScan {
+    /// The row's width.
+    pub width: usize,
+    /// The whole physical columns read: (table column, position).
+    pub columns: Vec<(usize, usize)>,
+    /// The fields read.
+    pub fields: Vec<FieldSlot>,
+    /// The computed columns, in order of evaluation: (position, expression over the row).
+    pub computed: Vec<(usize, Expr)>,
+    /// The watermark: (rowtime position, expression over the row).
+    pub watermark: Option<(usize, Expr)>,
+    /// As [`RowLayout::filters`].
+    pub filters: Vec<Expr>,
+}
+
+/// Each of `table`'s columns' ordinal among its physical columns (`None`: not physical).
+pub fn physical_ordinals(table: &TableDef) -> Vec<Option<usize>> {
+    let mut n = 0;
+    table
+        .columns
+        .iter()
+        .map(|c| {
+            matches!(c.kind, ColumnKind::Physical { .. }).then(|| {
+                n += 1;
+                n - 1
+            })
+        })
+        .collect()
+}
+
+/// Whether `table`'s source drops exactly the rows conjunct `filter` (over the physical
+/// columns by ordinal) drops, so that the filter need not run after it.
+pub fn filters_exactly(table: &TableDef, filter: &Expr) -> bool {
+    match table.connector() {
+        Ok("nexmark") => nexmark::only_kind(std::slice::from_ref(filter)).is_some(),
+        _ => false,
+    }
+}
+
+/// Whether `table`'s source reads fields of its `ROW` columns into a [`FlatScan`] and uses
+/// pushed filters.
+pub fn reads_fields(table: &TableDef) -> bool {
+    table.connector().is_ok_and(|c| c == "nexmark")
 }
 
 fn layout(table: &TableDef, computed: &[Option<Expr>], needed: Option<&[bool]>) -> RowLayout {
@@ -64,7 +131,55 @@ fn layout(table: &TableDef, computed: &[Option<Expr>], needed: Option<&[bool]>) 
         .enumerate()
         .filter_map(|(i, e)| e.as_ref().map(|e| (i, compile(e))))
         .collect();
-    let finish: RowFinisher = Arc::new(move |row: &mut Vec<Value>| {
+    let finish = finisher(steps);
+    RowLayout {
+        width: table.columns.len(),
+        physical,
+        fields: Vec::new(),
+        filters: Vec::new(),
+        finish,
+    }
+}
+
+/// The rows of a [`FlatScan`] of `table` (a table whose connector [`reads_fields`]).
+pub fn flat_source(
+    env: &StreamEnv,
+    table: &Arc<TableDef>,
+    scan: FlatScan,
+) -> Result<DataStream<Row>, SqlError> {
+    let ordinals = physical_ordinals(table);
+    let mut physical: Vec<(usize, bool)> = vec![(0, false); ordinals.iter().flatten().count()];
+    for (column, pos) in &scan.columns {
+        if let Some(Some(o)) = ordinals.get(*column) {
+            physical[*o] = (*pos, true);
+        }
+    }
+    let steps: Vec<(usize, Compiled)> = scan
+        .computed
+        .iter()
+        .map(|(pos, e)| (*pos, compile(e)))
+        .collect();
+    let layout = RowLayout {
+        width: scan.width,
+        physical,
+        fields: scan.fields,
+        filters: scan.filters,
+        finish: finisher(steps),
+    };
+    let rows = match table.connector()? {
+        "nexmark" => nexmark::source(env, table, layout)?,
+        other => {
+            return Err(SqlError::Connector {
+                table: table.name.clone(),
+                message: format!("the connector '{other}' cannot read fields of its rows"),
+            })
+        }
+    };
+    with_watermarks(table, rows, scan.watermark.as_ref())
+}
+
+fn finisher(steps: Vec<(usize, Compiled)>) -> RowFinisher {
+    Arc::new(move |row: &mut Vec<Value>| {
         for (i, c) in &steps {
             let v = c(row)?;
             if let Some(slot) = row.get_mut(*i) {
@@ -72,12 +187,7 @@ fn layout(table: &TableDef, computed: &[Option<Expr>], needed: Option<&[bool]>) 
             }
         }
         Ok(())
-    });
-    RowLayout {
-        width: table.columns.len(),
-        physical,
-        finish,
-    }
+    })
 }
 
 /// Every row of `table` now, with its computed columns: what a lookup join looks up.
@@ -104,21 +214,7 @@ pub fn source(
     needed: Option<Vec<bool>>,
 ) -> Result<DataStream<Row>, SqlError> {
     let layout = layout(table, computed, needed.as_deref());
-    let strategy = match watermark {
-        None => None,
-        Some((col, expr)) => {
-            let col = *col;
-            let strategy =
-                watermark_strategy(expr).with_timestamp_assigner(move |r: &Row, previous| match r
-                    .values
-                    .get(col)
-                {
-                    Some(Value::Timestamp(t)) => *t,
-                    _ => previous,
-                });
-            Some(scan_watermark_options(table, strategy)?)
-        }
-    };
+    let strategy = strategy(table, watermark)?;
     let rows = match table.connector()? {
         // Each file's readers get their own watermarks (Flink's per-split watermarks), so
         // that alignment can pause the one that runs ahead.
@@ -136,6 +232,36 @@ pub fn source(
         }
     };
     Ok(match strategy {
+        None => rows,
+        Some(s) => rows.assign_timestamps_and_watermarks(s),
+    })
+}
+
+/// The watermark strategy of a scan whose rowtime is column `watermark.0` of its row.
+fn strategy(
+    table: &TableDef,
+    watermark: Option<&(usize, Expr)>,
+) -> Result<Option<WatermarkStrategy<Row>>, SqlError> {
+    let Some((col, expr)) = watermark else {
+        return Ok(None);
+    };
+    let col = *col;
+    let strategy =
+        watermark_strategy(expr).with_timestamp_assigner(move |r: &Row, previous| {
+            match r.values.get(col) {
+                Some(Value::Timestamp(t)) => *t,
+                _ => previous,
+            }
+        });
+    Ok(Some(scan_watermark_options(table, strategy)?))
+}
+
+fn with_watermarks(
+    table: &TableDef,
+    rows: DataStream<Row>,
+    watermark: Option<&(usize, Expr)>,
+) -> Result<DataStream<Row>, SqlError> {
+    Ok(match strategy(table, watermark)? {
         None => rows,
         Some(s) => rows.assign_timestamps_and_watermarks(s),
     })

@@ -375,7 +375,31 @@ impl<T, F> Generated<T, F> {
     }
 }
 
-impl<T: Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<T, F> {
+/// How a [`Generated`] source makes its records from their indexes: a function of the index
+/// (every index a record), or [`Sparse`] (an index may make none).
+pub trait Make<T> {
+    /// The records of the indexes `range`, in order, into `out`.
+    fn make(&self, range: std::ops::Range<u64>, out: &mut Collector<'_, T>);
+}
+
+impl<T, F: Fn(u64) -> T> Make<T> for F {
+    fn make(&self, range: std::ops::Range<u64>, out: &mut Collector<'_, T>) {
+        out.collect_all(range.map(self));
+    }
+}
+
+/// A function of the index that makes no record for some indexes (a source that skips what
+/// a filter pushed into it would drop); they count as made for the source's position.
+#[derive(Clone)]
+pub struct Sparse<F>(pub F);
+
+impl<T, F: Fn(u64) -> Option<T>> Make<T> for Sparse<F> {
+    fn make(&self, range: std::ops::Range<u64>, out: &mut Collector<'_, T>) {
+        out.collect_all(range.filter_map(&self.0));
+    }
+}
+
+impl<T: Data, F: Make<T> + Send + 'static> SourceFunction<T> for Generated<T, F> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
         let (i, p) = (ctx.subtask_index, ctx.parallelism);
         self.ranges.start(match self.block {
@@ -397,7 +421,7 @@ impl<T: Data, F: Fn(u64) -> T + Send + 'static> SourceFunction<T> for Generated<
             return Ok(SourcePoll::Finished);
         }
         let stop = r.end.min(r.next.saturating_add(max as u64));
-        out.collect_all((r.next..stop).map(&self.make));
+        self.make.make(r.next..stop, out);
         r.next = stop;
         Ok(if stop >= r.end && r.rest.is_empty() {
             SourcePoll::Finished

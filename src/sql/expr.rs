@@ -32,7 +32,7 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    fn holds(self, o: Ordering) -> bool {
+    pub(crate) fn holds(self, o: Ordering) -> bool {
         match self {
             CmpOp::Eq => o == Ordering::Equal,
             CmpOp::NotEq => o != Ordering::Equal,
@@ -181,30 +181,40 @@ impl Expr {
     /// The same expression with each column reference replaced by `f(column)` (a filter
     /// pushed below a projection reads the projected expressions).
     pub fn map_columns(&self, f: &dyn Fn(&Expr) -> Expr) -> Expr {
-        let r = |e: &Expr| Box::new(e.map_columns(f));
-        let all = |es: &[Expr]| es.iter().map(|e| e.map_columns(f)).collect::<Vec<_>>();
+        self.rewrite(&mut |e| matches!(e, Expr::Column { .. }).then(|| f(e)))
+    }
+
+    /// The same expression with each subexpression for which `f` gives a replacement
+    /// replaced, from the top down (a replaced subexpression is not looked into).
+    pub fn rewrite(&self, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+        if let Some(e) = f(self) {
+            return e;
+        }
+        let mut r = |e: &Expr| Box::new(e.rewrite(f));
         match self {
-            Expr::Column { .. } => f(self),
-            Expr::Literal(..) => self.clone(),
+            Expr::Column { .. } | Expr::Literal(..) => self.clone(),
             Expr::Cast(e, t) => Expr::Cast(r(e), t.clone()),
             Expr::Arith(op, a, b, t) => Expr::Arith(*op, r(a), r(b), t.clone()),
             Expr::Compare(op, a, b) => Expr::Compare(*op, r(a), r(b)),
-            Expr::And(es) => Expr::And(all(es)),
-            Expr::Or(es) => Expr::Or(all(es)),
+            Expr::And(es) => Expr::And(rewrite_all(es, f)),
+            Expr::Or(es) => Expr::Or(rewrite_all(es, f)),
             Expr::Not(e) => Expr::Not(r(e)),
             Expr::Negate(e) => Expr::Negate(r(e)),
             Expr::IsNull(e, n) => Expr::IsNull(r(e), *n),
-            Expr::Case(arms, e, t) => Expr::Case(
-                arms.iter()
-                    .map(|(c, v)| (c.map_columns(f), v.map_columns(f)))
-                    .collect(),
-                r(e),
-                t.clone(),
-            ),
-            Expr::Coalesce(es, t) => Expr::Coalesce(all(es), t.clone()),
-            Expr::InList(e, list, n) => Expr::InList(r(e), all(list), *n),
+            Expr::Case(arms, e, t) => {
+                let arms = arms
+                    .iter()
+                    .map(|(c, v)| (c.rewrite(f), v.rewrite(f)))
+                    .collect();
+                Expr::Case(arms, Box::new(e.rewrite(f)), t.clone())
+            }
+            Expr::Coalesce(es, t) => Expr::Coalesce(rewrite_all(es, f), t.clone()),
+            Expr::InList(e, list, n) => {
+                let e = r(e);
+                Expr::InList(e, rewrite_all(list, f), *n)
+            }
             Expr::Like(a, b, n) => Expr::Like(r(a), r(b), *n),
-            Expr::Call(func, es) => Expr::Call(func.clone(), all(es)),
+            Expr::Call(func, es) => Expr::Call(func.clone(), rewrite_all(es, f)),
             Expr::Extract(u, e) => Expr::Extract(*u, r(e)),
         }
     }
@@ -250,6 +260,10 @@ impl Expr {
             }
         }
     }
+}
+
+fn rewrite_all(es: &[Expr], f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Vec<Expr> {
+    es.iter().map(|e| e.rewrite(f)).collect()
 }
 
 impl fmt::Display for Expr {

@@ -221,12 +221,19 @@ pub struct Generator {
     letters: Letters,
 }
 
-/// A clone has its own copies of the URLs, so that subtasks on other cores, which each clone
-/// it, do not count references to the same strings (a cache line that would go back and
-/// forth between the cores on every bid).
+/// A clone has its own copies of URLs that are counted references (those of seeds past
+/// [`INTERNED_SEEDS`]), so that subtasks on other cores, which each clone it, do not count
+/// references to the same strings (a cache line that would go back and forth between the
+/// cores on every bid).
 impl Clone for Generator {
     fn clone(&self) -> Self {
-        let own = |t: &Text| Text::new(t.as_str());
+        let own = |t: &Text| {
+            if t.is_heap_allocated() {
+                Text::new(t.as_str())
+            } else {
+                t.clone()
+            }
+        };
         Self {
             config: self.config.clone(),
             total: self.total,
@@ -241,6 +248,60 @@ impl Clone for Generator {
     }
 }
 
+/// The hot channels' URLs and each cold channel's name and URL, drawn from a seed.
+struct Urls {
+    hot_urls: Vec<String>,
+    channels: Vec<(String, String)>,
+}
+
+impl Urls {
+    fn of(seed: u64) -> Self {
+        let base_url = |rng: &mut Rng| {
+            format!(
+                "https://www.nexmark.com/{}/{}/{}/item.htm?query=1",
+                rng.string(5, b'_'),
+                rng.string(5, b'_'),
+                rng.string(5, b'_')
+            )
+        };
+        let hot_urls = (0..HOT_CHANNELS.len() as u64)
+            .map(|i| base_url(&mut Rng::new(seed, HOT_URL_STREAM, i)))
+            .collect();
+        let channels = (0..CHANNELS)
+            .map(|c| {
+                let mut rng = Rng::new(seed, CHANNEL_STREAM, c);
+                let mut url = base_url(&mut rng);
+                if rng.below(10) > 0 {
+                    let id = (c as i32).reverse_bits().wrapping_abs();
+                    url.push_str(&format!("&channel_id={id}"));
+                }
+                (format!("channel-{c}"), url)
+            })
+            .collect();
+        Self { hot_urls, channels }
+    }
+}
+
+/// How many seeds' URLs a process keeps for good (about 0.7 MB each).
+pub const INTERNED_SEEDS: usize = 8;
+
+/// The URLs of `seed`, made once per process and kept, so that the bids' strings are static:
+/// copied, not counted, on every bid. `None` past [`INTERNED_SEEDS`] seeds (their generators
+/// own their strings).
+fn interned(seed: u64) -> Option<&'static Urls> {
+    static KEPT: std::sync::Mutex<Vec<(u64, &'static Urls)>> = std::sync::Mutex::new(Vec::new());
+    let mut kept = KEPT.lock().ok()?;
+    if let Some((_, urls)) = kept.iter().find(|(s, _)| *s == seed) {
+        return Some(urls);
+    }
+    if kept.len() >= INTERNED_SEEDS {
+        return None;
+    }
+    let urls: &'static Urls = Box::leak(Box::new(Urls::of(seed)));
+    kept.push((seed, urls));
+    Some(urls)
+}
+
 /// Streams of draws, so a field's draws never repeat another's.
 const EVENT_STREAM: u64 = 1;
 const HOT_URL_STREAM: u64 = 2;
@@ -252,28 +313,25 @@ impl Generator {
     /// [`NexmarkConfig::check`]).
     pub fn new(config: NexmarkConfig) -> Self {
         let seed = config.seed;
-        let base_url = |rng: &mut Rng| {
-            format!(
-                "https://www.nexmark.com/{}/{}/{}/item.htm?query=1",
-                rng.string(5, b'_'),
-                rng.string(5, b'_'),
-                rng.string(5, b'_')
-            )
+        let (hot_urls, channels) = match interned(seed) {
+            Some(t) => (
+                t.hot_urls.iter().map(|u| Text::new_static(u)).collect(),
+                t.channels
+                    .iter()
+                    .map(|(c, u)| (Text::new_static(c), Text::new_static(u)))
+                    .collect(),
+            ),
+            None => {
+                let t = Urls::of(seed);
+                (
+                    t.hot_urls.iter().map(Text::from).collect(),
+                    t.channels
+                        .iter()
+                        .map(|(c, u)| (Text::from(c), Text::from(u)))
+                        .collect(),
+                )
+            }
         };
-        let hot_urls = (0..HOT_CHANNELS.len() as u64)
-            .map(|i| Text::from(base_url(&mut Rng::new(seed, HOT_URL_STREAM, i))))
-            .collect();
-        let channels = (0..CHANNELS)
-            .map(|c| {
-                let mut rng = Rng::new(seed, CHANNEL_STREAM, c);
-                let mut url = base_url(&mut rng);
-                if rng.below(10) > 0 {
-                    let id = (c as i32).reverse_bits().wrapping_abs();
-                    url.push_str(&format!("&channel_id={id}"));
-                }
-                (Text::from(format!("channel-{c}")), Text::from(url))
-            })
-            .collect();
         let total = config
             .person_proportion
             .saturating_add(config.auction_proportion)
@@ -340,18 +398,28 @@ impl Generator {
         first + rng.below((last - first) as u64 + 1 + AUCTION_ID_LEAD) as i64
     }
 
+    /// What event `n` is, without making it: 0 a person, 1 an auction, 2 a bid (as
+    /// [`Event::kind`]).
+    pub fn kind(&self, n: u64) -> i64 {
+        let offset = n % self.total;
+        let c = &self.config;
+        if offset < c.person_proportion {
+            0
+        } else if offset < c.person_proportion + c.auction_proportion {
+            1
+        } else {
+            2
+        }
+    }
+
     /// Event `n`.
     pub fn event(&self, n: u64) -> Event {
         let mut rng = Rng::new(self.config.seed, EVENT_STREAM, n);
         let ts = self.timestamp(n);
-        let offset = n % self.total;
-        let c = &self.config;
-        if offset < c.person_proportion {
-            Event::Person(self.person(n, ts, &mut rng))
-        } else if offset < c.person_proportion + c.auction_proportion {
-            Event::Auction(self.auction(n, ts, &mut rng))
-        } else {
-            Event::Bid(self.bid(n, ts, &mut rng))
+        match self.kind(n) {
+            0 => Event::Person(self.person(n, ts, &mut rng)),
+            1 => Event::Auction(self.auction(n, ts, &mut rng)),
+            _ => Event::Bid(self.bid(n, ts, &mut rng)),
         }
     }
 

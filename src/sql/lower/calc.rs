@@ -5,6 +5,8 @@ use crate::api::{Collector, DataStream, ProcessContext, StreamEnv};
 use crate::connectors;
 use crate::data::UserError;
 use crate::sql::expr::{compile, compile_predicate, field_path, Compiled, Predicate};
+use crate::sql::functions::EvalError;
+use crate::sql::lower::flat::{flatten, merge_projections, steps_of, Planned};
 use crate::sql::lower::lower;
 use crate::sql::plan::{Node, Plan};
 use crate::sql::rules::required_columns;
@@ -21,6 +23,9 @@ enum Step {
     /// A projection of columns and fields of `ROW` columns (`bid.price`): each value is moved
     /// out of the row where nothing after reads it and the `ROW` is not shared, else cloned.
     Move(Vec<Take>),
+    /// A projection of computed values and columns: the values are computed first, then the
+    /// columns moved as in [`Step::Move`] (where no computed value reads them).
+    Mixed(Vec<Out>),
 }
 
 /// One value of a [`Step::Move`]: `column.path…`, moved out if `last`.
@@ -37,10 +42,39 @@ fn projection(exprs: &[crate::sql::expr::Expr]) -> Step {
         _ => {}
     }
     let paths: Option<Vec<(usize, Vec<usize>)>> = exprs.iter().map(field_path).collect();
-    match paths {
-        Some(paths) => Step::Move(moves(&paths)),
-        None => Step::Project(exprs.iter().map(compile).collect()),
+    if let Some(paths) = paths {
+        return Step::Move(moves(&paths));
     }
+    // Columns and fields among computed values: moved where nothing else reads them.
+    let mut computed_reads = Vec::new();
+    let mut paths = Vec::new();
+    for e in exprs {
+        match field_path(e) {
+            Some(p) => paths.push(p),
+            None => e.columns(&mut computed_reads),
+        }
+    }
+    if paths.is_empty() {
+        return Step::Project(exprs.iter().map(compile).collect());
+    }
+    let mut takes = moves(&paths).into_iter();
+    let outs = exprs
+        .iter()
+        .map(|e| match field_path(e).and_then(|_| takes.next()) {
+            Some(mut t) => {
+                t.last &= !computed_reads.contains(&t.column);
+                Out::Take(t)
+            }
+            None => Out::Compute(compile(e)),
+        })
+        .collect();
+    Step::Mixed(outs)
+}
+
+/// One value of a [`Step::Mixed`].
+enum Out {
+    Take(Take),
+    Compute(Compiled),
 }
 
 /// The takes of a projection of `paths` (column, fields): a value may move if no later one
@@ -115,47 +149,30 @@ fn selected_columns(exprs: &[crate::sql::expr::Expr]) -> Option<Vec<usize>> {
 
 /// Lowers the filters and projections from `plan` down to the first other node.
 pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
-    let mut steps = Vec::new();
-    let mut names = Vec::new();
-    let mut below = plan;
-    loop {
-        match &below.node {
-            Node::Filter { input, predicate } => {
-                names.push(format!("where=[{predicate}]"));
-                steps.push(Step::Filter(compile_predicate(predicate)));
-                below = input;
-            }
-            Node::Project { input, exprs } => {
-                names.push(format!(
-                    "select=[{}]",
-                    exprs
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                steps.push(projection(exprs));
-                below = input;
-            }
-            _ => break,
-        }
-    }
-    steps.reverse();
-    names.reverse();
-    let input = match &below.node {
+    let (planned, names, below) = steps_of(plan);
+    let planned = merge_projections(planned);
+    let (input, planned) = match &below.node {
         Node::Scan {
             table,
             computed,
             watermark,
-        } => connectors::source(
-            env,
-            table,
-            computed,
-            watermark.as_ref(),
-            required_columns(plan),
-        )?,
-        _ => lower(below, env)?,
+        } => match flatten(table, computed, watermark.as_ref(), &planned) {
+            Some((scan, flat)) => (connectors::flat_source(env, table, scan)?, flat),
+            None => {
+                let needed = required_columns(plan);
+                let rows = connectors::source(env, table, computed, watermark.as_ref(), needed)?;
+                (rows, planned)
+            }
+        },
+        _ => (lower(below, env)?, planned),
     };
+    let steps: Vec<Step> = planned
+        .iter()
+        .map(|p| match p {
+            Planned::Filter(p) => Step::Filter(compile_predicate(p)),
+            Planned::Project(es) => projection(es),
+        })
+        .collect();
     // A projection that keeps every column of the node below in its order (the renaming
     // above an aggregate) is no step at all.
     let width = below.schema.len();
@@ -172,49 +189,74 @@ pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
                   _: &mut ProcessContext<'_>,
                   out: &mut Collector<'_, Row>|
                   -> Result<(), UserError> {
-                let kind = row.kind;
-                let mut values = row.values;
-                for step in steps.iter() {
-                    match step {
-                        Step::Filter(p) => {
-                            if !p(&values)? {
-                                return Ok(());
-                            }
-                        }
-                        Step::Project(cs) => {
-                            let mut next = Vec::with_capacity(cs.len());
-                            for c in cs {
-                                next.push(c(&values)?);
-                            }
-                            values = next;
-                        }
-                        Step::Move(takes) => {
-                            let next = takes
-                                .iter()
-                                .map(|t| match values.get_mut(t.column) {
-                                    Some(v) => take_path(v, &t.path, t.last),
-                                    None => Value::Null,
-                                })
-                                .collect();
-                            values = next;
-                        }
-                        Step::Select(columns) => {
-                            // Columns only move forward (they are increasing), so each swap
-                            // brings a kept value to its place past the ones already placed.
-                            for (to, from) in columns.iter().enumerate() {
-                                if *from != to && *from < values.len() {
-                                    values.swap(to, *from);
-                                }
-                            }
-                            values.truncate(columns.len());
-                        }
-                    }
+                if let Some(values) = apply(&steps, row.values)? {
+                    out.collect(Row {
+                        kind: row.kind,
+                        values,
+                    });
                 }
-                out.collect(Row { kind, values });
                 Ok(())
             },
         )
         .name(&truncate(&name, 200)))
+}
+
+/// The steps over one row's values: `None` where a filter drops it.
+fn apply(steps: &[Step], mut values: Vec<Value>) -> Result<Option<Vec<Value>>, EvalError> {
+    for step in steps.iter() {
+        match step {
+            Step::Filter(p) => {
+                if !p(&values)? {
+                    return Ok(None);
+                }
+            }
+            Step::Project(cs) => {
+                let mut next = Vec::with_capacity(cs.len());
+                for c in cs {
+                    next.push(c(&values)?);
+                }
+                values = next;
+            }
+            Step::Move(takes) => {
+                let next = takes
+                    .iter()
+                    .map(|t| match values.get_mut(t.column) {
+                        Some(v) => take_path(v, &t.path, t.last),
+                        None => Value::Null,
+                    })
+                    .collect();
+                values = next;
+            }
+            Step::Mixed(outs) => {
+                let mut next = Vec::with_capacity(outs.len());
+                for o in outs {
+                    next.push(match o {
+                        Out::Compute(c) => c(&values)?,
+                        Out::Take(_) => Value::Null,
+                    });
+                }
+                for (slot, o) in next.iter_mut().zip(outs) {
+                    if let Out::Take(t) = o {
+                        if let Some(v) = values.get_mut(t.column) {
+                            *slot = take_path(v, &t.path, t.last);
+                        }
+                    }
+                }
+                values = next;
+            }
+            Step::Select(columns) => {
+                // Columns only move forward (they are increasing), so each swap
+                // brings a kept value to its place past the ones already placed.
+                for (to, from) in columns.iter().enumerate() {
+                    if *from != to && *from < values.len() {
+                        values.swap(to, *from);
+                    }
+                }
+                values.truncate(columns.len());
+            }
+        }
+    }
+    Ok(Some(values))
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -259,6 +301,35 @@ mod tests {
         assert_eq!((&out[3], &out[4]), (&Value::Int(1), &Value::Int(1)));
         // The output shares the row, so the last take of c0.0 cloned it.
         assert_eq!(values[0], out[1]);
+    }
+
+    #[test]
+    fn a_projection_of_computed_values_moves_the_columns_no_computation_reads() {
+        use crate::sql::expr::Expr;
+        use crate::sql::types::DataType;
+        let c = |i: usize, t: DataType| Expr::column(i, &format!("c{i}"), t);
+        let plus_one = Expr::Arith(
+            crate::sql::functions::ArithOp::Add,
+            Box::new(c(0, DataType::BigInt)),
+            Box::new(Expr::Literal(Value::Int(1), DataType::BigInt)),
+            DataType::BigInt,
+        );
+        // [c0 + 1, c1, c0]: c1 moves, c0 is read by the sum and cloned.
+        let step = projection(&[plus_one, c(1, DataType::String), c(0, DataType::BigInt)]);
+        let Step::Mixed(outs) = &step else {
+            panic!("a mixed projection");
+        };
+        let lasts: Vec<Option<bool>> = outs
+            .iter()
+            .map(|o| match o {
+                Out::Take(t) => Some(t.last),
+                Out::Compute(_) => None,
+            })
+            .collect();
+        assert_eq!(lasts, [None, Some(true), Some(false)]);
+        let long = Value::str("a string longer than twenty-three bytes");
+        let out = apply(&[step], vec![Value::Int(41), long.clone()]).expect("no error");
+        assert_eq!(out, Some(vec![Value::Int(42), long, Value::Int(41)]));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod accumulate;
 mod aggregate;
 mod calc;
+mod flat;
 mod join;
 mod lookup;
 mod rank;
