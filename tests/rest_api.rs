@@ -296,11 +296,14 @@ fn patch_cancels_an_unbounded_job_within_seconds() {
         "args": ["--host", "127.0.0.1", "--port", port.to_string()],
         "parallelism": 2,
     }));
+    // A vertex is RUNNING once one of its subtasks runs: wait for every subtask, so that the
+    // task counts below are all running.
     let running = wait_for_job(&s.base, &id, LIMIT, |j| {
         j["state"] == "RUNNING"
-            && j["vertices"]
-                .as_array()
-                .is_some_and(|vs| vs.iter().all(|v| v["status"] == "RUNNING"))
+            && j["vertices"].as_array().is_some_and(|vs| {
+                vs.iter()
+                    .all(|v| v["status"] == "RUNNING" && v["tasks"]["RUNNING"] == v["parallelism"])
+            })
     });
     let _conn = conn_rx.recv_timeout(LIMIT).expect("the job connects");
     assert_eq!(running["end-time"], -1);

@@ -107,7 +107,7 @@ pub fn physical_ordinals(table: &TableDef) -> Vec<Option<usize>> {
 /// columns by ordinal) drops, so that the filter need not run after it.
 pub fn filters_exactly(table: &TableDef, filter: &Expr) -> bool {
     match table.connector() {
-        Ok("nexmark") => nexmark::only_kind(std::slice::from_ref(filter)).is_some(),
+        Ok("nexmark") => nexmark::skips(table, filter),
         _ => false,
     }
 }
@@ -150,8 +150,13 @@ pub fn flat_source(
     let ordinals = physical_ordinals(table);
     let mut physical: Vec<(usize, bool)> = vec![(0, false); ordinals.iter().flatten().count()];
     for (column, pos) in &scan.columns {
-        if let Some(Some(o)) = ordinals.get(*column) {
-            physical[*o] = (*pos, true);
+        if let Some(slot) = ordinals
+            .get(*column)
+            .copied()
+            .flatten()
+            .and_then(|o| physical.get_mut(o))
+        {
+            *slot = (*pos, true);
         }
     }
     let steps: Vec<(usize, Compiled)> = scan

@@ -132,8 +132,11 @@ fn check_columns(table: &TableDef) -> Result<(), SqlError> {
 pub fn values(mut e: Event) -> [Value; 4] {
     let kind = e.kind();
     let mut out = [Value::Int(kind), Value::Null, Value::Null, Value::Null];
+    // The kind is 0, 1 or 2: its column is 1, 2 or 3.
     let column = kind as usize + 1;
-    out[column] = whole(&mut e, column);
+    if let Some(slot) = out.get_mut(column) {
+        *slot = whole(&mut e, column);
+    }
     out
 }
 
@@ -196,9 +199,17 @@ fn field(e: &mut Event, column: usize, f: usize) -> Value {
     }
 }
 
+/// Whether the source drops exactly the rows `filter` drops: an `event_type = k` filter, unless
+/// the source is paced (`rate.limited`), where it makes every event so that its pace in rows
+/// stays that of the events.
+pub(super) fn skips(table: &TableDef, filter: &Expr) -> bool {
+    let limited = parsed(table, "rate.limited", false).unwrap_or(true);
+    !limited && only_kind(std::slice::from_ref(filter)).is_some()
+}
+
 /// The one kind of event a scan's pushed filters keep, if they name one: a conjunct
 /// `event_type = k` (the published views' filters).
-pub(super) fn only_kind(filters: &[Expr]) -> Option<i64> {
+fn only_kind(filters: &[Expr]) -> Option<i64> {
     filters.iter().find_map(|f| {
         let Expr::Compare(CmpOp::Eq, a, b) = f else {
             return None;
@@ -229,7 +240,7 @@ pub fn source(
     if !layout.fields.is_empty() || !layout.filters.is_empty() {
         let stream = env.add_source(
             &format!("{}[nexmark]", table.name),
-            Generated::dealt(count, BLOCK, Sparse(flat_rows(generator, layout))),
+            Generated::dealt(count, BLOCK, Sparse(flat_rows(generator, layout, limited))),
         );
         return Ok(if limited {
             stream.rate_limit(rate as f64)
@@ -265,8 +276,12 @@ pub fn source(
 /// The rows of a [`crate::connectors::FlatScan`]: fields moved out of each event into their
 /// columns, no `ROW` made unless a whole one is read; the events a pushed filter drops are not
 /// made at all.
-fn flat_rows(generator: Generator, layout: RowLayout) -> impl Fn(u64) -> Option<Row> + Clone {
-    let kind = only_kind(&layout.filters);
+fn flat_rows(
+    generator: Generator,
+    layout: RowLayout,
+    paced: bool,
+) -> impl Fn(u64) -> Option<Row> + Clone {
+    let kind = only_kind(&layout.filters).filter(|_| !paced);
     let layout = Arc::new(layout);
     move |i: u64| {
         if kind.is_some_and(|k| k != generator.kind(i)) {
@@ -348,7 +363,7 @@ mod tests {
             filters: vec![kind_filter],
             finish: Arc::new(|_: &mut Vec<Value>| Ok(())),
         };
-        let rows = flat_rows(g.clone(), layout);
+        let rows = flat_rows(g.clone(), layout, false);
         let mut auctions = 0;
         for i in 0..500 {
             assert_eq!(g.kind(i), g.event(i).kind());

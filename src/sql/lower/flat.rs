@@ -421,8 +421,12 @@ mod tests {
 
     /// The calc under `insert`'s sink, its steps merged, and its flat scan if any.
     fn flat(insert: &str) -> (Vec<Planned>, Option<(FlatScan, Vec<Planned>)>) {
+        flat_over(DDL, insert)
+    }
+
+    fn flat_over(ddl: &str, insert: &str) -> (Vec<Planned>, Option<(FlatScan, Vec<Planned>)>) {
         let mut session = Session::new();
-        session.execute_script(DDL).expect("the tables");
+        session.execute_script(ddl).expect("the tables");
         let statements = parse_script(insert).expect("parses");
         let plan = session.plan(&statements[0].statement).expect("plans");
         let Node::Sink { input, .. } = &plan.node else {
@@ -498,6 +502,23 @@ mod tests {
             "{over:?}"
         );
         assert!(!over[0].contains("event_type"), "{over:?}");
+    }
+
+    #[test]
+    fn a_paced_source_makes_every_event_and_the_filter_stays() {
+        let paced = DDL.replace(
+            "'events.num' = '100'",
+            "'events.num' = '100', 'rate.limited' = 'true'",
+        );
+        let (_, flat) = flat_over(
+            &paced,
+            "INSERT INTO out1 SELECT auction, price, `dateTime` FROM bid",
+        );
+        let (scan, over) = flat.expect("flattened");
+        assert_eq!(texts(&over)[0], "where (event_type = 2)");
+        // event_type is read, and the CASE reads each kind's time.
+        assert_eq!(scan.columns, [(0, 0)]);
+        assert_eq!(scan.computed.len(), 1);
     }
 
     #[test]
