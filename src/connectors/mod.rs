@@ -180,7 +180,10 @@ pub fn flat_source(
             })
         }
     };
-    with_watermarks(table, rows, scan.watermark.as_ref())
+    Ok(with_watermarks(
+        rows,
+        strategy(table, scan.watermark.as_ref())?,
+    ))
 }
 
 fn finisher(steps: Vec<(usize, Compiled)>) -> RowFinisher {
@@ -236,10 +239,7 @@ pub fn source(
             })
         }
     };
-    Ok(match strategy {
-        None => rows,
-        Some(s) => rows.assign_timestamps_and_watermarks(s),
-    })
+    Ok(with_watermarks(rows, strategy))
 }
 
 /// The watermark strategy of a scan whose rowtime is column `watermark.0` of its row.
@@ -262,14 +262,13 @@ fn strategy(
 }
 
 fn with_watermarks(
-    table: &TableDef,
     rows: DataStream<Row>,
-    watermark: Option<&(usize, Expr)>,
-) -> Result<DataStream<Row>, SqlError> {
-    Ok(match strategy(table, watermark)? {
+    strategy: Option<WatermarkStrategy<Row>>,
+) -> DataStream<Row> {
+    match strategy {
         None => rows,
         Some(s) => rows.assign_timestamps_and_watermarks(s),
-    })
+    }
 }
 
 /// A source table's watermark options, as Flink's: `scan.watermark.idle-timeout`, and

@@ -237,34 +237,9 @@ pub fn source(
     };
     let limited = parsed(table, "rate.limited", false)?;
     let generator = Generator::new(config);
-    if !layout.fields.is_empty() || !layout.filters.is_empty() {
-        let stream = env.add_source(
-            &format!("{}[nexmark]", table.name),
-            Generated::dealt(count, BLOCK, Sparse(flat_rows(generator, layout, limited))),
-        );
-        return Ok(if limited {
-            stream.rate_limit(rate as f64)
-        } else {
-            stream
-        });
-    }
-    let make = move |i: u64| -> Row {
-        let mut values = vec![Value::Null; layout.width];
-        for (v, (pos, needed)) in values_of(&generator, i).into_iter().zip(&layout.physical) {
-            if *needed {
-                if let Some(slot) = values.get_mut(*pos) {
-                    *slot = v;
-                }
-            }
-        }
-        // The computed columns of generated rows cannot fail on types the planner checked;
-        // a failure leaves the column NULL.
-        let _ = (layout.finish)(&mut values);
-        Row::insert(values)
-    };
     let stream = env.add_source(
         &format!("{}[nexmark]", table.name),
-        Generated::dealt(count, BLOCK, make),
+        Generated::dealt(count, BLOCK, Sparse(rows(generator, layout, limited))),
     );
     Ok(if limited {
         stream.rate_limit(rate as f64)
@@ -273,10 +248,10 @@ pub fn source(
     })
 }
 
-/// The rows of a [`crate::connectors::FlatScan`]: fields moved out of each event into their
-/// columns, no `ROW` made unless a whole one is read; the events a pushed filter drops are not
-/// made at all.
-fn flat_rows(
+/// The rows of `layout`: its whole columns and, for a [`crate::connectors::FlatScan`], the
+/// fields moved out of each event into their own columns (no `ROW` made unless a whole one is
+/// read); the events a pushed filter drops are not made at all, unless the source is `paced`.
+fn rows(
     generator: Generator,
     layout: RowLayout,
     paced: bool,
@@ -290,14 +265,11 @@ fn flat_rows(
         let mut event = generator.event(i);
         let mut row = vec![Value::Null; layout.width];
         for f in &layout.fields {
-            let mut v = match f.path.split_first() {
-                Some((first, _)) => field(&mut event, f.column, *first),
-                None => Value::Null,
-            };
             // Deeper paths reach into no field of the benchmark's scalar fields.
-            if f.path.len() > 1 {
-                v = Value::Null;
-            }
+            let v = match f.path.as_slice() {
+                [only] => field(&mut event, f.column, *only),
+                _ => Value::Null,
+            };
             if let Some(slot) = row.get_mut(f.pos) {
                 *slot = v;
             }
@@ -312,18 +284,20 @@ fn flat_rows(
                 }
             }
         }
+        // The computed columns of generated rows cannot fail on types the planner checked;
+        // a failure leaves the column NULL.
         let _ = (layout.finish)(&mut row);
         Some(Row::insert(row))
     }
 }
 
-fn values_of(g: &Generator, i: u64) -> [Value; 4] {
-    values(g.event(i))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn values_of(g: &Generator, i: u64) -> [Value; 4] {
+        values(g.event(i))
+    }
 
     #[test]
     fn split_ranges_cover_the_sequence_in_order() {
@@ -363,7 +337,7 @@ mod tests {
             filters: vec![kind_filter],
             finish: Arc::new(|_: &mut Vec<Value>| Ok(())),
         };
-        let rows = flat_rows(g.clone(), layout, false);
+        let rows = rows(g.clone(), layout, false);
         let mut auctions = 0;
         for i in 0..500 {
             assert_eq!(g.kind(i), g.event(i).kind());

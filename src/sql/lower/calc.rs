@@ -41,26 +41,25 @@ fn projection(exprs: &[crate::sql::expr::Expr]) -> Step {
         Some(c) if c.windows(2).all(|w| w[0] < w[1]) => return Step::Select(c),
         _ => {}
     }
-    let paths: Option<Vec<(usize, Vec<usize>)>> = exprs.iter().map(field_path).collect();
-    if let Some(paths) = paths {
-        return Step::Move(moves(&paths));
+    let paths: Vec<Option<(usize, Vec<usize>)>> = exprs.iter().map(field_path).collect();
+    if paths.iter().all(Option::is_some) {
+        return Step::Move(moves(&paths.into_iter().flatten().collect::<Vec<_>>()));
+    }
+    if paths.iter().all(Option::is_none) {
+        return Step::Project(exprs.iter().map(compile).collect());
     }
     // Columns and fields among computed values: moved where nothing else reads them.
     let mut computed_reads = Vec::new();
-    let mut paths = Vec::new();
-    for e in exprs {
-        match field_path(e) {
-            Some(p) => paths.push(p),
-            None => e.columns(&mut computed_reads),
+    for (e, p) in exprs.iter().zip(&paths) {
+        if p.is_none() {
+            e.columns(&mut computed_reads);
         }
     }
-    if paths.is_empty() {
-        return Step::Project(exprs.iter().map(compile).collect());
-    }
-    let mut takes = moves(&paths).into_iter();
+    let mut takes = moves(&paths.iter().flatten().cloned().collect::<Vec<_>>()).into_iter();
     let outs = exprs
         .iter()
-        .map(|e| match field_path(e).and_then(|_| takes.next()) {
+        .zip(&paths)
+        .map(|(e, p)| match p.as_ref().and_then(|_| takes.next()) {
             Some(mut t) => {
                 t.last &= !computed_reads.contains(&t.column);
                 Out::Take(t)
