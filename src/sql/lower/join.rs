@@ -1,6 +1,6 @@
 //! Regular joins on the DataStream API: both inputs tagged with their side and key, united,
-//! keyed by the join key, and joined by a keyed function whose value state holds each side's
-//! rows of the key with how many rows of the other side each has matched.
+//! keyed by the join key, and joined by a keyed function whose map state holds each side's
+//! rows of the key (see `SideRows`).
 //!
 //! ## Changelog
 //! An inner join of append-only inputs emits `+I` per match. An
@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::api::{Collector, DataStream, KeyedContext, KeyedProcessFunction, StreamEnv};
 use crate::data::UserError;
 use crate::sql::expr::{compile_predicate, Predicate};
-use crate::sql::lower::aggregate::{sql_state, GroupKey};
+use crate::sql::lower::aggregate::GroupKey;
 use crate::sql::lower::lower;
 use crate::sql::lower::time_join::{IntervalJoin, WindowJoin};
 use crate::sql::plan::{JoinKind, JoinTime, Node, Plan};
 use crate::sql::types::{Row, RowKind, Value};
 use crate::sql::SqlError;
-use crate::state::ValueStateDescriptor;
+use crate::state::MapStateDescriptor;
 
 /// A row of one side of a join, with its key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,8 +83,8 @@ pub fn lower_join(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
             JoinFunction {
                 pair,
                 sides: [
-                    sql_state("sql-join-left", *state_ttl_ms),
-                    sql_state("sql-join-right", *state_ttl_ms),
+                    side_rows("sql-join-left-rows", *state_ttl_ms),
+                    side_rows("sql-join-right-rows", *state_ttl_ms),
                 ],
             },
         ),
@@ -128,13 +128,83 @@ where
     }
 }
 
-/// The rows of one side of a key, each with how many rows of the other side it matched.
-type SideRows = Vec<(Vec<Value>, u64)>;
+/// The rows of one side of a key: each distinct row with how many times it is there and, on a
+/// side the join preserves, how many rows of the other side it matches (0 elsewhere: Flink's
+/// `OuterJoinRecordStateView` and `JoinRecordStateView`). A map, so that in RocksDB a row added
+/// or retracted is one entry written, not the key's whole side, and an inner join writes
+/// nothing to the side it reads.
+type SideRows = MapStateDescriptor<SideRow, (u64, u64)>;
+
+/// A side's row as its map's key. Its hash is computed once, when the row arrives: a row of
+/// long strings is hashed once, not again each time a growing map rehashes. It is written as
+/// the bare row, so savepoints and RocksDB hold the row's values alone.
+#[derive(Debug, Clone)]
+struct SideRow {
+    hash: u64,
+    values: Vec<Value>,
+}
+
+impl SideRow {
+    fn new(values: Vec<Value>) -> Self {
+        use std::hash::BuildHasher;
+        let hash = foldhash::fast::FixedState::with_seed(0).hash_one(&values);
+        Self { hash, values }
+    }
+}
+
+impl PartialEq for SideRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.values == other.values
+    }
+}
+
+impl Eq for SideRow {}
+
+impl std::hash::Hash for SideRow {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl Serialize for SideRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.values.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SideRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Value>::deserialize(d).map(Self::new)
+    }
+}
+
+fn side_rows(name: &str, ttl_ms: Option<u64>) -> SideRows {
+    let d = MapStateDescriptor::new(name);
+    match ttl_ms {
+        Some(ms) => d.with_ttl(crate::state::StateTtlConfig::new(
+            std::time::Duration::from_millis(ms),
+        )),
+        None => d,
+    }
+}
+
+/// `row`, `n` times.
+fn repeat(out: &mut Collector<'_, Row>, n: u64, kind: RowKind, values: Vec<Value>) {
+    for _ in 1..n {
+        out.collect(Row {
+            kind,
+            values: values.clone(),
+        });
+    }
+    if n > 0 {
+        out.collect(Row { kind, values });
+    }
+}
 
 #[derive(Clone)]
 struct JoinFunction {
     pair: Pairing,
-    sides: [ValueStateDescriptor<SideRows>; 2],
+    sides: [SideRows; 2],
 }
 
 /// How a join pairs rows: its kind, the widths of its sides and the rest of its condition.
@@ -219,57 +289,49 @@ impl JoinFunction {
     fn retract<K: GroupKey>(
         &self,
         side: usize,
-        mine: Vec<Value>,
+        mine: SideRow,
         ctx: &mut KeyedContext<'_, K>,
         out: &mut Collector<'_, Row>,
     ) -> Result<(), UserError> {
-        let removed = ctx.value_state(&self.sides[side])?.modify(|rows| {
-            let Some(list) = rows.as_mut() else {
-                return (None, false);
-            };
-            let Some(at) = list.iter().position(|(r, _)| *r == mine) else {
-                return (None, false);
-            };
-            let (_, matched) = list.remove(at);
-            if list.is_empty() {
-                *rows = None;
-            }
-            (Some(matched), true)
-        })?;
-        let Some(matched) = removed else {
+        let mut own = ctx.map_state(&self.sides[side])?;
+        let Some((n, matched)) = own.get(&mine)? else {
             return Ok(());
         };
-        if matched == 0 {
-            if self.pair.preserves(side) {
-                out.collect(Row {
-                    kind: RowKind::Delete,
-                    values: self.pair.padded(side, &mine),
-                });
-            }
+        if n > 1 {
+            own.put(mine.clone(), (n - 1, matched))?;
+        } else {
+            own.remove(&mine)?;
+        }
+        // Only a preserved side counts its rows' matches (see `SideRows`).
+        if matched == 0 && self.pair.preserves(side) {
+            out.collect(Row {
+                kind: RowKind::Delete,
+                values: self.pair.padded(side, &mine.values),
+            });
             return Ok(());
         }
         let pair = &self.pair;
-        ctx.value_state(&self.sides[1 - side])?.modify(|others| {
-            let mut changed = false;
-            for (other, count) in others.iter_mut().flatten() {
-                let joined = match pair.joined(side, &mine, other) {
-                    Ok(Some(joined)) => joined,
-                    Ok(None) => continue,
-                    Err(e) => return (Err(e), changed),
+        let counted = pair.preserves(1 - side);
+        ctx.map_state(&self.sides[1 - side])?.for_each_mut(
+            |other: &SideRow, (times, count): &mut (u64, u64)| {
+                let Some(joined) = pair.joined(side, &mine.values, &other.values)? else {
+                    return Ok(false);
                 };
-                out.collect(Row {
-                    kind: RowKind::Delete,
-                    values: joined,
-                });
-                *count = count.saturating_sub(1);
-                changed = true;
-                if *count == 0 && pair.preserves(1 - side) {
-                    out.collect(Row::insert(pair.padded(1 - side, other)));
+                repeat(out, *times, RowKind::Delete, joined);
+                if counted {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        repeat(
+                            out,
+                            *times,
+                            RowKind::Insert,
+                            pair.padded(1 - side, &other.values),
+                        );
+                    }
                 }
-            }
-            // The other side's match counts are written back only when some changed.
-            (Ok(()), changed)
-        })?
+                Ok::<_, UserError>(counted)
+            },
+        )
     }
 }
 
@@ -298,37 +360,43 @@ impl<K: GroupKey> KeyedProcessFunction<K, Sided, Row> for JoinFunction {
             }
             return Ok(());
         }
+        let mine = SideRow::new(mine);
         if !addition {
             return self.retract(side, mine, ctx, out);
         }
-        // Both sides' lists change in place: a hot key's rows are not copied per row.
+        // The other side's rows are read in place (on the heap nothing is cloned) and only
+        // those whose match count changed are written back: none in an inner join.
         let pair = &self.pair;
-        let matches = ctx.value_state(&self.sides[1 - side])?.modify(|others| {
-            let mut matches = 0u64;
-            for (other, count) in others.iter_mut().flatten() {
-                let joined = match pair.joined(side, &mine, other) {
-                    Ok(Some(joined)) => joined,
-                    Ok(None) => continue,
-                    Err(e) => return (Err(e), matches > 0),
+        let counted = pair.preserves(1 - side);
+        let mut matches = 0u64;
+        ctx.map_state(&self.sides[1 - side])?.for_each_mut(
+            |other: &SideRow, (times, count): &mut (u64, u64)| {
+                let Some(joined) = pair.joined(side, &mine.values, &other.values)? else {
+                    return Ok(false);
                 };
-                if *count == 0 && pair.preserves(1 - side) {
-                    out.collect(Row {
-                        kind: RowKind::Delete,
-                        values: pair.padded(1 - side, other),
-                    });
+                if counted {
+                    if *count == 0 {
+                        repeat(
+                            out,
+                            *times,
+                            RowKind::Delete,
+                            pair.padded(1 - side, &other.values),
+                        );
+                    }
+                    *count += 1;
                 }
-                *count += 1;
-                matches += 1;
-                out.collect(Row::insert(joined));
-            }
-            (Ok(matches), matches > 0)
-        })??;
-        if matches == 0 && pair.preserves(side) {
-            out.collect(Row::insert(pair.padded(side, &mine)));
+                matches += *times;
+                repeat(out, *times, RowKind::Insert, joined);
+                Ok::<_, UserError>(counted)
+            },
+        )?;
+        let preserved = pair.preserves(side);
+        if matches == 0 && preserved {
+            out.collect(Row::insert(pair.padded(side, &mine.values)));
         }
-        ctx.value_state(&self.sides[side])?.modify(|rows| {
-            rows.get_or_insert_with(Vec::new).push((mine, matches));
-            ((), true)
+        let matches = if preserved { matches } else { 0 };
+        ctx.map_state(&self.sides[side])?.upsert(mine, |had| {
+            (had.map_or(0, |(times, _)| *times) + 1, matches)
         })?;
         Ok(())
     }

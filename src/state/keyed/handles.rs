@@ -344,6 +344,33 @@ impl<K: Key, UK: Key, UV: Data> MapState<'_, K, UK, UV> {
         }
     }
 
+    /// Sets the value under `k` to `f` of the current one (`None` when absent or expired):
+    /// one lookup on the heap.
+    pub fn upsert(&mut self, k: UK, f: impl FnOnce(Option<&UV>) -> UV) -> Result<(), StateError> {
+        let ttl = self.ttl;
+        match &mut self.cell {
+            Cell::Heap { table, key } => {
+                let with_ttl = table.ttl.is_some();
+                let m = table.map.entry((*key).clone()).or_default();
+                match m.entry(k) {
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        let e = o.get_mut();
+                        let live = !(with_ttl && ttl.expired(e));
+                        *e = ttl.stamp(f(live.then_some(&e.v)));
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(ttl.stamp(f(None)));
+                    }
+                }
+                Ok(())
+            }
+            Cell::Rocks(_) => {
+                let v = f(self.get(&k)?.as_ref());
+                self.put(k, v)
+            }
+        }
+    }
+
     /// Removes `k`.
     pub fn remove(&mut self, k: &UK) -> Result<(), StateError> {
         match &mut self.cell {
@@ -393,6 +420,52 @@ impl<K: Key, UK: Key, UV: Data> MapState<'_, K, UK, UV> {
                     out.push((k, s.v));
                 }
                 Ok(out)
+            }
+        }
+    }
+
+    /// Visits every (live) entry in place, in no particular order: on the heap nothing is
+    /// cloned; in RocksDB each entry is read, and written back when `f` says it changed the
+    /// value (a changed value expires as a written one). Stops at `f`'s first error.
+    pub fn for_each_mut<E: From<StateError>>(
+        &mut self,
+        mut f: impl FnMut(&UK, &mut UV) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let ttl = self.ttl;
+        let with_ttl = ttl.config.is_some();
+        match &mut self.cell {
+            Cell::Heap { table, key } => {
+                let Some(m) = table.map.get_mut(*key) else {
+                    return Ok(());
+                };
+                if with_ttl {
+                    m.retain(|_, e| !ttl.expired(e));
+                }
+                for (k, e) in m.iter_mut() {
+                    if f(k, &mut e.v)? {
+                        e.exp = ttl.stamp(()).exp;
+                    } else {
+                        ttl.touch(e);
+                    }
+                }
+                Ok(())
+            }
+            Cell::Rocks(cell) => {
+                for (k, mut s) in cell.entries::<UK, UV>()? {
+                    if with_ttl && ttl.expired(&s) {
+                        cell.delete_entry(&k)?;
+                        continue;
+                    }
+                    if f(&k, &mut s.v)? {
+                        s.exp = ttl.stamp(()).exp;
+                    } else if ttl.refreshes_on_read() {
+                        ttl.touch(&mut s);
+                    } else {
+                        continue;
+                    }
+                    cell.put_entry(&k, &s)?;
+                }
+                Ok(())
             }
         }
     }

@@ -28,9 +28,13 @@ pub(crate) struct ListTable<K, T> {
     pub(super) ttl: Option<StateTtlConfig>,
 }
 
+/// A key's map: its entries are never persisted by hash, so they take a faster hash than the
+/// stable one key groups need (a row of long strings as a key is hashed 16 bytes at a time).
+pub(crate) type EntryMap<UK, V> = std::collections::HashMap<UK, V, foldhash::fast::FixedState>;
+
 /// Maps per key.
 pub(crate) struct MapTable<K, UK, UV> {
-    pub(super) map: FastMap<K, FastMap<UK, Stamped<UV>>>,
+    pub(super) map: FastMap<K, EntryMap<UK, Stamped<UV>>>,
     pub(super) ttl: Option<StateTtlConfig>,
 }
 
