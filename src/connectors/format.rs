@@ -1,12 +1,14 @@
 //! Row formats of the filesystem connector, with Flink's names and options: `csv`
-//! (`csv.field-delimiter`, `csv.quote-character`, `csv.ignore-parse-errors`), `json` (one
-//! object a line, fields by name) and `raw` (the whole line as the table's one `STRING`
-//! column).
+//! (`csv.field-delimiter`, `csv.quote-character`, `csv.array-element-delimiter`,
+//! `csv.ignore-parse-errors`), `json` (one object a line, fields by name) and `raw` (the whole
+//! line as the table's one `STRING` column).
 //!
 //! ## Text of values
 //! An empty CSV field is `NULL` for every type but `STRING`; values are written as Flink
 //! casts them to `STRING` (timestamps as `yyyy-MM-dd HH:mm:ss.SSS`, UTC); a field holding the
-//! delimiter, a quote or a line break is quoted, its quotes doubled.
+//! delimiter, a quote or a line break is quoted, its quotes doubled. A `ROW` or an `ARRAY`
+//! is one field, its elements joined by `csv.array-element-delimiter` (`;`), as Flink's `csv`
+//! format writes and reads them (one level: an element is not itself a `ROW` or `ARRAY`).
 
 use std::sync::Arc;
 
@@ -56,18 +58,44 @@ enum FieldDecoder {
     },
     /// `STRING`: the text itself.
     Str,
+    /// A CSV field holding a `ROW`'s fields, joined by `delimiter`.
+    Row {
+        fields: Vec<FieldDecoder>,
+        delimiter: Arc<str>,
+        data_type: DataType,
+    },
+    /// A CSV field holding an `ARRAY`'s elements, joined by `delimiter`.
+    Array {
+        element: Box<FieldDecoder>,
+        delimiter: Arc<str>,
+    },
     /// Any other type, through the text parser of casts.
     Other(DataType),
 }
 
 impl FieldDecoder {
-    fn of(t: &DataType) -> Self {
+    /// The decoder of a field of type `t`, a `ROW` or `ARRAY` split by `elements`.
+    fn of(t: &DataType, elements: &Arc<str>) -> Self {
+        let flat = |t: &DataType| FieldDecoder::of(t, &Arc::from(""));
         let (lo, hi) = match t {
             DataType::TinyInt => (i64::from(i8::MIN), i64::from(i8::MAX)),
             DataType::SmallInt => (i64::from(i16::MIN), i64::from(i16::MAX)),
             DataType::Int => (i64::from(i32::MIN), i64::from(i32::MAX)),
             DataType::BigInt => (i64::MIN, i64::MAX),
             DataType::String => return FieldDecoder::Str,
+            DataType::Row(fields) if !elements.is_empty() => {
+                return FieldDecoder::Row {
+                    fields: fields.iter().map(|f| flat(&f.data_type)).collect(),
+                    delimiter: elements.clone(),
+                    data_type: t.clone(),
+                }
+            }
+            DataType::Array(e) if !elements.is_empty() => {
+                return FieldDecoder::Array {
+                    element: Box::new(flat(e)),
+                    delimiter: elements.clone(),
+                }
+            }
             other => return FieldDecoder::Other(other.clone()),
         };
         FieldDecoder::Int {
@@ -94,9 +122,44 @@ impl FieldDecoder {
                 }
             }
             FieldDecoder::Str => *slot = Value::str(s),
+            FieldDecoder::Row {
+                fields,
+                delimiter,
+                data_type,
+            } => {
+                let parts: Vec<&str> = s.split(&**delimiter).collect();
+                if parts.len() != fields.len() {
+                    return Err(DecodeError::NotA {
+                        text: s.to_string(),
+                        data_type: data_type.clone(),
+                    });
+                }
+                let mut values = vec![Value::Null; fields.len()];
+                for ((text, dec), v) in parts.into_iter().zip(fields).zip(&mut values) {
+                    dec.decode_element(text, v)?;
+                }
+                *slot = Value::Row(values.into());
+            }
+            FieldDecoder::Array { element, delimiter } => {
+                let mut values = Vec::new();
+                for text in s.split(&**delimiter) {
+                    let mut v = Value::Null;
+                    element.decode_element(text, &mut v)?;
+                    values.push(v);
+                }
+                *slot = Value::Array(values.into());
+            }
             FieldDecoder::Other(t) => *slot = functions::parse_text(s.trim(), t)?,
         }
         Ok(())
+    }
+
+    /// Decodes a `ROW`'s or `ARRAY`'s element: empty is `NULL` but for a `STRING`.
+    fn decode_element(&self, s: &str, slot: &mut Value) -> Result<(), DecodeError> {
+        if s.is_empty() && !matches!(self, FieldDecoder::Str) {
+            return Ok(());
+        }
+        self.decode_into(s, slot)
     }
 }
 
@@ -111,6 +174,18 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
         table: table.name.clone(),
         message,
     };
+    let elements: Arc<str> = match format {
+        "csv" => table
+            .option("csv.array-element-delimiter")
+            .unwrap_or(";")
+            .into(),
+        _ => "".into(),
+    };
+    if format == "csv" && elements.is_empty() {
+        return Err(bad(
+            "the option 'csv.array-element-delimiter' must not be empty".into(),
+        ));
+    }
     // Per physical column: its position in the row, its decoder unless pruned, and whether an
     // empty field is an empty string rather than NULL.
     let cols: Vec<(usize, Option<FieldDecoder>, bool)> = layout
@@ -120,7 +195,7 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
         .map(|((pos, needed), f)| {
             (
                 *pos,
-                needed.then(|| FieldDecoder::of(&f.data_type)),
+                needed.then(|| FieldDecoder::of(&f.data_type, &elements)),
                 f.data_type == DataType::String,
             )
         })
@@ -298,6 +373,10 @@ pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlErro
         "csv" => {
             let delimiter = single_char(table, "csv.field-delimiter", ',')?;
             let quote = single_char(table, "csv.quote-character", '"')?;
+            let elements = table
+                .option("csv.array-element-delimiter")
+                .unwrap_or(";")
+                .to_string();
             // Digits and '-' never need quotes unless the delimiter or quote is one of them.
             let plain_numbers = ![delimiter, quote]
                 .iter()
@@ -315,6 +394,10 @@ pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlErro
                             let _ = write!(line, "{n}");
                         }
                         Value::Str(s) => push_csv_field(&mut line, s, delimiter, quote),
+                        Value::Row(vs) | Value::Array(vs) => {
+                            let text = joined_elements(vs, t, &elements);
+                            push_csv_field(&mut line, &text, delimiter, quote);
+                        }
                         v => push_csv_field(&mut line, &functions::to_text(v, t), delimiter, quote),
                     }
                 }
@@ -352,6 +435,28 @@ pub fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String>
             i += 1;
         }
         out.push(unique);
+    }
+    out
+}
+
+/// A `ROW`'s or `ARRAY`'s elements as text joined by `delimiter`, a `NULL` empty.
+fn joined_elements(values: &[Value], t: &DataType, delimiter: &str) -> String {
+    let element_type = |i: usize| match t {
+        DataType::Row(fields) => fields.get(i).map(|f| &f.data_type),
+        DataType::Array(e) => Some(&**e),
+        _ => None,
+    };
+    let mut out = String::new();
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push_str(delimiter);
+        }
+        match v {
+            Value::Null => {}
+            Value::Str(s) => out.push_str(s),
+            // A typed plan gives every element its type; the container's is a fallback.
+            v => out.push_str(&functions::to_text(v, element_type(i).unwrap_or(t))),
+        }
     }
     out
 }

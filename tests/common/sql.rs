@@ -126,3 +126,24 @@ pub fn run_local(
 ) -> std::collections::BTreeMap<String, u64> {
     final_rows(&run_local_stdout(dir, name, script, p))
 }
+
+/// Nexmark's `ddl_gen.sql` (its `WITH` clause given) and `ddl_views.sql` (the views of
+/// `datagen`).
+pub fn nexmark_ddl(with: &str) -> String {
+    format!(
+        "CREATE TABLE datagen (
+            event_type int,
+            person ROW<id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+            auction ROW<id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR>,
+            bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+            `dateTime` AS CASE WHEN event_type = 0 THEN person.`dateTime` WHEN event_type = 1 THEN auction.`dateTime` ELSE bid.`dateTime` END,
+            WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+        ) WITH ({with});
+        CREATE VIEW person AS SELECT person.id, person.name, person.emailAddress, person.creditCard, person.city, person.state, `dateTime`, person.extra
+        FROM datagen WHERE event_type = 0;
+        CREATE VIEW auction AS SELECT auction.id, auction.itemName, auction.description, auction.initialBid, auction.reserve, `dateTime`, auction.expires, auction.seller, auction.category, auction.extra
+        FROM datagen WHERE event_type = 1;
+        CREATE VIEW bid AS SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, `dateTime`, bid.extra
+        FROM datagen WHERE event_type = 2;\n"
+    )
+}

@@ -1,8 +1,14 @@
 //! `rill nexmark generate`: the events of a configuration written as files that Flink's
-//! `filesystem` connector reads with `'format' = 'json'` over the benchmark's table
-//! (`ddl_gen.sql` with only its `WITH` clause changed): one file per split, `part-<i>.json`,
-//! one event per line, `{"event_type":2,"person":null,"auction":null,"bid":{…}}`, timestamps in
-//! Flink's SQL format (`2015-07-15 00:00:00.000`). The events are dealt to the splits in blocks
+//! `filesystem` connector reads over the benchmark's table (`ddl_gen.sql` with only its `WITH`
+//! clause changed): one file per split, `part-<i>.json` or `part-<i>.csv`, one event per line,
+//! timestamps in Flink's SQL format (`2015-07-15 00:00:00.000`).
+//! - `json`: `{"event_type":2,"person":null,"auction":null,"bid":{…}}`.
+//! - `csv` (Flink's `csv` format with its default options): `2,,,1000;2001;…` — the columns
+//!   `event_type,person,auction,bid`, a `ROW` as its fields joined by `;` (Flink's
+//!   `csv.array-element-delimiter`), an absent one empty (`NULL`). The generator's strings hold
+//!   no `;`, `,` or quote.
+//!
+//! The events are dealt to the splits in blocks
 //! of 65,536, as the `nexmark` source deals them to its subtasks: split `i` of `p` holds blocks
 //! `i`, `i + p`, …, so the files hold every event once and each file spans the whole stretch
 //! of event time (read side by side, their watermarks stay a block apart).
@@ -34,6 +40,43 @@ pub enum GenerateError {
     },
 }
 
+/// The files' format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileFormat {
+    /// JSON lines.
+    #[default]
+    Json,
+    /// CSV lines, `ROW`s joined by `;`.
+    Csv,
+}
+
+impl FileFormat {
+    /// The format's name, as `'format'` and the files' extension.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Json => "json",
+            FileFormat::Csv => "csv",
+        }
+    }
+
+    /// The format named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "json" => Some(FileFormat::Json),
+            "csv" => Some(FileFormat::Csv),
+            _ => None,
+        }
+    }
+
+    /// Appends event `e` as one line (without its newline).
+    pub fn line(self, e: &Event, out: &mut String) {
+        match self {
+            FileFormat::Json => json_line(e, out),
+            FileFormat::Csv => csv_line(e, out),
+        }
+    }
+}
+
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -43,22 +86,22 @@ pub struct Written {
     pub bytes: u64,
 }
 
-/// Writes events `0..events` of `config` as `splits` files of JSON lines under `dir`, the
+/// Writes events `0..events` of `config` as `splits` files of `format` lines under `dir`, the
 /// splits in parallel (a thread each, at most `threads` at once).
 pub fn generate(
     config: &NexmarkConfig,
     events: u64,
-    splits: usize,
+    (splits, format): (usize, FileFormat),
     dir: &Path,
     threads: usize,
 ) -> Result<Written, GenerateError> {
-    generate_in_blocks(config, events, splits, dir, threads, BLOCK)
+    generate_in_blocks(config, events, (splits, format), dir, threads, BLOCK)
 }
 
 fn generate_in_blocks(
     config: &NexmarkConfig,
     events: u64,
-    splits: usize,
+    (splits, format): (usize, FileFormat),
     dir: &Path,
     threads: usize,
     block: u64,
@@ -72,7 +115,7 @@ fn generate_in_blocks(
     })?;
     let generator = Generator::new(config.clone());
     let files: Vec<PathBuf> = (0..splits)
-        .map(|i| dir.join(format!("part-{i}.json")))
+        .map(|i| dir.join(format!("part-{i}.{}", format.name())))
         .collect();
     let mut bytes = 0;
     for chunk in (0..splits).collect::<Vec<_>>().chunks(threads.max(1)) {
@@ -82,7 +125,7 @@ fn generate_in_blocks(
                 .map(|&i| {
                     let (g, path) = (&generator, &files[i]);
                     let ranges = dealt_ranges(events, i, splits, block);
-                    s.spawn(move || write_split(g, ranges, path))
+                    s.spawn(move || write_split(g, ranges, path, format))
                 })
                 .collect();
             handles
@@ -97,7 +140,12 @@ fn generate_in_blocks(
     Ok(Written { files, bytes })
 }
 
-fn write_split(g: &Generator, ranges: Vec<(u64, u64)>, path: &Path) -> Result<u64, GenerateError> {
+fn write_split(
+    g: &Generator,
+    ranges: Vec<(u64, u64)>,
+    path: &Path,
+    format: FileFormat,
+) -> Result<u64, GenerateError> {
     let io = |source| GenerateError::Io {
         path: path.to_path_buf(),
         source,
@@ -108,7 +156,7 @@ fn write_split(g: &Generator, ranges: Vec<(u64, u64)>, path: &Path) -> Result<u6
     let mut bytes = 0;
     for n in ranges.into_iter().flat_map(|(start, end)| start..end) {
         line.clear();
-        json_line(&g.event(n), &mut line);
+        format.line(&g.event(n), &mut line);
         line.push('\n');
         out.write_all(line.as_bytes()).map_err(io)?;
         bytes += line.len() as u64;
@@ -155,71 +203,92 @@ enum Field<'a> {
     Time(i64),
 }
 
+/// Event `e`'s column (1 person, 2 auction, 3 bid) and its fields, named as the table's.
+fn fields(e: &Event) -> (usize, Vec<(&'static str, Field<'_>)>) {
+    use Field::{Int, Text, Time};
+    match e {
+        Event::Person(p) => (
+            1,
+            vec![
+                ("id", Int(p.id)),
+                ("name", Text(&p.name)),
+                ("emailAddress", Text(&p.email_address)),
+                ("creditCard", Text(&p.credit_card)),
+                ("city", Text(&p.city)),
+                ("state", Text(&p.state)),
+                ("dateTime", Time(p.date_time)),
+                ("extra", Text(&p.extra)),
+            ],
+        ),
+        Event::Auction(a) => (
+            2,
+            vec![
+                ("id", Int(a.id)),
+                ("itemName", Text(&a.item_name)),
+                ("description", Text(&a.description)),
+                ("initialBid", Int(a.initial_bid)),
+                ("reserve", Int(a.reserve)),
+                ("dateTime", Time(a.date_time)),
+                ("expires", Time(a.expires)),
+                ("seller", Int(a.seller)),
+                ("category", Int(a.category)),
+                ("extra", Text(&a.extra)),
+            ],
+        ),
+        Event::Bid(b) => (
+            3,
+            vec![
+                ("auction", Int(b.auction)),
+                ("bidder", Int(b.bidder)),
+                ("price", Int(b.price)),
+                ("channel", Text(&b.channel)),
+                ("url", Text(&b.url)),
+                ("dateTime", Time(b.date_time)),
+                ("extra", Text(&b.extra)),
+            ],
+        ),
+    }
+}
+
 /// Event `e` as one JSON line (without its newline) of the benchmark's table.
 pub fn json_line(e: &Event, out: &mut String) {
-    use Field::{Int, Text, Time};
     out.push_str("{\"event_type\":");
     out.push_str(&e.kind().to_string());
-    let (mut person, mut auction, mut bid) =
-        ("null".to_string(), "null".to_string(), "null".to_string());
-    match e {
-        Event::Person(p) => {
-            person.clear();
-            object(
-                &mut person,
-                &[
-                    ("id", Int(p.id)),
-                    ("name", Text(&p.name)),
-                    ("emailAddress", Text(&p.email_address)),
-                    ("creditCard", Text(&p.credit_card)),
-                    ("city", Text(&p.city)),
-                    ("state", Text(&p.state)),
-                    ("dateTime", Time(p.date_time)),
-                    ("extra", Text(&p.extra)),
-                ],
-            );
-        }
-        Event::Auction(a) => {
-            auction.clear();
-            object(
-                &mut auction,
-                &[
-                    ("id", Int(a.id)),
-                    ("itemName", Text(&a.item_name)),
-                    ("description", Text(&a.description)),
-                    ("initialBid", Int(a.initial_bid)),
-                    ("reserve", Int(a.reserve)),
-                    ("dateTime", Time(a.date_time)),
-                    ("expires", Time(a.expires)),
-                    ("seller", Int(a.seller)),
-                    ("category", Int(a.category)),
-                    ("extra", Text(&a.extra)),
-                ],
-            );
-        }
-        Event::Bid(b) => {
-            bid.clear();
-            object(
-                &mut bid,
-                &[
-                    ("auction", Int(b.auction)),
-                    ("bidder", Int(b.bidder)),
-                    ("price", Int(b.price)),
-                    ("channel", Text(&b.channel)),
-                    ("url", Text(&b.url)),
-                    ("dateTime", Time(b.date_time)),
-                    ("extra", Text(&b.extra)),
-                ],
-            );
-        }
-    }
-    for (name, v) in [("person", person), ("auction", auction), ("bid", bid)] {
+    let (column, values) = fields(e);
+    for (i, name) in ["person", "auction", "bid"].into_iter().enumerate() {
         out.push_str(",\"");
         out.push_str(name);
         out.push_str("\":");
-        out.push_str(&v);
+        if i + 1 == column {
+            object(out, &values);
+        } else {
+            out.push_str("null");
+        }
     }
     out.push('}');
+}
+
+/// Event `e` as one CSV line (without its newline) of the benchmark's table: its `ROW` column
+/// as its fields joined by `;`, the other two empty.
+pub fn csv_line(e: &Event, out: &mut String) {
+    out.push_str(&e.kind().to_string());
+    let (column, values) = fields(e);
+    for i in 1..=3 {
+        out.push(',');
+        if i != column {
+            continue;
+        }
+        for (n, (_, v)) in values.iter().enumerate() {
+            if n > 0 {
+                out.push(';');
+            }
+            match v {
+                Field::Int(n) => out.push_str(&n.to_string()),
+                Field::Text(s) => out.push_str(s),
+                Field::Time(ms) => out.push_str(&format_timestamp(*ms, 3)),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,7 +299,8 @@ mod tests {
     fn the_files_hold_every_event_once_as_json_lines() {
         let dir = std::env::temp_dir().join(format!("rill-nexmark-files-{}", std::process::id()));
         let config = NexmarkConfig::default();
-        let w = generate_in_blocks(&config, 1000, 3, &dir, 2, 7).expect("written");
+        let w =
+            generate_in_blocks(&config, 1000, (3, FileFormat::Json), &dir, 2, 7).expect("written");
         assert_eq!(w.files.len(), 3);
         let g = Generator::new(config);
         let mut seen = 0;
