@@ -3,12 +3,13 @@
 `rill nexmark generate` wrote, with the reference configuration (mini-batch, split distinct).
 
 Usage: flink_query.py QUERY EVENTS_DIR PARALLELISM [--queries DIR] [--side-input FILE]
-                      [--collect OUT]
+                      [--q10-output DIR] [--collect OUT]
 
 The texts are bench/nexmark/queries/, changed as Rill's run changes them (README.md there):
 ddl_gen.sql's WITH clause reads the files ('filesystem', 'json'); ${NEXMARK_TABLE} is
-`datagen`; q13's side input is --side-input; q14's count_char UDF is an expression; q23's
-A.dateTime is quoted (unquoted, Flink 2.3 does not parse it).
+`datagen`; q10 writes its partitions under --q10-output (a temporary directory, removed after
+the run, by default); q13's side input is --side-input; q14's count_char UDF is an
+expression; q23's A.dateTime is quoted (unquoted, Flink 2.3 does not parse it).
 
 With --collect, the query's SELECT runs instead of its INSERT into the blackhole, and its
 final result (the changelog applied: for an updating query, its last state) goes to OUT as
@@ -22,6 +23,8 @@ import collections
 import datetime
 import os
 import re
+import shutil
+import tempfile
 import time
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
@@ -33,7 +36,7 @@ def statements(text):
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def prepare(queries, name, events, side_input):
+def prepare(queries, name, events, side_input, q10_output=None):
     """The statements that run `query` over the files in `events`, changed as Rill's run
     changes them."""
     def read(file):
@@ -46,6 +49,9 @@ def prepare(queries, name, events, side_input):
     ddl = ddl[:start] + f"'connector' = 'filesystem', 'path' = '{events}', 'format' = 'json'\n" + ddl[end:]
     views = read("ddl_views.sql").replace("${NEXMARK_TABLE}", "datagen")
     query = read(name + ".sql")
+    if name == "q10":
+        out = os.path.abspath(q10_output) + "/"
+        query = query.replace("file://${NEXMARK_DIR}/data/output/${SUBMIT_TIME}/bid/", "file://" + out)
     if name == "q13":
         side = os.path.abspath(side_input)
         query = query.replace("file://${FLINK_HOME}/data/side_input.txt", "file://" + side)
@@ -67,8 +73,18 @@ def main():
     ap.add_argument("--queries", default=os.path.join(here, "queries"))
     ap.add_argument("--side-input", default=None)
     ap.add_argument("--collect", default=None)
+    ap.add_argument("--q10-output", default=None)
     a = ap.parse_args()
+    q10_output = a.q10_output or tempfile.mkdtemp(prefix="flink-nexmark-q10-")
+    try:
+        run(a, q10_output)
+    finally:
+        if a.q10_output is None:
+            shutil.rmtree(q10_output, ignore_errors=True)
 
+
+def run(a, q10_output):
+    """Runs the query as `main` parsed it."""
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
     conf.set("parallelism.default", str(a.parallelism))
@@ -80,7 +96,7 @@ def main():
     conf.set("table.optimizer.distinct-agg.split.enabled", "true")
 
     inserts = []
-    for s in prepare(a.queries, a.query, a.events, a.side_input):
+    for s in prepare(a.queries, a.query, a.events, a.side_input, q10_output):
         if a.collect and s.upper().startswith("CREATE TABLE NEXMARK_"):
             continue
         if s.upper().startswith("INSERT"):

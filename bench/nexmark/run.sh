@@ -3,8 +3,8 @@
 # Rill, over the same files of events, alternating run by run; medians of RUNS.
 #
 # Usage: bench/nexmark/run.sh [EVENTS] [PARALLELISM] [RUNS] [QUERIES]
-#   defaults: EVENTS=10000000 PARALLELISM=2 RUNS=3 QUERIES="q0 q1 q2 q3 q4 q5 q7 q8 q9 q11 q12 q13
-#             q14 q15 q16 q17 q18 q19 q20 q21 q22 q23"
+#   defaults: EVENTS=10000000 PARALLELISM=2 RUNS=3 QUERIES="q0 q1 q2 q3 q4 q5 q7 q8 q9 q10 q11 q12
+#             q13 q14 q15 q16 q17 q18 q19 q20 q21 q22 q23"
 #   env: VENV (default $HOME/.cache/flink-venv), WORK (default /tmp/nexmark-bench),
 #        RILL (default: the release build, made if missing)
 #
@@ -24,7 +24,7 @@ WORK="${WORK:-/tmp/nexmark-bench}"
 EVENTS="${1:-10000000}"
 P="${2:-2}"
 RUNS="${3:-3}"
-QUERIES="${4:-q0 q1 q2 q3 q4 q5 q7 q8 q9 q11 q12 q13 q14 q15 q16 q17 q18 q19 q20 q21 q22 q23}"
+QUERIES="${4:-q0 q1 q2 q3 q4 q5 q7 q8 q9 q10 q11 q12 q13 q14 q15 q16 q17 q18 q19 q20 q21 q22 q23}"
 
 . "$ROOT/bench/flink/venv.sh"
 if [ -z "${RILL:-}" ]; then

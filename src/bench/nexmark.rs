@@ -14,8 +14,9 @@
 //! - q14: `count_char(extra, 'c')`, a UDF in the reference jar, is the built-in expression
 //!   `CHAR_LENGTH(extra) - CHAR_LENGTH(REPLACE(extra, 'c', ''))`, and its `CREATE FUNCTION`
 //!   goes (as Flink runs it from PyPI; `examples/sql_udf.rs` registers it as a Rust function).
-//! - Not run: q6 (Flink does not support it either: an OVER window on an updating input) and
-//!   q10 (a `PARTITIONED BY` filesystem sink, which Rill's SQL does not have yet).
+//! - q10: its partitioned filesystem sink writes under this run's temporary directory
+//!   (`q10-output`, removed after the query) instead of `${NEXMARK_DIR}/data/output/…`.
+//! - Not run: q6 (Flink does not support it either: an OVER window on an updating input).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -63,7 +64,6 @@ const DDL_VIEWS: &str = include_str!("../../bench/nexmark/queries/ddl_views.sql"
 pub fn not_run(query: &str) -> Option<&'static str> {
     match query {
         "q6" => Some("an OVER window on an updating input (Flink does not support it either)"),
-        "q10" => Some("a PARTITIONED BY filesystem sink (not supported by Rill's SQL yet)"),
         _ => None,
     }
 }
@@ -113,6 +113,10 @@ pub fn script(name: &str, text: &str, load: &Load, side_input: &Path) -> String 
     };
     let views = DDL_VIEWS.replace("${NEXMARK_TABLE}", "datagen");
     let query = match name {
+        "q10" => text.replace(
+            "file://${NEXMARK_DIR}/data/output/${SUBMIT_TIME}/bid/",
+            &format!("file://{}/", q10_output(side_input).display()),
+        ),
         "q13" => text.replace(
             "file://${FLINK_HOME}/data/side_input.txt",
             &format!("file://{}", side_input.display()),
@@ -163,6 +167,14 @@ fn peak_rss() -> Option<u64> {
 /// Starts measuring the peak RSS afresh (Linux: `5` into `clear_refs`).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Where q10 writes: beside q13's side input, in the run's temporary directory.
+fn q10_output(side_input: &Path) -> PathBuf {
+    side_input
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("q10-output")
 }
 
 /// The side input of q13: 10,000 lines `i,i`.
@@ -219,6 +231,7 @@ pub fn run(
                 .await?;
             let end = cluster.wait(job).await?;
             let seconds = start.elapsed().as_secs_f64();
+            std::fs::remove_dir_all(q10_output(&side_input)).ok();
             if end.status != JobStatus::Finished {
                 return Err(crate::data::OperatorError::Failed {
                     operator: name.clone(),
@@ -278,6 +291,9 @@ mod tests {
         let q13 = QUERIES.iter().find(|(q, _)| *q == "q13").map(|(_, t)| *t);
         let q13 = script("q13", q13.unwrap_or_default(), &load, side);
         assert!(q13.contains("file:///tmp/side_input.txt"), "{q13}");
+        let q10 = QUERIES.iter().find(|(q, _)| *q == "q10").map(|(_, t)| *t);
+        let q10 = script("q10", q10.unwrap_or_default(), &load, side);
+        assert!(q10.contains("'path' = 'file:///tmp/q10-output/'"), "{q10}");
         let files = Load {
             files: Some(PathBuf::from("/data/nexmark")),
             ..load

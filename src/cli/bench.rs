@@ -7,8 +7,8 @@ use crate::cli::EXIT_JOB_FAILED;
 /// The benchmarks with flags of their own.
 #[derive(clap::Subcommand, Debug)]
 enum BenchCommand {
-    /// (h) The published Nexmark queries over the `nexmark` connector's events (all but q6
-    /// and q10), one job each: events/s, per core, peak RSS.
+    /// (h) The published Nexmark queries over the `nexmark` connector's events (all but q6),
+    /// one job each: events/s, per core, peak RSS.
     Nexmark(crate::cli::bench_nexmark::NexmarkBenchArgs),
 }
 

@@ -10,7 +10,7 @@ use crate::graph::job_graph::SubmitOptions;
 /// `rill bench nexmark`'s flags.
 #[derive(clap::Args, Debug)]
 pub(super) struct NexmarkBenchArgs {
-    /// The queries, `q0,q1,…`, or `all` (every one Rill runs: all but q6 and q10).
+    /// The queries, `q0,q1,…`, or `all` (every one Rill runs: all but q6).
     #[arg(long, default_value = "all")]
     queries: String,
     /// Events per query.

@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use crate::api::{DataStream, StreamEnv};
 use crate::connectors::format::{decoder, encoder};
+use crate::connectors::partitions::{partitioned_sink, rolling_policy};
 use crate::connectors::{required, RowLayout};
 use crate::eventtime::WatermarkStrategy;
 use crate::operators::sources::DecodePolicy;
 use crate::operators::two_phase::TwoPhaseCommitFileSink;
 use crate::sql::catalog::TableDef;
-use crate::sql::types::{Row, Schema};
+use crate::sql::types::{DataType, Row, Schema};
 use crate::sql::SqlError;
 
 /// The rows of the table's files, each file's given its own timestamps and watermarks by
@@ -24,6 +25,7 @@ pub fn source(
     layout: RowLayout,
     watermarks: Option<&WatermarkStrategy<Row>>,
 ) -> Result<DataStream<Row>, SqlError> {
+    not_partitioned(table)?;
     let files = files(table)?;
     let policy = match table
         .option("csv.ignore-parse-errors")
@@ -51,6 +53,20 @@ pub fn source(
             .name(&format!("Source: {}", table.name)));
     };
     Ok(streams.fold(first, |acc, s| acc.union(&s)))
+}
+
+/// Reading a partitioned table (its partition columns from the directories' names) is not
+/// done yet: it is refused rather than read without them.
+fn not_partitioned(table: &TableDef) -> Result<(), SqlError> {
+    if table.partition_keys.is_empty() {
+        return Ok(());
+    }
+    Err(SqlError::Connector {
+        table: table.name.clone(),
+        message:
+            "reading a PARTITIONED BY filesystem table is not supported yet (it can be written)"
+                .into(),
+    })
 }
 
 /// The table's `path` (a `file://` URI names a local path).
@@ -90,6 +106,7 @@ fn files(table: &TableDef) -> Result<Vec<PathBuf>, SqlError> {
 /// Every row of the table's files, read now (a lookup join's cache). A line that does not
 /// decode is an error naming its file and line, or is skipped with `*.ignore-parse-errors`.
 pub fn all_rows(table: &TableDef, layout: RowLayout) -> Result<Vec<Row>, SqlError> {
+    not_partitioned(table)?;
     let skip = table.option("csv.ignore-parse-errors") == Some("true")
         || table.option("json.ignore-parse-errors") == Some("true");
     let decode = decoder(table, &layout)?;
@@ -112,13 +129,29 @@ pub fn all_rows(table: &TableDef, layout: RowLayout) -> Result<Vec<Row>, SqlErro
     Ok(rows)
 }
 
-/// Writes rows of `schema` as lines into part files of the table's directory.
+/// Writes rows of `schema` as lines into part files of the table's directory (of a
+/// partitioned table: into its partitions' directories, see [`super::partitions`]).
 pub fn sink(
     table: &Arc<TableDef>,
     schema: &Schema,
     stream: DataStream<Row>,
 ) -> Result<(), SqlError> {
     let path = local_path(table)?;
+    if !table.partition_keys.is_empty() {
+        // The rows come in the table's column order; its names say which are partitions.
+        let columns = table.physical_schema();
+        let names: Vec<&str> = columns.fields.iter().map(|f| f.name.as_str()).collect();
+        let types: Vec<DataType> = columns.fields.iter().map(|f| f.data_type.clone()).collect();
+        let data_encoder = |data: &[usize]| {
+            let fields = data
+                .iter()
+                .filter_map(|i| columns.fields.get(*i).cloned())
+                .collect();
+            encoder(table, &Schema::new(fields))
+        };
+        return partitioned_sink(table, (&names, &types), data_encoder, path, stream);
+    }
+    let (policy, _) = rolling_policy(table)?;
     let encode = encoder(table, schema)?;
     stream
         .map(move |r: Row| encode(&r))
@@ -128,7 +161,7 @@ pub fn sink(
         ))
         .add_sink(
             &format!("Sink: {}", table.name),
-            TwoPhaseCommitFileSink::<String>::new(path),
+            TwoPhaseCommitFileSink::<String>::new(path).with_rolling(policy),
         )
         .name(&format!("Sink: {}[filesystem]", table.name));
     Ok(())

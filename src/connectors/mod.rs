@@ -21,6 +21,7 @@ mod filesystem;
 pub mod format;
 pub mod json_decode;
 pub mod nexmark;
+pub mod partitions;
 mod print;
 mod socket;
 
@@ -223,6 +224,7 @@ pub fn source(
 ) -> Result<DataStream<Row>, SqlError> {
     let layout = layout(table, computed, needed.as_deref());
     let strategy = strategy(table, watermark)?;
+    only_filesystem_partitions(table, table.connector()?)?;
     let rows = match table.connector()? {
         // Each file's readers get their own watermarks (Flink's per-split watermarks), so
         // that alignment can pause the one that runs ahead.
@@ -377,6 +379,7 @@ pub fn sink(
     let _ = env;
     check_sink_mode(table, mode)?;
     let connector = table.connector()?;
+    only_filesystem_partitions(table, connector)?;
     match connector {
         "filesystem" => filesystem::sink(table, schema, stream),
         "print" => print::print_sink(table, schema, stream),
@@ -403,6 +406,20 @@ pub fn sink(
             ),
         }),
     }
+}
+
+/// `PARTITIONED BY` is the filesystem connector's (as in Flink, where other connectors refuse
+/// it).
+fn only_filesystem_partitions(table: &TableDef, connector: &str) -> Result<(), SqlError> {
+    if table.partition_keys.is_empty() || connector == "filesystem" {
+        return Ok(());
+    }
+    Err(SqlError::Connector {
+        table: table.name.clone(),
+        message: format!(
+            "the connector '{connector}' does not take PARTITIONED BY (partitioned tables: filesystem)"
+        ),
+    })
 }
 
 /// Refuses an updating query into a table whose connector only appends (checked when the
@@ -458,6 +475,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            partition_keys: Vec::new(),
         }
     }
 

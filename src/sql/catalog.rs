@@ -34,6 +34,8 @@ pub struct TableDef {
     pub primary_key: Vec<String>,
     /// `WITH` options, keys as written.
     pub options: BTreeMap<String, String>,
+    /// `PARTITIONED BY` columns (physical ones), in order.
+    pub partition_keys: Vec<String>,
 }
 
 impl TableDef {
@@ -174,6 +176,7 @@ impl Catalog {
             watermark,
             primary_key: t.primary_key.clone(),
             options: t.options.iter().cloned().collect(),
+            partition_keys: t.partition_keys.clone(),
         };
         self.entries.insert(key, CatalogEntry::Table(Arc::new(def)));
         Ok(())

@@ -115,6 +115,7 @@ fn printed(plan: Plan, format: Option<&str>) -> Plan {
         watermark: None,
         primary_key: vec![],
         options,
+        partition_keys: vec![],
     };
     let (schema, mode) = (plan.schema.clone(), plan.mode);
     Plan {
@@ -130,11 +131,8 @@ fn printed(plan: Plan, format: Option<&str>) -> Plan {
 /// A duration as Flink's options write them: `500 ms`, `10 s`, `10s`, `2 min`, `1 h`, or
 /// bare milliseconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let ms = match unit.trim().to_lowercase().as_str() {
+    let (n, unit) = number_and_unit(text)?;
+    let ms = match unit.as_str() {
         "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1,
         "s" | "sec" | "secs" | "second" | "seconds" => 1000,
         "min" | "m" | "minute" | "minutes" => 60_000,
@@ -143,6 +141,28 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     Some(Duration::from_millis(n.checked_mul(ms)?))
+}
+
+/// A memory size as Flink's options write it: `128MB`, `64 kb`, `1024` (bytes); binary units.
+pub fn parse_memory_size(text: &str) -> Option<u64> {
+    let (n, unit) = number_and_unit(text)?;
+    let shift = match unit.as_str() {
+        "" | "b" | "bytes" => 0,
+        "k" | "kb" | "kibibytes" => 10,
+        "m" | "mb" | "mebibytes" => 20,
+        "g" | "gb" | "gibibytes" => 30,
+        "t" | "tb" | "tebibytes" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+/// `10 s` as `(10, "s")`: the leading digits and the rest, trimmed and lower-cased.
+fn number_and_unit(text: &str) -> Option<(u64, String)> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    Some((n.parse().ok()?, unit.trim().to_lowercase()))
 }
 
 #[cfg(test)]
@@ -156,5 +176,13 @@ mod tests {
         assert_eq!(parse_duration("2 min"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1500"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn memory_sizes_read_as_flink_writes_them() {
+        assert_eq!(parse_memory_size("128MB"), Some(128 << 20));
+        assert_eq!(parse_memory_size("64 kb"), Some(64 << 10));
+        assert_eq!(parse_memory_size("1000"), Some(1000));
+        assert_eq!(parse_memory_size("lots"), None);
     }
 }

@@ -108,6 +108,8 @@ pub struct CreateTable {
     pub primary_key: Vec<String>,
     /// `WITH ('key' = 'value', …)`, in order.
     pub options: Vec<(String, String)>,
+    /// `PARTITIONED BY (…)` columns.
+    pub partition_keys: Vec<String>,
 }
 
 /// A column of `CREATE TABLE`.

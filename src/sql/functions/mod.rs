@@ -39,6 +39,7 @@ use crate::sql::types::{DataType, Value};
 pub use arith::{arithmetic, arithmetic_type, ArithOp};
 pub use cast::{can_cast, cast};
 pub use compare::{common_type, comparable, compare};
+pub(crate) use datefmt::{DatePattern, Dialect};
 pub use like::{like, LikePattern};
 pub use registry::{function_names, resolve};
 pub(crate) use text::integer_fits;

@@ -6,8 +6,9 @@
 //! - One watermark and one primary key at most; their columns must be declared (compared
 //!   case-insensitively, as the planner compares names).
 //! - `WITH` keys and values are string literals, kept in the order written.
-//! - `COMMENT`s on columns are kept; a table's `COMMENT` is dropped. `PARTITIONED BY`, `LIKE`
-//!   and `AS query` are not supported.
+//! - `PARTITIONED BY (…)` names declared physical columns, each once.
+//! - `COMMENT`s on columns are kept; a table's `COMMENT` is dropped. `LIKE` and `AS query` are
+//!   not supported.
 
 use sqlparser::ast::Expr;
 use sqlparser::keywords::Keyword;
@@ -49,6 +50,7 @@ pub(super) fn parse_create_table(p: &mut Parser<'_>) -> PResult<CreateTable> {
         watermark: None,
         primary_key: Vec::new(),
         options: Vec::new(),
+        partition_keys: Vec::new(),
     };
     let mut primary_key: Option<PrimaryKey> = None;
     let mut watermark_at = None;
@@ -216,9 +218,47 @@ fn comment(p: &mut Parser<'_>) -> PResult<Option<String>> {
 /// What may follow the column list: `COMMENT '…'`, `WITH (…)`.
 fn table_options(p: &mut Parser<'_>, table: &mut CreateTable) -> PResult<()> {
     comment(p)?;
-    let at = p.peek_token_ref().span.start;
     if p.parse_keyword(Keyword::PARTITIONED) {
-        return Err(not_supported(at, "PARTITIONED BY"));
+        p.expect_keyword(Keyword::BY)?;
+        p.expect_token(&Token::LParen)?;
+        loop {
+            let column_at = p.peek_token_ref().span.start;
+            let column = p.parse_identifier()?.value;
+            let declared = table
+                .columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&column));
+            match declared {
+                None => {
+                    return Err(error_at(
+                        column_at,
+                        format!("Partition column '{column}' not defined in the table schema."),
+                    ))
+                }
+                Some(c) if !matches!(c.kind, ColumnKind::Physical { .. }) => {
+                    return Err(error_at(
+                        column_at,
+                        format!("Partition column '{column}' must be a physical column."),
+                    ))
+                }
+                Some(_) => {}
+            }
+            if table
+                .partition_keys
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&column))
+            {
+                return Err(error_at(
+                    column_at,
+                    format!("Partition column '{column}' is listed twice."),
+                ));
+            }
+            table.partition_keys.push(column);
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        p.expect_token(&Token::RParen)?;
     }
     if p.parse_keyword(Keyword::WITH) {
         p.expect_token(&Token::LParen)?;

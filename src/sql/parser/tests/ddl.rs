@@ -170,9 +170,15 @@ fn create_table_errors_carry_their_position() {
         error("CREATE TABLE t (a INT) WITH ('k' = 'v') LIKE u").message,
         "not supported: CREATE TABLE … LIKE"
     );
+    let e = error("CREATE TABLE t (a INT, b INT) PARTITIONED BY (a, c)");
     assert_eq!(
-        error("CREATE TABLE t (a INT) PARTITIONED BY (a)").message,
-        "not supported: PARTITIONED BY"
+        (e.column, e.message.as_str()),
+        (50, "Partition column 'c' not defined in the table schema.")
+    );
+    assert_eq!(
+        create_table("CREATE TABLE t (a INT, dt STRING) PARTITIONED BY (dt) WITH ('k' = 'v')")
+            .partition_keys,
+        vec!["dt".to_string()]
     );
     let e = error("CREATE TABLE t (a BYTES)");
     assert_eq!(
