@@ -49,7 +49,7 @@ def prepare(queries, name, events, side_input, q10_output=None):
     ddl = ddl[:start] + f"'connector' = 'filesystem', 'path' = '{events}', 'format' = 'json'\n" + ddl[end:]
     views = read("ddl_views.sql").replace("${NEXMARK_TABLE}", "datagen")
     query = read(name + ".sql")
-    if name == "q10":
+    if name == "q10" and q10_output:
         out = os.path.abspath(q10_output) + "/"
         query = query.replace("file://${NEXMARK_DIR}/data/output/${SUBMIT_TIME}/bid/", "file://" + out)
     if name == "q13":

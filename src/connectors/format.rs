@@ -464,7 +464,15 @@ fn joined_elements(values: &[Value], t: &DataType, delimiter: &str) -> String {
 /// Appends `text` as a CSV field: quoted, its quotes doubled, when it holds the delimiter, a
 /// quote or a line break.
 fn push_csv_field(line: &mut String, text: &str, delimiter: char, quote: char) {
-    if text.contains([delimiter, quote, '\n', '\r']) {
+    let quoted = if delimiter.is_ascii() && quote.is_ascii() {
+        // A byte search (SIMD): a long field is scanned at memory speed.
+        let b = text.as_bytes();
+        memchr::memchr3(delimiter as u8, quote as u8, b'\n', b).is_some()
+            || memchr::memchr(b'\r', b).is_some()
+    } else {
+        text.contains([delimiter, quote, '\n', '\r'])
+    };
+    if quoted {
         line.push(quote);
         for c in text.chars() {
             if c == quote {

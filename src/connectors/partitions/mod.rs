@@ -282,19 +282,15 @@ struct ToBucketLine {
     encode: LineEncoder,
     /// The partition columns: position, name and type.
     keys: Arc<[(usize, String, DataType)]>,
-    /// The other columns' positions (what the line holds).
-    data: Arc<[usize]>,
+    /// Per column, whether the line holds it (it is not a partition column).
+    data: Arc<[bool]>,
     default_name: Arc<str>,
     last: Option<(Vec<Value>, Arc<str>)>,
 }
 
 impl ToBucketLine {
-    fn bucket(&mut self, row: &Row) -> Arc<str> {
-        let values: Vec<Value> = self
-            .keys
-            .iter()
-            .map(|(i, _, _)| row.values.get(*i).cloned().unwrap_or(Value::Null))
-            .collect();
+    /// The bucket of a row whose partition columns hold `values`.
+    fn bucket(&mut self, values: Vec<Value>) -> Arc<str> {
         if let Some((last, path)) = &self.last {
             if *last == values {
                 return path.clone();
@@ -330,13 +326,20 @@ impl ProcessFunction<Row, BucketLine> for ToBucketLine {
         _ctx: &mut ProcessContext<'_>,
         out: &mut Collector<'_, BucketLine>,
     ) -> Result<(), UserError> {
-        let bucket = self.bucket(&row);
+        // The partition values move out; the line's values move on: nothing is cloned.
+        let Row { kind, mut values } = row;
+        let keys = self
+            .keys
+            .iter()
+            .map(|(i, _, _)| values.get_mut(*i).map(std::mem::take).unwrap_or_default())
+            .collect();
+        let bucket = self.bucket(keys);
         let data = Row {
-            kind: row.kind,
-            values: self
-                .data
-                .iter()
-                .map(|i| row.values.get(*i).cloned().unwrap_or(Value::Null))
+            kind,
+            values: values
+                .into_iter()
+                .zip(self.data.iter())
+                .filter_map(|(v, keep)| keep.then_some(v))
                 .collect(),
         };
         out.collect(BucketLine {
@@ -382,7 +385,7 @@ pub fn partitioned_sink(
     let to_lines = ToBucketLine {
         encode: encoder(&data)?,
         keys: keys.into(),
-        data: data.into(),
+        data: (0..names.len()).map(|i| !positions.contains(&i)).collect(),
         default_name: table
             .option("partition.default-name")
             .unwrap_or(DEFAULT_PARTITION)
