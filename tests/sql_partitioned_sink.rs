@@ -1,9 +1,10 @@
 //! Issue 21, q10: a `PARTITIONED BY` filesystem table as Nexmark publishes it (partitions
 //! `dt`/`hm`, csv, partition-time commit with a success file) written by `rill sql` at
 //! parallelism 2, without and with periodic checkpoints. Every bid lands in the directory of
-//! its minute, without its partition columns, once; every partition gets its `_SUCCESS`. The
-//! expected partitions and lines come from the files `rill nexmark generate` writes for the
-//! same events, read by the test itself.
+//! its minute, without its partition columns, once; every partition gets its `_SUCCESS`; read
+//! back, the partition columns come from the directories. The expected partitions and lines
+//! come from the files `rill nexmark generate` writes for the same events, read by the test
+//! itself.
 
 mod common;
 
@@ -168,24 +169,60 @@ fn q10_writes_each_bid_into_its_minute_and_commits_every_partition() {
         }
     }
 
-    // Reading it back is refused with the reason, not done without the partition columns.
+    // Read back, the partition columns come from the directories: rows per partition, and
+    // one bid's whole row.
     let out = dir.join("q10-false");
-    let read = format!(
-        "CREATE TABLE q10 (auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3),
-           extra VARCHAR, dt STRING, hm STRING) PARTITIONED BY (dt, hm)
-         WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
-         SELECT * FROM q10;",
-        path(&out)
+    let read = |select: &str| {
+        format!(
+            "CREATE TABLE q10 (auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3),
+               extra VARCHAR, dt STRING, hm STRING) PARTITIONED BY (dt, hm)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             CREATE TABLE out (a VARCHAR, b VARCHAR, c BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out {select};",
+            path(&out)
+        )
+    };
+    let counts = common::sql::run_local(
+        &dir,
+        "read-counts",
+        &read("SELECT dt, hm, COUNT(*) FROM q10 GROUP BY dt, hm"),
+        2,
     );
-    let file = dir.join("read.sql");
-    std::fs::write(&file, read).expect("script");
-    let o = rill(&["sql", "--local", "-f", path(&file)], &[]);
-    assert_ne!(o.code, Some(0));
-    assert!(
-        o.stderr
-            .contains("reading a PARTITIONED BY filesystem table is not supported yet"),
-        "{}",
-        o.stderr
+    let want_counts: BTreeMap<String, u64> = want
+        .iter()
+        .map(|(p, lines)| {
+            let (dt, hm) = p.split_once('/').expect("dt/hm");
+            let hm = hm.trim_start_matches("hm=").replace("%3A", ":");
+            (
+                format!("{}, {hm}, {}", dt.trim_start_matches("dt="), lines.len()),
+                1,
+            )
+        })
+        .collect();
+    assert_eq!(counts, want_counts);
+    let (partition, lines) = want.iter().next().expect("a partition");
+    let first = lines.first().expect("a bid");
+    let auction: Vec<&str> = first.split(',').collect();
+    let one = common::sql::run_local(
+        &dir,
+        "read-one",
+        &read(&format!(
+            "SELECT hm, CAST(`dateTime` AS STRING), bidder FROM q10 WHERE auction = {} AND bidder = {} AND price = {} AND CAST(`dateTime` AS STRING) = '{}'",
+            auction[0], auction[1], auction[2], auction[3]
+        )),
+        2,
+    );
+    let hm = partition
+        .rsplit_once("hm=")
+        .map(|(_, h)| h.replace("%3A", ":"));
+    assert_eq!(
+        one.into_keys().collect::<Vec<_>>(),
+        vec![format!(
+            "{}, {}, {}",
+            hm.unwrap_or_default(),
+            auction[3],
+            auction[1]
+        )]
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,14 +1,15 @@
-//! The `filesystem` connector: reads a file, or every visible file of a directory, as lines of
-//! its format, each file split across the source's subtasks by byte ranges; writes part files
-//! into its `path` directory through the two-phase-commit file sink, so what a checkpoint
+//! The `filesystem` connector: reads a file, or every visible file of a directory (of a
+//! partitioned table: of its partition directories), as lines of its format, each file split
+//! across the source's subtasks by byte ranges; writes part files into its `path` directory
+//! (its partitions' directories) through the two-phase-commit file sink, so what a checkpoint
 //! committed is there exactly once.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::{DataStream, StreamEnv};
-use crate::connectors::format::{decoder, encoder};
-use crate::connectors::partitions::{partitioned_sink, rolling_policy};
+use crate::connectors::format::{decoder, encoder, LineDecoder};
+use crate::connectors::partitions::{partition_files, partitioned_sink, rolling_policy};
 use crate::connectors::{required, RowLayout};
 use crate::eventtime::WatermarkStrategy;
 use crate::operators::sources::DecodePolicy;
@@ -25,8 +26,7 @@ pub fn source(
     layout: RowLayout,
     watermarks: Option<&WatermarkStrategy<Row>>,
 ) -> Result<DataStream<Row>, SqlError> {
-    not_partitioned(table)?;
-    let files = files(table)?;
+    let files = decoded_files(table, &layout)?;
     let policy = match table
         .option("csv.ignore-parse-errors")
         .or(table.option("json.ignore-parse-errors"))
@@ -34,9 +34,7 @@ pub fn source(
         Some("true") => DecodePolicy::Skip,
         _ => DecodePolicy::Fail,
     };
-    let decode = decoder(table, &layout)?;
-    let mut streams = files.into_iter().map(|f| {
-        let d = decode.clone();
+    let mut streams = files.into_iter().map(|(f, d)| {
         // The text source takes its parser's message as text, with the file and offset added.
         let rows = env.read_text_file_parsed(f, policy, move |line: &str| {
             d(line).map_err(|e| e.to_string())
@@ -55,18 +53,20 @@ pub fn source(
     Ok(streams.fold(first, |acc, s| acc.union(&s)))
 }
 
-/// Reading a partitioned table (its partition columns from the directories' names) is not
-/// done yet: it is refused rather than read without them.
-fn not_partitioned(table: &TableDef) -> Result<(), SqlError> {
-    if table.partition_keys.is_empty() {
-        return Ok(());
+/// The table's files, each with the decoder of its lines (of a partitioned table: its
+/// partitions' files, see [`partition_files`]).
+fn decoded_files(
+    table: &TableDef,
+    layout: &RowLayout,
+) -> Result<Vec<(PathBuf, LineDecoder)>, SqlError> {
+    if !table.partition_keys.is_empty() {
+        return partition_files(table, &local_path(table)?, layout);
     }
-    Err(SqlError::Connector {
-        table: table.name.clone(),
-        message:
-            "reading a PARTITIONED BY filesystem table is not supported yet (it can be written)"
-                .into(),
-    })
+    let decode = decoder(table, layout)?;
+    Ok(files(table)?
+        .into_iter()
+        .map(|f| (f, decode.clone()))
+        .collect())
 }
 
 /// The table's `path` (a `file://` URI names a local path).
@@ -106,16 +106,14 @@ fn files(table: &TableDef) -> Result<Vec<PathBuf>, SqlError> {
 /// Every row of the table's files, read now (a lookup join's cache). A line that does not
 /// decode is an error naming its file and line, or is skipped with `*.ignore-parse-errors`.
 pub fn all_rows(table: &TableDef, layout: RowLayout) -> Result<Vec<Row>, SqlError> {
-    not_partitioned(table)?;
     let skip = table.option("csv.ignore-parse-errors") == Some("true")
         || table.option("json.ignore-parse-errors") == Some("true");
-    let decode = decoder(table, &layout)?;
     let bad = |message: String| SqlError::Connector {
         table: table.name.clone(),
         message,
     };
     let mut rows = Vec::new();
-    for file in files(table)? {
+    for (file, decode) in decoded_files(table, &layout)? {
         let text = std::fs::read_to_string(&file)
             .map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
