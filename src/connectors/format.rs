@@ -127,16 +127,18 @@ impl FieldDecoder {
                 delimiter,
                 data_type,
             } => {
-                let parts: Vec<&str> = s.split(&**delimiter).collect();
-                if parts.len() != fields.len() {
+                let mut values = Vec::with_capacity(fields.len());
+                let mut parts = s.split(&**delimiter);
+                for (text, dec) in parts.by_ref().zip(fields) {
+                    let mut v = Value::Null;
+                    dec.decode_element(text, &mut v)?;
+                    values.push(v);
+                }
+                if values.len() != fields.len() || parts.next().is_some() {
                     return Err(DecodeError::NotA {
                         text: s.to_string(),
                         data_type: data_type.clone(),
                     });
-                }
-                let mut values = vec![Value::Null; fields.len()];
-                for ((text, dec), v) in parts.into_iter().zip(fields).zip(&mut values) {
-                    dec.decode_element(text, v)?;
                 }
                 *slot = Value::Row(values.into());
             }
@@ -175,10 +177,7 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
         message,
     };
     let elements: Arc<str> = match format {
-        "csv" => table
-            .option("csv.array-element-delimiter")
-            .unwrap_or(";")
-            .into(),
+        "csv" => element_delimiter(table).into(),
         _ => "".into(),
     };
     if format == "csv" && elements.is_empty() {
@@ -282,6 +281,12 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
     }
 }
 
+/// What joins a `ROW`'s or `ARRAY`'s elements in a CSV field (Flink's
+/// `csv.array-element-delimiter`).
+fn element_delimiter(table: &TableDef) -> &str {
+    table.option("csv.array-element-delimiter").unwrap_or(";")
+}
+
 fn single_char(table: &TableDef, key: &str, default: char) -> Result<char, SqlError> {
     match table.option(key) {
         None => Ok(default),
@@ -373,10 +378,7 @@ pub fn encoder(table: &TableDef, schema: &Schema) -> Result<LineEncoder, SqlErro
         "csv" => {
             let delimiter = single_char(table, "csv.field-delimiter", ',')?;
             let quote = single_char(table, "csv.quote-character", '"')?;
-            let elements = table
-                .option("csv.array-element-delimiter")
-                .unwrap_or(";")
-                .to_string();
+            let elements = element_delimiter(table).to_string();
             // Digits and '-' never need quotes unless the delimiter or quote is one of them.
             let plain_numbers = ![delimiter, quote]
                 .iter()
