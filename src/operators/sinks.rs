@@ -27,6 +27,16 @@ impl<T, S> SinkOperator<T, S> {
             _t: PhantomData,
         }
     }
+
+    /// The sink function (an operator built on this one reads and drives it).
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// Turns the sink function's error into the operator's.
+    pub fn error(&self, e: UserError) -> OperatorError {
+        user_error(&self.name, e)
+    }
 }
 
 impl<T: Data, S: SinkFunction<T>> Operator for SinkOperator<T, S> {

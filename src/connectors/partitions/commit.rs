@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{CommitPolicy, Trigger};
-use crate::api::functions::{user_error, user_snapshot};
 use crate::api::SinkFunction;
 use crate::data::UserError;
 use crate::eventtime::processing_time_now as now_ms;
 use crate::eventtime::Timestamp;
+use crate::operators::sinks::SinkOperator;
 use crate::operators::two_phase::{commit_part, due, BucketLine, Pending, TwoPhaseCommitFileSink};
 use crate::operators::{Batch, Operator, OperatorError, Output, RuntimeContext};
 use crate::state::{ListMode, OperatorSnapshot, RestoredState, StateSnapshot};
@@ -28,10 +28,10 @@ pub struct PartitionCommitInfo {
     pub ending: Vec<Pending>,
 }
 
-/// The writer: the two-phase-commit file sink, which also reports its committed partitions.
+/// The writer: the two-phase-commit file sink (run as any sink is), which also reports its
+/// committed partitions.
 pub(super) struct PartitionWriter {
-    sink: TwoPhaseCommitFileSink<BucketLine>,
-    name: String,
+    sink: SinkOperator<BucketLine, TwoPhaseCommitFileSink<BucketLine>>,
     check: Duration,
     next_check: Timestamp,
     /// Committed partitions not yet reported.
@@ -39,10 +39,13 @@ pub(super) struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    pub(super) fn new(sink: TwoPhaseCommitFileSink<BucketLine>, check: Duration) -> Self {
+    pub(super) fn new(
+        name: &str,
+        sink: TwoPhaseCommitFileSink<BucketLine>,
+        check: Duration,
+    ) -> Self {
         Self {
-            sink,
-            name: String::new(),
+            sink: SinkOperator::new(name, sink),
             check,
             next_check: Timestamp::MAX,
             report: BTreeSet::new(),
@@ -51,7 +54,8 @@ impl PartitionWriter {
 
     /// Sends the committed partitions not yet reported.
     fn send(&mut self, out: &mut Output<'_>, ending: Vec<Pending>) -> Result<(), OperatorError> {
-        self.report.extend(self.sink.take_committed_buckets());
+        self.report
+            .extend(self.sink.sink_mut().take_committed_buckets());
         if self.report.is_empty() && ending.is_empty() {
             return Ok(());
         }
@@ -65,23 +69,21 @@ impl PartitionWriter {
 
 impl Operator for PartitionWriter {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), OperatorError> {
-        self.name = ctx.operator_name.clone();
         self.next_check = now_ms().saturating_add(self.check.as_millis() as i64);
-        self.sink.open(ctx).map_err(|e| user_error(&self.name, e))?;
+        self.sink.open(ctx)?;
         // Parts of a restored checkpoint were committed: their partitions are reported.
-        self.report.extend(self.sink.take_committed_buckets());
+        self.report
+            .extend(self.sink.sink_mut().take_committed_buckets());
         Ok(())
     }
 
     fn process_batch(
         &mut self,
-        _input: usize,
+        input: usize,
         batch: Batch,
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
-        self.sink
-            .invoke_batch(batch.downcast::<BucketLine>()?)
-            .map_err(|e| user_error(&self.name, e))?;
+        self.sink.process_batch(input, batch, out)?;
         self.send(out, Vec::new())
     }
 
@@ -94,10 +96,11 @@ impl Operator for PartitionWriter {
         out.emit_watermark(watermark)
     }
 
-    fn end_input(&mut self, _input: usize, out: &mut Output<'_>) -> Result<(), OperatorError> {
-        self.sink.finish().map_err(|e| user_error(&self.name, e))?;
-        let ending = if self.sink.has_final_checkpoint() {
-            self.sink.pending().to_vec()
+    fn end_input(&mut self, input: usize, out: &mut Output<'_>) -> Result<(), OperatorError> {
+        self.sink.end_input(input, out)?;
+        let sink = self.sink.sink_mut();
+        let ending = if sink.has_final_checkpoint() {
+            sink.pending().to_vec()
         } else {
             Vec::new()
         };
@@ -119,31 +122,30 @@ impl Operator for PartitionWriter {
         out: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
         if now >= self.next_check {
-            self.sink
-                .roll(Instant::now())
-                .map_err(|e| user_error(&self.name, e))?;
+            let rolled = self.sink.sink_mut().roll(Instant::now());
+            rolled.map_err(|e| self.sink.error(e))?;
             self.next_check = now.saturating_add(self.check.as_millis() as i64);
         }
         self.send(out, Vec::new())
     }
 
     fn initialize_state(&mut self, restored: &RestoredState) -> Result<(), OperatorError> {
-        self.sink
-            .initialize_state(restored)
-            .map_err(|e| user_error(&self.name, e))
+        self.sink.initialize_state(restored)
     }
 
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<StateSnapshot, OperatorError> {
-        let sink = &mut self.sink;
-        user_snapshot(&self.name, |s| sink.snapshot_state(checkpoint_id, s)).map(Into::into)
+        self.sink.snapshot_state(checkpoint_id)
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<(), OperatorError> {
-        self.sink
-            .notify_checkpoint_complete(checkpoint_id)
-            .map_err(|e| user_error(&self.name, e))?;
-        self.report.extend(self.sink.take_committed_buckets());
+        self.sink.notify_checkpoint_complete(checkpoint_id)?;
+        self.report
+            .extend(self.sink.sink_mut().take_committed_buckets());
         Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), OperatorError> {
+        self.sink.close()
     }
 }
 

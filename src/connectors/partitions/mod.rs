@@ -418,13 +418,8 @@ struct ToBucketLine {
 }
 
 impl ToBucketLine {
-    /// The bucket of a row whose partition columns hold `values`.
+    /// The bucket of a row whose partition columns hold `values` (kept as the last one's).
     fn bucket(&mut self, values: Vec<Value>) -> Arc<str> {
-        if let Some((last, path)) = &self.last {
-            if *last == values {
-                return path.clone();
-            }
-        }
         let mut path = String::new();
         for ((_, name, t), v) in self.keys.iter().zip(&values) {
             if !path.is_empty() {
@@ -455,14 +450,26 @@ impl ProcessFunction<Row, BucketLine> for ToBucketLine {
         _ctx: &mut ProcessContext<'_>,
         out: &mut Collector<'_, BucketLine>,
     ) -> Result<(), UserError> {
-        // The partition values move out; the line's values move on: nothing is cloned.
+        // The line's values move on: nothing is cloned. A row of the last row's partition
+        // takes its path as is; another's partition values move out to make its path.
         let Row { kind, mut values } = row;
-        let keys = self
-            .keys
-            .iter()
-            .map(|(i, _, _)| values.get_mut(*i).map(std::mem::take).unwrap_or_default())
-            .collect();
-        let bucket = self.bucket(keys);
+        let same = self.last.as_ref().filter(|(last, _)| {
+            self.keys
+                .iter()
+                .zip(last)
+                .all(|((i, _, _), l)| values.get(*i) == Some(l))
+        });
+        let bucket = match same {
+            Some((_, path)) => path.clone(),
+            None => {
+                let keys = self
+                    .keys
+                    .iter()
+                    .map(|(i, _, _)| values.get_mut(*i).map(std::mem::take).unwrap_or_default())
+                    .collect();
+                self.bucket(keys)
+            }
+        };
         let data = Row {
             kind,
             values: values
@@ -528,8 +535,9 @@ pub fn partitioned_sink(
             "Encode({})",
             table.option("format").unwrap_or("?")
         ))
-        .transform("StreamingFileWriter", move |_| {
+        .transform("StreamingFileWriter", move |ctx| {
             Box::new(PartitionWriter::new(
+                &ctx.operator_name,
                 TwoPhaseCommitFileSink::new(writer_dir.clone()).with_rolling(policy),
                 check,
             ))
