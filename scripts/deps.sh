@@ -5,7 +5,9 @@
 # sources, see .cargo/config.toml) with the libclang that the `rocksdb` crate's bindgen needs.
 # With `--tests`, also what the tests run against: Debian's `prometheus` (the server, and the
 # `promtool` that checks the metrics exposition), and for the dashboard's browser test Debian's
-# `chromium` and `nodejs`/`npm`, with npm's `playwright-core` (pinned) in ~/.cache/rill-npm.
+# `chromium` and `nodejs`/`npm`, with npm's `playwright-core` (pinned) in ~/.cache/rill-npm,
+# and for the object-store checkpoint tests an S3 API server: PyPI's `moto[s3]` (pinned) in a
+# virtual environment at ~/.cache/rill-moto (Debian's `python3-venv`).
 # Installs what is missing with apt-get when run as root.
 set -euo pipefail
 missing=()
@@ -21,6 +23,7 @@ if [ "${1:-}" = "--tests" ]; then
   [ -x /usr/bin/chromium ] || lean+=(chromium)
   command -v node >/dev/null 2>&1 || lean+=(nodejs)
   command -v npm >/dev/null 2>&1 || lean+=(npm)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || lean+=(python3-venv)
 fi
 if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -46,5 +49,15 @@ if [ "${1:-}" = "--tests" ]; then
   if [ "$installed" != "$PLAYWRIGHT_VERSION" ]; then
     mkdir -p "$npm_dir"
     npm install --silent --no-audit --no-fund --prefix "$npm_dir" "playwright-core@$PLAYWRIGHT_VERSION"
+  fi
+fi
+
+if [ "${1:-}" = "--tests" ]; then
+  MOTO_VERSION=5.2.6
+  moto_dir="$HOME/.cache/rill-moto"
+  if ! "$moto_dir/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    rm -rf "$moto_dir"
+    python3 -m venv "$moto_dir"
+    "$moto_dir/bin/pip" install -q --disable-pip-version-check "moto[s3]==$MOTO_VERSION" flask flask-cors
   fi
 fi

@@ -39,6 +39,12 @@
 //! [tls]
 //! certificate = "cert.pem"        # PEM chain; generated at start when absent
 //! private_key = "key.pem"
+//! [s3]                            # for s3:// checkpoint directories, over the AWS_* variables
+//! endpoint = "http://127.0.0.1:9000"   # an S3-compatible server (path-style requests)
+//! region = "us-east-1"
+//! access_key_id = "…"             # or Flink's access-key / secret-key
+//! secret_access_key = "…"
+//! allow_http = true
 //! ```
 
 use std::net::SocketAddr;
@@ -109,6 +115,10 @@ pub struct FileConfig {
     /// TLS settings.
     #[serde(default)]
     pub tls: TlsSection,
+    /// Object-store settings for `s3://` checkpoint locations, over the `AWS_*` environment
+    /// variables (see [`crate::checkpoint::store::S3Options`]).
+    #[serde(default)]
+    pub s3: std::collections::BTreeMap<String, toml::Value>,
 }
 
 /// `[jobmanager]`.
@@ -195,6 +205,30 @@ impl FileConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| StartError::Config(format!("{}: {e}", path.display())))?;
         toml::from_str(&text).map_err(|e| StartError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Makes the `[s3]` settings those of every object-store client this process builds.
+    pub fn configure_storage(&self) -> Result<(), StartError> {
+        let options = self
+            .s3
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    other => {
+                        return Err(StartError::Config(format!(
+                            "[s3] {k}: a string, number or boolean, not {}",
+                            other.type_str()
+                        )))
+                    }
+                };
+                Ok((k.clone(), v))
+            })
+            .collect::<Result<Vec<_>, StartError>>()?;
+        crate::checkpoint::store::configure(&options).map_err(StartError::Config)
     }
 
     /// The runtime settings, defaults overridden by the file.

@@ -1,5 +1,7 @@
 //! Issue 5: checkpoints taken while a job runs, and jobs restored from them — in one process
-//! (the process-kill tests are in `state_recovery_processes.rs`).
+//! (the process-kill tests are in `state_recovery_processes.rs`). The checkpoint, savepoint,
+//! rescale and fallback tests run twice (issue 22): on a local directory and on an S3 API
+//! server (`common::s3`).
 
 mod common;
 
@@ -16,6 +18,7 @@ use rill::api::{
     StreamEnv,
 };
 use rill::checkpoint::storage::{self, checkpoint_ids};
+use rill::checkpoint::store;
 use rill::checkpoint::CheckpointSettings;
 use rill::graph::job_graph::SubmitOptions;
 use rill::graph::JobStatus;
@@ -29,6 +32,8 @@ use rill::state::{
     OperatorSnapshot, ReducingStateDescriptor, RestoredState, ValueStateDescriptor,
 };
 use rill::windowing::functions::AggregateFunction;
+
+use common::s3::Storage;
 
 const KEYS: u64 = 100;
 
@@ -88,7 +93,7 @@ async fn first_checkpoint(dir: &Path, job: JobId) -> PathBuf {
     loop {
         if let Some(id) = checkpoint_ids(&job_dir).first() {
             let chk = storage::checkpoint_dir(&job_dir, *id);
-            if chk.join(storage::METADATA_FILE).exists() {
+            if store::exists(&chk.join(storage::METADATA_FILE)) {
                 return job_dir;
             }
         }
@@ -143,12 +148,38 @@ where
     F: FnOnce(Arc<MiniCluster>, PathBuf) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
+    on_storage(Storage::Local, name, limit, f)
+}
+
+/// Runs `f` with a fresh cluster and a fresh location on `storage`, removed afterwards.
+fn on_storage<F, Fut, T>(storage: Storage, name: &str, limit: Duration, f: F) -> T
+where
+    F: FnOnce(Arc<MiniCluster>, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
     common::init_logging();
-    let dir = common::temp_dir(name);
+    eprintln!("checkpoints on {storage:?}");
+    let dir = storage.location(name);
     let d = dir.clone();
     let out = common::with_cluster(common::cluster(1, 4), limit, move |c| f(c, d));
-    let _ = std::fs::remove_dir_all(&dir);
+    storage.clean(&dir);
     out
+}
+
+/// Runs `f` as [`on_storage`] does, once on each storage.
+fn on_storages<F, Fut>(name: &str, limit: Duration, f: F)
+where
+    F: Fn(Arc<MiniCluster>, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for storage in Storage::ALL {
+        on_storage(storage, name, limit, &f);
+    }
+}
+
+/// Whether nothing is left at `location` (a directory or a prefix).
+fn gone(location: &Path) -> bool {
+    store::children(location).map_or(true, |c| c.is_empty())
 }
 
 /// Runs the counting job with checkpoints at parallelism `p1`, cancels it once a checkpoint
@@ -174,14 +205,14 @@ async fn resume_at(cluster: &MiniCluster, n: u64, p1: usize, p2: usize, dir: &Pa
 
 #[test]
 fn a_keyed_count_resumes_from_its_checkpoint_with_exact_counts() {
-    on_cluster("resume", Duration::from_secs(120), |c, d| async move {
+    on_storages("resume", Duration::from_secs(120), |c, d| async move {
         resume_at(&c, 1_000_000, 2, 2, &d.join("same")).await;
     });
 }
 
 #[test]
 fn a_checkpoint_restores_at_other_parallelisms() {
-    on_cluster("rescale", Duration::from_secs(180), |c, d| async move {
+    on_storages("rescale", Duration::from_secs(180), |c, d| async move {
         for p2 in [1, 3, 4] {
             resume_at(&c, 1_000_000, 2, p2, &d.join(format!("to-{p2}"))).await;
         }
@@ -318,7 +349,7 @@ fn expected_summaries(n: u64) -> Vec<Summary> {
 #[test]
 fn every_state_type_and_the_timers_survive_a_restore_at_another_parallelism() {
     let n = 600_000;
-    let summaries = on_cluster("all-states", Duration::from_secs(120), |c, d| async move {
+    on_storages("all-states", Duration::from_secs(120), |c, d| async move {
         let env = all_states_job(n, CollectSink::new(), Some(20), Arc::default());
         let job_dir = checkpoint_then_cancel(&c, &env, 2, &d).await;
         let sink = CollectSink::new();
@@ -327,17 +358,16 @@ fn every_state_type_and_the_timers_survive_a_restore_at_another_parallelism() {
         run_restored(&c, &env, 3, job_dir).await;
         let read = read.load(Ordering::Relaxed);
         assert!(read < n, "the restored run read all {n} records again");
-        sink.take()
+        let mut summaries = sink.take();
+        summaries.sort();
+        assert_eq!(summaries, expected_summaries(n));
     });
-    let mut summaries = summaries;
-    summaries.sort();
-    assert_eq!(summaries, expected_summaries(n));
 }
 
 #[test]
 fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file() {
     let n = 1_000_000;
-    on_cluster("damaged", Duration::from_secs(120), |c, d| async move {
+    on_storages("damaged", Duration::from_secs(120), |c, d| async move {
         let env = counting_job(n, CollectSink::new(), Some(20));
         let job = submit_checkpointed(&c, &env, 2, d.clone()).await;
         let job_dir = d.join(job.to_string());
@@ -346,9 +376,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
         while checkpoint_ids(&job_dir)
             .iter()
             .filter(|id| {
-                storage::checkpoint_dir(&job_dir, **id)
-                    .join(storage::METADATA_FILE)
-                    .exists()
+                store::exists(&storage::checkpoint_dir(&job_dir, **id).join(storage::METADATA_FILE))
             })
             .count()
             < 2
@@ -367,9 +395,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
         let ids: Vec<u64> = checkpoint_ids(&job_dir)
             .into_iter()
             .filter(|id| {
-                storage::checkpoint_dir(&job_dir, *id)
-                    .join(storage::METADATA_FILE)
-                    .exists()
+                store::exists(&storage::checkpoint_dir(&job_dir, *id).join(storage::METADATA_FILE))
             })
             .collect();
         let newest = storage::checkpoint_dir(&job_dir, ids[0]);
@@ -382,8 +408,8 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
             .expect("a state file")
             .clone();
         let damaged = newest.join(&handle.file);
-        let bytes = std::fs::read(&damaged).expect("state file");
-        std::fs::write(&damaged, &bytes[..bytes.len() / 2]).expect("truncate");
+        let bytes = store::read(&damaged).expect("state file");
+        store::write_atomically(&damaged, &bytes[..bytes.len() / 2]).expect("truncate");
 
         let resolved = storage::resolve(&newest).expect("falls back");
         assert!(resolved.checkpoint.metadata.checkpoint_id < ids[0]);
@@ -399,7 +425,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_and_names_the_file
         // With every checkpoint damaged the job fails, naming a damaged file.
         for id in checkpoint_ids(&job_dir) {
             let chk = storage::checkpoint_dir(&job_dir, id);
-            std::fs::write(chk.join(storage::METADATA_FILE), b"RILLM").expect("damage");
+            store::write_atomically(&chk.join(storage::METADATA_FILE), b"RILLM").expect("damage");
         }
         let env = counting_job(n, CollectSink::new(), None);
         let result = common::run_from(&c, &env, 2, job_dir.clone(), SubmitOptions::default()).await;
@@ -468,7 +494,7 @@ fn tally_job(n: u64, sink: CollectSink<(u64, u64, u64)>, checkpoint_ms: Option<u
 #[test]
 fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
     let n = 1_000_000;
-    on_cluster(
+    on_storages(
         "operator-state",
         Duration::from_secs(120),
         |c, d| async move {
@@ -493,7 +519,7 @@ fn operator_list_state_is_split_or_united_when_the_parallelism_changes() {
 
 #[test]
 fn bounded_jobs_checkpointing_constantly_still_finish() {
-    on_cluster("constant", Duration::from_secs(120), |c, d| async move {
+    on_storages("constant", Duration::from_secs(120), |c, d| async move {
         for run in 0..10 {
             let sink = CollectSink::new();
             let env = counting_job(20_000 + run * 1000, sink.clone(), Some(1));
@@ -512,7 +538,7 @@ fn bounded_jobs_checkpointing_constantly_still_finish() {
 #[test]
 fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
     let n = 1_000_000;
-    on_cluster(
+    on_storages(
         "default-savepoint",
         Duration::from_secs(120),
         |c, d| async move {
@@ -529,13 +555,13 @@ fn a_savepoint_in_its_default_place_outlives_its_job_and_restores_it() {
             c.cancel(job).await.expect("cancelled");
             c.wait(job).await.expect("result");
             assert!(
-                !d.join(job.to_string()).exists(),
+                gone(&d.join(job.to_string())),
                 "the job's checkpoints are removed"
             );
             let location = PathBuf::from(location);
             assert!(location.starts_with(d.join("savepoints")), "{location:?}");
             assert!(
-                location.join(storage::METADATA_FILE).exists(),
+                store::exists(&location.join(storage::METADATA_FILE)),
                 "the savepoint stays"
             );
 
@@ -608,7 +634,7 @@ fn rules_job(tag: &str, rules: u64, keys: u64, sink: CollectSink<(u64, Option<u6
 /// with no rules coming: every instance answers every key from the restored rules.
 #[test]
 fn broadcast_state_is_restored_whole_into_every_instance_at_another_parallelism() {
-    on_cluster(
+    on_storages(
         "broadcast-state",
         Duration::from_secs(60),
         |c, dir| async move {

@@ -4,8 +4,9 @@
 //!
 //! ## Rules
 //! - A periodic checkpoint is triggered only when every subtask is running, fewer than
-//!   `max_concurrent` checkpoints are pending, and `min_pause` has passed since the last one
-//!   completed.
+//!   `max_concurrent` checkpoints are pending or having their metadata written, and
+//!   `min_pause` has passed since the last one completed (so a storage slower than the
+//!   interval slows the checkpoints down rather than queueing their metadata).
 //! - A checkpoint completes when every subtask acknowledged it; it fails when one declines it
 //!   or when `timeout` passes first. More than `tolerable_failures` failures in a row fail the
 //!   job.
@@ -72,6 +73,8 @@ pub struct CheckpointCoordinator {
     shape: Vec<usize>,
     next_id: u64,
     pending: BTreeMap<u64, PendingCheckpoint>,
+    /// Checkpoints every subtask acknowledged whose metadata is being written.
+    finalizing: usize,
     /// Completed checkpoints kept, oldest first: `(id, dir)`.
     retained: VecDeque<(u64, PathBuf)>,
     last_completed: Option<Instant>,
@@ -113,6 +116,7 @@ impl CheckpointCoordinator {
             retained: VecDeque::new(),
             last_completed: None,
             failures_in_row: 0,
+            finalizing: 0,
             history: VecDeque::new(),
             counts: (0, 0),
             restored: None,
@@ -157,7 +161,7 @@ impl CheckpointCoordinator {
 
     /// Whether a periodic checkpoint may be triggered now.
     pub fn may_trigger_periodic(&self, now: Instant) -> bool {
-        self.pending.len() < self.settings.max_concurrent.max(1)
+        self.pending.len() + self.finalizing < self.settings.max_concurrent.max(1)
             && self
                 .last_completed
                 .is_none_or(|t| now.duration_since(t) >= self.settings.min_pause)
@@ -220,7 +224,9 @@ impl CheckpointCoordinator {
         if p.waiting > 0 {
             return None;
         }
-        self.pending.remove(&id).map(CoordinatorAction::Complete)
+        let p = self.pending.remove(&id)?;
+        self.finalizing += 1;
+        Some(CoordinatorAction::Complete(p))
     }
 
     /// The JobMaster wrote checkpoint `p`'s metadata: it is complete. Returns the ids of
@@ -231,6 +237,7 @@ impl CheckpointCoordinator {
         sizes: CheckpointSizes,
         now: Instant,
     ) -> Vec<u64> {
+        self.finalizing = self.finalizing.saturating_sub(1);
         self.failures_in_row = 0;
         self.last_completed = Some(now);
         self.counts.0 += 1;
@@ -281,13 +288,24 @@ impl CheckpointCoordinator {
         counts: bool,
     ) -> Option<CoordinatorAction> {
         let p = self.pending.remove(&id)?;
-        Some(self.not_completed(&p, reason, now, counts))
+        Some(self.failed(&p, reason, now, counts))
     }
 
     /// A checkpoint every subtask acknowledged could not be completed after all (its metadata
     /// was not written, or the job restarted meanwhile): it fails, counting towards the
     /// tolerable failures when `counts`.
     pub fn not_completed(
+        &mut self,
+        p: &PendingCheckpoint,
+        reason: String,
+        now: Instant,
+        counts: bool,
+    ) -> CoordinatorAction {
+        self.finalizing = self.finalizing.saturating_sub(1);
+        self.failed(p, reason, now, counts)
+    }
+
+    fn failed(
         &mut self,
         p: &PendingCheckpoint,
         reason: String,

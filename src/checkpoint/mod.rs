@@ -7,6 +7,7 @@ pub mod coordinator;
 pub mod figures;
 pub mod restore;
 pub mod storage;
+pub mod store;
 
 pub use barrier::{BarrierAligner, BarrierAlignment, CheckpointBarrier, SnapshotKind};
 pub use coordinator::{CheckpointCoordinator, CheckpointSettings, CheckpointingMode};

@@ -12,17 +12,20 @@
 //! Every file starts with a header: magic (`RILL`), a kind byte, a format version, the
 //! payload's length and its CRC-32. Reading checks all four, and any mismatch is an error that
 //! names the file: a truncated or corrupted checkpoint is never restored silently. Files are
-//! written to a temporary name, synced and renamed, so a crash never leaves a half-written
-//! file under the final name.
+//! written whole or not at all ([`store::write_atomically`]), so a crash never leaves a
+//! half-written file under the final name.
+//!
+//! ## Where
+//! A local directory or an object-store prefix (`s3://bucket/prefix`): every read and write
+//! goes through [`store`], which picks the storage by the location's scheme.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::barrier::SnapshotKind;
 use crate::checkpoint::channel_state::ChannelState;
+use crate::checkpoint::store;
 use crate::ids::{JobId, VertexId};
 use crate::state::snapshot::OperatorSnapshot;
 
@@ -263,13 +266,9 @@ fn decode(path: &Path, kind: u8, bytes: &[u8]) -> Result<Vec<u8>, StorageError> 
     Ok(payload.to_vec())
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
+/// Writes `bytes` to `path`, whole or not at all.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-    let tmp = path.with_extension("inprogress");
-    let mut f = fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io_error(&tmp, e))?;
-    f.sync_all().map_err(|e| io_error(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io_error(path, e))
+    store::write_atomically(path, bytes).map_err(|e| io_error(path, e))
 }
 
 /// Writes a subtask's snapshot into checkpoint directory `dir`; returns its handle.
@@ -279,7 +278,7 @@ pub fn write_subtask_state(
     subtask: usize,
     snapshot: &SubtaskSnapshot,
 ) -> Result<StateHandle, StorageError> {
-    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    store::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     let file = state_file_name(vertex, subtask);
     let path = dir.join(&file);
     let payload = rmp_serde::to_vec(snapshot).map_err(|e| io_error(&path, e))?;
@@ -317,7 +316,7 @@ pub fn read_subtask_state(
     handle: &StateHandle,
 ) -> Result<SubtaskSnapshot, StorageError> {
     let path = dir.join(&handle.file);
-    let bytes = fs::read(&path).map_err(|e| io_error(&path, e))?;
+    let bytes = store::read(&path).map_err(|e| io_error(&path, e))?;
     if bytes.len() as u64 != handle.size {
         return Err(StorageError::Truncated {
             path,
@@ -334,7 +333,7 @@ pub fn read_subtask_state(
 
 /// Writes a checkpoint's metadata into its directory, completing it.
 pub fn write_metadata(dir: &Path, metadata: &CheckpointMetadata) -> Result<(), StorageError> {
-    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    store::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     let path = dir.join(METADATA_FILE);
     let payload = rmp_serde::to_vec(metadata).map_err(|e| io_error(&path, e))?;
     write_atomically(&path, &encode(KIND_METADATA, &payload))
@@ -343,7 +342,7 @@ pub fn write_metadata(dir: &Path, metadata: &CheckpointMetadata) -> Result<(), S
 /// Reads the metadata of the checkpoint in `dir`.
 pub fn read_metadata(dir: &Path) -> Result<CheckpointMetadata, StorageError> {
     let path = dir.join(METADATA_FILE);
-    let bytes = fs::read(&path).map_err(|e| io_error(&path, e))?;
+    let bytes = store::read(&path).map_err(|e| io_error(&path, e))?;
     let payload = decode(&path, KIND_METADATA, &bytes)?;
     rmp_serde::from_slice(&payload).map_err(|e| StorageError::Corrupted {
         path,
@@ -359,7 +358,7 @@ pub fn verify(dir: &Path) -> Result<CompletedCheckpoint, StorageError> {
         read_subtask_state(dir, handle)?;
         for (name, size) in &handle.shared {
             let path = shared.join(name);
-            let found = fs::metadata(&path).map_err(|e| io_error(&path, e))?.len();
+            let found = store::len(&path).map_err(|e| io_error(&path, e))?;
             if found != *size {
                 return Err(StorageError::Truncated {
                     path,
@@ -375,18 +374,16 @@ pub fn verify(dir: &Path) -> Result<CompletedCheckpoint, StorageError> {
     })
 }
 
-/// The ids of the `chk-N` directories under a job's checkpoint directory, newest first.
+/// The ids of the `chk-N` directories under a job's checkpoint directory, newest first
+/// (none where it cannot be listed).
 pub fn checkpoint_ids(job_dir: &Path) -> Vec<u64> {
-    let mut ids: Vec<u64> = fs::read_dir(job_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix("chk-"))
-                .and_then(|n| n.parse().ok())
-        })
+    let names = store::children(job_dir).unwrap_or_else(|e| {
+        tracing::warn!(dir = %job_dir.display(), error = %e, "could not list the checkpoints");
+        Vec::new()
+    });
+    let mut ids: Vec<u64> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("chk-").and_then(|n| n.parse().ok()))
         .collect();
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ids
@@ -413,7 +410,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, StorageError> {
         path.to_path_buf()
     };
     let mut skipped = Vec::new();
-    if dir.join(METADATA_FILE).exists() {
+    if store::exists(&dir.join(METADATA_FILE)) {
         match verify(&dir) {
             Ok(checkpoint) => {
                 return Ok(Resolved {
@@ -437,7 +434,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, StorageError> {
     if let Some(parent) = parent {
         for id in checkpoint_ids(&parent).into_iter().filter(|i| *i < below) {
             let candidate = checkpoint_dir(&parent, id);
-            if !candidate.join(METADATA_FILE).exists() {
+            if !store::exists(&candidate.join(METADATA_FILE)) {
                 continue;
             }
             match verify(&candidate) {
@@ -488,13 +485,13 @@ pub fn discard(job_dir: &Path, dropped: &[u64], retained: &[u64]) {
     let shared = job_dir.join(SHARED_DIR);
     for name in garbage {
         let path = shared.join(&name);
-        if let Err(e) = fs::remove_file(&path) {
+        if let Err(e) = store::remove_file(&path) {
             tracing::warn!(file = %path.display(), error = %e, "could not remove a shared checkpoint file");
         }
     }
     for id in dropped {
         let dir = checkpoint_dir(job_dir, *id);
-        if let Err(e) = fs::remove_dir_all(&dir) {
+        if let Err(e) = store::remove_dir_all(&dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "could not remove an old checkpoint");
         }
     }
@@ -505,7 +502,7 @@ pub fn remove_others(job_dir: &Path, keep: &[u64]) {
     for id in checkpoint_ids(job_dir) {
         if !keep.contains(&id) {
             let dir = checkpoint_dir(job_dir, id);
-            if let Err(e) = fs::remove_dir_all(&dir) {
+            if let Err(e) = store::remove_dir_all(&dir) {
                 tracing::warn!(dir = %dir.display(), error = %e, "could not remove an old checkpoint");
             }
         }

@@ -11,10 +11,12 @@ use super::{usage_error, EXIT_JOB_FAILED};
 fn load_config(
     path: Option<std::path::PathBuf>,
 ) -> Result<crate::cluster::FileConfig, crate::cluster::StartError> {
-    match path {
-        Some(p) => crate::cluster::FileConfig::load(&p),
-        None => Ok(crate::cluster::FileConfig::default()),
-    }
+    let file = match path {
+        Some(p) => crate::cluster::FileConfig::load(&p)?,
+        None => crate::cluster::FileConfig::default(),
+    };
+    file.configure_storage()?;
+    Ok(file)
 }
 
 fn start_outcome(r: Result<(), crate::cluster::StartError>) -> ExitCode {

@@ -8,7 +8,8 @@ pub(super) struct SubmitFlags {
     /// Take a checkpoint every N ms (0: none) [default: the job's own setting].
     #[arg(long, value_name = "N")]
     checkpoint_interval_ms: Option<u64>,
-    /// Where checkpoints go (`DIR/<job id>/chk-N`) [default: the cluster's checkpoint_dir].
+    /// Where checkpoints go (`DIR/<job id>/chk-N`; a local directory or `s3://bucket/prefix`)
+    /// [default: the cluster's checkpoint_dir].
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<std::path::PathBuf>,
     /// Restore from a savepoint or checkpoint (its directory or `_metadata` file), or from a
@@ -77,6 +78,14 @@ pub(super) enum FlagError {
     /// The restart strategy's settings do not hold together.
     #[error("{0}")]
     InvalidRestartStrategy(String),
+    /// A checkpoint or savepoint location no storage takes.
+    #[error("{flag}: {message}")]
+    Location {
+        /// The flag.
+        flag: &'static str,
+        /// Why.
+        message: String,
+    },
 }
 
 impl SubmitFlags {
@@ -108,6 +117,18 @@ impl SubmitFlags {
     }
 
     pub(super) fn options(&self) -> Result<SubmitOptions, FlagError> {
+        let locations = [
+            ("--checkpoint-dir", &self.checkpoint_dir),
+            ("--savepoint", &self.savepoint),
+        ];
+        for (flag, path) in locations {
+            if let Some(p) = path {
+                crate::checkpoint::store::check(p).map_err(|e| FlagError::Location {
+                    flag,
+                    message: e.to_string(),
+                })?;
+            }
+        }
         Ok(SubmitOptions {
             checkpoint_interval_ms: self.checkpoint_interval_ms,
             checkpoint_dir: self.checkpoint_dir.clone(),

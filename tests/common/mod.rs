@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod prometheus;
 pub mod rest;
+pub mod s3;
 pub mod sql;
 
 use std::future::Future;

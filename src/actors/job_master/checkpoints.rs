@@ -247,7 +247,7 @@ impl JobMaster {
                     if savepoint.is_none() {
                         let dir = checkpoint_dir(c.job_dir(), id);
                         self.blocking_detached(move || {
-                            let _ = std::fs::remove_dir_all(dir);
+                            let _ = crate::checkpoint::store::remove_dir_all(&dir);
                         });
                     }
                 }
@@ -313,7 +313,7 @@ impl JobMaster {
         if !keep && c.settings().interval.is_some() {
             let dir = c.job_dir().to_path_buf();
             self.blocking_detached(move || {
-                let _ = std::fs::remove_dir_all(dir);
+                let _ = crate::checkpoint::store::remove_dir_all(&dir);
             });
         }
     }

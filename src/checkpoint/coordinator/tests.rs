@@ -43,6 +43,10 @@ fn completes_when_every_subtask_acknowledged_and_retains_the_newest() {
     let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 1) else {
         panic!("checkpoint 1 should complete");
     };
+    assert!(
+        !c.may_trigger_periodic(t0 + Duration::from_secs(1)),
+        "its metadata is still being written"
+    );
     assert!(c
         .completed(
             &p,
@@ -294,4 +298,25 @@ fn the_latest_failed_checkpoint_outlives_the_bounded_history() {
         HISTORY as u64 + 3
     );
     assert_eq!(s.counts.failed, 1);
+}
+
+#[test]
+fn a_checkpoint_whose_metadata_was_not_written_frees_its_place() {
+    let t0 = Instant::now();
+    let mut c = coordinator(1, 5);
+    c.trigger(SnapshotKind::Checkpoint, t0, 10, None);
+    let Some(CoordinatorAction::Complete(p)) = ack_all(&mut c, 1) else {
+        panic!("checkpoint 1 should complete");
+    };
+    assert!(!c.may_trigger_periodic(t0));
+    let failed = c.not_completed(&p, "the store is down".into(), t0, true);
+    assert!(matches!(
+        failed,
+        CoordinatorAction::Failed {
+            id: 1,
+            fail_job: false,
+            ..
+        }
+    ));
+    assert!(c.may_trigger_periodic(t0));
 }

@@ -1,5 +1,7 @@
 //! Tests of [`super`]: the storage module's behaviour, kept beside it.
 
+use std::fs;
+
 use super::*;
 use crate::state::snapshot::ListMode;
 

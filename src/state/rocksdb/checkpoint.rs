@@ -10,6 +10,7 @@ use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{IteratorMode, ReadOptions, DB};
 use serde_bytes::ByteBuf;
 
+use crate::checkpoint::store;
 use crate::data::Key;
 use crate::state::key_group::KeyGroupRange;
 use crate::state::keyed::carry_untouched;
@@ -86,7 +87,8 @@ impl LocalCheckpoint {
 
     /// Uploads the SST files not in `shared` yet; refers to the others.
     fn upload(&self, out: &mut OperatorSnapshot, shared: &Path) -> Result<(), StateError> {
-        fs::create_dir_all(shared).map_err(|e| backend_error(&shared.display().to_string(), e))?;
+        store::create_dir_all(shared)
+            .map_err(|e| backend_error(&shared.display().to_string(), e))?;
         let known = self
             .uploads
             .lock()
@@ -113,14 +115,16 @@ impl LocalCheckpoint {
                 .metadata()
                 .map_err(|e| backend_error(&path.display().to_string(), e))?
                 .len();
-            let reuse = known
-                .get(&local)
-                .filter(|u| u.dir == shared && u.size == size && shared.join(&u.name).exists());
+            let reuse = known.get(&local).filter(|u| {
+                u.dir == shared && u.size == size && store::exists(&shared.join(&u.name))
+            });
             let (name, uploaded) = match reuse {
                 Some(u) => (u.name.clone(), false),
                 None => {
                     let name = format!("{}-{local}", self.instance);
-                    copy_durably(&path, &shared.join(&name))?;
+                    let to = shared.join(&name);
+                    store::upload(&path, &to)
+                        .map_err(|e| backend_error(&format!("uploading {}", to.display()), e))?;
                     (name, true)
                 }
             };
@@ -260,15 +264,4 @@ fn encode_group(pairs: &[(Box<[u8]>, Entry)]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Copies `from` to `to` through a synced temporary file and a rename.
-fn copy_durably(from: &Path, to: &Path) -> Result<(), StateError> {
-    let tmp = to.with_extension("inprogress");
-    let err = |e: std::io::Error| backend_error(&format!("uploading {}", to.display()), e);
-    fs::copy(from, &tmp).map_err(err)?;
-    fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(err)?;
-    fs::rename(&tmp, to).map_err(err)
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, DB};
 
+use crate::checkpoint::store;
 use crate::data::Key;
 use crate::state::key_group::KeyGroupRange;
 use crate::state::{RestoredState, StateError};
@@ -128,8 +129,9 @@ fn overlap(a: &KeyGroupRange, b: &KeyGroupRange) -> usize {
     (end + 1).saturating_sub(start)
 }
 
-/// Puts an instance's files from a checkpoint into `dir`: SST files hard-linked from
-/// `shared/` (copied where linking fails), the others written from the snapshot.
+/// Puts an instance's files from a checkpoint into `dir`: SST files from `shared/` (hard
+/// links where it is local, downloads from an object store), the others written from the
+/// snapshot.
 fn materialize(snap: &RocksDbSnapshot, dir: &Path) -> Result<(), StateError> {
     fs::create_dir_all(dir).map_err(|e| backend_error(&dir.display().to_string(), e))?;
     let shared = snap.shared_dir.as_deref();
@@ -140,9 +142,8 @@ fn materialize(snap: &RocksDbSnapshot, dir: &Path) -> Result<(), StateError> {
             ));
         };
         let (from, to) = (shared.join(&f.name), dir.join(&f.local));
-        let size = fs::metadata(&from)
-            .map_err(|e| backend_error(&format!("restoring from {}", from.display()), e))?
-            .len();
+        let size = store::len(&from)
+            .map_err(|e| backend_error(&format!("restoring from {}", from.display()), e))?;
         if size != f.size {
             return Err(StateError::Backend(format!(
                 "checkpoint file {} is truncated or damaged: expected {} bytes, found {size}",
@@ -150,10 +151,8 @@ fn materialize(snap: &RocksDbSnapshot, dir: &Path) -> Result<(), StateError> {
                 f.size
             )));
         }
-        if fs::hard_link(&from, &to).is_err() {
-            fs::copy(&from, &to)
-                .map_err(|e| backend_error(&format!("restoring from {}", from.display()), e))?;
-        }
+        store::download(&from, &to)
+            .map_err(|e| backend_error(&format!("restoring from {}", from.display()), e))?;
     }
     for (name, bytes) in &snap.private {
         let path = dir.join(name);
