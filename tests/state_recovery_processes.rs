@@ -611,21 +611,30 @@ fn key_values(path: &Path, lines: u64, keys: u64) -> String {
 /// killed with its TaskManager after a checkpoint, restored (RocksDB: from its incremental
 /// checkpoint, at parallelism 1, so two instances merge), and every key's every statistic
 /// must be exact. (RocksDB's input is smaller: the test binaries are not fully optimized.)
+/// RocksDB's incremental checkpoints go to a local directory and to an S3 API server (the
+/// processes reach it through the settings file's `[s3]` section).
 #[test]
 fn every_state_type_is_exact_after_the_taskmanager_is_killed_on_both_backends() {
+    use common::s3::Storage;
     use rill::state::StateBackendKind;
     let dir = common::temp_dir("all-states");
     let exe = Path::new(env!("CARGO_BIN_EXE_rill"));
-    let mut c = ProcessCluster::start(exe, Some(&common::fast_failure_config(&dir)), SECRET, &[2])
-        .expect("cluster");
-    for (backend, lines, restore_p) in [
-        (StateBackendKind::Heap, 2_000_000, 2),
-        (StateBackendKind::RocksDb, 300_000, 1),
+    let config = common::fast_failure_config(&dir);
+    let settings = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, settings + &common::s3::shared().settings()).expect("config");
+    let mut c = ProcessCluster::start(exe, Some(&config), SECRET, &[2]).expect("cluster");
+    for (backend, storage, lines, restore_p) in [
+        (StateBackendKind::Heap, Storage::Local, 2_000_000, 2),
+        (StateBackendKind::RocksDb, Storage::Local, 300_000, 1),
+        (StateBackendKind::RocksDb, Storage::S3, 300_000, 1),
     ] {
         let input = dir.join(format!("values-{backend}.csv"));
         let expected = key_values(&input, lines, 20_000);
-        let ck = dir.join(format!("checkpoints-{backend}"));
-        let out = dir.join(format!("stats-{backend}.txt"));
+        let ck = match storage {
+            Storage::Local => dir.join(format!("checkpoints-{backend}")),
+            Storage::S3 => storage.location(&format!("checkpoints-{backend}")),
+        };
+        let out = dir.join(format!("stats-{backend}-{storage:?}.txt"));
         let args = [
             "--input",
             input.to_str().expect("path"),
@@ -664,10 +673,11 @@ fn every_state_type_is_exact_after_the_taskmanager_is_killed_on_both_backends() 
         );
         let after = source_records(&d);
         eprintln!(
-            "{backend}: restored from checkpoint {} ({rocks_files} RocksDB files); {after} of {lines} records read after the restore",
+            "{backend} on {storage:?}: restored from checkpoint {} ({rocks_files} RocksDB files); {after} of {lines} records read after the restore",
             restored.checkpoint.metadata.checkpoint_id
         );
         assert!(after < lines, "{backend}: the restored job started over");
+        storage.clean(&ck);
     }
     drop(c);
     let _ = std::fs::remove_dir_all(dir);

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rill::actors::dispatcher::RequestJobCheckpoints;
 use rill::actors::MiniCluster;
 use rill::api::StreamEnv;
 use rill::checkpoint::coordinator::CheckpointStats;
@@ -109,15 +108,6 @@ fn backpressured_job(
     env
 }
 
-async fn stats(c: &MiniCluster, job: JobId) -> CheckpointStats {
-    c.dispatcher()
-        .send(RequestJobCheckpoints { job_id: job })
-        .await
-        .expect("dispatcher")
-        .expect("job")
-        .unwrap_or_default()
-}
-
 /// Runs the backpressured job with `checkpoints` at parallelism 1 until `done` holds for its
 /// checkpoint statistics (60 s at most), cancels it, and returns the statistics. Its slow
 /// operator's gate opens once the source is backpressured (it emitted nothing new for a
@@ -151,7 +141,7 @@ async fn run_until(
     }
     let start = Instant::now();
     let s = loop {
-        let s = stats(c, job).await;
+        let s = common::checkpoint_stats(c, job).await;
         if done(&s) {
             break s;
         }

@@ -145,8 +145,12 @@ pub fn run(
 /// and size of a full snapshot (a savepoint: every entry read and written in the canonical
 /// form), of a first incremental checkpoint (every SST file uploaded), and of a second one
 /// after 1% of the keys changed (only the new files uploaded). Times cover the barrier's
-/// synchronous part (RocksDB's checkpoint: memtable flush and hard links) and the writing.
-pub fn run_checkpoint_sizes(bytes: u64) -> Result<Vec<String>, String> {
+/// synchronous part (RocksDB's checkpoint: memtable flush and hard links) and the writing,
+/// to `storage` (a local directory or `s3://…`; default: under the temp directory).
+pub fn run_checkpoint_sizes(
+    bytes: u64,
+    storage: Option<std::path::PathBuf>,
+) -> Result<Vec<String>, String> {
     use crate::checkpoint::storage::{write_subtask_state, StateHandle, SubtaskSnapshot};
     use crate::checkpoint::SnapshotKind;
     use crate::ids::VertexId;
@@ -157,6 +161,7 @@ pub fn run_checkpoint_sizes(bytes: u64) -> Result<Vec<String>, String> {
     let mut ctx = crate::operators::RuntimeContext::standalone("bench");
     ctx.state_backend = StateBackendKind::RocksDb;
     ctx.local_state_dir = root.join("local");
+    let out = storage.unwrap_or_else(|| root.join("checkpoints"));
     let result = (|| {
         let mut backend = KeyedStateBackend::<u64>::for_context(&ctx).map_err(|e| e.to_string())?;
         let d = ValueStateDescriptor::<String>::new("values");
@@ -190,11 +195,7 @@ pub fn run_checkpoint_sizes(bytes: u64) -> Result<Vec<String>, String> {
             Ok((handle, started.elapsed().as_secs_f64()))
         };
         let mb = |b: u64| b as f64 / (1 << 20) as f64;
-        let (full, t) = take(
-            &mut backend,
-            SnapshotKind::Savepoint,
-            root.join("savepoint"),
-        )?;
+        let (full, t) = take(&mut backend, SnapshotKind::Savepoint, out.join("savepoint"))?;
         lines.push(format!(
             "(e) RocksDB full snapshot (savepoint): {t:.2} s, {:.0} MiB written",
             mb(full.checkpointed_size())
@@ -202,7 +203,7 @@ pub fn run_checkpoint_sizes(bytes: u64) -> Result<Vec<String>, String> {
         let (one, t) = take(
             &mut backend,
             SnapshotKind::Checkpoint,
-            root.join("job/chk-1"),
+            out.join("job").join("chk-1"),
         )?;
         lines.push(format!(
             "(e) RocksDB first incremental checkpoint: {t:.2} s, {:.0} MiB written of {:.0} MiB state",
@@ -216,15 +217,17 @@ pub fn run_checkpoint_sizes(bytes: u64) -> Result<Vec<String>, String> {
         let (two, t) = take(
             &mut backend,
             SnapshotKind::Checkpoint,
-            root.join("job/chk-2"),
+            out.join("job").join("chk-2"),
         )?;
         lines.push(format!(
             "(e) RocksDB second incremental checkpoint (1% of keys changed): {t:.2} s, {:.1} MiB written of {:.0} MiB state",
             mb(two.checkpointed_size()),
             mb(two.full_size())
         ));
+        lines.push(format!("(e) written to {}", out.display()));
         Ok(lines)
     })();
+    let _ = crate::checkpoint::store::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&root);
     result
 }

@@ -80,6 +80,10 @@ pub(super) struct BenchArgs {
     /// Bytes of state for `--state-checkpoints`.
     #[arg(long, default_value_t = 1 << 30)]
     state_bytes: u64,
+    /// Where `--state-checkpoints` writes (a local directory or `s3://bucket/prefix`)
+    /// [default: under the temp directory].
+    #[arg(long, value_name = "LOCATION")]
+    checkpoint_dir: Option<std::path::PathBuf>,
     /// Records per state run.
     #[arg(long, default_value_t = 10_000_000)]
     state_records: u64,
@@ -117,6 +121,7 @@ pub(super) fn bench(args: BenchArgs) -> ExitCode {
         recovery_state_mb,
         heartbeat_timeout_ms,
         state_bytes,
+        checkpoint_dir,
         state_records,
         state_keys,
         rocksdb_cache_mb,
@@ -127,7 +132,7 @@ pub(super) fn bench(args: BenchArgs) -> ExitCode {
         return crate::cli::bench_nexmark::bench_nexmark(a);
     }
     let lines = if state_checkpoints {
-        crate::bench::state::run_checkpoint_sizes(state_bytes)
+        crate::bench::state::run_checkpoint_sizes(state_bytes, checkpoint_dir)
     } else if recovery {
         crate::bench::recovery::run(
             recovery_keys,

@@ -59,6 +59,20 @@ pub fn init_logging() {
     }
 }
 
+/// A job's checkpoint statistics, as `GET /jobs/ID/checkpoints` shows them (none yet: the
+/// default).
+pub async fn checkpoint_stats(
+    c: &MiniCluster,
+    job: JobId,
+) -> rill::checkpoint::coordinator::CheckpointStats {
+    c.dispatcher()
+        .send(rill::actors::dispatcher::RequestJobCheckpoints { job_id: job })
+        .await
+        .expect("dispatcher")
+        .expect("job")
+        .unwrap_or_default()
+}
+
 /// Runs a program to its end on a fresh cluster.
 pub fn run(env: &StreamEnv, config: MiniClusterConfig) -> JobResult {
     init_logging();
@@ -203,9 +217,9 @@ pub fn completed_checkpoints(job_dir: &std::path::Path) -> Vec<u64> {
     storage::checkpoint_ids(job_dir)
         .into_iter()
         .filter(|id| {
-            storage::checkpoint_dir(job_dir, *id)
-                .join(storage::METADATA_FILE)
-                .exists()
+            rill::checkpoint::store::exists(
+                &storage::checkpoint_dir(job_dir, *id).join(storage::METADATA_FILE),
+            )
         })
         .collect()
 }

@@ -102,6 +102,15 @@ impl S3Server {
         ]
     }
 
+    /// The settings file's `[s3]` section for this server.
+    pub fn settings(&self) -> String {
+        let mut out = String::from("[s3]\n");
+        for (k, v) in self.options() {
+            out.push_str(&format!("{k} = \"{v}\"\n"));
+        }
+        out
+    }
+
     /// Makes this process's object-store clients use this server.
     pub fn configure(&self) {
         rill::checkpoint::store::configure(&self.options()).expect("options taken");

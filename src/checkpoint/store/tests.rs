@@ -43,7 +43,10 @@ fn local_files_are_written_whole_listed_and_removed() {
     assert!(exists(&file));
     assert!(!dir.join("chk-1").join("_metadata.inprogress").exists());
     assert_eq!(children(&dir).expect("works"), vec!["chk-1".to_string()]);
-    assert_eq!(children(&dir.join("absent")).expect("works"), Vec::<String>::new());
+    assert_eq!(
+        children(&dir.join("absent")).expect("works"),
+        Vec::<String>::new()
+    );
 
     let copy = dir.join("shared").join("1.sst");
     create_dir_all(&dir.join("shared")).expect("works");
