@@ -7,7 +7,8 @@
 # `promtool` that checks the metrics exposition), and for the dashboard's browser test Debian's
 # `chromium` and `nodejs`/`npm`, with npm's `playwright-core` (pinned) in ~/.cache/rill-npm,
 # and for the object-store checkpoint tests an S3 API server: PyPI's `moto[s3]` (pinned) in a
-# virtual environment at ~/.cache/rill-moto (Debian's `python3-venv`).
+# virtual environment at ~/.cache/rill-moto (Debian's `python3-venv`); for the HA tests
+# Debian's `etcd-server`.
 # Installs what is missing with apt-get when run as root.
 set -euo pipefail
 missing=()
@@ -24,6 +25,7 @@ if [ "${1:-}" = "--tests" ]; then
   command -v node >/dev/null 2>&1 || lean+=(nodejs)
   command -v npm >/dev/null 2>&1 || lean+=(npm)
   python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || lean+=(python3-venv)
+  command -v etcd >/dev/null 2>&1 || lean+=(etcd-server)
 fi
 if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -49,6 +49,7 @@ pub mod data;
 mod error;
 pub mod eventtime;
 pub mod graph;
+pub mod ha;
 pub mod ids;
 pub mod jobs;
 pub mod launch;

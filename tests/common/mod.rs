@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod etcd;
 pub mod prometheus;
 pub mod rest;
 pub mod s3;
@@ -56,6 +57,37 @@ pub fn init_logging() {
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_writer(std::io::stderr)
             .try_init();
+    }
+}
+
+/// Starts `program` with `args` (output discarded) as a child that does not outlive this
+/// process: the child's shell becomes the program (`exec`: killing the child kills it), and a
+/// watchdog beside it ends it once this process is gone (a server shared by a test binary,
+/// never dropped, ends with it).
+pub fn spawn_watched(
+    program: &std::ffi::OsStr,
+    args: &[String],
+) -> std::io::Result<std::process::Child> {
+    let script = format!(
+        "(while kill -0 {me} 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done; \
+          kill $$ 2>/dev/null) & exec \"$0\" \"$@\"",
+        me = std::process::id()
+    );
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .arg(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+}
+
+/// Waits until `ready` holds, checking every `every`; fails the test with `what` after 30 s.
+pub fn wait_until(what: &str, every: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < Duration::from_secs(30), "{what} in 30 s");
+        std::thread::sleep(every);
     }
 }
 

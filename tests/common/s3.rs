@@ -5,9 +5,9 @@
 //! stopped on drop.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The bucket every server holds.
 pub const BUCKET: &str = "rill-test";
@@ -46,33 +46,16 @@ impl S3Server {
             "{} is missing: run scripts/deps.sh --tests",
             server.display()
         );
-        // The shell becomes the server (`exec`: killing the child kills the server); a
-        // watchdog beside it ends the server once this process is gone.
-        let script = format!(
-            "(while kill -0 {me} 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done; \
-              kill $$ 2>/dev/null) & exec \"$0\" -H 127.0.0.1 -p {port}",
-            me = std::process::id()
-        );
-        let child = Command::new("sh")
-            .args(["-c", &script])
-            .arg(&server)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
+        let args = ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_string);
+        let child = super::spawn_watched(server.as_os_str(), &args).expect("moto_server starts");
         let s = Self { child, port };
-        let start = Instant::now();
-        loop {
-            let made = ureq::put(&format!("{}/{BUCKET}", s.endpoint())).call();
-            if made.is_ok() {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "moto_server did not answer on port {port} in 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let bucket = format!("{}/{BUCKET}", s.endpoint());
+        super::wait_until(
+            &format!("moto_server did not answer on port {port}"),
+            Duration::from_millis(100),
+            || ureq::put(&bucket).call().is_ok(),
+        );
+        s
     }
 
     /// Its URL.

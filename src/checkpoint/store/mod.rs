@@ -96,11 +96,19 @@ pub fn len(path: &Path) -> io::Result<u64> {
     }
 }
 
-/// Whether a file is at `path` (false where it cannot be told).
+/// Whether a file is at `path` (false where it cannot be told: an object store that does
+/// not answer is logged).
 pub fn exists(path: &Path) -> bool {
     match locate(path) {
         Ok(Location::Local(path)) => path.exists(),
-        Ok(Location::Object(o)) => s3::head(&o).is_ok(),
+        Ok(Location::Object(o)) => match s3::head(&o) {
+            Ok(_) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not tell whether a checkpoint file exists");
+                false
+            }
+        },
         Err(_) => false,
     }
 }
