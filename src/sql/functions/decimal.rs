@@ -8,8 +8,19 @@ pub(crate) const MAX_PRECISION: u8 = 38;
 
 /// `10^n` for `n <= 38`.
 pub(crate) fn pow10(n: u32) -> Option<i128> {
-    10i128.checked_pow(n)
+    POW10.get(n as usize).copied()
 }
+
+/// 10^0 to 10^38, every power of ten an `i128` holds (looked up per row, not multiplied out).
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < t.len() {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 /// Whether `v` has at most `precision` digits.
 pub(crate) fn fits(v: i128, precision: u8) -> bool {
@@ -303,6 +314,10 @@ fn signed(magnitude: i128, negative: bool) -> i128 {
 /// does not fit `i128`.
 pub(crate) fn mul_shift(a: i128, b: i128, down: u32) -> Option<i128> {
     if let Some(p) = a.checked_mul(b) {
+        if down == 0 {
+            // The scales add up to the result's (`0.908 * price`): no division.
+            return Some(p);
+        }
         return match pow10(down) {
             Some(d) => div_half_up(p, d),
             None => Some(0),
@@ -365,5 +380,15 @@ mod tests {
         assert_eq!(div_shift(1, 0, 2), None);
         assert_eq!(rescale(125, 2, 1), Some(13));
         assert_eq!(rescale(-125, 2, 1), Some(-13));
+        assert_eq!(mul_shift(908, -1234, 0), Some(-1_120_472));
+    }
+
+    #[test]
+    fn powers_of_ten_are_those_an_i128_holds() {
+        for n in 0..=38 {
+            assert_eq!(pow10(n), 10i128.checked_pow(n), "10^{n}");
+        }
+        assert_eq!(pow10(39), None);
+        assert!(fits(99_999, 5) && !fits(100_000, 5) && fits(i128::MAX, 39));
     }
 }
