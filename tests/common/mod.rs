@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod checkpoints;
 pub mod cli;
 pub mod etcd;
 pub mod prometheus;
