@@ -109,6 +109,15 @@ fn checkpoints_fail_while_the_object_store_is_down_and_succeed_once_it_is_back()
                 reason.contains(&d.display().to_string()),
                 "the failure names the object: {reason}"
             );
+            // Restoring meanwhile names the outage, not a missing checkpoint.
+            let job_dir = d.join(job.to_string());
+            let e = storage::resolve(&job_dir).expect_err("the store is down");
+            let named = e.to_string();
+            assert!(
+                named.contains(&job_dir.display().to_string())
+                    && named.contains("Error performing"),
+                "{named}"
+            );
 
             // The server comes back empty (moto keeps nothing): the next checkpoint is whole.
             let server = S3Server::start_on(port);
@@ -130,7 +139,6 @@ fn checkpoints_fail_while_the_object_store_is_down_and_succeed_once_it_is_back()
                 "checkpoint {} completed after the outage: {:?}",
                 completed.id, back.counts
             );
-            let job_dir = d.join(job.to_string());
             let resolved = storage::resolve(&job_dir).expect("the new checkpoint restores");
             assert!(resolved.checkpoint.metadata.checkpoint_id > failed.id);
             assert!(resolved.checkpoint.metadata.state_size() > 0);

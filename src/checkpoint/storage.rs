@@ -377,16 +377,30 @@ pub fn verify(dir: &Path) -> Result<CompletedCheckpoint, StorageError> {
 /// The ids of the `chk-N` directories under a job's checkpoint directory, newest first
 /// (none where it cannot be listed).
 pub fn checkpoint_ids(job_dir: &Path) -> Vec<u64> {
-    let names = store::children(job_dir).unwrap_or_else(|e| {
-        tracing::warn!(dir = %job_dir.display(), error = %e, "could not list the checkpoints");
+    listed_ids(job_dir).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not list the checkpoints");
         Vec::new()
-    });
+    })
+}
+
+/// [`checkpoint_ids`], or why the directory could not be listed.
+fn listed_ids(job_dir: &Path) -> Result<Vec<u64>, StorageError> {
+    let names = store::children(job_dir).map_err(|e| io_error(job_dir, e))?;
     let mut ids: Vec<u64> = names
         .iter()
         .filter_map(|n| n.strip_prefix("chk-").and_then(|n| n.parse().ok()))
         .collect();
     ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids
+    Ok(ids)
+}
+
+/// Whether `dir` holds a `_metadata` file; where that cannot be told, why goes to `skipped`.
+fn has_metadata(dir: &Path, skipped: &mut Vec<StorageError>) -> bool {
+    let path = dir.join(METADATA_FILE);
+    store::is_file(&path).unwrap_or_else(|e| {
+        skipped.push(io_error(&path, e));
+        false
+    })
 }
 
 /// What a restore location resolved to, with the newer checkpoints that were passed over
@@ -410,7 +424,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, StorageError> {
         path.to_path_buf()
     };
     let mut skipped = Vec::new();
-    if store::exists(&dir.join(METADATA_FILE)) {
+    if has_metadata(&dir, &mut skipped) {
         match verify(&dir) {
             Ok(checkpoint) => {
                 return Ok(Resolved {
@@ -432,9 +446,13 @@ pub fn resolve(path: &Path) -> Result<Resolved, StorageError> {
         None => (Some(dir.clone()), u64::MAX),
     };
     if let Some(parent) = parent {
-        for id in checkpoint_ids(&parent).into_iter().filter(|i| *i < below) {
+        let ids = listed_ids(&parent).unwrap_or_else(|e| {
+            skipped.push(e);
+            Vec::new()
+        });
+        for id in ids.into_iter().filter(|i| *i < below) {
             let candidate = checkpoint_dir(&parent, id);
-            if !store::exists(&candidate.join(METADATA_FILE)) {
+            if !has_metadata(&candidate, &mut skipped) {
                 continue;
             }
             match verify(&candidate) {

@@ -96,21 +96,25 @@ pub fn len(path: &Path) -> io::Result<u64> {
     }
 }
 
-/// Whether a file is at `path` (false where it cannot be told: an object store that does
-/// not answer is logged).
-pub fn exists(path: &Path) -> bool {
-    match locate(path) {
-        Ok(Location::Local(path)) => path.exists(),
-        Ok(Location::Object(o)) => match s3::head(&o) {
-            Ok(_) => true,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "could not tell whether a checkpoint file exists");
-                false
-            }
+/// Whether a file is at `path`: an error where that cannot be told (an object store that
+/// does not answer).
+pub fn is_file(path: &Path) -> io::Result<bool> {
+    match locate(path)? {
+        Location::Local(path) => Ok(path.is_file()),
+        Location::Object(o) => match s3::head(&o) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         },
-        Err(_) => false,
     }
+}
+
+/// Whether a file is at `path` (false where it cannot be told, which is logged).
+pub fn exists(path: &Path) -> bool {
+    is_file(path).unwrap_or_else(|e| {
+        tracing::warn!(path = %path.display(), error = %e, "could not tell whether a checkpoint file exists");
+        false
+    })
 }
 
 /// The names of the entries (files and directories) right under the directory `dir`; none
