@@ -228,7 +228,7 @@ impl FileConfig {
                 Ok((k.clone(), v))
             })
             .collect::<Result<Vec<_>, StartError>>()?;
-        crate::checkpoint::store::configure(&options).map_err(StartError::Config)
+        crate::checkpoint::store::configure(&options).map_err(|e| StartError::Config(e.to_string()))
     }
 
     /// The runtime settings, defaults overridden by the file.

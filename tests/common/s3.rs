@@ -76,13 +76,17 @@ impl S3Server {
 
     /// The same as the `AWS_*` environment variables of a process (`rill` started by a test).
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
-            ("AWS_ALLOW_HTTP".into(), "true".into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "test".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
-        ]
+        self.options()
+            .into_iter()
+            .map(|(k, v)| {
+                let k = if k == "endpoint" {
+                    "endpoint_url".to_string()
+                } else {
+                    k
+                };
+                (format!("AWS_{}", k.to_ascii_uppercase()), v)
+            })
+            .collect()
     }
 
     /// The settings file's `[s3]` section for this server.

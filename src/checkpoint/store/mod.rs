@@ -16,7 +16,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-pub use s3::{configure, S3Options};
+pub use s3::{configure, S3ConfigError, S3Options};
 
 /// Files above this size are uploaded to an object store in parts of this size.
 pub const MULTIPART_ABOVE: usize = 8 << 20;

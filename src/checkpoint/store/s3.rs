@@ -71,9 +71,20 @@ fn clients() -> &'static Mutex<Clients> {
     })
 }
 
+/// Why object-store settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum S3ConfigError {
+    /// A key neither `object_store` nor Flink has.
+    #[error("[s3]: unknown option '{0}'")]
+    UnknownOption(String),
+    /// A thread panicked while it held the clients.
+    #[error("the S3 clients are poisoned")]
+    Poisoned,
+}
+
 /// Sets the options every client is built with from now on (over the environment's);
 /// refuses an unknown key.
-pub fn configure(options: &S3Options) -> Result<(), String> {
+pub fn configure(options: &S3Options) -> Result<(), S3ConfigError> {
     let mut parsed = Vec::new();
     for (key, value) in options {
         let (key, value) = match key.as_str() {
@@ -89,12 +100,10 @@ pub fn configure(options: &S3Options) -> Result<(), String> {
             .to_ascii_lowercase()
             .replace('-', "_")
             .parse()
-            .map_err(|_| format!("[s3]: unknown option '{key}'"))?;
+            .map_err(|_| S3ConfigError::UnknownOption(key.to_string()))?;
         parsed.push((key, value));
     }
-    let mut c = clients()
-        .lock()
-        .map_err(|_| "the S3 clients are poisoned")?;
+    let mut c = clients().lock().map_err(|_| S3ConfigError::Poisoned)?;
     c.options = parsed;
     c.built.clear();
     Ok(())
