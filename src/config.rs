@@ -58,6 +58,9 @@ pub struct RuntimeConfig {
     /// and TaskManagers sample rates (records and bytes are counted either way). Off only to
     /// measure what the metrics cost.
     pub task_metrics: bool,
+    /// The HA services of a JobManager started with `--ha etcd://…` (its JobMasters record
+    /// completed checkpoints there, fenced on its term); `None` without HA.
+    pub ha: Option<std::sync::Arc<crate::ha::HaServices>>,
 }
 
 impl Default for RuntimeConfig {
@@ -87,6 +90,7 @@ impl Default for RuntimeConfig {
             restart_strategy: None,
             failover_strategy: crate::graph::FailoverStrategy::Region,
             task_metrics: true,
+            ha: None,
         }
     }
 }

@@ -153,6 +153,38 @@ impl ChildProcess {
         self.child.id()
     }
 
+    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Sends the process `signal` (a name `kill` takes: `STOP`, `CONT`, …).
+    pub fn signal(&self, signal: &str) -> Result<(), LaunchError> {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.id().to_string())
+            .status()
+            .map_err(|source| LaunchError::Spawn {
+                exe: "kill".into(),
+                source,
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(LaunchError::Failed(format!(
+                "kill -{signal} {} failed: {status}",
+                self.id()
+            )))
+        }
+    }
+
     /// Kills the process (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

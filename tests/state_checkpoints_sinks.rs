@@ -70,7 +70,7 @@ impl SourceFunction<u64> for EndsRightAfterACheckpoint {
 /// checkpoint. Once with the sink chained to the source, once behind a network shuffle.
 #[test]
 fn records_a_sink_received_before_the_end_of_input_are_all_committed() {
-    on_cluster(
+    on_storages(
         "final-checkpoint",
         Duration::from_secs(60),
         |c, d| async move {
@@ -112,10 +112,9 @@ fn records_a_sink_received_before_the_end_of_input_are_all_committed() {
                     out.display()
                 );
                 assert!(got == want, "{} holds other records", out.display());
-                let leftovers: Vec<String> = std::fs::read_dir(&out)
+                let leftovers: Vec<String> = rill::checkpoint::store::files(&out)
                     .expect("output")
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .into_iter()
                     .filter(|n| !n.starts_with("part-"))
                     .collect();
                 assert!(leftovers.is_empty(), "uncommitted files: {leftovers:?}");

@@ -47,6 +47,10 @@ pub enum RegistrationRefused {
     /// A TaskManager in another process gave no address for data channels.
     #[error("a TaskManager in another process needs a data address")]
     NoDataAddress,
+    /// In an HA cluster: this JobManager does not lead; the TaskManager looks the leader up
+    /// again.
+    #[error("this JobManager does not lead its cluster")]
+    NotLeader,
 }
 
 /// The answer to a registration.
@@ -129,6 +133,8 @@ pub struct ResourceManager {
     figures: Option<Arc<ActorFigures>>,
     /// Its node's actor registry, sampled into rates and shown with the TaskManagers'.
     registry: Option<crate::actors::remote::ActorRegistry>,
+    /// In an HA cluster, whether its JobManager leads: a standby takes no TaskManager.
+    ha: Option<Arc<crate::ha::HaServices>>,
 }
 
 impl Default for ResourceManager {
@@ -158,7 +164,14 @@ impl ResourceManager {
             mailbox_capacity: crate::config::RuntimeConfig::default().mailbox_capacity,
             figures: None,
             registry: None,
+            ha: None,
         }
+    }
+
+    /// Takes TaskManagers only while its JobManager leads `ha`'s cluster.
+    pub fn with_ha(mut self, ha: Option<Arc<crate::ha::HaServices>>) -> Self {
+        self.ha = ha;
+        self
     }
 
     /// Counts what it handles in the figures of its registration `me`.
@@ -351,6 +364,9 @@ impl Handles<RegisterTaskManager> for ResourceManager {
     type Result = Result<AcknowledgeRegistration, RegistrationRefused>;
 
     fn handle(&mut self, msg: RegisterTaskManager, _ctx: &mut Self::Context) -> Self::Result {
+        if self.ha.as_ref().is_some_and(|h| !h.leading()) {
+            return Err(RegistrationRefused::NotLeader);
+        }
         if let Some(node) = msg.address.actor.remote_node() {
             if node != msg.id.0 {
                 return Err(RegistrationRefused::IdMismatch {

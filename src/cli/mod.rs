@@ -82,10 +82,12 @@ enum Command {
         /// Settings file (see `rill::cluster`).
         #[arg(long)]
         config: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        ha: processes::HaArgs,
     },
     /// Start a TaskManager that registers with a JobManager. Runs until interrupted.
     Taskmanager {
-        /// The JobManager's RPC address.
+        /// The JobManager's RPC address (without --ha).
         #[arg(long)]
         jobmanager: Option<std::net::SocketAddr>,
         /// Slots [default: 2].
@@ -108,6 +110,8 @@ enum Command {
         /// Settings file.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        ha: processes::HaArgs,
     },
     /// Start a mini cluster (JobManager actors and TaskManagers in this process) that stays up
     /// until interrupted.
@@ -443,9 +447,10 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             rest,
             secret,
             config,
+            ha,
         } => {
             init_logging("info");
-            jobmanager(registry, bind, rest, secret, config)
+            jobmanager(registry, bind, rest, secret, config, ha)
         }
         Command::Taskmanager {
             jobmanager,
@@ -455,6 +460,7 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
             metrics,
             secret,
             config,
+            ha,
         } => {
             init_logging("info");
             let endpoint = Endpoint {
@@ -462,7 +468,8 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
                 advertise,
                 metrics,
             };
-            taskmanager(registry, jobmanager, slots, endpoint, secret, config)
+            let jm = processes::JobManagerFlags { jobmanager, ha };
+            taskmanager(registry, jm, slots, endpoint, secret, config)
         }
         Command::Local {
             taskmanagers,

@@ -85,6 +85,13 @@ impl Etcd {
     /// Connects to `endpoints` (`host:port` or `http://host:port`) and checks that one
     /// answers; the error names them all.
     pub fn connect(endpoints: &[String], timeout: Duration) -> Result<Self, EtcdError> {
+        let etcd = Self::unchecked(endpoints, timeout);
+        etcd.call("/v3/maintenance/status", json!({}))?;
+        Ok(etcd)
+    }
+
+    /// A client of `endpoints` that has not checked them yet.
+    pub fn unchecked(endpoints: &[String], timeout: Duration) -> Self {
         let endpoints: Vec<String> = endpoints
             .iter()
             .map(|e| {
@@ -100,9 +107,7 @@ impl Etcd {
             .timeout_connect(timeout)
             .timeout(timeout)
             .build();
-        let etcd = Self { endpoints, agent };
-        etcd.call("/v3/maintenance/status", json!({}))?;
-        Ok(etcd)
+        Self { endpoints, agent }
     }
 
     /// The endpoints, as given.

@@ -1,10 +1,18 @@
-//! High availability on etcd (issue 22), the first steps: a client of etcd's v3 JSON gateway
-//! ([`etcd`]) and leader election with fencing tokens ([`election`]). Not yet wired into the
-//! JobManager: `rill jobmanager` runs without HA (`--ha none`, the default) until the job
-//! store, the standby's takeover and the TaskManagers' leader discovery are built on these.
+//! High availability on etcd: a client of etcd's v3 JSON gateway ([`etcd`]), leader election
+//! with fencing tokens ([`election`]), a JobManager's contender thread ([`contender`]) and
+//! what the cluster keeps in etcd: the leader's address, the job store and each job's latest
+//! completed checkpoint ([`services`]). `rill jobmanager --ha etcd://… --cluster-id NAME`
+//! uses them (see `cluster::run_jobmanager`); `--ha none`, one JobManager, is the default.
 
+pub mod contender;
 pub mod election;
 pub mod etcd;
+pub mod recovery;
+pub mod services;
 
 pub use election::{leader_key, LeaderElection, Term};
 pub use etcd::{Etcd, EtcdError, KeyValue};
+pub use services::{
+    CheckpointPointer, HaConfigError, HaError, HaServices, HaSettings, LeaderInfo, LeaderRetrieval,
+    StoredJob,
+};

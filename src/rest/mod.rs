@@ -65,6 +65,7 @@ pub mod routes;
 pub mod savepoints;
 pub mod sql_gateway;
 mod sql_results;
+mod standby;
 pub mod stream;
 pub mod taskmanager;
 
@@ -95,6 +96,9 @@ pub struct RestHandle {
     stream: Arc<stream::ActorStream>,
     /// The SQL Gateway's sessions.
     sql: Arc<std::sync::Mutex<crate::sql::gateway::Gateway>>,
+    /// The cluster's HA services, when it runs with `--ha etcd://…`: submissions are stored
+    /// in its job store, and a standby forwards requests to the leader.
+    ha: Option<Arc<crate::ha::HaServices>>,
 }
 
 impl RestHandle {
@@ -115,7 +119,15 @@ impl RestHandle {
             config: crate::config::RuntimeConfig::default(),
             stream: Arc::new(stream::ActorStream::new(stream::DEFAULT_INTERVAL)),
             sql: Arc::new(std::sync::Mutex::new(crate::sql::gateway::Gateway::new())),
+            ha: None,
         }
+    }
+
+    /// Stores submissions in `ha`'s job store; while this JobManager stands by, requests are
+    /// answered by the leader ([`standby`]).
+    pub fn with_ha(mut self, ha: Arc<crate::ha::HaServices>) -> Self {
+        self.ha = Some(ha);
+        self
     }
 
     /// Gathers the actor topology for `/actors/stream` every `interval` while clients listen.
@@ -137,8 +149,27 @@ impl RestHandle {
         self
     }
 
-    /// Builds the registered job a submission names and hands it to the Dispatcher.
+    /// Builds the registered job a submission names and hands it to the Dispatcher (in an
+    /// HA cluster, once the job store holds it).
     pub async fn submit(&self, req: &model::SubmitJobRequest) -> Result<JobId, RestError> {
+        self.submit_as(JobId::generate(), req, true).await
+    }
+
+    /// Runs a job of the job store again under its id (a new leader's recovery).
+    pub async fn resubmit(
+        &self,
+        job_id: JobId,
+        req: &model::SubmitJobRequest,
+    ) -> Result<JobId, RestError> {
+        self.submit_as(job_id, req, false).await
+    }
+
+    async fn submit_as(
+        &self,
+        job_id: JobId,
+        req: &model::SubmitJobRequest,
+        store: bool,
+    ) -> Result<JobId, RestError> {
         if req.parallelism == Some(0) {
             return Err(RestError::InvalidParameter {
                 what: "parallelism",
@@ -146,7 +177,6 @@ impl RestHandle {
                 reason: "it must be at least 1",
             });
         }
-        let job_id = JobId::generate();
         let (job_graph, plan) = {
             let sg = self.registry.build(
                 &req.job,
@@ -165,6 +195,16 @@ impl RestHandle {
             };
             (job_graph, plan)
         };
+        if let (Some(ha), true) = (self.ha.clone(), store) {
+            let stored = crate::ha::StoredJob {
+                job_id,
+                request: req.clone(),
+            };
+            tokio::task::spawn_blocking(move || ha.store_job(&stored))
+                .await
+                .map_err(|e| RestError::Unavailable(format!("storing the job: {e}")))?
+                .map_err(|e| RestError::Unavailable(format!("storing the job: {e}")))?;
+        }
         tracing::info!(job_id = %job_id, job = %req.job, "job submitted over REST");
         let submit = SubmitJob {
             job_id,
@@ -206,10 +246,14 @@ pub fn serve(
     bind: SocketAddr,
     handle: RestHandle,
 ) -> io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let ha = handle.ha.clone();
     let data = web::Data::new(handle);
     let server = HttpServer::new(move || {
-        let data = data.clone();
+        let (data, ha) = (data.clone(), ha.clone());
         App::new()
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                standby::gate(ha.clone(), req, next)
+            }))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .configure(move |cfg| configure(cfg, data))
     })

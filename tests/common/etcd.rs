@@ -64,10 +64,17 @@ impl EtcdServer {
     }
 }
 
-impl Drop for EtcdServer {
-    fn drop(&mut self) {
+impl EtcdServer {
+    /// Stops it (SIGKILL), as a lost etcd.
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -6,6 +6,7 @@
 pub mod checkpoints;
 pub mod cli;
 pub mod etcd;
+pub mod ha;
 pub mod prometheus;
 pub mod rest;
 pub mod s3;
@@ -258,14 +259,14 @@ pub fn completed_checkpoints(job_dir: &std::path::Path) -> Vec<u64> {
 }
 
 /// The sorted lines of every committed part file a two-phase-commit file sink wrote into
-/// `dir` (in-progress and pending files are hidden).
+/// `dir`, a directory or an S3 prefix (in-progress and pending files are hidden).
 pub fn committed_lines(dir: &std::path::Path) -> Vec<String> {
+    use rill::checkpoint::store;
     let mut lines = Vec::new();
-    for e in std::fs::read_dir(dir).expect("output dir").flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
+    for name in store::files(dir).expect("output dir") {
         if name.starts_with("part-") {
-            let text = std::fs::read_to_string(e.path()).expect("part file");
-            lines.extend(text.lines().map(str::to_string));
+            let bytes = store::read(&dir.join(&name)).expect("part file");
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
         }
     }
     lines.sort_unstable();

@@ -231,10 +231,19 @@ impl JobMaster {
                         .collect(),
                 };
                 let (epoch, dir) = (self.checkpoint_epoch, p.dir.clone());
-                self.blocking(move || storage::write_metadata(&dir, &metadata).map(|()| metadata))
-                    .into_actor(self)
-                    .map(move |written, act, ctx| act.metadata_written(p, epoch, written, ctx))
-                    .spawn_supervised("checkpoint metadata written", ctx);
+                let (ha, job_id, id) = (self.config.ha.clone(), self.job_id, p.barrier.id);
+                self.blocking(move || {
+                    super::completion::complete_checkpoint(
+                        ha.as_deref(),
+                        job_id,
+                        id,
+                        &dir,
+                        metadata,
+                    )
+                })
+                .into_actor(self)
+                .map(move |written, act, ctx| act.metadata_written(p, epoch, written, ctx))
+                .spawn_supervised("checkpoint metadata written", ctx);
             }
             CoordinatorAction::Failed {
                 id,
@@ -244,7 +253,9 @@ impl JobMaster {
                 tracing::warn!(job_id = %self.job_id, checkpoint = id, %reason, "checkpoint failed");
                 let savepoint = self.savepoints.remove(&id).then_some(());
                 if let Some(c) = self.checkpoints.as_ref() {
-                    if savepoint.is_none() {
+                    // A JobManager that may have been replaced touches no files: the
+                    // directory may be its successor's checkpoint of the same id.
+                    if savepoint.is_none() && self.may_write() {
                         let dir = checkpoint_dir(c.job_dir(), id);
                         self.blocking_detached(move || {
                             let _ = crate::checkpoint::store::remove_dir_all(&dir);
@@ -305,17 +316,35 @@ impl JobMaster {
     /// The job reached its end: pending checkpoints are dropped, and the retained ones are
     /// removed unless the job failed or they are to be retained.
     pub(super) fn end_checkpointing(&mut self, end: JobStatus) {
-        let Some(c) = self.checkpoints.as_mut() else {
+        let dir = self.checkpoints.as_mut().and_then(|c| {
+            c.abort_all(&format!("the job ended {end:?}"), Instant::now());
+            let keep = end == JobStatus::Failed || c.settings().retain_on_cancellation;
+            (!keep && c.settings().interval.is_some()).then(|| c.job_dir().to_path_buf())
+        });
+        let (ha, job_id) = (self.config.ha.clone(), self.job_id);
+        if ha.is_none() && dir.is_none() {
             return;
-        };
-        c.abort_all(&format!("the job ended {end:?}"), Instant::now());
-        let keep = end == JobStatus::Failed || c.settings().retain_on_cancellation;
-        if !keep && c.settings().interval.is_some() {
-            let dir = c.job_dir().to_path_buf();
-            self.blocking_detached(move || {
-                let _ = crate::checkpoint::store::remove_dir_all(&dir);
-            });
         }
+        self.blocking_detached(move || {
+            if let Some(ha) = ha {
+                // The job ended: no later leader may run it again. Its checkpoints are
+                // removed only once etcd has forgotten it (a successor would restore from
+                // them), and only by the leader.
+                if let Err(e) = ha.remove_job(job_id) {
+                    tracing::warn!(%job_id, error = %e, "removing an ended job from the job store; its checkpoints are kept");
+                    return;
+                }
+            }
+            if let Some(dir) = dir {
+                let _ = crate::checkpoint::store::remove_dir_all(&dir);
+            }
+        });
+    }
+
+    /// Whether this JobManager may change checkpoint files: always without HA; with HA while
+    /// it leads.
+    fn may_write(&self) -> bool {
+        self.config.ha.as_ref().is_none_or(|h| h.leading())
     }
 
     /// Runs blocking I/O on the JobMaster's I/O thread (inline when it has none); resolves to
@@ -352,7 +381,7 @@ impl JobMaster {
         &mut self,
         p: PendingCheckpoint,
         epoch: u64,
-        written: Option<Result<CheckpointMetadata, storage::StorageError>>,
+        written: Option<Result<CheckpointMetadata, super::completion::CompleteError>>,
         ctx: &mut Context<Self>,
     ) {
         let now = Instant::now();
@@ -368,7 +397,7 @@ impl JobMaster {
                         "discarded: the job restarted while its metadata was written".to_string(),
                         false,
                     ),
-                    Some(Err(e)) => (format!("writing its metadata: {e}"), true),
+                    Some(Err(e)) => (format!("completing it: {e}"), true),
                     None => (
                         "the JobMaster's I/O thread did not take its metadata".to_string(),
                         true,

@@ -27,6 +27,7 @@
 //! deploys every subtask with the resolved checkpoint to start from.
 
 mod checkpoints;
+mod completion;
 
 pub use checkpoints::{RequestCheckpointStats, SavepointError, SavepointOutcome, TriggerSavepoint};
 

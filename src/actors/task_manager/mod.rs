@@ -9,7 +9,6 @@
 //! JobManager gets its TaskManagers back on their own.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,8 +17,8 @@ use actix::prelude::*;
 use crate::actors::gateway::TaskManagerGateway;
 use crate::actors::job_master::{JobMaster, OfferSlots, SlotOffer};
 use crate::actors::remote::{
-    ActorFigures, ActorRef, ActorRegistry, Handles, NodeInbound, Reply, Supervise,
-    SupervisedContext, SupervisedFuture,
+    ActorFigures, ActorRef, ActorRegistry, Handles, Reply, Supervise, SupervisedContext,
+    SupervisedFuture,
 };
 use crate::actors::resource_manager::{RegisterTaskManager, ResourceManager, SlotAvailable};
 use crate::actors::slot::{Slot, StartSubtask};
@@ -35,8 +34,10 @@ use crate::net::NetworkEnvironment;
 use crate::remote_message;
 
 mod handlers;
+mod leader;
 mod messages;
 
+pub use leader::JobManagerAddress;
 pub use messages::*;
 
 /// Where the ResourceManager is registered on the JobManager's node.
@@ -64,10 +65,10 @@ pub const RATE_SAMPLE_PERIOD: Duration = Duration::from_secs(1);
 
 /// How a TaskManager in its own process reaches the JobManager.
 pub struct RemoteSetup {
-    /// The JobManager's RPC address.
-    pub jobmanager: SocketAddr,
+    /// The JobManager: its RPC address, or its cluster's leader in etcd.
+    pub jobmanager: JobManagerAddress,
     /// Where this TaskManager accepts data channels (its endpoint's address).
-    pub data_address: SocketAddr,
+    pub data_address: std::net::SocketAddr,
     /// The endpoint and data channels.
     pub network: RemoteNetwork,
 }
@@ -75,6 +76,8 @@ pub struct RemoteSetup {
 struct Connected {
     peer: RemotePeer,
     last_heartbeat: Instant,
+    /// In an HA cluster: the term of the leader it dialled.
+    term: Option<i64>,
 }
 
 /// One TaskManager.
@@ -97,6 +100,8 @@ pub struct TaskManager {
     remote: Option<RemoteSetup>,
     connected: Option<Connected>,
     connecting: bool,
+    /// A look-up of the leader in etcd is under way.
+    checking_leader: bool,
 }
 
 impl TaskManager {
@@ -179,6 +184,7 @@ impl TaskManager {
             remote,
             connected: None,
             connecting: false,
+            checking_leader: false,
         }
     }
 
@@ -235,43 +241,6 @@ impl TaskManager {
         .wait_supervised("registration", ctx);
     }
 
-    /// Dials the JobManager (remote mode), retrying every second.
-    fn connect(&mut self, ctx: &mut Context<Self>) {
-        let Some(setup) = &self.remote else { return };
-        if self.connecting || self.connected.is_some() {
-            return;
-        }
-        self.connecting = true;
-        let (network, jm) = (setup.network.clone(), setup.jobmanager);
-        let node = network.node().clone();
-        async move { node.connect(jm).await }
-            .into_actor(self)
-            .map(move |res, act, ctx| match res {
-                Ok(peer) => {
-                    tracing::info!(task_manager = %act.id, jobmanager = %jm, "connected to the JobManager");
-                    let peer = RemotePeer::new(peer, act.config.rpc_timeout);
-                    crate::net::rpc::serve(
-                        peer.clone(),
-                        NodeInbound::new(act.registry.clone(), Some(network), None),
-                    );
-                    act.connected = Some(Connected {
-                        peer: peer.clone(),
-                        last_heartbeat: Instant::now(),
-                    });
-                    let rm = ActorRef::remote(peer, RESOURCE_MANAGER_PATH, act.registry.clone());
-                    act.register(rm, ctx);
-                }
-                Err(e) => {
-                    tracing::warn!(task_manager = %act.id, jobmanager = %jm, error = %e, "cannot reach the JobManager; retrying");
-                    act.connecting = false;
-                    ctx.supervised_later("reconnect", Duration::from_secs(1), |act, ctx| {
-                        act.connect(ctx)
-                    });
-                }
-            })
-            .spawn_supervised("connection", ctx);
-    }
-
     /// Cancels every subtask and frees every slot: what it ran belonged to a session that is
     /// over.
     fn drop_session(&mut self) {
@@ -297,7 +266,7 @@ impl TaskManager {
                 .close(crate::net::quic::close::SHUTDOWN, reason.as_bytes());
         }
         self.connecting = false;
-        ctx.supervised_later("reconnect", Duration::from_secs(1), |act, ctx| {
+        ctx.supervised_later("reconnect", self.reconnect_delay(), |act, ctx| {
             act.connect(ctx)
         });
     }
@@ -557,6 +526,15 @@ impl Actor for TaskManager {
                 .heartbeat_interval
                 .min(Duration::from_millis(500));
             ctx.supervised_interval("watchdog", every, |act, ctx| act.watchdog(ctx));
+            if self
+                .remote
+                .as_ref()
+                .is_some_and(|r| r.jobmanager.is_elected())
+            {
+                ctx.supervised_interval("leader check", leader::LEADER_POLL, |act, ctx| {
+                    act.check_leader(ctx)
+                });
+            }
         } else if let Some(rm) = self.local_resource_manager.clone() {
             self.register(rm, ctx);
         }

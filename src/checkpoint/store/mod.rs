@@ -133,6 +133,60 @@ pub fn children(dir: &Path) -> io::Result<Vec<String>> {
     }
 }
 
+/// The files under the directory `dir`, at any depth, as paths relative to it (`a/b/f`); none
+/// where it does not exist.
+pub fn files(dir: &Path) -> io::Result<Vec<String>> {
+    match locate(dir)? {
+        Location::Local(dir) => {
+            let mut out = Vec::new();
+            let mut dirs = vec![(dir.to_path_buf(), String::new())];
+            while let Some((d, relative)) = dirs.pop() {
+                let entries = match fs::read_dir(&d) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                for entry in entries.flatten() {
+                    let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                        continue;
+                    };
+                    let path = if relative.is_empty() {
+                        name
+                    } else {
+                        format!("{relative}/{name}")
+                    };
+                    // A few levels hold buckets or checkpoints; a deeper tree is not Rill's.
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        if path.matches('/').count() < 16 {
+                            dirs.push((entry.path(), path));
+                        }
+                    } else {
+                        out.push(path);
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Location::Object(o) => s3::files(&o),
+    }
+}
+
+/// Renames the file `from` to `to` (an object store copies, then deletes).
+pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    match (locate(from)?, locate(to)?) {
+        (Location::Local(from), Location::Local(to)) => fs::rename(from, to),
+        (Location::Object(from), Location::Object(to)) => s3::rename(&from, &to),
+        _ => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "cannot rename {} to {}: not on the same storage",
+                from.display(),
+                to.display()
+            ),
+        )),
+    }
+}
+
 /// Removes the file at `path`.
 pub fn remove_file(path: &Path) -> io::Result<()> {
     match locate(path)? {

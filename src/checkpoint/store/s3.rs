@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as Key;
 use object_store::{
@@ -244,6 +244,44 @@ pub(super) fn children(o: &ObjectPath) -> io::Result<Vec<String>> {
         )
         .collect();
     Ok(names)
+}
+
+pub(super) fn files(o: &ObjectPath) -> io::Result<Vec<String>> {
+    let key = o.key.clone();
+    let listed: Vec<object_store::ObjectMeta> = run(&o.bucket, |s| async move {
+        s.list(Some(&key)).try_collect().await
+    })?;
+    let prefix: Vec<_> = o.key.parts().collect();
+    Ok(listed
+        .into_iter()
+        .filter_map(|m| {
+            let parts: Vec<_> = m.location.parts().collect();
+            let rest = parts.get(prefix.len()..)?;
+            Some(
+                rest.iter()
+                    .map(|p| p.as_ref())
+                    .collect::<Vec<&str>>()
+                    .join("/"),
+            )
+        })
+        .collect())
+}
+
+pub(super) fn rename(from: &ObjectPath, to: &ObjectPath) -> io::Result<()> {
+    if from.bucket != to.bucket {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "cannot rename across buckets ({} to {})",
+                from.bucket, to.bucket
+            ),
+        ));
+    }
+    let (from, to_key) = (from.key.clone(), to.key.clone());
+    run(
+        &to.bucket,
+        |s| async move { s.rename(&from, &to_key).await },
+    )
 }
 
 pub(super) fn delete_prefix(o: &ObjectPath) -> io::Result<()> {

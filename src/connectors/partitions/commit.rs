@@ -206,7 +206,7 @@ impl PartitionCommitter {
                 };
             if ready {
                 let file = self.dir.join(partition).join(&policy.success_file);
-                std::fs::write(&file, b"").map_err(|e| {
+                crate::checkpoint::store::write_atomically(&file, b"").map_err(|e| {
                     Box::new(OperatorError::io(&self.name, file.display(), &e)) as UserError
                 })?;
                 tracing::debug!(partition = %partition, "committed a partition");

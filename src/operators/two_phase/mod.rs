@@ -194,6 +194,9 @@ pub struct TwoPhaseCommitFileSink<T> {
     committed_buckets: BTreeSet<String>,
     /// The id of the next checkpoint (names the parts closed before it).
     epoch: u64,
+    /// Where parts are written while in progress when the sink's directory is in an object
+    /// store (a local directory of this attempt; see [`files`]).
+    staging: Option<PathBuf>,
     _t: PhantomData<fn(T)>,
 }
 
@@ -221,6 +224,7 @@ impl<T> TwoPhaseCommitFileSink<T> {
             pending: Vec::new(),
             committed_buckets: BTreeSet::new(),
             epoch: 1,
+            staging: None,
             _t: PhantomData,
         }
     }
@@ -259,9 +263,11 @@ impl<T> TwoPhaseCommitFileSink<T> {
         else {
             return Ok(());
         };
-        let path = self.dir.join(&name);
+        let path = self.local_path(&name);
         writer.flush().map_err(|e| self.io(&path, e))?;
         writer.get_ref().sync_all().map_err(|e| self.io(&path, e))?;
+        drop(writer);
+        self.publish(&name)?;
         self.pending.push(Pending {
             checkpoint: self.epoch,
             in_progress: name,
@@ -338,6 +344,7 @@ impl<T> TwoPhaseCommitFileSink<T> {
         let Self {
             open,
             dir,
+            staging,
             job,
             subtask,
             attempt,
@@ -353,7 +360,7 @@ impl<T> TwoPhaseCommitFileSink<T> {
                     &format!(".inprogress-{job}-{subtask}-{attempt}-{parts}"),
                 );
                 *parts += 1;
-                let path = dir.join(&name);
+                let path = staging.as_ref().unwrap_or(dir).join(&name);
                 let io = |e: std::io::Error| -> UserError {
                     Box::new(OperatorError::io(operator, path.display(), &e))
                 };
@@ -384,37 +391,6 @@ impl<T> TwoPhaseCommitFileSink<T> {
     fn stands_for(&self, name: &str) -> bool {
         InProgress::parse(name).is_some_and(|f| f.subtask % self.parallelism.max(1) == self.subtask)
     }
-
-    /// Removes in-progress files (in the sink's directory and its buckets) of earlier attempts
-    /// or jobs whose subtask this one now stands for, unless they are pending.
-    fn remove_abandoned(&self) -> Result<(), UserError> {
-        let mut dirs = vec![(self.dir.clone(), String::new())];
-        while let Some((dir, bucket)) = dirs.pop() {
-            let entries = fs::read_dir(&dir).map_err(|e| self.io(&dir, e))?;
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    // Buckets are a few levels deep; a deeper tree is not the sink's.
-                    if bucket.matches('/').count() < 16 {
-                        dirs.push((entry.path(), in_bucket(&bucket, &name)));
-                    }
-                    continue;
-                }
-                let Some(file) = InProgress::parse(&name) else {
-                    continue;
-                };
-                let earlier =
-                    file.job != self.job || file.attempt.is_some_and(|a| a < self.attempt);
-                let relative = in_bucket(&bucket, &name);
-                let kept = self.pending.iter().any(|p| p.in_progress == relative);
-                if earlier && self.stands_for(&name) && !kept {
-                    tracing::debug!(subtask = self.subtask, attempt = self.attempt, file = %relative, "removed an abandoned part");
-                    let _ = fs::remove_file(entry.path());
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Takes the parts of `pending` that checkpoint `checkpoint`'s completion commits.
@@ -426,16 +402,6 @@ pub fn due(pending: &mut Vec<Pending>, checkpoint: u64) -> Vec<Pending> {
     done
 }
 
-/// Renames part `p` under `dir` to its committed name: done already if only that exists.
-pub fn commit_part(dir: &Path, p: &Pending) -> std::io::Result<()> {
-    let (from, to) = (dir.join(&p.in_progress), dir.join(&p.committed));
-    match fs::rename(&from, &to) {
-        Ok(()) => Ok(()),
-        Err(_) if to.exists() && !from.exists() => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 impl<T: PartLine> SinkFunction<T> for TwoPhaseCommitFileSink<T> {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), UserError> {
         self.subtask = ctx.subtask_index;
@@ -444,7 +410,8 @@ impl<T: PartLine> SinkFunction<T> for TwoPhaseCommitFileSink<T> {
         self.attempt = ctx.attempt;
         self.final_checkpoint = ctx.final_checkpoint;
         self.name = ctx.operator_name.clone();
-        fs::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
+        crate::checkpoint::store::create_dir_all(&self.dir).map_err(|e| self.io(&self.dir, e))?;
+        self.stage()?;
         tracing::debug!(subtask = self.subtask, attempt = self.attempt, epoch = self.epoch, pending = ?self.pending, "opened");
         self.remove_abandoned()?;
         // Restored pending parts belong to a completed checkpoint: commit them.
@@ -574,3 +541,7 @@ impl<W: Write> Write for CountingWriter<'_, W> {
 
 #[cfg(test)]
 mod tests;
+
+mod files;
+
+pub use files::commit_part;

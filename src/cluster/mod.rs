@@ -39,6 +39,10 @@
 //! [tls]
 //! certificate = "cert.pem"        # PEM chain; generated at start when absent
 //! private_key = "key.pem"
+//! [ha]                            # high availability (flags --ha, --cluster-id win)
+//! mode = "etcd://127.0.0.1:2379"  # or "none" (the default)
+//! cluster_id = "prod"             # the same on every JobManager and TaskManager
+//! lease_ttl_s = 2                 # a dead leader is replaced about this long after it stops
 //! [s3]                            # for s3:// checkpoint directories, over the AWS_* variables
 //! endpoint = "http://127.0.0.1:9000"   # an S3-compatible server (path-style requests)
 //! region = "us-east-1"
@@ -48,17 +52,17 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use serde::Deserialize;
 
 use crate::actors::dispatcher::{Dispatcher, DISPATCHER_PATH};
 use crate::actors::remote::{ActorRegistry, NodeInbound};
 use crate::actors::resource_manager::{ResourceManager, TaskManagerDisconnected};
-use crate::actors::task_manager::{RemoteSetup, Shutdown, TaskManager, RESOURCE_MANAGER_PATH};
+use crate::actors::task_manager::{
+    JobManagerAddress, RemoteSetup, Shutdown, TaskManager, RESOURCE_MANAGER_PATH,
+};
 use crate::actors::task_plan::PlanResolver;
 use crate::config::RuntimeConfig;
 use crate::ids::TaskManagerId;
@@ -79,6 +83,17 @@ pub enum StartError {
     /// The network layer failed.
     #[error(transparent)]
     Net(#[from] crate::net::quic::NetError),
+    /// etcd (`--ha etcd://…`) did not answer.
+    #[error("high availability: {0}")]
+    Ha(#[from] crate::ha::EtcdError),
+    /// A thread could not start.
+    #[error("starting the {what} thread: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// A TaskManager's metrics server could not start.
     #[error("metrics endpoint on {addr}: {source}")]
     Metrics {
@@ -97,238 +112,11 @@ pub enum StartError {
     },
 }
 
-/// The settings file.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// The cluster secret.
-    pub secret: Option<String>,
-    /// JobManager settings.
-    #[serde(default)]
-    pub jobmanager: JobManagerSection,
-    /// TaskManager settings.
-    #[serde(default)]
-    pub taskmanager: TaskManagerSection,
-    /// Runtime settings.
-    #[serde(default)]
-    pub runtime: RuntimeSection,
-    /// TLS settings.
-    #[serde(default)]
-    pub tls: TlsSection,
-    /// Object-store settings for `s3://` checkpoint locations, over the `AWS_*` environment
-    /// variables (see [`crate::checkpoint::store::S3Options`]).
-    #[serde(default)]
-    pub s3: std::collections::BTreeMap<String, toml::Value>,
-}
+mod config;
+mod ha;
 
-/// `[jobmanager]`.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct JobManagerSection {
-    /// RPC address.
-    pub bind: Option<SocketAddr>,
-    /// REST address.
-    pub rest: Option<SocketAddr>,
-    /// How often `/actors/stream` gathers the topology while clients listen.
-    pub actors_stream_interval_ms: Option<u64>,
-}
-
-/// `[taskmanager]`.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct TaskManagerSection {
-    /// The JobManager's RPC address.
-    pub jobmanager: Option<SocketAddr>,
-    /// This TaskManager's endpoint.
-    pub bind: Option<SocketAddr>,
-    /// The IP address other nodes reach it at (with the bound port).
-    pub advertise: Option<std::net::IpAddr>,
-    /// Slots.
-    pub slots: Option<usize>,
-    /// Where it serves its Prometheus metrics.
-    pub metrics: Option<SocketAddr>,
-}
-
-/// `[runtime]`.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeSection {
-    /// Heartbeat interval.
-    pub heartbeat_interval_ms: Option<u64>,
-    /// Heartbeat timeout.
-    pub heartbeat_timeout_ms: Option<u64>,
-    /// RPC timeout.
-    pub rpc_timeout_ms: Option<u64>,
-    /// Slot request timeout.
-    pub slot_request_timeout_ms: Option<u64>,
-    /// Records per buffer.
-    pub buffer_size: Option<usize>,
-    /// Serialized bytes per buffer.
-    pub buffer_bytes: Option<usize>,
-    /// About the most bytes of a buffer in memory.
-    pub memory_buffer_bytes: Option<usize>,
-    /// Whether subtasks keep their time and watermark metrics.
-    pub task_metrics: Option<bool>,
-    /// Exclusive credits per channel.
-    pub exclusive_credits: Option<u32>,
-    /// Floating credits per gate.
-    pub floating_credits: Option<u32>,
-    /// Buffer timeout.
-    pub buffer_timeout_ms: Option<u64>,
-    /// Where jobs write checkpoints unless they name a directory.
-    pub checkpoint_dir: Option<PathBuf>,
-    /// The state backend of jobs that name none (`heap` or `rocksdb`).
-    pub state_backend: Option<crate::state::StateBackendKind>,
-    /// Where TaskManagers keep RocksDB instances.
-    pub local_state_dir: Option<PathBuf>,
-    /// MiB of value and list state cached in front of each RocksDB instance.
-    pub rocksdb_cache_mb: Option<usize>,
-    /// The restart strategy of jobs that name none.
-    pub restart_strategy: Option<crate::graph::RestartStrategy>,
-    /// The failover strategy of jobs that name none.
-    pub failover_strategy: Option<crate::graph::FailoverStrategy>,
-}
-
-/// `[tls]`.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSection {
-    /// PEM certificate chain.
-    pub certificate: Option<PathBuf>,
-    /// PEM private key.
-    pub private_key: Option<PathBuf>,
-}
-
-impl FileConfig {
-    /// Reads a settings file.
-    pub fn load(path: &Path) -> Result<Self, StartError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| StartError::Config(format!("{}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| StartError::Config(format!("{}: {e}", path.display())))
-    }
-
-    /// Makes the `[s3]` settings those of every object-store client this process builds.
-    pub fn configure_storage(&self) -> Result<(), StartError> {
-        let options = self
-            .s3
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    toml::Value::Integer(i) => i.to_string(),
-                    toml::Value::Float(f) => f.to_string(),
-                    other => {
-                        return Err(StartError::Config(format!(
-                            "[s3] {k}: a string, number or boolean, not {}",
-                            other.type_str()
-                        )))
-                    }
-                };
-                Ok((k.clone(), v))
-            })
-            .collect::<Result<Vec<_>, StartError>>()?;
-        crate::checkpoint::store::configure(&options).map_err(|e| StartError::Config(e.to_string()))
-    }
-
-    /// The runtime settings, defaults overridden by the file.
-    pub fn runtime(&self) -> Result<RuntimeConfig, StartError> {
-        let mut c = RuntimeConfig::default();
-        let r = &self.runtime;
-        let ms = Duration::from_millis;
-        if let Some(v) = r.heartbeat_interval_ms {
-            c.heartbeat_interval = ms(v.max(1));
-        }
-        if let Some(v) = r.heartbeat_timeout_ms {
-            c.heartbeat_timeout = ms(v.max(1));
-        }
-        if let Some(v) = r.rpc_timeout_ms {
-            c.rpc_timeout = ms(v.max(1));
-        }
-        if let Some(v) = r.slot_request_timeout_ms {
-            c.slot_request_timeout = ms(v);
-        }
-        if let Some(v) = r.buffer_size {
-            c.buffer_size = v.max(1);
-        }
-        if let Some(v) = r.buffer_bytes {
-            c.buffer_bytes = v.max(1);
-        }
-        if let Some(v) = r.memory_buffer_bytes {
-            c.memory_buffer_bytes = v.max(1);
-        }
-        if let Some(v) = r.task_metrics {
-            c.task_metrics = v;
-        }
-        if let Some(v) = r.exclusive_credits {
-            c.exclusive_credits = v;
-        }
-        if let Some(v) = r.floating_credits {
-            c.floating_credits = v;
-        }
-        if let Some(v) = r.buffer_timeout_ms {
-            c.buffer_timeout = ms(v.max(1));
-        }
-        if let Some(d) = &r.checkpoint_dir {
-            c.checkpoint_dir = d.clone();
-        }
-        if let Some(b) = r.state_backend {
-            c.state_backend = b;
-        }
-        if let Some(d) = &r.local_state_dir {
-            c.local_state_dir = d.clone();
-        }
-        if let Some(mb) = r.rocksdb_cache_mb {
-            c.rocksdb_cache_bytes = mb.saturating_mul(1 << 20);
-        }
-        if let Some(s) = &r.restart_strategy {
-            s.validate().map_err(StartError::Config)?;
-            c.restart_strategy = Some(s.clone());
-        }
-        if let Some(f) = r.failover_strategy {
-            c.failover_strategy = f;
-        }
-        if c.exclusive_credits == 0 && c.floating_credits == 0 {
-            return Err(StartError::Config(
-                "exclusive_credits and floating_credits cannot both be 0: no channel could ever send"
-                    .into(),
-            ));
-        }
-        if c.heartbeat_timeout <= c.heartbeat_interval {
-            return Err(StartError::Config(format!(
-                "heartbeat_timeout ({:?}) must exceed heartbeat_interval ({:?})",
-                c.heartbeat_timeout, c.heartbeat_interval
-            )));
-        }
-        Ok(c)
-    }
-
-    /// The QUIC settings.
-    pub fn quic(&self, runtime: &RuntimeConfig) -> Result<QuicSettings, StartError> {
-        let certificate = match (&self.tls.certificate, &self.tls.private_key) {
-            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
-            (None, None) => None,
-            _ => {
-                return Err(StartError::Config(
-                    "[tls] needs both certificate and private_key".into(),
-                ))
-            }
-        };
-        Ok(QuicSettings {
-            // Keep-alives every third of it; a silent peer is dropped after the heartbeat
-            // timeout at the latest.
-            idle_timeout: runtime.heartbeat_timeout,
-            certificate,
-        })
-    }
-}
-
-/// The secret from the flag, the file or the environment, in that order.
-pub fn secret(flag: Option<String>, file: &FileConfig) -> Option<String> {
-    flag.or_else(|| file.secret.clone())
-        .or_else(|| std::env::var(SECRET_ENV).ok())
-        .filter(|s| !s.is_empty())
-}
+pub use config::*;
+pub use ha::EXIT_LOST_LEADERSHIP;
 
 /// A JobManager's settings.
 pub struct JobManagerOptions {
@@ -344,13 +132,17 @@ pub struct JobManagerOptions {
     pub runtime: RuntimeConfig,
     /// QUIC settings.
     pub quic: QuicSettings,
+    /// High availability: `None` runs the only JobManager (`--ha none`).
+    pub ha: Option<crate::ha::HaSettings>,
 }
 
 /// Runs a JobManager until interrupted.
 pub fn run_jobmanager(
-    opts: JobManagerOptions,
+    mut opts: JobManagerOptions,
     registry: Arc<JobRegistry>,
 ) -> Result<(), StartError> {
+    let ha = ha::services(opts.ha.as_ref())?;
+    opts.runtime.ha = ha.clone();
     System::new().block_on(async move {
         let secret = match opts.secret {
             Some(s) => s,
@@ -371,11 +163,14 @@ pub fn run_jobmanager(
             &opts.quic,
         )?;
         let rpc_addr = node.local_addr()?;
-        let handle = crate::rest::RestHandle::new(dispatcher.clone(), rm.clone(), registry, 1)
+        let mut handle = crate::rest::RestHandle::new(dispatcher.clone(), rm.clone(), registry, 1)
             .with_actors(actors.clone())
             .with_config(opts.runtime.clone())
             .with_stream_interval(opts.actors_stream_interval);
-        let (server, rest_addr) = crate::rest::serve(opts.rest, handle).map_err(|source| {
+        if let Some(ha) = &ha {
+            handle = handle.with_ha(ha.clone());
+        }
+        let (server, rest_addr) = crate::rest::serve(opts.rest, handle.clone()).map_err(|source| {
             StartError::Rest {
                 addr: opts.rest,
                 source,
@@ -385,6 +180,14 @@ pub fn run_jobmanager(
         actix_rt::spawn(server);
         println!("JobManager RPC listening on {rpc_addr}");
         println!("REST API listening on http://{rest_addr}");
+        if let Some(ha) = ha {
+            let me = crate::ha::LeaderInfo {
+                id: actors.node_id().to_string(),
+                rpc: rpc_addr,
+                rest: format!("http://{rest_addr}"),
+            };
+            ha::contend(ha, me, handle)?;
+        }
         // A TaskManager's connection that closes makes the ResourceManager check whether it
         // was the one the TaskManager is registered through.
         let lost_rm = rm.clone();
@@ -446,6 +249,7 @@ pub fn start_jobmanager_actors(
         ResourceManager::with_heartbeats(runtime.heartbeat_interval, runtime.heartbeat_timeout)
             .with_mailbox_capacity(capacity)
             .with_registry(registry.clone())
+            .with_ha(runtime.ha.clone())
             .registered_as(&me)
     });
     let dispatcher = Dispatcher::create(|ctx| {
@@ -457,8 +261,8 @@ pub fn start_jobmanager_actors(
 
 /// A TaskManager's settings.
 pub struct TaskManagerOptions {
-    /// The JobManager's RPC address.
-    pub jobmanager: SocketAddr,
+    /// The JobManager: its RPC address, or the leader of an HA cluster.
+    pub jobmanager: crate::actors::task_manager::JobManagerAddress,
     /// This TaskManager's endpoint.
     pub bind: SocketAddr,
     /// The IP address other nodes reach it at, if not the bind address's.
@@ -510,7 +314,11 @@ pub fn run_taskmanager(
         let id = TaskManagerId(provisional);
         println!(
             "TaskManager {id} listening on {data_address}, {} slots, JobManager {}",
-            opts.slots, opts.jobmanager
+            opts.slots,
+            match &opts.jobmanager {
+                JobManagerAddress::Fixed(a) => a.to_string(),
+                JobManagerAddress::Elected(_) => "the leader of its cluster".into(),
+            }
         );
         let network = RemoteNetwork::new(
             node.clone(),
@@ -560,10 +368,17 @@ pub fn run_taskmanager(
                     (accept_node.clone(), network.clone(), inbound.clone());
                 actix_rt::spawn(async move {
                     match node.authenticate(incoming).await {
-                        Ok((peer, _)) => {
+                        // Only TaskManagers dial TaskManagers (data channels): a JobManager
+                        // is reached only through the connection this one opened to it.
+                        Ok((peer, NodeRole::TaskManager)) => {
                             let peer = RemotePeer::new(peer, rpc_timeout);
                             network.add_peer(peer.clone());
                             rpc::serve(peer, inbound);
+                        }
+                        Ok((peer, role)) => {
+                            tracing::warn!(peer = %peer.address, ?role, "only TaskManagers connect to a TaskManager");
+                            peer.connection
+                                .close(crate::net::quic::close::PROTOCOL, b"not a TaskManager");
                         }
                         Err(e) => tracing::debug!(error = %e, "incoming connection failed"),
                     }

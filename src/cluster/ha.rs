@@ -1,0 +1,84 @@
+//! A JobManager of an HA cluster (`--ha etcd://… --cluster-id NAME`): it reaches etcd before
+//! anything else starts (an unreachable etcd is a start error naming its endpoints), then
+//! contends for the lead. While it stands by, its REST API answers for the leader; when it
+//! becomes leader it runs every job of the job store again, each from its latest completed
+//! checkpoint; when it loses the lead it exits at once, since another JobManager may act
+//! for the cluster already (a supervisor restarts it as a standby).
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::StartError;
+use crate::ha::contender::{self, Role};
+use crate::ha::{HaServices, HaSettings, LeaderInfo};
+use crate::rest::RestHandle;
+
+/// The exit code of a JobManager that lost the lead.
+pub const EXIT_LOST_LEADERSHIP: i32 = 3;
+
+/// The HA services of `settings`, once etcd answered.
+pub(super) fn services(
+    settings: Option<&HaSettings>,
+) -> Result<Option<Arc<HaServices>>, StartError> {
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    let etcd = settings.connect()?;
+    Ok(Some(Arc::new(HaServices::new(etcd, settings.clone()))))
+}
+
+/// Starts contending for the lead of `ha`'s cluster as `me`; `handle` runs recovered jobs.
+/// Call it inside the JobManager's actix System.
+pub(super) fn contend(
+    ha: Arc<HaServices>,
+    me: LeaderInfo,
+    handle: RestHandle,
+) -> Result<(), StartError> {
+    if me.rpc.ip().is_unspecified() || me.rest.contains("0.0.0.0") || me.rest.contains("[::]") {
+        return Err(StartError::Config(format!(
+            "--ha needs addresses the other nodes can reach: RPC {} and REST {} (bind a specific IP)",
+            me.rpc, me.rest
+        )));
+    }
+    let roles = contender::spawn(ha.clone(), &me).map_err(|source| StartError::Thread {
+        what: "HA contender",
+        source,
+    })?;
+    println!(
+        "JobManager {} contends for the lead of cluster {} (etcd {})",
+        me.id,
+        ha.settings().cluster_id,
+        ha.settings().endpoints.join(",")
+    );
+    actix_rt::spawn(follow(roles, ha, handle));
+    Ok(())
+}
+
+async fn follow(mut roles: watch::Receiver<Role>, ha: Arc<HaServices>, handle: RestHandle) {
+    while roles.changed().await.is_ok() {
+        let role = roles.borrow_and_update().clone();
+        match role {
+            Role::Standby => {}
+            Role::Leader(token) => {
+                println!(
+                    "This JobManager leads cluster {} (term {token}); recovering its jobs",
+                    ha.settings().cluster_id
+                );
+                let (ha, handle) = (ha.clone(), handle.clone());
+                actix_rt::spawn(async move {
+                    let n = crate::ha::recovery::recover(&handle, &ha).await;
+                    println!("Recovered {n} job(s) from the job store");
+                });
+            }
+            Role::Lost(reason) => {
+                tracing::error!(%reason, "lost the lead");
+                eprintln!(
+                    "rill: this JobManager lost the lead of cluster {}: {reason}; exiting, so that no two JobManagers act for it",
+                    ha.settings().cluster_id
+                );
+                std::process::exit(EXIT_LOST_LEADERSHIP);
+            }
+        }
+    }
+}
