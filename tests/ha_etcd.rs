@@ -1,5 +1,7 @@
-//! Issue 22, the first steps of HA: leader election and fenced writes against a real etcd
-//! (Debian's `etcd-server`, started by the test on loopback).
+//! Issue 22, HA's parts against a real etcd (Debian's `etcd-server`, started by the test on
+//! loopback): leader election, fenced writes, the job store and checkpoint pointers; and the
+//! Dispatcher's refusal of a second job under a running job's id. The processes' takeover is
+//! `ha_processes.rs`.
 
 mod common;
 
@@ -148,4 +150,127 @@ fn a_leader_that_cannot_reach_etcd_gets_errors_not_a_renewed_term() {
     let e = a.renew().expect_err("etcd is gone");
     assert!(matches!(e, EtcdError::Unavailable { .. }), "{e}");
     assert!(!a.put("/rill/lost-etcd/x", b"y").unwrap_or(false));
+}
+
+fn stored(job_id: rill::ids::JobId) -> rill::ha::StoredJob {
+    rill::ha::StoredJob {
+        job_id,
+        request: rill::rest::model::SubmitJobRequest {
+            job: "wordcount".into(),
+            args: vec!["--input".into(), "/data/in.txt".into()],
+            parallelism: Some(2),
+            options: Default::default(),
+        },
+    }
+}
+
+#[test]
+fn the_job_store_and_checkpoint_pointers_hold_only_the_current_terms_writes() {
+    use rill::ha::{HaError, HaServices, HaSettings};
+    let server = EtcdServer::start();
+    let settings = HaSettings::parse(&format!("etcd://{}", server.endpoint()), Some("store"))
+        .expect("valid")
+        .expect("etcd");
+    let ttl = settings.lease_ttl;
+    let (a, b) = (
+        HaServices::new(connect(&server), settings.clone()),
+        HaServices::new(connect(&server), settings),
+    );
+    let job = rill::ids::JobId::generate();
+    assert!(
+        matches!(a.store_job(&stored(job)), Err(HaError::NotLeader { .. })),
+        "nobody leads yet"
+    );
+
+    let mut ea = LeaderElection::new(connect(&server), "store", "a", ttl);
+    let Term::Leader { token } = ea.campaign().expect("campaign") else {
+        panic!("the first contender leads");
+    };
+    a.renewed(token, Instant::now());
+    a.store_job(&stored(job)).expect("stored");
+    assert_eq!(a.jobs().expect("listed"), vec![stored(job)]);
+    let chk = std::path::Path::new("s3://bucket/ck/job/chk-7");
+    a.checkpoint_completed(job, 7, chk).expect("recorded");
+    let pointer = a.checkpoint_pointer(job).expect("read").expect("a pointer");
+    assert_eq!((pointer.checkpoint_id, pointer.path.as_path()), (7, chk));
+    assert_eq!(a.confirm_leading().expect("leads"), token);
+
+    // Another contender leads now; `a` still believes it leads (its renewal is fresh): etcd
+    // refuses its writes, and it learns it does not lead when it asks.
+    ea.resign().expect("resigned");
+    let mut eb = LeaderElection::new(connect(&server), "store", "b", ttl);
+    let Term::Leader { token: newer } = eb.campaign().expect("campaign") else {
+        panic!("b leads once a resigned");
+    };
+    assert!(newer > token);
+    b.renewed(newer, Instant::now());
+    assert!(a.leading(), "a cannot know yet");
+    assert!(matches!(
+        a.checkpoint_completed(job, 8, &chk.with_file_name("chk-8")),
+        Err(HaError::NotLeader { .. })
+    ));
+    assert!(matches!(
+        a.confirm_leading(),
+        Err(HaError::NotLeader { .. })
+    ));
+    assert!(matches!(a.remove_job(job), Err(HaError::NotLeader { .. })));
+    let pointer = b.checkpoint_pointer(job).expect("read").expect("a pointer");
+    assert_eq!(
+        pointer.checkpoint_id, 7,
+        "the old term's write did not stick"
+    );
+    assert_eq!(b.jobs().expect("listed").len(), 1);
+    b.remove_job(job).expect("removed by the leader");
+    assert!(b.jobs().expect("listed").is_empty());
+    assert_eq!(b.checkpoint_pointer(job).expect("read"), None);
+}
+
+/// A new leader's recovery may meet a job that a submission stored and started just before:
+/// the Dispatcher refuses a second job under a running job's id (409 over REST).
+#[test]
+fn a_running_job_cannot_be_submitted_again_under_its_id() {
+    use std::io::Write;
+    common::with_cluster(
+        common::cluster(1, 2),
+        Duration::from_secs(60),
+        |c| async move {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let _held = std::thread::spawn(move || {
+                let (mut conn, _) = listener.accept().expect("the job connects");
+                let _ = conn.write_all(b"a b\n");
+                std::thread::sleep(Duration::from_secs(30));
+            });
+            let handle = rill::rest::RestHandle::new(
+                c.dispatcher().clone(),
+                c.resource_manager().clone(),
+                std::sync::Arc::new(rill::jobs::JobRegistry::bundled()),
+                1,
+            );
+            let request = rill::rest::model::SubmitJobRequest {
+                job: "socket-wordcount".into(),
+                args: vec![
+                    "--host".into(),
+                    "127.0.0.1".into(),
+                    "--port".into(),
+                    port.to_string(),
+                ],
+                parallelism: Some(1),
+                options: Default::default(),
+            };
+            let id = rill::ids::JobId::generate();
+            assert_eq!(handle.resubmit(id, &request).await.expect("runs"), id);
+            let again = handle.resubmit(id, &request).await;
+            assert!(
+                matches!(
+                    &again,
+                    Err(rill::rest::RestError::Cluster(
+                        rill::actors::ClusterError::DuplicateJob(j)
+                    )) if *j == id
+                ),
+                "{again:?}"
+            );
+            c.cancel(id).await.expect("cancelled");
+        },
+    );
 }

@@ -12,6 +12,9 @@ pub enum ClusterError {
     /// No such job.
     #[error("no job {0}")]
     JobNotFound(JobId),
+    /// A job with this id runs already (Flink's `DuplicateJobSubmissionException`).
+    #[error("job {0} was submitted already and has not ended")]
+    DuplicateJob(JobId),
     /// The job's program is invalid.
     #[error(transparent)]
     Graph(#[from] GraphError),

@@ -68,6 +68,9 @@ pub async fn recover(handle: &RestHandle, ha: &Arc<HaServices>) -> usize {
         }
         match handle.resubmit(job_id, &request).await {
             Ok(_) => recovered += 1,
+            Err(crate::rest::RestError::Cluster(crate::actors::ClusterError::DuplicateJob(_))) => {
+                tracing::info!(%job_id, "the job runs already (submitted as this JobManager became leader)")
+            }
             Err(e) => tracing::error!(%job_id, error = %e, "recovering a job"),
         }
     }

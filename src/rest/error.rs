@@ -114,6 +114,7 @@ impl ResponseError for RestError {
                     StatusCode::NOT_FOUND
                 }
                 ClusterError::TooManyWaiters(_) => StatusCode::TOO_MANY_REQUESTS,
+                ClusterError::DuplicateJob(_) => StatusCode::CONFLICT,
                 ClusterError::Unavailable(_) | ClusterError::Startup(_) => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }

@@ -223,6 +223,14 @@ impl Handles<SubmitJob> for Dispatcher {
 
     fn handle(&mut self, msg: SubmitJob, ctx: &mut Self::Context) -> Self::Result {
         let job_id = msg.job_id;
+        // A new leader's recovery and a submission it stored just before may name one job.
+        if self
+            .jobs
+            .get(&job_id)
+            .is_some_and(|r| !r.status.is_terminal())
+        {
+            return Err(ClusterError::DuplicateJob(job_id));
+        }
         tracing::info!(job_id = %job_id, job = %msg.job_graph.name, vertices = msg.job_graph.vertices.len(), "job submitted");
         let name = msg.job_graph.name.clone();
         let job_type = msg.job_graph.runtime_mode;
