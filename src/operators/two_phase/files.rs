@@ -74,6 +74,17 @@ impl<T> TwoPhaseCommitFileSink<T> {
         Ok(())
     }
 
+    /// Removes the staging directory once every part is uploaded (the end of the input),
+    /// and the sink's directory above it when no other attempt uses it.
+    pub(super) fn unstage(&mut self) {
+        if let Some(dir) = self.staging.take() {
+            let _ = std::fs::remove_dir(&dir);
+            if let Some(sink) = dir.parent() {
+                let _ = std::fs::remove_dir(sink);
+            }
+        }
+    }
+
     /// Makes a closed part durable where the sink commits it: nothing to do locally; with
     /// an object store it is uploaded, and its local copy removed.
     pub(super) fn publish(&self, name: &str) -> Result<(), UserError> {

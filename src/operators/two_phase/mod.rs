@@ -461,6 +461,7 @@ impl<T: PartLine> SinkFunction<T> for TwoPhaseCommitFileSink<T> {
     /// periodic checkpoints there is none: every part is committed now.
     fn finish(&mut self) -> Result<(), UserError> {
         self.close_all()?;
+        self.unstage();
         self.name_closed(self.epoch);
         if self.final_checkpoint {
             return Ok(());
