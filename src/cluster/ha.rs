@@ -81,4 +81,12 @@ async fn follow(mut roles: watch::Receiver<Role>, ha: Arc<HaServices>, handle: R
             }
         }
     }
+    // The contender's thread ended without a word (it panicked): this JobManager can neither
+    // lead nor know whether it does.
+    tracing::error!("the HA contender stopped");
+    eprintln!(
+        "rill: this JobManager's part in the election of cluster {} stopped; exiting",
+        ha.settings().cluster_id
+    );
+    std::process::exit(EXIT_LOST_LEADERSHIP);
 }

@@ -275,10 +275,11 @@ impl HaServices {
         self.put(&self.job_key(job.job_id), &value)
     }
 
-    /// Removes an ended job and its checkpoint pointer.
+    /// Removes an ended job, then its checkpoint pointer (the other order could leave a job
+    /// that a successor would run again from the start).
     pub fn remove_job(&self, job: JobId) -> Result<(), HaError> {
-        self.delete(&self.pointer_key(job))?;
-        self.delete(&self.job_key(job))
+        self.delete(&self.job_key(job))?;
+        self.delete(&self.pointer_key(job))
     }
 
     /// Every stored job.

@@ -211,7 +211,15 @@ impl RestHandle {
             job_graph,
             plan,
         };
-        Ok(handlers::ask(&self.dispatcher, submit, "dispatcher").await??)
+        let submitted = handlers::ask(&self.dispatcher, submit, "dispatcher")
+            .await
+            .and_then(|r| r.map_err(RestError::from));
+        if let (Err(e), Some(ha), true) = (&submitted, self.ha.clone(), store) {
+            // Refused: no later leader may run it.
+            tracing::warn!(%job_id, error = %e, "submission refused; removing it from the job store");
+            let _ = tokio::task::spawn_blocking(move || ha.remove_job(job_id)).await;
+        }
+        submitted
     }
 }
 
