@@ -11,6 +11,7 @@ pub mod recovery;
 pub mod shuffle;
 pub mod sql;
 pub mod state;
+pub mod takeover;
 pub mod windows;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

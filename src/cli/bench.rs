@@ -13,7 +13,8 @@ enum BenchCommand {
 }
 
 /// `rill bench`'s flags: the default runs (a) and (b); one of `--shuffle`, `--windows`,
-/// `--sql-aggregation`, `--state`, `--state-checkpoints`, `--recovery` runs that one instead.
+/// `--sql-aggregation`, `--state`, `--state-checkpoints`, `--recovery`, `--ha-takeover` runs
+/// that one instead.
 #[derive(clap::Args, Debug)]
 pub(super) struct BenchArgs {
     /// A benchmark with flags of its own.
@@ -68,6 +69,10 @@ pub(super) struct BenchArgs {
     /// Run (f) instead: recovery time after a TaskManager process is killed.
     #[arg(long)]
     recovery: bool,
+    /// Run (i) instead: HA takeover time after the leading JobManager is killed (needs
+    /// `etcd` on the PATH; `--runs` takeovers).
+    #[arg(long)]
+    ha_takeover: bool,
     /// Keys of heap state in (f).
     #[arg(long, default_value_t = 20_000_000)]
     recovery_keys: u64,
@@ -117,6 +122,7 @@ pub(super) fn bench(args: BenchArgs) -> ExitCode {
         state_backends,
         state_checkpoints,
         recovery,
+        ha_takeover,
         recovery_keys,
         recovery_state_mb,
         heartbeat_timeout_ms,
@@ -133,6 +139,8 @@ pub(super) fn bench(args: BenchArgs) -> ExitCode {
     }
     let lines = if state_checkpoints {
         crate::bench::state::run_checkpoint_sizes(state_bytes, checkpoint_dir)
+    } else if ha_takeover {
+        crate::bench::takeover::run(runs.max(1)).map_err(|e| format!("(i) HA takeover: {e}"))
     } else if recovery {
         crate::bench::recovery::run(
             recovery_keys,

@@ -297,6 +297,19 @@ impl RestClient {
         let _: serde_json::Value = self.call("PATCH", &path, None)?;
         Ok(())
     }
+
+    /// Whether job `id` is RUNNING with every subtask running (`GET /jobs/overview`); false
+    /// when the server does not answer.
+    pub fn runs_every_subtask(&self, id: &str) -> bool {
+        let Ok(o) = self.get_json("/jobs/overview") else {
+            return false;
+        };
+        o["jobs"].as_array().into_iter().flatten().any(|j| {
+            j["jid"] == id
+                && j["state"] == "RUNNING"
+                && j["tasks"]["running"] == j["tasks"]["total"]
+        })
+    }
 }
 
 #[cfg(test)]

@@ -184,14 +184,7 @@ impl HaCluster {
 
     /// Whether every subtask of `job` runs, as JobManager `i` sees it.
     pub fn all_running(&self, i: usize, job: &str) -> bool {
-        let Ok(o) = self.client(i).get_json("/jobs/overview") else {
-            return false;
-        };
-        o["jobs"].as_array().into_iter().flatten().any(|j| {
-            j["jid"] == job
-                && j["state"] == "RUNNING"
-                && j["tasks"]["running"] == j["tasks"]["total"]
-        })
+        self.client(i).runs_every_subtask(job)
     }
 
     /// Waits until JobManager `i` finished `job`; returns its details.
