@@ -341,3 +341,30 @@ fn a_leader_that_loses_etcd_steps_down_and_the_standby_says_no_one_leads() {
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A leader stopped on purpose (SIGINT, Ctrl-C) gives the lead up: with a lease of 30 s the
+/// standby leads long before the lease could have expired, and the stopped one exits 0.
+#[test]
+fn a_leader_shut_down_hands_over_without_waiting_for_its_lease() {
+    let dir = common::temp_dir("ha-resign");
+    let settings = format!("{FAST_FAILURE}[ha]\nlease_ttl_s = 30\n");
+    let mut c = HaCluster::start(exe(), &dir, &settings, 2, &[]);
+    let leader = c.wait_leader(Duration::from_secs(10));
+    let stopped = Instant::now();
+    let j = c.job_managers[leader].as_mut().expect("running");
+    j.process.signal("INT").expect("SIGINT");
+    let status = j
+        .process
+        .wait_exit(Duration::from_secs(10))
+        .expect("the leader shuts down");
+    assert!(status.success(), "{status}");
+    c.job_managers[leader] = None;
+    let next = c.wait_leader(Duration::from_secs(10));
+    assert_ne!(next, leader);
+    eprintln!(
+        "the standby leads {:?} after the leader was told to stop (lease: 30 s)",
+        stopped.elapsed()
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
+}

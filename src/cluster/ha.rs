@@ -81,6 +81,9 @@ async fn follow(mut roles: watch::Receiver<Role>, ha: Arc<HaServices>, handle: R
             }
         }
     }
+    if ha.resigned() {
+        return;
+    }
     // The contender's thread ended without a word (it panicked): this JobManager can neither
     // lead nor know whether it does.
     tracing::error!("the HA contender stopped");

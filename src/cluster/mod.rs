@@ -180,7 +180,7 @@ pub fn run_jobmanager(
         actix_rt::spawn(server);
         println!("JobManager RPC listening on {rpc_addr}");
         println!("REST API listening on http://{rest_addr}");
-        if let Some(ha) = ha {
+        if let Some(ha) = ha.clone() {
             let me = crate::ha::LeaderInfo {
                 id: actors.node_id().to_string(),
                 rpc: rpc_addr,
@@ -230,6 +230,14 @@ pub fn run_jobmanager(
         });
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("JobManager shutting down");
+        if let Some(ha) = ha {
+            // A standby takes over now rather than once the lease expired.
+            match tokio::task::spawn_blocking(move || ha.resign()).await {
+                Ok(Ok(())) => tracing::info!("gave the lead up"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "giving the lead up"),
+                Err(e) => tracing::warn!(error = %e, "giving the lead up"),
+            }
+        }
         node.close();
         server_handle.stop(true).await;
         System::current().stop();

@@ -53,6 +53,9 @@ fn run(services: Arc<HaServices>, mut election: LeaderElection, tx: watch::Sende
         match election.campaign() {
             Ok(Term::Leader { token }) => {
                 services.renewed(token, sent);
+                if let Some(lease) = election.lease() {
+                    services.leads_with_lease(lease);
+                }
                 break token;
             }
             Ok(Term::Standby { leader }) => {
@@ -99,5 +102,9 @@ fn run(services: Arc<HaServices>, mut election: LeaderElection, tx: watch::Sende
     };
     services.lost();
     election.lose();
+    if services.resigned() {
+        // Shutting down: the lead was given up, not lost.
+        return;
+    }
     let _ = tx.send(Role::Lost(reason));
 }

@@ -65,6 +65,11 @@ impl LeaderElection {
         &self.key
     }
 
+    /// The lease it holds, if any.
+    pub fn lease(&self) -> Option<i64> {
+        self.lease
+    }
+
     /// How often a leader renews its lease: a third of the TTL.
     pub fn renew_every(&self) -> Duration {
         self.ttl / 3

@@ -151,6 +151,10 @@ struct Leadership {
     token: AtomicI64,
     /// When the last successful renewal was sent.
     renewed: Mutex<Option<Instant>>,
+    /// The leader's lease (0: none).
+    lease: AtomicI64,
+    /// It gave the lead up on purpose (shutting down).
+    resigned: std::sync::atomic::AtomicBool,
 }
 
 /// A JobManager's view of its cluster's HA state.
@@ -208,6 +212,28 @@ impl HaServices {
     /// This process does not lead (any more).
     pub fn lost(&self) {
         self.leadership.token.store(0, Ordering::SeqCst);
+    }
+
+    /// Whether it gave the lead up on purpose ([`Self::resign`]).
+    pub fn resigned(&self) -> bool {
+        self.leadership.resigned.load(Ordering::SeqCst)
+    }
+
+    /// Notes the lease a leader holds (for [`Self::resign`]).
+    pub fn leads_with_lease(&self, lease: i64) {
+        self.leadership.lease.store(lease, Ordering::SeqCst);
+    }
+
+    /// Gives the lead up at once (a JobManager shutting down): it stops writing, and its
+    /// lease is revoked, which deletes the leader key, so a standby takes over without
+    /// waiting for the lease to expire. Its jobs stay in the job store for the next leader.
+    pub fn resign(&self) -> Result<(), HaError> {
+        self.leadership.resigned.store(true, Ordering::SeqCst);
+        self.lost();
+        match self.leadership.lease.swap(0, Ordering::SeqCst) {
+            0 => Ok(()),
+            lease => Ok(self.etcd.revoke(lease)?),
+        }
     }
 
     /// The fencing token while this process leads: its token, if its lease was renewed
