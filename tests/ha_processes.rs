@@ -1,7 +1,8 @@
 //! Issue 22: JobManager high availability on etcd, with real processes — a real etcd, two
 //! JobManagers and two TaskManagers started with `--ha etcd://… --cluster-id NAME`, a
 //! checkpointed windowed job whose two-phase-commit sink's committed output must equal the
-//! failure-free run's byte for byte after the leader is killed (SIGKILL) or paused (SIGSTOP).
+//! failure-free run's byte for byte after the leader is killed (SIGKILL) or paused (SIGSTOP);
+//! and etcd lost while running, etcd unreachable at start, a leader shut down on purpose.
 
 mod common;
 
@@ -134,7 +135,6 @@ fn the_standby_takes_over_twice_and_the_committed_output_is_exactly_once() {
     let dir = common::temp_dir("ha-takeover");
     // Checkpoints and the committed output both under prefixes of an S3 API server.
     let s3 = common::s3::shared();
-    s3.configure();
     let job = Job::new(&dir, Storage::S3.location("ha-output"));
     let settings = format!("{FAST_FAILURE}{}", s3.settings());
     let mut c = HaCluster::start(exe(), &dir, &settings, 2, &[2, 2]);
