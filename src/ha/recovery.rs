@@ -11,13 +11,19 @@ use crate::rest::RestHandle;
 /// How long to wait before reading the job store again after etcd failed.
 const RETRY: Duration = Duration::from_millis(500);
 
+/// Why a read of the job store failed (it is retried while this process leads).
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Ha(#[from] HaError),
+    #[error("the reading thread failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, HaError> + Send + 'static,
-) -> Result<T, String> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
+) -> Result<T, ReadError> {
+    Ok(tokio::task::spawn_blocking(f).await??)
 }
 
 /// Runs `f` on a blocking thread until it succeeds, retrying while this process leads;

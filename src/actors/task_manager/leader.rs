@@ -39,17 +39,46 @@ impl JobManagerAddress {
     }
 
     /// The address to dial, with the leader's term in an HA cluster.
-    pub async fn resolve(self) -> Result<(SocketAddr, Option<i64>), String> {
+    pub async fn resolve(self) -> Result<(SocketAddr, Option<i64>), ConnectError> {
         match self {
             Self::Fixed(a) => Ok((a, None)),
-            Self::Elected(r) => match tokio::task::spawn_blocking(move || r.leader()).await {
-                Ok(Ok(Some((info, term)))) => Ok((info.rpc, Some(term))),
-                Ok(Ok(None)) => Err("no JobManager leads the cluster yet".into()),
-                Ok(Err(e)) => Err(format!("looking the leader up: {e}")),
-                Err(e) => Err(format!("looking the leader up: {e}")),
+            Self::Elected(r) => match tokio::task::spawn_blocking(move || r.leader()).await? {
+                Ok(Some((info, term))) => Ok((info.rpc, Some(term))),
+                Ok(None) => Err(ConnectError::NoLeader),
+                Err(e) => Err(ConnectError::Lookup(e)),
             },
         }
     }
+}
+
+/// Why a TaskManager could not reach its JobManager (it tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// etcd names no leader.
+    #[error("no JobManager leads the cluster yet")]
+    NoLeader,
+    /// etcd could not be asked.
+    #[error("looking the leader up: {0}")]
+    Lookup(crate::ha::HaError),
+    /// The look-up's thread failed.
+    #[error("looking the leader up: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The JobManager did not accept the connection.
+    #[error("{addr}: {source}")]
+    Dial {
+        /// Its address.
+        addr: SocketAddr,
+        /// The cause.
+        source: crate::net::quic::NetError,
+    },
+    /// The leader did not answer in time (it may have died since etcd named it).
+    #[error("{addr}: no answer within {limit:?}")]
+    Timeout {
+        /// Its address.
+        addr: SocketAddr,
+        /// How long it waited.
+        limit: Duration,
+    },
 }
 
 impl TaskManager {
@@ -70,8 +99,8 @@ impl TaskManager {
             let limit = term.map_or(Duration::MAX, |_| DIAL_TIMEOUT);
             match tokio::time::timeout(limit, node.connect(jm)).await {
                 Ok(Ok(peer)) => Ok((peer, jm, term)),
-                Ok(Err(e)) => Err(format!("{jm}: {e}")),
-                Err(_) => Err(format!("{jm}: no answer within {limit:?}")),
+                Ok(Err(source)) => Err(ConnectError::Dial { addr: jm, source }),
+                Err(_) => Err(ConnectError::Timeout { addr: jm, limit }),
             }
         }
         .into_actor(self)
