@@ -368,3 +368,49 @@ fn a_leader_shut_down_hands_over_without_waiting_for_its_lease() {
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The leader key carries the addresses the other nodes dial: `--advertise IP` with the
+/// bound ports. An unspecified bind address without `--advertise` is refused before
+/// anything binds.
+#[test]
+fn a_jobmanager_advertises_the_address_the_others_reach_it_at() {
+    let etcd = common::etcd::EtcdServer::start();
+    let ha = format!("etcd://{}", etcd.endpoint());
+    let out = std::process::Command::new(exe())
+        .args(["jobmanager", "--bind", "0.0.0.0:1", "--rest", "127.0.0.1:0"])
+        .args(["--ha", &ha, "--cluster-id", "adv", "--secret", "s"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("give --advertise IP"), "{stderr}");
+
+    let port = rill::launch::free_udp_port().expect("port");
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec!["jobmanager", "--bind", &bind, "--rest", "127.0.0.1:0"];
+    args.extend([
+        "--advertise",
+        "127.0.0.2",
+        "--ha",
+        &ha,
+        "--cluster-id",
+        "adv",
+    ]);
+    let jm = rill::launch::ChildProcess::start(exe(), &args, &[("RILL_CLUSTER_SECRET", "s")])
+        .expect("starts");
+    let settings = rill::ha::HaSettings::parse(&ha, Some("adv"))
+        .expect("valid")
+        .expect("etcd");
+    let retrieval = rill::ha::LeaderRetrieval::new(settings.connect().expect("etcd"), &settings);
+    let start = Instant::now();
+    let (info, _) = loop {
+        if let Some(l) = retrieval.leader().expect("etcd answers") {
+            break l;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no leader");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(info.rpc.to_string(), format!("127.0.0.2:{port}"));
+    assert!(info.rest.starts_with("http://127.0.0.2:"), "{info:?}");
+    drop(jm);
+}

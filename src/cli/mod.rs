@@ -76,6 +76,10 @@ enum Command {
         /// REST address (TCP) [default: 127.0.0.1:8081].
         #[arg(long)]
         rest: Option<std::net::SocketAddr>,
+        /// With --ha: the IP address the other nodes reach this JobManager at, with the bound
+        /// ports (required when --bind or --rest is unspecified, e.g. 0.0.0.0:6123).
+        #[arg(long, value_name = "IP")]
+        advertise: Option<std::net::IpAddr>,
         /// The cluster secret (else the config file, else $RILL_CLUSTER_SECRET, else generated).
         #[arg(long)]
         secret: Option<String>,
@@ -445,12 +449,18 @@ pub fn main_with(registry: JobRegistry) -> ExitCode {
         Command::Jobmanager {
             bind,
             rest,
+            advertise,
             secret,
             config,
             ha,
         } => {
             init_logging("info");
-            jobmanager(registry, bind, rest, secret, config, ha)
+            let addresses = processes::JobManagerAddresses {
+                bind,
+                rest,
+                advertise,
+            };
+            jobmanager(registry, addresses, secret, config, ha)
         }
         Command::Taskmanager {
             jobmanager,

@@ -68,10 +68,20 @@ fn start_outcome(r: Result<(), crate::cluster::StartError>) -> ExitCode {
     }
 }
 
+/// Where a JobManager listens, and the IP address it gives others.
+pub(super) struct JobManagerAddresses {
+    pub(super) bind: Option<std::net::SocketAddr>,
+    pub(super) rest: Option<std::net::SocketAddr>,
+    pub(super) advertise: Option<std::net::IpAddr>,
+}
+
 pub(super) fn jobmanager(
     registry: Arc<JobRegistry>,
-    bind: Option<std::net::SocketAddr>,
-    rest: Option<std::net::SocketAddr>,
+    JobManagerAddresses {
+        bind,
+        rest,
+        advertise,
+    }: JobManagerAddresses,
     secret: Option<String>,
     config: Option<std::path::PathBuf>,
     ha: HaArgs,
@@ -94,6 +104,7 @@ pub(super) fn jobmanager(
                 .map_or(crate::rest::stream::DEFAULT_INTERVAL, |ms| {
                     std::time::Duration::from_millis(ms.max(10))
                 }),
+            advertise: advertise.or(file.jobmanager.advertise),
             secret: crate::cluster::secret(secret, &file),
             quic: file.quic(&runtime)?,
             runtime,

@@ -60,6 +60,9 @@ pub struct JobManagerSection {
     pub rest: Option<SocketAddr>,
     /// How often `/actors/stream` gathers the topology while clients listen.
     pub actors_stream_interval_ms: Option<u64>,
+    /// The IP address the other nodes reach it at (with `--ha`, when it binds an
+    /// unspecified address).
+    pub advertise: Option<std::net::IpAddr>,
 }
 
 /// `[taskmanager]`.

@@ -17,6 +17,26 @@ use crate::rest::RestHandle;
 /// The exit code of a JobManager that lost the lead.
 pub const EXIT_LOST_LEADERSHIP: i32 = 3;
 
+/// Checks, before anything binds, that the addresses a JobManager of an HA cluster gives the
+/// others (in the leader key) are ones they can reach.
+pub(super) fn check_addresses(
+    bind: std::net::SocketAddr,
+    rest: std::net::SocketAddr,
+    advertise: Option<std::net::IpAddr>,
+) -> Result<(), StartError> {
+    match advertise {
+        Some(ip) if ip.is_unspecified() => Err(StartError::Config(format!(
+            "--advertise {ip}: give the address the other nodes reach this JobManager at"
+        ))),
+        None if bind.ip().is_unspecified() || rest.ip().is_unspecified() => {
+            Err(StartError::Config(format!(
+                "--ha: --bind {bind} or --rest {rest} is unspecified; give --advertise IP, the address the other nodes reach this JobManager at"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The HA services of `settings`, once etcd answered.
 pub(super) fn services(
     settings: Option<&HaSettings>,
@@ -35,12 +55,6 @@ pub(super) fn contend(
     me: LeaderInfo,
     handle: RestHandle,
 ) -> Result<(), StartError> {
-    if me.rpc.ip().is_unspecified() || me.rest.contains("0.0.0.0") || me.rest.contains("[::]") {
-        return Err(StartError::Config(format!(
-            "--ha needs addresses the other nodes can reach: RPC {} and REST {} (bind a specific IP)",
-            me.rpc, me.rest
-        )));
-    }
     let roles = contender::spawn(ha.clone(), &me).map_err(|source| StartError::Thread {
         what: "HA contender",
         source,

@@ -11,6 +11,7 @@
 //! [jobmanager]
 //! bind = "127.0.0.1:6123"         # RPC (QUIC, UDP)
 //! rest = "127.0.0.1:8081"         # REST API (HTTP, TCP)
+//! advertise = "10.0.0.1"         # with --ha, the IP others reach it at (if bind is 0.0.0.0)
 //! actors_stream_interval_ms = 1000  # how often /actors/stream publishes while clients listen
 //! [taskmanager]
 //! jobmanager = "127.0.0.1:6123"
@@ -134,6 +135,8 @@ pub struct JobManagerOptions {
     pub quic: QuicSettings,
     /// High availability: `None` runs the only JobManager (`--ha none`).
     pub ha: Option<crate::ha::HaSettings>,
+    /// The IP address the other nodes reach it at, if not its bind addresses'.
+    pub advertise: Option<std::net::IpAddr>,
 }
 
 /// Runs a JobManager until interrupted.
@@ -141,6 +144,9 @@ pub fn run_jobmanager(
     mut opts: JobManagerOptions,
     registry: Arc<JobRegistry>,
 ) -> Result<(), StartError> {
+    if opts.ha.is_some() {
+        ha::check_addresses(opts.bind, opts.rest, opts.advertise)?;
+    }
     let ha = ha::services(opts.ha.as_ref())?;
     opts.runtime.ha = ha.clone();
     System::new().block_on(async move {
@@ -181,10 +187,11 @@ pub fn run_jobmanager(
         println!("JobManager RPC listening on {rpc_addr}");
         println!("REST API listening on http://{rest_addr}");
         if let Some(ha) = ha.clone() {
+            let reached = |a: SocketAddr| SocketAddr::new(opts.advertise.unwrap_or(a.ip()), a.port());
             let me = crate::ha::LeaderInfo {
                 id: actors.node_id().to_string(),
-                rpc: rpc_addr,
-                rest: format!("http://{rest_addr}"),
+                rpc: reached(rpc_addr),
+                rest: format!("http://{}", reached(rest_addr)),
             };
             ha::contend(ha, me, handle)?;
         }
