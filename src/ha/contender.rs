@@ -1,12 +1,13 @@
 //! A JobManager's part in the election, on a thread of its own: as a standby it campaigns
 //! every [`STANDBY_POLL`] (and notes who leads, for its REST API); as the leader it renews
-//! its lease every third of the TTL. Becoming leader and losing the lead are reported on a
-//! `watch` channel (one value, never a queue).
+//! its lease every third of the TTL, and at least every 0.5 s. Becoming leader and losing the
+//! lead are reported on a `watch` channel (one value, never a queue).
 //!
 //! A leader whose renewal fails (lease expired, key no longer its term's) or that cannot
 //! reach etcd for a whole TTL has lost the lead: [`Role::Lost`] is published and the thread
-//! ends. The JobManager then stops acting at once (it exits, see `cluster::run_jobmanager`):
-//! another may lead already, and only one may ever act.
+//! ends. The JobManager then stops acting at once (it exits, see `cluster/ha.rs`): another
+//! may lead already, and only one may ever act. A leader that resigned (shutting down)
+//! publishes nothing.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
