@@ -198,10 +198,43 @@ impl Drop for ChildProcess {
     }
 }
 
+/// The arguments of a single-member etcd named `name` on 127.0.0.1, serving clients on
+/// `client_port` and keeping its data in `data_dir` (Debian's `etcd-server`).
+pub fn etcd_args(name: &str, data_dir: &Path, client_port: u16, peer_port: u16) -> Vec<String> {
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    [
+        "--name",
+        name,
+        "--data-dir",
+        &data_dir.display().to_string(),
+        "--listen-client-urls",
+        &client,
+        "--advertise-client-urls",
+        &client,
+        "--listen-peer-urls",
+        &peer,
+        "--initial-advertise-peer-urls",
+        &peer,
+        "--initial-cluster",
+        &format!("{name}={peer}"),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A free UDP port on 127.0.0.1 (for a QUIC endpoint).
 pub fn free_udp_port() -> Result<u16, LaunchError> {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .map_err(LaunchError::Port)
+}
+
+/// A free TCP port on 127.0.0.1 (for a server that takes its port as an argument).
+pub fn free_tcp_port() -> Result<u16, LaunchError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(LaunchError::Port)
 }

@@ -19,10 +19,7 @@ fn connect(server: &EtcdServer) -> Etcd {
 
 #[test]
 fn an_unreachable_etcd_is_a_clear_error_naming_its_endpoints() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = rill::launch::free_tcp_port().expect("a free port");
     let endpoints = [format!("127.0.0.1:{port}"), "127.0.0.2:1".to_string()];
     let e = Etcd::connect(&endpoints, TIMEOUT).expect_err("nothing listens there");
     let EtcdError::Unavailable {

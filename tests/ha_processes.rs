@@ -249,10 +249,7 @@ fn a_paused_leader_is_fenced_and_exits_when_it_resumes() {
 
 #[test]
 fn an_unreachable_etcd_is_a_start_error_naming_its_endpoints() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = rill::launch::free_tcp_port().expect("a free port");
     let ha = format!("etcd://127.0.0.1:{port},127.0.0.2:1");
     for role in [
         vec![

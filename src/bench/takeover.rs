@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::bench::median;
 use crate::graph::job_graph::SubmitOptions;
 use crate::ha::{HaSettings, LeaderRetrieval};
-use crate::launch::{free_udp_port, ChildProcess, LaunchError};
+use crate::launch::{free_tcp_port, free_udp_port, ChildProcess, LaunchError};
 use crate::rest::model::SubmitJobRequest;
 use crate::rest::RestClient;
 
@@ -45,41 +45,12 @@ struct Cluster {
     _etcd: ChildProcess,
 }
 
-fn free_tcp_port() -> std::io::Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()
-        .map(|a| a.port())
-}
-
 impl Cluster {
     fn start(exe: &Path, dir: &Path) -> Result<Self, TakeoverError> {
         let (port, peer) = (free_tcp_port()?, free_tcp_port()?);
-        let (client, peer) = (
-            format!("http://127.0.0.1:{port}"),
-            format!("http://127.0.0.1:{peer}"),
-        );
-        let data = dir.join("etcd").display().to_string();
-        let cluster = format!("bench={peer}");
-        let etcd = ChildProcess::start(
-            Path::new("etcd"),
-            &[
-                "--name",
-                "bench",
-                "--data-dir",
-                &data,
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-                "--initial-cluster",
-                &cluster,
-            ],
-            &[],
-        )?;
+        let args = crate::launch::etcd_args("bench", &dir.join("etcd"), port, peer);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let etcd = ChildProcess::start(Path::new("etcd"), &args, &[])?;
         let cluster_id = format!("bench-{:08x}", crate::util::random_u64() as u32);
         let ha = vec![
             "--ha".to_string(),

@@ -176,18 +176,18 @@ pub fn run_jobmanager(
         if let Some(ha) = &ha {
             handle = handle.with_ha(ha.clone());
         }
-        let (server, rest_addr) = crate::rest::serve(opts.rest, handle.clone()).map_err(|source| {
-            StartError::Rest {
+        let (server, rest_addr) =
+            crate::rest::serve(opts.rest, handle.clone()).map_err(|source| StartError::Rest {
                 addr: opts.rest,
                 source,
-            }
-        })?;
+            })?;
         let server_handle = server.handle();
         actix_rt::spawn(server);
         println!("JobManager RPC listening on {rpc_addr}");
         println!("REST API listening on http://{rest_addr}");
         if let Some(ha) = ha.clone() {
-            let reached = |a: SocketAddr| SocketAddr::new(opts.advertise.unwrap_or(a.ip()), a.port());
+            let reached =
+                |a: SocketAddr| SocketAddr::new(opts.advertise.unwrap_or(a.ip()), a.port());
             let me = crate::ha::LeaderInfo {
                 id: actors.node_id().to_string(),
                 rpc: reached(rpc_addr),
@@ -213,28 +213,12 @@ pub fn run_jobmanager(
                 }
             })),
         );
-        let accept_node = node.clone();
-        let rpc_timeout = opts.runtime.rpc_timeout;
-        actix_rt::spawn(async move {
-            while let Some(incoming) = accept_node.accept().await {
-                let (node, handler) = (accept_node.clone(), handler.clone());
-                actix_rt::spawn(async move {
-                    match node.authenticate(incoming).await {
-                        Ok((peer, NodeRole::TaskManager)) => {
-                            let peer = RemotePeer::new(peer, rpc_timeout);
-                            rpc::serve(peer, handler);
-                        }
-                        Ok((peer, role)) => {
-                            tracing::warn!(peer = %peer.address, ?role, "only TaskManagers connect to a JobManager");
-                            peer.connection
-                                .close(crate::net::quic::close::PROTOCOL, b"not a TaskManager");
-                        }
-                        // Refusals are logged by `authenticate`.
-                        Err(e) => tracing::debug!(error = %e, "incoming connection failed"),
-                    }
-                });
-            }
-        });
+        accept_task_managers(
+            node.clone(),
+            opts.runtime.rpc_timeout,
+            "JobManager",
+            move |peer| rpc::serve(peer, handler.clone()),
+        );
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("JobManager shutting down");
         if let Some(ha) = ha {
@@ -375,31 +359,17 @@ pub fn run_taskmanager(
             }
             None => None,
         };
-        let rpc_timeout = opts.runtime.rpc_timeout;
-        let accept_node = node.clone();
-        actix_rt::spawn(async move {
-            while let Some(incoming) = accept_node.accept().await {
-                let (node, network, inbound) =
-                    (accept_node.clone(), network.clone(), inbound.clone());
-                actix_rt::spawn(async move {
-                    match node.authenticate(incoming).await {
-                        // Only TaskManagers dial TaskManagers (data channels): a JobManager
-                        // is reached only through the connection this one opened to it.
-                        Ok((peer, NodeRole::TaskManager)) => {
-                            let peer = RemotePeer::new(peer, rpc_timeout);
-                            network.add_peer(peer.clone());
-                            rpc::serve(peer, inbound);
-                        }
-                        Ok((peer, role)) => {
-                            tracing::warn!(peer = %peer.address, ?role, "only TaskManagers connect to a TaskManager");
-                            peer.connection
-                                .close(crate::net::quic::close::PROTOCOL, b"not a TaskManager");
-                        }
-                        Err(e) => tracing::debug!(error = %e, "incoming connection failed"),
-                    }
-                });
-            }
-        });
+        // Only TaskManagers dial TaskManagers (data channels): a JobManager is reached only
+        // through the connection this one opened to it.
+        accept_task_managers(
+            node.clone(),
+            opts.runtime.rpc_timeout,
+            "TaskManager",
+            move |peer| {
+                network.add_peer(peer.clone());
+                rpc::serve(peer, inbound.clone());
+            },
+        );
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("TaskManager shutting down");
         tm.do_send(Shutdown);
@@ -412,4 +382,31 @@ pub fn run_taskmanager(
         System::current().stop();
         Ok(())
     })
+}
+
+/// Accepts connections on `node` until it closes: each authenticated TaskManager's goes to
+/// `serve`; any other role is closed (`me` names this node's role in the log).
+fn accept_task_managers(
+    node: QuicNode,
+    rpc_timeout: Duration,
+    me: &'static str,
+    serve: impl Fn(RemotePeer) + Clone + 'static,
+) {
+    actix_rt::spawn(async move {
+        while let Some(incoming) = node.accept().await {
+            let (node, serve) = (node.clone(), serve.clone());
+            actix_rt::spawn(async move {
+                match node.authenticate(incoming).await {
+                    Ok((peer, NodeRole::TaskManager)) => serve(RemotePeer::new(peer, rpc_timeout)),
+                    Ok((peer, role)) => {
+                        tracing::warn!(peer = %peer.address, ?role, "only TaskManagers connect to a {me}");
+                        peer.connection
+                            .close(crate::net::quic::close::PROTOCOL, b"not a TaskManager");
+                    }
+                    // Refusals are logged by `authenticate`.
+                    Err(e) => tracing::debug!(error = %e, "incoming connection failed"),
+                }
+            });
+        }
+    });
 }

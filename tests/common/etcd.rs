@@ -15,10 +15,7 @@ pub struct EtcdServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    rill::launch::free_tcp_port().expect("a free port")
 }
 
 impl EtcdServer {
@@ -26,30 +23,11 @@ impl EtcdServer {
     pub fn start() -> Self {
         let (port, peer) = (free_port(), free_port());
         let dir = super::temp_dir("etcd");
-        let (client, peer_url) = (
-            format!("http://127.0.0.1:{port}"),
-            format!("http://127.0.0.1:{peer}"),
-        );
-        let args = [
-            "--name".to_string(),
-            "rill-test".to_string(),
-            "--data-dir".to_string(),
-            dir.join("data").display().to_string(),
-            "--listen-client-urls".to_string(),
-            client.clone(),
-            "--advertise-client-urls".to_string(),
-            client.clone(),
-            "--listen-peer-urls".to_string(),
-            peer_url.clone(),
-            "--initial-advertise-peer-urls".to_string(),
-            peer_url.clone(),
-            "--initial-cluster".to_string(),
-            format!("rill-test={peer_url}"),
-        ];
+        let args = rill::launch::etcd_args("rill-test", &dir.join("data"), port, peer);
         let child = super::spawn_watched("etcd".as_ref(), &args)
             .expect("etcd starts (scripts/deps.sh --tests installs etcd-server)");
         let s = Self { child, dir, port };
-        let status = format!("{client}/v3/maintenance/status");
+        let status = format!("http://127.0.0.1:{port}/v3/maintenance/status");
         super::wait_until(
             &format!("etcd did not answer on port {port}"),
             Duration::from_millis(50),
