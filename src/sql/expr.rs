@@ -222,6 +222,32 @@ pub fn compile_predicate(e: &Expr) -> Predicate {
     Arc::new(move |row| Ok(matches!(c(row)?, Value::Bool(true))))
 }
 
+/// Whether every value of `from` is the same value of `to`: a `DECIMAL` into one of the same
+/// scale and no smaller precision, an integer into a wider integer type.
+fn widens(from: &DataType, to: &DataType) -> bool {
+    use DataType as T;
+    let rank = |t: &DataType| match t {
+        T::TinyInt => Some(1),
+        T::SmallInt => Some(2),
+        T::Int => Some(3),
+        T::BigInt => Some(4),
+        _ => None,
+    };
+    match (from, to) {
+        (
+            T::Decimal {
+                precision: p,
+                scale: s,
+            },
+            T::Decimal {
+                precision: q,
+                scale: t,
+            },
+        ) => s == t && q >= p,
+        _ => matches!((rank(from), rank(to)), (Some(a), Some(b)) if a <= b),
+    }
+}
+
 /// Compiles an expression into closures, once.
 pub fn compile(e: &Expr) -> Compiled {
     match e {
@@ -235,7 +261,7 @@ pub fn compile(e: &Expr) -> Compiled {
         }
         Expr::Cast(inner, to) => {
             let from = inner.data_type();
-            if &from == to {
+            if &from == to || widens(&from, to) {
                 return compile(inner);
             }
             let (c, to) = (compile(inner), to.clone());

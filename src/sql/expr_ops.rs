@@ -31,8 +31,44 @@ pub(super) fn compile_arith(op: ArithOp, a: &Expr, b: &Expr, out: &DataType) -> 
             }
         }
     }
+    if let Some(c) = decimal_times_integer(op, a, b, out) {
+        return c;
+    }
     let (ca, cb, out) = (compile(a), compile(b), out.clone());
     Arc::new(move |row| functions::arithmetic(op, &ca(row)?, &at, &cb(row)?, &bt, &out))
+}
+
+/// A `DECIMAL` constant times an integer column into the constant's scale (`0.908 * price`):
+/// the product of the unscaled constant and the integer, read in place; NULL where it
+/// overflows the result's precision, as [`functions::arithmetic`] gives.
+fn decimal_times_integer(op: ArithOp, a: &Expr, b: &Expr, out: &DataType) -> Option<Compiled> {
+    let DataType::Decimal { precision, scale } = *out else {
+        return None;
+    };
+    let ((Expr::Literal(Value::Decimal(k), DataType::Decimal { scale: ks, .. }), column)
+    | (column, Expr::Literal(Value::Decimal(k), DataType::Decimal { scale: ks, .. }))) = (a, b)
+    else {
+        return None;
+    };
+    let Expr::Column {
+        index, data_type, ..
+    } = column
+    else {
+        return None;
+    };
+    if op != ArithOp::Mul || *ks != scale || !data_type.is_integer() {
+        return None;
+    }
+    let (i, k) = (*index, *k);
+    Some(Arc::new(move |row| {
+        Ok(match row.get(i) {
+            Some(Value::Int(x)) => k
+                .checked_mul(i128::from(*x))
+                .filter(|v| functions::decimal::fits(*v, precision))
+                .map_or(Value::Null, Value::Decimal),
+            _ => Value::Null,
+        })
+    }))
 }
 
 pub(super) fn compile_compare(op: CmpOp, a: &Expr, b: &Expr) -> Compiled {

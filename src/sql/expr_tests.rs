@@ -37,3 +37,45 @@ fn the_constant_fast_path_agrees_with_the_general_one() {
     ));
     assert_eq!(cmp(&[Value::Int(9)]).ok(), Some(Value::Bool(true)));
 }
+
+#[test]
+fn a_decimal_constant_times_an_integer_column_is_the_general_product() {
+    let dec = |p, s| DataType::Decimal {
+        precision: p,
+        scale: s,
+    };
+    for (out, k) in [(dec(23, 3), 908), (dec(5, 3), -908), (dec(10, 2), 7)] {
+        let DataType::Decimal { scale, .. } = out else {
+            unreachable!()
+        };
+        let constant = Expr::Literal(Value::Decimal(k), dec(4, scale));
+        for (l, r) in [
+            (constant.clone(), col(0, DataType::BigInt)),
+            (col(0, DataType::Int), constant.clone()),
+        ] {
+            let (lt, rt) = (l.data_type(), r.data_type());
+            let e = Expr::Arith(ArithOp::Mul, Box::new(l), Box::new(r), out.clone());
+            let fast = compile(&e);
+            for x in [
+                Value::Int(0),
+                Value::Int(123),
+                Value::Int(-99),
+                Value::Int(1_000_000),
+                Value::Int(i64::MAX),
+                Value::Null,
+            ] {
+                let (a, b) = if matches!(lt, DataType::Decimal { .. }) {
+                    (Value::Decimal(k), x.clone())
+                } else {
+                    (x.clone(), Value::Decimal(k))
+                };
+                let general = functions::arithmetic(ArithOp::Mul, &a, &lt, &b, &rt, &out);
+                assert_eq!(
+                    fast(&[x.clone()]).ok(),
+                    general.ok(),
+                    "{k} * {x:?} as {out}"
+                );
+            }
+        }
+    }
+}

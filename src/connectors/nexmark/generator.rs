@@ -26,7 +26,7 @@
 
 use std::sync::Arc;
 
-use super::rng::{Letters, Rng};
+use super::rng::{Letters, Rng, BUF};
 use crate::sql::types::Text;
 
 /// The first person's id.
@@ -414,36 +414,44 @@ impl Generator {
 
     /// Event `n`.
     pub fn event(&self, n: u64) -> Event {
+        self.event_with(n, Fields::ALL)
+    }
+
+    /// Event `n` with only the strings and prices `fields` names: the others are drawn but
+    /// not made (empty strings, prices 0), so the fields made are [`Generator::event`]'s.
+    pub fn event_with(&self, n: u64, fields: Fields) -> Event {
         let mut rng = Rng::new(self.config.seed, EVENT_STREAM, n);
         let ts = self.timestamp(n);
         match self.kind(n) {
-            0 => Event::Person(self.person(n, ts, &mut rng)),
-            1 => Event::Auction(self.auction(n, ts, &mut rng)),
-            _ => Event::Bid(self.bid(n, ts, &mut rng)),
+            0 => Event::Person(self.person(n, ts, &mut rng, fields.person)),
+            1 => Event::Auction(self.auction(n, ts, &mut rng, fields.auction)),
+            _ => Event::Bid(self.bid(n, ts, &mut rng, fields.bid)),
         }
     }
 
-    fn person(&self, n: u64, ts: i64, rng: &mut Rng) -> Person {
-        let name = Text::from(format!(
-            "{} {}",
-            rng.pick(&FIRST_NAMES),
-            rng.pick(&LAST_NAMES)
-        ));
-        let email_address = Text::from(format!(
-            "{}@{}.com",
-            rng.string(7, b' '),
-            rng.string(5, b' ')
-        ));
-        let mut card = [0; 4];
-        card.iter_mut().for_each(|d| *d = rng.below(10_000));
-        let credit_card = Text::from(format!(
-            "{:04} {:04} {:04} {:04}",
-            card[0], card[1], card[2], card[3]
-        ));
+    fn person(&self, n: u64, ts: i64, rng: &mut Rng, want: u32) -> Person {
+        let (first, last) = (rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES));
+        let name = made(want, 1, || joined(&[first, " ", last]));
+        let (mut user, mut host) = ([0; BUF], [0; BUF]);
+        let user = rng.letters(7, b' ', &mut user);
+        let host = rng.letters(5, b' ', &mut host);
+        let email_address = made(want, 2, || joined(&[user, "@", host, ".com"]));
+        let email_len = user.len() + 1 + host.len() + 4;
+        let mut card = [b' '; 19];
+        for group in card.chunks_mut(5) {
+            let mut d = rng.below(10_000);
+            for c in group[..4].iter_mut().rev() {
+                *c = b'0' + (d % 10) as u8;
+                d /= 10;
+            }
+        }
+        let credit_card = made(want, 3, || {
+            Text::new(std::str::from_utf8(&card).unwrap_or_default())
+        });
         let city = Text::new_inline(rng.pick(&CITIES));
         let state = Text::new_inline(rng.pick(&STATES));
         let size =
-            8 + name.len() + email_address.len() + credit_card.len() + city.len() + state.len();
+            8 + first.len() + 1 + last.len() + email_len + card.len() + city.len() + state.len();
         Person {
             id: self.last_person(n) + FIRST_PERSON_ID,
             name,
@@ -452,18 +460,25 @@ impl Generator {
             city,
             state,
             date_time: ts,
-            extra: rng.extra(&self.letters, size, self.config.avg_person_bytes),
+            extra: rng.extra(
+                &self.letters,
+                size,
+                self.config.avg_person_bytes,
+                wants(want, 7),
+            ),
         }
     }
 
-    fn auction(&self, n: u64, ts: i64, rng: &mut Rng) -> Auction {
+    fn auction(&self, n: u64, ts: i64, rng: &mut Rng, want: u32) -> Auction {
         let seller = if rng.below(self.config.hot_sellers_ratio) > 0 {
             (self.last_person(n) / HOT_GROUP) * HOT_GROUP
         } else {
             self.some_person(n, rng)
         };
         let category = FIRST_CATEGORY_ID + rng.below(NUM_CATEGORIES) as i64;
-        let initial_bid = rng.price();
+        // The reserve is the initial bid and another price.
+        let prices = wants(want, 3) || wants(want, 4);
+        let initial_bid = if prices { rng.price() } else { skip(rng, 1) };
         // The time until the auction 100 auctions ahead opens: auctions last twice that at
         // most, one on average.
         let c = &self.config;
@@ -472,10 +487,19 @@ impl Generator {
         let expires = ts
             .saturating_add(1)
             .saturating_add(rng.below(horizon.saturating_mul(2).max(1) as u64) as i64);
-        let item_name = rng.string(20, b' ');
-        let description = rng.string(100, b' ');
-        let reserve = initial_bid + rng.price();
-        let size = 8 + item_name.len() + description.len() + 40;
+        let mut buf = [0; BUF];
+        let item = rng.letters(20, b' ', &mut buf);
+        let item_len = item.len();
+        let item_name = made(want, 1, || Text::new(item));
+        let text = rng.letters(100, b' ', &mut buf);
+        let text_len = text.len();
+        let description = made(want, 2, || Text::new(text));
+        let reserve = if prices {
+            initial_bid + rng.price()
+        } else {
+            skip(rng, 1)
+        };
+        let size = 8 + item_len + text_len + 40;
         Auction {
             id: self.last_auction(n) + FIRST_AUCTION_ID,
             item_name,
@@ -486,11 +510,11 @@ impl Generator {
             expires,
             seller: seller + FIRST_PERSON_ID,
             category,
-            extra: rng.extra(&self.letters, size, c.avg_auction_bytes),
+            extra: rng.extra(&self.letters, size, c.avg_auction_bytes, wants(want, 9)),
         }
     }
 
-    fn bid(&self, n: u64, ts: i64, rng: &mut Rng) -> Bid {
+    fn bid(&self, n: u64, ts: i64, rng: &mut Rng, want: u32) -> Bid {
         let c = &self.config;
         let auction = if rng.below(c.hot_auction_ratio) > 0 {
             (self.last_auction(n) / HOT_GROUP) * HOT_GROUP
@@ -502,12 +526,24 @@ impl Generator {
         } else {
             self.some_person(n, rng)
         };
-        let price = rng.price();
+        let price = if wants(want, 2) {
+            rng.price()
+        } else {
+            skip(rng, 1)
+        };
         let (channel, url) = if rng.below(2) > 0 {
             let i = rng.below(HOT_CHANNELS.len() as u64) as usize;
-            (Text::new_inline(HOT_CHANNELS[i]), self.hot_urls[i].clone())
+            (
+                made(want, 3, || Text::new_inline(HOT_CHANNELS[i])),
+                made(want, 4, || self.hot_urls[i].clone()),
+            )
         } else {
-            self.channels[rng.below(CHANNELS) as usize].clone()
+            let i = rng.below(CHANNELS) as usize;
+            let (channel, url) = &self.channels[i];
+            (
+                made(want, 3, || channel.clone()),
+                made(want, 4, || url.clone()),
+            )
         };
         Bid {
             auction: auction + FIRST_AUCTION_ID,
@@ -516,9 +552,70 @@ impl Generator {
             channel,
             url,
             date_time: ts,
-            extra: rng.extra(&self.letters, 32, c.avg_bid_bytes),
+            extra: rng.extra(&self.letters, 32, c.avg_bid_bytes, wants(want, 6)),
         }
     }
+}
+
+/// Which fields of each kind of event to make: bit `f` of a kind's mask is its `ROW`'s
+/// field `f` in the benchmark's table (`ddl_gen.sql`), e.g. bit 2 of `bid` its `price`.
+/// Only strings and prices are left out; numbers and times cost nothing to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields {
+    /// A person's fields.
+    pub person: u32,
+    /// An auction's fields.
+    pub auction: u32,
+    /// A bid's fields.
+    pub bid: u32,
+}
+
+impl Fields {
+    /// Every field.
+    pub const ALL: Fields = Fields {
+        person: u32::MAX,
+        auction: u32::MAX,
+        bid: u32::MAX,
+    };
+    /// No field.
+    pub const NONE: Fields = Fields {
+        person: 0,
+        auction: 0,
+        bid: 0,
+    };
+}
+
+fn wants(mask: u32, field: u32) -> bool {
+    mask & (1 << field) != 0
+}
+
+/// `make()` if `mask` wants `field`, else an empty string.
+fn made(mask: u32, field: u32, make: impl FnOnce() -> Text) -> Text {
+    if wants(mask, field) {
+        make()
+    } else {
+        Text::default()
+    }
+}
+
+/// `parts` joined, with no string on the heap where the result is short.
+fn joined(parts: &[&str]) -> Text {
+    let mut buf = [0u8; BUF];
+    let mut len = 0;
+    for p in parts {
+        let Some(to) = buf.get_mut(len..len + p.len()) else {
+            return Text::new(parts.concat());
+        };
+        to.copy_from_slice(p.as_bytes());
+        len += p.len();
+    }
+    Text::new(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+}
+
+/// Skips `draws` draws in place of a value not made (0).
+fn skip(rng: &mut Rng, draws: u64) -> i64 {
+    rng.skip(draws);
+    0
 }
 
 /// The largest proportion, hot ratio or average size (bytes) the generator takes.

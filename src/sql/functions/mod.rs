@@ -20,7 +20,7 @@ mod cast;
 mod compare;
 mod cond;
 mod datefmt;
-mod decimal;
+pub(crate) mod decimal;
 mod like;
 mod math;
 mod random;

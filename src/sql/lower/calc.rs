@@ -26,6 +26,13 @@ enum Step {
     /// A projection of computed values and columns: the values are computed first, then the
     /// columns moved as in [`Step::Move`] (where no computed value reads them).
     Mixed(Vec<Out>),
+    /// A projection of computed values and columns where each column stays where it is
+    /// (`a, b, 0.908 * c, d`): the values are computed and written over the row in place, the
+    /// row cut to `width`. No computed value reads a place an earlier one was written to.
+    InPlace {
+        computed: Vec<(usize, Compiled)>,
+        width: usize,
+    },
 }
 
 /// One value of a [`Step::Move`]: `column.path…`, moved out if `last`.
@@ -55,6 +62,9 @@ fn projection(exprs: &[crate::sql::expr::Expr]) -> Step {
             e.columns(&mut computed_reads);
         }
     }
+    if let Some(step) = in_place(exprs, &paths) {
+        return step;
+    }
     let mut takes = moves(&paths.iter().flatten().cloned().collect::<Vec<_>>()).into_iter();
     let outs = exprs
         .iter()
@@ -68,6 +78,35 @@ fn projection(exprs: &[crate::sql::expr::Expr]) -> Step {
         })
         .collect();
     Step::Mixed(outs)
+}
+
+/// The [`Step::InPlace`] of a projection, if each column it keeps stays where it is and no
+/// computed value reads a place an earlier one is written to.
+fn in_place(
+    exprs: &[crate::sql::expr::Expr],
+    paths: &[Option<(usize, Vec<usize>)>],
+) -> Option<Step> {
+    let mut computed = Vec::new();
+    let mut written = Vec::new();
+    for (pos, (e, p)) in exprs.iter().zip(paths).enumerate() {
+        match p {
+            Some((column, path)) if *column == pos && path.is_empty() => {}
+            Some(_) => return None,
+            None => {
+                let mut reads = Vec::new();
+                e.columns(&mut reads);
+                if reads.iter().any(|c| written.contains(c)) {
+                    return None;
+                }
+                written.push(pos);
+                computed.push((pos, compile(e)));
+            }
+        }
+    }
+    Some(Step::InPlace {
+        computed,
+        width: exprs.len(),
+    })
 }
 
 /// One value of a [`Step::Mixed`].
@@ -150,20 +189,30 @@ fn selected_columns(exprs: &[crate::sql::expr::Expr]) -> Option<Vec<usize>> {
 pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlError> {
     let (planned, names, below) = steps_of(plan);
     let planned = merge_projections(planned);
-    let (input, planned) = match &below.node {
+    // The width of the rows below, where a projection that keeps them all in order does
+    // nothing: not a scan's, whose rows are the table's, but a flat scan's, whose rows are
+    // what the calc reads.
+    let (input, planned, width) = match &below.node {
         Node::Scan {
             table,
             computed,
             watermark,
         } => match flatten(table, computed, watermark.as_ref(), &planned) {
-            Some((scan, flat)) => (connectors::flat_source(env, table, scan)?, flat),
+            Some((scan, flat)) => {
+                let width = scan.width;
+                (
+                    connectors::flat_source(env, table, scan)?,
+                    flat,
+                    Some(width),
+                )
+            }
             None => {
                 let needed = required_columns(plan);
                 let rows = connectors::source(env, table, computed, watermark.as_ref(), needed)?;
-                (rows, planned)
+                (rows, planned, None)
             }
         },
-        _ => (lower(below, env)?, planned),
+        _ => (lower(below, env)?, planned, Some(below.schema.len())),
     };
     let steps: Vec<Step> = planned
         .iter()
@@ -172,11 +221,9 @@ pub fn lower_calc(plan: &Plan, env: &StreamEnv) -> Result<DataStream<Row>, SqlEr
             Planned::Project(es) => projection(es),
         })
         .collect();
-    // A projection that keeps every column of the node below in its order (the renaming
-    // above an aggregate) is no step at all.
-    let width = below.schema.len();
-    if matches!(steps.as_slice(), [Step::Select(c)] if c.len() == width && c.iter().enumerate().all(|(i, c)| i == *c))
-        && !matches!(below.node, Node::Scan { .. })
+    // A projection that keeps every column of the rows below in its order (the renaming
+    // above an aggregate, a flat scan of just the fields a query selects) is no step at all.
+    if matches!((steps.as_slice(), width), ([Step::Select(c)], Some(width)) if c.len() == width && c.iter().enumerate().all(|(i, c)| i == *c))
     {
         return Ok(input);
     }
@@ -242,6 +289,18 @@ fn apply(steps: &[Step], mut values: Vec<Value>) -> Result<Option<Vec<Value>>, E
                     }
                 }
                 values = next;
+            }
+            Step::InPlace { computed, width } => {
+                if values.len() < *width {
+                    values.resize_with(*width, || Value::Null);
+                }
+                for (pos, c) in computed {
+                    let v = c(&values)?;
+                    if let Some(slot) = values.get_mut(*pos) {
+                        *slot = v;
+                    }
+                }
+                values.truncate(*width);
             }
             Step::Select(columns) => {
                 // Columns only move forward (they are increasing), so each swap
@@ -329,6 +388,49 @@ mod tests {
         let long = Value::str("a string longer than twenty-three bytes");
         let out = apply(&[step], vec![Value::Int(41), long.clone()]).expect("no error");
         assert_eq!(out, Some(vec![Value::Int(42), long, Value::Int(41)]));
+    }
+
+    #[test]
+    fn a_projection_that_keeps_its_columns_in_place_computes_over_the_row() {
+        use crate::sql::expr::Expr;
+        use crate::sql::types::DataType;
+        let c = |i: usize| Expr::column(i, &format!("c{i}"), DataType::BigInt);
+        let plus = |e: Expr, k: i64| {
+            Expr::Arith(
+                crate::sql::functions::ArithOp::Add,
+                Box::new(e),
+                Box::new(Expr::Literal(Value::Int(k), DataType::BigInt)),
+                DataType::BigInt,
+            )
+        };
+        // [c0, c1 + 1, c2 + c1]: c1 is read after its place is written, so not in place.
+        let sum = Expr::Arith(
+            crate::sql::functions::ArithOp::Add,
+            Box::new(c(2)),
+            Box::new(c(1)),
+            DataType::BigInt,
+        );
+        let step = projection(&[c(0), plus(c(1), 1), sum]);
+        assert!(matches!(step, Step::Mixed(_)));
+        // [c0, c1 + 10, c2, c0 + 100] over four columns: in place, the fourth written.
+        let step = projection(&[c(0), plus(c(1), 10), c(2), plus(c(0), 100)]);
+        assert!(matches!(step, Step::InPlace { width: 4, .. }));
+        let long = Value::str("a string longer than twenty-three bytes");
+        let out = apply(
+            &[step],
+            vec![
+                Value::Int(1),
+                Value::Int(2),
+                long.clone(),
+                Value::Int(4),
+                Value::Int(5),
+            ],
+        )
+        .expect("no error");
+        assert_eq!(
+            out,
+            Some(vec![Value::Int(1), Value::Int(12), long, Value::Int(101)])
+        );
     }
 
     #[test]
