@@ -209,6 +209,17 @@ impl StreamEnv {
         policy: DecodePolicy,
         parse: impl Fn(&str) -> Result<T, String> + Send + Sync + 'static,
     ) -> DataStream<T> {
+        self.read_text_file_filtered(path, policy, move |line: &str| parse(line).map(Some))
+    }
+
+    /// As [`StreamEnv::read_text_file_parsed`], where `parse` may also drop a line (`None`:
+    /// a filter the reader applies, not a bad line).
+    pub fn read_text_file_filtered<T: Data>(
+        &self,
+        path: impl Into<PathBuf>,
+        policy: DecodePolicy,
+        parse: impl Fn(&str) -> Result<Option<T>, String> + Send + Sync + 'static,
+    ) -> DataStream<T> {
         let path: PathBuf = path.into();
         let name = format!("Source: {}", path.display());
         let parse: crate::operators::sources::LineParser<T> = Arc::new(parse);

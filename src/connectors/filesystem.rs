@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::{DataStream, StreamEnv};
-use crate::connectors::format::{decoder, encoder, LineDecoder};
+use crate::connectors::format::{decoder, encoder, flat_json_decoder, LineDecoder};
 use crate::connectors::partitions::{partition_files, partitioned_sink, rolling_policy};
 use crate::connectors::{required, RowLayout};
 use crate::eventtime::WatermarkStrategy;
@@ -46,6 +46,38 @@ pub fn source(
     });
     let Some(first) = streams.next() else {
         // An empty directory: no rows.
+        return Ok(env
+            .from_elements(Vec::<Row>::new())
+            .name(&format!("Source: {}", table.name)));
+    };
+    Ok(streams.fold(first, |acc, s| acc.union(&s)))
+}
+
+/// The rows of a [`FlatScan`](super::FlatScan) of the table's files (an unpartitioned `json`
+/// table, see [`super::reads_fields`]): each line read straight into the scan's row, the
+/// lines its pushed filters drop left out; watermarks per file as in [`source`].
+pub fn flat_source(
+    env: &StreamEnv,
+    table: &Arc<TableDef>,
+    layout: RowLayout,
+    watermarks: Option<&WatermarkStrategy<Row>>,
+) -> Result<DataStream<Row>, SqlError> {
+    let decode = flat_json_decoder(table, &layout);
+    let policy = match table.option("json.ignore-parse-errors") {
+        Some("true") => DecodePolicy::Skip,
+        _ => DecodePolicy::Fail,
+    };
+    let mut streams = files(table)?.into_iter().map(|f| {
+        let d = decode.clone();
+        let rows = env.read_text_file_filtered(f, policy, move |line: &str| {
+            d(line).map_err(|e| e.to_string())
+        });
+        match watermarks {
+            Some(w) => rows.assign_timestamps_and_watermarks(w.clone()),
+            None => rows,
+        }
+    });
+    let Some(first) = streams.next() else {
         return Ok(env
             .from_elements(Vec::<Row>::new())
             .name(&format!("Source: {}", table.name)));

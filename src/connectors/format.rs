@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use crate::connectors::json_decode::ObjectReader;
+use crate::connectors::json_flat::FlatLineReader;
 use crate::connectors::RowLayout;
 use crate::sql::catalog::TableDef;
 use crate::sql::functions;
@@ -279,6 +280,25 @@ pub fn decoder(table: &TableDef, layout: &RowLayout) -> Result<LineDecoder, SqlE
             "unknown format '{other}' (formats: csv, json, raw)"
         ))),
     }
+}
+
+/// Decodes one line into a flat row, `None` where a pushed filter drops it.
+pub type FlatDecoder = Arc<dyn Fn(&str) -> Result<Option<Row>, DecodeError> + Send + Sync>;
+
+/// The `json` decoder of `table`'s lines into `layout`, a flat row (see
+/// [`super::json_flat`]).
+pub fn flat_json_decoder(table: &TableDef, layout: &RowLayout) -> FlatDecoder {
+    let reader = FlatLineReader::new(&table.physical_schema().fields, layout);
+    let (width, finish) = (layout.width, layout.finish.clone());
+    Arc::new(move |line: &str| {
+        let mut values = Vec::with_capacity(width);
+        values.resize_with(width, || Value::Null);
+        if !reader.read(line, &mut values)? {
+            return Ok(None);
+        }
+        finish(&mut values)?;
+        Ok(Some(Row::insert(values)))
+    })
 }
 
 /// What joins a `ROW`'s or `ARRAY`'s elements in a CSV field (Flink's

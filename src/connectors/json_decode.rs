@@ -25,7 +25,7 @@ pub struct Malformed {
 }
 
 /// How to read a value of a type: planned once per table, so nothing is looked up per line.
-enum Plan {
+pub(super) enum Plan {
     /// A `ROW`: an object, its fields by name.
     Row(ObjectReader),
     /// An `ARRAY`.
@@ -35,7 +35,7 @@ enum Plan {
 }
 
 impl Plan {
-    fn of(t: &DataType) -> Self {
+    pub(super) fn of(t: &DataType) -> Self {
         match t {
             DataType::Row(fields) => Plan::Row(ObjectReader::new(
                 fields
@@ -152,7 +152,7 @@ impl ObjectReader {
 }
 
 /// The value at `p` as `plan` reads it.
-fn value(p: &mut Parser<'_>, plan: &Plan) -> Result<Value, DecodeError> {
+pub(super) fn value(p: &mut Parser<'_>, plan: &Plan) -> Result<Value, DecodeError> {
     let start = p.at;
     let scalar = match plan {
         Plan::Scalar(t) => Some(t),
@@ -247,7 +247,7 @@ fn number(text: &str, integral: bool, t: &DataType) -> Result<Value, DecodeError
 }
 
 /// Whether `name` is written in JSON as itself between quotes (nothing to escape).
-fn plain_key(name: &str) -> bool {
+pub(super) fn plain_key(name: &str) -> bool {
     !name.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20)
 }
 
@@ -258,40 +258,81 @@ fn not_a(text: &str, t: &DataType) -> DecodeError {
     }
 }
 
+/// The first byte of `b` that ends a string's plain run: a quote, a backslash or a control
+/// character; eight bytes at a time (each test flags exactly the first such byte of a word).
+fn special(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    let words = b.chunks_exact(8);
+    let tail = words.remainder().len();
+    for (i, w) in words.enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        let x = u64::from_le_bytes(word);
+        let found = (zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x))
+            & HIGH;
+        if found != 0 {
+            return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    let from = b.len() - tail;
+    b[from..]
+        .iter()
+        .position(|c| *c == b'"' || *c == b'\\' || *c < 0x20)
+        .map(|i| from + i)
+}
+
 /// How deep skipped arrays and objects may nest (a line cannot exhaust the stack).
 const MAX_DEPTH: usize = 128;
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     at: usize,
 }
 
 impl<'a> Parser<'a> {
-    fn bad(&self, what: &'static str) -> Malformed {
+    /// A parser at the start of `line`.
+    pub(super) fn new(line: &'a str) -> Self {
+        Parser {
+            s: line,
+            b: line.as_bytes(),
+            at: 0,
+        }
+    }
+
+    /// Whether the whole line has been read.
+    pub(super) fn at_end(&self) -> bool {
+        self.at == self.b.len()
+    }
+
+    pub(super) fn bad(&self, what: &'static str) -> Malformed {
         Malformed { at: self.at, what }
     }
 
     #[inline]
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.b.get(self.at).copied()
     }
 
     #[inline]
-    fn ws(&mut self) {
+    pub(super) fn ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
             self.at += 1;
         }
     }
 
     #[inline]
-    fn eat(&mut self, c: u8) -> bool {
+    pub(super) fn eat(&mut self, c: u8) -> bool {
         let yes = self.peek() == Some(c);
         self.at += usize::from(yes);
         yes
     }
 
-    fn expect(&mut self, c: u8, what: &'static str) -> Result<(), Malformed> {
+    pub(super) fn expect(&mut self, c: u8, what: &'static str) -> Result<(), Malformed> {
         if self.eat(c) {
             Ok(())
         } else {
@@ -301,7 +342,7 @@ impl<'a> Parser<'a> {
 
     /// Whether the string at the cursor is exactly `name` (then passed over).
     #[inline]
-    fn key_is(&mut self, name: &str) -> bool {
+    pub(super) fn key_is(&mut self, name: &str) -> bool {
         let end = self.at + 1 + name.len();
         let yes = self.b.get(self.at) == Some(&b'"')
             && self.b.get(self.at + 1..end) == Some(name.as_bytes())
@@ -356,19 +397,18 @@ impl<'a> Parser<'a> {
     }
 
     /// A string's contents, unescaped (borrowed when it has no escapes).
-    fn string(&mut self) -> Result<std::borrow::Cow<'a, str>, Malformed> {
+    pub(super) fn string(&mut self) -> Result<std::borrow::Cow<'a, str>, Malformed> {
         self.expect(b'"', "'\"' (a string)")?;
         let start = self.at;
-        // The common string has no escape: find its end at once, then check it.
-        let Some(len) = memchr::memchr2(b'"', b'\\', &self.b[start..]) else {
+        // The common string has no escape: find its end at once.
+        let Some(len) = special(&self.b[start..]) else {
             self.at = self.b.len();
             return Err(self.bad("the end of a string"));
         };
-        if let Some(c) = self.b[start..start + len].iter().position(|c| *c < 0x20) {
-            self.at = start + c;
+        self.at = start + len;
+        if self.peek().is_some_and(|c| c < 0x20) {
             return Err(self.bad("a control character in a string"));
         }
-        self.at = start + len;
         if self.eat(b'"') {
             return Ok(std::borrow::Cow::Borrowed(&self.s[start..self.at - 1]));
         }
@@ -451,7 +491,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Passes over one value, checking its syntax.
-    fn skip_value(&mut self, depth: usize) -> Result<(), Malformed> {
+    pub(super) fn skip_value(&mut self, depth: usize) -> Result<(), Malformed> {
         if depth > MAX_DEPTH {
             return Err(self.bad("nesting deeper than 128"));
         }

@@ -109,3 +109,27 @@ fn what_is_not_json_is_refused_as_a_json_parser_refuses_it() {
     let deep = format!("{{\"x\": {}{}}}", "[".repeat(1000), "]".repeat(1000));
     assert!(read(&deep).is_err(), "nesting is bounded");
 }
+
+#[test]
+fn the_end_of_a_plain_run_is_found_eight_bytes_at_a_time_as_one_at_a_time() {
+    // Every byte value at every place of strings of lengths around the word size, over a
+    // background of letters, UTF-8 and bytes just past the special ones.
+    let background = "aé]!#~ \u{7f}x€";
+    for len in 0..20 {
+        let base: Vec<u8> = background.bytes().cycle().take(len).collect();
+        for at in 0..len {
+            for byte in 0..=255u8 {
+                let mut b = base.clone();
+                b[at] = byte;
+                let naive = b
+                    .iter()
+                    .position(|c| *c == b'"' || *c == b'\\' || *c < 0x20);
+                assert_eq!(special(&b), naive, "{b:?}");
+            }
+        }
+        let naive = base
+            .iter()
+            .position(|c| *c == b'"' || *c == b'\\' || *c < 0x20);
+        assert_eq!(special(&base), naive);
+    }
+}

@@ -20,6 +20,7 @@ mod datagen;
 mod filesystem;
 pub mod format;
 pub mod json_decode;
+mod json_flat;
 pub mod nexmark;
 pub mod partitions;
 mod print;
@@ -109,14 +110,24 @@ pub fn physical_ordinals(table: &TableDef) -> Vec<Option<usize>> {
 pub fn filters_exactly(table: &TableDef, filter: &Expr) -> bool {
     match table.connector() {
         Ok("nexmark") => nexmark::skips(table, filter),
+        Ok("filesystem") if reads_fields(table) => {
+            json_flat::filters_exactly(&table.physical_schema().fields, filter)
+        }
         _ => false,
     }
 }
 
 /// Whether `table`'s source reads fields of its `ROW` columns into a [`FlatScan`] and uses
-/// pushed filters.
+/// pushed filters: the `nexmark` connector, and the `filesystem` connector's unpartitioned
+/// tables in the `json` format.
 pub fn reads_fields(table: &TableDef) -> bool {
-    table.connector().is_ok_and(|c| c == "nexmark")
+    match table.connector() {
+        Ok("nexmark") => true,
+        Ok("filesystem") => {
+            table.option("format") == Some("json") && table.partition_keys.is_empty()
+        }
+        _ => false,
+    }
 }
 
 fn layout(table: &TableDef, computed: &[Option<Expr>], needed: Option<&[bool]>) -> RowLayout {
@@ -172,8 +183,13 @@ pub fn flat_source(
         filters: scan.filters,
         finish: finisher(steps),
     };
+    let strategy = strategy(table, scan.watermark.as_ref())?;
     let rows = match table.connector()? {
         "nexmark" => nexmark::source(env, table, layout)?,
+        // Each file's readers get their own watermarks, as in `source`.
+        "filesystem" if reads_fields(table) => {
+            return filesystem::flat_source(env, table, layout, strategy.as_ref())
+        }
         other => {
             return Err(SqlError::Connector {
                 table: table.name.clone(),
@@ -181,10 +197,7 @@ pub fn flat_source(
             })
         }
     };
-    Ok(with_watermarks(
-        rows,
-        strategy(table, scan.watermark.as_ref())?,
-    ))
+    Ok(with_watermarks(rows, strategy))
 }
 
 fn finisher(steps: Vec<(usize, Compiled)>) -> RowFinisher {

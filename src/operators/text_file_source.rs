@@ -38,8 +38,9 @@ impl std::str::FromStr for DecodePolicy {
     }
 }
 
-/// Turns a line (without its line break) into a record, or says why it is not one.
-pub type LineParser<T> = Arc<dyn Fn(&str) -> Result<T, String> + Send + Sync>;
+/// Turns a line (without its line break) into a record, `None` for a line a pushed filter
+/// drops, or says why it is not one.
+pub type LineParser<T> = Arc<dyn Fn(&str) -> Result<Option<T>, String> + Send + Sync>;
 
 /// How much of a file one range is: subtasks take turns at the file's ranges.
 const CHUNK: u64 = 1 << 20;
@@ -69,7 +70,11 @@ pub struct TextFileSource<T = String> {
 impl TextFileSource<String> {
     /// Reads `path` with `policy` for undecodable lines.
     pub fn new(path: PathBuf, policy: DecodePolicy) -> Self {
-        Self::parsed(path, policy, Arc::new(|line: &str| Ok(line.to_string())))
+        Self::parsed(
+            path,
+            policy,
+            Arc::new(|line: &str| Ok(Some(line.to_string()))),
+        )
     }
 }
 
@@ -144,8 +149,9 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
         out: &mut Collector<'_, T>,
         max: usize,
     ) -> Result<SourcePoll, UserError> {
-        let mut emitted = 0;
-        while emitted < max {
+        // Lines read, kept or not, so that a turn whose lines a filter drops ends too.
+        let mut lines = 0;
+        while lines < max {
             if self.ranges.next >= self.ranges.end {
                 if !self.ranges.advance() {
                     return Ok(SourcePoll::Finished);
@@ -166,6 +172,7 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
             }
             let offset = self.ranges.next;
             self.ranges.next += n as u64;
+            lines += 1;
             let mut bytes = self.line.as_slice();
             if let Some(b) = bytes.strip_suffix(b"\n") {
                 bytes = b.strip_suffix(b"\r").unwrap_or(b);
@@ -184,10 +191,8 @@ impl<T: Data> SourceFunction<T> for TextFileSource<T> {
                 }),
             };
             match parsed {
-                Ok(record) => {
-                    out.collect(record);
-                    emitted += 1;
-                }
+                Ok(Some(record)) => out.collect(record),
+                Ok(None) => {}
                 Err(e) => match self.policy {
                     DecodePolicy::Fail => return Err(Box::new(e)),
                     DecodePolicy::Skip => self.skipped += 1,
