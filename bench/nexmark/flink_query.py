@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--side-input", default=None)
     ap.add_argument("--collect", default=None)
     ap.add_argument("--q10-output", default=None)
+    ap.add_argument("--state-backend", default="hashmap", choices=["hashmap", "rocksdb"])
     a = ap.parse_args()
     q10_output = a.q10_output or tempfile.mkdtemp(prefix="flink-nexmark-q10-")
     try:
@@ -94,6 +95,7 @@ def run(a, q10_output):
     conf.set("table.exec.mini-batch.allow-latency", "2s")
     conf.set("table.exec.mini-batch.size", "50000")
     conf.set("table.optimizer.distinct-agg.split.enabled", "true")
+    conf.set("state.backend.type", a.state_backend)
 
     inserts = []
     for s in prepare(a.queries, a.query, a.events, a.side_input, q10_output):

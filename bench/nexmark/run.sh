@@ -6,7 +6,8 @@
 #   defaults: EVENTS=10000000 PARALLELISM=2 RUNS=3 QUERIES="q0 q1 q2 q3 q4 q5 q7 q8 q9 q10 q11 q12
 #             q13 q14 q15 q16 q17 q18 q19 q20 q21 q22 q23"
 #   env: VENV (default $HOME/.cache/flink-venv), WORK (default /tmp/nexmark-bench),
-#        RILL (default: the release build, made if missing)
+#        RILL (default: the release build, made if missing), STATE_BACKEND (heap or rocksdb:
+#        both engines' state; default heap)
 #
 # The events are written once by `rill nexmark generate` (one file per source subtask, JSON
 # lines); Flink reads them with its filesystem connector and Rill with its own, each through
@@ -25,6 +26,14 @@ EVENTS="${1:-10000000}"
 P="${2:-2}"
 RUNS="${3:-3}"
 QUERIES="${4:-q0 q1 q2 q3 q4 q5 q7 q8 q9 q10 q11 q12 q13 q14 q15 q16 q17 q18 q19 q20 q21 q22 q23}"
+# STATE_BACKEND=rocksdb runs both engines with RocksDB state (Flink's `state.backend.type`,
+# Rill's `--state-backend`); the default is heap state on both.
+STATE_BACKEND="${STATE_BACKEND:-heap}"
+case "$STATE_BACKEND" in
+  heap) FLINK_BACKEND=hashmap ;;
+  rocksdb) FLINK_BACKEND=rocksdb ;;
+  *) echo "STATE_BACKEND must be heap or rocksdb" >&2; exit 2 ;;
+esac
 
 . "$ROOT/bench/flink/venv.sh"
 if [ -z "${RILL:-}" ]; then
@@ -58,18 +67,18 @@ flink_rss() {
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "# $EVENTS events, p=$P, medians of $RUNS, $(nproc) cores, $(date -u +%Y-%m-%d), $(java -version 2>&1 | head -1)"
+echo "# $EVENTS events, p=$P, $STATE_BACKEND state, medians of $RUNS, $(nproc) cores, $(date -u +%Y-%m-%d), $(java -version 2>&1 | head -1)"
 printf '%-4s %14s %14s %7s %12s %12s\n' query flink_ev_s rill_ev_s ratio flink_rss_mb rill_rss_mb
 for q in $QUERIES; do
   f_s=(); r_s=(); f_m=(); r_m=()
   for r in $(seq 1 "$RUNS"); do
     log="$WORK/$q-flink-$r.log"
-    rss=$(flink_rss "$log" "$PY" "$HERE/flink_query.py" "$q" "$DATA" "$P" --side-input "$SIDE") || {
+    rss=$(flink_rss "$log" "$PY" "$HERE/flink_query.py" "$q" "$DATA" "$P" --side-input "$SIDE" --state-backend "$FLINK_BACKEND") || {
       echo "$q: Flink failed, see $log" >&2; tail -5 "$log" >&2; continue 2; }
     f_s+=("$(awk '/^NET_RUNTIME_SECONDS/ {print $2}' "$log")")
     f_m+=("$rss")
     log="$WORK/$q-rill-$r.log"
-    /usr/bin/time -f 'MAXRSS_KB %M' "$RILL" bench nexmark --queries "$q" --events "$EVENTS" -p "$P" --files "$DATA" --json > "$log" 2>&1 || {
+    /usr/bin/time -f 'MAXRSS_KB %M' "$RILL" bench nexmark --queries "$q" --events "$EVENTS" -p "$P" --files "$DATA" --state-backend "$STATE_BACKEND" --json > "$log" 2>&1 || {
       echo "$q: Rill failed, see $log" >&2; tail -5 "$log" >&2; continue 2; }
     r_s+=("$(sed -n 's/.*"seconds":\([0-9.e+-]*\).*/\1/p' "$log")")
     r_m+=("$(awk '/^MAXRSS_KB/ {print $2}' "$log")")
