@@ -71,7 +71,7 @@ fn a_decimal_constant_times_an_integer_column_is_the_general_product() {
                 };
                 let general = functions::arithmetic(ArithOp::Mul, &a, &lt, &b, &rt, &out);
                 assert_eq!(
-                    fast(&[x.clone()]).ok(),
+                    fast(std::slice::from_ref(&x)).ok(),
                     general.ok(),
                     "{k} * {x:?} as {out}"
                 );

@@ -18,6 +18,7 @@
 pub mod files;
 pub mod generator;
 mod rng;
+mod settings;
 
 use std::sync::Arc;
 
