@@ -223,14 +223,13 @@ fn a_paused_leader_is_fenced_and_exits_when_it_resumes() {
     std::thread::sleep(Duration::from_millis(200));
     let logged_before = log(&c).len();
 
-    let j = c.job_managers[old].as_mut().expect("running");
-    j.process.signal("CONT").expect("SIGCONT");
-    let status = j
-        .process
-        .wait_exit(Duration::from_secs(15))
-        .expect("the resumed JobManager exits");
+    let status = c.wait_job_manager_exit(
+        old,
+        Some("CONT"),
+        Duration::from_secs(15),
+        "the resumed JobManager exits",
+    );
     assert_eq!(status.code(), Some(rill::cluster::EXIT_LOST_LEADERSHIP));
-    c.job_managers[old] = None;
     let after = log(&c)[logged_before..].to_string();
     assert!(after.contains("lost the lead"), "{after}");
     for acted in ["checkpoint completed", "TaskManager registered"] {
@@ -307,11 +306,12 @@ fn a_leader_that_loses_etcd_steps_down_and_the_standby_says_no_one_leads() {
 
     let lost = Instant::now();
     c.etcd.stop();
-    let j = c.job_managers[leader].as_mut().expect("running");
-    let status = j
-        .process
-        .wait_exit(Duration::from_secs(20))
-        .expect("the leader steps down");
+    let status = c.wait_job_manager_exit(
+        leader,
+        None,
+        Duration::from_secs(20),
+        "the leader steps down",
+    );
     eprintln!(
         "the leader stepped down {:?} after etcd was lost",
         lost.elapsed()
@@ -348,14 +348,13 @@ fn a_leader_shut_down_hands_over_without_waiting_for_its_lease() {
     let mut c = HaCluster::start(exe(), &dir, &settings, 2, &[]);
     let leader = c.wait_leader(Duration::from_secs(10));
     let stopped = Instant::now();
-    let j = c.job_managers[leader].as_mut().expect("running");
-    j.process.signal("INT").expect("SIGINT");
-    let status = j
-        .process
-        .wait_exit(Duration::from_secs(10))
-        .expect("the leader shuts down");
+    let status = c.wait_job_manager_exit(
+        leader,
+        Some("INT"),
+        Duration::from_secs(10),
+        "the leader shuts down",
+    );
     assert!(status.success(), "{status}");
-    c.job_managers[leader] = None;
     let next = c.wait_leader(Duration::from_secs(10));
     assert_ne!(next, leader);
     eprintln!(

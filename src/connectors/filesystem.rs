@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::api::{DataStream, StreamEnv};
-use crate::connectors::format::{decoder, encoder, flat_json_decoder, LineDecoder};
+use crate::connectors::format::{decoder, encoder, flat_json_decoder, FlatDecoder, LineDecoder};
 use crate::connectors::partitions::{partition_files, partitioned_sink, rolling_policy};
 use crate::connectors::{required, RowLayout};
 use crate::eventtime::WatermarkStrategy;
@@ -26,31 +26,11 @@ pub fn source(
     layout: RowLayout,
     watermarks: Option<&WatermarkStrategy<Row>>,
 ) -> Result<DataStream<Row>, SqlError> {
-    let files = decoded_files(table, &layout)?;
-    let policy = match table
-        .option("csv.ignore-parse-errors")
-        .or(table.option("json.ignore-parse-errors"))
-    {
-        Some("true") => DecodePolicy::Skip,
-        _ => DecodePolicy::Fail,
-    };
-    let mut streams = files.into_iter().map(|(f, d)| {
-        // The text source takes its parser's message as text, with the file and offset added.
-        let rows = env.read_text_file_parsed(f, policy, move |line: &str| {
-            d(line).map_err(|e| e.to_string())
-        });
-        match watermarks {
-            Some(w) => rows.assign_timestamps_and_watermarks(w.clone()),
-            None => rows,
-        }
+    let files = decoded_files(table, &layout)?.into_iter().map(|(f, d)| {
+        let parse: FlatDecoder = Arc::new(move |line: &str| d(line).map(Some));
+        (f, parse)
     });
-    let Some(first) = streams.next() else {
-        // An empty directory: no rows.
-        return Ok(env
-            .from_elements(Vec::<Row>::new())
-            .name(&format!("Source: {}", table.name)));
-    };
-    Ok(streams.fold(first, |acc, s| acc.union(&s)))
+    Ok(union_of_files(env, table, files, watermarks))
 }
 
 /// The rows of a [`FlatScan`](super::FlatScan) of the table's files (an unpartitioned `json`
@@ -63,12 +43,28 @@ pub fn flat_source(
     watermarks: Option<&WatermarkStrategy<Row>>,
 ) -> Result<DataStream<Row>, SqlError> {
     let decode = flat_json_decoder(table, &layout);
-    let policy = match table.option("json.ignore-parse-errors") {
+    let files = files(table)?.into_iter().map(|f| (f, decode.clone()));
+    Ok(union_of_files(env, table, files, watermarks))
+}
+
+/// The union of `files`' rows, each file read by its own source with its parser and given
+/// its own watermarks; a line that does not decode fails the job, or is skipped with
+/// `*.ignore-parse-errors`.
+fn union_of_files(
+    env: &StreamEnv,
+    table: &TableDef,
+    files: impl Iterator<Item = (PathBuf, FlatDecoder)>,
+    watermarks: Option<&WatermarkStrategy<Row>>,
+) -> DataStream<Row> {
+    let policy = match table
+        .option("csv.ignore-parse-errors")
+        .or(table.option("json.ignore-parse-errors"))
+    {
         Some("true") => DecodePolicy::Skip,
         _ => DecodePolicy::Fail,
     };
-    let mut streams = files(table)?.into_iter().map(|f| {
-        let d = decode.clone();
+    let mut streams = files.map(|(f, d)| {
+        // The text source takes its parser's message as text, with the file and offset added.
         let rows = env.read_text_file_filtered(f, policy, move |line: &str| {
             d(line).map_err(|e| e.to_string())
         });
@@ -78,11 +74,12 @@ pub fn flat_source(
         }
     });
     let Some(first) = streams.next() else {
-        return Ok(env
+        // An empty directory: no rows.
+        return env
             .from_elements(Vec::<Row>::new())
-            .name(&format!("Source: {}", table.name)));
+            .name(&format!("Source: {}", table.name));
     };
-    Ok(streams.fold(first, |acc, s| acc.union(&s)))
+    streams.fold(first, |acc, s| acc.union(&s))
 }
 
 /// The table's files, each with the decoder of its lines (of a partitioned table: its

@@ -289,13 +289,11 @@ pub type FlatDecoder = Arc<dyn Fn(&str) -> Result<Option<Row>, DecodeError> + Se
 /// [`super::json_flat`]).
 pub fn flat_json_decoder(table: &TableDef, layout: &RowLayout) -> FlatDecoder {
     let reader = FlatLineReader::new(&table.physical_schema().fields, layout);
-    let (width, finish) = (layout.width, layout.finish.clone());
+    let finish = layout.finish.clone();
     Arc::new(move |line: &str| {
-        let mut values = Vec::with_capacity(width);
-        values.resize_with(width, || Value::Null);
-        if !reader.read(line, &mut values)? {
+        let Some(mut values) = reader.read(line)? else {
             return Ok(None);
-        }
+        };
         finish(&mut values)?;
         Ok(Some(Row::insert(values)))
     })

@@ -8,7 +8,7 @@
 use super::format::DecodeError;
 use super::json_decode::{plain_key, value, Parser, Plan};
 use super::{FieldSlot, RowLayout};
-use crate::sql::expr::{CmpOp, Expr};
+use crate::sql::expr::Expr;
 use crate::sql::types::{DataType, Field, Value};
 
 /// What becomes of one field of an object.
@@ -43,6 +43,26 @@ pub(super) struct FlatLineReader {
     keeps: Vec<Keep>,
     /// The fields of `keeps`, a bit each.
     need: u64,
+    /// The row's width.
+    width: usize,
+}
+
+/// The row a line is read into: made, `width` NULLs, at its first value, so that a line the
+/// filter drops before any value is read costs no allocation.
+struct Out<'r> {
+    values: &'r mut Vec<Value>,
+    width: usize,
+}
+
+impl Out<'_> {
+    fn put(&mut self, pos: usize, v: Value) {
+        if self.values.is_empty() {
+            self.values.resize_with(self.width, || Value::Null);
+        }
+        if let Some(slot) = self.values.get_mut(pos) {
+            *slot = v;
+        }
+    }
 }
 
 impl FlatReader {
@@ -104,7 +124,7 @@ impl FlatReader {
     fn object(
         &self,
         p: &mut Parser<'_>,
-        row: &mut [Value],
+        row: &mut Out<'_>,
         keeps: &[Keep],
         need: u64,
     ) -> Result<bool, DecodeError> {
@@ -135,9 +155,7 @@ impl FlatReader {
                         }
                         met |= 1 << i;
                         if let Target::Slot(pos, _) = target {
-                            if let Some(slot) = row.get_mut(*pos) {
-                                *slot = v;
-                            }
+                            row.put(*pos, v);
                         }
                     } else {
                         self.field(p, target, row)?;
@@ -158,15 +176,12 @@ impl FlatReader {
         &self,
         p: &mut Parser<'_>,
         target: &Target,
-        row: &mut [Value],
+        row: &mut Out<'_>,
     ) -> Result<(), DecodeError> {
         match target {
             Target::Skip => p.skip_value(0)?,
             Target::Slot(pos, plan) => {
-                let v = value(p, plan)?;
-                if let Some(slot) = row.get_mut(*pos) {
-                    *slot = v;
-                }
+                row.put(*pos, value(p, plan)?);
             }
             Target::Nested(inner, t) => match p.peek() {
                 // A NULL ROW: its fields are NULL.
@@ -235,38 +250,42 @@ impl FlatLineReader {
             top: FlatReader::new(fields, &whole, &nested),
             need: keeps.iter().fold(0, |m, k| m | 1 << k.field),
             keeps,
+            width: layout.width,
         }
     }
 
-    /// Reads `line` into `row` (its values NULL): `false` where the filter drops it.
-    pub(super) fn read(&self, line: &str, row: &mut [Value]) -> Result<bool, DecodeError> {
+    /// The row `line` reads into, `None` where the filter drops it.
+    pub(super) fn read(&self, line: &str) -> Result<Option<Vec<Value>>, DecodeError> {
         let mut p = Parser::new(line);
+        let mut values = Vec::new();
+        let mut row = Out {
+            values: &mut values,
+            width: self.width,
+        };
         p.ws();
-        let kept = self.top.object(&mut p, row, &self.keeps, self.need)?;
+        let kept = self.top.object(&mut p, &mut row, &self.keeps, self.need)?;
         p.ws();
         if !p.at_end() {
             return Err(p.bad("trailing characters after the object").into());
         }
-        Ok(kept)
+        if !kept {
+            return Ok(None);
+        }
+        // A kept line with no field read: all NULL.
+        values.resize_with(self.width, || Value::Null);
+        Ok(Some(values))
     }
 }
 
 /// The filter a [`FlatLineReader`] applies for conjunct `filter` (over the physical columns
 /// by ordinal): `column = constant` on a top-level integer column, one of the first 64.
 fn applies(fields: &[Field], filter: &Expr) -> Option<Keep> {
-    let Expr::Compare(CmpOp::Eq, a, b) = filter else {
-        return None;
-    };
-    let ((Expr::Column { index, .. }, Expr::Literal(Value::Int(k), _))
-    | (Expr::Literal(Value::Int(k), _), Expr::Column { index, .. })) = (&**a, &**b)
-    else {
-        return None;
-    };
-    let f = fields.get(*index).filter(|_| *index < KEEP_COLUMNS)?;
+    let (index, equals) = filter.int_equality()?;
+    let f = fields.get(index).filter(|_| index < KEEP_COLUMNS)?;
     f.data_type.is_integer().then(|| Keep {
-        field: *index,
+        field: index,
         plan: Plan::Scalar(f.data_type.clone()),
-        equals: *k,
+        equals,
     })
 }
 
@@ -279,6 +298,7 @@ pub(super) fn filters_exactly(fields: &[Field], filter: &Expr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::expr::CmpOp;
     use std::sync::Arc;
 
     fn fields() -> Vec<Field> {
@@ -329,8 +349,7 @@ mod tests {
     }
 
     fn read(line: &str) -> Result<Option<Vec<Value>>, DecodeError> {
-        let mut row = vec![Value::Null; 3];
-        Ok(reader().read(line, &mut row)?.then_some(row))
+        reader().read(line)
     }
 
     #[test]

@@ -129,6 +129,18 @@ impl Expr {
             data_type,
         }
     }
+
+    /// `column = integer` (either way round): the column's index and the integer.
+    pub fn int_equality(&self) -> Option<(usize, i64)> {
+        let Expr::Compare(CmpOp::Eq, a, b) = self else {
+            return None;
+        };
+        match (&**a, &**b) {
+            (Expr::Column { index, .. }, Expr::Literal(Value::Int(k), _))
+            | (Expr::Literal(Value::Int(k), _), Expr::Column { index, .. }) => Some((*index, *k)),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Expr {

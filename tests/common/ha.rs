@@ -175,6 +175,23 @@ impl HaCluster {
         }
     }
 
+    /// Sends JobManager `i` `signal` (if any) and waits up to `limit` for it to exit
+    /// (`expected`: the panic message if it does not): its exit status. It is then no longer
+    /// one of the cluster's running JobManagers.
+    pub fn wait_job_manager_exit(
+        &mut self,
+        i: usize,
+        signal: Option<&str>,
+        limit: Duration,
+        expected: &str,
+    ) -> std::process::ExitStatus {
+        let mut j = self.job_managers[i].take().expect("running");
+        if let Some(signal) = signal {
+            j.process.signal(signal).expect("signal sent");
+        }
+        j.process.wait_exit(limit).expect(expected)
+    }
+
     /// Kills JobManager `i` (SIGKILL).
     pub fn kill_job_manager(&mut self, i: usize) {
         if let Some(mut j) = self.job_managers[i].take() {

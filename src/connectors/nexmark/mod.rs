@@ -26,7 +26,7 @@ use crate::api::{DataStream, StreamEnv};
 use crate::connectors::{parsed, RowLayout};
 use crate::operators::sources::{Generated, Sparse};
 use crate::sql::catalog::TableDef;
-use crate::sql::expr::{CmpOp, Expr};
+use crate::sql::expr::Expr;
 use crate::sql::types::{DataType, Row, Value};
 use crate::sql::SqlError;
 use generator::{Event, Fields, Generator, NexmarkConfig};
@@ -211,16 +211,9 @@ pub(super) fn skips(table: &TableDef, filter: &Expr) -> bool {
 /// The one kind of event a scan's pushed filters keep, if they name one: a conjunct
 /// `event_type = k` (the published views' filters).
 fn only_kind(filters: &[Expr]) -> Option<i64> {
-    filters.iter().find_map(|f| {
-        let Expr::Compare(CmpOp::Eq, a, b) = f else {
-            return None;
-        };
-        match (&**a, &**b) {
-            (Expr::Column { index: 0, .. }, Expr::Literal(Value::Int(k), _))
-            | (Expr::Literal(Value::Int(k), _), Expr::Column { index: 0, .. }) => Some(*k),
-            _ => None,
-        }
-    })
+    filters
+        .iter()
+        .find_map(|f| f.int_equality().filter(|(c, _)| *c == 0).map(|(_, k)| k))
 }
 
 /// The rows of `table`'s source.
@@ -325,6 +318,7 @@ fn kind_mask(fields: &mut Fields, column: usize) -> Option<&mut u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::expr::CmpOp;
 
     fn values_of(g: &Generator, i: u64) -> [Value; 4] {
         values(g.event(i))
