@@ -68,15 +68,15 @@ impl Job {
 
     /// Runs the failure-free reference on JobManager `i` and compares the committed output
     /// with it.
-    fn assert_exactly_once(&self, c: &HaCluster, i: usize) {
+    fn assert_exactly_once(&self, c: &HaCluster) {
         let reference = c.dir.join("reference.csv");
         let job = c
-            .client(i)
+            .client(c.wait_leader(Duration::from_secs(20)))
             .submit(&self.request(&reference, "sorted", None))
             .expect("reference submitted")
             .jobid;
         assert_eq!(
-            c.wait_end(i, &job, Duration::from_secs(60))["state"],
+            c.wait_end(&job, Duration::from_secs(60))["state"],
             "FINISHED"
         );
         let want: Vec<String> = std::fs::read_to_string(&reference)
@@ -172,9 +172,9 @@ fn the_standby_takes_over_twice_and_the_committed_output_is_exactly_once() {
         c.add_job_manager();
         leader = next;
     }
-    let d = c.wait_end(leader, &id, Duration::from_secs(120));
+    let d = c.wait_end(&id, Duration::from_secs(120));
     assert_eq!(d["state"], "FINISHED", "{d}");
-    job.assert_exactly_once(&c, leader);
+    job.assert_exactly_once(&c);
     eprintln!("takeover times (kill → every subtask RUNNING): {takeovers:?}");
     Storage::S3.clean(&checkpoints);
     Storage::S3.clean(&job.out);
@@ -239,9 +239,9 @@ fn a_paused_leader_is_fenced_and_exits_when_it_resumes() {
         );
     }
 
-    let d = c.wait_end(new, &id, Duration::from_secs(120));
+    let d = c.wait_end(&id, Duration::from_secs(120));
     assert_eq!(d["state"], "FINISHED", "{d}");
-    job.assert_exactly_once(&c, new);
+    job.assert_exactly_once(&c);
     drop(c);
     let _ = std::fs::remove_dir_all(dir);
 }

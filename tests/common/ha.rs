@@ -137,14 +137,31 @@ impl HaCluster {
         })
     }
 
-    /// Waits until a running JobManager leads; returns its index.
+    /// Waits until a running JobManager leads and every other one that answers knows it
+    /// (no longer answers 503 "no JobManager leads": a standby learns the leader from etcd
+    /// a moment after the key is written); returns the leader's index.
     pub fn wait_leader(&self, limit: Duration) -> usize {
         let start = Instant::now();
+        let agent = ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout(Duration::from_secs(2))
+            .build();
         loop {
             if let Some(l) = self.leader() {
-                return l;
+                let known = self.job_managers.iter().flatten().all(|j| {
+                    !matches!(
+                        agent.get(&format!("http://{}/overview", j.rest)).call(),
+                        Err(ureq::Error::Status(503, _))
+                    )
+                });
+                if known {
+                    return l;
+                }
             }
-            assert!(start.elapsed() < limit, "no leader within {limit:?}");
+            assert!(
+                start.elapsed() < limit,
+                "no leader known to all within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -204,16 +221,21 @@ impl HaCluster {
         self.client(i).runs_every_subtask(job)
     }
 
-    /// Waits until JobManager `i` finished `job`; returns its details.
-    pub fn wait_end(&self, i: usize, job: &str, limit: Duration) -> serde_json::Value {
+    /// Waits until `job` ended, as any running JobManager answers (a standby redirects to
+    /// the leader, and the leader may change again on its own: a leader whose lease renewal
+    /// was held up past its TTL on a loaded machine steps down, and the job fails over);
+    /// returns its details.
+    pub fn wait_end(&self, job: &str, limit: Duration) -> serde_json::Value {
         let start = Instant::now();
         loop {
-            if let Ok(d) = self.client(i).get_json(&format!("/jobs/{job}")) {
-                if matches!(
-                    d["state"].as_str(),
-                    Some("FINISHED" | "FAILED" | "CANCELED")
-                ) {
-                    return d;
+            for j in self.job_managers.iter().flatten() {
+                if let Ok(d) = RestClient::new(&j.rest).get_json(&format!("/jobs/{job}")) {
+                    if matches!(
+                        d["state"].as_str(),
+                        Some("FINISHED" | "FAILED" | "CANCELED")
+                    ) {
+                        return d;
+                    }
                 }
             }
             assert!(
