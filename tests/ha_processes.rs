@@ -66,8 +66,8 @@ impl Job {
         }
     }
 
-    /// Runs the failure-free reference on JobManager `i` and compares the committed output
-    /// with it.
+    /// Runs the failure-free reference on the current leader and compares the committed
+    /// output with it.
     fn assert_exactly_once(&self, c: &HaCluster) {
         let reference = c.dir.join("reference.csv");
         let job = c

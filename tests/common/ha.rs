@@ -228,15 +228,18 @@ impl HaCluster {
     pub fn wait_end(&self, job: &str, limit: Duration) -> serde_json::Value {
         let start = Instant::now();
         loop {
-            for j in self.job_managers.iter().flatten() {
-                if let Ok(d) = RestClient::new(&j.rest).get_json(&format!("/jobs/{job}")) {
-                    if matches!(
-                        d["state"].as_str(),
-                        Some("FINISHED" | "FAILED" | "CANCELED")
-                    ) {
-                        return d;
-                    }
-                }
+            let ended = self.job_managers.iter().flatten().find_map(|j| {
+                let d = RestClient::new(&j.rest)
+                    .get_json(&format!("/jobs/{job}"))
+                    .ok()?;
+                let end = matches!(
+                    d["state"].as_str(),
+                    Some("FINISHED" | "FAILED" | "CANCELED")
+                );
+                end.then_some(d)
+            });
+            if let Some(d) = ended {
+                return d;
             }
             assert!(
                 start.elapsed() < limit,
